@@ -1,0 +1,201 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+
+	"github.com/sirupsen/logrus"
+	"github.com/spf13/cobra"
+)
+
+// Exit codes of the command line, stable for scripts.
+const (
+	ExitOK       = 0
+	ExitFailure  = 1 // the command could not do its work
+	ExitUsage    = 2 // bad flags or arguments
+	ExitVerify   = 3 // a verification found a broken chain
+	exitNoWindow = 4 // a window was asked for and cannot be shown
+)
+
+// exitError carries an exit code up to Main.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// cli is the state the commands share: where the data lives, where output
+// goes, and the embedded frontend.
+type cli struct {
+	assets  fs.FS
+	dataDir string
+	logger  *logrus.Logger
+	stdout  io.Writer
+	stderr  io.Writer
+	stdin   io.Reader
+}
+
+// Main runs the releasedesk command line and returns the process exit code.
+// assets is the built frontend (frontend/dist).
+func Main(ctx context.Context, assets fs.FS, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	logger := logrus.New()
+	logger.SetOutput(stderr)
+	c := &cli{assets: assets, logger: logger, stdout: stdout, stderr: stderr, stdin: stdin}
+	root := c.rootCommand()
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	fmt.Fprintln(stderr, "releasedesk:", err)
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	if isUsageError(err) {
+		return ExitUsage
+	}
+	return ExitFailure
+}
+
+// usageError marks flag and argument mistakes so they exit with ExitUsage.
+type usageError struct{ error }
+
+func isUsageError(err error) bool {
+	var ue usageError
+	return errors.As(err, &ue)
+}
+
+func (c *cli) rootCommand() *cobra.Command {
+	var logLevel string
+	root := &cobra.Command{
+		Use:   "releasedesk",
+		Short: "Release Desk: open, test, approve, publish and roll back Git releases",
+		Long: `Release Desk publishes Git code to servers and keeps the whole story of every
+release in an append-only event log.
+
+With no command it opens the desktop window, or, where no display exists
+(or the binary has no window), serves the UI at http://` + DefaultAddr + `.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			lvl, err := logrus.ParseLevel(logLevel)
+			if err != nil {
+				return usageError{fmt.Errorf("--log-level: %w", err)}
+			}
+			c.logger.SetLevel(lvl)
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return c.runDefault(cmd.Context())
+		},
+	}
+	root.PersistentFlags().StringVar(&c.dataDir, "data", DefaultDataDir(), "data directory (event log, known_hosts, workspace)")
+	root.PersistentFlags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warning, error")
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(c.serveCommand(), c.eventsCommand(), c.versionCommand())
+	return root
+}
+
+func (c *cli) versionCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			fmt.Fprintln(c.stdout, "releasedesk", Version)
+			return nil
+		},
+	}
+}
+
+// runDefault opens the window when it can, else serves on loopback and says
+// where, so `make run` works on a machine with no display.
+func (c *cli) runDefault(ctx context.Context) error {
+	if !windowBuilt || !hasDisplay() {
+		why := "no display found"
+		if !windowBuilt {
+			why = "this binary has no desktop window"
+		}
+		fmt.Fprintf(c.stderr, "releasedesk: %s; serving the UI in the browser instead.\n", why)
+		return c.serve(ctx, ListenConfig{Addr: DefaultAddr})
+	}
+	srv, closeLog, err := c.openServer(false)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	if err := runWindow(ctx, c.assets, srv); err != nil {
+		return &exitError{code: exitNoWindow, err: err}
+	}
+	return nil
+}
+
+// openServer opens the data directory's log and builds the handler.
+func (c *cli) openServer(readOnly bool) (*Server, func(), error) {
+	store, problem, err := DataDir{Path: c.dataDir}.OpenLog(c.logger, readOnly)
+	if err != nil {
+		return nil, nil, err
+	}
+	srv := NewServer(ServerConfig{Log: store, Problem: problem, Assets: c.assets, Logger: c.logger})
+	closeLog := func() {
+		if err := store.Close(); err != nil {
+			c.logger.WithError(err).Error("closing the event log failed")
+		}
+	}
+	return srv, closeLog, nil
+}
+
+func (c *cli) serve(ctx context.Context, lc ListenConfig) error {
+	srv, closeLog, err := c.openServer(false)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	return ListenAndServe(ctx, lc, srv, c.logger, func(url string) {
+		fmt.Fprintf(c.stdout, "Release Desk is at %s/ (data: %s)\n", url, c.dataDir)
+	})
+}
+
+func (c *cli) serveCommand() *cobra.Command {
+	var lc ListenConfig
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the UI and the JSON API over HTTP (loopback by default)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return c.serve(cmd.Context(), lc)
+		},
+	}
+	cmd.Flags().StringVar(&lc.Addr, "addr", DefaultAddr, "address to listen on")
+	cmd.Flags().StringVar(&lc.TLSCert, "tls-cert", "", "TLS certificate file (with --tls-key) when exposed beyond loopback")
+	cmd.Flags().StringVar(&lc.TLSKey, "tls-key", "", "TLS private key file")
+	return cmd
+}
+
+// stdoutOrFile opens --out, or returns stdout when it is empty or "-".
+func (c *cli) stdoutOrFile(path string) (io.Writer, func() error, error) {
+	if path == "" || path == "-" {
+		return c.stdout, func() error { return nil }, nil
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--out: %w", err)
+	}
+	return f, func() error {
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return err
+		}
+		return f.Close()
+	}, nil
+}

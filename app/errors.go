@@ -1,0 +1,62 @@
+package app
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/sirupsen/logrus"
+
+	"releasedesk/events"
+)
+
+// apiError is the one error shape of the API: {"error": {"code", "message"}}.
+type apiError struct {
+	Status  int    `json:"-"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func (e *apiError) Error() string { return e.Message }
+
+func errNotFound(msg string) *apiError {
+	return &apiError{Status: http.StatusNotFound, Code: "not_found", Message: msg}
+}
+
+func errMethod(msg string) *apiError {
+	return &apiError{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Message: msg}
+}
+
+// toAPIError maps package errors to statuses; anything unknown is a 500 whose
+// detail goes to the log, not to the client.
+func toAPIError(err error) *apiError {
+	var ae *apiError
+	switch {
+	case errors.As(err, &ae):
+		return ae
+	case errors.Is(err, events.ErrConcurrency):
+		return &apiError{Status: http.StatusConflict, Code: "conflict", Message: err.Error()}
+	case errors.Is(err, events.ErrInvalidEvent):
+		return &apiError{Status: http.StatusBadRequest, Code: "invalid", Message: err.Error()}
+	case errors.Is(err, events.ErrReadOnly):
+		return &apiError{Status: http.StatusServiceUnavailable, Code: "read_only", Message: err.Error()}
+	}
+	return &apiError{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error; see the server log"}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	ae := toAPIError(err)
+	if ae.Status >= 500 {
+		s.log.WithFields(logrus.Fields{"method": r.Method, "path": r.URL.Path}).WithError(err).Error("request failed")
+	}
+	writeJSON(w, ae.Status, map[string]*apiError{"error": ae})
+}

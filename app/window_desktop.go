@@ -1,0 +1,41 @@
+//go:build desktop
+
+package app
+
+import (
+	"context"
+	"io/fs"
+	"net/http"
+
+	"github.com/wailsapp/wails/v2"
+	"github.com/wailsapp/wails/v2/pkg/options"
+	"github.com/wailsapp/wails/v2/pkg/options/assetserver"
+)
+
+// windowBuilt is true in desktop builds.
+const windowBuilt = true
+
+// runWindow opens the Wails window. The page's /api requests are not files
+// in assets, so Wails hands them to h: the same handler as `serve`.
+// It returns when the window is closed.
+func runWindow(ctx context.Context, assets fs.FS, h http.Handler) error {
+	return wails.Run(&options.App{
+		Title:     "Release Desk",
+		Width:     1280,
+		Height:    800,
+		MinWidth:  800,
+		MinHeight: 500,
+		AssetServer: &assetserver.Options{
+			Assets:  assets,
+			Handler: h,
+		},
+		BackgroundColour: &options.RGBA{R: 246, G: 247, B: 249, A: 255},
+		OnStartup: func(wctx context.Context) {
+			// Close the window when the process is asked to stop.
+			go func() {
+				<-ctx.Done()
+				quitWindow(wctx)
+			}()
+		},
+	})
+}

@@ -1,0 +1,16 @@
+// Package events owns Release Desk's single source of truth: an append-only,
+// hash-chained event log stored on Badger. It knows nothing of releases,
+// users or hosts; other packages give meaning to the events it keeps.
+//
+//   - Envelope is one stored event: global position, stream and version,
+//     type and schema, time, actor, correlation ids, JSON data, and the hash
+//     chain (PrevHash, Hash).
+//   - Store is the durable log on disk: Append with an expected stream
+//     version and group commit, ReadStream, ReadAll, Subscribe, Stats.
+//   - MemStore is the same log in memory, used by tests and to serve an
+//     exported archive read-only (OpenArchive).
+//   - Verify walks a log and names the first position where the chain breaks.
+//   - ExportJSONL and ExportCSV write the log for offline review; Formatters
+//     fill the CSV's summary column per event type.
+//   - Upcasters lift old event schemas one step at a time on read.
+package events

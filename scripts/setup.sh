@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs what Release Desk needs to build and test on Debian 12, and nothing
+# twice: apt packages only when one is missing, npm ci only when the lock file
+# changed since the last install, then the Go modules.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  build-essential pkg-config git ca-certificates
+  libgtk-3-dev libwebkit2gtk-4.1-dev          # the Wails window
+  openssh-client openssh-server rsync iproute2 # real hosts in tests
+  xvfb xauth xdotool imagemagick fonts-noto-color-emoji # the window under Xvfb
+  chromium                                     # browser tests
+)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+for tool in go node npm; do
+  command -v "$tool" >/dev/null || { echo "setup: $tool is required (Go 1.26, Node.js 20, npm 10+)" >&2; exit 1; }
+done
+
+# npm ci only when package-lock.json changed since node_modules was made.
+stamp=frontend/node_modules/.releasedesk-lock
+if [ ! -f "$stamp" ] || ! cmp -s frontend/package-lock.json "$stamp"; then
+  echo "setup: npm ci"
+  (cd frontend && npm ci --no-audit --no-fund --loglevel=error)
+  cp frontend/package-lock.json "$stamp"
+fi
+
+go mod download
