@@ -223,9 +223,9 @@ func rawIterate(db *badger.DB) error {
 	return checkCount(n, err)
 }
 
-// replayRSS runs TestBenchReplayChild on dir and returns its peak RSS.
+// replayRSS runs replayChild on dir and returns its peak RSS.
 func replayRSS(b *testing.B, dir string) (int64, time.Duration) {
-	cmd := exec.Command(os.Args[0], "-test.run=^TestBenchReplayChild$")
+	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), "RD_REPLAY_DIR="+dir)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -246,17 +246,13 @@ func replayRSS(b *testing.B, dir string) (int64, time.Duration) {
 	return 0, 0
 }
 
-// TestBenchReplayChild is BenchmarkReplay's fresh process: it opens the
-// store, replays it as a projection would and prints its peak RSS. It does
-// nothing in a normal run.
-func TestBenchReplayChild(t *testing.T) {
-	dir := os.Getenv("RD_REPLAY_DIR")
-	if dir == "" {
-		t.Skip("runs only as the child of BenchmarkReplay")
-	}
+// replayChild is BenchmarkReplay's fresh process: it opens the
+// store, replays it as a projection would and prints its peak RSS. TestMain runs
+// it.
+func replayChild(dir string) {
 	start := time.Now()
 	s, err := Open(dir, Options{})
-	must(t, err)
+	childMust(err)
 	defer s.Close()
 	n := 0
 	err = s.ReadAll(context.Background(), 0, func(e Envelope) error {
@@ -264,27 +260,27 @@ func TestBenchReplayChild(t *testing.T) {
 		n++
 		return json.Unmarshal(e.Data, &v)
 	})
-	must(t, err)
+	childMust(err)
 	if n != replayEvents {
-		t.Fatalf("replayed %d", n)
+		childMust(fmt.Errorf("replayed %d events, want %d", n, replayEvents))
 	}
 	took := time.Since(start)
-	fmt.Printf("replay-rss-now after the replay: anon %d MB, file-backed %d MB\n", procStatus(t, "RssAnon")>>20, procStatus(t, "RssFile")>>20)
-	fmt.Printf("replay-rss %d %d\n", procStatus(t, "VmHWM"), took.Milliseconds())
+	fmt.Printf("replay-rss-now after the replay: anon %d MB, file-backed %d MB\n", procStatus("RssAnon")>>20, procStatus("RssFile")>>20)
+	fmt.Printf("replay-rss %d %d\n", procStatus("VmHWM"), took.Milliseconds())
 }
 
 // procStatus reads a size from /proc/self/status (VmHWM is the peak
 // resident set), in bytes.
-func procStatus(t *testing.T, field string) int64 {
+func procStatus(field string) int64 {
 	b, err := os.ReadFile("/proc/self/status")
-	must(t, err)
+	childMust(err)
 	for _, line := range strings.Split(string(b), "\n") {
 		if f := strings.Fields(line); len(f) == 3 && f[0] == field+":" {
 			kb, err := strconv.ParseInt(f[1], 10, 64)
-			must(t, err)
+			childMust(err)
 			return kb << 10
 		}
 	}
-	t.Fatalf("no %s in /proc/self/status", field)
+	childMust(fmt.Errorf("no %s in /proc/self/status", field))
 	return 0
 }

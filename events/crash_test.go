@@ -103,7 +103,7 @@ func TestCrashRecovery(t *testing.T) {
 // acknowledged.
 func crashOnce(t *testing.T, dir string, after time.Duration) []ack {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$")
+	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), "RD_CRASH_DIR="+dir)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
@@ -160,15 +160,10 @@ func parseAck(line string) (ack, bool) {
 	return ack{pos: pos, stream: f[2], version: ver, hash: f[4]}, true
 }
 
-// TestCrashChild is the process TestCrashRecovery kills: it appends as fast
-// as it can from several goroutines to several streams and prints each
-// acknowledged event the moment Append returns. It does nothing in a normal
-// run.
-func TestCrashChild(t *testing.T) {
-	dir := os.Getenv("RD_CRASH_DIR")
-	if dir == "" {
-		t.Skip("runs only as the child of TestCrashRecovery")
-	}
+// crashChild is the process TestCrashRecovery kills: it appends as fast as
+// it can from several goroutines to several streams and prints each
+// acknowledged event the moment Append returns. TestMain runs it.
+func crashChild(dir string) {
 	s, err := Open(dir, Options{})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "crash child: open: %v\n", err)

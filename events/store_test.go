@@ -347,10 +347,10 @@ type childResult struct {
 	AppendRO bool   `json:"append_read_only,omitempty"`
 }
 
-// runStoreChild runs TestStoreChild in a new process of this test binary.
+// runStoreChild runs storeChild in a new process of this test binary.
 func runStoreChild(t *testing.T, what, dir string) []byte {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestStoreChild$")
+	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), "RD_STORE_CHILD="+what, "RD_STORE_DIR="+dir)
 	out, err := cmd.Output()
 	if err != nil {
@@ -371,13 +371,8 @@ func childLine(t *testing.T, out []byte) []byte {
 	return nil
 }
 
-// TestStoreChild is the body of runStoreChild's process; it does nothing in
-// a normal run.
-func TestStoreChild(t *testing.T) {
-	what, dir := os.Getenv("RD_STORE_CHILD"), os.Getenv("RD_STORE_DIR")
-	if what == "" {
-		t.Skip("runs only as a child process of another test")
-	}
+// storeChild is the body of runStoreChild's process. TestMain runs it.
+func storeChild(what, dir string) {
 	var res childResult
 	switch what {
 	case "open":
@@ -571,7 +566,7 @@ func runAsNobody(t *testing.T, base, dir string) childResult {
 	must(t, err)
 	exe := filepath.Join(base, "events.test")
 	must(t, os.WriteFile(exe, bin, 0o755))
-	cmd := exec.Command(exe, "-test.run=^TestStoreChild$")
+	cmd := exec.Command(exe)
 	cmd.Dir = base
 	cmd.Env = append(os.Environ(), "RD_STORE_CHILD=read-only-dir", "RD_STORE_DIR="+dir, "HOME="+base)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
