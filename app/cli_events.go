@@ -33,7 +33,7 @@ func (c *cli) eventsVerifyCommand() *cobra.Command {
 				}
 				report = r
 			} else {
-				store, _, err := DataDir{Path: c.dataDir}.OpenLog(c.logger, false)
+				store, err := DataDir{Path: c.dataDir}.OpenExistingLog(c.logger)
 				if err != nil {
 					return err
 				}
@@ -63,7 +63,7 @@ func (c *cli) eventsExportCommand() *cobra.Command {
 			if format != "jsonl" && format != "csv" {
 				return usageError{fmt.Errorf("--format: %q is not one of jsonl, csv", format)}
 			}
-			store, _, err := DataDir{Path: c.dataDir}.OpenLog(c.logger, false)
+			store, err := DataDir{Path: c.dataDir}.OpenExistingLog(c.logger)
 			if err != nil {
 				return err
 			}
@@ -104,7 +104,7 @@ func (c *cli) eventsStatsCommand() *cobra.Command {
 		Short: "Count the log: events, bytes, streams, first and last time",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			store, _, err := DataDir{Path: c.dataDir}.OpenLog(c.logger, false)
+			store, err := DataDir{Path: c.dataDir}.OpenExistingLog(c.logger)
 			if err != nil {
 				return err
 			}

@@ -154,3 +154,16 @@ func TestServeAnswersAndStopsOnCancel(t *testing.T) {
 		t.Fatal("serve did not stop after cancel")
 	}
 }
+
+func TestReadCommandsRefuseAMissingLog(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "nothing-here")
+	for _, args := range [][]string{{"events", "verify"}, {"events", "stats"}, {"events", "export"}} {
+		code, _, errOut := run(t, context.Background(), append(args, "--data", data)...)
+		if code != ExitFailure || !strings.Contains(errOut, "no event log in "+data) {
+			t.Errorf("%v: exit %d, err %q", args, code, errOut)
+		}
+	}
+	if _, err := os.Stat(data); !os.IsNotExist(err) {
+		t.Fatalf("a read command created %s", data)
+	}
+}

@@ -31,6 +31,16 @@ type DataDir struct {
 // EventsPath is where the event log lives.
 func (d DataDir) EventsPath() string { return filepath.Join(d.Path, "events") }
 
+// OpenExistingLog opens the log for commands that only read it: a data
+// directory with no log is an error, not a new empty store.
+func (d DataDir) OpenExistingLog(logger logrus.FieldLogger) (*events.Store, error) {
+	if !events.StoreExists(d.EventsPath()) {
+		return nil, fmt.Errorf("no event log in %s (wrong --data, or nothing recorded yet)", d.Path)
+	}
+	store, _, err := d.OpenLog(logger, false)
+	return store, err
+}
+
 // OpenLog opens the data directory's event log, creating the directory on
 // first use. A store that opened but is damaged comes back read-only with
 // the damage as problem, so the app can still serve what it can read.

@@ -138,6 +138,14 @@ const (
 	dirStore                 // holds a store of ours
 )
 
+// StoreExists reports whether dir already holds an event store, so that
+// commands that only read can refuse a wrong directory instead of creating
+// an empty store in it. It writes nothing.
+func StoreExists(dir string) bool {
+	state, err := inspectDir(dir)
+	return err == nil && state == dirStore
+}
+
 // inspectDir decides whether dir is a store, is new, or must be refused. It
 // writes nothing.
 func inspectDir(dir string) (dirState, error) {
