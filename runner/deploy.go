@@ -1,0 +1,683 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"runtime/debug"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"releasedesk/events"
+)
+
+// deployIDRe is what a deployment id may be: it names a stream, a host
+// lock's holder and a line of REVISION.
+var deployIDRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+
+// envNameRe is what an environment name may be: it names a lock stream and
+// travels to hooks in RELEASEDESK_ENVIRONMENT.
+var envNameIDRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
+
+// Submit validates req and appends deploy.requested to deploy/<id>, which
+// must not exist yet (NoStream): the queue entry a runner claims. (It
+// cannot be called Request: that is the payload's type.) Nothing
+// is written when it is refused; the error wraps ErrInvalidRequest and
+// says what is wrong. Only validated values (ids, a 40-hex SHA, a version
+// id, absolute paths) ever reach a host; titles, notes and branch names are
+// not part of a request at all.
+func Submit(ctx context.Context, log Log, req Request, actor string) error {
+	if req.Kind == "" {
+		req.Kind = KindDeploy
+	}
+	if err := validateRequest(req); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalidRequest, err)
+	}
+	e, err := events.NewEvent(TypeDeployRequested, actor, req)
+	if err != nil {
+		return err
+	}
+	e.CorrelationID = req.Deployment
+	if _, err := log.Append(ctx, DeployStream(req.Deployment), events.NoStream, e); err != nil {
+		if errors.Is(err, events.ErrConcurrency) {
+			return fmt.Errorf("%w: deployment %s already exists", ErrInvalidRequest, req.Deployment)
+		}
+		return err
+	}
+	return nil
+}
+
+// validateRequest checks everything of a request that will reach a shell,
+// a host or a path.
+func validateRequest(req Request) error {
+	if !deployIDRe.MatchString(req.Deployment) {
+		return fmt.Errorf("deployment id %q: want [A-Za-z0-9][A-Za-z0-9._-]{0,127}", req.Deployment)
+	}
+	if req.Kind != KindDeploy && req.Kind != KindRollback {
+		return fmt.Errorf("kind %q: want deploy or rollback", req.Kind)
+	}
+	if err := ValidateCommit(req.Commit); err != nil {
+		return err
+	}
+	if err := ValidateVersion(req.Version); err != nil {
+		return err
+	}
+	if req.Version[15:] != req.Commit[:7] {
+		return fmt.Errorf("version %s does not name commit %s", req.Version, req.Commit)
+	}
+	p := req.Project
+	if err := ValidateProjectID(p.ID); err != nil {
+		return err
+	}
+	switch p.Strategy {
+	case StrategyRsync, StrategyGit, StrategyLocal:
+	default:
+		return fmt.Errorf("strategy %q: want rsync, git or local", p.Strategy)
+	}
+	if err := validateRepo(p.Repo); err != nil {
+		return err
+	}
+	if p.Strategy == StrategyGit {
+		// The git strategy hands the address to each host's git.
+		if err := ValidateRepoURL(p.Repo); err != nil {
+			return err
+		}
+	}
+	if p.KeepReleases < 0 {
+		return fmt.Errorf("keep_releases %d: must not be negative", p.KeepReleases)
+	}
+	for _, f := range p.VersionFiles {
+		if err := ValidateRelPath(f); err != nil {
+			return fmt.Errorf("version file: %w", err)
+		}
+	}
+	for _, s := range p.Shared {
+		if _, sp := SharedKind(s); ValidateRelPath(sp) != nil {
+			return fmt.Errorf("shared path %q: %w", s, ValidateRelPath(sp))
+		}
+	}
+	for _, x := range p.Exclude {
+		if err := ValidateExclude(x); err != nil {
+			return err
+		}
+	}
+	for _, v := range p.Env {
+		if !envNameRe.MatchString(v.Name) {
+			return fmt.Errorf("env %q: not a valid variable name", v.Name)
+		}
+		if v.Secret && v.Value != "" {
+			// The request is an event: a value in it would be in the log
+			// for good.
+			return fmt.Errorf("env %s is secret: give it with from_file or from_env, not a value", v.Name)
+		}
+	}
+	if !envNameIDRe.MatchString(req.Environment) {
+		return fmt.Errorf("environment %q: want [A-Za-z0-9][A-Za-z0-9._-]{0,62}", req.Environment)
+	}
+	env, ok := p.Environment(req.Environment)
+	if !ok {
+		return fmt.Errorf("environment %q: not in project %s", req.Environment, p.ID)
+	}
+	switch env.OnFailure {
+	case "", OnFailureHalt, OnFailureContinue:
+	default:
+		return fmt.Errorf("on_failure %q: want halt or continue", env.OnFailure)
+	}
+	targets := p.Targets(env)
+	if len(targets) == 0 {
+		return fmt.Errorf("environment %s has no hosts", env.Name)
+	}
+	known := map[string]bool{}
+	for _, h := range targets {
+		if known[h.Addr] {
+			return fmt.Errorf("host %s is listed twice", h.Addr)
+		}
+		known[h.Addr] = true
+		if err := ValidatePath(h.Path); err != nil {
+			return fmt.Errorf("host %s path: %w", h.Addr, err)
+		}
+		if p.Strategy != StrategyLocal {
+			if _, _, _, err := ParseHostAddr(h.Addr); err != nil {
+				return err
+			}
+		}
+	}
+	if p.Strategy != StrategyLocal && env.SSHKey == "" {
+		return fmt.Errorf("environment %s: ssh_key is required for the %s strategy", env.Name, p.Strategy)
+	}
+	for _, h := range req.Hosts {
+		if !known[h] {
+			return fmt.Errorf("host %q is not a host of environment %s", h, env.Name)
+		}
+	}
+	return nil
+}
+
+// deployment is one run of a deployment: its first run, or a resume.
+type deployment struct {
+	r       *Runner
+	id      string
+	req     Request
+	p       Project
+	env     Environment
+	actor   string   // who asked for it: REVISION's who, the locks' holder
+	hosts   []Host   // the hosts this run works on
+	skipped []string // hosts a resume found already done (deploy.planned)
+	ctx     context.Context
+	logger  logrus.FieldLogger
+	red     *redactor
+	envVars []string // the project's env, resolved
+	start   time.Time
+
+	mu       sync.Mutex
+	stepSeen map[string]int
+	results  map[string]*hostRun
+	halted   bool // a failure under the halt policy: start nothing new
+	export   *exportRef
+	exported bool   // export holds a tree for this run
+	ctlDir   string // ssh control sockets of rsync
+}
+
+// newDeployment prepares a run of req over hosts (all targets when nil).
+func (r *Runner) newDeployment(ctx context.Context, req Request, actor string, hosts []string, prior []events.Envelope) (*deployment, error) {
+	env, ok := req.Project.Environment(req.Environment)
+	if !ok {
+		return nil, fmt.Errorf("environment %q: not in project %s", req.Environment, req.Project.ID)
+	}
+	d := &deployment{
+		r: r, id: req.Deployment, req: req, p: req.Project, env: env, actor: actor,
+		ctx: ctx, start: time.Now(), stepSeen: map[string]int{}, results: map[string]*hostRun{},
+		logger: r.logger.WithFields(logrus.Fields{"deploy": req.Deployment, "project": req.Project.ID, "env": req.Environment}),
+	}
+	// hosts nil: the request's hosts (all when it names none); a resume
+	// names exactly the hosts it redoes, possibly none.
+	for _, h := range req.Project.Targets(env) {
+		switch {
+		case hosts != nil && !slices.Contains(hosts, h.Addr):
+		case hosts == nil && len(req.Hosts) > 0 && !slices.Contains(req.Hosts, h.Addr):
+		default:
+			d.hosts = append(d.hosts, h)
+		}
+	}
+	// Step ids stay unique across runs of the same deployment.
+	for _, e := range prior {
+		if e.Type == TypeStepStarted {
+			var s StepStarted
+			if e.Decode(&s) == nil {
+				base := s.Name
+				if s.Host != "" {
+					base = s.Host + ":" + s.Name
+				}
+				d.stepSeen[base]++
+			}
+		}
+	}
+	renv, err := resolveEnv(req.Project.Env)
+	d.red = newRedactor(renv.Secrets)
+	if err != nil {
+		return d, err
+	}
+	d.envVars = renv.Pairs
+	return d, nil
+}
+
+// emit appends one event to the deployment's stream. It never uses the
+// deployment's context: what happened is recorded even while cancelling.
+func (d *deployment) emit(typ string, data any) error {
+	e, err := events.NewEvent(typ, actorRunner, data)
+	if err != nil {
+		d.logger.WithError(err).WithField("type", typ).Error("event not encodable")
+		return err
+	}
+	e.CorrelationID = d.id
+	if _, err := d.r.log.Append(context.WithoutCancel(d.ctx), DeployStream(d.id), events.AnyVersion, e); err != nil {
+		d.logger.WithError(err).WithField("type", typ).Error("event not recorded")
+		return err
+	}
+	return nil
+}
+
+// cancelled tells whether a user cancelled the deployment.
+func (d *deployment) cancelled() bool {
+	return d.ctx.Err() != nil && errors.Is(context.Cause(d.ctx), errCancelRequested)
+}
+
+// shutdown tells whether the deployment's context ended for another reason
+// than a cancel request: the runner is closing, and the deployment is left
+// to recovery.
+func (d *deployment) shutdown() bool {
+	return d.ctx.Err() != nil && !errors.Is(context.Cause(d.ctx), errCancelRequested)
+}
+
+// stopping tells whether no further host may be started.
+func (d *deployment) stopping() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.halted || d.ctx.Err() != nil
+}
+
+func (d *deployment) halt() {
+	if d.policy() == OnFailureHalt {
+		d.mu.Lock()
+		d.halted = true
+		d.mu.Unlock()
+	}
+}
+
+func (d *deployment) policy() string {
+	if d.env.OnFailure == OnFailureContinue {
+		return OnFailureContinue
+	}
+	return OnFailureHalt
+}
+
+// execute runs the deployment to its end and returns the terminal event
+// type it wrote ("" when it was left to recovery by a shutdown). The
+// environment lock is released on every path out, a panic included.
+func (d *deployment) execute() (terminal string) {
+	fin := Finished{Deployment: d.id, Project: d.p.ID, Environment: d.env.Name, Version: d.req.Version,
+		Commit: d.req.Commit, Kind: d.req.Kind}
+	var lock *logLock
+	defer func() {
+		p := recover()
+		if p != nil {
+			d.logger.WithField("panic", fmt.Sprint(p)).WithField("stack", string(debug.Stack())).Error("deployment panicked")
+			fin.Error = fmt.Sprintf("runner panic: %v", p)
+			terminal = TypeDeployFailed
+			d.cleanup(true)
+		}
+		d.closeHosts()
+		d.releaseExport()
+		if d.shutdown() && p == nil {
+			// Whatever failed failed because the runner is closing: left
+			// to recovery, which reads the hosts and releases the lock.
+			terminal = ""
+			return
+		}
+		if lock != nil {
+			if err := lock.release(d.ctx, terminalReason(terminal)); err != nil {
+				d.logger.WithError(err).Error("environment lock not released")
+			}
+		}
+		fin.DurationMS = time.Since(d.start).Milliseconds()
+		fin.Error = d.red.String(fin.Error)
+		d.fillHosts(&fin)
+		_ = d.emit(terminal, fin)
+		d.logger.WithFields(logrus.Fields{"result": terminal, "switched": len(fin.Switched), "failed": len(fin.Failed)}).Info("deployment finished")
+	}()
+
+	if d.cancelled() {
+		return TypeDeployCancelled
+	}
+	var err error
+	lock, err = d.r.acquireLock(d.ctx, d.p, d.env.Name, d.id, d.actor)
+	if err != nil {
+		if d.cancelled() {
+			return TypeDeployCancelled
+		}
+		fin.Error = "environment lock: " + err.Error()
+		return TypeDeployFailed
+	}
+	d.logger.Info("deployment running")
+
+	planned := Planned{Deployment: d.id, Project: d.p.ID, Environment: d.env.Name, Version: d.req.Version,
+		Commit: d.req.Commit, Kind: d.req.Kind, Parallel: effectiveParallel(d.env.Parallel),
+		OnFailure: d.policy(), Skipped: d.skipped, Batches: batchAddrs(planBatches(d.hosts, d.env.Batch))}
+	if d.req.Kind == KindDeploy && len(d.hosts) > 0 {
+		m, err := d.ensureExport()
+		if err != nil {
+			if d.cancelled() {
+				return TypeDeployCancelled
+			}
+			fin.Error = err.Error()
+			return TypeDeployFailed
+		}
+		planned.ManifestHash, planned.Files, planned.Bytes = m.Hash, m.Files, m.Bytes
+	}
+	_ = d.emit(TypeDeployPlanned, planned)
+
+	for _, batch := range planBatches(d.hosts, d.env.Batch) {
+		if d.stopping() {
+			break
+		}
+		d.runBatch(batch)
+	}
+	d.cleanup(false)
+
+	switch {
+	case d.cancelled():
+		fin.Error = "cancelled"
+		return TypeDeployCancelled
+	case d.shutdown():
+		return ""
+	case d.anyFailed():
+		fin.Error = fmt.Sprintf("%d host(s) failed", len(d.failedHosts()))
+		return TypeDeployFailed
+	}
+	if err := d.postDeploy(); err != nil {
+		fin.Error = err.Error()
+		return TypeDeployFailed
+	}
+	return TypeDeploySucceeded
+}
+
+// terminalReason is what lock.released says.
+func terminalReason(terminal string) string {
+	if terminal == "" {
+		return "deployment ended"
+	}
+	return terminal
+}
+
+// fillHosts sets the host lists of a terminal event.
+func (d *deployment) fillHosts(fin *Finished) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, h := range d.hosts {
+		hr := d.results[h.Addr]
+		if hr == nil {
+			continue
+		}
+		if hr.onVersion() {
+			fin.Switched = append(fin.Switched, h.Addr)
+		}
+		if hr.failed {
+			fin.Failed = append(fin.Failed, h.Addr)
+		}
+		if hr.reverted {
+			fin.Reverted = append(fin.Reverted, h.Addr)
+		}
+	}
+}
+
+// runBatch stages every host of the batch, then switches those staged.
+// Under the halt policy one failure stops everything: nothing more is
+// started, and the batch is not switched.
+func (d *deployment) runBatch(batch []Host) {
+	parallel := effectiveParallel(d.env.Parallel)
+	runBounded(d.ctx, batch, parallel, d.stopping, func(h Host) {
+		d.guard(h, func(hr *hostRun) { d.stageHost(hr) })
+	})
+	if d.stopping() {
+		return
+	}
+	var ready []Host
+	for _, h := range batch {
+		if hr := d.result(h); hr.staged && !hr.failed && !hr.already {
+			ready = append(ready, h)
+		}
+	}
+	runBounded(d.ctx, ready, parallel, d.stopping, func(h Host) {
+		d.guard(h, func(hr *hostRun) { d.switchHost(hr) })
+	})
+}
+
+// guard runs one host's part, turning a panic into that host's failure so
+// one bad host cannot take the runner down.
+func (d *deployment) guard(h Host, fn func(*hostRun)) {
+	hr := d.result(h)
+	defer func() {
+		if p := recover(); p != nil {
+			d.logger.WithFields(logrus.Fields{"host": h.Addr, "panic": fmt.Sprint(p), "stack": string(debug.Stack())}).Error("host run panicked")
+			d.fail(hr, "panic", fmt.Errorf("runner panic: %v", p))
+		}
+	}()
+	fn(hr)
+}
+
+// result returns the host's run state, created on first use.
+func (d *deployment) result(h Host) *hostRun {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	hr := d.results[h.Addr]
+	if hr == nil {
+		hr = &hostRun{host: h, layout: Layout{Path: h.Path}}
+		d.results[h.Addr] = hr
+	}
+	return hr
+}
+
+func (d *deployment) anyFailed() bool { return len(d.failedHosts()) > 0 }
+
+func (d *deployment) failedHosts() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []string
+	for _, h := range d.hosts {
+		if hr := d.results[h.Addr]; hr != nil && hr.failed {
+			out = append(out, h.Addr)
+		}
+	}
+	return out
+}
+
+// fail records a host's failure (deploy.host_failed) and, under the halt
+// policy, stops the deployment from starting anything new. A step ended by
+// a cancel or a shutdown is not the host's failure.
+func (d *deployment) fail(hr *hostRun, stepName string, err error) {
+	if d.ctx.Err() != nil {
+		return
+	}
+	d.mu.Lock()
+	already := hr.failed
+	hr.failed = true
+	d.mu.Unlock()
+	if already {
+		return
+	}
+	msg := d.red.String(err.Error())
+	now := hr.previous // what the host runs now
+	if hr.switched {
+		now = d.req.Version
+	}
+	_ = d.emit(TypeHostFailed, HostEvent{Deployment: d.id, Project: d.p.ID, Environment: d.env.Name,
+		Host: hr.host.Addr, Version: now, Previous: hr.previous, Step: stepName, Error: msg})
+	d.logger.WithFields(logrus.Fields{"host": hr.host.Addr, "step": stepName}).WithError(errors.New(msg)).Warn("host failed")
+	d.halt()
+}
+
+// postDeploy runs the post_deploy hook on this machine once every host is
+// switched.
+func (d *deployment) postDeploy() error {
+	if d.p.Hooks.PostDeploy == "" {
+		return nil
+	}
+	dir := d.r.cfg.Workspace.Dir
+	if d.exported {
+		dir = d.export.dir
+	}
+	return d.localHook("hook.post_deploy", d.p.Hooks.PostDeploy, dir)
+}
+
+// localHook runs a configured script with `sh -c` in dir on this machine.
+func (d *deployment) localHook(name, script, dir string) error {
+	ex := &LocalExecutor{Dir: dir, Env: d.hookEnv("")}
+	_, _, err := d.run(d.ctx, "", name, ex, []string{"sh", "-c", script}, 0)
+	return err
+}
+
+// hookEnv is the environment of hooks and checks: the project's variables
+// and the deployment's own, all validated values.
+func (d *deployment) hookEnv(previous string) []string {
+	env := append([]string(nil), d.envVars...)
+	env = append(env,
+		"RELEASEDESK_DEPLOYMENT="+d.id,
+		"RELEASEDESK_PROJECT="+d.p.ID,
+		"RELEASEDESK_ENVIRONMENT="+d.env.Name,
+		"RELEASEDESK_VERSION="+d.req.Version,
+		"RELEASEDESK_COMMIT="+d.req.Commit,
+		"RELEASEDESK_KIND="+d.req.Kind,
+	)
+	if previous != "" {
+		env = append(env, "RELEASEDESK_PREVIOUS="+previous)
+	}
+	return env
+}
+
+// ensureExport exports the commit into the workspace, runs pre_deploy and
+// the build there and lists it, once per deployment run (a rollback only
+// calls it when a host lost the release and needs it staged again).
+func (d *deployment) ensureExport() (Manifest, error) {
+	d.mu.Lock()
+	if d.export == nil {
+		d.export = d.r.acquireExport(d.p, d.req.Version)
+	}
+	ref := d.export
+	d.mu.Unlock()
+	m, err := ref.ensure(d)
+	if err == nil {
+		d.mu.Lock()
+		d.exported = true
+		d.mu.Unlock()
+	}
+	return m, err
+}
+
+func (d *deployment) releaseExport() {
+	d.mu.Lock()
+	ref := d.export
+	d.export = nil
+	d.mu.Unlock()
+	if ref != nil {
+		d.r.releaseExport(ref)
+	}
+}
+
+// exportRef is one exported tree in the workspace, shared by the
+// deployments that need the same project version at once (two
+// environments), removed when the last lets it go. Keeping none between
+// deployments keeps the workspace small; the mirror makes a new export
+// cheap (a fraction of a second for thousands of files).
+type exportRef struct {
+	key  string
+	p    Project
+	ver  string
+	dir  string
+	refs int // guarded by Runner.mu
+
+	mu       sync.Mutex
+	done     bool
+	err      error  // why making it failed: not tried again by every host
+	by       string // the deployment that made it (or tried)
+	manifest Manifest
+}
+
+func (r *Runner) acquireExport(p Project, version string) *exportRef {
+	key := p.ID + "/" + version
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ref := r.exports[key]
+	if ref == nil {
+		ref = &exportRef{key: key, p: p, ver: version, dir: r.cfg.Workspace.ExportDir(p.ID, version)}
+		r.exports[key] = ref
+	}
+	ref.refs++
+	return ref
+}
+
+func (r *Runner) releaseExport(ref *exportRef) {
+	r.mu.Lock()
+	ref.refs--
+	last := ref.refs == 0
+	if last {
+		delete(r.exports, ref.key)
+	}
+	r.mu.Unlock()
+	if last {
+		if err := r.cfg.Workspace.RemoveExport(ref.p.ID, ref.ver); err != nil {
+			r.logger.WithError(err).WithField("export", ref.dir).Warn("export not removed")
+		}
+	}
+}
+
+// ensure makes the tree once; later callers reuse it.
+func (x *exportRef) ensure(d *deployment) (Manifest, error) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.err != nil && x.by == d.id {
+		return Manifest{}, x.err
+	}
+	if x.done {
+		if x.by != d.id {
+			s := d.beginStep("", "export", nil)
+			s.note("reusing the tree exported by deployment %s", x.by)
+			_ = s.finish(0, nil)
+		}
+		return x.manifest, nil
+	}
+	if x.dir == "" {
+		return Manifest{}, errors.New("export: invalid workspace, project or version")
+	}
+	m, err := d.exportTree(x.dir)
+	if err != nil {
+		x.err, x.by = err, d.id
+		return Manifest{}, err
+	}
+	x.done, x.by, x.manifest = true, d.id, m
+	return m, nil
+}
+
+// exportTree: fetch (only if the mirror lacks the commit), export, the
+// pre_deploy hook and the build in the exported tree, then its manifest.
+func (d *deployment) exportTree(dir string) (Manifest, error) {
+	s := d.beginStep("", "fetch", nil)
+	m, err := OpenMirror(d.ctx, d.r.cfg.Workspace, d.p)
+	if err == nil && !m.HasCommit(d.req.Commit) {
+		s.note("fetching %s", d.p.Repo)
+		err = m.Fetch(d.ctx)
+		if err == nil && !m.HasCommit(d.req.Commit) {
+			err = fmt.Errorf("commit %s is not in %s", d.req.Commit, d.p.Repo)
+		}
+	} else if err == nil {
+		s.note("commit %s already in the mirror", d.req.Commit)
+	}
+	if err := s.finish(exitOf(err), err); err != nil {
+		return Manifest{}, err
+	}
+
+	s = d.beginStep("", "export", nil)
+	m.Note = func(msg string) { s.note("%s", msg) }
+	// A tree left by a process that died is stale: nobody here uses it.
+	err = removeTree(dir)
+	if err == nil {
+		err = os.MkdirAll(dir, 0o755)
+	}
+	if err == nil {
+		err = m.Export(d.ctx, d.req.Commit, dir, d.p.Exclude)
+	}
+	if err := s.finish(exitOf(err), err); err != nil {
+		return Manifest{}, err
+	}
+	if d.p.Hooks.PreDeploy != "" {
+		if err := d.localHook("hook.pre_deploy", d.p.Hooks.PreDeploy, dir); err != nil {
+			return Manifest{}, err
+		}
+	}
+	if d.p.Build != "" {
+		if err := d.localHook("build", d.p.Build, dir); err != nil {
+			return Manifest{}, err
+		}
+	}
+	s = d.beginStep("", "manifest", nil)
+	man, err := BuildManifest(dir)
+	if err == nil {
+		s.note("%d files, %d bytes, %s", man.Files, man.Bytes, man.Hash)
+	}
+	if err := s.finish(exitOf(err), err); err != nil {
+		return Manifest{}, err
+	}
+	return man, nil
+}
+
+// exitOf is the exit code a step without a command reports.
+func exitOf(err error) int {
+	if err != nil {
+		return -1
+	}
+	return 0
+}

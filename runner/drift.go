@@ -1,0 +1,84 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+
+	"releasedesk/events"
+)
+
+// DriftStream is the stream of an environment's drift checks.
+func DriftStream(project, env string) string { return "drift/" + project + "/" + env }
+
+// Drift reads each host's `current` and its REVISION and compares them
+// with what the log says is live there (the last switch, revert or
+// observation of a deployment of this environment), then appends
+// drift.checked to drift/<project>/<env>. A host that cannot be read is
+// reported with its error and not counted as drifted: nobody knows.
+func (r *Runner) Drift(ctx context.Context, p Project, envName string) (DriftReport, error) {
+	env, ok := p.Environment(envName)
+	if !ok {
+		return DriftReport{}, fmt.Errorf("%w: environment %q not in project %s", ErrInvalidRequest, envName, p.ID)
+	}
+	if err := r.catchUp(ctx); err != nil {
+		return DriftReport{}, err
+	}
+	targets := p.Targets(env)
+	rep := DriftReport{Project: p.ID, Environment: env.Name, Hosts: make([]HostDrift, len(targets))}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, effectiveParallel(env.Parallel))
+	for i, h := range targets {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			rep.Hosts[i] = r.driftOf(ctx, p, env, h)
+		}()
+	}
+	wg.Wait()
+	e, err := events.NewEvent(TypeDriftChecked, actorRunner, rep)
+	if err != nil {
+		return rep, err
+	}
+	if _, err := r.log.Append(ctx, DriftStream(p.ID, env.Name), events.AnyVersion, e); err != nil {
+		return rep, err
+	}
+	return rep, nil
+}
+
+// driftOf reads one host.
+func (r *Runner) driftOf(ctx context.Context, p Project, env Environment, h Host) HostDrift {
+	hd := HostDrift{Host: h.Addr}
+	live, known := r.st.liveVersion(p.ID, env.Name, h.Addr)
+	hd.Expected = live.Version
+	ex, err := r.dial(ctx, p, env, h)
+	if err != nil {
+		hd.Error = err.Error()
+		return hd
+	}
+	defer ex.Close()
+	argv, err := Layout{Path: h.Path}.ReadCurrent()
+	if err != nil {
+		hd.Error = err.Error()
+		return hd
+	}
+	cctx, cancel := context.WithTimeout(ctx, r.cfg.StepTimeout)
+	defer cancel()
+	var out strings.Builder
+	exit, err := ex.Run(cctx, argv, &out)
+	if err == nil && exit != 0 {
+		err = fmt.Errorf("read current: exit status %d: %s", exit, lastLine(out.String()))
+	}
+	if err != nil {
+		hd.Error = err.Error()
+		return hd
+	}
+	var rev string
+	hd.Actual, rev = ParseCurrent(out.String())
+	hd.Commit = ParseRevision(rev).Commit
+	hd.Drifted = hd.Actual != hd.Expected ||
+		(known && live.Commit != "" && hd.Commit != "" && hd.Commit != live.Commit)
+	return hd
+}

@@ -1,0 +1,361 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/melbahja/goph"
+	"github.com/skeema/knownhosts"
+	"golang.org/x/crypto/ssh"
+)
+
+// Dialer opens the one SSH connection a deployment keeps per host, with
+// strict host key checking against the app's own known_hosts.
+type Dialer struct {
+	KnownHostsPath string        // the app's known_hosts (created empty if missing)
+	Timeout        time.Duration // bounds TCP connect + SSH handshake + auth; default 10 s
+	// KeepAlive is the interval of keepalive requests on an open
+	// connection; a host that does not answer one within Timeout is
+	// disconnected, which fails the commands running on it. Default 15 s;
+	// negative: none.
+	KeepAlive time.Duration
+}
+
+// DefaultSSHTimeout bounds connect and handshake when Dialer.Timeout is 0.
+const DefaultSSHTimeout = 10 * time.Second
+
+// DefaultKeepAlive is Dialer.KeepAlive's default.
+const DefaultKeepAlive = 15 * time.Second
+
+func (d *Dialer) timeout() time.Duration {
+	if d.Timeout > 0 {
+		return d.Timeout
+	}
+	return DefaultSSHTimeout
+}
+
+// Dial connects to h.Addr ("user@host:port") and authenticates with the
+// private key at keyPath. An unknown host key fails with
+// *UnknownHostKeyError, a changed one with *ChangedHostKeyError (both
+// errors.Is ErrHostKey), before any authentication or command.
+func (d *Dialer) Dial(ctx context.Context, h Host, keyPath string) (*SSHExecutor, error) {
+	user, host, port, err := ParseHostAddr(h.Addr)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := loadKey(keyPath)
+	if err != nil {
+		return nil, err
+	}
+	if err := ensureKnownHosts(d.KnownHostsPath); err != nil {
+		return nil, fmt.Errorf("known_hosts: %w", err)
+	}
+	db, err := knownhosts.NewDB(d.KnownHostsPath)
+	if err != nil {
+		return nil, fmt.Errorf("known_hosts: %w", err)
+	}
+	hp := net.JoinHostPort(host, strconv.Itoa(port))
+	check := &hostKeyCheck{db: db}
+	cfg := &ssh.ClientConfig{
+		User:              user,
+		Auth:              []ssh.AuthMethod{ssh.PublicKeys(signer)},
+		HostKeyCallback:   check.callback,
+		HostKeyAlgorithms: db.HostKeyAlgorithms(hp),
+	}
+	client, err := handshake(ctx, hp, cfg, d.timeout())
+	if check.err != nil {
+		return nil, check.err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ssh %s: %w", h.Addr, err)
+	}
+	e := &SSHExecutor{
+		host:   h,
+		client: &goph.Client{Client: client},
+		done:   make(chan struct{}),
+	}
+	ka := d.KeepAlive
+	if ka == 0 {
+		ka = DefaultKeepAlive
+	}
+	if ka > 0 {
+		go e.keepAlive(ka, d.timeout())
+	}
+	return e, nil
+}
+
+func loadKey(p string) (ssh.Signer, error) {
+	if p == "" {
+		return nil, errors.New("ssh: no private key path")
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return nil, fmt.Errorf("ssh key: %w", err)
+	}
+	s, err := ssh.ParsePrivateKey(b)
+	if err != nil {
+		var pe *ssh.PassphraseMissingError
+		if errors.As(err, &pe) {
+			return nil, fmt.Errorf("ssh key %s is protected by a passphrase: use a key without one for deployments", p)
+		}
+		return nil, fmt.Errorf("ssh key %s: %w", p, err)
+	}
+	return s, nil
+}
+
+// handshake dials hp and runs the SSH handshake under one deadline
+// (timeout, and ctx), so a host that accepts TCP but never speaks cannot
+// hang it.
+func handshake(ctx context.Context, hp string, cfg *ssh.ClientConfig, timeout time.Duration) (*ssh.Client, error) {
+	if timeout <= 0 {
+		timeout = DefaultSSHTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var nd net.Dialer
+	conn, err := nd.DialContext(ctx, "tcp", hp)
+	if err != nil {
+		return nil, err
+	}
+	deadline, _ := ctx.Deadline()
+	_ = conn.SetDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	c, chans, reqs, err := ssh.NewClientConn(conn, hp, cfg)
+	if !stop() || err != nil {
+		conn.Close()
+		if err == nil {
+			c.Close()
+			err = ctx.Err()
+		}
+		if ctx.Err() != nil {
+			err = fmt.Errorf("%w (%v)", ctx.Err(), err)
+		}
+		return nil, err
+	}
+	_ = conn.SetDeadline(time.Time{})
+	return ssh.NewClient(c, chans, reqs), nil
+}
+
+// SSHExecutor runs commands on one host over one SSH connection: every Run
+// is a new session on it. A command is sent as RemoteCommand(argv) (argv
+// quoted by QuoteCommand, under a small watcher that ends it when Run's
+// ctx ends) to the login shell of the remote user, which must be a POSIX
+// shell (sh, bash, dash, zsh, ksh).
+type SSHExecutor struct {
+	host      Host
+	client    *goph.Client
+	done      chan struct{}
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ Executor = (*SSHExecutor)(nil)
+
+// Host is the host this executor is connected to.
+func (e *SSHExecutor) Host() Host { return e.host }
+
+// Client is the underlying goph client (SFTP and the like). Never pass it
+// a command line built from untrusted text: goph quotes nothing.
+func (e *SSHExecutor) Client() *goph.Client { return e.client }
+
+// ErrConnectionLost: the command's outcome is unknown, the connection to
+// the host ended before it reported an exit status.
+var ErrConnectionLost = errors.New("runner: ssh connection lost")
+
+// killWait bounds how long Run waits for a session to go away after ctx
+// ended and the remote process group was told to die.
+const killWait = 2 * time.Second
+
+// watchScript runs the command ("$@", stdin /dev/null) and watches the
+// session's stdin: when the client closes it (Run's ctx ended) or the
+// connection drops, it kills its whole process group, the command with
+// everything it started. OpenSSH does not kill a command when its session
+// channel closes, and honours the SSH "signal" request only in some
+// configurations; this works with any sshd. The exit status is the
+// command's (128+n when a signal ended it).
+const watchScript = `exec 3<&0
+"$@" 3<&- &
+cmd=$!
+(read -r _ <&3; kill -KILL 0) &
+watcher=$!
+exec 3<&-
+wait "$cmd"
+st=$?
+kill "$watcher" 2>/dev/null
+exit "$st"`
+
+// RemoteCommand is the command line Run sends for argv: argv wrapped in
+// the watcher script, quoted by QuoteCommand.
+func RemoteCommand(argv []string) string {
+	return QuoteCommand(append([]string{"sh", "-c", watchScript, "sh"}, argv...))
+}
+
+type started struct {
+	sess  *ssh.Session
+	stdin io.WriteCloser
+	err   error
+}
+
+// Run implements Executor. Opening the session, starting the command and
+// waiting for it are all bounded by ctx, so a host that stops answering
+// cannot hold Run past ctx.
+func (e *SSHExecutor) Run(ctx context.Context, argv []string, out io.Writer) (int, error) {
+	if err := checkArgv(argv); err != nil {
+		return -1, err
+	}
+	if err := ctx.Err(); err != nil {
+		return -1, err
+	}
+	if out == nil {
+		out = io.Discard
+	}
+	w := &syncWriter{w: out}
+	ready := make(chan started, 1)
+	go func() {
+		sess, err := e.client.NewSession()
+		if err != nil {
+			ready <- started{err: fmt.Errorf("new session: %w", err)}
+			return
+		}
+		sess.Stdout, sess.Stderr = w, w
+		stdin, err := sess.StdinPipe()
+		if err == nil {
+			err = sess.Start(RemoteCommand(argv))
+		}
+		if err != nil {
+			sess.Close()
+			ready <- started{err: fmt.Errorf("start: %w", err)}
+			return
+		}
+		ready <- started{sess: sess, stdin: stdin}
+	}()
+	var st started
+	select {
+	case st = <-ready:
+	case <-ctx.Done():
+		go func() {
+			if st := <-ready; st.sess != nil {
+				st.stdin.Close()
+				st.sess.Close()
+			}
+		}()
+		return -1, ctx.Err()
+	}
+	if st.err != nil {
+		return -1, fmt.Errorf("%w: %s: %v", ErrConnectionLost, e.host.Addr, st.err)
+	}
+	sess := st.sess
+	defer sess.Close()
+	waited := make(chan error, 1)
+	go func() { waited <- sess.Wait() }()
+	var err error
+	select {
+	case err = <-waited:
+		st.stdin.Close()
+	case <-ctx.Done():
+		// EOF on stdin makes the watcher kill the process group; the
+		// signal request is a second way where sshd honours it. Both
+		// write to the connection: a hung host must not hang us, so they
+		// run aside and we wait a bounded time.
+		go func() {
+			_ = st.stdin.Close()
+			_ = sess.Signal(ssh.SIGKILL)
+		}()
+		select {
+		case <-waited:
+		case <-time.After(killWait):
+		}
+		return -1, ctx.Err()
+	}
+	if err == nil {
+		return 0, nil
+	}
+	var ee *ssh.ExitError
+	if errors.As(err, &ee) {
+		if ee.ExitStatus() == 0 && ee.Signal() != "" {
+			return 128 + signalNumber(ee.Signal()), nil
+		}
+		return ee.ExitStatus(), nil
+	}
+	return -1, fmt.Errorf("%w: %s: %v", ErrConnectionLost, e.host.Addr, err)
+}
+
+// signalNumber maps an SSH signal name to its usual Linux number.
+func signalNumber(s string) int {
+	switch ssh.Signal(s) {
+	case ssh.SIGHUP:
+		return 1
+	case ssh.SIGINT:
+		return 2
+	case ssh.SIGQUIT:
+		return 3
+	case ssh.SIGILL:
+		return 4
+	case ssh.SIGABRT:
+		return 6
+	case ssh.SIGFPE:
+		return 8
+	case ssh.SIGKILL:
+		return 9
+	case ssh.SIGSEGV:
+		return 11
+	case ssh.SIGPIPE:
+		return 13
+	case ssh.SIGALRM:
+		return 14
+	case ssh.SIGTERM:
+		return 15
+	case ssh.SIGUSR1:
+		return 10
+	case ssh.SIGUSR2:
+		return 12
+	}
+	return 0
+}
+
+// keepAlive sends keepalive requests every interval; a host silent for
+// longer than timeout gets its connection closed.
+func (e *SSHExecutor) keepAlive(interval, timeout time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-e.done:
+			return
+		case <-t.C:
+		}
+		replied := make(chan error, 1)
+		go func() {
+			_, _, err := e.client.SendRequest("keepalive@openssh.com", true, nil)
+			replied <- err
+		}()
+		select {
+		case <-e.done:
+			return
+		case err := <-replied:
+			if err != nil {
+				_ = e.Close()
+				return
+			}
+		case <-time.After(timeout):
+			_ = e.Close()
+			return
+		}
+	}
+}
+
+// Close closes the connection; running sessions fail with ErrConnectionLost.
+func (e *SSHExecutor) Close() error {
+	e.closeOnce.Do(func() {
+		close(e.done)
+		e.closeErr = e.client.Close()
+	})
+	return e.closeErr
+}

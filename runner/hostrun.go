@@ -1,0 +1,539 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"golang.org/x/crypto/ssh"
+
+	"releasedesk/events"
+)
+
+// hostRun is one host's part of a deployment run. Its fields are written
+// by the host's own goroutine; others read them after runBounded returned
+// (or under deployment.mu for failed).
+type hostRun struct {
+	host   Host
+	layout Layout
+	ex     Executor
+	rsync  *RsyncOptions // the transfer's options, to close its ssh master
+
+	locked     bool   // the remote lock is ours
+	previous   string // the version `current` pointed to before this run
+	prevCommit string
+	staging    bool // a staging dir may exist that is not renamed yet
+	staged     bool
+	switching  bool // a switch was sent: if it did not answer, read current to know
+	switched   bool // switched by this run
+	already    bool // already on the version when this run came
+	failed     bool
+	reverted   bool
+}
+
+// onVersion tells whether the host runs the deployment's version now.
+func (hr *hostRun) onVersion() bool { return hr.already || (hr.switched && !hr.reverted) }
+
+// DefaultCheckTimeout bounds a health check whose timeout is not set.
+const DefaultCheckTimeout = 10 * time.Second
+
+// stageHost brings one host to "ready to switch": connect, lock, prepare,
+// read current, then the release (reused if complete, else staged,
+// finalized, hooked and checked, then sealed by a rename).
+func (d *deployment) stageHost(hr *hostRun) {
+	if !d.connect(hr) || !d.lockHost(hr) {
+		return
+	}
+	l := hr.layout
+	argv, err := l.Prepare()
+	if _, _, err := d.command(d.ctx, hr, "prepare", argv, err); err != nil {
+		d.fail(hr, "prepare", err)
+		return
+	}
+	if !d.readCurrent(hr) {
+		return
+	}
+	if hr.previous == d.req.Version {
+		// Done by an earlier run of this deployment (a resume), or a
+		// rollback to what already runs: nothing to redo.
+		hr.already = true
+		_ = d.emit(TypeHostObserved, d.hostEvent(hr, d.req.Version, d.req.Commit, ""))
+		return
+	}
+	reuse, ok := d.findRelease(hr)
+	if !ok {
+		return
+	}
+	if !reuse {
+		if !d.stage(hr) {
+			return
+		}
+	} else if d.req.Kind == KindDeploy && !d.check(hr) {
+		return
+	}
+	hr.staged = true
+	_ = d.emit(TypeHostStaged, d.hostEvent(hr, d.req.Version, d.req.Commit, hr.previous))
+}
+
+// hostEvent fills a HostEvent of this deployment.
+func (d *deployment) hostEvent(hr *hostRun, version, commit, previous string) HostEvent {
+	return HostEvent{Deployment: d.id, Project: d.p.ID, Environment: d.env.Name, Host: hr.host.Addr,
+		Version: version, Commit: commit, Previous: previous}
+}
+
+// connect opens the host's one connection for this run. An unknown or
+// changed host key is recorded (host.key_rejected) and nothing runs there.
+func (d *deployment) connect(hr *hostRun) bool {
+	s := d.beginStep(hr.host.Addr, "connect", nil)
+	if d.p.Strategy == StrategyLocal {
+		hr.ex = &LocalExecutor{}
+		s.note("local target %s", hr.host.Path)
+		_ = s.finish(0, nil)
+		return true
+	}
+	dialer := &Dialer{KnownHostsPath: d.r.cfg.KnownHostsPath, Timeout: d.r.cfg.SSHTimeout}
+	ex, err := dialer.Dial(d.ctx, hr.host, d.env.SSHKey)
+	if err != nil {
+		d.rejectKey(err)
+		err = fmt.Errorf("connect to %s: %w", hr.host.Addr, err)
+		_ = s.finish(-1, err)
+		d.fail(hr, "connect", err)
+		return false
+	}
+	hr.ex = ex
+	_ = s.finish(0, nil)
+	return true
+}
+
+// rejectKey appends host.key_rejected to host/<host:port> for a refused
+// host key, with the fingerprint an admin compares before trusting it.
+func (d *deployment) rejectKey(err error) {
+	var ev HostKeyEvent
+	var unknown *UnknownHostKeyError
+	var changed *ChangedHostKeyError
+	switch {
+	case errors.As(err, &unknown):
+		ev = HostKeyEvent{Host: unknown.Host, KeyType: unknown.KeyType, Fingerprint: unknown.Fingerprint, Key: unknown.Key, Reason: "unknown"}
+	case errors.As(err, &changed):
+		ev = HostKeyEvent{Host: changed.Host, KeyType: changed.KeyType, Fingerprint: changed.Fingerprint, Key: changed.Key, Reason: "changed"}
+	default:
+		return
+	}
+	ev.Deployment = d.id
+	e, err := events.NewEvent(TypeHostKeyRejected, actorRunner, ev)
+	if err == nil {
+		e.CorrelationID = d.id
+		_, err = d.r.log.Append(context.WithoutCancel(d.ctx), HostStream(ev.Host), events.AnyVersion, e)
+	}
+	if err != nil {
+		d.logger.WithError(err).WithField("host", ev.Host).Error("host key rejection not recorded")
+	}
+}
+
+// TrustHostKey trusts key ("<type> <base64>", as a host.key_rejected
+// event or ScanHostKey gives it) for addr ("host:port" or
+// "user@host:port"), an admin's explicit decision: host.key_trusted with
+// the fingerprint (by actor) is appended to host/<host:port> first, so no
+// trust is ever unrecorded, then the key is written to the app's
+// known_hosts, replacing one of the same type for that host.
+func (r *Runner) TrustHostKey(ctx context.Context, addr, key, actor string) error {
+	hp, err := hostPort(addr)
+	if err != nil {
+		return err
+	}
+	pk, _, _, _, err := ssh.ParseAuthorizedKey([]byte(key))
+	if err != nil {
+		return fmt.Errorf("trust host key: %w", err)
+	}
+	ev := HostKeyEvent{Host: hp, KeyType: pk.Type(), Fingerprint: ssh.FingerprintSHA256(pk), Key: authorizedKeyString(pk)}
+	e, err := events.NewEvent(TypeHostKeyTrusted, actor, ev)
+	if err != nil {
+		return err
+	}
+	if _, err := r.log.Append(ctx, HostStream(hp), events.AnyVersion, e); err != nil {
+		return err
+	}
+	if err := TrustHostKey(r.cfg.KnownHostsPath, hp, ev.Key); err != nil {
+		return fmt.Errorf("trust host key: %w", err)
+	}
+	r.logger.WithFields(logrus.Fields{"host": hp, "fingerprint": ev.Fingerprint, "actor": actor}).Info("host key trusted")
+	return nil
+}
+
+// safeNameRe is what of a user name may be written on a host (the lock's
+// holder, REVISION's who).
+var safeNameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$`)
+
+// safeName returns name if it is plain enough to write on a host, else a
+// placeholder: free text never reaches a host.
+func safeName(name string) string {
+	if safeNameRe.MatchString(name) {
+		return name
+	}
+	return "unnamed"
+}
+
+// lockHost takes the host's mkdir lock. A lock left by an earlier run of
+// this same deployment (a crash) is taken over; anybody else's fails the
+// host, naming the holder.
+func (d *deployment) lockHost(hr *hostRun) bool {
+	info := LockInfo{Deployment: d.id, Holder: safeName(d.actor), Since: d.r.now()}
+	argv, err := hr.layout.Lock(info)
+	s, exit, err := d.command(d.ctx, hr, "lock", argv, err, ExitLockHeld)
+	if err != nil {
+		d.fail(hr, "lock", err)
+		return false
+	}
+	if exit == ExitLockHeld {
+		held := ParseLockInfo(s.Output())
+		if held.Deployment != d.id {
+			err := fmt.Errorf("host %s is locked by deployment %s (%s, since %s)", hr.host.Addr,
+				held.Deployment, held.Holder, held.Since.Format(time.RFC3339))
+			d.fail(hr, "lock", err)
+			return false
+		}
+	}
+	hr.locked = true
+	return true
+}
+
+// readCurrent reads the version `current` points to, and its commit.
+func (d *deployment) readCurrent(hr *hostRun) bool {
+	argv, err := hr.layout.ReadCurrent()
+	s, _, err := d.command(d.ctx, hr, "current", argv, err)
+	if err != nil {
+		d.fail(hr, "current", err)
+		return false
+	}
+	var rev string
+	hr.previous, rev = ParseCurrent(s.Output())
+	hr.prevCommit = ParseRevision(rev).Commit
+	return true
+}
+
+// findRelease tells whether releases/<version> already exists complete on
+// the host with the right commit (a rollback, or a resume): then it is
+// reused as is. One with another commit in REVISION is removed.
+func (d *deployment) findRelease(hr *hostRun) (reuse, ok bool) {
+	argv, err := hr.layout.ReleaseInfo(d.req.Version)
+	s, exit, err := d.command(d.ctx, hr, "release", argv, err, ExitMissing)
+	if err != nil {
+		d.fail(hr, "release", err)
+		return false, false
+	}
+	if exit == ExitMissing {
+		return false, true
+	}
+	if ParseRevision(s.Output()).Commit == d.req.Commit {
+		return true, true
+	}
+	argv, err = hr.layout.Remove(d.req.Version)
+	if _, _, err := d.command(d.ctx, hr, "clean", argv, err); err != nil {
+		d.fail(hr, "clean", err)
+		return false, false
+	}
+	return false, true
+}
+
+// stage builds releases/<version> on the host: an empty staging dir, the
+// tree (rsync from the export, or git on the host), REVISION, version
+// files and shared links, the pre_release hook and the health check while
+// it is still the staging dir, then read-only and renamed. So a dir named
+// releases/<version> is always complete and checked.
+func (d *deployment) stage(hr *hostRun) bool {
+	l := hr.layout
+	v := d.req.Version
+	if d.p.Strategy != StrategyGit {
+		if _, err := d.ensureExport(); err != nil {
+			d.fail(hr, "export", err)
+			return false
+		}
+	}
+	hr.staging = true
+	argv, err := l.BeginStaging(v)
+	if _, _, err := d.command(d.ctx, hr, "staging", argv, err); err != nil {
+		d.fail(hr, "staging", err)
+		return false
+	}
+	if !d.transfer(hr) {
+		return false
+	}
+	rev := Revision{Version: v, Commit: d.req.Commit, Deployment: d.id, Who: safeName(d.actor)}.String() +
+		"when=" + d.r.now().UTC().Format(time.RFC3339) + "\n"
+	cmds, err := l.Finalize(v, rev, d.p.VersionFiles, d.p.Shared)
+	var seal [][]string
+	if n := len(cmds); err == nil && n >= 2 && cmds[n-2][0] == "chmod" && cmds[n-1][0] == "mv" {
+		// Hooks and checks run between the files and the seal, in the
+		// staging dir: a release that fails them never gets its name.
+		cmds, seal = cmds[:n-2], cmds[n-2:]
+	}
+	var argvF []string
+	if err == nil {
+		argvF = joinCommands(cmds)
+	}
+	if _, _, err := d.command(d.ctx, hr, "finalize", argvF, err); err != nil {
+		d.fail(hr, "finalize", err)
+		return false
+	}
+	if d.p.Hooks.PreRelease != "" {
+		argv, err := l.Hook(v, d.p.Hooks.PreRelease, d.hookEnv(hr.previous))
+		if _, _, err := d.command(d.ctx, hr, "hook.pre_release", argv, err); err != nil {
+			d.fail(hr, "hook.pre_release", err)
+			return false
+		}
+	}
+	if !d.check(hr) {
+		return false
+	}
+	if len(seal) > 0 {
+		if _, _, err := d.command(d.ctx, hr, "seal", joinCommands(seal), nil); err != nil {
+			d.fail(hr, "seal", err)
+			return false
+		}
+	}
+	hr.staging = false
+	return true
+}
+
+// check runs the health check, if one is configured.
+func (d *deployment) check(hr *hostRun) bool {
+	hc := d.p.HealthCheck
+	if hc.Command == "" {
+		return true
+	}
+	timeout := time.Duration(hc.Timeout)
+	if timeout <= 0 {
+		timeout = DefaultCheckTimeout
+	}
+	argv, err := hr.layout.Check(d.req.Version, hc.Command, timeout, d.hookEnv(hr.previous))
+	_, exit, err := d.command(d.ctx, hr, "check", argv, err)
+	if err != nil {
+		if exit == ExitTimeout {
+			err = fmt.Errorf("health check timed out after %s: %w", timeout, err)
+		}
+		d.fail(hr, "check", err)
+		return false
+	}
+	return true
+}
+
+// transfer fills the staging dir: rsync from the export (--link-dest to
+// the release `current` points to, so unchanged files become hard links),
+// or the host's git mirror.
+func (d *deployment) transfer(hr *hostRun) bool {
+	l := hr.layout
+	v := d.req.Version
+	if d.p.Strategy == StrategyGit {
+		argv, err := l.GitFetch(d.p.Repo, d.req.Commit)
+		if _, _, err := d.command(d.ctx, hr, "git.fetch", argv, err); err != nil {
+			d.fail(hr, "git.fetch", err)
+			return false
+		}
+		argv, err = l.GitArchive(d.req.Commit, v)
+		if _, _, err := d.command(d.ctx, hr, "git.archive", argv, err); err != nil {
+			d.fail(hr, "git.archive", err)
+			return false
+		}
+		return true
+	}
+	opts := RsyncOptions{Source: d.export.dir, Dest: l.Staging(v), Host: hr.host, Exclude: d.p.Exclude}
+	if hr.previous != "" {
+		opts.LinkDest = l.Release(hr.previous)
+	}
+	if d.p.Strategy == StrategyLocal {
+		opts.Host = Host{Addr: LocalHost, Path: hr.host.Path}
+	} else {
+		dir, err := d.controlDir()
+		if err != nil {
+			d.fail(hr, "transfer", err)
+			return false
+		}
+		opts.KeyPath, opts.KnownHostsPath = d.env.SSHKey, d.r.cfg.KnownHostsPath
+		opts.ControlPath = ControlPath(dir, d.id, hr.host.Addr)
+		hr.rsync = &opts
+	}
+	argv, err := RsyncCommand(opts)
+	var s *step
+	if err != nil {
+		s = d.beginStep(hr.host.Addr, "transfer", nil)
+		err = s.finish(-1, err)
+	} else {
+		s, _, err = d.run(d.ctx, hr.host.Addr, "transfer", &LocalExecutor{}, argv, d.r.cfg.StepTimeout)
+	}
+	if err != nil {
+		d.fail(hr, "transfer", err)
+		return false
+	}
+	if st, err := ParseRsyncStats(s.Output()); err == nil {
+		d.logger.WithFields(logrus.Fields{"host": hr.host.Addr, "files": st.Files, "transferred": st.FilesTransferred,
+			"literal_bytes": st.LiteralData, "bytes_sent": st.BytesSent}).Info("release transferred")
+	}
+	return true
+}
+
+// controlDir is the deployment's private directory of ssh control
+// sockets: short (a socket path has 108 bytes) and 0700.
+func (d *deployment) controlDir() (string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.ctlDir == "" {
+		dir, err := os.MkdirTemp("", "rd-ssh-")
+		if err != nil {
+			return "", err
+		}
+		d.ctlDir = dir
+	}
+	return d.ctlDir, nil
+}
+
+// switchHost points the host's `current` at the release, then runs
+// post_release and prunes old releases.
+func (d *deployment) switchHost(hr *hostRun) {
+	argv, err := hr.layout.Switch(d.req.Version)
+	hr.switching = true
+	if _, _, err := d.command(d.ctx, hr, "switch", argv, err); err != nil {
+		d.fail(hr, "switch", err)
+		return
+	}
+	hr.switched = true
+	_ = d.emit(TypeHostSwitched, d.hostEvent(hr, d.req.Version, d.req.Commit, hr.previous))
+	if d.p.Hooks.PostRelease != "" {
+		argv, err := hr.layout.Hook(d.req.Version, d.p.Hooks.PostRelease, d.hookEnv(hr.previous))
+		if _, _, err := d.command(d.ctx, hr, "hook.post_release", argv, err); err != nil {
+			d.fail(hr, "hook.post_release", err)
+			return
+		}
+	}
+	d.prune(d.ctx, hr)
+}
+
+// cleanup ends a run on every host it touched: under a cancel, a halt or a
+// panic, hosts switched by this run are switched back (a failed host
+// always is), unfinished staging dirs are removed, and remote locks are
+// released. It runs on a fresh context: the deployment's may have ended.
+// A shutdown leaves everything to recovery.
+func (d *deployment) cleanup(panicked bool) {
+	if d.shutdown() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(d.ctx), cleanupTimeout)
+	defer cancel()
+	revertAll := panicked || d.cancelled() || (d.policy() == OnFailureHalt && d.anyFailed())
+	d.mu.Lock()
+	var hrs []*hostRun
+	for _, h := range d.hosts {
+		if hr := d.results[h.Addr]; hr != nil && hr.ex != nil {
+			hrs = append(hrs, hr)
+		}
+	}
+	d.mu.Unlock()
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, effectiveParallel(d.env.Parallel))
+	for _, hr := range hrs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			defer func() {
+				if p := recover(); p != nil {
+					d.logger.WithFields(logrus.Fields{"host": hr.host.Addr, "panic": fmt.Sprint(p)}).Error("host clean-up panicked")
+				}
+			}()
+			if hr.switching && !hr.switched {
+				d.settleSwitch(ctx, hr)
+			}
+			if hr.switched && !hr.reverted && (revertAll || hr.failed) {
+				d.revert(ctx, hr)
+			}
+			if hr.staging {
+				argv, err := hr.layout.RemoveStaging(d.req.Version)
+				if _, _, err := d.command(ctx, hr, "clean", argv, err); err == nil {
+					hr.staging = false
+				}
+			}
+			if hr.locked {
+				argv, err := hr.layout.Unlock(d.id)
+				if _, _, err := d.command(ctx, hr, "unlock", argv, err); err == nil {
+					hr.locked = false
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// settleSwitch finds out whether a switch that was cut short (cancelled,
+// timed out, connection lost) happened: the rename is atomic, so current
+// names either release. One that happened counts as switched, and is
+// reverted like the others.
+func (d *deployment) settleSwitch(ctx context.Context, hr *hostRun) {
+	argv, err := hr.layout.ReadCurrent()
+	s, _, err := d.command(ctx, hr, "current", argv, err)
+	if err != nil {
+		return
+	}
+	if v, _ := ParseCurrent(s.Output()); v == d.req.Version {
+		hr.switched = true
+		_ = d.emit(TypeHostSwitched, d.hostEvent(hr, d.req.Version, d.req.Commit, hr.previous))
+	}
+}
+
+// revert switches a host back to the release it ran before this run, and
+// runs post_release there (the app must reload the old code too). A host
+// that had no release before stays on the new one: there is nothing to go
+// back to, and `current` is never removed.
+func (d *deployment) revert(ctx context.Context, hr *hostRun) {
+	if hr.previous == "" {
+		s := d.beginStep(hr.host.Addr, "revert", nil)
+		s.note("no earlier release on this host: it stays on %s", d.req.Version)
+		_ = s.finish(-1, errors.New("nothing to switch back to"))
+		return
+	}
+	argv, err := hr.layout.Switch(hr.previous)
+	if _, _, err := d.command(ctx, hr, "revert", argv, err); err != nil {
+		return
+	}
+	hr.reverted = true
+	_ = d.emit(TypeHostReverted, d.hostEvent(hr, hr.previous, hr.prevCommit, d.req.Version))
+	if d.p.Hooks.PostRelease != "" {
+		argv, err := hr.layout.Hook(hr.previous, d.p.Hooks.PostRelease, d.hookEnv(d.req.Version))
+		_, _, _ = d.command(ctx, hr, "hook.post_release", argv, err)
+	}
+}
+
+// closeHosts closes every connection and ssh master of the run.
+func (d *deployment) closeHosts() {
+	d.mu.Lock()
+	hrs := make([]*hostRun, 0, len(d.results))
+	for _, hr := range d.results {
+		hrs = append(hrs, hr)
+	}
+	dir := d.ctlDir
+	d.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, hr := range hrs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if hr.rsync != nil {
+				if err := CloseControlMaster(ctx, *hr.rsync); err != nil {
+					d.logger.WithError(err).WithField("host", hr.host.Addr).Debug("ssh master not closed")
+				}
+			}
+			if hr.ex != nil {
+				_ = hr.ex.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	if dir != "" {
+		_ = os.RemoveAll(dir)
+	}
+}

@@ -1,0 +1,743 @@
+package runner
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Layout builds the commands that act on one host's deploy path (DESIGN.md
+// section 4):
+//
+//	<path>/releases/<version>/            complete, read-only
+//	<path>/releases/.<version>.partial/   staging, renamed when complete
+//	<path>/shared/                        linked into each release
+//	<path>/current -> releases/<version>  switched by rename(2)
+//	<path>/.releasedesk/lock/info         the host lock
+//	<path>/repo/                          git mirror (git strategy)
+//
+// Every builder returns argv, never a shell line: an executor quotes it
+// with Quote. Where a pipe or a test is needed the argv is
+// `sh -c '<constant script>' sh arg1 arg2 ...`, and variable data travels
+// only as positional arguments. Every input is validated first.
+type Layout struct {
+	Path string // absolute, see ValidatePath
+}
+
+// Exit codes of the layout commands (other non-zero codes are failures).
+const (
+	ExitLockHeld  = 3   // Lock, Unlock: the lock is held by another deployment; its info is printed
+	ExitMissing   = 4   // ReleaseInfo, Switch, Hook, Check: releases/<version> does not exist
+	ExitIsCurrent = 5   // Remove: refused, the version is what `current` points to
+	ExitTimeout   = 124 // Check: the command ran out of time (timeout(1))
+)
+
+// NewLayout validates path and returns its layout.
+func NewLayout(p string) (Layout, error) {
+	if err := ValidatePath(p); err != nil {
+		return Layout{}, err
+	}
+	return Layout{Path: p}, nil
+}
+
+// Paths of the layout. They do not validate: builders do.
+func (l Layout) Releases() string { return l.Path + "/releases" }
+
+// Release is releases/<version>.
+func (l Layout) Release(version string) string { return l.Path + "/releases/" + version }
+
+// Staging is releases/.<version>.partial, where a release is built before
+// it is renamed to Release(version).
+func (l Layout) Staging(version string) string {
+	return l.Path + "/releases/." + version + ".partial"
+}
+
+// Shared is shared/.
+func (l Layout) Shared() string { return l.Path + "/shared" }
+
+// Current is the `current` symlink.
+func (l Layout) Current() string { return l.Path + "/current" }
+
+// LockDir is .releasedesk/lock.
+func (l Layout) LockDir() string { return l.Path + "/.releasedesk/lock" }
+
+// Repo is the git mirror of the git strategy.
+func (l Layout) Repo() string { return l.Path + "/repo" }
+
+// Errors of validation.
+var (
+	ErrBadPath    = errors.New("runner: bad path")
+	ErrBadRepoURL = errors.New("runner: bad repository URL")
+	ErrBadEnv     = errors.New("runner: bad environment variable")
+	ErrBadArg     = errors.New("runner: bad argument")
+)
+
+// ValidatePath accepts an absolute, clean path other than "/" with no ".."
+// component, no control character and no component starting with '-'.
+// Spaces and other printable characters are allowed (they are quoted).
+func ValidatePath(p string) error {
+	switch {
+	case p == "":
+		return fmt.Errorf("%w: empty", ErrBadPath)
+	case !strings.HasPrefix(p, "/"):
+		return fmt.Errorf("%w %q: not absolute", ErrBadPath, p)
+	case p == "/":
+		return fmt.Errorf("%w: the root directory", ErrBadPath)
+	case path.Clean(p) != p:
+		return fmt.Errorf("%w %q: not clean (want %q)", ErrBadPath, p, path.Clean(p))
+	}
+	return checkComponents(p[1:], p)
+}
+
+// ValidateRelPath accepts a clean relative path inside a release (version
+// files, shared paths): no "..", no ".", no control character, no component
+// starting with '-'.
+func ValidateRelPath(p string) error {
+	switch {
+	case p == "":
+		return fmt.Errorf("%w: empty", ErrBadPath)
+	case strings.HasPrefix(p, "/"):
+		return fmt.Errorf("%w %q: must be relative", ErrBadPath, p)
+	case path.Clean(p) != p || p == ".":
+		return fmt.Errorf("%w %q: not clean", ErrBadPath, p)
+	}
+	return checkComponents(p, p)
+}
+
+func checkComponents(rel, whole string) error {
+	if !utf8.ValidString(whole) {
+		return fmt.Errorf("%w %q: not UTF-8", ErrBadPath, whole)
+	}
+	if hasControl(whole) {
+		return fmt.Errorf("%w %q: control character", ErrBadPath, whole)
+	}
+	for _, c := range strings.Split(rel, "/") {
+		if c == ".." || c == "." {
+			return fmt.Errorf("%w %q: %q component", ErrBadPath, whole, c)
+		}
+		if strings.HasPrefix(c, "-") {
+			return fmt.Errorf("%w %q: component starts with '-'", ErrBadPath, whole)
+		}
+	}
+	return nil
+}
+
+func hasControl(s string) bool {
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return true
+		}
+	}
+	return false
+}
+
+func (l Layout) check() error { return ValidatePath(l.Path) }
+
+func (l Layout) checkVersion(v string) error {
+	if err := l.check(); err != nil {
+		return err
+	}
+	return ValidateVersion(v)
+}
+
+// shell builds `sh -c script sh args...`.
+func shell(script string, args ...string) []string {
+	return append([]string{"sh", "-c", script, "sh"}, args...)
+}
+
+// Prepare creates releases/, shared/ and .releasedesk/.
+func (l Layout) Prepare() ([]string, error) {
+	if err := l.check(); err != nil {
+		return nil, err
+	}
+	return []string{"mkdir", "-p", l.Releases(), l.Shared(), l.Path + "/.releasedesk"}, nil
+}
+
+// LockInfo is what a host lock holds: who, which deployment, since when.
+type LockInfo struct {
+	Deployment string
+	Holder     string
+	Since      time.Time
+}
+
+// String is the lock file's content: key=value lines.
+func (i LockInfo) String() string {
+	return "deployment=" + i.Deployment + "\nholder=" + i.Holder + "\nsince=" + i.Since.UTC().Format(time.RFC3339)
+}
+
+// ParseLockInfo reads what Lock, Unlock and BreakLock print of a lock.
+func ParseLockInfo(s string) LockInfo {
+	var i LockInfo
+	for _, line := range strings.Split(s, "\n") {
+		k, v, ok := strings.Cut(strings.TrimRight(line, "\r"), "=")
+		if !ok {
+			continue
+		}
+		switch k {
+		case "deployment":
+			i.Deployment = v
+		case "holder":
+			i.Holder = v
+		case "since":
+			i.Since, _ = time.Parse(time.RFC3339, v)
+		}
+	}
+	return i
+}
+
+// ValidateToken accepts an identifier written on hosts (a deployment id):
+// 1 to 200 printable characters, no space, not starting with '-'.
+func ValidateToken(s string) error {
+	if s == "" || len(s) > 200 || strings.HasPrefix(s, "-") || !utf8.ValidString(s) ||
+		hasControl(s) || strings.ContainsAny(s, " \t") {
+		return fmt.Errorf("%w: %q: want 1-200 printable characters, no spaces, not starting with '-'", ErrBadArg, s)
+	}
+	return nil
+}
+
+const lockScript = `mkdir -p "$1/.releasedesk" || exit 1
+d="$1/.releasedesk/lock"
+if mkdir "$d" 2>/dev/null; then
+	printf '%s\n' "$2" >"$d/info" || { rm -rf "$d"; exit 1; }
+	exit 0
+fi
+[ -d "$d" ] || { mkdir "$d"; exit 1; }
+cat "$d/info" 2>/dev/null
+exit 3`
+
+// Lock takes the host lock with an atomic mkdir and writes info into it.
+// Exit 0: taken. Exit ExitLockHeld: held by someone; the holder's info is
+// printed (ParseLockInfo). The lock is not re-entrant: a second Lock of the
+// same deployment also gets ExitLockHeld (and the info names itself).
+func (l Layout) Lock(info LockInfo) ([]string, error) {
+	if err := l.check(); err != nil {
+		return nil, err
+	}
+	if err := ValidateToken(info.Deployment); err != nil {
+		return nil, err
+	}
+	if hasControl(info.Holder) || !utf8.ValidString(info.Holder) {
+		return nil, fmt.Errorf("%w: holder %q: control character", ErrBadArg, info.Holder)
+	}
+	return shell(lockScript, l.Path, info.String()), nil
+}
+
+const unlockScript = `d="$1/.releasedesk/lock"
+[ -d "$d" ] || exit 0
+if grep -qxF -e "deployment=$2" "$d/info" 2>/dev/null; then
+	rm -rf "$d"
+	exit
+fi
+cat "$d/info" 2>/dev/null
+exit 3`
+
+// Unlock removes the host lock only if its info names deployment. Exit 0:
+// removed, or there was no lock. Exit ExitLockHeld: another holder's lock,
+// left in place; its info is printed.
+func (l Layout) Unlock(deployment string) ([]string, error) {
+	if err := l.check(); err != nil {
+		return nil, err
+	}
+	if err := ValidateToken(deployment); err != nil {
+		return nil, err
+	}
+	return shell(unlockScript, l.Path, deployment), nil
+}
+
+const breakLockScript = `cat "$1/info" 2>/dev/null
+rm -rf "$1"`
+
+// BreakLock removes the host lock whoever holds it, printing its info.
+func (l Layout) BreakLock() ([]string, error) {
+	if err := l.check(); err != nil {
+		return nil, err
+	}
+	return shell(breakLockScript, l.LockDir()), nil
+}
+
+const readCurrentScript = `c="$1/current"
+[ -L "$c" ] || exit 0
+t=$(readlink "$c") || exit 0
+t="${t%/}"
+printf '%s\n' "${t##*/}"
+cat "$c/REVISION" 2>/dev/null
+exit 0`
+
+// ReadCurrent prints the version `current` points to (the base name of its
+// target) on the first line and the content of that release's REVISION on
+// the following lines; nothing when there is no `current`. Always exit 0.
+// Read it with ParseCurrent.
+func (l Layout) ReadCurrent() ([]string, error) {
+	if err := l.check(); err != nil {
+		return nil, err
+	}
+	return shell(readCurrentScript, l.Path), nil
+}
+
+// ParseCurrent splits ReadCurrent's output: version is "" when the host has
+// no `current`; revision is REVISION's content.
+func ParseCurrent(out string) (version, revision string) {
+	version, revision, _ = strings.Cut(out, "\n")
+	return strings.TrimSpace(version), revision
+}
+
+const beginStagingScript = `if [ -e "$1" ] || [ -L "$1" ]; then
+	find "$1" -type d ! -perm -u+w -exec chmod u+w {} + 2>/dev/null
+	rm -rf "$1" || exit 1
+fi
+mkdir -p "$1"`
+
+// BeginStaging removes a stale staging dir of version and creates it empty:
+// rsync fills it (with --link-dest to the previous release, see
+// RsyncCommand), or GitArchive does.
+func (l Layout) BeginStaging(version string) ([]string, error) {
+	if err := l.checkVersion(version); err != nil {
+		return nil, err
+	}
+	return shell(beginStagingScript, l.Staging(version)), nil
+}
+
+// noSymlinkDirFunc defines nosymlinkdir DIR WHAT: it fails if a
+// component of the relative DIR is a symlink, which could lead a write out
+// of the release (a tree may hold any symlink git allows).
+const noSymlinkDirFunc = `nosymlinkdir() {
+	_nsd_p=
+	_nsd_rest="$1/"
+	while [ -n "$_nsd_rest" ]; do
+		_nsd_p="${_nsd_p:+$_nsd_p/}${_nsd_rest%%/*}"
+		_nsd_rest="${_nsd_rest#*/}"
+		if [ -L "./$_nsd_p" ]; then
+			echo "$2 leads out of the release: $_nsd_p is a symlink" >&2
+			exit 1
+		fi
+	done
+}`
+
+// writeFilesScript writes REVISION ($2) and each version file ($4...) with
+// the version ($3) in the staging dir ($1). A file is removed before it is
+// written: it may be a hard link into an older release, which must never
+// change. A version file's directory must not lead out of the release.
+const writeFilesScript = `set -e
+` + noSymlinkDirFunc + `
+cd "$1"
+rm -f ./REVISION
+printf '%s' "$2" >./REVISION
+v="$3"
+shift 3
+for f in "$@"; do
+	case "$f" in
+	*/*)
+		nosymlinkdir "${f%/*}" "version file $f"
+		mkdir -p "./${f%/*}"
+		;;
+	esac
+	rm -f "./$f"
+	printf '%s\n' "$v" >"./$f"
+done`
+
+// linkSharedScript links each shared path ($3... as kind, path pairs) of
+// the staging dir ($2) to <path>/shared/<p> ($1/shared/<p>). A shared
+// path missing from shared/ is created from the release's copy, or as an
+// empty dir (kind d) or file (kind f).
+const linkSharedScript = `set -e
+` + noSymlinkDirFunc + `
+root="$1"
+cd "$2"
+shift 2
+while [ $# -gt 0 ]; do
+	k="$1"
+	p="$2"
+	shift 2
+	case "$p" in
+	*/*)
+		nosymlinkdir "${p%/*}" "shared path $p"
+		mkdir -p "./${p%/*}"
+		;;
+	esac
+	t="$root/shared/$p"
+	if [ ! -e "$t" ] && [ ! -L "$t" ]; then
+		mkdir -p "$(dirname "$t")"
+		if [ -e "./$p" ] && [ ! -L "./$p" ]; then
+			cp -a "./$p" "$t"
+			chmod -R u+w "$t"
+		elif [ "$k" = d ]; then
+			mkdir -p "$t"
+		else
+			: >"$t"
+		fi
+	fi
+	rm -rf "./$p"
+	ln -s "$t" "./$p"
+done`
+
+// Finalize returns the commands that complete a staged release, to run in
+// order, stopping at the first failure:
+//  1. write REVISION (revision, as given; see Revision) and each version
+//     file (the version and a newline), each a new file;
+//  2. link each shared path: release/<p> -> <path>/shared/<p>, creating
+//     shared/<p> from the release's copy if shared has none, else as an
+//     empty dir or file (SharedKind);
+//  3. chmod -R a-w the staging dir (symlinks are not followed);
+//  4. rename the staging dir to releases/<version> (mv -T; it fails if a
+//     non-empty releases/<version> exists).
+//
+// A dir named releases/<version> is therefore always complete.
+func (l Layout) Finalize(version, revision string, versionFiles, shared []string) ([][]string, error) {
+	if err := l.checkVersion(version); err != nil {
+		return nil, err
+	}
+	if strings.IndexByte(revision, 0) >= 0 {
+		return nil, fmt.Errorf("%w: REVISION holds a NUL byte", ErrBadArg)
+	}
+	for _, f := range versionFiles {
+		if err := ValidateRelPath(f); err != nil {
+			return nil, fmt.Errorf("version file: %w", err)
+		}
+		if f == "REVISION" {
+			return nil, fmt.Errorf("%w: version file REVISION is the release's own", ErrBadArg)
+		}
+	}
+	links := make([]string, 0, 2*len(shared))
+	for _, s := range shared {
+		kind, p := SharedKind(s)
+		if err := ValidateRelPath(p); err != nil {
+			return nil, fmt.Errorf("shared: %w", err)
+		}
+		links = append(links, kind, p)
+	}
+	st := l.Staging(version)
+	cmds := [][]string{
+		shell(writeFilesScript, append([]string{st, revision, version}, versionFiles...)...),
+	}
+	if len(links) > 0 {
+		cmds = append(cmds, shell(linkSharedScript, append([]string{l.Path, st}, links...)...))
+	}
+	cmds = append(cmds,
+		[]string{"chmod", "-R", "a-w", st},
+		[]string{"mv", "-T", st, l.Release(version)},
+	)
+	return cmds, nil
+}
+
+// SharedKind tells how a shared path missing everywhere is created: "d"
+// (a directory) when it ends with '/' or its last component has no dot,
+// else "f" (an empty file: ".env", "config.yml"). p is s without the
+// trailing '/'.
+func SharedKind(s string) (kind, p string) {
+	if strings.HasSuffix(s, "/") {
+		return "d", strings.TrimRight(s, "/")
+	}
+	if strings.Contains(path.Base(s), ".") {
+		return "f", s
+	}
+	return "d", s
+}
+
+const switchScript = `cd "$1" || exit 1
+[ -d "releases/$2" ] || { echo "release $2 is missing" >&2; exit 4; }
+t=".current.$2.tmp"
+ln -sfn "releases/$2" "$t" && mv -T "$t" current`
+
+// Switch points `current` at releases/<version>: a temporary symlink
+// renamed over `current` (rename(2)), so there is never a moment without
+// `current`. Exit ExitMissing if the release does not exist.
+func (l Layout) Switch(version string) ([]string, error) {
+	if err := l.checkVersion(version); err != nil {
+		return nil, err
+	}
+	return shell(switchScript, l.Path, version), nil
+}
+
+const releaseInfoScript = `[ -d "$1" ] || exit 4
+cat "$1/REVISION"`
+
+// ReleaseInfo prints releases/<version>/REVISION; exit ExitMissing if the
+// release does not exist.
+func (l Layout) ReleaseInfo(version string) ([]string, error) {
+	if err := l.checkVersion(version); err != nil {
+		return nil, err
+	}
+	return shell(releaseInfoScript, l.Release(version)), nil
+}
+
+const listReleasesScript = `cd "$1" 2>/dev/null || exit 0
+for d in [0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]; do
+	[ -d "$d" ] && [ ! -L "$d" ] && printf '%s\n' "$d"
+done
+exit 0`
+
+// ListReleases prints the version ids under releases/, one a line, sorted;
+// staging dirs and other names are left out. Read it with ParseReleases.
+func (l Layout) ListReleases() ([]string, error) {
+	if err := l.check(); err != nil {
+		return nil, err
+	}
+	return shell(listReleasesScript, l.Releases()), nil
+}
+
+// ParseReleases returns the valid version ids of ListReleases' output,
+// sorted (oldest first).
+func ParseReleases(out string) []string {
+	var vs []string
+	for _, line := range strings.Split(out, "\n") {
+		line = strings.TrimSpace(line)
+		if ValidateVersion(line) == nil {
+			vs = append(vs, line)
+		}
+	}
+	sort.Strings(vs)
+	return vs
+}
+
+const removeScript = `root="$1"
+shift
+cur=$(readlink "$root/current" 2>/dev/null)
+cur="${cur%/}"
+for d in "$@"; do
+	case "$d" in
+	"$root/releases/${cur##*/}")
+		if [ -n "$cur" ]; then echo "${d##*/} is the current release" >&2; exit 5; fi ;;
+	esac
+done
+for d in "$@"; do
+	[ -e "$d" ] || [ -L "$d" ] || continue
+	find "$d" -type d ! -perm -u+w -exec chmod u+w {} + 2>/dev/null
+	rm -rf "$d" || exit 1
+done`
+
+// Remove deletes releases/<v> and its staging dir for each version, even
+// read-only trees (only directories are made writable: files may be hard
+// links shared with kept releases). It refuses, with ExitIsCurrent and
+// before removing anything, if one of them is what `current` points to.
+func (l Layout) Remove(versions ...string) ([]string, error) {
+	if err := l.check(); err != nil {
+		return nil, err
+	}
+	if len(versions) == 0 {
+		return nil, fmt.Errorf("%w: no version to remove", ErrBadArg)
+	}
+	args := []string{l.Path}
+	for _, v := range versions {
+		if err := ValidateVersion(v); err != nil {
+			return nil, err
+		}
+		args = append(args, l.Release(v), l.Staging(v))
+	}
+	return shell(removeScript, args...), nil
+}
+
+// RemoveStaging deletes the staging dir of version (a cancelled or failed
+// deployment), never releases/<version>.
+func (l Layout) RemoveStaging(version string) ([]string, error) {
+	if err := l.checkVersion(version); err != nil {
+		return nil, err
+	}
+	return shell(removeScript, l.Path, l.Staging(version)), nil
+}
+
+var hookEnvNameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// ValidateEnv accepts NAME=value pairs with NAME matching
+// ^[A-Za-z_][A-Za-z0-9_]*$ and a value without NUL.
+func ValidateEnv(env []string) error {
+	for _, kv := range env {
+		name, value, ok := strings.Cut(kv, "=")
+		if !ok || !hookEnvNameRe.MatchString(name) {
+			return fmt.Errorf("%w: %q: want NAME=value, NAME of letters, digits and _", ErrBadEnv, kv)
+		}
+		if strings.IndexByte(value, 0) >= 0 {
+			return fmt.Errorf("%w: %s: value holds a NUL byte", ErrBadEnv, name)
+		}
+	}
+	return nil
+}
+
+// hookScript enters the release ($1) or, before it is finalized, its
+// staging dir ($2), then runs the rest of the arguments.
+const hookScript = `cd "$1" 2>/dev/null || cd "$2" 2>/dev/null || { echo "release dir is missing" >&2; exit 4; }
+shift 2
+exec "$@"`
+
+func (l Layout) hookArgs(version, script string, env []string) ([]string, error) {
+	if err := l.checkVersion(version); err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(script) == "" || strings.IndexByte(script, 0) >= 0 {
+		return nil, fmt.Errorf("%w: empty script or NUL byte", ErrBadArg)
+	}
+	if err := ValidateEnv(env); err != nil {
+		return nil, err
+	}
+	return shell(hookScript, l.Release(version), l.Staging(version)), nil
+}
+
+// Hook runs a configured script (`sh -c script`) in releases/<version>, or
+// in its staging dir if it is not finalized yet, with env (NAME=value)
+// added through env(1). The script is the one configured text that runs as
+// shell, and it travels as one argument. Exit ExitMissing if neither dir
+// exists; otherwise the script's status.
+func (l Layout) Hook(version, script string, env []string) ([]string, error) {
+	argv, err := l.hookArgs(version, script, env)
+	if err != nil {
+		return nil, err
+	}
+	argv = append(argv, "env")
+	argv = append(argv, env...)
+	return append(argv, "sh", "-c", script), nil
+}
+
+// Check is Hook under timeout(1): after timeout the script's process group
+// gets SIGTERM, 5 s later SIGKILL, and the exit status is ExitTimeout.
+func (l Layout) Check(version, script string, timeout time.Duration, env []string) ([]string, error) {
+	if timeout <= 0 {
+		return nil, fmt.Errorf("%w: check timeout %s", ErrBadArg, timeout)
+	}
+	argv, err := l.hookArgs(version, script, env)
+	if err != nil {
+		return nil, err
+	}
+	argv = append(argv, "timeout", "-k", "5s", strconv.FormatFloat(timeout.Seconds(), 'f', -1, 64)+"s", "env")
+	argv = append(argv, env...)
+	return append(argv, "sh", "-c", script), nil
+}
+
+const gitFetchScript = `set -e
+[ -d "$1" ] || git init -q --bare "$1"
+if git -C "$1" cat-file -e "$3^{commit}" 2>/dev/null; then exit 0; fi
+git -C "$1" -c protocol.ext.allow=never fetch -q --no-tags -- "$2" "+$3:refs/releasedesk/$3"
+git -C "$1" cat-file -e "$3^{commit}"`
+
+// GitFetch makes sure the host's mirror (<path>/repo, a bare repository
+// created if missing) has commit sha, fetching it from repoURL (validated
+// by ValidateRepoURL; given after `--`, with the ext transport disabled).
+// The commit is kept under refs/releasedesk/<sha>.
+func (l Layout) GitFetch(repoURL, sha string) ([]string, error) {
+	if err := l.check(); err != nil {
+		return nil, err
+	}
+	if err := ValidateRepoURL(repoURL); err != nil {
+		return nil, err
+	}
+	if err := ValidateCommit(sha); err != nil {
+		return nil, err
+	}
+	return shell(gitFetchScript, l.Repo(), repoURL, sha), nil
+}
+
+const gitArchiveScript = `t="$1/releasedesk-archive.$$.tar"
+git -C "$1" archive --format=tar -o "$t" "$2" || { rm -f "$t"; exit 1; }
+tar -x --no-same-owner -f "$t" -C "$3" || { rm -f "$t"; exit 1; }
+rm -f "$t"`
+
+// GitArchive extracts commit sha of the host's mirror into the staging dir
+// of version (which BeginStaging created).
+func (l Layout) GitArchive(sha, version string) ([]string, error) {
+	if err := l.checkVersion(version); err != nil {
+		return nil, err
+	}
+	if err := ValidateCommit(sha); err != nil {
+		return nil, err
+	}
+	return shell(gitArchiveScript, l.Repo(), sha, l.Staging(version)), nil
+}
+
+var (
+	repoURLSchemeRe = regexp.MustCompile(`^(file|ssh|git|https?)://[^\s]+$`)
+	repoSCPLikeRe   = regexp.MustCompile(`^(?:[A-Za-z0-9._][A-Za-z0-9._-]*@)?[A-Za-z0-9_][A-Za-z0-9._-]*:[^\s]*$`)
+)
+
+// ValidateRepoURL accepts a repository a host may fetch from: a local
+// absolute path, file://, ssh://, git://, http(s):// URLs, or scp-like
+// user@host:path. It refuses remote-helper syntax (ext::..., any "x::"),
+// a leading '-' (git options such as --upload-pack), spaces and control
+// characters.
+func ValidateRepoURL(u string) error {
+	bad := func(why string) error { return fmt.Errorf("%w %q: %s", ErrBadRepoURL, u, why) }
+	switch {
+	case u == "":
+		return bad("empty")
+	case strings.HasPrefix(u, "-"):
+		return bad("starts with '-'")
+	case !utf8.ValidString(u) || hasControl(u):
+		return bad("control character")
+	case strings.ContainsAny(u, " \t"):
+		return bad("space")
+	case strings.Contains(u, "::"):
+		return bad("remote helper syntax (transport::address) is not allowed")
+	}
+	if strings.HasPrefix(u, "/") {
+		if err := ValidatePath(strings.TrimSuffix(u, "/")); err != nil {
+			return bad(err.Error())
+		}
+		return nil
+	}
+	if repoURLSchemeRe.MatchString(u) {
+		rest := u[strings.Index(u, "://")+3:]
+		if strings.HasPrefix(rest, "-") {
+			return bad("host starts with '-'")
+		}
+		return nil
+	}
+	if strings.Contains(u, "://") {
+		return bad("want file://, ssh://, git://, http:// or https://")
+	}
+	if repoSCPLikeRe.MatchString(u) {
+		host, p, _ := strings.Cut(u[strings.Index(u, "@")+1:], ":")
+		if strings.HasPrefix(host, "-") || strings.HasPrefix(p, "-") {
+			return bad("starts with '-'")
+		}
+		return nil
+	}
+	return bad("want an absolute path, file://, ssh://, git://, https:// or user@host:path")
+}
+
+// Revision is the content of a release's REVISION file.
+type Revision struct {
+	Version    string
+	Commit     string
+	Deployment string
+	Who        string
+}
+
+// String formats REVISION as key=value lines; control characters in Who
+// and Deployment are replaced so that each field stays one line.
+func (r Revision) String() string {
+	clean := func(s string) string {
+		return strings.Map(func(c rune) rune {
+			if c < 0x20 || c == 0x7f {
+				return '?'
+			}
+			return c
+		}, s)
+	}
+	return "version=" + clean(r.Version) + "\ncommit=" + clean(r.Commit) +
+		"\ndeployment=" + clean(r.Deployment) + "\nwho=" + clean(r.Who) + "\n"
+}
+
+// ParseRevision reads REVISION content written by Revision.String.
+func ParseRevision(s string) Revision {
+	var r Revision
+	for _, line := range strings.Split(s, "\n") {
+		k, v, ok := strings.Cut(strings.TrimRight(line, "\r"), "=")
+		if !ok {
+			continue
+		}
+		switch k {
+		case "version":
+			r.Version = v
+		case "commit":
+			r.Commit = v
+		case "deployment":
+			r.Deployment = v
+		case "who":
+			r.Who = v
+		}
+	}
+	return r
+}

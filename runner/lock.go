@@ -1,0 +1,189 @@
+package runner
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/sirupsen/logrus"
+
+	"releasedesk/events"
+)
+
+// The environment lock lives in the event log: stream lock/<project>/<env>
+// alternates lock.acquired and lock.released (or lock.broken). Taking it is
+// an append of lock.acquired at the version of a stream that is empty or
+// whose last event frees it, so of two runners racing for it exactly one
+// wins (the other gets events.ErrConcurrency and looks again). The remote
+// mkdir lock on each host (Layout.Lock) is the second line: it also stops a
+// Release Desk on another machine, which shares no log with this one.
+
+// logLock is a held environment lock.
+type logLock struct {
+	log     Log
+	stream  string
+	ev      LockEvent
+	version uint64 // the stream version of our lock.acquired
+}
+
+// acquireLock takes the environment lock for deployment, waiting (by
+// subscription, not polling) while another deployment holds it, until ctx
+// ends. A lock already held by this same deployment (a resume after a crash
+// that recovery could not clean) is taken over as is.
+func (r *Runner) acquireLock(ctx context.Context, p Project, env, deployment, holder string) (*logLock, error) {
+	stream := LockStream(p.ID, env)
+	for {
+		envs, err := r.log.ReadStream(ctx, stream, 1)
+		if err != nil {
+			return nil, fmt.Errorf("read lock %s: %w", stream, err)
+		}
+		var last events.Envelope
+		var held LockEvent
+		free := len(envs) == 0
+		if !free {
+			last = envs[len(envs)-1]
+			free = last.Type != TypeLockAcquired
+			if !free {
+				_ = last.Decode(&held)
+			}
+		}
+		if !free && held.Deployment == deployment {
+			return &logLock{log: r.log, stream: stream, ev: held, version: last.Version}, nil
+		}
+		if free {
+			ev := LockEvent{Project: p.ID, Environment: env, Deployment: deployment, Holder: holder, Since: r.now().UTC()}
+			e, err := events.NewEvent(TypeLockAcquired, actorRunner, ev)
+			if err != nil {
+				return nil, err
+			}
+			out, err := r.log.Append(ctx, stream, int64(last.Version), e)
+			if errors.Is(err, events.ErrConcurrency) {
+				continue // someone else moved first: look again
+			}
+			if err != nil {
+				return nil, fmt.Errorf("append lock.acquired: %w", err)
+			}
+			return &logLock{log: r.log, stream: stream, ev: ev, version: out[0].Version}, nil
+		}
+		r.logger.WithFields(logrus.Fields{"deploy": deployment, "lock": stream, "holder": held.Deployment}).
+			Info("waiting for environment lock")
+		if err := r.waitStream(ctx, stream, last.Position+1); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// waitStream returns once an event of stream is appended at or after
+// position from, or ctx ends.
+func (r *Runner) waitStream(ctx context.Context, stream string, from uint64) error {
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sub := r.log.Subscribe(sctx, from)
+	for e := range sub.C {
+		if e.Stream == stream {
+			return nil
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return fmt.Errorf("wait for %s: %w", stream, sub.Err())
+}
+
+// release appends lock.released at the version of our lock.acquired. If
+// the stream moved on, an admin broke the lock meanwhile and there is
+// nothing of ours to release. It uses a context of its own: a lock must be
+// released on every path out, a cancelled one included.
+func (l *logLock) release(ctx context.Context, reason string) error {
+	ev := l.ev
+	ev.Reason = reason
+	e, err := events.NewEvent(TypeLockReleased, actorRunner, ev)
+	if err != nil {
+		return err
+	}
+	_, err = l.log.Append(context.WithoutCancel(ctx), l.stream, int64(l.version), e)
+	if errors.Is(err, events.ErrConcurrency) {
+		return nil
+	}
+	return err
+}
+
+// releaseLockOf frees an environment lock if (and only if) deployment holds
+// it: recovery uses it for deployments that died holding one.
+func (r *Runner) releaseLockOf(ctx context.Context, p Project, env, deployment, reason string) error {
+	stream := LockStream(p.ID, env)
+	envs, err := r.log.ReadStream(ctx, stream, 1)
+	if err != nil || len(envs) == 0 {
+		return err
+	}
+	last := envs[len(envs)-1]
+	var held LockEvent
+	if last.Type != TypeLockAcquired || last.Decode(&held) != nil || held.Deployment != deployment {
+		return nil
+	}
+	l := &logLock{log: r.log, stream: stream, ev: held, version: last.Version}
+	return l.release(ctx, reason)
+}
+
+// BreakLock frees an environment's lock by force, an admin's decision:
+// lock.broken (by actor, with reason, naming the holder it broke) in the
+// log, then the remote lock dir removed on every host, whoever holds it.
+// A deployment still running with the lock is not stopped (cancel it for
+// that); its own release then finds the lock gone and leaves it alone.
+// Hosts that cannot be reached are named in the error; the log lock is
+// broken anyway.
+func (r *Runner) BreakLock(ctx context.Context, p Project, envName, actor, reason string) error {
+	env, ok := p.Environment(envName)
+	if !ok {
+		return fmt.Errorf("%w: environment %q not in project %s", ErrInvalidRequest, envName, p.ID)
+	}
+	stream := LockStream(p.ID, env.Name)
+	envs, err := r.log.ReadStream(ctx, stream, 1)
+	if err != nil {
+		return err
+	}
+	ev := LockEvent{Project: p.ID, Environment: env.Name, Reason: reason}
+	if n := len(envs); n > 0 && envs[n-1].Type == TypeLockAcquired {
+		var held LockEvent
+		if envs[n-1].Decode(&held) == nil {
+			ev.Deployment, ev.Holder, ev.Since = held.Deployment, held.Holder, held.Since
+		}
+	}
+	e, err := events.NewEvent(TypeLockBroken, actor, ev)
+	if err != nil {
+		return err
+	}
+	if _, err := r.log.Append(ctx, stream, int64(len(envs)), e); err != nil {
+		return fmt.Errorf("append lock.broken: %w", err)
+	}
+	r.logger.WithFields(logrus.Fields{"lock": stream, "holder": ev.Deployment, "actor": actor}).Warn("environment lock broken")
+	var errs []error
+	for _, h := range p.Targets(env) {
+		if err := r.breakHostLock(ctx, p, env, h); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", h.Addr, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// breakHostLock removes one host's lock dir.
+func (r *Runner) breakHostLock(ctx context.Context, p Project, env Environment, h Host) error {
+	ex, err := r.dial(ctx, p, env, h)
+	if err != nil {
+		return err
+	}
+	defer ex.Close()
+	argv, err := Layout{Path: h.Path}.BreakLock()
+	if err != nil {
+		return err
+	}
+	cctx, cancel := context.WithTimeout(ctx, r.cfg.StepTimeout)
+	defer cancel()
+	var out bytes.Buffer
+	exit, err := ex.Run(cctx, argv, &out)
+	if err == nil && exit != 0 {
+		err = fmt.Errorf("break lock: exit status %d: %s", exit, lastLine(out.String()))
+	}
+	return err
+}

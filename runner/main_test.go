@@ -1,0 +1,22 @@
+package runner
+
+import (
+	"fmt"
+	"os"
+	"testing"
+)
+
+// TestMain lets this test binary also be a child process that tests start
+// and kill: the runner of the crash-recovery test (RD_RUNNER_CHILD names
+// its spec file). Dispatching here rather than in a skipping test keeps a
+// normal run free of tests that only skip.
+func TestMain(m *testing.M) {
+	if spec := os.Getenv("RD_RUNNER_CHILD"); spec != "" {
+		if err := runnerChild(spec); err != nil {
+			fmt.Fprintln(os.Stderr, "runner child:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}

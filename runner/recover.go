@@ -1,0 +1,204 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/sirupsen/logrus"
+
+	"releasedesk/events"
+)
+
+// Recover deals with what a previous process left: every deployment
+// started (or resumed) with no terminal event, and not running here, is
+// looked at host by host (the real `current` is read and recorded as
+// deploy.host_observed, unfinished staging is removed, the remote lock is
+// removed when it names that deployment), its environment lock is
+// released, and it ends in deploy.interrupted. The user may then Resume it
+// or roll back. Environment locks held by a deployment that already ended
+// (a crash between its last two events) are released too.
+//
+// Only one process may run deployments on a log (it owns the data
+// directory): Recover takes every unfinished deployment for a dead one.
+func (r *Runner) Recover(ctx context.Context) error {
+	if err := r.catchUp(ctx); err != nil {
+		return fmt.Errorf("runner: recover: %w", err)
+	}
+	var errs []error
+	for _, id := range r.st.unfinished() {
+		if r.isRunningHere(id) {
+			continue
+		}
+		if err := r.recoverOne(ctx, id); err != nil {
+			errs = append(errs, fmt.Errorf("recover %s: %w", id, err))
+		}
+	}
+	if err := r.releaseStaleLocks(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// recoverOne closes one interrupted deployment.
+func (r *Runner) recoverOne(ctx context.Context, id string) error {
+	ds, ok := r.st.deploy(id)
+	if !ok {
+		return ErrNotFound
+	}
+	prior, err := r.log.ReadStream(ctx, DeployStream(id), 1)
+	if err != nil {
+		return err
+	}
+	d, err := r.newDeployment(ctx, ds.Request, ds.Actor, nil, prior)
+	if d == nil {
+		return err
+	}
+	d.logger.Warn("recovering an interrupted deployment")
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, effectiveParallel(d.env.Parallel))
+	for _, h := range d.hosts {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			d.observe(d.result(h))
+		}()
+	}
+	wg.Wait()
+	d.closeHosts()
+	if err := r.releaseLockOf(ctx, d.p, d.env.Name, id, TypeDeployInterrupted); err != nil {
+		return err
+	}
+	fin := Finished{Deployment: id, Project: d.p.ID, Environment: d.env.Name, Version: d.req.Version,
+		Commit: d.req.Commit, Kind: d.req.Kind, Error: "the runner stopped during the deployment"}
+	d.fillHosts(&fin)
+	return d.emit(TypeDeployInterrupted, fin)
+}
+
+// observe reads what a host really runs after a crash and tidies what the
+// dead run left there: its staging dir and its remote lock.
+func (d *deployment) observe(hr *hostRun) {
+	ev := d.hostEvent(hr, "", "", "")
+	ctx := d.ctx
+	s := d.beginStep(hr.host.Addr, "connect", nil)
+	ex, err := d.r.dial(ctx, d.p, d.env, hr.host)
+	if err != nil {
+		d.rejectKey(err)
+		_ = s.finish(-1, err)
+		ev.Error = d.red.String(err.Error())
+		_ = d.emit(TypeHostObserved, ev)
+		return
+	}
+	_ = s.finish(0, nil)
+	hr.ex = ex
+	argv, err := hr.layout.ReadCurrent()
+	st, _, err := d.command(ctx, hr, "current", argv, err)
+	if err != nil {
+		ev.Error = d.red.String(err.Error())
+	} else {
+		var rev string
+		ev.Version, rev = ParseCurrent(st.Output())
+		ev.Commit = ParseRevision(rev).Commit
+		if ev.Version == d.req.Version {
+			hr.already = true
+		}
+	}
+	argv, err = hr.layout.RemoveStaging(d.req.Version)
+	_, _, _ = d.command(ctx, hr, "clean", argv, err)
+	argv, err = hr.layout.Unlock(d.id)
+	_, _, _ = d.command(ctx, hr, "unlock", argv, err, ExitLockHeld)
+	_ = d.emit(TypeHostObserved, ev)
+}
+
+// dial connects to a host outside a deployment run (recovery, drift,
+// breaking a lock); the local strategy needs no connection.
+func (r *Runner) dial(ctx context.Context, p Project, env Environment, h Host) (Executor, error) {
+	if p.Strategy == StrategyLocal {
+		return &LocalExecutor{}, nil
+	}
+	dialer := &Dialer{KnownHostsPath: r.cfg.KnownHostsPath, Timeout: r.cfg.SSHTimeout}
+	ex, err := dialer.Dial(ctx, h, env.SSHKey)
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", h.Addr, err)
+	}
+	return ex, nil
+}
+
+// releaseStaleLocks frees environment locks whose holder is not running:
+// it ended (a crash between lock release and its terminal event cannot
+// happen, as the lock goes first; but between a terminal event written by
+// an older version and its release it could) or it is unknown.
+func (r *Runner) releaseStaleLocks(ctx context.Context) error {
+	var errs []error
+	for stream, l := range r.st.heldLocks() {
+		id := l.Event.Deployment
+		if r.isRunningHere(id) {
+			continue
+		}
+		if ds, ok := r.st.deploy(id); ok && ds.Running {
+			continue
+		}
+		r.logger.WithFields(logrus.Fields{"lock": stream, "deploy": id}).Warn("releasing a stale environment lock")
+		lk := &logLock{log: r.log, stream: stream, ev: l.Event, version: l.Version}
+		if err := lk.release(ctx, "stale: its deployment is not running"); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Resume runs again, for a failed or interrupted deployment, the hosts the
+// log does not show on its version: it appends deploy.resumed (at the
+// stream's version, so two resumes cannot both run) and executes those
+// hosts synchronously, in the same batches and policy. It is idempotent:
+// each host's real `current` is read first, and a host already on the
+// version is recorded (deploy.host_observed) and not redone; a complete
+// release already staged there is reused.
+func (r *Runner) Resume(ctx context.Context, id, actor string) error {
+	stream := DeployStream(id)
+	envs, err := r.log.ReadStream(ctx, stream, 1)
+	if err != nil {
+		return err
+	}
+	req, requester, err := requestOf(id, envs)
+	if err != nil {
+		return err
+	}
+	ds, _ := foldDeploy(envs)
+	switch {
+	case ds.Running:
+		return fmt.Errorf("%w: %s is running (or awaits recovery)", ErrNotResumable, id)
+	case ds.Terminal != TypeDeployFailed && ds.Terminal != TypeDeployInterrupted:
+		return fmt.Errorf("%w: %s is %s", ErrNotResumable, id, ds.State())
+	}
+	env, ok := req.Project.Environment(req.Environment)
+	if !ok {
+		return fmt.Errorf("%w: environment %s is gone from the request", ErrNotResumable, req.Environment)
+	}
+	hosts, skipped := []string{}, []string{}
+	for _, h := range req.Project.Targets(env) {
+		if len(req.Hosts) > 0 && !slices.Contains(req.Hosts, h.Addr) {
+			continue
+		}
+		if ds.OnVersion[h.Addr] {
+			skipped = append(skipped, h.Addr)
+		} else {
+			hosts = append(hosts, h.Addr)
+		}
+	}
+	return r.execute(ctx, req, requester, hosts, skipped, envs, func(ctx context.Context) (uint64, error) {
+		e, err := events.NewEvent(TypeDeployResumed, actor, Resumed{Deployment: id, Hosts: hosts})
+		if err != nil {
+			return 0, err
+		}
+		e.CorrelationID = id
+		out, err := r.log.Append(ctx, stream, int64(len(envs)), e)
+		if err != nil {
+			return 0, err
+		}
+		return out[0].Version, nil
+	})
+}

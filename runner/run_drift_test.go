@@ -1,0 +1,66 @@
+package runner
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestRunDrift(t *testing.T) {
+	h := newRunHarness(t, runHarnessOpts{strategy: StrategyRsync, hosts: 2, files: 10})
+	hosts := h.targets()
+	c1 := h.head()
+	v1 := h.versionOf(c1)
+	h.mustSucceed(KindDeploy, c1, v1)
+	c2 := h.commit(map[string]string{"a.txt": "2"})
+	v2 := h.versionOf(c2)
+	h.mustSucceed(KindDeploy, c2, v2)
+
+	rep, err := h.r.Drift(context.Background(), h.p, "prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, hd := range rep.Hosts {
+		if hd.Drifted || hd.Expected != v2 || hd.Actual != v2 || hd.Commit != c2 {
+			t.Fatalf("no drift expected: %+v", hd)
+		}
+	}
+	// Someone switches host 1 back by hand.
+	cur := filepath.Join(hosts[1].Path, "current")
+	tmp := cur + ".tmp"
+	if err := os.Symlink("releases/"+v1, tmp); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, cur); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = h.r.Drift(context.Background(), h.p, "prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hd := rep.Hosts[1]; !hd.Drifted || hd.Expected != v2 || hd.Actual != v1 || hd.Commit != c1 {
+		t.Fatalf("drift not seen: %+v", hd)
+	}
+	if rep.Hosts[0].Drifted {
+		t.Fatalf("host 0: %+v", rep.Hosts[0])
+	}
+	envs, err := h.log.ReadStream(context.Background(), DriftStream(h.p.ID, "prod"), 1)
+	if err != nil || len(envs) != 2 || envs[1].Type != TypeDriftChecked {
+		t.Fatalf("drift events %v %v", envs, err)
+	}
+	var logged DriftReport
+	_ = envs[1].Decode(&logged)
+	if !logged.Hosts[1].Drifted {
+		t.Fatalf("drift.checked %+v", logged)
+	}
+	// An unreachable host is reported, not counted as drifted.
+	h.cluster.Kill(0)
+	rep, err = h.r.Drift(context.Background(), h.p, "prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hd := rep.Hosts[0]; hd.Drifted || hd.Error == "" {
+		t.Fatalf("unreachable host: %+v", hd)
+	}
+}

@@ -1,0 +1,282 @@
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"releasedesk/events"
+	"releasedesk/runner/internal/sshtest"
+)
+
+// runChildSpec tells the child process (see TestMain) what to run.
+type runChildSpec struct {
+	Store      string `json:"store"`
+	Workspace  string `json:"workspace"`
+	KnownHosts string `json:"known_hosts"`
+	Deployment string `json:"deployment"`
+}
+
+// runnerChild opens the log and runs one deployment, as a runner process
+// would; the parent kills it with SIGKILL at some moment.
+func runnerChild(specPath string) error {
+	b, err := os.ReadFile(specPath)
+	if err != nil {
+		return err
+	}
+	var spec runChildSpec
+	if err := json.Unmarshal(b, &spec); err != nil {
+		return err
+	}
+	st, err := events.Open(spec.Store, events.Options{})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	r, err := New(Config{Log: st, Workspace: Workspace{Dir: spec.Workspace}, KnownHostsPath: spec.KnownHosts,
+		Name: "child", OutputInterval: 20 * time.Millisecond, StepTimeout: time.Minute})
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	return r.Run(context.Background(), spec.Deployment)
+}
+
+// runCrashTrials is how many times the crash test kills a runner: 4 by
+// default, RD_RUNNER_CRASH_TRIALS to run more.
+func runCrashTrials(t *testing.T) int {
+	if s := os.Getenv("RD_RUNNER_CRASH_TRIALS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			t.Fatalf("RD_RUNNER_CRASH_TRIALS=%q", s)
+		}
+		return n
+	}
+	return 4
+}
+
+// TestRunCrashRecovery kills a runner process with SIGKILL at a random
+// moment of a five-host deployment, then restarts: recovery marks it
+// interrupted, records what each host runs, releases the locks, and every
+// host's current is a complete release; a resume finishes the job.
+func TestRunCrashRecovery(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts child processes and sshd hosts")
+	}
+	trials := runCrashTrials(t)
+	var interrupted, finishedFirst, notStarted int
+	for i := range trials {
+		t.Run(fmt.Sprintf("trial%d", i), func(t *testing.T) {
+			switch runCrashTrial(t, i, trials) {
+			case "interrupted":
+				interrupted++
+			case "finished":
+				finishedFirst++
+			case "queued":
+				notStarted++
+			}
+		})
+	}
+	t.Logf("%d trials: %d interrupted mid-deploy, %d finished before the kill, %d killed before claiming",
+		trials, interrupted, finishedFirst, notStarted)
+}
+
+// runCrashTrial runs one trial and says in which state the kill left the
+// deployment.
+func runCrashTrial(t *testing.T, trial, trials int) string {
+	h := newRunHarness(t, runHarnessOpts{strategy: StrategyRsync, hosts: 5, files: 100,
+		env:     func(e *Environment) { e.Batch = 2 },
+		project: func(p *Project) { p.Hooks.PreRelease = "sleep 0.05" }})
+	hosts := h.targets()
+	c1 := h.head()
+	v1, m1 := h.versionOf(c1), h.manifestOf(c1)
+	start := time.Now()
+	h.mustSucceed(KindDeploy, c1, v1)
+	took := time.Since(start)
+
+	c2 := h.commit(map[string]string{"dir0/file000.txt": "v2\n", "dir5/file005.txt": "v2 too\n"})
+	v2, m2 := h.versionOf(c2), h.manifestOf(c2)
+	id := h.submit(KindDeploy, c2, v2)
+	h.closeStore()
+
+	// Kill moments spread over the deployment's length, plus some jitter.
+	delay := time.Duration(float64(took) * (float64(trial) + rand.Float64()) / float64(trials) * 1.1)
+	spec := filepath.Join(t.TempDir(), "spec.json")
+	b, _ := json.Marshal(runChildSpec{Store: h.storeDir, Workspace: h.ws.Dir, KnownHosts: h.cluster.KnownHostsPath, Deployment: id})
+	if err := os.WriteFile(spec, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	// The dead runner's ssh control dir is left behind, as after a real
+	// crash: keep it inside the test's temp dir.
+	cmd.Env = append(os.Environ(), "RD_RUNNER_CHILD="+spec, "TMPDIR="+t.TempDir())
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(delay)
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	_ = cmd.Wait()
+	t.Logf("killed the runner %s into a deployment that takes about %s", delay.Round(time.Millisecond), took.Round(time.Millisecond))
+	// The dead runner's rsync processes (in their own process groups)
+	// outlive it for a moment, as they would in a real crash.
+	runWaitNoProcess(t, h.cluster.Dir, "."+v2+".partial")
+
+	h.reopen()
+	if err := h.r.Recover(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	outcome := "interrupted"
+	switch term := h.terminal(id); {
+	case len(h.ofType(id, TypeDeployStarted)) == 0:
+		outcome = "queued"
+	case term == TypeDeploySucceeded:
+		outcome = "finished"
+	case term != TypeDeployInterrupted:
+		t.Fatalf("after recovery: %q\n%s\nchild: %s", term, h.describe(id), out.String())
+	}
+	// Whatever the moment: each host runs a complete v1 or v2.
+	for _, host := range hosts {
+		switch cur := runCurrentOf(t, host); cur {
+		case v1:
+			h.checkComplete(host, m1)
+		case v2:
+			h.checkComplete(host, m2)
+		default:
+			t.Fatalf("%s: current -> %q", host.Addr, cur)
+		}
+		runNoStaging(t, host)
+	}
+	if outcome == "interrupted" {
+		observed := map[string]bool{}
+		for _, e := range h.ofType(id, TypeHostObserved) {
+			var he HostEvent
+			_ = e.Decode(&he)
+			observed[he.Host] = true
+			if he.Error != "" || he.Version != runCurrentOf(t, Host{Path: runHostPath(hosts, he.Host)}) {
+				t.Fatalf("host_observed %+v", he)
+			}
+		}
+		if len(observed) != len(hosts) {
+			t.Fatalf("observed %d hosts of %d", len(observed), len(hosts))
+		}
+		h.checkLockFree()
+		if err := h.r.Resume(context.Background(), id, "alice"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if outcome == "queued" {
+		if err := h.r.Run(context.Background(), id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if term := h.terminal(id); term != TypeDeploySucceeded {
+		t.Fatalf("after resume: %s\n%s", term, h.describe(id))
+	}
+	h.checkHosts(hosts, v2, c2, m2)
+	h.checkLockFree()
+	return outcome
+}
+
+func runHostPath(hosts []Host, addr string) string {
+	i := slices.IndexFunc(hosts, func(h Host) bool { return h.Addr == addr })
+	return hosts[i].Path
+}
+
+// runWaitNoProcess waits until no process's command line mentions all of
+// subs (this test's own paths: other test processes may run the same).
+func runWaitNoProcess(t *testing.T, subs ...string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		found := false
+		ents, _ := os.ReadDir("/proc")
+		for _, e := range ents {
+			if _, err := strconv.Atoi(e.Name()); err != nil {
+				continue
+			}
+			b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+			if err == nil && !slices.ContainsFunc(subs, func(s string) bool { return !strings.Contains(string(b), s) }) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("processes mentioning %q still run", subs)
+}
+
+// TestRunCloseLeavesToRecovery: closing the runner mid-deployment kills
+// its steps and writes no terminal event; the next start recovers it
+// (deploy.interrupted, lock released) and a resume finishes it.
+func TestRunCloseLeavesToRecovery(t *testing.T) {
+	h := newRunHarness(t, runHarnessOpts{strategy: StrategyLocal, files: 10, project: func(p *Project) {
+		p.Hooks.PreRelease = `if [ -e ../../slow ]; then echo $$ >../../hook.pid; exec sleep 30; fi`
+	}})
+	host := h.targets()[0]
+	c1 := h.head()
+	v1, m1 := h.versionOf(c1), h.manifestOf(c1)
+	h.mustSucceed(KindDeploy, c1, v1)
+	if err := os.WriteFile(filepath.Join(host.Path, "slow"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.r.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	c2 := h.commit(map[string]string{"a.txt": "2"})
+	v2, m2 := h.versionOf(c2), h.manifestOf(c2)
+	id := h.submit(KindDeploy, c2, v2)
+	pid := runWaitFile(t, filepath.Join(host.Path, "hook.pid"))
+	start := time.Now()
+	if err := h.r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("closed in %s", time.Since(start).Round(time.Millisecond))
+	if term := h.terminal(id); term != "" {
+		t.Fatalf("a closed runner wrote %s", term)
+	}
+	if sshtestAlive(pid) {
+		t.Fatalf("the hook (pid %s) survived the close", pid)
+	}
+	if runCurrentOf(t, host) != v1 {
+		t.Fatal("current moved")
+	}
+
+	h.r = h.newRunner(nil)
+	if err := h.r.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if term := h.terminal(id); term != TypeDeployInterrupted {
+		t.Fatalf("after restart: %q\n%s", term, h.describe(id))
+	}
+	h.checkLockFree()
+	h.checkHosts([]Host{host}, v1, c1, m1)
+	runNoStaging(t, host)
+	if err := os.Remove(filepath.Join(host.Path, "slow")); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.r.Resume(context.Background(), id, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if term := h.terminal(id); term != TypeDeploySucceeded {
+		t.Fatalf("resume: %s\n%s", term, h.describe(id))
+	}
+	h.checkHosts([]Host{host}, v2, c2, m2)
+}
+
+// sshtestAlive tells whether a process runs (see sshtest.Alive).
+func sshtestAlive(pid string) bool { return sshtest.Alive(pid) }

@@ -1,0 +1,99 @@
+package runner
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+)
+
+// Workspace is the runner's working area on this machine, under the data
+// directory (DESIGN.md section 6):
+//
+//	<Dir>/mirrors/<project>.git          a bare git mirror per project
+//	<Dir>/exports/<project>/<version>    an exported (and built) tree
+//
+// Everything in it can be rebuilt from the projects' repositories: it is a
+// cache, never a record.
+type Workspace struct {
+	Dir string // absolute
+}
+
+var projectIDRe = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+
+// ValidateProjectID accepts ids made of lower-case letters, digits, '-' and
+// '_', starting with a letter or digit, at most 63 characters: an id becomes
+// a path component here and a stream name in the log.
+func ValidateProjectID(id string) error {
+	if !projectIDRe.MatchString(id) {
+		return fmt.Errorf("project id %q: want [a-z0-9][a-z0-9_-]{0,62}", id)
+	}
+	return nil
+}
+
+// validate refuses a workspace whose directory is not absolute.
+func (w Workspace) validate() error {
+	if w.Dir == "" || !filepath.IsAbs(w.Dir) {
+		return fmt.Errorf("workspace %q: want an absolute directory", w.Dir)
+	}
+	return nil
+}
+
+// MirrorDir is <Dir>/mirrors/<project>.git. It returns "" for an invalid
+// project id or workspace, which every function of this package refuses.
+func (w Workspace) MirrorDir(project string) string {
+	if w.validate() != nil || ValidateProjectID(project) != nil {
+		return ""
+	}
+	return filepath.Join(w.Dir, "mirrors", project+".git")
+}
+
+// ExportDir is <Dir>/exports/<project>/<version>. It returns "" for an
+// invalid project id, version id or workspace.
+func (w Workspace) ExportDir(project, version string) string {
+	if w.validate() != nil || ValidateProjectID(project) != nil || ValidateVersion(version) != nil {
+		return ""
+	}
+	return filepath.Join(w.Dir, "exports", project, version)
+}
+
+// RemoveExport deletes an exported tree, including read-only files and
+// directories a build may have left (Go's module cache makes those). A
+// missing export is not an error.
+func (w Workspace) RemoveExport(project, version string) error {
+	if err := w.validate(); err != nil {
+		return err
+	}
+	if err := ValidateProjectID(project); err != nil {
+		return err
+	}
+	if err := ValidateVersion(version); err != nil {
+		return err
+	}
+	return removeTree(w.ExportDir(project, version))
+}
+
+// removeTree removes dir and everything in it, making directories writable
+// first where a plain removal is refused. Symlinks are removed, never
+// followed.
+func removeTree(dir string) error {
+	if dir == "" {
+		return errors.New("remove: empty path")
+	}
+	if err := os.RemoveAll(dir); err == nil {
+		return nil
+	}
+	// Some directory is not writable: open them all up, then retry.
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			_ = os.Chmod(p, 0o755)
+		}
+		return nil
+	})
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("remove %s: %w", dir, err)
+	}
+	return nil
+}
