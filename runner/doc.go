@@ -1,6 +1,18 @@
-// Package runner executes queued deployments: it resolves a commit with
-// go-git, exports and builds its tree, publishes it to hosts with rsync over
-// SSH (goph for remote commands) into releases/<version>, switches `current`
+// Package runner executes deployments: it resolves a commit with go-git,
+// exports and builds its tree, publishes it to hosts with rsync over SSH
+// (goph for remote commands) into releases/<version>, switches `current`
 // atomically, rolls back and prunes. Everything it does is reported as
 // events; it never imports app.
+//
+//   - Submit queues a deployment (deploy.requested); Runner claims queued
+//     deployments (deploy.started at expected version 1) and runs them, one
+//     at a time per environment (the lock/<project>/<env> stream).
+//   - Runner: Start, Run, Wait, Cancel, Resume, Recover, Drift, BreakLock,
+//     TrustHostKey.
+//   - Project, Environment, Host: the configuration a deployment carries.
+//   - Layout builds every command that runs on a host as argv; Quote is the
+//     one function that quotes argv for a shell.
+//   - Executor runs argv on a target: SSHExecutor (one connection per host
+//     per deployment, strict host keys via Dialer) or LocalExecutor.
+//   - Mirror, Workspace, Manifest: the git side on this machine.
 package runner
