@@ -1,0 +1,358 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"releasedesk/events"
+)
+
+// Set is every read model of the app, folded together: one decode per
+// envelope, fanned out to each model in global order. The app builds it
+// at start (Build, or a checkpoint and CatchUp), keeps it live with
+// Follow, and reads the models through their own methods.
+type Set struct {
+	Projects    *Projects
+	Users       *Users
+	Releases    *Releases
+	Deployments *Deployments
+	Versions    *Versions
+	Hosts       *Hosts
+	Audit       *Audit
+	Queue       *Queue
+
+	mu      sync.RWMutex // held to apply; the models have their own locks for readers
+	pos     uint64
+	hash    string // of the event at pos
+	dec     *decoder
+	models  []folder
+	skipped uint64 // malformed events
+	lastErr error
+	changed chan struct{} // closed and replaced after each applied batch
+
+	lmu       sync.Mutex
+	listeners map[int]func(Change)
+	nextL     int
+}
+
+// NewSet returns an empty set of models.
+func NewSet() *Set {
+	s := &Set{Projects: NewProjects(), Users: NewUsers(), Releases: NewReleases(), Deployments: NewDeployments(),
+		Versions: NewVersions(), Hosts: NewHosts(), Audit: NewAudit(), Queue: NewQueue(),
+		dec: newDecoder(), changed: make(chan struct{}), listeners: map[int]func(Change){}}
+	s.models = []folder{s.Projects, s.Users, s.Releases, s.Deployments, s.Versions, s.Hosts, s.Audit, s.Queue}
+	return s
+}
+
+// Position is the last position applied to every model.
+func (s *Set) Position() uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.pos
+}
+
+// Head is the last position applied and that event's hash.
+func (s *Set) Head() events.Head {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return events.Head{Position: s.pos, Hash: s.hash}
+}
+
+// Skipped returns how many events could not be read (ErrMalformed) and the
+// last such error. They were skipped; everything else was folded.
+func (s *Set) Skipped() (uint64, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.skipped, s.lastErr
+}
+
+// Change tells a listener what an applied envelope touched, so a live
+// feed can say "release 42 changed" or "web1 of deployment d7 progressed"
+// without diffing models. Fields that do not apply are empty.
+type Change struct {
+	Envelope    events.Envelope // its Data must not be modified
+	Project     string
+	Environment string
+	Release     string
+	Deployment  string
+	Host        string
+	Step        string
+}
+
+// OnApply registers fn to be called after each envelope is applied, in
+// order, on the applying goroutine (after the models' locks are released,
+// so fn may query them). fn must not block: hand the change to a channel
+// or a buffer. The returned func unregisters it.
+func (s *Set) OnApply(fn func(Change)) (remove func()) {
+	s.lmu.Lock()
+	defer s.lmu.Unlock()
+	id := s.nextL
+	s.nextL++
+	s.listeners[id] = fn
+	return func() {
+		s.lmu.Lock()
+		defer s.lmu.Unlock()
+		delete(s.listeners, id)
+	}
+}
+
+// WaitFor returns once position is applied (the app waits for its own
+// append to be visible before answering), or when ctx ends.
+func (s *Set) WaitFor(ctx context.Context, position uint64) error {
+	for {
+		s.mu.RLock()
+		pos, ch := s.pos, s.changed
+		s.mu.RUnlock()
+		if pos >= position {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Apply folds one envelope into every model. An envelope at or below
+// Position is ignored. A malformed payload is skipped (the error, wrapping
+// ErrMalformed, is returned and counted) and the position still advances.
+func (s *Set) Apply(e events.Envelope) error {
+	return s.applyBatch([]events.Envelope{e})
+}
+
+// applyBatch folds envelopes in order with every model locked once.
+func (s *Set) applyBatch(envs []events.Envelope) error {
+	s.lmu.Lock()
+	notify := len(s.listeners) > 0
+	s.lmu.Unlock()
+	var changes []Change
+	var firstErr error
+
+	s.mu.Lock()
+	for _, m := range s.models {
+		m.lock()
+	}
+	applied := false
+	for i := range envs {
+		e := &envs[i]
+		if e.Position <= s.pos {
+			continue
+		}
+		p, err := s.dec.decode(e)
+		if err != nil && !knownTypes[e.Type] {
+			err = nil // a type no model folds: its data is none of our business
+		}
+		for _, m := range s.models {
+			if e.Position <= m.position() {
+				continue
+			}
+			m.setPosition(e.Position)
+			if err != nil && m != folder(s.Audit) {
+				continue // the audit row needs no data; the others skip the event
+			}
+			if merr := m.apply(e, p, s.dec); merr != nil && err == nil {
+				err = merr
+			}
+		}
+		if err != nil {
+			s.skipped++
+			s.lastErr = err
+			if firstErr == nil {
+				firstErr = err
+			}
+		}
+		s.pos, s.hash = e.Position, e.Hash
+		applied = true
+		if notify {
+			changes = append(changes, s.change(e, p))
+		}
+	}
+	for i := len(s.models) - 1; i >= 0; i-- {
+		s.models[i].unlock()
+	}
+	if applied {
+		close(s.changed)
+		s.changed = make(chan struct{})
+	}
+	s.mu.Unlock()
+
+	if notify {
+		s.lmu.Lock()
+		fns := make([]func(Change), 0, len(s.listeners))
+		for _, fn := range s.listeners {
+			fns = append(fns, fn)
+		}
+		s.lmu.Unlock()
+		for _, c := range changes {
+			for _, fn := range fns {
+				fn(c)
+			}
+		}
+	}
+	return firstErr
+}
+
+// change describes e; the models' locks are held.
+func (s *Set) change(e *events.Envelope, p *payload) Change {
+	c := Change{Envelope: *e, Project: p.Project, Environment: p.Environment, Host: p.hostName(), Step: p.stepID()}
+	switch {
+	case streamID(e.Stream, streamDeploy) != "":
+		c.Deployment = streamID(e.Stream, streamDeploy)
+		if ds := s.Deployments.byID[c.Deployment]; ds != nil {
+			c.Project, c.Environment, c.Release = ds.d.Project, ds.d.Environment, ds.d.Release
+		}
+	case streamID(e.Stream, streamRelease) != "":
+		c.Release = streamID(e.Stream, streamRelease)
+		if rs := s.Releases.byID[c.Release]; rs != nil {
+			c.Project = rs.r.Project
+		}
+	case streamID(e.Stream, streamProject) != "":
+		c.Project = streamID(e.Stream, streamProject)
+	}
+	if e.Type == TypeReleaseDeployRequested {
+		c.Deployment = p.Deployment
+	}
+	return c
+}
+
+// buildBatch is how many envelopes CatchUp hands the fold at a time.
+const buildBatch = 1024
+
+// Build replays the whole log into a new Set.
+func Build(ctx context.Context, r events.Reader) (*Set, error) {
+	s := NewSet()
+	if err := s.CatchUp(ctx, r); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// CatchUp applies the log's events after Position, up to its head as
+// read when it starts. Reading and folding overlap: the log is read on
+// this goroutine while another folds the previous batch.
+func (s *Set) CatchUp(ctx context.Context, r events.Reader) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	full := make(chan []events.Envelope, 2)
+	free := make(chan []events.Envelope, 3)
+	for range cap(free) {
+		free <- make([]events.Envelope, 0, buildBatch)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for b := range full {
+			_ = s.applyBatch(b) // malformed events are counted, not fatal
+			clear(b)            // drop the references to the events' data
+			free <- b[:0]
+		}
+	}()
+	buf := <-free
+	err := r.ReadAll(ctx, s.Position()+1, func(e events.Envelope) error {
+		buf = append(buf, e)
+		if len(buf) == buildBatch {
+			full <- buf
+			select {
+			case buf = <-free:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		return nil
+	})
+	if err == nil && len(buf) > 0 {
+		full <- buf
+	}
+	close(full)
+	<-done
+	if err != nil {
+		return err
+	}
+	return ctx.Err()
+}
+
+// subscriber is what Follow needs of a log (events.Store and MemStore).
+type subscriber interface {
+	Subscribe(ctx context.Context, fromPosition uint64) *events.Subscription
+}
+
+// followBatch bounds how many waiting envelopes Follow folds at once.
+const followBatch = 256
+
+// Follow keeps the set live: it subscribes from Position()+1 and applies
+// every event as it commits, until ctx ends (it then returns ctx.Err()) or
+// the subscription fails (its error). Events already waiting are folded
+// together, so a burst costs one lock round per batch. Run one Follow per
+// Set, and no CatchUp meanwhile: both would apply correctly (Apply is
+// idempotent), but listeners could then see envelopes out of order.
+func (s *Set) Follow(ctx context.Context, l subscriber) error {
+	sub := l.Subscribe(ctx, s.Position()+1)
+	batch := make([]events.Envelope, 0, followBatch)
+	for {
+		e, ok := <-sub.C
+		if !ok {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err := sub.Err(); err != nil {
+				return err
+			}
+			return errors.New("projections: subscription ended")
+		}
+		batch = append(batch[:0], e)
+	drain:
+		for len(batch) < followBatch {
+			select {
+			case e, ok := <-sub.C:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, e)
+			default:
+				break drain
+			}
+		}
+		_ = s.applyBatch(batch)
+		clear(batch)
+	}
+}
+
+// Stats are figures of a Set for logs and health checks.
+type Stats struct {
+	Position    uint64
+	Events      int // audit rows indexed
+	Projects    int
+	Users       int
+	Releases    int
+	Deployments int
+	Steps       int
+	OutputBytes int
+	Skipped     uint64
+}
+
+// Stats counts what the set holds.
+func (s *Set) Stats() Stats {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	st := Stats{Position: s.pos, Skipped: s.skipped}
+	st.Events = s.Audit.Len()
+	s.Projects.mu.RLock()
+	st.Projects = len(s.Projects.byID)
+	s.Projects.mu.RUnlock()
+	st.Users = s.Users.Count()
+	s.Releases.mu.RLock()
+	st.Releases = len(s.Releases.byID)
+	s.Releases.mu.RUnlock()
+	s.Deployments.mu.RLock()
+	st.Deployments = len(s.Deployments.byID)
+	for _, ds := range s.Deployments.order {
+		st.Steps += len(ds.steps)
+		for _, out := range ds.outs {
+			st.OutputBytes += len(out)
+		}
+	}
+	s.Deployments.mu.RUnlock()
+	return st
+}
