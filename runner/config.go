@@ -18,7 +18,7 @@ type Project struct {
 	Branch       string        `json:"branch"`            // the mainline
 	Strategy     string        `json:"strategy"`          // rsync | git | local
 	Build        string        `json:"build,omitempty"`   // run in the exported tree
-	Exclude      []string      `json:"exclude,omitempty"` // not published (rsync patterns)
+	Exclude      []string      `json:"exclude,omitempty"` // not published (see CompileExclude)
 	Shared       []string      `json:"shared,omitempty"`  // linked from <path>/shared
 	VersionFiles []string      `json:"version_files,omitempty"`
 	KeepReleases int           `json:"keep_releases,omitempty"`

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -106,6 +107,17 @@ func validateRequest(req Request) error {
 			return err
 		}
 	}
+	if _, err := CompileExclude(p.Exclude); err != nil {
+		return err
+	}
+	if p.Strategy == StrategyGit && strings.TrimSpace(p.Build) != "" {
+		// Each host of the git strategy extracts the commit from its own
+		// mirror: what a build makes here never reaches it, and the
+		// hosts would run a tree other than the one built and listed.
+		return fmt.Errorf("project.build is set, but the git strategy cannot publish a build: each host " +
+			"extracts the commit from its own git mirror, so nothing built here reaches it; use the rsync " +
+			"strategy to publish a built tree, or build on the hosts in a pre_release hook")
+	}
 	for _, v := range p.Env {
 		if !envNameRe.MatchString(v.Name) {
 			return fmt.Errorf("env %q: not a valid variable name", v.Name)
@@ -160,19 +172,21 @@ func validateRequest(req Request) error {
 
 // deployment is one run of a deployment: its first run, or a resume.
 type deployment struct {
-	r       *Runner
-	id      string
-	req     Request
-	p       Project
-	env     Environment
-	actor   string   // who asked for it: REVISION's who, the locks' holder
-	hosts   []Host   // the hosts this run works on
-	skipped []string // hosts a resume found already done (deploy.planned)
-	ctx     context.Context
-	logger  logrus.FieldLogger
-	red     *redactor
-	envVars []string // the project's env, resolved
-	start   time.Time
+	r         *Runner
+	id        string
+	req       Request
+	p         Project
+	env       Environment
+	actor     string   // who asked for it: REVISION's who, the locks' holder
+	hosts     []Host   // the hosts this run works on
+	skipped   []string // hosts a resume found already done (deploy.planned)
+	ctx       context.Context
+	logger    logrus.FieldLogger
+	red       *redactor
+	envVars   []string // the project's env, resolved
+	envPlain  []string // envVars but the secret ones: may travel in argv
+	envHidden []string // the secret ones: only ever out of band (RunEnv)
+	start     time.Time
 
 	mu       sync.Mutex
 	stepSeen map[string]int
@@ -222,7 +236,7 @@ func (r *Runner) newDeployment(ctx context.Context, req Request, actor string, h
 	if err != nil {
 		return d, err
 	}
-	d.envVars = renv.Pairs
+	d.envVars, d.envPlain, d.envHidden = renv.Pairs, renv.plain(), renv.Hidden
 	return d, nil
 }
 
@@ -502,17 +516,30 @@ func (d *deployment) localHook(name, script, dir string) error {
 }
 
 // hookEnv is the environment of hooks and checks: the project's variables
-// and the deployment's own, all validated values.
+// and the deployment's own, all validated values. Local hooks get it all
+// in their process environment.
 func (d *deployment) hookEnv(previous string) []string {
-	env := append([]string(nil), d.envVars...)
-	env = append(env,
-		"RELEASEDESK_DEPLOYMENT="+d.id,
-		"RELEASEDESK_PROJECT="+d.p.ID,
-		"RELEASEDESK_ENVIRONMENT="+d.env.Name,
-		"RELEASEDESK_VERSION="+d.req.Version,
-		"RELEASEDESK_COMMIT="+d.req.Commit,
-		"RELEASEDESK_KIND="+d.req.Kind,
-	)
+	return append(append([]string(nil), d.envVars...), d.ownEnv(previous)...)
+}
+
+// remoteEnv splits the environment of a hook or check on a host: plain
+// goes in the command's argv (env(1)), hidden (the secrets) out of band
+// with Executor.RunEnv, so no secret is ever in a host's process list.
+func (d *deployment) remoteEnv(previous string) (plain, hidden []string) {
+	plain = append(append([]string(nil), d.envPlain...), d.ownEnv(previous)...)
+	return plain, d.envHidden
+}
+
+// ownEnv is the deployment's own variables.
+func (d *deployment) ownEnv(previous string) []string {
+	env := []string{
+		"RELEASEDESK_DEPLOYMENT=" + d.id,
+		"RELEASEDESK_PROJECT=" + d.p.ID,
+		"RELEASEDESK_ENVIRONMENT=" + d.env.Name,
+		"RELEASEDESK_VERSION=" + d.req.Version,
+		"RELEASEDESK_COMMIT=" + d.req.Commit,
+		"RELEASEDESK_KIND=" + d.req.Kind,
+	}
 	if previous != "" {
 		env = append(env, "RELEASEDESK_PREVIOUS="+previous)
 	}
@@ -664,7 +691,13 @@ func (d *deployment) exportTree(dir string) (Manifest, error) {
 		}
 	}
 	s = d.beginStep("", "manifest", nil)
-	man, err := BuildManifest(dir)
+	// What the build made is listed too, except what Exclude leaves out:
+	// the transfer leaves it out the same way (RsyncPatterns).
+	ex, err := CompileExclude(d.p.Exclude)
+	var man Manifest
+	if err == nil {
+		man, err = buildManifest(dir, ex.Match)
+	}
 	if err == nil {
 		s.note("%d files, %d bytes, %s", man.Files, man.Bytes, man.Hash)
 	}

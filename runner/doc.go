@@ -13,6 +13,7 @@
 //   - Layout builds every command that runs on a host as argv; Quote is the
 //     one function that quotes argv for a shell.
 //   - Executor runs argv on a target: SSHExecutor (one connection per host
-//     per deployment, strict host keys via Dialer) or LocalExecutor.
+//     per deployment, strict host keys via Dialer) or LocalExecutor; its
+//     RunEnv hands a command secrets out of band, never in an argv.
 //   - Mirror, Workspace, Manifest: the git side on this machine.
 package runner

@@ -19,6 +19,11 @@ type Executor interface {
 	// only if it could not run or finish (connection lost, ctx ended: then
 	// the remote or local process is killed), and exitCode is then -1.
 	Run(ctx context.Context, argv []string, out io.Writer) (exitCode int, err error)
+	// RunEnv is Run with variables (NAME=value, validated by ValidateEnv;
+	// a value may hold newlines) added to the command's environment out
+	// of band: never in an argv, so never in a process list on the
+	// target. Secrets travel this way.
+	RunEnv(ctx context.Context, argv, env []string, out io.Writer) (exitCode int, err error)
 	Close() error
 }
 
@@ -54,4 +59,24 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.Write(p)
+}
+
+// envBlock encodes env for the watch script of RemoteCommand, which reads
+// it from the session's stdin before the command starts: one NAME=value
+// line per variable, each backslash of the value doubled and each newline
+// written as backslash-n (decoded by the shell's printf %b), then an empty
+// line. The values never appear in an argv: read, printf and export are
+// shell builtins.
+func envBlock(env []string) ([]byte, error) {
+	if err := ValidateEnv(env); err != nil {
+		return nil, err
+	}
+	var b strings.Builder
+	esc := strings.NewReplacer("\\", "\\\\", "\n", "\\n")
+	for _, kv := range env {
+		name, value, _ := strings.Cut(kv, "=")
+		b.WriteString(name + "=" + esc.Replace(value) + "\n")
+	}
+	b.WriteString("\n")
+	return []byte(b.String()), nil
 }

@@ -3,16 +3,37 @@ package runner
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"syscall"
 	"time"
 )
 
 // LocalExecutor runs argv directly on this machine, with no shell in
-// between, each command in its own process group so that ending it (ctx
-// done) kills everything it started.
+// between, each command in a process group of its own so that ending it
+// (ctx done) kills everything it started.
+//
+// The command must also die with this process, however it dies (SIGKILL
+// included), so that no rsync or build outlives a dead runner and races
+// the next one's recovery:
+//
+//   - the command gets Pdeathsig SIGKILL. The kernel sends it when the
+//     thread that started the command exits, not the process, so the
+//     goroutine holds its OS thread (runtime.LockOSThread) from Start to
+//     Wait: that thread cannot go away while the command runs;
+//   - Pdeathsig reaches only the command itself, not what it started (a
+//     build script's compiler, rsync's ssh). So the group is led by a
+//     reaper, `sh -c 'read -r _; kill -KILL 0'`, whose stdin is a pipe that
+//     only this process holds open: when this process dies the kernel
+//     closes it, read returns, and the reaper kills the whole group. After
+//     a normal end the reaper alone is killed.
+//
+// A descendant that leaves the group (setsid, a daemon, ssh's
+// ControlPersist master) is beyond both; the ssh master ends by itself
+// (ControlPersist) once its clients are gone.
 type LocalExecutor struct {
 	Dir string   // working directory; empty: this process's
 	Env []string // NAME=value pairs added to this process's environment
@@ -24,9 +45,21 @@ var _ Executor = (*LocalExecutor)(nil)
 // descendants that still hold its output open.
 const localWaitDelay = 2 * time.Second
 
+// reaperScript kills the process group it leads once its stdin ends.
+const reaperScript = `read -r _; kill -KILL 0`
+
 // Run implements Executor.
 func (e *LocalExecutor) Run(ctx context.Context, argv []string, out io.Writer) (int, error) {
+	return e.RunEnv(ctx, argv, nil, out)
+}
+
+// RunEnv implements Executor: env is added to the process environment
+// (after Env), which no other user can read.
+func (e *LocalExecutor) RunEnv(ctx context.Context, argv, env []string, out io.Writer) (int, error) {
 	if err := checkArgv(argv); err != nil {
+		return -1, err
+	}
+	if err := ValidateEnv(env); err != nil {
 		return -1, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -35,19 +68,35 @@ func (e *LocalExecutor) Run(ctx context.Context, argv []string, out io.Writer) (
 	if out == nil {
 		out = io.Discard
 	}
+	reaper, alive, err := startReaper()
+	if err != nil {
+		return -1, fmt.Errorf("start the process group's reaper: %w", err)
+	}
+	pgid := reaper.Process.Pid
+	defer func() {
+		// The command is over: the reaper goes, without killing the
+		// group (what the command left running is left, as it would be
+		// without a reaper), then its pipe.
+		_ = reaper.Process.Kill()
+		_ = reaper.Wait()
+		alive.Close()
+	}()
+
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = e.Dir
-	if len(e.Env) > 0 {
-		cmd.Env = append(os.Environ(), e.Env...)
+	if len(e.Env) > 0 || len(env) > 0 {
+		cmd.Env = append(append(os.Environ(), e.Env...), env...)
 	}
 	w := &syncWriter{w: out}
 	cmd.Stdout, cmd.Stderr = w, w // one pipe: output keeps its order
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pgid: pgid, Pdeathsig: syscall.SIGKILL}
 	cmd.WaitDelay = localWaitDelay
+	// Pdeathsig fires when the starting thread exits: keep it until Wait.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	if err := cmd.Start(); err != nil {
 		return -1, err
 	}
-	pgid := cmd.Process.Pid
 	done := make(chan struct{})
 	stopped := make(chan struct{})
 	go func() {
@@ -58,7 +107,7 @@ func (e *LocalExecutor) Run(ctx context.Context, argv []string, out io.Writer) (
 		case <-done:
 		}
 	}()
-	err := cmd.Wait()
+	err = cmd.Wait()
 	close(done)
 	<-stopped
 	if ctx.Err() != nil {
@@ -82,6 +131,25 @@ func (e *LocalExecutor) Run(ctx context.Context, argv []string, out io.Writer) (
 		return -1, err
 	}
 	return 0, nil
+}
+
+// startReaper starts the leader of a new process group that kills the
+// group when alive, the write end of its stdin, is closed: by Close, or by
+// the kernel when this process dies.
+func startReaper() (reaper *exec.Cmd, alive *os.File, err error) {
+	r, w, err := os.Pipe() // close-on-exec: no other child inherits w
+	if err != nil {
+		return nil, nil, err
+	}
+	defer r.Close()
+	reaper = exec.Command("sh", "-c", reaperScript, "releasedesk-reaper")
+	reaper.Stdin = r
+	reaper.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := reaper.Start(); err != nil {
+		w.Close()
+		return nil, nil, err
+	}
+	return reaper, w, nil
 }
 
 // Close implements Executor; a LocalExecutor holds nothing.

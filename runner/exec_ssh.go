@@ -173,14 +173,39 @@ var ErrConnectionLost = errors.New("runner: ssh connection lost")
 // ended and the remote process group was told to die.
 const killWait = 2 * time.Second
 
-// watchScript runs the command ("$@", stdin /dev/null) and watches the
-// session's stdin: when the client closes it (Run's ctx ended) or the
-// connection drops, it kills its whole process group, the command with
-// everything it started. OpenSSH does not kill a command when its session
-// channel closes, and honours the SSH "signal" request only in some
-// configurations; this works with any sshd. The exit status is the
-// command's (128+n when a signal ended it).
-const watchScript = `exec 3<&0
+// watchScript first reads the variables of RunEnv from the session's
+// stdin (envBlock: NAME=value lines up to an empty line; read, printf and
+// export are builtins, so no value is ever in an argv) and exports them.
+// Then it runs the command ("$@", stdin /dev/null) and watches stdin:
+// when the client closes it (Run's ctx ended) or the connection drops, it
+// kills its whole process group, the command with everything it started.
+// OpenSSH does not kill a command when its session channel closes, and
+// honours the SSH "signal" request only in some configurations; this works
+// with any sshd. The exit status is the command's (128+n when a signal
+// ended it); 125 when the variables could not be read.
+const watchScript = `_rd_ok=
+while IFS= read -r _rd_l; do
+	if [ -z "$_rd_l" ]; then
+		_rd_ok=1
+		break
+	fi
+	_rd_n="${_rd_l%%=*}"
+	case "$_rd_l" in
+	*=*) ;;
+	*) _rd_n= ;;
+	esac
+	case "$_rd_n" in
+	"" | [0-9]* | *[!A-Za-z0-9_]*)
+		echo "releasedesk: bad variable on stdin" >&2
+		exit 125
+		;;
+	esac
+	_rd_v=$(printf '%bx' "${_rd_l#*=}")
+	export "$_rd_n=${_rd_v%x}"
+done
+[ -n "$_rd_ok" ] || exit 125
+unset _rd_ok _rd_l _rd_n _rd_v
+exec 3<&0
 "$@" 3<&- &
 cmd=$!
 (read -r _ <&3; kill -KILL 0) &
@@ -207,7 +232,17 @@ type started struct {
 // waiting for it are all bounded by ctx, so a host that stops answering
 // cannot hold Run past ctx.
 func (e *SSHExecutor) Run(ctx context.Context, argv []string, out io.Writer) (int, error) {
+	return e.RunEnv(ctx, argv, nil, out)
+}
+
+// RunEnv implements Executor: env travels on the session's stdin, read by
+// the watch script (see RemoteCommand) before the command starts.
+func (e *SSHExecutor) RunEnv(ctx context.Context, argv, env []string, out io.Writer) (int, error) {
 	if err := checkArgv(argv); err != nil {
+		return -1, err
+	}
+	block, err := envBlock(env)
+	if err != nil {
 		return -1, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -228,6 +263,10 @@ func (e *SSHExecutor) Run(ctx context.Context, argv []string, out io.Writer) (in
 		stdin, err := sess.StdinPipe()
 		if err == nil {
 			err = sess.Start(RemoteCommand(argv))
+		}
+		if err == nil {
+			// Stdin stays open after it: closing it ends the command.
+			_, err = stdin.Write(block)
 		}
 		if err != nil {
 			sess.Close()
@@ -255,7 +294,6 @@ func (e *SSHExecutor) Run(ctx context.Context, argv []string, out io.Writer) (in
 	defer sess.Close()
 	waited := make(chan error, 1)
 	go func() { waited <- sess.Wait() }()
-	var err error
 	select {
 	case err = <-waited:
 		st.stdin.Close()

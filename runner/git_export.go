@@ -355,6 +355,10 @@ func checkEntryName(name string) error {
 //   - a trailing '/' is ignored; there is no "**" and no negation.
 //
 // A path is left out when it or any of its parent directories matches.
+// The same list is applied on hosts by GNU tar (the git strategy, see
+// TarArgs) and by rsync (see RsyncPatterns), whose glob dialects differ
+// from path.Match in a few corners: "**", "[!...]" (write "[^...]"),
+// "[:class:]" and backslash escapes are therefore refused.
 type ExcludeMatcher struct {
 	names []string // patterns without '/'
 	paths []string // patterns with '/', rooted
@@ -370,6 +374,11 @@ func CompileExclude(patterns []string) (*ExcludeMatcher, error) {
 		}
 		if _, err := path.Match(q, ""); err != nil {
 			return nil, fmt.Errorf("exclude pattern %q: %w", p, err)
+		}
+		for _, bad := range []string{"**", "[!", "[:", "\\"} {
+			if strings.Contains(q, bad) {
+				return nil, fmt.Errorf("exclude pattern %q: %q is not supported (tar and rsync on hosts read it differently)", p, bad)
+			}
 		}
 		if strings.Contains(q, "/") {
 			ex.paths = append(ex.paths, q)
@@ -415,4 +424,44 @@ func (ex *ExcludeMatcher) matchOne(p string) bool {
 		}
 	}
 	return false
+}
+
+// TarArgs are the GNU tar options that leave out, on extraction, what Match
+// leaves out: names unanchored (any component, a matched directory with
+// all under it), rooted paths anchored, and no wildcard matching '/'.
+// Each pattern is part of one --exclude= argument. Nil when there is
+// nothing to leave out.
+func (ex *ExcludeMatcher) TarArgs() []string {
+	if ex == nil || (len(ex.names) == 0 && len(ex.paths) == 0) {
+		return nil
+	}
+	args := []string{"--wildcards", "--no-wildcards-match-slash"}
+	if len(ex.names) > 0 {
+		args = append(args, "--no-anchored")
+		for _, n := range ex.names {
+			args = append(args, "--exclude="+n)
+		}
+	}
+	if len(ex.paths) > 0 {
+		args = append(args, "--anchored")
+		for _, p := range ex.paths {
+			args = append(args, "--exclude="+p)
+		}
+	}
+	return args
+}
+
+// RsyncPatterns are rsync --exclude patterns that leave out what Match
+// leaves out: names as they are (rsync matches a pattern without '/'
+// against the last component), rooted paths with a leading '/' (rsync
+// would match "a/b" at any depth).
+func (ex *ExcludeMatcher) RsyncPatterns() []string {
+	if ex == nil {
+		return nil
+	}
+	out := append([]string(nil), ex.names...)
+	for _, p := range ex.paths {
+		out = append(out, "/"+p)
+	}
+	return out
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"strings"
 	"sync"
 	"time"
 
@@ -178,7 +179,7 @@ func safeName(name string) string {
 	return "unnamed"
 }
 
-// lockHost takes the host's mkdir lock. A lock left by an earlier run of
+// lockHost takes the host's lock (Layout.Lock). A lock left by an earlier run of
 // this same deployment (a crash) is taken over; anybody else's fails the
 // host, naming the holder.
 func (d *deployment) lockHost(hr *hostRun) bool {
@@ -189,8 +190,16 @@ func (d *deployment) lockHost(hr *hostRun) bool {
 		d.fail(hr, "lock", err)
 		return false
 	}
+	d.noteStaleLock(hr, s.Output())
 	if exit == ExitLockHeld {
 		held := ParseLockInfo(s.Output())
+		if held.Deployment == "" {
+			err := fmt.Errorf("host %s is locked by an unknown holder: %s names none (an older Release Desk "+
+				"died while taking it, or one is taking it now); it is removed once older than %s, or break the lock",
+				hr.host.Addr, hr.layout.LockDir(), InfolessLockAge)
+			d.fail(hr, "lock", err)
+			return false
+		}
 		if held.Deployment != d.id {
 			err := fmt.Errorf("host %s is locked by deployment %s (%s, since %s)", hr.host.Addr,
 				held.Deployment, held.Holder, held.Since.Format(time.RFC3339))
@@ -200,6 +209,18 @@ func (d *deployment) lockHost(hr *hostRun) bool {
 	}
 	hr.locked = true
 	return true
+}
+
+// noteStaleLock logs a warning when Lock or Unlock removed an older-style
+// lock dir that named no holder (see InfolessLockAge).
+func (d *deployment) noteStaleLock(hr *hostRun, out string) {
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, StaleLockNote) {
+			d.logger.WithFields(logrus.Fields{"host": hr.host.Addr, "lock": hr.layout.LockDir()}).
+				Warn("removed an info-less host lock left by an older version")
+			return
+		}
+	}
 }
 
 // readCurrent reads the version `current` points to, and its commit.
@@ -281,8 +302,9 @@ func (d *deployment) stage(hr *hostRun) bool {
 		return false
 	}
 	if d.p.Hooks.PreRelease != "" {
-		argv, err := l.Hook(v, d.p.Hooks.PreRelease, d.hookEnv(hr.previous))
-		if _, _, err := d.command(d.ctx, hr, "hook.pre_release", argv, err); err != nil {
+		plain, hidden := d.remoteEnv(hr.previous)
+		argv, err := l.Hook(v, d.p.Hooks.PreRelease, plain)
+		if _, _, err := d.commandEnv(d.ctx, hr, "hook.pre_release", argv, hidden, err); err != nil {
 			d.fail(hr, "hook.pre_release", err)
 			return false
 		}
@@ -310,8 +332,9 @@ func (d *deployment) check(hr *hostRun) bool {
 	if timeout <= 0 {
 		timeout = DefaultCheckTimeout
 	}
-	argv, err := hr.layout.Check(d.req.Version, hc.Command, timeout, d.hookEnv(hr.previous))
-	_, exit, err := d.command(d.ctx, hr, "check", argv, err)
+	plain, hidden := d.remoteEnv(hr.previous)
+	argv, err := hr.layout.Check(d.req.Version, hc.Command, timeout, plain)
+	_, exit, err := d.commandEnv(d.ctx, hr, "check", argv, hidden, err)
 	if err != nil {
 		if exit == ExitTimeout {
 			err = fmt.Errorf("health check timed out after %s: %w", timeout, err)
@@ -334,14 +357,22 @@ func (d *deployment) transfer(hr *hostRun) bool {
 			d.fail(hr, "git.fetch", err)
 			return false
 		}
-		argv, err = l.GitArchive(d.req.Commit, v)
+		argv, err = l.GitArchive(d.req.Commit, v, d.p.Exclude)
 		if _, _, err := d.command(d.ctx, hr, "git.archive", argv, err); err != nil {
 			d.fail(hr, "git.archive", err)
 			return false
 		}
 		return true
 	}
-	opts := RsyncOptions{Source: d.export.dir, Dest: l.Staging(v), Host: hr.host, Exclude: d.p.Exclude}
+	// The export already left out what Exclude names (and so does its
+	// manifest, for files a build made); rsync gets the same list in its
+	// own dialect, so the transfer can never differ from the manifest.
+	ex, err := CompileExclude(d.p.Exclude)
+	if err != nil {
+		d.fail(hr, "transfer", err)
+		return false
+	}
+	opts := RsyncOptions{Source: d.export.dir, Dest: l.Staging(v), Host: hr.host, Exclude: ex.RsyncPatterns()}
 	if hr.previous != "" {
 		opts.LinkDest = l.Release(hr.previous)
 	}
@@ -364,6 +395,9 @@ func (d *deployment) transfer(hr *hostRun) bool {
 		err = s.finish(-1, err)
 	} else {
 		s, _, err = d.run(d.ctx, hr.host.Addr, "transfer", &LocalExecutor{}, argv, d.r.cfg.StepTimeout)
+		if err != nil {
+			err = d.explainTransfer(hr, s.Output(), err)
+		}
 	}
 	if err != nil {
 		d.fail(hr, "transfer", err)
@@ -374,6 +408,46 @@ func (d *deployment) transfer(hr *hostRun) bool {
 			"literal_bytes": st.LiteralData, "bytes_sent": st.BytesSent}).Info("release transferred")
 	}
 	return true
+}
+
+// probeTimeout bounds the probe of a host after a failed transfer.
+const probeTimeout = 5 * time.Second
+
+// explainTransfer makes a failed rsync say why: rsync's own first error
+// line ("rsync: [receiver] write failed on ...: No space left on device")
+// rather than its closing summary, and, when the host no longer answers
+// on its connection (probed with `true`), that the host went away.
+func (d *deployment) explainTransfer(hr *hostRun, out string, err error) error {
+	var se *stepError
+	if errors.As(err, &se) {
+		if line := firstRsyncError(out); line != "" {
+			e := *se
+			e.Last = line
+			err = &e
+		}
+	}
+	if d.ctx.Err() != nil || d.p.Strategy == StrategyLocal || hr.ex == nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(d.ctx, probeTimeout)
+	defer cancel()
+	if _, _, perr := d.run(ctx, hr.host.Addr, "probe", hr.ex, []string{"true"}, 0); perr != nil {
+		return fmt.Errorf("connection to %s lost during the transfer: %w", hr.host.Addr, err)
+	}
+	return err
+}
+
+// firstRsyncError is the first line of rsync's output that reports an
+// error ("rsync: ..." or "rsync error: ..."), without the trailing
+// newline; "" if there is none.
+func firstRsyncError(out string) string {
+	for line := range strings.SplitSeq(out, "\n") {
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, "rsync: ") || strings.HasPrefix(line, "rsync error: ") {
+			return line
+		}
+	}
+	return ""
 }
 
 // controlDir is the deployment's private directory of ssh control
@@ -403,8 +477,9 @@ func (d *deployment) switchHost(hr *hostRun) {
 	hr.switched = true
 	_ = d.emit(TypeHostSwitched, d.hostEvent(hr, d.req.Version, d.req.Commit, hr.previous))
 	if d.p.Hooks.PostRelease != "" {
-		argv, err := hr.layout.Hook(d.req.Version, d.p.Hooks.PostRelease, d.hookEnv(hr.previous))
-		if _, _, err := d.command(d.ctx, hr, "hook.post_release", argv, err); err != nil {
+		plain, hidden := d.remoteEnv(hr.previous)
+		argv, err := hr.layout.Hook(d.req.Version, d.p.Hooks.PostRelease, plain)
+		if _, _, err := d.commandEnv(d.ctx, hr, "hook.post_release", argv, hidden, err); err != nil {
 			d.fail(hr, "hook.post_release", err)
 			return
 		}
@@ -458,8 +533,9 @@ func (d *deployment) cleanup(panicked bool) {
 			}
 			if hr.locked {
 				argv, err := hr.layout.Unlock(d.id)
-				if _, _, err := d.command(ctx, hr, "unlock", argv, err); err == nil {
+				if s, _, err := d.command(ctx, hr, "unlock", argv, err); err == nil {
 					hr.locked = false
+					d.noteStaleLock(hr, s.Output())
 				}
 			}
 		}()
@@ -501,8 +577,9 @@ func (d *deployment) revert(ctx context.Context, hr *hostRun) {
 	hr.reverted = true
 	_ = d.emit(TypeHostReverted, d.hostEvent(hr, hr.previous, hr.prevCommit, d.req.Version))
 	if d.p.Hooks.PostRelease != "" {
-		argv, err := hr.layout.Hook(hr.previous, d.p.Hooks.PostRelease, d.hookEnv(d.req.Version))
-		_, _, _ = d.command(ctx, hr, "hook.post_release", argv, err)
+		plain, hidden := d.remoteEnv(d.req.Version)
+		argv, err := hr.layout.Hook(hr.previous, d.p.Hooks.PostRelease, plain)
+		_, _, _ = d.commandEnv(ctx, hr, "hook.post_release", argv, hidden, err)
 	}
 }
 

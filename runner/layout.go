@@ -19,7 +19,7 @@ import (
 //	<path>/releases/.<version>.partial/   staging, renamed when complete
 //	<path>/shared/                        linked into each release
 //	<path>/current -> releases/<version>  switched by rename(2)
-//	<path>/.releasedesk/lock/info         the host lock
+//	<path>/.releasedesk/lock -> lock.<random>/   the host lock (info inside)
 //	<path>/repo/                          git mirror (git strategy)
 //
 // Every builder returns argv, never a shell line: an executor quotes it
@@ -64,7 +64,8 @@ func (l Layout) Shared() string { return l.Path + "/shared" }
 // Current is the `current` symlink.
 func (l Layout) Current() string { return l.Path + "/current" }
 
-// LockDir is .releasedesk/lock.
+// LockDir is .releasedesk/lock: a symlink to the dir holding the lock's
+// info (see Lock), or an older-style lock dir.
 func (l Layout) LockDir() string { return l.Path + "/.releasedesk/lock" }
 
 // Repo is the git mirror of the git strategy.
@@ -201,20 +202,87 @@ func ValidateToken(s string) error {
 	return nil
 }
 
-const lockScript = `mkdir -p "$1/.releasedesk" || exit 1
-d="$1/.releasedesk/lock"
-if mkdir "$d" 2>/dev/null; then
-	printf '%s\n' "$2" >"$d/info" || { rm -rf "$d"; exit 1; }
-	exit 0
-fi
-[ -d "$d" ] || { mkdir "$d"; exit 1; }
-cat "$d/info" 2>/dev/null
+// The host lock is `.releasedesk/lock`, a symlink to a directory
+// `.releasedesk/lock.<random>` that holds the holder's info. Lock fills
+// that directory first and only then creates the symlink, with symlink(2),
+// which fails if `lock` exists in any form: so taking the lock is one
+// atomic step, and a lock that exists always says who holds it (a crash
+// between the two steps leaves an unused lock.<random> dir, not a lock).
+// rename(2) of a directory would not do: it silently replaces an empty
+// directory, and older Release Desks made the lock as an empty directory
+// before writing its info into it.
+//
+// Such an older lock is a real directory `lock` with `lock/info`. Lock and
+// Unlock read it as before; one without info (its maker died between
+// mkdir and writing it) names no holder, so nobody could ever remove it:
+// once it is older than InfolessLockAge (its maker would have written the
+// info within milliseconds) Lock and Unlock remove it with rmdir, which
+// fails if info appeared meanwhile, and print a line starting with
+// StaleLockNote; younger, it counts as held by an unknown holder.
+
+// InfolessLockAge is the age after which an older-style lock dir with no
+// info is taken for the leftover of a crash and removed.
+const InfolessLockAge = time.Minute
+
+// StaleLockNote starts the line Lock and Unlock print when they removed an
+// info-less lock dir.
+const StaleLockNote = "releasedesk: removed an info-less lock"
+
+// lockCommonFunc defines infoless_stale DIR AGE: DIR is an older-style
+// lock dir without info, older than AGE seconds; it removes it (rmdir:
+// only while empty) and says so.
+const lockCommonFunc = `infoless_stale() {
+	[ -d "$1" ] && [ ! -L "$1" ] && [ ! -e "$1/info" ] || return 1
+	_mtime=$(stat -c %Y "$1" 2>/dev/null) && _now=$(date +%s) || return 1
+	_age=$((_now - _mtime))
+	[ "$_age" -ge "$2" ] || return 1
+	rmdir "$1" 2>/dev/null || return 1
+	echo "` + StaleLockNote + ` ($1, ${_age}s old, no holder info)"
+}`
+
+const lockScript = lockCommonFunc + `
+r="$1/.releasedesk"
+d="$r/lock"
+mkdir -p "$r" || exit 1
+t=$(mktemp -d "$r/lock.XXXXXXXXXX") || exit 1
+chmod 755 "$t"
+printf '%s\n' "$2" >"$t/info" || { rm -rf "$t"; exit 1; }
+for _ in 1 2 3 4 5; do
+	if ln -sT "${t##*/}" "$d" 2>/dev/null; then
+		exit 0
+	fi
+	if i=$(cat "$d/info" 2>/dev/null); then
+		rm -rf "$t"
+		printf '%s\n' "$i"
+		exit 3
+	fi
+	infoless_stale "$d" "$3" && continue
+	if [ -L "$d" ] || [ -d "$d" ]; then
+		# No info to read: released this very moment (look again), or a
+		# lock with no holder.
+		sleep 1
+		[ -L "$d" ] || [ -d "$d" ] || continue
+		i=$(cat "$d/info" 2>/dev/null)
+		rm -rf "$t"
+		[ -n "$i" ] && printf '%s\n' "$i"
+		exit 3
+	fi
+	if [ -e "$d" ]; then
+		rm -rf "$t"
+		echo "$d is not a lock" >&2
+		exit 1
+	fi
+done
+rm -rf "$t"
 exit 3`
 
-// Lock takes the host lock with an atomic mkdir and writes info into it.
-// Exit 0: taken. Exit ExitLockHeld: held by someone; the holder's info is
-// printed (ParseLockInfo). The lock is not re-entrant: a second Lock of the
-// same deployment also gets ExitLockHeld (and the info names itself).
+// Lock takes the host lock: the holder's info is written into a new
+// directory, then the `lock` symlink to it is created atomically (see
+// above). Exit 0: taken. Exit ExitLockHeld: held by someone; the holder's
+// info is printed (ParseLockInfo), or nothing for an older-style lock
+// without info younger than InfolessLockAge. The lock is not re-entrant:
+// a second Lock of the same deployment also gets ExitLockHeld (and the
+// info names itself).
 func (l Layout) Lock(info LockInfo) ([]string, error) {
 	if err := l.check(); err != nil {
 		return nil, err
@@ -225,21 +293,51 @@ func (l Layout) Lock(info LockInfo) ([]string, error) {
 	if hasControl(info.Holder) || !utf8.ValidString(info.Holder) {
 		return nil, fmt.Errorf("%w: holder %q: control character", ErrBadArg, info.Holder)
 	}
-	return shell(lockScript, l.Path, info.String()), nil
+	return shell(lockScript, l.Path, info.String(), strconv.Itoa(int(InfolessLockAge.Seconds()))), nil
 }
 
-const unlockScript = `d="$1/.releasedesk/lock"
-[ -d "$d" ] || exit 0
-if grep -qxF -e "deployment=$2" "$d/info" 2>/dev/null; then
-	rm -rf "$d"
-	exit
+const unlockScript = lockCommonFunc + `
+r="$1/.releasedesk"
+d="$r/lock"
+me="deployment=$2"
+sweep() {
+	for s in "$r"/lock.?*; do
+		if [ -d "$s" ] && [ ! -L "$s" ] && grep -qxF -e "$me" "$s/info" 2>/dev/null; then
+			rm -rf "$s"
+		fi
+	done
+}
+held() {
+	sweep
+	cat "$d/info" 2>/dev/null
+	exit 3
+}
+if [ -L "$d" ]; then
+	t=$(readlink "$d")
+	case "$t" in
+	*/*) t= ;;
+	lock.?*) ;;
+	*) t= ;;
+	esac
+	[ -n "$t" ] && grep -qxF -e "$me" "$r/$t/info" 2>/dev/null || held
+	rm -f "$d" || exit 1
+elif [ -d "$d" ]; then
+	if grep -qxF -e "$me" "$d/info" 2>/dev/null; then
+		rm -rf "$d" || exit 1
+	else
+		infoless_stale "$d" "$3" || held
+	fi
 fi
-cat "$d/info" 2>/dev/null
-exit 3`
+sweep
+exit 0`
 
-// Unlock removes the host lock only if its info names deployment. Exit 0:
-// removed, or there was no lock. Exit ExitLockHeld: another holder's lock,
-// left in place; its info is printed.
+// Unlock removes the host lock only if its info names deployment, and the
+// lock.<random> dirs of that deployment (the one the lock pointed to, and
+// any a crash left before its symlink was made). Exit 0: removed, or there
+// was no lock. Exit ExitLockHeld: another holder's lock, left in place;
+// its info is printed. An older-style lock dir without info is removed
+// once older than InfolessLockAge (a line starting with StaleLockNote
+// says so), else it is held.
 func (l Layout) Unlock(deployment string) ([]string, error) {
 	if err := l.check(); err != nil {
 		return nil, err
@@ -247,18 +345,29 @@ func (l Layout) Unlock(deployment string) ([]string, error) {
 	if err := ValidateToken(deployment); err != nil {
 		return nil, err
 	}
-	return shell(unlockScript, l.Path, deployment), nil
+	return shell(unlockScript, l.Path, deployment, strconv.Itoa(int(InfolessLockAge.Seconds()))), nil
 }
 
-const breakLockScript = `cat "$1/info" 2>/dev/null
-rm -rf "$1"`
+const breakLockScript = `r="$1/.releasedesk"
+d="$r/lock"
+cat "$d/info" 2>/dev/null
+t=
+if [ -L "$d" ]; then
+	t=$(readlink "$d")
+fi
+rm -rf "$d" || exit 1
+case "$t" in
+*/*) ;;
+lock.?*) rm -rf "$r/$t" ;;
+esac`
 
-// BreakLock removes the host lock whoever holds it, printing its info.
+// BreakLock removes the host lock whoever holds it, printing its info:
+// the symlink and the dir it points to, or an older-style lock dir.
 func (l Layout) BreakLock() ([]string, error) {
 	if err := l.check(); err != nil {
 		return nil, err
 	}
-	return shell(breakLockScript, l.LockDir()), nil
+	return shell(breakLockScript, l.Path), nil
 }
 
 const readCurrentScript = `c="$1/current"
@@ -505,16 +614,28 @@ for d in "$@"; do
 		if [ -n "$cur" ]; then echo "${d##*/} is the current release" >&2; exit 5; fi ;;
 	esac
 done
+gone() {
+	find "$1" -type d ! -perm -u+w -exec chmod u+w {} + 2>/dev/null
+	rm -rf "$1"
+}
+for x in "$root"/releases/*.removing; do
+	[ -e "$x" ] || [ -L "$x" ] || continue
+	gone "$x" || exit 1
+done
 for d in "$@"; do
 	[ -e "$d" ] || [ -L "$d" ] || continue
-	find "$d" -type d ! -perm -u+w -exec chmod u+w {} + 2>/dev/null
-	rm -rf "$d" || exit 1
+	mv -T "$d" "$d.removing" || exit 1
+	gone "$d.removing" || exit 1
 done`
 
 // Remove deletes releases/<v> and its staging dir for each version, even
 // read-only trees (only directories are made writable: files may be hard
 // links shared with kept releases). It refuses, with ExitIsCurrent and
 // before removing anything, if one of them is what `current` points to.
+// Each dir is renamed to <dir>.removing before it is deleted, so a crash
+// midway never leaves a half-deleted tree under a release's name (a later
+// rollback would take it for whole); leftover *.removing dirs go with the
+// next Remove.
 func (l Layout) Remove(versions ...string) ([]string, error) {
 	if err := l.check(); err != nil {
 		return nil, err
@@ -579,9 +700,11 @@ func (l Layout) hookArgs(version, script string, env []string) ([]string, error)
 
 // Hook runs a configured script (`sh -c script`) in releases/<version>, or
 // in its staging dir if it is not finalized yet, with env (NAME=value)
-// added through env(1). The script is the one configured text that runs as
-// shell, and it travels as one argument. Exit ExitMissing if neither dir
-// exists; otherwise the script's status.
+// added through env(1). env is in the argv, so in the host's process list:
+// never put a secret there; secrets go out of band, with Executor.RunEnv.
+// The script is the one configured text that runs as shell, and it travels
+// as one argument. Exit ExitMissing if neither dir exists; otherwise the
+// script's status.
 func (l Layout) Hook(version, script string, env []string) ([]string, error) {
 	argv, err := l.hookArgs(version, script, env)
 	if err != nil {
@@ -631,20 +754,35 @@ func (l Layout) GitFetch(repoURL, sha string) ([]string, error) {
 }
 
 const gitArchiveScript = `t="$1/releasedesk-archive.$$.tar"
-git -C "$1" archive --format=tar -o "$t" "$2" || { rm -f "$t"; exit 1; }
-tar -x --no-same-owner -f "$t" -C "$3" || { rm -f "$t"; exit 1; }
+repo="$1"
+sha="$2"
+dest="$3"
+shift 3
+git -C "$repo" archive --format=tar -o "$t" "$sha" || { rm -f "$t"; exit 1; }
+tar -x --no-same-owner -f "$t" -C "$dest" "$@" || { rm -f "$t"; exit 1; }
 rm -f "$t"`
 
 // GitArchive extracts commit sha of the host's mirror into the staging dir
-// of version (which BeginStaging created).
-func (l Layout) GitArchive(sha, version string) ([]string, error) {
+// of version (which BeginStaging created), leaving out what exclude
+// leaves out of an export (CompileExclude; given to tar as TarArgs), so a
+// release holds the same tree whatever the strategy.
+func (l Layout) GitArchive(sha, version string, exclude []string) ([]string, error) {
 	if err := l.checkVersion(version); err != nil {
 		return nil, err
 	}
 	if err := ValidateCommit(sha); err != nil {
 		return nil, err
 	}
-	return shell(gitArchiveScript, l.Repo(), sha, l.Staging(version)), nil
+	ex, err := CompileExclude(exclude)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadArg, err)
+	}
+	for _, x := range exclude {
+		if err := ValidateExclude(x); err != nil {
+			return nil, err
+		}
+	}
+	return shell(gitArchiveScript, append([]string{l.Repo(), sha, l.Staging(version)}, ex.TarArgs()...)...), nil
 }
 
 var (

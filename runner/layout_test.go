@@ -75,7 +75,8 @@ func builderCases(t *testing.T, l Layout) []struct {
 		{"Hook", one(l.Hook(tv1, "php artisan migrate --force && echo \"$APP_ENV\"", []string{"APP_ENV=prod", "NOTE=$(touch CANARY)"}))},
 		{"Check", one(l.Check(tv1, "curl -fsS http://localhost/health", 1500*time.Millisecond, []string{"A=1"}))},
 		{"GitFetch", one(l.GitFetch("git@example.com:team/app.git", tsha))},
-		{"GitArchive", one(l.GitArchive(tsha, tv1))},
+		{"GitArchive", one(l.GitArchive(tsha, tv1, nil))},
+		{"GitArchiveExclude", one(l.GitArchive(tsha, tv1, []string{"node_modules", "*.log", "/storage/logs/", "config/*.local.php", "x | $(touch CANARY)"}))},
 	}
 }
 
@@ -154,7 +155,7 @@ func TestLayoutValidation(t *testing.T) {
 		if _, err := l.Remove(tv1, p); err == nil {
 			t.Errorf("Remove(%q) accepted", p)
 		}
-		if _, err := l.GitArchive(p, tv1); err == nil {
+		if _, err := l.GitArchive(p, tv1, nil); err == nil {
 			t.Errorf("sha %q accepted", p)
 		}
 		if _, err := l.Hook(tv1, "true", []string{p + "=1"}); err == nil {
@@ -347,26 +348,193 @@ func TestLayoutLock(t *testing.T) {
 	if _, err := os.Stat(l2.LockDir()); !os.IsNotExist(err) {
 		t.Fatal("BreakLock left the lock")
 	}
-	// Many lockers at once: exactly one wins.
-	var wins atomic.Int32
-	var wg sync.WaitGroup
-	for i := range 20 {
-		wg.Add(1)
+	assertNoCanary(t, l.Path)
+	assertNoLockLeft(t, l)
+}
+
+// assertNoLockLeft checks that no lock and no lock.<random> dir is left.
+func assertNoLockLeft(t *testing.T, l Layout) {
+	t.Helper()
+	left, _ := filepath.Glob(filepath.Join(l.Path, ".releasedesk", "lock*"))
+	if len(left) > 0 {
+		t.Fatalf("lock entries left: %v", left)
+	}
+}
+
+// TestLayoutLockRace: 50 lockers at once, three rounds: exactly one wins
+// each round, every loser is told who holds it, and a lock is never seen
+// without its info (taking it is one atomic step).
+func TestLayoutLockRace(t *testing.T) {
+	l := Layout{Path: filepath.Join(fastTempDir(t), "www")}
+	ok(t)(l.Prepare())
+	since := time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)
+	lockers := 50
+	for round := range 3 {
+		var (
+			wg      sync.WaitGroup
+			stop    = make(chan struct{})
+			seen    atomic.Int64
+			watchWG sync.WaitGroup
+		)
+		// A watcher reads the lock as another host process would, all
+		// the time: whenever `lock` exists, its info names a locker.
+		watchWG.Add(1)
 		go func() {
-			defer wg.Done()
-			code, _ := try(t)(l.Lock(LockInfo{Deployment: fmt.Sprintf("r-%d", i), Holder: "x", Since: since}))
-			if code == 0 {
-				wins.Add(1)
-			} else if code != ExitLockHeld {
-				t.Errorf("locker %d: exit %d", i, code)
+			defer watchWG.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := os.Lstat(l.LockDir()); err != nil {
+					continue
+				}
+				b, err := os.ReadFile(filepath.Join(l.LockDir(), "info"))
+				if err != nil || !strings.HasPrefix(ParseLockInfo(string(b)).Deployment, "r") {
+					t.Errorf("round %d: a lock without info was seen: %q %v", round, b, err)
+					return
+				}
+				seen.Add(1)
 			}
 		}()
+		codes := make([]int, lockers)
+		outs := make([]string, lockers)
+		for i := range lockers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				codes[i], outs[i] = try(t)(l.Lock(LockInfo{Deployment: fmt.Sprintf("r%d-%d", round, i), Holder: "x", Since: since}))
+			}()
+		}
+		wg.Wait()
+		close(stop)
+		watchWG.Wait()
+		winner := -1
+		for i, c := range codes {
+			switch c {
+			case 0:
+				if winner >= 0 {
+					t.Fatalf("round %d: lockers %d and %d both won", round, winner, i)
+				}
+				winner = i
+			case ExitLockHeld:
+			default:
+				t.Fatalf("round %d: locker %d: exit %d: %s", round, i, c, outs[i])
+			}
+		}
+		if winner < 0 {
+			t.Fatalf("round %d: nobody won", round)
+		}
+		want := fmt.Sprintf("r%d-%d", round, winner)
+		for i, c := range codes {
+			if c == ExitLockHeld && ParseLockInfo(outs[i]).Deployment != want {
+				t.Fatalf("round %d: locker %d was told %q, want the winner %s", round, i, outs[i], want)
+			}
+		}
+		if got := ParseLockInfo(readFile(t, filepath.Join(l.LockDir(), "info"))).Deployment; got != want {
+			t.Fatalf("round %d: the lock names %s, want %s", round, got, want)
+		}
+		t.Logf("round %d: %s won; the watcher read the lock %d times", round, want, seen.Load())
+		ok(t)(l.Unlock(want))
+		assertNoLockLeft(t, l)
 	}
-	wg.Wait()
-	if wins.Load() != 1 {
-		t.Fatalf("%d lockers won", wins.Load())
+}
+
+// TestLayoutLockOlderStyle: a lock dir made by an older version (mkdir,
+// then info inside) is still honoured; one without info is held while
+// young and removed, with a note, once older than InfolessLockAge; a
+// lock.<random> dir left by a crash is swept by its deployment's Unlock.
+func TestLayoutLockOlderStyle(t *testing.T) {
+	l := Layout{Path: filepath.Join(fastTempDir(t), "www")}
+	ok(t)(l.Prepare())
+	since := time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)
+	mine := LockInfo{Deployment: "d-1", Holder: "alice", Since: since}
+	old := LockInfo{Deployment: "d-old", Holder: "olga", Since: since}
+	// An older-style lock with info: held, its holder named; its
+	// deployment unlocks it.
+	if err := os.Mkdir(l.LockDir(), 0o755); err != nil {
+		t.Fatal(err)
 	}
-	assertNoCanary(t, l.Path)
+	if err := os.WriteFile(filepath.Join(l.LockDir(), "info"), []byte(old.String()+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := try(t)(l.Lock(mine)); code != ExitLockHeld || ParseLockInfo(out) != old {
+		t.Fatalf("lock over an older-style lock: exit %d %q", code, out)
+	}
+	if code, out := try(t)(l.Unlock("d-1")); code != ExitLockHeld || ParseLockInfo(out) != old {
+		t.Fatalf("foreign unlock of an older-style lock: exit %d %q", code, out)
+	}
+	ok(t)(l.Unlock("d-old"))
+	assertNoLockLeft(t, l)
+
+	// An older-style lock without info, young: held by nobody known.
+	if err := os.Mkdir(l.LockDir(), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := try(t)(l.Lock(mine)); code != ExitLockHeld || out != "" {
+		t.Fatalf("lock over a young info-less lock: exit %d %q", code, out)
+	}
+	if code, _ := try(t)(l.Unlock("d-1")); code != ExitLockHeld {
+		t.Fatalf("unlock of a young info-less lock: exit %d", code)
+	}
+	assertLockDirIsDir(t, l)
+	// Older than InfolessLockAge: Lock removes it, says so, and takes the lock.
+	aged := time.Now().Add(-InfolessLockAge - time.Minute)
+	if err := os.Chtimes(l.LockDir(), aged, aged); err != nil {
+		t.Fatal(err)
+	}
+	out := ok(t)(l.Lock(mine))
+	if !strings.HasPrefix(out, StaleLockNote) {
+		t.Fatalf("no note of the removed lock: %q", out)
+	}
+	if got := ParseLockInfo(readFile(t, filepath.Join(l.LockDir(), "info"))); got != mine {
+		t.Fatalf("lock info %+v", got)
+	}
+	ok(t)(l.Unlock("d-1"))
+	// ... and so does Unlock (recovery of whichever deployment).
+	if err := os.Mkdir(l.LockDir(), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(l.LockDir(), aged, aged); err != nil {
+		t.Fatal(err)
+	}
+	if out := ok(t)(l.Unlock("d-9")); !strings.HasPrefix(out, StaleLockNote) {
+		t.Fatalf("no note of the removed lock: %q", out)
+	}
+	assertNoLockLeft(t, l)
+
+	// A crash between filling lock.<random> and linking it: no lock; the
+	// dir goes with its deployment's next Unlock, even while another
+	// deployment holds the lock.
+	stray := filepath.Join(l.Path, ".releasedesk", "lock.crashed1")
+	if err := os.Mkdir(stray, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(stray, "info"), []byte(mine.String()+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	other := LockInfo{Deployment: "d-2", Holder: "bob", Since: since}
+	ok(t)(l.Lock(other))
+	if code, out := try(t)(l.Unlock("d-1")); code != ExitLockHeld || ParseLockInfo(out) != other {
+		t.Fatalf("unlock by d-1 of d-2's lock: exit %d %q", code, out)
+	}
+	if _, err := os.Stat(stray); !os.IsNotExist(err) {
+		t.Fatalf("d-1's stray lock dir is left: %v", err)
+	}
+	// BreakLock removes the lock and the dir it points to.
+	if out := ok(t)(l.BreakLock()); ParseLockInfo(out) != other {
+		t.Fatalf("BreakLock printed %q", out)
+	}
+	assertNoLockLeft(t, l)
+}
+
+func assertLockDirIsDir(t *testing.T, l Layout) {
+	t.Helper()
+	fi, err := os.Lstat(l.LockDir())
+	if err != nil || !fi.IsDir() {
+		t.Fatalf("the older-style lock dir is gone: %v", err)
+	}
 }
 
 func TestLayoutReleaseLifecycle(t *testing.T) {
@@ -674,7 +842,7 @@ func TestLayoutGitStrategy(t *testing.T) {
 	ok(t)(l.GitFetch(repo, sha))
 	ok(t)(l.GitFetch(repo, sha)) // already there: no fetch
 	ok(t)(l.BeginStaging(tv1))
-	ok(t)(l.GitArchive(sha, tv1))
+	ok(t)(l.GitArchive(sha, tv1, nil))
 	if readFile(t, filepath.Join(l.Staging(tv1), "a.txt")) != "A" || readFile(t, filepath.Join(l.Staging(tv1), "dir/b.txt")) != "B" {
 		t.Fatal("archive content")
 	}
@@ -686,7 +854,7 @@ func TestLayoutGitStrategy(t *testing.T) {
 		t.Fatal("fetch of an unknown commit succeeded")
 	}
 	ok(t)(l.BeginStaging(tv2))
-	if code, _ := try(t)(l.GitArchive(strings.Repeat("1", 40), tv2)); code == 0 {
+	if code, _ := try(t)(l.GitArchive(strings.Repeat("1", 40), tv2, nil)); code == 0 {
 		t.Fatal("archive of an unknown commit succeeded")
 	}
 }
@@ -725,4 +893,111 @@ func sameFile(t *testing.T, a, b string) bool {
 		t.Fatal(err)
 	}
 	return os.SameFile(sa, sb)
+}
+
+// TestGitArchiveExcludeMatchesExport: for each exclude list, what
+// GitArchive extracts on a host (git archive | tar with TarArgs) is the
+// very tree Export writes here, and refused patterns are refused by both.
+func TestGitArchiveExcludeMatchesExport(t *testing.T) {
+	needGit(t)
+	files := map[string]string{}
+	for _, p := range []string{
+		"index.php", "app.log", "logs/today.log", "logs/keep.txt", "logs/x.log/inner.txt",
+		"node_modules/x/y.js", "web/node_modules/z.js", "node_modules_x/keep.js",
+		"storage/logs/a.txt", "storage/keep.txt", "a/storage/logs/b.txt", "storage/logsx/c.txt",
+		"config/app.local.php", "config/app.php", "config/sub/b.local.php", "a/config/app.local.php",
+		"public/app.js.map", "public/js/app.js.map", ".gitignore", ".github/ci.yml", ".env.example",
+		"docs/private/secret.md", "docs/private-not.md", "with space/a b.txt", "q?/x.txt", "cache/x", "src/cache",
+	} {
+		files[p] = p + "\n"
+	}
+	repo, head := newTestRepo(t, files)
+	m := testMirror(t, repo)
+	root := fastTempDir(t)
+	l := Layout{Path: filepath.Join(root, "www")}
+	ok(t)(l.Prepare())
+	ok(t)(l.GitFetch(repo, head))
+	cases := [][]string{
+		nil,
+		{"node_modules", "*.log"},
+		{"storage/logs", "/public/*.map", "cache/"},
+		{"config/*.local.php", "/docs/private"},
+		{".git*", "*.md", "with space", "q?"},
+		{"config/*", "logs/*.log", "[a-c]*", "??.txt"},
+		{"[^a-z]*", "*/*/x", "web"},
+	}
+	var all int
+	for i, ex := range cases {
+		dest := filepath.Join(root, fmt.Sprintf("export%d", i))
+		if err := m.Export(t.Context(), head, dest, ex); err != nil {
+			t.Fatalf("%v: export: %v", ex, err)
+		}
+		want, err := BuildManifest(dest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ok(t)(l.BeginStaging(tv1))
+		ok(t)(l.GitArchive(head, tv1, ex))
+		got, err := BuildManifest(l.Staging(tv1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Hash != want.Hash {
+			t.Errorf("exclude %q: tar extracted\n%v\nexport wrote\n%v", ex, manifestPaths(got), manifestPaths(want))
+		}
+		if i == 0 {
+			all = len(got.Entries)
+		} else if len(got.Entries) >= all {
+			t.Errorf("exclude %q left nothing out", ex)
+		}
+	}
+	for _, bad := range []string{"a/**/b", "[!a]*", "[[:alpha:]]", `a\*`, "-x", "+ y", "a\nb", ""} {
+		if _, err := l.GitArchive(head, tv1, []string{bad}); err == nil {
+			t.Errorf("GitArchive took exclude %q", bad)
+		}
+		if err := m.Export(t.Context(), head, filepath.Join(root, "refused"), []string{bad}); err == nil && !strings.HasPrefix(bad, "-") && !strings.HasPrefix(bad, "+") {
+			t.Errorf("Export took exclude %q", bad)
+		}
+	}
+}
+
+func manifestPaths(m Manifest) []string {
+	var out []string
+	for _, e := range m.Entries {
+		out = append(out, e.Path)
+	}
+	return out
+}
+
+// TestLayoutRemoveRenamesFirst: Remove renames a release away before it
+// deletes it, and removes what an interrupted Remove left; a name being
+// removed is never listed as a release.
+func TestLayoutRemoveRenamesFirst(t *testing.T) {
+	l := Layout{Path: filepath.Join(fastTempDir(t), "www")}
+	ok(t)(l.Prepare())
+	files := map[string]string{"a.txt": "a", "d/b.txt": "b"}
+	stage(t, l, tv1, files, nil, nil, "r1")
+	stage(t, l, tv2, files, nil, nil, "r2")
+	ok(t)(l.Switch(tv2))
+	// What a crash in the middle of an earlier Remove of tv1 leaves.
+	if err := os.Rename(l.Release(tv1), l.Release(tv1)+".removing"); err != nil {
+		t.Fatal(err)
+	}
+	if got := ParseReleases(ok(t)(l.ListReleases())); !slices.Equal(got, []string{tv2}) {
+		t.Fatalf("releases %v", got)
+	}
+	stage(t, l, tv1, files, nil, nil, "r1 again")
+	ok(t)(l.Switch(tv1))
+	ok(t)(l.Remove(tv2))
+	entries, err := os.ReadDir(l.Releases())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if !slices.Equal(names, []string{tv1}) {
+		t.Fatalf("releases/ holds %v, want only %s", names, tv1)
+	}
 }

@@ -16,8 +16,10 @@ import (
 // an append of lock.acquired at the version of a stream that is empty or
 // whose last event frees it, so of two runners racing for it exactly one
 // wins (the other gets events.ErrConcurrency and looks again). The remote
-// mkdir lock on each host (Layout.Lock) is the second line: it also stops a
-// Release Desk on another machine, which shares no log with this one.
+// lock on each host (Layout.Lock: a symlink made atomically to a dir that
+// already holds who, which deployment and since when) is the second line:
+// it also stops a Release Desk on another machine, which shares no log
+// with this one.
 
 // logLock is a held environment lock.
 type logLock struct {
@@ -128,7 +130,7 @@ func (r *Runner) releaseLockOf(ctx context.Context, p Project, env, deployment, 
 
 // BreakLock frees an environment's lock by force, an admin's decision:
 // lock.broken (by actor, with reason, naming the holder it broke) in the
-// log, then the remote lock dir removed on every host, whoever holds it.
+// log, then the remote lock removed on every host, whoever holds it.
 // A deployment still running with the lock is not stopped (cancel it for
 // that); its own release then finds the lock gone and leaves it alone.
 // Hosts that cannot be reached are named in the error; the log lock is
@@ -167,7 +169,7 @@ func (r *Runner) BreakLock(ctx context.Context, p Project, envName, actor, reaso
 	return errors.Join(errs...)
 }
 
-// breakHostLock removes one host's lock dir.
+// breakHostLock removes one host's lock (Layout.BreakLock).
 func (r *Runner) breakHostLock(ctx context.Context, p Project, env Environment, h Host) error {
 	ex, err := r.dial(ctx, p, env, h)
 	if err != nil {

@@ -109,7 +109,9 @@ func (d *deployment) observe(hr *hostRun) {
 	argv, err = hr.layout.RemoveStaging(d.req.Version)
 	_, _, _ = d.command(ctx, hr, "clean", argv, err)
 	argv, err = hr.layout.Unlock(d.id)
-	_, _, _ = d.command(ctx, hr, "unlock", argv, err, ExitLockHeld)
+	if st, _, err := d.command(ctx, hr, "unlock", argv, err, ExitLockHeld); err == nil {
+		d.noteStaleLock(hr, st.Output())
+	}
 	_ = d.emit(TypeHostObserved, ev)
 }
 

@@ -452,16 +452,24 @@ func (h *runHarness) lockHistory() []events.Envelope {
 }
 
 // checkLockFree asserts the environment lock is released and no host
-// holds a lock dir.
+// holds a lock (nor a lock.<random> dir).
 func (h *runHarness) checkLockFree() {
+	h.t.Helper()
+	h.checkLockFreeOn(h.targets())
+}
+
+// checkLockFreeOn is checkLockFree looking at the given hosts only (a dead
+// host keeps the lock its deployment could not release).
+func (h *runHarness) checkLockFreeOn(hosts []Host) {
 	h.t.Helper()
 	envs := h.lockHistory()
 	if n := len(envs); n == 0 || envs[n-1].Type == TypeLockAcquired {
 		h.t.Fatalf("environment lock still held: %d events", n)
 	}
-	for _, host := range h.targets() {
-		if _, err := os.Stat(filepath.Join(host.Path, ".releasedesk", "lock")); err == nil {
-			h.t.Fatalf("%s: remote lock dir left behind", host.Addr)
+	for _, host := range hosts {
+		left, _ := filepath.Glob(filepath.Join(host.Path, ".releasedesk", "lock*"))
+		if len(left) > 0 {
+			h.t.Fatalf("%s: remote lock left behind: %v", host.Addr, left)
 		}
 	}
 }

@@ -3,11 +3,16 @@ package runner
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sirupsen/logrus"
+	logrustest "github.com/sirupsen/logrus/hooks/test"
 
 	"releasedesk/events"
 )
@@ -235,4 +240,52 @@ func TestRunStartFollowsNewRequests(t *testing.T) {
 	if _, err := h.r.Wait(ctx, "nope"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("wait for an unknown deployment: %v", err)
 	}
+}
+
+// TestRunInfolessHostLock: a host lock dir of the older kind that names no
+// holder (its maker died between mkdir and writing the info) fails the
+// host, saying so, while it is young; once older than InfolessLockAge the
+// next deployment removes it with a logged warning and goes on.
+func TestRunInfolessHostLock(t *testing.T) {
+	logger := logrus.New()
+	logger.SetOutput(io.Discard)
+	hook := logrustest.NewLocal(logger)
+	h := newRunHarness(t, runHarnessOpts{strategy: StrategyLocal, files: 5, mem: true,
+		config: func(c *Config) { c.Logger = logger }})
+	host := h.targets()[0]
+	lockDir := Layout{Path: host.Path}.LockDir()
+	if err := os.MkdirAll(lockDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c := h.head()
+	id, term := h.deploy(KindDeploy, c, h.versionOf(c))
+	if term != TypeDeployFailed {
+		t.Fatalf("a young info-less lock: %s\n%s", term, h.describe(id))
+	}
+	var hf HostEvent
+	if err := h.ofType(id, TypeHostFailed)[0].Decode(&hf); err != nil {
+		t.Fatal(err)
+	}
+	if hf.Step != "lock" || !strings.Contains(hf.Error, "unknown holder") {
+		t.Fatalf("host_failed %+v", hf)
+	}
+	aged := time.Now().Add(-InfolessLockAge - time.Minute)
+	if err := os.Chtimes(lockDir, aged, aged); err != nil {
+		t.Fatal(err)
+	}
+	v := h.versionOf(c)
+	h.mustSucceed(KindDeploy, c, v)
+	if runCurrentOf(t, host) != v {
+		t.Fatal("not deployed")
+	}
+	warned := false
+	for _, e := range hook.AllEntries() {
+		if e.Level == logrus.WarnLevel && strings.Contains(e.Message, "info-less host lock") {
+			warned = true
+		}
+	}
+	if !warned {
+		t.Fatal("no warning logged for the removed lock")
+	}
+	h.checkLockFree()
 }

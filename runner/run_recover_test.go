@@ -52,8 +52,8 @@ func runnerChild(specPath string) error {
 	return r.Run(context.Background(), spec.Deployment)
 }
 
-// runCrashTrials is how many times the crash test kills a runner: 4 by
-// default, RD_RUNNER_CRASH_TRIALS to run more.
+// runCrashTrials is how many times the crash test kills a runner: 20 by
+// default (the count), RD_RUNNER_CRASH_TRIALS for another count.
 func runCrashTrials(t *testing.T) int {
 	if s := os.Getenv("RD_RUNNER_CRASH_TRIALS"); s != "" {
 		n, err := strconv.Atoi(s)
@@ -62,55 +62,79 @@ func runCrashTrials(t *testing.T) int {
 		}
 		return n
 	}
-	return 4
+	return 20
 }
 
 // TestRunCrashRecovery kills a runner process with SIGKILL at a random
 // moment of a five-host deployment, then restarts: recovery marks it
 // interrupted, records what each host runs, releases the locks, and every
-// host's current is a complete release; a resume finishes the job.
+// host's current is a complete release; a resume finishes the job. The
+// trials share one cluster, repository and log: each deploys a new commit
+// over the release the previous trial left live, so a trial costs about
+// two deployments, not four.
 func TestRunCrashRecovery(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts child processes and sshd hosts")
 	}
 	trials := runCrashTrials(t)
-	var interrupted, finishedFirst, notStarted int
-	for i := range trials {
-		t.Run(fmt.Sprintf("trial%d", i), func(t *testing.T) {
-			switch runCrashTrial(t, i, trials) {
-			case "interrupted":
-				interrupted++
-			case "finished":
-				finishedFirst++
-			case "queued":
-				notStarted++
-			}
-		})
-	}
-	t.Logf("%d trials: %d interrupted mid-deploy, %d finished before the kill, %d killed before claiming",
-		trials, interrupted, finishedFirst, notStarted)
-}
-
-// runCrashTrial runs one trial and says in which state the kill left the
-// deployment.
-func runCrashTrial(t *testing.T, trial, trials int) string {
+	start := time.Now()
 	h := newRunHarness(t, runHarnessOpts{strategy: StrategyRsync, hosts: 5, files: 100,
 		env:     func(e *Environment) { e.Batch = 2 },
 		project: func(p *Project) { p.Hooks.PreRelease = "sleep 0.05" }})
-	hosts := h.targets()
-	c1 := h.head()
-	v1, m1 := h.versionOf(c1), h.manifestOf(c1)
-	start := time.Now()
-	h.mustSucceed(KindDeploy, c1, v1)
-	took := time.Since(start)
+	c := h.head()
+	live := runLive{commit: c, version: h.versionOf(c), manifest: h.manifestOf(c)}
+	h.mustSucceed(KindDeploy, live.commit, live.version)
+	// How long a deployment of one change takes: the first estimate of
+	// the window of the kills (a runner child also needs to start).
+	c = h.commit(map[string]string{"dir0/file000.txt": "warm-up\n"})
+	next := runLive{commit: c, version: h.versionOf(c), manifest: h.manifestOf(c)}
+	began := time.Now()
+	h.mustSucceed(KindDeploy, next.commit, next.version)
+	window := time.Since(began) + childStart
+	live = next
+	counts := map[string]int{}
+	parent := h.t
+	for i := range trials {
+		t.Run(fmt.Sprintf("trial%d", i), func(t *testing.T) {
+			h.t = t
+			defer func() { h.t = parent }()
+			counts[runCrashTrial(t, h, i, trials, &window, &live)]++
+		})
+		if t.Failed() {
+			break
+		}
+	}
+	t.Logf("%d trials in %s (a runner child takes about %s): %d interrupted mid-deploy, %d finished before the kill, %d killed before claiming",
+		trials, time.Since(start).Round(time.Millisecond), window.Round(time.Millisecond),
+		counts["interrupted"], counts["finished"], counts["queued"])
+}
 
-	c2 := h.commit(map[string]string{"dir0/file000.txt": "v2\n", "dir5/file005.txt": "v2 too\n"})
+// runLive is what every host of the crash test runs between trials.
+type runLive struct {
+	commit, version string
+	manifest        Manifest
+}
+
+// runCrashTrial deploys a new commit with a runner process killed after a
+// delay spread over the deployment's length, recovers, checks and
+// finishes it; it says in which state the kill left the deployment.
+//
+// window is how long a runner child takes from its start to its end: the
+// kill comes at (trial+jitter)/trials of it. A child that ends before its
+// kill tells the real figure, which the following trials use.
+func runCrashTrial(t *testing.T, h *runHarness, trial, trials int, window *time.Duration, live *runLive) string {
+	hosts := h.targets()
+	c2 := h.commit(map[string]string{
+		"dir0/file000.txt": fmt.Sprintf("trial %d\n", trial),
+		"dir5/file005.txt": fmt.Sprintf("trial %d too\n", trial),
+	})
 	v2, m2 := h.versionOf(c2), h.manifestOf(c2)
+	v1, m1 := live.version, live.manifest
 	id := h.submit(KindDeploy, c2, v2)
 	h.closeStore()
 
-	// Kill moments spread over the deployment's length, plus some jitter.
-	delay := time.Duration(float64(took) * (float64(trial) + rand.Float64()) / float64(trials) * 1.1)
+	// Kill moments spread over the child's life, plus some jitter.
+	delay := time.Duration(float64(*window) * (float64(trial) + rand.Float64()) / float64(trials))
 	spec := filepath.Join(t.TempDir(), "spec.json")
 	b, _ := json.Marshal(runChildSpec{Store: h.storeDir, Workspace: h.ws.Dir, KnownHosts: h.cluster.KnownHostsPath, Deployment: id})
 	if err := os.WriteFile(spec, b, 0o600); err != nil {
@@ -122,15 +146,23 @@ func runCrashTrial(t *testing.T, trial, trials int) string {
 	cmd.Env = append(os.Environ(), "RD_RUNNER_CHILD="+spec, "TMPDIR="+t.TempDir())
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
+	began := time.Now()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(delay)
-	_ = cmd.Process.Signal(syscall.SIGKILL)
-	_ = cmd.Wait()
-	t.Logf("killed the runner %s into a deployment that takes about %s", delay.Round(time.Millisecond), took.Round(time.Millisecond))
-	// The dead runner's rsync processes (in their own process groups)
-	// outlive it for a moment, as they would in a real crash.
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case <-time.After(delay):
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		<-exited
+		t.Logf("killed the runner %s into its life of about %s", delay.Round(time.Millisecond), window.Round(time.Millisecond))
+	case err := <-exited:
+		*window = time.Since(began)
+		t.Logf("the runner ended (%v) in %s, before its kill at %s", err, window.Round(time.Millisecond), delay.Round(time.Millisecond))
+	}
+	// The dead runner's local commands die with it (see LocalExecutor);
+	// make sure before looking at the hosts.
 	runWaitNoProcess(t, h.cluster.Dir, "."+v2+".partial")
 
 	h.reopen()
@@ -186,8 +218,12 @@ func runCrashTrial(t *testing.T, trial, trials int) string {
 	}
 	h.checkHosts(hosts, v2, c2, m2)
 	h.checkLockFree()
+	*live = runLive{commit: c2, version: v2, manifest: m2}
 	return outcome
 }
+
+// childStart is about how long a runner child takes to start and claim.
+const childStart = 150 * time.Millisecond
 
 func runHostPath(hosts []Host, addr string) string {
 	i := slices.IndexFunc(hosts, func(h Host) bool { return h.Addr == addr })

@@ -414,7 +414,15 @@ func (r *Runner) execute(ctx context.Context, req Request, actor string, hosts, 
 			}
 		}
 	}
-	d, err := r.newDeployment(dctx, req, actor, hosts, prior)
+	// Submit validated the request, but the log may hold one that did not
+	// pass through it (an older version, another writer): check again, so
+	// that nothing unchecked ever reaches a host.
+	var d *deployment
+	if err = validateRequest(req); err != nil {
+		err = fmt.Errorf("%w: %v", ErrInvalidRequest, err)
+	} else {
+		d, err = r.newDeployment(dctx, req, actor, hosts, prior)
+	}
 	if err != nil {
 		// The request cannot run at all (an unreadable secret, say): it
 		// fails before touching anything, and says why.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -16,7 +17,19 @@ var envNameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 // secret values to scrub from everything the runner records.
 type resolvedEnv struct {
 	Pairs   []string // NAME=value, in configuration order
-	Secrets []string // values of the variables marked secret
+	Hidden  []string // NAME=value of the variables marked secret (also in Pairs)
+	Secrets []string // values of the variables marked secret, to redact
+}
+
+// plain is Pairs without the secret variables: what may travel in argv.
+func (e resolvedEnv) plain() []string {
+	var out []string
+	for _, kv := range e.Pairs {
+		if !slices.Contains(e.Hidden, kv) {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 // resolveEnv reads every EnvVar's value: Value as written, FromFile from a
@@ -35,6 +48,9 @@ func resolveEnv(vars []EnvVar) (resolvedEnv, error) {
 			return resolvedEnv{}, err
 		}
 		out.Pairs = append(out.Pairs, v.Name+"="+val)
+		if v.Secret {
+			out.Hidden = append(out.Hidden, v.Name+"="+val)
+		}
 		if v.Secret && val != "" {
 			out.Secrets = append(out.Secrets, val)
 			// A multi-line secret may be printed one line at a time.

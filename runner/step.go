@@ -125,8 +125,13 @@ func (e *stepError) Error() string {
 // It returns the step (for its output) and an error for a non-zero exit
 // (other than those in ok) as well as for a command that could not run.
 func (d *deployment) run(ctx context.Context, host, name string, ex Executor, argv []string, timeout time.Duration, ok ...int) (*step, int, error) {
+	return d.runEnv(ctx, host, name, ex, argv, nil, timeout, ok...)
+}
+
+// runEnv is run with env handed to the command out of band (RunEnv).
+func (d *deployment) runEnv(ctx context.Context, host, name string, ex Executor, argv, env []string, timeout time.Duration, ok ...int) (*step, int, error) {
 	s := d.beginStep(host, name, argv)
-	exit, err := d.runIn(ctx, s, ex, argv, timeout)
+	exit, err := d.runIn(ctx, s, ex, argv, env, timeout)
 	return s, exit, s.finish(exit, err, ok...)
 }
 
@@ -134,21 +139,27 @@ func (d *deployment) run(ctx context.Context, host, name string, ex Executor, ar
 // StepTimeout. buildErr is the builder's refusal: the step is then
 // recorded as failed without running anything.
 func (d *deployment) command(ctx context.Context, hr *hostRun, name string, argv []string, buildErr error, ok ...int) (*step, int, error) {
+	return d.commandEnv(ctx, hr, name, argv, nil, buildErr, ok...)
+}
+
+// commandEnv is command with env handed to it out of band (RunEnv): the
+// secrets of hooks and checks.
+func (d *deployment) commandEnv(ctx context.Context, hr *hostRun, name string, argv, env []string, buildErr error, ok ...int) (*step, int, error) {
 	if buildErr != nil {
 		s := d.beginStep(hr.host.Addr, name, nil)
 		return s, -1, s.finish(-1, buildErr)
 	}
-	return d.run(ctx, hr.host.Addr, name, hr.ex, argv, d.r.cfg.StepTimeout, ok...)
+	return d.runEnv(ctx, hr.host.Addr, name, hr.ex, argv, env, d.r.cfg.StepTimeout, ok...)
 }
 
 // runIn runs one command inside an already begun step.
-func (d *deployment) runIn(ctx context.Context, s *step, ex Executor, argv []string, timeout time.Duration) (int, error) {
+func (d *deployment) runIn(ctx context.Context, s *step, ex Executor, argv, env []string, timeout time.Duration) (int, error) {
 	if timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	exit, err := ex.Run(ctx, argv, s)
+	exit, err := ex.RunEnv(ctx, argv, env, s)
 	if err != nil && errors.Is(err, context.DeadlineExceeded) && context.Cause(ctx) == context.DeadlineExceeded {
 		err = fmt.Errorf("%s: no answer within %s: %w", s.name, timeout, err)
 	}
