@@ -1,0 +1,595 @@
+package app
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"releasedesk/events"
+	"releasedesk/projections"
+)
+
+// Errors of the people side. Callers test them with errors.Is; the typed
+// errors below carry the details and match these sentinels. The HTTP layer
+// maps them: ErrInvalid 400, ErrUnauthorized 401, ErrForbidden 403 (with
+// the rule), ErrNotFound 404, ErrConflict 409, ErrLocked 429 with a
+// Retry-After of LockedError.RetrySeconds().
+var (
+	ErrUnauthorized = errors.New("unauthorized")
+	ErrForbidden    = errors.New("forbidden")
+	ErrInvalid      = errors.New("invalid")
+	ErrConflict     = errors.New("conflict")
+	ErrNotFound     = errors.New("not found")
+	ErrLocked       = errors.New("account locked")
+)
+
+// UnauthorizedError: no valid credentials (wrong name or password, unknown,
+// expired or revoked token, disabled account).
+type UnauthorizedError struct{ Reason string }
+
+func (e *UnauthorizedError) Error() string        { return e.Reason }
+func (e *UnauthorizedError) Is(target error) bool { return target == ErrUnauthorized }
+
+// ForbiddenError: signed in, but a rule refuses; Rule says which, in words.
+type ForbiddenError struct{ Rule string }
+
+func (e *ForbiddenError) Error() string        { return e.Rule }
+func (e *ForbiddenError) Is(target error) bool { return target == ErrForbidden }
+
+// InvalidError: a field of a request was refused.
+type InvalidError struct{ Field, Reason string }
+
+func (e *InvalidError) Error() string        { return e.Field + ": " + e.Reason }
+func (e *InvalidError) Is(target error) bool { return target == ErrInvalid }
+
+// ConflictError: the state changed under the request (it also matches
+// events.ErrConcurrency when a stream version was the cause).
+type ConflictError struct {
+	Message string
+	Err     error
+}
+
+func (e *ConflictError) Error() string        { return e.Message }
+func (e *ConflictError) Unwrap() error        { return e.Err }
+func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
+
+// NotFoundError: what was named does not exist.
+type NotFoundError struct{ Message string }
+
+func (e *NotFoundError) Error() string        { return e.Message }
+func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }
+
+// LockedError: too many failed logins in a row; the account waits.
+type LockedError struct {
+	Failures   int
+	RetryAfter time.Duration
+}
+
+func (e *LockedError) Error() string {
+	return fmt.Sprintf("too many failed logins (%d in a row): try again in %s", e.Failures, formatWait(e.RetryAfter))
+}
+func (e *LockedError) Is(target error) bool { return target == ErrLocked }
+
+// RetrySeconds is RetryAfter rounded up, for a Retry-After header.
+func (e *LockedError) RetrySeconds() int { return int((e.RetryAfter + time.Second - 1) / time.Second) }
+
+func formatWait(d time.Duration) string {
+	s := int((d + time.Second - 1) / time.Second)
+	if s < 60 {
+		return fmt.Sprintf("%d s", s)
+	}
+	if s%60 == 0 {
+		return fmt.Sprintf("%d min", s/60)
+	}
+	return fmt.Sprintf("%d min %d s", s/60, s%60)
+}
+
+// Lock-out: after LockoutThreshold failed logins in a row (the Users
+// projection's count, which every user.login_failed raises, a refused
+// attempt during the wait included, and a success or user.enabled resets)
+// an account waits LockoutBase after the last failure, doubling with each
+// further failure, at most LockoutMax.
+const (
+	LockoutThreshold = 5
+	LockoutBase      = 30 * time.Second
+	LockoutMax       = 15 * time.Minute
+)
+
+// lockoutDelay is how long an account waits after its last failure.
+func lockoutDelay(failures int) time.Duration {
+	if failures < LockoutThreshold {
+		return 0
+	}
+	d := LockoutBase
+	for i := LockoutThreshold; i < failures && d < LockoutMax; i++ {
+		d *= 2
+	}
+	return min(d, LockoutMax)
+}
+
+// lockoutWait is how long, at now, an account must still wait.
+func lockoutWait(failures int, last, now time.Time) time.Duration {
+	d := lockoutDelay(failures)
+	if d == 0 {
+		return 0
+	}
+	return max(last.Add(d).Sub(now), 0)
+}
+
+// Token kinds and the default session lifetime.
+const (
+	TokenSession      = "session"
+	TokenPersonal     = "personal"
+	DefaultSessionTTL = 12 * time.Hour
+)
+
+// SystemActor is the actor of changes made without a signed-in person
+// (`releasedesk user add`). No user may take the name.
+const SystemActor = "system"
+
+// Login failure reasons (projections.LoginFailed.Reason).
+const (
+	failBadPassword = "bad_password"
+	failUnknownUser = "unknown_user"
+	failDisabled    = "disabled"
+	failLocked      = "locked"
+)
+
+// unknownLoginStream holds the failed logins of names that are no user, so
+// they do not create a user/<name> stream a later CreateUser would find.
+const unknownLoginStream = "login/unknown"
+
+// AuthLog is what Auth needs of the event log (events.Store and MemStore).
+type AuthLog interface {
+	Append(ctx context.Context, stream string, expectedVersion int64, evs ...events.Event) ([]events.Envelope, error)
+	ReadStream(ctx context.Context, stream string, fromVersion uint64) ([]events.Envelope, error)
+}
+
+// Auth is the people side: users, passwords, logins, tokens. Decisions are
+// read from Set.Users and appended to user/<name> with the expected stream
+// version; each call waits until its own events are folded into Set, so
+// the next call sees them. Set must be kept live (Set.Follow) over Log.
+//
+// Within a process, changes to accounts are serialised, and every event of
+// one user's stream (logins included) is written in turn, so a lock-out
+// count cannot be outrun by parallel guesses. Now must read the same clock
+// as the log (the lock-out compares it with the events' times).
+type Auth struct {
+	Log        AuthLog
+	Set        *projections.Set
+	Creds      *Credentials
+	Now        func() time.Time // nil: time.Now
+	SessionTTL time.Duration    // 0: DefaultSessionTTL
+
+	argon     argonParams // zero: defaultArgon (tests make it cheap)
+	argonHook func()      // told of every argon2 run (tests count them)
+
+	wmu   sync.Mutex     // account changes, one at a time
+	names [64]sync.Mutex // striped by user name: one user's events in turn
+
+	vmu      sync.Mutex
+	versions map[string]uint64 // stream -> last version seen
+
+	dummyMu sync.Mutex
+	dummy   string // a hash to verify against when there is no user
+
+	umu     sync.Mutex
+	unknown map[string]unknownFailures // failed logins of names that are no user
+}
+
+// unknownFailures mirrors the projection's count for a name that is no
+// user, so probing a name gets the same answers (lock-out included) as a
+// wrong password. It lives in memory, bounded by maxUnknownNames.
+type unknownFailures struct {
+	n    int
+	last time.Time
+}
+
+const maxUnknownNames = 10000
+
+func (a *Auth) now() time.Time {
+	if a.Now != nil {
+		return a.Now()
+	}
+	return time.Now()
+}
+
+func (a *Auth) params() argonParams {
+	if a.argon.Memory == 0 {
+		return defaultArgon
+	}
+	return a.argon
+}
+
+func (a *Auth) sessionTTL() time.Duration {
+	if a.SessionTTL > 0 {
+		return a.SessionTTL
+	}
+	return DefaultSessionTTL
+}
+
+// nameLock is the stripe that serialises name's events.
+func (a *Auth) nameLock(name string) *sync.Mutex {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(name))
+	return &a.names[h.Sum32()%uint32(len(a.names))]
+}
+
+// dummyHash is a hash of a random password with the current parameters:
+// an unknown user's login verifies against it, so it costs what a wrong
+// password costs.
+func (a *Auth) dummyHash(ctx context.Context) (string, error) {
+	a.dummyMu.Lock()
+	defer a.dummyMu.Unlock()
+	if a.dummy == "" {
+		secret, _, err := newSecretToken()
+		if err != nil {
+			return "", err
+		}
+		if a.dummy, err = hashPassword(ctx, nil, secret, a.params()); err != nil {
+			return "", err
+		}
+	}
+	return a.dummy, nil
+}
+
+func userStream(name string) string { return "user/" + name }
+
+// appendUser appends evs to user/<name> at its current version and waits
+// until Set has folded them. The caller holds name's lock.
+func (a *Auth) appendUser(ctx context.Context, name string, evs ...events.Event) error {
+	stream := userStream(name)
+	v, err := a.streamVersion(ctx, stream)
+	if err != nil {
+		return err
+	}
+	return a.appendAt(ctx, stream, int64(v), evs...)
+}
+
+// streamVersion is a stream's version: the last one seen, caught up by
+// reading what came after it.
+func (a *Auth) streamVersion(ctx context.Context, stream string) (uint64, error) {
+	a.vmu.Lock()
+	v := a.versions[stream]
+	a.vmu.Unlock()
+	envs, err := a.Log.ReadStream(ctx, stream, v+1)
+	if err != nil {
+		return 0, err
+	}
+	if n := len(envs); n > 0 {
+		v = envs[n-1].Version
+	}
+	return v, nil
+}
+
+// appendAt appends at an expected version (or events.AnyVersion) and waits
+// for the events to be folded.
+func (a *Auth) appendAt(ctx context.Context, stream string, expected int64, evs ...events.Event) error {
+	envs, err := a.Log.Append(ctx, stream, expected, evs...)
+	if err != nil {
+		if errors.Is(err, events.ErrConcurrency) {
+			a.vmu.Lock()
+			delete(a.versions, stream)
+			a.vmu.Unlock()
+			return &ConflictError{Message: fmt.Sprintf("%s changed meanwhile; try again", stream), Err: err}
+		}
+		return err
+	}
+	last := envs[len(envs)-1]
+	a.vmu.Lock()
+	if a.versions == nil {
+		a.versions = map[string]uint64{}
+	}
+	a.versions[stream] = max(a.versions[stream], last.Version)
+	a.vmu.Unlock()
+	return a.Set.WaitFor(ctx, last.Position)
+}
+
+func newEvents(actor string, pairs ...any) ([]events.Event, error) {
+	evs := make([]events.Event, 0, len(pairs)/2)
+	for i := 0; i+1 < len(pairs); i += 2 {
+		ev, err := events.NewEvent(pairs[i].(string), actor, pairs[i+1])
+		if err != nil {
+			return nil, err
+		}
+		evs = append(evs, ev)
+	}
+	return evs, nil
+}
+
+// Login checks a name and password and opens a session: a token shown once
+// (valid SessionTTL), and the user. Success and failure are events
+// (user.login_succeeded with token.created, or user.login_failed with its
+// reason). Every answer to a wrong name, a wrong password or a disabled
+// account with a wrong password is the same *UnauthorizedError after one
+// argon2 run; a disabled account with the right password says so. After
+// LockoutThreshold failures in a row the answer is a *LockedError until the
+// wait is over, without looking at the password.
+func (a *Auth) Login(ctx context.Context, name, password string) (string, UserView, error) {
+	name = strings.ToLower(strings.TrimSpace(name))
+	if len(name) > 64 {
+		name = name[:64]
+	}
+	mu := a.nameLock(name)
+	mu.Lock()
+	defer mu.Unlock()
+
+	users := a.Set.Users
+	u, known := users.Get(name)
+	if wait, n := a.lockedFor(name, u, known); wait > 0 {
+		if err := a.loginFailed(ctx, name, known, failLocked); err != nil {
+			return "", UserView{}, err
+		}
+		u, known = users.Get(name)
+		wait, n = a.lockedFor(name, u, known) // this refusal counted too
+		return "", UserView{}, &LockedError{Failures: n, RetryAfter: max(wait, time.Second)}
+	}
+
+	phc, have := "", false
+	if known {
+		phc, have = a.Creds.passwordHash(name)
+	}
+	if !have {
+		var err error
+		if phc, err = a.dummyHash(ctx); err != nil {
+			return "", UserView{}, err
+		}
+	}
+	good, err := verifyPassword(ctx, a.argonHook, password, phc)
+	if err != nil {
+		return "", UserView{}, err
+	}
+	good = good && have && utf8.RuneCountInString(password) <= maxPasswordLen
+
+	var reason string
+	switch {
+	case !known:
+		reason = failUnknownUser
+	case !good:
+		reason = failBadPassword
+	case u.Disabled:
+		reason = failDisabled
+	}
+	if reason != "" {
+		if err := a.loginFailed(ctx, name, known, reason); err != nil {
+			return "", UserView{}, err
+		}
+		if reason == failDisabled {
+			return "", UserView{}, &UnauthorizedError{Reason: fmt.Sprintf("user %s is disabled", name)}
+		}
+		return "", UserView{}, &UnauthorizedError{Reason: "wrong user name or password"}
+	}
+
+	now := a.now()
+	token, _, err := a.issueToken(ctx, name, name, TokenSession, "", now.Add(a.sessionTTL()), true)
+	if err != nil {
+		return "", UserView{}, err
+	}
+	if outdated(phc, a.params()) { // stored with older parameters: store it anew
+		if fresh, err := hashPassword(ctx, a.argonHook, password, a.params()); err == nil {
+			_ = a.Creds.setPassword(now, name, fresh)
+		}
+	}
+	u, _ = users.Get(name)
+	return token, a.view(u), nil
+}
+
+// lockedFor is how long name must still wait, and its failures in a row.
+func (a *Auth) lockedFor(name string, u projections.User, known bool) (time.Duration, int) {
+	if known {
+		return lockoutWait(u.FailedLogins, u.LastFailure, a.now()), u.FailedLogins
+	}
+	a.umu.Lock()
+	f := a.unknown[name]
+	a.umu.Unlock()
+	return lockoutWait(f.n, f.last, a.now()), f.n
+}
+
+// loginFailed records a failed login.
+func (a *Auth) loginFailed(ctx context.Context, name string, known bool, reason string) error {
+	evs, err := newEvents(name, projections.TypeLoginFailed, projections.LoginFailed{Name: name, Reason: reason})
+	if err != nil {
+		return err
+	}
+	if known {
+		return a.appendUser(ctx, name, evs...)
+	}
+	evs[0].Actor = "" // not a person: the name is only what was typed
+	if err := a.appendAt(ctx, unknownLoginStream, events.AnyVersion, evs...); err != nil {
+		return err
+	}
+	a.umu.Lock()
+	defer a.umu.Unlock()
+	if a.unknown == nil {
+		a.unknown = map[string]unknownFailures{}
+	}
+	if _, ok := a.unknown[name]; !ok && len(a.unknown) >= maxUnknownNames {
+		oldest, at := "", time.Time{}
+		for k, f := range a.unknown {
+			if oldest == "" || f.last.Before(at) {
+				oldest, at = k, f.last
+			}
+		}
+		delete(a.unknown, oldest)
+	}
+	f := a.unknown[name]
+	a.unknown[name] = unknownFailures{n: f.n + 1, last: a.now()}
+	return nil
+}
+
+// issueToken stores a new token, then appends token.created (with
+// user.login_succeeded first for a session from Login), and returns the
+// token's text. The caller holds user's lock.
+func (a *Auth) issueToken(ctx context.Context, actor, user, kind, name string, expires time.Time, login bool) (string, TokenInfo, error) {
+	secret, h, err := newSecretToken()
+	if err != nil {
+		return "", TokenInfo{}, err
+	}
+	id, err := newTokenID()
+	if err != nil {
+		return "", TokenInfo{}, err
+	}
+	now := a.now()
+	rec := credToken{ID: id, User: user, Kind: kind, Name: name, Hash: hex.EncodeToString(h[:]), Created: now, ExpiresAt: expires}
+	if err := a.Creds.addToken(now, rec); err != nil {
+		return "", TokenInfo{}, err
+	}
+	created := projections.TokenEvent{User: user, ID: id, Name: name, Kind: kind, ExpiresAt: expires}
+	var evs []events.Event
+	if login {
+		evs, err = newEvents(actor, projections.TypeLoginSucceeded, projections.UserRef{Name: user}, projections.TypeTokenCreated, created)
+	} else {
+		evs, err = newEvents(actor, projections.TypeTokenCreated, created)
+	}
+	if err == nil {
+		err = a.appendUser(ctx, user, evs...)
+	}
+	if err != nil {
+		_ = a.Creds.removeTokens(now, id) // unusable anyway without its event
+		return "", TokenInfo{}, err
+	}
+	t, _, _ := a.Set.Users.Token(id)
+	return secret, tokenInfo(t, user), nil
+}
+
+// TokenInfo describes a bearer token (never its secret).
+type TokenInfo struct {
+	ID        string    `json:"id"`
+	User      string    `json:"user"`
+	Kind      string    `json:"kind"` // session | personal
+	Name      string    `json:"name,omitempty"`
+	Created   time.Time `json:"created"`
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+}
+
+func tokenInfo(t projections.Token, user string) TokenInfo {
+	return TokenInfo{ID: t.ID, User: user, Kind: t.Kind, Name: t.Name, Created: t.Created, ExpiresAt: t.ExpiresAt}
+}
+
+// Authenticate checks a bearer token ("rd_..." or "Bearer rd_...") on every
+// request: a sha256 lookup, no argon2. The token must be stored, known to
+// the projection, unrevoked and unexpired, and its user enabled.
+func (a *Auth) Authenticate(ctx context.Context, bearer string) (UserView, TokenInfo, error) {
+	tok := strings.TrimSpace(bearer)
+	if scheme, rest, ok := strings.Cut(tok, " "); ok && strings.EqualFold(scheme, "Bearer") {
+		tok = strings.TrimSpace(rest)
+	}
+	if tok == "" {
+		return UserView{}, TokenInfo{}, &UnauthorizedError{Reason: "a bearer token is needed"}
+	}
+	h, ok := parseSecretToken(tok)
+	if !ok {
+		return UserView{}, TokenInfo{}, &UnauthorizedError{Reason: "malformed token"}
+	}
+	rec, ok := a.Creds.tokenByHash(h)
+	if !ok {
+		return UserView{}, TokenInfo{}, &UnauthorizedError{Reason: "unknown or revoked token"}
+	}
+	t, owner, ok := a.Set.Users.Token(rec.ID)
+	now := a.now()
+	switch {
+	case !ok || owner != rec.User:
+		return UserView{}, TokenInfo{}, &UnauthorizedError{Reason: "unknown or revoked token"}
+	case t.Revoked:
+		return UserView{}, TokenInfo{}, &UnauthorizedError{Reason: "token revoked"}
+	case !t.Valid(now) || rec.expired(now):
+		return UserView{}, TokenInfo{}, &UnauthorizedError{Reason: "token expired"}
+	}
+	u, ok := a.Set.Users.Get(owner)
+	switch {
+	case !ok:
+		return UserView{}, TokenInfo{}, &UnauthorizedError{Reason: "unknown or revoked token"}
+	case u.Disabled:
+		return UserView{}, TokenInfo{}, &UnauthorizedError{Reason: fmt.Sprintf("user %s is disabled", owner)}
+	}
+	return a.view(u), tokenInfo(t, owner), nil
+}
+
+// MaxTokenName bounds a personal token's name.
+const MaxTokenName = 64
+
+// CreateToken makes a personal token for actor (scripts): shown once,
+// valid for ttl (0: until revoked).
+func (a *Auth) CreateToken(ctx context.Context, actor, name string, ttl time.Duration) (string, TokenInfo, error) {
+	name = strings.TrimSpace(name)
+	switch {
+	case name == "":
+		return "", TokenInfo{}, &InvalidError{Field: "name", Reason: "a token needs a name (what uses it)"}
+	case utf8.RuneCountInString(name) > MaxTokenName || !utf8.ValidString(name):
+		return "", TokenInfo{}, &InvalidError{Field: "name", Reason: fmt.Sprintf("at most %d characters", MaxTokenName)}
+	case hasControl(name):
+		return "", TokenInfo{}, &InvalidError{Field: "name", Reason: "contains a control character"}
+	case ttl < 0:
+		return "", TokenInfo{}, &InvalidError{Field: "ttl", Reason: "must not be negative"}
+	}
+	mu := a.nameLock(actor)
+	mu.Lock()
+	defer mu.Unlock()
+	u, ok := a.Set.Users.Get(actor)
+	switch {
+	case !ok:
+		return "", TokenInfo{}, &ForbiddenError{Rule: "creating a token needs a signed-in user"}
+	case u.Disabled:
+		return "", TokenInfo{}, &ForbiddenError{Rule: fmt.Sprintf("user %s is disabled", actor)}
+	}
+	var expires time.Time
+	if ttl > 0 {
+		expires = a.now().Add(ttl)
+	}
+	return a.issueToken(ctx, actor, actor, TokenPersonal, name, expires, false)
+}
+
+// RevokeToken revokes a token: one's own, or anyone's for an admin.
+// Revoking a revoked token again does nothing.
+func (a *Auth) RevokeToken(ctx context.Context, actor, id string) error {
+	_, owner, ok := a.Set.Users.Token(id)
+	if !ok {
+		return &NotFoundError{Message: fmt.Sprintf("no token %q", id)}
+	}
+	if actor != owner {
+		if err := a.mayManage(actor); err != nil {
+			return &ForbiddenError{Rule: "revoking another user's token needs the admin role"}
+		}
+	}
+	mu := a.nameLock(owner)
+	mu.Lock()
+	defer mu.Unlock()
+	t, _, _ := a.Set.Users.Token(id)
+	if !t.Revoked {
+		evs, err := newEvents(actor, projections.TypeTokenRevoked,
+			projections.TokenEvent{User: owner, ID: id, Name: t.Name, Kind: t.Kind, ExpiresAt: t.ExpiresAt})
+		if err != nil {
+			return err
+		}
+		if err := a.appendUser(ctx, owner, evs...); err != nil {
+			return err
+		}
+	}
+	return a.Creds.removeTokens(a.now(), id)
+}
+
+// Tokens lists a user's usable tokens (neither revoked nor expired).
+func (a *Auth) Tokens(name string) ([]TokenInfo, error) {
+	u, ok := a.Set.Users.Get(name)
+	if !ok {
+		return nil, &NotFoundError{Message: fmt.Sprintf("no user %s", name)}
+	}
+	now := a.now()
+	out := []TokenInfo{}
+	for _, t := range u.Tokens {
+		if t.Valid(now) {
+			out = append(out, tokenInfo(t, name))
+		}
+	}
+	return out, nil
+}
+
+func hasControl(s string) bool {
+	return strings.IndexFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0
+}

@@ -1,0 +1,198 @@
+package app
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"releasedesk/projections"
+)
+
+// Actions a person may take. What each role may do is the one table below,
+// roleTable; Can reads it and nothing else decides who may do what.
+// (Separation of duties, such as nobody approving their own release, is a
+// workflow rule on top of this table: it depends on the release, not on
+// the roles.)
+const (
+	ActionReleaseOpen           = "release.open"
+	ActionReleaseDeploy         = "release.deploy"          // to a stage without approval
+	ActionReleaseDeployApproved = "release.deploy_approved" // to a stage that needs approval
+	ActionReleaseTest           = "release.test"            // pass or fail
+	ActionReleaseApprove        = "release.approve"
+	ActionReleaseReject         = "release.reject"
+	ActionReleaseAccept         = "release.accept"
+	ActionReleaseRefuse         = "release.refuse"
+	ActionReleaseComplete       = "release.complete"
+	ActionReleaseCancel         = "release.cancel"
+	ActionRollback              = "environment.rollback"          // a stage without approval
+	ActionRollbackApproved      = "environment.rollback_approved" // a stage that needs approval
+	ActionVersionMarkBad        = "version.mark_bad"
+	ActionDeploymentCancel      = "deployment.cancel"
+	ActionDeploymentRetry       = "deployment.retry"
+	ActionProjectConfigure      = "project.configure"
+	ActionUserManage            = "user.manage"
+	ActionHostTrust             = "host.trust"
+	ActionLockBreak             = "lock.break"
+	ActionAuditRead             = "audit.read"
+	ActionAuditExport           = "audit.export"
+)
+
+// ProjectRoles are the per-project roles, in their usual order; admin is global.
+var ProjectRoles = []string{projections.RoleDeveloper, projections.RoleTester, projections.RoleApprover, projections.RoleManager}
+
+// RoleAdmin names the global role in rules and views.
+const RoleAdmin = "admin"
+
+// roleScope says what an action is checked against.
+type roleScope int
+
+const (
+	scopeProject    roleScope = iota // the roles the user holds on the action's project
+	scopeAnyProject                  // the roles the user holds on any project (global actions)
+	scopeSignedIn                    // any signed-in, enabled user
+)
+
+// roleRule is one row of the table: who, besides admins (who may do
+// everything), may take an action, and how a refusal reads.
+type roleRule struct {
+	action string
+	doing  string    // "approving": the words of a refusal
+	scope  roleScope // scopeProject unless said
+	roles  []string  // per-project roles allowed; none: admins only
+}
+
+// roleTable is who may do what. Deploying and rolling back are split by
+// the stage: a stage that needs approval is the approvers' (the workflow
+// also holds it to the approved commit); a stage without approval is its
+// deployers' (developers), and approvers may roll it back too.
+var roleTable = []roleRule{
+	{action: ActionReleaseOpen, doing: "opening a release", roles: []string{projections.RoleDeveloper, projections.RoleManager}},
+	{action: ActionReleaseDeploy, doing: "deploying to a stage without approval", roles: []string{projections.RoleDeveloper}},
+	{action: ActionReleaseDeployApproved, doing: "deploying to a stage that needs approval", roles: []string{projections.RoleApprover}},
+	{action: ActionReleaseTest, doing: "passing or failing a release's test", roles: []string{projections.RoleTester}},
+	{action: ActionReleaseApprove, doing: "approving a release", roles: []string{projections.RoleApprover}},
+	{action: ActionReleaseReject, doing: "rejecting a release", roles: []string{projections.RoleApprover}},
+	{action: ActionReleaseAccept, doing: "accepting a release", roles: []string{projections.RoleManager}},
+	{action: ActionReleaseRefuse, doing: "refusing a release", roles: []string{projections.RoleManager}},
+	{action: ActionReleaseComplete, doing: "completing a release", roles: []string{projections.RoleDeveloper, projections.RoleManager}},
+	{action: ActionReleaseCancel, doing: "cancelling a release", roles: []string{projections.RoleDeveloper, projections.RoleManager}},
+	{action: ActionRollback, doing: "rolling back a stage without approval", roles: []string{projections.RoleDeveloper, projections.RoleApprover}},
+	{action: ActionRollbackApproved, doing: "rolling back a stage that needs approval", roles: []string{projections.RoleApprover}},
+	{action: ActionVersionMarkBad, doing: "marking a version bad", roles: []string{projections.RoleTester, projections.RoleApprover, projections.RoleManager}},
+	{action: ActionDeploymentCancel, doing: "cancelling a deployment", roles: []string{projections.RoleDeveloper, projections.RoleApprover}},
+	{action: ActionDeploymentRetry, doing: "retrying a deployment", roles: []string{projections.RoleDeveloper, projections.RoleApprover}},
+	{action: ActionProjectConfigure, doing: "configuring a project"},
+	{action: ActionUserManage, doing: "managing users", scope: scopeAnyProject},
+	{action: ActionHostTrust, doing: "trusting a host key", scope: scopeAnyProject},
+	{action: ActionLockBreak, doing: "breaking a deploy lock", scope: scopeAnyProject},
+	{action: ActionAuditRead, doing: "reading the audit log", scope: scopeSignedIn},
+	{action: ActionAuditExport, doing: "exporting the audit log", scope: scopeAnyProject, roles: []string{projections.RoleManager}},
+}
+
+var roleRuleOf = func() map[string]*roleRule {
+	m := make(map[string]*roleRule, len(roleTable))
+	for i := range roleTable {
+		m[roleTable[i].action] = &roleTable[i]
+	}
+	return m
+}()
+
+// Actions lists every action of the table, in its order.
+func Actions() []string {
+	out := make([]string, len(roleTable))
+	for i, r := range roleTable {
+		out[i] = r.action
+	}
+	return out
+}
+
+// DeployAction is the action deploying to a stage takes.
+func DeployAction(needsApproval bool) string {
+	if needsApproval {
+		return ActionReleaseDeployApproved
+	}
+	return ActionReleaseDeploy
+}
+
+// RollbackAction is the action rolling a stage back takes.
+func RollbackAction(needsApproval bool) string {
+	if needsApproval {
+		return ActionRollbackApproved
+	}
+	return ActionRollback
+}
+
+// Can tells whether u may take action on project (ignored by global
+// actions). When it may not, rule says why in words, e.g. "approving a
+// release needs the approver role on project blog". Admins may do
+// everything; a disabled or anonymous user nothing.
+func Can(u UserView, project, action string) (ok bool, rule string) {
+	r := roleRuleOf[action]
+	switch {
+	case r == nil:
+		return false, fmt.Sprintf("unknown action %q", action)
+	case u.Name == "":
+		return false, r.doing + " needs a signed-in user"
+	case u.Disabled:
+		return false, fmt.Sprintf("user %s is disabled", u.Name)
+	case r.scope == scopeProject && project == "":
+		return false, r.doing + " needs a project"
+	case u.Admin || r.scope == scopeSignedIn:
+		return true, ""
+	}
+	switch r.scope {
+	case scopeProject:
+		for _, role := range r.roles {
+			if slices.Contains(u.Roles[project], role) {
+				return true, ""
+			}
+		}
+	case scopeAnyProject:
+		for _, held := range u.Roles {
+			for _, role := range r.roles {
+				if slices.Contains(held, role) {
+					return true, ""
+				}
+			}
+		}
+	}
+	switch {
+	case len(r.roles) == 0:
+		return false, r.doing + " needs the admin role"
+	case r.scope == scopeAnyProject:
+		return false, fmt.Sprintf("%s needs the %s role on some project, or admin", r.doing, rolesOrList(r.roles))
+	default:
+		return false, fmt.Sprintf("%s needs the %s role on project %s", r.doing, rolesOrList(r.roles), project)
+	}
+}
+
+// Authorize is Can as an error: nil, or a *ForbiddenError carrying the rule.
+func Authorize(u UserView, project, action string) error {
+	if ok, rule := Can(u, project, action); !ok {
+		return &ForbiddenError{Rule: rule}
+	}
+	return nil
+}
+
+// Permissions lists the actions u may take on project (a page greys out
+// the others).
+func Permissions(u UserView, project string) []string {
+	var out []string
+	for _, r := range roleTable {
+		if ok, _ := Can(u, project, r.action); ok {
+			out = append(out, r.action)
+		}
+	}
+	return out
+}
+
+// rolesOrList writes "a", "a or b", "a, b or c".
+func rolesOrList(words []string) string {
+	if len(words) <= 1 {
+		return strings.Join(words, "")
+	}
+	return strings.Join(words[:len(words)-1], ", ") + " or " + words[len(words)-1]
+}
+
+// isProjectRole tells whether role is a per-project role.
+func isProjectRole(role string) bool { return slices.Contains(ProjectRoles, role) }

@@ -1,0 +1,408 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"sort"
+	"time"
+	"unicode/utf8"
+
+	"releasedesk/events"
+	"releasedesk/projections"
+	"releasedesk/runner"
+)
+
+// UserView is a user as the API shows it (no credentials).
+type UserView struct {
+	Name            string              `json:"name"`
+	Admin           bool                `json:"admin"`
+	Roles           map[string][]string `json:"roles"` // project -> roles
+	Disabled        bool                `json:"disabled"`
+	Created         time.Time           `json:"created,omitzero"`
+	CreatedBy       string              `json:"created_by,omitempty"`
+	PasswordChanged time.Time           `json:"password_changed,omitzero"`
+	LastLogin       time.Time           `json:"last_login,omitzero"`
+	FailedLogins    int                 `json:"failed_logins,omitempty"` // in a row, since the last success
+	LockedUntil     time.Time           `json:"locked_until,omitzero"`
+}
+
+// UserViewOf is the view of a projected user (without lock-out time).
+func UserViewOf(u projections.User) UserView {
+	roles := make(map[string][]string, len(u.Roles))
+	for p, rs := range u.Roles {
+		roles[p] = slices.Clone(rs)
+	}
+	return UserView{Name: u.Name, Admin: u.Admin, Roles: roles, Disabled: u.Disabled, Created: u.Created,
+		CreatedBy: u.CreatedBy, PasswordChanged: u.PasswordChanged, LastLogin: u.LastLogin, FailedLogins: u.FailedLogins}
+}
+
+func (a *Auth) view(u projections.User) UserView {
+	v := UserViewOf(u)
+	if d := lockoutDelay(u.FailedLogins); d > 0 {
+		if until := u.LastFailure.Add(d); until.After(a.now()) {
+			v.LockedUntil = until
+		}
+	}
+	return v
+}
+
+// User returns one user.
+func (a *Auth) User(name string) (UserView, error) {
+	u, ok := a.Set.Users.Get(name)
+	if !ok {
+		return UserView{}, &NotFoundError{Message: fmt.Sprintf("no user %s", name)}
+	}
+	return a.view(u), nil
+}
+
+// Users lists every user, by name.
+func (a *Auth) Users() []UserView {
+	us := a.Set.Users.List()
+	out := make([]UserView, len(us))
+	for i, u := range us {
+		out[i] = a.view(u)
+	}
+	return out
+}
+
+// Account rules.
+const (
+	MinPasswordLen = 10   // characters
+	maxPasswordLen = 1024 // characters
+	maxReasonLen   = 500  // characters of a disable/enable reason
+)
+
+var userNameRe = regexp.MustCompile(`^[a-z][a-z0-9._-]{1,31}$`)
+
+// reservedNames are actors the system writes as; no user may take them.
+var reservedNames = []string{SystemActor, "runner"}
+
+func checkUserName(name string) error {
+	switch {
+	case !userNameRe.MatchString(name):
+		return &InvalidError{Field: "name", Reason: fmt.Sprintf("%q: want 2 to 32 characters: a lower-case letter, then lower-case letters, digits, '.', '_' or '-'", name)}
+	case slices.Contains(reservedNames, name):
+		return &InvalidError{Field: "name", Reason: fmt.Sprintf("%q is reserved", name)}
+	}
+	return nil
+}
+
+func checkPassword(pw string) error {
+	n := utf8.RuneCountInString(pw)
+	switch {
+	case !utf8.ValidString(pw):
+		return &InvalidError{Field: "password", Reason: "not valid UTF-8"}
+	case n < MinPasswordLen:
+		return &InvalidError{Field: "password", Reason: fmt.Sprintf("%d characters; at least %d are needed", n, MinPasswordLen)}
+	case n > maxPasswordLen:
+		return &InvalidError{Field: "password", Reason: fmt.Sprintf("%d characters; at most %d are allowed", n, maxPasswordLen)}
+	}
+	return nil
+}
+
+// normalizeRoles checks a grant (project ids valid, roles known) and
+// returns it with each project's roles deduplicated in the usual order,
+// and projects without roles dropped.
+func normalizeRoles(roles map[string][]string) (map[string][]string, error) {
+	out := map[string][]string{}
+	projects := slices.Sorted(maps.Keys(roles))
+	for _, p := range projects {
+		if err := runner.ValidateProjectID(p); err != nil {
+			return nil, &InvalidError{Field: "roles." + p, Reason: err.Error()}
+		}
+		for i, r := range roles[p] {
+			if !isProjectRole(r) {
+				return nil, &InvalidError{Field: fmt.Sprintf("roles.%s[%d]", p, i),
+					Reason: fmt.Sprintf("unknown role %q (want %s)", r, rolesOrList(ProjectRoles))}
+			}
+		}
+		var rs []string
+		for _, r := range ProjectRoles {
+			if slices.Contains(roles[p], r) {
+				rs = append(rs, r)
+			}
+		}
+		if len(rs) > 0 {
+			out[p] = rs
+		}
+	}
+	return out, nil
+}
+
+func checkReason(reason string) error {
+	if utf8.RuneCountInString(reason) > maxReasonLen || !utf8.ValidString(reason) {
+		return &InvalidError{Field: "reason", Reason: fmt.Sprintf("at most %d characters", maxReasonLen)}
+	}
+	return nil
+}
+
+// mayManage refuses an actor that may not manage users. SystemActor (the
+// command line, without a server) may.
+func (a *Auth) mayManage(actor string) error {
+	if actor == SystemActor {
+		return nil
+	}
+	u, ok := a.Set.Users.Get(actor)
+	if !ok {
+		return &ForbiddenError{Rule: "managing users needs a signed-in user"}
+	}
+	return Authorize(a.view(u), "", ActionUserManage)
+}
+
+// lockUser takes the account-change lock and name's lock.
+func (a *Auth) lockUser(name string) func() {
+	a.wmu.Lock()
+	mu := a.nameLock(name)
+	mu.Lock()
+	return func() { mu.Unlock(); a.wmu.Unlock() }
+}
+
+// CreateUser creates an account. Its user.created event is appended only if
+// user/<name> does not exist yet, so of two creations of one name exactly
+// one wins; the other gets a *ConflictError naming the user.
+func (a *Auth) CreateUser(ctx context.Context, actor, name, password string, admin bool, roles map[string][]string) error {
+	if err := a.mayManage(actor); err != nil {
+		return err
+	}
+	if err := checkUserName(name); err != nil {
+		return err
+	}
+	if err := checkPassword(password); err != nil {
+		return err
+	}
+	roles, err := normalizeRoles(roles)
+	if err != nil {
+		return err
+	}
+	phc, err := hashPassword(ctx, a.argonHook, password, a.params())
+	if err != nil {
+		return err
+	}
+	defer a.lockUser(name)()
+	exists := &ConflictError{Message: fmt.Sprintf("user %s already exists", name)}
+	if _, ok := a.Set.Users.Get(name); ok {
+		return exists
+	}
+	evs, err := newEvents(actor, projections.TypeUserCreated, projections.UserCreated{Name: name, Admin: admin, Roles: roles})
+	if err != nil {
+		return err
+	}
+	if err := a.appendAt(ctx, userStream(name), events.NoStream, evs...); err != nil {
+		if errors.Is(err, events.ErrConcurrency) {
+			exists.Err = err
+			return exists
+		}
+		return err
+	}
+	a.umu.Lock()
+	delete(a.unknown, name)
+	a.umu.Unlock()
+	if err := a.Creds.setPassword(a.now(), name, phc); err != nil {
+		return fmt.Errorf("user %s was created but its password could not be stored (set it again): %w", name, err)
+	}
+	return nil
+}
+
+// SetRoles replaces a user's grant (admin and per-project roles). An
+// unchanged grant writes nothing. The last enabled admin cannot lose admin.
+func (a *Auth) SetRoles(ctx context.Context, actor, name string, admin bool, roles map[string][]string) error {
+	if err := a.mayManage(actor); err != nil {
+		return err
+	}
+	roles, err := normalizeRoles(roles)
+	if err != nil {
+		return err
+	}
+	defer a.lockUser(name)()
+	u, err := a.getUser(name)
+	if err != nil {
+		return err
+	}
+	if u.Admin == admin && rolesEqual(u.Roles, roles) {
+		return nil
+	}
+	if u.Admin && !admin && !u.Disabled {
+		if err := a.keepAnAdmin(name, "lose the admin role"); err != nil {
+			return err
+		}
+	}
+	evs, err := newEvents(actor, projections.TypeUserRolesChanged, projections.UserRolesChanged{Name: name, Admin: admin, Roles: roles})
+	if err != nil {
+		return err
+	}
+	return a.appendUser(ctx, name, evs...)
+}
+
+// SetPassword sets a user's password: one's own, or anyone's for an admin.
+// It revokes every session of the user (token.revoked events), so whoever
+// held one must log in again; personal tokens stay (revoke them apart).
+// It does not lift a lock-out (Enable does).
+func (a *Auth) SetPassword(ctx context.Context, actor, name, password string) error {
+	if actor != name {
+		if err := a.mayManage(actor); err != nil {
+			return err
+		}
+	}
+	if err := checkPassword(password); err != nil {
+		return err
+	}
+	phc, err := hashPassword(ctx, a.argonHook, password, a.params())
+	if err != nil {
+		return err
+	}
+	defer a.lockUser(name)()
+	u, err := a.getUser(name)
+	if err != nil {
+		return err
+	}
+	if actor == name && u.Disabled {
+		return &ForbiddenError{Rule: fmt.Sprintf("user %s is disabled", name)}
+	}
+	pairs := []any{projections.TypeUserPasswordChanged, projections.UserRef{Name: name}}
+	var sessions []string
+	now := a.now()
+	for _, t := range u.Tokens {
+		if t.Kind == TokenSession && t.Valid(now) {
+			sessions = append(sessions, t.ID)
+			pairs = append(pairs, projections.TypeTokenRevoked,
+				projections.TokenEvent{User: name, ID: t.ID, Name: t.Name, Kind: t.Kind, ExpiresAt: t.ExpiresAt})
+		}
+	}
+	evs, err := newEvents(actor, pairs...)
+	if err != nil {
+		return err
+	}
+	if err := a.appendUser(ctx, name, evs...); err != nil {
+		return err
+	}
+	err = a.Creds.update(now, func(ch *credChange) {
+		ch.passwords[name] = phc
+		for _, id := range sessions {
+			delete(ch.tokens, id)
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("the password change of %s was recorded but could not be stored (set it again): %w", name, err)
+	}
+	return nil
+}
+
+// Disable stops a user from logging in and from using any token (tokens
+// are kept: Enable brings them back; revoke them apart if they leaked).
+// Disabling a disabled user does nothing. The last enabled admin cannot be
+// disabled.
+func (a *Auth) Disable(ctx context.Context, actor, name, reason string) error {
+	if err := a.mayManage(actor); err != nil {
+		return err
+	}
+	if err := checkReason(reason); err != nil {
+		return err
+	}
+	defer a.lockUser(name)()
+	u, err := a.getUser(name)
+	if err != nil {
+		return err
+	}
+	if u.Disabled {
+		return nil
+	}
+	if u.Admin {
+		if err := a.keepAnAdmin(name, "be disabled"); err != nil {
+			return err
+		}
+	}
+	evs, err := newEvents(actor, projections.TypeUserDisabled, projections.UserRef{Name: name, Reason: reason})
+	if err != nil {
+		return err
+	}
+	return a.appendUser(ctx, name, evs...)
+}
+
+// Enable lets a disabled user in again; it also lifts a lock-out (the
+// failed-login count starts afresh). An enabled user without failed logins
+// is left as is.
+func (a *Auth) Enable(ctx context.Context, actor, name, reason string) error {
+	if err := a.mayManage(actor); err != nil {
+		return err
+	}
+	if err := checkReason(reason); err != nil {
+		return err
+	}
+	defer a.lockUser(name)()
+	u, err := a.getUser(name)
+	if err != nil {
+		return err
+	}
+	if !u.Disabled && u.FailedLogins == 0 {
+		return nil
+	}
+	evs, err := newEvents(actor, projections.TypeUserEnabled, projections.UserRef{Name: name, Reason: reason})
+	if err != nil {
+		return err
+	}
+	return a.appendUser(ctx, name, evs...)
+}
+
+func (a *Auth) getUser(name string) (projections.User, error) {
+	u, ok := a.Set.Users.Get(name)
+	if !ok {
+		return projections.User{}, &NotFoundError{Message: fmt.Sprintf("no user %s", name)}
+	}
+	return u, nil
+}
+
+// keepAnAdmin refuses a change that would leave no enabled admin.
+func (a *Auth) keepAnAdmin(name, change string) error {
+	for _, u := range a.Set.Users.List() {
+		if u.Admin && !u.Disabled && u.Name != name {
+			return nil
+		}
+	}
+	return &ConflictError{Message: fmt.Sprintf("%s is the last enabled admin and cannot %s", name, change)}
+}
+
+func rolesEqual(x, y map[string][]string) bool {
+	if len(x) != len(y) {
+		return false
+	}
+	for p, rs := range x {
+		a, b := slices.Clone(rs), slices.Clone(y[p])
+		sort.Strings(a)
+		sort.Strings(b)
+		if !slices.Equal(a, b) {
+			return false
+		}
+	}
+	return true
+}
+
+// BootstrapUser creates a user without a server (`releasedesk user add`):
+// it folds the log into a projection set, keeps it live while it works,
+// and creates the user as SystemActor. credsPath is the data directory's
+// CredentialsPath(); the caller owns store (and closes it).
+func BootstrapUser(ctx context.Context, store events.Log, credsPath, name, password string, admin bool) error {
+	set, err := projections.Build(ctx, store)
+	if err != nil {
+		return err
+	}
+	creds, err := OpenCredentials(credsPath)
+	if err != nil {
+		return err
+	}
+	fctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = set.Follow(fctx, store)
+	}()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	a := &Auth{Log: store, Set: set, Creds: creds}
+	return a.CreateUser(ctx, SystemActor, name, password, admin, nil)
+}
