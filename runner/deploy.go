@@ -195,6 +195,9 @@ type deployment struct {
 	export   *exportRef
 	exported bool   // export holds a tree for this run
 	ctlDir   string // ssh control sockets of rsync
+	// abort ends the deployment's context with a cause; emit uses it when
+	// the log refuses an event.
+	abort context.CancelCauseFunc
 }
 
 // newDeployment prepares a run of req over hosts (all targets when nil).
@@ -251,6 +254,9 @@ func (d *deployment) emit(typ string, data any) error {
 	e.CorrelationID = d.id
 	if _, err := d.r.log.Append(context.WithoutCancel(d.ctx), DeployStream(d.id), events.AnyVersion, e); err != nil {
 		d.logger.WithError(err).WithField("type", typ).Error("event not recorded")
+		if d.abort != nil {
+			d.abort(fmt.Errorf("%w: %s: %w", errCannotRecord, typ, err))
+		}
 		return err
 	}
 	return nil

@@ -78,6 +78,11 @@ var (
 // user cancelled it (as opposed to the runner shutting down).
 var errCancelRequested = errors.New("runner: cancel requested")
 
+// errCannotRecord ends a deployment whose events the log refused (a full
+// disk, a damaged store): the runner never changes a host it cannot record
+// changing, so the deployment stops and is left to recovery.
+var errCannotRecord = errors.New("runner: the event log refused an event")
+
 // Runner executes deployments and reports them as events.
 type Runner struct {
 	cfg    Config
@@ -437,6 +442,7 @@ func (r *Runner) execute(ctx context.Context, req Request, actor string, hosts, 
 		return errors.Join(err, aerr)
 	}
 	d.skipped = skipped
+	d.abort = cancel
 	if d.execute() == "" {
 		return fmt.Errorf("runner: deployment %s stopped, left to recovery: %w", id, context.Cause(dctx))
 	}
