@@ -4,4 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p build
-go test -run '^$' -bench . -benchtime 1x -timeout 60m ./events/ | tee build/bench-events.txt
+for pkg in events projections runner; do
+  go test -run '^$' -bench . -benchtime 1x -timeout 60m "./$pkg/" | tee "build/bench-$pkg.txt"
+done
