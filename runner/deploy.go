@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"regexp"
 	"runtime/debug"
@@ -706,6 +707,20 @@ func (d *deployment) exportTree(dir string) (Manifest, error) {
 	}
 	if err == nil {
 		s.note("%d files, %d bytes, %s", man.Files, man.Bytes, man.Hash)
+		// Kept per version: a later deployment stages only what changed
+		// since (PlanDelta), trusting that every host holding this version
+		// holds exactly this tree. That holds only when the export is a
+		// pure function of the commit: a build or a pre_deploy hook may
+		// give another tree on a re-export (a rollback re-staging a pruned
+		// version), so such an export keeps no manifest and drops one kept
+		// earlier for the version, and the next deployment stages in full.
+		if d.exportIsPure() {
+			if serr := d.r.cfg.Workspace.SaveManifest(d.p.ID, d.req.Version, man); serr != nil {
+				d.logger.WithError(serr).Warn("manifest not kept: the next deployment stages in full")
+			}
+		} else if rerr := os.Remove(d.r.cfg.Workspace.ManifestPath(d.p.ID, d.req.Version)); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+			d.logger.WithError(rerr).Warn("stale manifest not removed")
+		}
 	}
 	if err := s.finish(exitOf(err), err); err != nil {
 		return Manifest{}, err
@@ -719,4 +734,11 @@ func exitOf(err error) int {
 		return -1
 	}
 	return 0
+}
+
+// exportIsPure tells whether the exported tree depends on the commit alone
+// (no build command, no pre_deploy hook), so that exporting the same
+// version again always gives the same tree.
+func (d *deployment) exportIsPure() bool {
+	return d.p.Build == "" && d.p.Hooks.PreDeploy == ""
 }

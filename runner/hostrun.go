@@ -276,12 +276,26 @@ func (d *deployment) stage(hr *hostRun) bool {
 		}
 	}
 	hr.staging = true
-	argv, err := l.BeginStaging(v)
-	if _, _, err := d.command(d.ctx, hr, "staging", argv, err); err != nil {
-		d.fail(hr, "staging", err)
-		return false
+	plan := d.deltaPlan(hr)
+	if plan != nil {
+		argv, err := l.BeginDeltaStaging(v, hr.previous, plan.Remove)
+		_, exit, err := d.command(d.ctx, hr, "staging", argv, err, ExitMissing)
+		if err != nil {
+			d.fail(hr, "staging", err)
+			return false
+		}
+		if exit == ExitMissing {
+			plan = nil // the previous release is gone or incomplete: in full
+		}
 	}
-	if !d.transfer(hr) {
+	if plan == nil {
+		argv, err := l.BeginStaging(v)
+		if _, _, err := d.command(d.ctx, hr, "staging", argv, err); err != nil {
+			d.fail(hr, "staging", err)
+			return false
+		}
+	}
+	if !d.transfer(hr, plan) {
 		return false
 	}
 	rev := Revision{Version: v, Commit: d.req.Commit, Deployment: d.id, Who: safeName(d.actor)}.String() +
@@ -345,10 +359,35 @@ func (d *deployment) check(hr *hostRun) bool {
 	return true
 }
 
+// deltaPlan tells how to stage the release from the host's previous one
+// (Layout.BeginDeltaStaging, then only the changed paths sent), or nil to
+// stage it in full: the git strategy, no previous release (or one whose
+// REVISION named no commit), or no kept manifest of it.
+func (d *deployment) deltaPlan(hr *hostRun) *DeltaPlan {
+	if d.p.Strategy == StrategyGit || hr.previous == "" || hr.prevCommit == "" || hr.previous == d.req.Version ||
+		ValidateVersion(hr.previous) != nil {
+		return nil
+	}
+	cur, err := d.ensureExport()
+	if err != nil {
+		return nil
+	}
+	old, err := d.r.cfg.Workspace.LoadManifest(d.p.ID, hr.previous)
+	if err != nil {
+		return nil
+	}
+	plan, ok := PlanDelta(old, cur, deployTimePaths(d.p.VersionFiles, d.p.Shared))
+	if !ok {
+		return nil
+	}
+	return &plan
+}
+
 // transfer fills the staging dir: rsync from the export (--link-dest to
-// the release `current` points to, so unchanged files become hard links),
-// or the host's git mirror.
-func (d *deployment) transfer(hr *hostRun) bool {
+// the release `current` points to, so unchanged files become hard links;
+// or, with a delta plan, only its paths into a staging dir already made of
+// the previous release), or the host's git mirror.
+func (d *deployment) transfer(hr *hostRun, plan *DeltaPlan) bool {
 	l := hr.layout
 	v := d.req.Version
 	if d.p.Strategy == StrategyGit {
@@ -373,7 +412,17 @@ func (d *deployment) transfer(hr *hostRun) bool {
 		return false
 	}
 	opts := RsyncOptions{Source: d.export.dir, Dest: l.Staging(v), Host: hr.host, Exclude: ex.RsyncPatterns()}
-	if hr.previous != "" {
+	if plan != nil {
+		dir, err := d.controlDir()
+		if err == nil {
+			opts.FilesFrom, err = writeFilesFrom(dir, plan.Send)
+		}
+		if err != nil {
+			d.fail(hr, "transfer", err)
+			return false
+		}
+		defer os.Remove(opts.FilesFrom)
+	} else if hr.previous != "" {
 		opts.LinkDest = l.Release(hr.previous)
 	}
 	if d.p.Strategy == StrategyLocal {

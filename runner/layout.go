@@ -412,6 +412,69 @@ func (l Layout) BeginStaging(version string) ([]string, error) {
 	return shell(beginStagingScript, l.Staging(version)), nil
 }
 
+const beginDeltaStagingScript = `st="$1"
+prev="$2"
+shift 2
+if [ ! -d "$prev" ] || [ -L "$prev" ] || [ ! -f "$prev/REVISION" ]; then
+	echo "previous release $prev is missing or incomplete" >&2
+	exit 4
+fi
+if [ -e "$st" ] || [ -L "$st" ]; then
+	find "$st" -type d ! -perm -u+w -exec chmod u+w {} + 2>/dev/null
+	rm -rf "$st" || exit 1
+fi
+cp -al "$prev" "$st" || exit 1
+find "$st" -type d -exec chmod u+w {} + || exit 1
+cd "$st" || exit 1
+for p in "$@"; do
+	# A path under a symlink is not in this release (a shared link, removed
+	# first): never follow one out of it.
+	q=
+	rest="$p"
+	linked=
+	while :; do
+		case "$rest" in
+		*/*) ;;
+		*) break ;;
+		esac
+		q="${q:+$q/}${rest%%/*}"
+		rest="${rest#*/}"
+		if [ -L "./$q" ]; then linked=1; break; fi
+	done
+	[ -n "$linked" ] && continue
+	rm -rf "./$p" || exit 1
+done`
+
+// BeginDeltaStaging builds the staging dir of version from the complete
+// release previous on the same host: a copy of it made of hard links
+// (cp -al, so unchanged files share their read-only inodes), its
+// directories made writable (its files stay read-only and shared), then
+// every path of remove (relative, ValidateRelPath; in order) removed from
+// it, so a changed file is sent anew (a new inode: a file of an older
+// release is never written to). remove names what changed between the two
+// releases' manifests and what Finalize writes (REVISION, version files,
+// shared links), deploy-time paths first: a path under a symlink is
+// skipped, never followed. An rsync with RsyncOptions.FilesFrom then sends
+// the rest. Exit ExitMissing if releases/<previous> is missing or has no
+// REVISION: stage from scratch (BeginStaging) then.
+func (l Layout) BeginDeltaStaging(version, previous string, remove []string) ([]string, error) {
+	if err := l.checkVersion(version); err != nil {
+		return nil, err
+	}
+	if err := ValidateVersion(previous); err != nil {
+		return nil, err
+	}
+	if previous == version {
+		return nil, fmt.Errorf("%w: delta staging of %s from itself", ErrBadArg, version)
+	}
+	for _, p := range remove {
+		if err := ValidateRelPath(p); err != nil {
+			return nil, fmt.Errorf("delta staging: %w", err)
+		}
+	}
+	return shell(beginDeltaStagingScript, append([]string{l.Staging(version), l.Release(previous)}, remove...)...), nil
+}
+
 // noSymlinkDirFunc defines nosymlinkdir DIR WHAT: it fails if a
 // component of the relative DIR is a symlink, which could lead a write out
 // of the release (a tree may hold any symlink git allows).

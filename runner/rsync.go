@@ -22,7 +22,13 @@ type RsyncOptions struct {
 	KnownHostsPath string // the app's known_hosts (SSH only)
 	ControlPath    string // ssh multiplexing socket, one per host and deployment (SSH only; see ControlPath)
 	LinkDest       string // absolute path on the host of the previous release, optional
-	Exclude        []string
+	// FilesFrom (a local absolute path, optional) lists NUL-separated
+	// paths relative to Source: only those are sent (a delta transfer
+	// into a staging dir already filled from the previous release; see
+	// Layout.BeginDeltaStaging), without --delete, --checksum or
+	// --link-dest. It excludes LinkDest.
+	FilesFrom string
+	Exclude   []string
 	// Port and user come from Host.Addr.
 }
 
@@ -95,6 +101,9 @@ func sshArgs(o RsyncOptions, port int) []string {
 		"-o", "GlobalKnownHostsFile=/dev/null",
 		"-o", "UpdateHostKeys=no",
 		"-o", "IdentitiesOnly=yes",
+		// What the Go connection negotiates: OpenSSH's default
+		// post-quantum kex costs a large part of the handshake.
+		"-o", "KexAlgorithms=curve25519-sha256",
 		"-o", "ConnectTimeout=10",
 		"-o", "ServerAliveInterval=15",
 		"-o", "ServerAliveCountMax=3",
@@ -155,6 +164,18 @@ func RsyncCommand(o RsyncOptions) ([]string, error) {
 		}
 	}
 	argv := []string{"rsync", "-a", "--checksum", "--no-times", "--delete", "--stats", "--chmod=Fa-w"}
+	if o.FilesFrom != "" {
+		if o.LinkDest != "" {
+			return nil, fmt.Errorf("%w: FilesFrom and LinkDest together", ErrBadRsync)
+		}
+		if !filepath.IsAbs(o.FilesFrom) || hasControl(o.FilesFrom) {
+			return nil, fmt.Errorf("%w: files-from %q: want an absolute local file", ErrBadRsync, o.FilesFrom)
+		}
+		// Only the listed paths (-a does not imply -r with --files-from):
+		// every one is new in the staging dir, so no --checksum; nothing
+		// else may go, so no --delete.
+		argv = []string{"rsync", "-a", "--no-times", "--stats", "--chmod=Fa-w", "--from0", "--files-from=" + o.FilesFrom}
+	}
 	if o.Host.Addr != LocalHost {
 		argv = append(argv, "-s")
 	}

@@ -35,7 +35,8 @@ func TestRsyncCommandArgv(t *testing.T) {
 		"--link-dest=/srv/www/releases/20240101000000-1234567",
 		"--exclude=.git", "--exclude=node_modules", "--exclude=*.log",
 		"-e", "ssh -F none -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile=/data/known_hosts" +
-			" -o GlobalKnownHostsFile=/dev/null -o UpdateHostKeys=no -o IdentitiesOnly=yes -o ConnectTimeout=10" +
+			" -o GlobalKnownHostsFile=/dev/null -o UpdateHostKeys=no -o IdentitiesOnly=yes" +
+			" -o KexAlgorithms=curve25519-sha256 -o ConnectTimeout=10" +
 			" -o ServerAliveInterval=15 -o ServerAliveCountMax=3 -o ControlMaster=auto" +
 			" -o ControlPath=/tmp/rd/cm-0123456789abcdef -o ControlPersist=60 -i '/keys/deploy key' -p 2222",
 		"--", "/work/export/app/", "www@10.0.0.5:/srv/www/releases/.20240102030405-abcdef0.partial/",
