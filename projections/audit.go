@@ -275,14 +275,7 @@ func (m *Audit) match(mt *matcher, i int) bool {
 // Positions returns the positions of the query's page, in the page's
 // order, and how many events match in all.
 func (m *Audit) Positions(q AuditQuery) (positions []uint64, total int) {
-	limit := q.Limit
-	switch {
-	case limit <= 0:
-		limit = DefaultAuditLimit
-	case limit > MaxAuditLimit:
-		limit = MaxAuditLimit
-	}
-	offset := max(q.Offset, 0)
+	offset, limit := pageBounds(q.Offset, q.Limit, DefaultAuditLimit, MaxAuditLimit)
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	mt := m.compile(q)
@@ -339,11 +332,8 @@ var errStopRead = errors.New("stop")
 // rendered from r (the log the model was built from).
 func (m *Audit) Query(ctx context.Context, r events.Reader, q AuditQuery) (AuditPage, error) {
 	positions, total := m.Positions(q)
-	page := AuditPage{Total: total, Offset: max(q.Offset, 0), Limit: q.Limit, Rows: make([]events.AuditRow, len(positions))}
-	if page.Limit <= 0 {
-		page.Limit = DefaultAuditLimit
-	}
-	page.Limit = min(page.Limit, MaxAuditLimit)
+	offset, limit := pageBounds(q.Offset, q.Limit, DefaultAuditLimit, MaxAuditLimit)
+	page := AuditPage{Total: total, Offset: offset, Limit: limit, Rows: make([]events.AuditRow, len(positions))}
 	if len(positions) == 0 {
 		return page, nil
 	}

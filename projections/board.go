@@ -40,14 +40,7 @@ type BoardPage struct {
 // Board answers a board query. The releases are kept in both orders, so
 // a query walks them once, counting matches and copying only its page.
 func (m *Releases) Board(q BoardQuery) BoardPage {
-	limit := q.Limit
-	switch {
-	case limit <= 0:
-		limit = DefaultBoardLimit
-	case limit > MaxBoardLimit:
-		limit = MaxBoardLimit
-	}
-	offset := max(q.Offset, 0)
+	offset, limit := pageBounds(q.Offset, q.Limit, DefaultBoardLimit, MaxBoardLimit)
 	text := strings.ToLower(strings.TrimSpace(q.Text))
 	page := BoardPage{Offset: offset, Limit: limit, Releases: []Release{}}
 

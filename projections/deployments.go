@@ -435,14 +435,7 @@ type DeploymentQuery struct {
 // List returns matching deployments without their steps, newest first,
 // and how many match.
 func (m *Deployments) List(q DeploymentQuery) ([]Deployment, int) {
-	limit := q.Limit
-	switch {
-	case limit <= 0:
-		limit = DefaultBoardLimit
-	case limit > MaxBoardLimit:
-		limit = MaxBoardLimit
-	}
-	offset := max(q.Offset, 0)
+	offset, limit := pageBounds(q.Offset, q.Limit, DefaultBoardLimit, MaxBoardLimit)
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	out, total := []Deployment{}, 0
