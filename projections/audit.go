@@ -212,10 +212,10 @@ const (
 
 // AuditPage is one page of audit rows and the number of matching events.
 type AuditPage struct {
-	Total  int
-	Offset int
-	Limit  int
-	Rows   []events.AuditRow
+	Total  int               `json:"total"`
+	Offset int               `json:"offset"`
+	Limit  int               `json:"limit"`
+	Rows   []events.AuditRow `json:"rows"`
 }
 
 // matcher is a query compiled against the tables.

@@ -31,10 +31,10 @@ const (
 
 // BoardPage is one page of the board and the number of matching releases.
 type BoardPage struct {
-	Total    int
-	Offset   int
-	Limit    int
-	Releases []Release
+	Total    int       `json:"total"`
+	Offset   int       `json:"offset"`
+	Limit    int       `json:"limit"`
+	Releases []Release `json:"releases"`
 }
 
 // Board answers a board query. The releases are kept in both orders, so

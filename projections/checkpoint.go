@@ -19,7 +19,7 @@ import (
 // whenever a fold changes what it makes of an event or the checkpoint
 // encoding changes: a checkpoint of another version is discarded and the
 // models are rebuilt from the log.
-const ProjectionVersion = 1
+const ProjectionVersion = 2
 
 // checkpointMagic starts a checkpoint file.
 var checkpointMagic = []byte("RDPROJ\x00\x01")
@@ -171,15 +171,17 @@ func HashAt(ctx context.Context, r events.Reader) func(uint64) (string, error) {
 	}
 }
 
-// Started tells how Start got its Set.
+// Started tells how Start got its Set. As JSON, Took is in nanoseconds and
+// Discarded, an error, shows only whether there was one: send its text
+// apart.
 type Started struct {
-	FromCheckpoint bool
+	FromCheckpoint bool `json:"from_checkpoint"`
 	// Discarded is why a checkpoint given was not used (nil if it was, or
 	// if none was given).
-	Discarded  error
-	Checkpoint uint64 // the checkpoint's position, if used
-	Replayed   uint64 // events applied from the log
-	Took       time.Duration
+	Discarded  error         `json:"discarded,omitempty"`
+	Checkpoint uint64        `json:"checkpoint"` // the checkpoint's position, if used
+	Replayed   uint64        `json:"replayed"`   // events applied from the log
+	Took       time.Duration `json:"took"`
 }
 
 // Start makes the Set the app starts with: from the checkpoint (nil for

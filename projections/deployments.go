@@ -15,82 +15,82 @@ const StepOutputCap = 64 << 10
 // Deployment is one deployment: what was asked, how it was planned, how
 // each host is doing and every step with its output.
 type Deployment struct {
-	ID          string
-	Kind        string // KindDeploy | KindRollback
-	Project     string
-	Environment string
-	Commit      string
-	Version     string
-	Release     string
-	RequestedBy string
-	Reason      string   // why (rollbacks)
-	OnlyHosts   []string // the hosts asked for; empty: all of the environment
-	State       string   // DeployQueued ... DeployInterrupted
-	Runner      string   // which runner claimed it
-	Runs        int      // starts and resumes
+	ID          string   `json:"id"`
+	Kind        string   `json:"kind"` // KindDeploy | KindRollback
+	Project     string   `json:"project"`
+	Environment string   `json:"environment"`
+	Commit      string   `json:"commit"`
+	Version     string   `json:"version"`
+	Release     string   `json:"release,omitempty"`
+	RequestedBy string   `json:"requested_by"`
+	Reason      string   `json:"reason,omitempty"`     // why (rollbacks)
+	OnlyHosts   []string `json:"only_hosts,omitempty"` // the hosts asked for; empty: all of the environment
+	State       string   `json:"state"`                // DeployQueued ... DeployInterrupted
+	Runner      string   `json:"runner,omitempty"`     // which runner claimed it
+	Runs        int      `json:"runs"`                 // starts and resumes
 
-	CancelRequested   bool
-	CancelRequestedBy string
-	CancelReason      string
-	ResumedBy         string
-	Resumed           time.Time
+	CancelRequested   bool      `json:"cancel_requested,omitempty"`
+	CancelRequestedBy string    `json:"cancel_requested_by,omitempty"`
+	CancelReason      string    `json:"cancel_reason,omitempty"`
+	ResumedBy         string    `json:"resumed_by,omitempty"`
+	Resumed           time.Time `json:"resumed,omitzero"`
 
-	Plan  Plan
-	Hosts []HostProgress // in target order
-	Steps []Step         // in start order; omitted by List
+	Plan  Plan           `json:"plan"`
+	Hosts []HostProgress `json:"hosts"` // in target order
+	Steps []Step         `json:"steps"` // in start order; omitted by List
 
-	Error    string
-	Switched []string // from the terminal event: hosts on Version
-	Failed   []string
-	Reverted []string
+	Error    string   `json:"error,omitempty"`
+	Switched []string `json:"switched,omitempty"` // from the terminal event: hosts on Version
+	Failed   []string `json:"failed,omitempty"`
+	Reverted []string `json:"reverted,omitempty"`
 
-	Requested  time.Time
-	Started    time.Time // first start
-	Planned    time.Time
-	Finished   time.Time // last terminal event
-	DurationMS int64     // the runner's own measure of the last run
-	Position   uint64    // of deploy.requested
+	Requested  time.Time `json:"requested"`
+	Started    time.Time `json:"started,omitzero"` // first start
+	Planned    time.Time `json:"planned,omitzero"`
+	Finished   time.Time `json:"finished,omitzero"` // last terminal event
+	DurationMS int64     `json:"duration_ms"`       // the runner's own measure of the last run
+	Position   uint64    `json:"position"`          // of deploy.requested
 }
 
 // Plan is deploy.planned: the hosts in batches and the tree to publish.
 type Plan struct {
-	Batches      [][]string
-	Parallel     int
-	OnFailure    string
-	ManifestHash string
-	Files        int
-	Bytes        int64
-	Skipped      []string // hosts already on the version (a resume)
+	Batches      [][]string `json:"batches"`
+	Parallel     int        `json:"parallel"`
+	OnFailure    string     `json:"on_failure"`
+	ManifestHash string     `json:"manifest_hash"`
+	Files        int        `json:"files"`
+	Bytes        int64      `json:"bytes"`
+	Skipped      []string   `json:"skipped,omitempty"` // hosts already on the version (a resume)
 }
 
 // HostProgress is one host of a deployment.
 type HostProgress struct {
-	Host       string
-	State      string // HostPending ... HostObserved
-	Step       string // the step running there now, "" if none
-	Version    string // what the host runs after its last event
-	Commit     string
-	Previous   string // what it ran before this deployment switched it
-	Error      string
-	FailedStep string
-	Staged     time.Time
-	Switched   time.Time
-	Updated    time.Time
+	Host       string    `json:"host"`
+	State      string    `json:"state"`             // HostPending ... HostObserved
+	Step       string    `json:"step,omitempty"`    // the step running there now, "" if none
+	Version    string    `json:"version,omitempty"` // what the host runs after its last event
+	Commit     string    `json:"commit,omitempty"`
+	Previous   string    `json:"previous,omitempty"` // what it ran before this deployment switched it
+	Error      string    `json:"error,omitempty"`
+	FailedStep string    `json:"failed_step,omitempty"`
+	Staged     time.Time `json:"staged,omitzero"`
+	Switched   time.Time `json:"switched,omitzero"`
+	Updated    time.Time `json:"updated,omitzero"`
 }
 
 // Step is one step of a deployment with its output.
 type Step struct {
-	ID         string
-	Name       string
-	Host       string // "" for a step on this machine
-	Command    []string
-	Started    time.Time
-	Finished   time.Time // zero while it runs
-	ExitCode   int
-	DurationMS int64
-	Error      string
-	Output     string
-	Truncated  bool // output beyond the runner's or StepOutputCap was dropped
+	ID         string    `json:"id"`
+	Name       string    `json:"name"`
+	Host       string    `json:"host,omitempty"` // "" for a step on this machine
+	Command    []string  `json:"command"`
+	Started    time.Time `json:"started"`
+	Finished   time.Time `json:"finished,omitzero"` // zero while it runs
+	ExitCode   int       `json:"exit_code"`
+	DurationMS int64     `json:"duration_ms"`
+	Error      string    `json:"error,omitempty"`
+	Output     string    `json:"output,omitempty"`
+	Truncated  bool      `json:"truncated,omitempty"` // output beyond the runner's or StepOutputCap was dropped
 }
 
 // Deployments is the read model of deployments.
@@ -469,7 +469,7 @@ func (m *Deployments) ref(id string) (project, env, release string, ok bool) {
 
 func (d Deployment) clone() Deployment {
 	d.OnlyHosts = slices.Clone(d.OnlyHosts)
-	d.Hosts = slices.Clone(d.Hosts)
+	d.Hosts = append([]HostProgress{}, d.Hosts...) // [] not null in JSON
 	d.Switched, d.Failed, d.Reverted = slices.Clone(d.Switched), slices.Clone(d.Failed), slices.Clone(d.Reverted)
 	d.Plan.Skipped = slices.Clone(d.Plan.Skipped)
 	if d.Plan.Batches != nil {

@@ -12,32 +12,32 @@ import (
 
 // Host is what the log says of one target address.
 type Host struct {
-	Addr     string    // as configured: user@host:port (or "local")
-	HostPort string    // host:port, what its key is recorded under
-	Runs     []HostRun // per project and environment, sorted
-	Key      HostKey   // from host/<host:port>; zero if never seen
+	Addr     string    `json:"addr"`         // as configured: user@host:port (or "local")
+	HostPort string    `json:"host_port"`    // host:port, what its key is recorded under
+	Runs     []HostRun `json:"runs"`         // per project and environment, sorted
+	Key      HostKey   `json:"key,omitzero"` // from host/<host:port>; zero if never seen
 }
 
 // HostRun is what a host runs for one project environment.
 type HostRun struct {
-	Project     string
-	Environment string
-	Version     string
-	Commit      string
-	Deployment  string    // the deployment whose event says so
-	Since       time.Time // of that event
-	Via         string    // switched | reverted | observed
-	Error       string    // the last observation failed: the host could not be read
-	Drift       *Drift    // the last drift check of this host
+	Project     string    `json:"project"`
+	Environment string    `json:"environment"`
+	Version     string    `json:"version"`
+	Commit      string    `json:"commit,omitempty"`
+	Deployment  string    `json:"deployment,omitempty"` // the deployment whose event says so
+	Since       time.Time `json:"since"`                // of that event
+	Via         string    `json:"via"`                  // switched | reverted | observed
+	Error       string    `json:"error,omitempty"`      // the last observation failed: the host could not be read
+	Drift       *Drift    `json:"drift,omitempty"`      // the last drift check of this host
 }
 
 // Drift is a host's line of the last drift.checked of its environment.
 type Drift struct {
-	Checked  time.Time
-	Expected string
-	Actual   string
-	Drifted  bool
-	Error    string
+	Checked  time.Time `json:"checked"`
+	Expected string    `json:"expected"`
+	Actual   string    `json:"actual"`
+	Drifted  bool      `json:"drifted"`
+	Error    string    `json:"error,omitempty"`
 }
 
 // Host key trust states.
@@ -49,17 +49,17 @@ const (
 
 // HostKey is the trust of a host's SSH key.
 type HostKey struct {
-	State       string // KeyTrusted, KeyUnknown, KeyChanged; "" if never seen
-	KeyType     string // of the trusted key
-	Fingerprint string // of the trusted key (SHA256:...)
-	TrustedBy   string
-	Trusted     time.Time
+	State       string    `json:"state"`                 // KeyTrusted, KeyUnknown, KeyChanged; "" if never seen
+	KeyType     string    `json:"key_type,omitempty"`    // of the trusted key
+	Fingerprint string    `json:"fingerprint,omitempty"` // of the trusted key (SHA256:...)
+	TrustedBy   string    `json:"trusted_by,omitempty"`
+	Trusted     time.Time `json:"trusted,omitzero"`
 	// The last refused key, while it is not the trusted one.
-	OfferedType        string
-	OfferedFingerprint string
-	OfferedKey         string // "<type> <base64>", what an admin trusts
-	Refused            time.Time
-	Deployment         string // which deployment was refused
+	OfferedType        string    `json:"offered_type,omitempty"`
+	OfferedFingerprint string    `json:"offered_fingerprint,omitempty"`
+	OfferedKey         string    `json:"offered_key,omitempty"` // "<type> <base64>", what an admin trusts
+	Refused            time.Time `json:"refused,omitzero"`
+	Deployment         string    `json:"deployment,omitempty"` // which deployment was refused
 }
 
 // Hosts is the read model of hosts: what each runs, and its key.

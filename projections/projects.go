@@ -12,36 +12,36 @@ import (
 // Project is a project's current configuration: the JSON as configured
 // (the runner's Project) and the essentials parsed out of it.
 type Project struct {
-	ID           string
-	Title        string
-	Repo         string
-	Branch       string // the mainline
-	Strategy     string // rsync | git | local
-	KeepReleases int
-	Environments []Environment // in stage order: the last is production
-	Config       json.RawMessage
-	Created      time.Time
-	CreatedBy    string
-	Updated      time.Time
-	UpdatedBy    string
-	Position     uint64 // of the last project.configured
+	ID           string          `json:"id"`
+	Title        string          `json:"title,omitempty"`
+	Repo         string          `json:"repo"`
+	Branch       string          `json:"branch"`   // the mainline
+	Strategy     string          `json:"strategy"` // rsync | git | local
+	KeepReleases int             `json:"keep_releases"`
+	Environments []Environment   `json:"environments"` // in stage order: the last is production
+	Config       json.RawMessage `json:"config"`
+	Created      time.Time       `json:"created"`
+	CreatedBy    string          `json:"created_by"`
+	Updated      time.Time       `json:"updated"`
+	UpdatedBy    string          `json:"updated_by"`
+	Position     uint64          `json:"position"` // of the last project.configured
 }
 
 // Environment is one ordered stage of a project. Hosts are the runner's
 // targets: the configured addresses, or "local" for the local strategy.
 type Environment struct {
-	Name     string
-	Path     string
-	Approval bool
-	Hosts    []string
+	Name     string   `json:"name"`
+	Path     string   `json:"path,omitempty"`
+	Approval bool     `json:"approval,omitempty"`
+	Hosts    []string `json:"hosts"`
 }
 
 // ProjectChange is one project.configured: who changed what, when.
 type ProjectChange struct {
-	Position uint64
-	Time     time.Time
-	Actor    string
-	Diff     []string
+	Position uint64    `json:"position"`
+	Time     time.Time `json:"time"`
+	Actor    string    `json:"actor"`
+	Diff     []string  `json:"diff,omitempty"`
 }
 
 // Projects is the read model of project configurations and their history.

@@ -9,25 +9,25 @@ import (
 
 // QueueEntry is a deployment requested and not yet claimed by a runner.
 type QueueEntry struct {
-	Deployment  string
-	Project     string
-	Environment string
-	Kind        string
-	Version     string
-	Commit      string
-	Release     string
-	RequestedBy string
-	Requested   time.Time
-	Position    uint64 // of deploy.requested: the queue order
+	Deployment  string    `json:"deployment"`
+	Project     string    `json:"project"`
+	Environment string    `json:"environment"`
+	Kind        string    `json:"kind"`
+	Version     string    `json:"version"`
+	Commit      string    `json:"commit"`
+	Release     string    `json:"release,omitempty"`
+	RequestedBy string    `json:"requested_by"`
+	Requested   time.Time `json:"requested"`
+	Position    uint64    `json:"position"` // of deploy.requested: the queue order
 }
 
 // EnvLock is an environment lock held by a deployment.
 type EnvLock struct {
-	Project     string
-	Environment string
-	Deployment  string
-	Holder      string // who asked for the deployment
-	Since       time.Time
+	Project     string    `json:"project"`
+	Environment string    `json:"environment"`
+	Deployment  string    `json:"deployment"`
+	Holder      string    `json:"holder"` // who asked for the deployment
+	Since       time.Time `json:"since"`
 }
 
 // Queue is the read model of the deployments waiting for the runner, in

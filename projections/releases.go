@@ -10,58 +10,58 @@ import (
 
 // Release is a release's row on the board.
 type Release struct {
-	ID      string
-	Project string
-	Branch  string
-	Title   string
-	Note    string
-	State   string // StateOpen ... StateCancelled
+	ID      string `json:"id"`
+	Project string `json:"project"`
+	Branch  string `json:"branch"`
+	Title   string `json:"title"`
+	Note    string `json:"note,omitempty"`
+	State   string `json:"state"` // StateOpen ... StateCancelled
 	// PinnedCommit is the commit last deployed to a test stage (not the
 	// last stage), and PinnedEnv that stage: what testers test.
-	PinnedCommit string
-	PinnedEnv    string
+	PinnedCommit string `json:"pinned_commit,omitempty"`
+	PinnedEnv    string `json:"pinned_env,omitempty"`
 	// TestedCommit and TestedEnv: what a tester passed (cleared by a new
 	// test deployment, a failed test, a rejection or a refusal).
-	TestedCommit string
-	TestedEnv    string
+	TestedCommit string `json:"tested_commit,omitempty"`
+	TestedEnv    string `json:"tested_env,omitempty"`
 	// ApprovedCommit is what an approver approved (cleared likewise).
-	ApprovedCommit string
-	Requester      string // who opened it
-	Tester         string // who last passed or failed it
-	Approver       string // who last approved or rejected it
-	Manager        string // who last accepted, refused or completed it
-	Tag            string // release.completed's tag
-	Created        time.Time
-	Updated        time.Time
+	ApprovedCommit string    `json:"approved_commit,omitempty"`
+	Requester      string    `json:"requester"`          // who opened it
+	Tester         string    `json:"tester,omitempty"`   // who last passed or failed it
+	Approver       string    `json:"approver,omitempty"` // who last approved or rejected it
+	Manager        string    `json:"manager,omitempty"`  // who last accepted, refused or completed it
+	Tag            string    `json:"tag,omitempty"`      // release.completed's tag
+	Created        time.Time `json:"created"`
+	Updated        time.Time `json:"updated"`
 	// Deployments is the last deployment of the release to each
 	// environment, in the order the environments were first deployed to.
-	Deployments []ReleaseDeployment
-	Position    uint64 // of release.opened
+	Deployments []ReleaseDeployment `json:"deployments"`
+	Position    uint64              `json:"position"` // of release.opened
 }
 
 // ReleaseDeployment is a release's last deployment to one environment.
 type ReleaseDeployment struct {
-	Environment string
-	Deployment  string
-	Commit      string
-	Version     string
-	State       string // DeployQueued ... DeployInterrupted
-	Requested   time.Time
-	Finished    time.Time
+	Environment string    `json:"environment"`
+	Deployment  string    `json:"deployment"`
+	Commit      string    `json:"commit"`
+	Version     string    `json:"version"`
+	State       string    `json:"state"` // DeployQueued ... DeployInterrupted
+	Requested   time.Time `json:"requested"`
+	Finished    time.Time `json:"finished,omitzero"`
 }
 
 // TimelineEntry is one thing that happened to a release: a decision, a
 // deployment asked for, a deployment's outcome.
 type TimelineEntry struct {
-	Position    uint64
-	Time        time.Time
-	Actor       string
-	Action      string // the event type: release.approved, deploy.succeeded, ...
-	Note        string // the note or reason; a deployment's error
-	Commit      string
-	Environment string
-	Deployment  string
-	State       string // the release's state after it
+	Position    uint64    `json:"position"`
+	Time        time.Time `json:"time"`
+	Actor       string    `json:"actor"`
+	Action      string    `json:"action"`         // the event type: release.approved, deploy.succeeded, ...
+	Note        string    `json:"note,omitempty"` // the note or reason; a deployment's error
+	Commit      string    `json:"commit,omitempty"`
+	Environment string    `json:"environment,omitempty"`
+	Deployment  string    `json:"deployment,omitempty"`
+	State       string    `json:"state"` // the release's state after it
 }
 
 // Releases is the read model of the release board and each release's

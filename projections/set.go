@@ -69,15 +69,17 @@ func (s *Set) Skipped() (uint64, error) {
 
 // Change tells a listener what an applied envelope touched, so a live
 // feed can say "release 42 changed" or "web1 of deployment d7 progressed"
-// without diffing models. Fields that do not apply are empty.
+// without diffing models. Fields that do not apply are empty. As JSON it
+// carries only those names: the raw event (Envelope, whose data can be a
+// step's whole output) stays out, as the audit export is for managers.
 type Change struct {
-	Envelope    events.Envelope // its Data must not be modified
-	Project     string
-	Environment string
-	Release     string
-	Deployment  string
-	Host        string
-	Step        string
+	Envelope    events.Envelope `json:"-"` // its Data must not be modified
+	Project     string          `json:"project,omitempty"`
+	Environment string          `json:"environment,omitempty"`
+	Release     string          `json:"release,omitempty"`
+	Deployment  string          `json:"deployment,omitempty"`
+	Host        string          `json:"host,omitempty"`
+	Step        string          `json:"step,omitempty"`
 }
 
 // OnApply registers fn to be called after each envelope is applied, in
@@ -321,15 +323,15 @@ func (s *Set) Follow(ctx context.Context, l subscriber) error {
 
 // Stats are figures of a Set for logs and health checks.
 type Stats struct {
-	Position    uint64
-	Events      int // audit rows indexed
-	Projects    int
-	Users       int
-	Releases    int
-	Deployments int
-	Steps       int
-	OutputBytes int
-	Skipped     uint64
+	Position    uint64 `json:"position"`
+	Events      int    `json:"events"` // audit rows indexed
+	Projects    int    `json:"projects"`
+	Users       int    `json:"users"`
+	Releases    int    `json:"releases"`
+	Deployments int    `json:"deployments"`
+	Steps       int    `json:"steps"`
+	OutputBytes int    `json:"output_bytes"`
+	Skipped     uint64 `json:"skipped"`
 }
 
 // Stats counts what the set holds.

@@ -11,33 +11,33 @@ import (
 // User is a person (or script account) and what the log says of it.
 // Credentials are not here: hashes live in the app's credential store.
 type User struct {
-	Name     string
-	Admin    bool
-	Roles    map[string][]string // project -> roles
-	Disabled bool
-	Created  time.Time
+	Name     string              `json:"name"`
+	Admin    bool                `json:"admin,omitempty"`
+	Roles    map[string][]string `json:"roles,omitempty"` // project -> roles
+	Disabled bool                `json:"disabled,omitempty"`
+	Created  time.Time           `json:"created"`
 	// CreatedBy is who created the account.
-	CreatedBy       string
-	PasswordChanged time.Time
-	LastLogin       time.Time
+	CreatedBy       string    `json:"created_by,omitempty"`
+	PasswordChanged time.Time `json:"password_changed,omitzero"`
+	LastLogin       time.Time `json:"last_login,omitzero"`
 	// FailedLogins counts failed logins since the last success (every
 	// user.login_failed naming this user, whatever the reason); the app
 	// bases its lock-out on it and LastFailure.
-	FailedLogins int
-	LastFailure  time.Time
-	Tokens       []Token
+	FailedLogins int       `json:"failed_logins"`
+	LastFailure  time.Time `json:"last_failure,omitzero"`
+	Tokens       []Token   `json:"tokens,omitempty"`
 }
 
 // Token is a bearer token's record (never its secret).
 type Token struct {
-	ID        string
-	Name      string
-	Kind      string // session | personal
-	Created   time.Time
-	ExpiresAt time.Time // zero: no expiry
-	Revoked   bool
-	RevokedAt time.Time
-	RevokedBy string
+	ID        string    `json:"id"`
+	Name      string    `json:"name,omitempty"`
+	Kind      string    `json:"kind"` // session | personal
+	Created   time.Time `json:"created"`
+	ExpiresAt time.Time `json:"expires_at,omitzero"` // zero: no expiry
+	Revoked   bool      `json:"revoked,omitempty"`
+	RevokedAt time.Time `json:"revoked_at,omitzero"`
+	RevokedBy string    `json:"revoked_by,omitempty"`
 }
 
 // Valid tells whether the token may be used at t.

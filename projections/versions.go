@@ -17,51 +17,51 @@ const (
 
 // EnvVersions is an environment's version timeline and what runs now.
 type EnvVersions struct {
-	Project     string
-	Environment string
+	Project     string `json:"project"`
+	Environment string `json:"environment"`
 	// Current is the version of the last deployment that succeeded.
-	Current           string
-	CurrentDeployment string
+	Current           string `json:"current,omitempty"`
+	CurrentDeployment string `json:"current_deployment,omitempty"`
 	// Hosts is what each host runs, as the log says (switches, reverts,
 	// observations), by host.
-	Hosts []HostVersion
+	Hosts []HostVersion `json:"hosts"`
 	// Mixed: the hosts do not all run the same version (a partial
 	// deployment, or a host not yet deployed).
-	Mixed bool
+	Mixed bool `json:"mixed,omitempty"`
 	// Timeline holds the versions that went live, oldest first.
-	Timeline []VersionEntry
+	Timeline []VersionEntry `json:"timeline"`
 }
 
 // HostVersion is what one host of an environment runs.
 type HostVersion struct {
-	Host       string
-	Version    string
-	Commit     string
-	Deployment string
-	Since      time.Time
+	Host       string    `json:"host"`
+	Version    string    `json:"version"`
+	Commit     string    `json:"commit,omitempty"`
+	Deployment string    `json:"deployment,omitempty"`
+	Since      time.Time `json:"since"`
 }
 
 // VersionEntry is one version going live on an environment.
 type VersionEntry struct {
-	Version    string
-	Commit     string
-	Release    string // for a rollback: the release the version was first deployed from
-	Deployment string
-	By         string // who asked for the deployment
-	Kind       string // KindDeploy | KindRollback
-	At         time.Time
-	Position   uint64 // of the deployment's terminal event
-	Outcome    string // OutcomeSucceeded | OutcomePartial | OutcomeReverted
-	Hosts      []string
-	Current    bool
+	Version    string    `json:"version"`
+	Commit     string    `json:"commit"`
+	Release    string    `json:"release,omitempty"` // for a rollback: the release the version was first deployed from
+	Deployment string    `json:"deployment"`
+	By         string    `json:"by"`   // who asked for the deployment
+	Kind       string    `json:"kind"` // KindDeploy | KindRollback
+	At         time.Time `json:"at"`
+	Position   uint64    `json:"position"` // of the deployment's terminal event
+	Outcome    string    `json:"outcome"`  // OutcomeSucceeded | OutcomePartial | OutcomeReverted
+	Hosts      []string  `json:"hosts,omitempty"`
+	Current    bool      `json:"current,omitempty"`
 	// Kept lists the hosts that still hold the release; Instant means
 	// every host of the environment does, so a rollback to it is a switch.
-	Kept    []string
-	Instant bool
-	Bad     bool
-	BadBy   string
-	BadAt   time.Time
-	Reason  string // why it was marked bad
+	Kept    []string  `json:"kept,omitempty"`
+	Instant bool      `json:"instant,omitempty"`
+	Bad     bool      `json:"bad,omitempty"`
+	BadBy   string    `json:"bad_by,omitempty"`
+	BadAt   time.Time `json:"bad_at,omitzero"`
+	Reason  string    `json:"reason,omitempty"` // why it was marked bad
 }
 
 // Versions is the read model of each environment's versions.
@@ -341,7 +341,8 @@ func (ev *envVersions) envHosts() []string {
 }
 
 func (m *Versions) view(ev *envVersions) EnvVersions {
-	out := EnvVersions{Project: ev.project, Environment: ev.env, Timeline: make([]VersionEntry, len(ev.timeline))}
+	out := EnvVersions{Project: ev.project, Environment: ev.env, Hosts: make([]HostVersion, 0, len(ev.live)),
+		Timeline: make([]VersionEntry, len(ev.timeline))}
 	if ev.current >= 0 {
 		out.Current, out.CurrentDeployment = ev.timeline[ev.current].version, ev.timeline[ev.current].deployment
 	}
