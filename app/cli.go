@@ -102,7 +102,7 @@ With no command it opens the desktop window, or, where no display exists
 	root.PersistentFlags().StringVar(&c.dataDir, "data", DefaultDataDir(), "data directory (event log, known_hosts, workspace)")
 	root.PersistentFlags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warning, error")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(c.serveCommand(), c.eventsCommand(), c.versionCommand())
+	root.AddCommand(c.serveCommand(), c.openCommand(), c.eventsCommand(), c.versionCommand())
 	return root
 }
 
@@ -127,58 +127,83 @@ func (c *cli) runDefault(ctx context.Context) error {
 			why = "this binary has no desktop window"
 		}
 		fmt.Fprintf(c.stderr, "releasedesk: %s; serving the UI in the browser instead.\n", why)
-		return c.serve(ctx, ListenConfig{Addr: DefaultAddr})
+		return c.serve(ctx, ListenConfig{Addr: DefaultAddr}, "")
 	}
-	srv, closeLog, err := c.openServer(false)
+	srv, closeDesk, err := c.openServer(ctx, "")
 	if err != nil {
 		return err
 	}
-	defer closeLog()
+	defer closeDesk()
 	if err := runWindow(ctx, c.assets, srv); err != nil {
 		return &exitError{code: exitNoWindow, err: err}
 	}
 	return nil
 }
 
-// openServer opens the data directory's log and builds the handler.
-func (c *cli) openServer(readOnly bool) (*Server, func(), error) {
-	store, problem, err := DataDir{Path: c.dataDir}.OpenLog(c.logger, readOnly)
+// openServer opens the desk (the data directory, or an archive for
+// offline review) and builds the handler over it.
+func (c *cli) openServer(ctx context.Context, archive string) (*Server, func(), error) {
+	desk, err := OpenDesk(ctx, DeskConfig{Data: DataDir{Path: c.dataDir}, Archive: archive, Logger: c.logger})
 	if err != nil {
 		return nil, nil, err
 	}
-	srv := NewServer(ServerConfig{Log: store, Problem: problem, Assets: c.assets, Logger: c.logger})
-	closeLog := func() {
-		if err := store.Close(); err != nil {
-			c.logger.WithError(err).Error("closing the event log failed")
-		}
-	}
-	return srv, closeLog, nil
+	srv := NewServer(ServerConfig{Desk: desk, Assets: c.assets, Logger: c.logger})
+	return srv, desk.Close, nil
 }
 
-func (c *cli) serve(ctx context.Context, lc ListenConfig) error {
-	srv, closeLog, err := c.openServer(false)
+func (c *cli) serve(ctx context.Context, lc ListenConfig, archive string) error {
+	srv, closeDesk, err := c.openServer(ctx, archive)
 	if err != nil {
 		return err
 	}
-	defer closeLog()
+	defer closeDesk()
 	return ListenAndServe(ctx, lc, srv, c.logger, func(url string) {
+		if archive != "" {
+			fmt.Fprintf(c.stdout, "Release Desk is at %s/ (offline review of %s: read-only)\n", url, archive)
+			return
+		}
 		fmt.Fprintf(c.stdout, "Release Desk is at %s/ (data: %s)\n", url, c.dataDir)
 	})
 }
 
 func (c *cli) serveCommand() *cobra.Command {
 	var lc ListenConfig
+	var archive string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the UI and the JSON API over HTTP (loopback by default)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return c.serve(cmd.Context(), lc)
+			return c.serve(cmd.Context(), lc, archive)
 		},
 	}
+	cmd.Flags().StringVar(&archive, "archive", "", "serve a JSONL export read-only (offline review) instead of the data directory")
 	cmd.Flags().StringVar(&lc.Addr, "addr", DefaultAddr, "address to listen on")
 	cmd.Flags().StringVar(&lc.TLSCert, "tls-cert", "", "TLS certificate file (with --tls-key) when exposed beyond loopback")
 	cmd.Flags().StringVar(&lc.TLSKey, "tls-key", "", "TLS private key file")
+	return cmd
+}
+
+func (c *cli) openCommand() *cobra.Command {
+	lc := ListenConfig{Addr: DefaultAddr}
+	cmd := &cobra.Command{
+		Use:   "open FILE.jsonl",
+		Short: "Review an exported log offline: verified, then served read-only",
+		Long: `Verifies FILE.jsonl (an export of releasedesk events export or of the audit
+screen) and serves every screen over it read-only: nobody signs in, nothing
+can be changed, and no host is reached. A file whose chain does not verify
+is refused with exit code 3.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageError{fmt.Errorf("open takes one file, got %d arguments", len(args))}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return c.serve(cmd.Context(), lc, args[0])
+		},
+	}
+	cmd.Flags().StringVar(&lc.Addr, "addr", DefaultAddr, "address to listen on")
 	return cmd
 }
 

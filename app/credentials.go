@@ -453,3 +453,9 @@ func newTokenID() (string, error) {
 	}
 	return "tk_" + hex.EncodeToString(b[:]), nil
 }
+
+// emptyCredentials is a store with nobody in it and no file: offline review
+// of an archive, where nobody logs in and nothing is written.
+func emptyCredentials() *Credentials {
+	return &Credentials{passwords: map[string]string{}, tokens: map[string]credToken{}, byHash: map[[32]byte]credToken{}}
+}

@@ -68,3 +68,17 @@ func (d DataDir) OpenLog(logger logrus.FieldLogger, readOnly bool) (log *events.
 	}
 	return store, nil, nil
 }
+
+// CheckpointPath is where the read models' state is saved on close, so the
+// next start reads it instead of replaying the whole log.
+func (d DataDir) CheckpointPath() string { return filepath.Join(d.Path, "projections.checkpoint") }
+
+// WorkspacePath holds the runner's git mirrors and exported trees.
+func (d DataDir) WorkspacePath() string { return filepath.Join(d.Path, "workspace") }
+
+// KnownHostsPath is the app's own known_hosts: the host keys an admin trusted.
+func (d DataDir) KnownHostsPath() string { return filepath.Join(d.Path, "known_hosts") }
+
+// SSHKeyPath is the key the app publishes with when an environment names
+// none (its public half is shown to admins to install on the hosts).
+func (d DataDir) SSHKeyPath() string { return filepath.Join(d.Path, "ssh", "id_ed25519") }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 
 	"github.com/sirupsen/logrus"
 
@@ -12,9 +13,13 @@ import (
 
 // apiError is the one error shape of the API: {"error": {"code", "message"}}.
 type apiError struct {
-	Status  int    `json:"-"`
-	Code    string `json:"code"`
-	Message string `json:"message"`
+	Status  int          `json:"-"`
+	Code    string       `json:"code"`
+	Message string       `json:"message"`
+	Field   string       `json:"field,omitempty"`  // the field a validation error is about
+	Fields  []FieldError `json:"fields,omitempty"` // every problem of a configuration
+	Rule    string       `json:"rule,omitempty"`   // the rule a 403 applied
+	retry   int          // Retry-After seconds of a 429
 }
 
 func (e *apiError) Error() string { return e.Message }
@@ -30,10 +35,35 @@ func errMethod(msg string) *apiError {
 // toAPIError maps package errors to statuses; anything unknown is a 500 whose
 // detail goes to the log, not to the client.
 func toAPIError(err error) *apiError {
-	var ae *apiError
+	var (
+		ae  *apiError
+		ie  *InvalidError
+		fe  *ForbiddenError
+		ce  ConfigErrors
+		le  *LockedError
+		mbe *http.MaxBytesError
+	)
 	switch {
 	case errors.As(err, &ae):
 		return ae
+	case errors.As(err, &ce):
+		return &apiError{Status: http.StatusBadRequest, Code: "invalid_config", Message: ce.Error(), Fields: ce}
+	case errors.As(err, &ie):
+		return &apiError{Status: http.StatusBadRequest, Code: "invalid", Message: ie.Error(), Field: ie.Field}
+	case errors.As(err, &fe):
+		return &apiError{Status: http.StatusForbidden, Code: "forbidden", Message: fe.Rule, Rule: fe.Rule}
+	case errors.As(err, &le):
+		return &apiError{Status: http.StatusTooManyRequests, Code: "locked", Message: le.Error(), retry: le.RetrySeconds()}
+	case errors.As(err, &mbe):
+		return &apiError{Status: http.StatusRequestEntityTooLarge, Code: "too_large", Message: err.Error()}
+	case errors.Is(err, ErrUnauthorized):
+		return &apiError{Status: http.StatusUnauthorized, Code: "unauthorized", Message: err.Error()}
+	case errors.Is(err, ErrNotFound):
+		return &apiError{Status: http.StatusNotFound, Code: "not_found", Message: err.Error()}
+	case errors.Is(err, ErrConflict):
+		return &apiError{Status: http.StatusConflict, Code: "conflict", Message: err.Error()}
+	case errors.Is(err, ErrInvalid):
+		return &apiError{Status: http.StatusBadRequest, Code: "invalid", Message: err.Error()}
 	case errors.Is(err, events.ErrConcurrency):
 		return &apiError{Status: http.StatusConflict, Code: "conflict", Message: err.Error()}
 	case errors.Is(err, events.ErrInvalidEvent):
@@ -57,6 +87,12 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	ae := toAPIError(err)
 	if ae.Status >= 500 {
 		s.log.WithFields(logrus.Fields{"method": r.Method, "path": r.URL.Path}).WithError(err).Error("request failed")
+	}
+	if ae.Status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="releasedesk"`)
+	}
+	if ae.retry > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(ae.retry))
 	}
 	writeJSON(w, ae.Status, map[string]*apiError{"error": ae})
 }

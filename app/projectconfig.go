@@ -625,7 +625,8 @@ func (r *pcReader) strList(n *cnode, path string) []string {
 
 // The fields of each part of a configuration, in their canonical order.
 var (
-	projectFields     = []string{"id", "title", "repo", "branch", "strategy", "build", "exclude", "shared", "version_files", "keep_releases", "hooks", "health_check", "env", "environments"}
+	projectFields     = []string{"id", "title", "repo", "branch", "strategy", "build", "exclude", "shared", "version_files", "keep_releases", "hooks", "health_check", "env", "environments", "workflow"}
+	workflowFields    = []string{"fast_forward", "allow_self_test"}
 	hooksFields       = []string{"pre_deploy", "post_deploy", "pre_release", "post_release"}
 	healthCheckFields = []string{"command", "timeout"}
 	envVarFields      = []string{"name", "value", "from_file", "from_env", "secret"}
@@ -691,6 +692,15 @@ func (r *pcReader) project(n *cnode) runner.Project {
 		case "environments":
 			r.list(v, path, func(it *cnode, path string) {
 				p.Environments = append(p.Environments, r.environment(it, path))
+			})
+		case "workflow":
+			r.fields(v, path, workflowFields, func(k string, v *cnode, path string) {
+				switch k {
+				case "fast_forward":
+					p.Workflow.FastForward = r.boolean(v, path)
+				case "allow_self_test":
+					p.Workflow.AllowSelfTest = r.boolean(v, path)
+				}
 			})
 		}
 	})

@@ -67,6 +67,8 @@ func DiffProjects(old, new runner.Project) []string {
 	}
 	d.envVars(old.Env, new.Env)
 	d.environments(old, new)
+	d.bool("workflow.fast_forward", old.Workflow.FastForward, new.Workflow.FastForward)
+	d.bool("workflow.allow_self_test", old.Workflow.AllowSelfTest, new.Workflow.AllowSelfTest)
 	return d.out
 }
 
@@ -375,6 +377,10 @@ func MarshalProjectYAML(p runner.Project) ([]byte, error) {
 		envs.Content = append(envs.Content, m)
 	}
 	yamlPut(root, "environments", envs)
+	wf := yamlMapping()
+	yamlPutBool(wf, "fast_forward", p.Workflow.FastForward)
+	yamlPutBool(wf, "allow_self_test", p.Workflow.AllowSelfTest)
+	yamlPut(root, "workflow", wf)
 
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)

@@ -17,7 +17,10 @@ var Version = "0.1.0-dev"
 // ServerConfig is what the HTTP face needs: a log to read, the embedded
 // frontend, and where to log.
 type ServerConfig struct {
-	Log events.Log
+	// Desk is the running product behind the API. Without it (tests of
+	// the HTTP face alone) only health and the UI are served.
+	Desk *Desk
+	Log  events.Log // Desk's log when Desk is set
 	// Problem, when set, says why the log is served read-only (a damaged
 	// store, an archive). Health reports it and writes are refused.
 	Problem error
@@ -42,9 +45,15 @@ func NewServer(cfg ServerConfig) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = logrus.StandardLogger()
 	}
+	if cfg.Desk != nil {
+		cfg.Log, cfg.Problem = cfg.Desk.Log, cfg.Desk.ReadOnly
+	}
 	s := &Server{cfg: cfg, log: cfg.Logger}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/health", s.handleHealth)
+	if cfg.Desk != nil {
+		s.routes(mux)
+	}
 	mux.HandleFunc("/api/", s.handleUnknownAPI)
 	mux.Handle("/", newStaticHandler(cfg.Assets))
 	s.handler = withRequestLog(s.log, withSecurityHeaders(mux))

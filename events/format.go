@@ -12,17 +12,17 @@ import (
 // event type, so it fills what any event carries plus a few conventional data
 // keys; packages that own event types register Formatters for the rest.
 type AuditRow struct {
-	Position    uint64
-	Time        time.Time
-	Actor       string
-	Action      string
-	Project     string
-	Environment string
-	Release     string
-	Version     string
-	Commit      string
-	Host        string
-	Summary     string
+	Position    uint64    `json:"position"`
+	Time        time.Time `json:"time"`
+	Actor       string    `json:"actor"`
+	Action      string    `json:"action"`
+	Project     string    `json:"project,omitempty"`
+	Environment string    `json:"environment,omitempty"`
+	Release     string    `json:"release,omitempty"`
+	Version     string    `json:"version,omitempty"`
+	Commit      string    `json:"commit,omitempty"`
+	Host        string    `json:"host,omitempty"`
+	Summary     string    `json:"summary"`
 }
 
 // Formatter adjusts the default row of one event type, typically to write a

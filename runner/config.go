@@ -26,6 +26,20 @@ type Project struct {
 	HealthCheck  HealthCheck   `json:"health_check,omitempty"`
 	Env          []EnvVar      `json:"env,omitempty"` // environment of hooks and checks
 	Environments []Environment `json:"environments"`
+	Workflow     Workflow      `json:"workflow,omitzero"`
+}
+
+// Workflow holds the project's release rules. The runner ignores them; they
+// live in the one configuration document so that a project is configured,
+// diffed and audited in one place.
+type Workflow struct {
+	// FastForward: completing a release also fast-forwards the mainline
+	// to the released commit (only ever a fast-forward).
+	FastForward bool `json:"fast_forward,omitempty"`
+	// AllowSelfTest lets a tester pass or fail a release they opened
+	// themselves (small teams); strict by default. Nobody ever approves
+	// their own release.
+	AllowSelfTest bool `json:"allow_self_test,omitempty"`
 }
 
 // Strategies.

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"releasedesk/runner/internal/sshtest"
+	"releasedesk/runner/sshtest"
 )
 
 // execChild runs long local commands the way a runner does, until it is

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"releasedesk/runner/internal/sshtest"
+	"releasedesk/runner/sshtest"
 )
 
 func TestRsyncCommandArgv(t *testing.T) {

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"releasedesk/events"
-	"releasedesk/runner/internal/sshtest"
+	"releasedesk/runner/sshtest"
 )
 
 // runFailHook refuses while <path>/fail-hook exists on the host: a hook runs

@@ -19,7 +19,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"releasedesk/events"
-	"releasedesk/runner/internal/sshtest"
+	"releasedesk/runner/sshtest"
 )
 
 // Compile-time checks: both stores are a runner Log.

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"releasedesk/events"
-	"releasedesk/runner/internal/sshtest"
+	"releasedesk/runner/sshtest"
 )
 
 // runChildSpec tells the child process (see TestMain) what to run.

@@ -11,7 +11,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"releasedesk/runner/internal/sshtest"
+	"releasedesk/runner/sshtest"
 )
 
 // runOddValues are variable values that a naive encoding would mangle or

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"releasedesk/runner/internal/sshtest"
+	"releasedesk/runner/sshtest"
 )
 
 func dialHost(t *testing.T, c *sshtest.Cluster, i int, d *Dialer) *SSHExecutor {

@@ -1,0 +1,262 @@
+package app
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"time"
+)
+
+type loginRequest struct {
+	User     string `json:"user"`
+	Password string `json:"password"`
+}
+
+type loginResponse struct {
+	Token string   `json:"token"`
+	User  UserView `json:"user"`
+}
+
+func (s *Server) login(w http.ResponseWriter, r *http.Request, _ UserView) error {
+	d := s.cfg.Desk
+	if d.Archive() {
+		return d.Writable()
+	}
+	var in loginRequest
+	if err := decodeBody(w, r, maxBodyBytes, &in); err != nil {
+		return err
+	}
+	if in.User == "" {
+		return &InvalidError{Field: "user", Reason: "is required"}
+	}
+	token, u, err := d.Auth.Login(r.Context(), in.User, in.Password)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, loginResponse{Token: token, User: u})
+	return nil
+}
+
+// logout revokes the token the request came with.
+func (s *Server) logout(w http.ResponseWriter, r *http.Request, u UserView) error {
+	d := s.cfg.Desk
+	_, tok, err := d.Auth.Authenticate(r.Context(), r.Header.Get("Authorization"))
+	if err != nil {
+		return err
+	}
+	if err := d.Auth.RevokeToken(r.Context(), u.Name, tok.ID); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// meResponse is who is signed in and what they may do on each project, so
+// a page offers only the actions its user may take.
+type meResponse struct {
+	User        UserView            `json:"user"`
+	Permissions map[string][]string `json:"permissions"` // project -> actions
+	Global      []string            `json:"global"`      // actions on no project (host trust, users)
+	ReadOnly    string              `json:"read_only,omitempty"`
+	Offline     bool                `json:"offline"`
+	PublicKey   string              `json:"public_key,omitempty"` // the app's publishing key, to install on hosts
+}
+
+func (s *Server) me(w http.ResponseWriter, r *http.Request, u UserView) error {
+	d := s.cfg.Desk
+	resp := meResponse{User: u, Permissions: map[string][]string{}, Offline: d.Archive(), PublicKey: d.PublicKey()}
+	if d.ReadOnly != nil {
+		resp.ReadOnly = d.ReadOnly.Error()
+	}
+	for _, p := range d.Set.Projects.List() {
+		resp.Permissions[p.ID] = Permissions(u, p.ID)
+	}
+	resp.Global = Permissions(u, "")
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+// mayManageUsers guards reading the user list (writes are checked by Auth).
+func mayManageUsers(u UserView) error { return Authorize(u, "", ActionUserManage) }
+
+func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, u UserView) error {
+	if err := mayManageUsers(u); err != nil && !s.cfg.Desk.Archive() {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"users": s.cfg.Desk.Auth.Users()})
+	return nil
+}
+
+func (s *Server) getUser(w http.ResponseWriter, r *http.Request, u UserView) error {
+	name := r.PathValue("name")
+	if name != u.Name {
+		if err := mayManageUsers(u); err != nil && !s.cfg.Desk.Archive() {
+			return err
+		}
+	}
+	v, err := s.cfg.Desk.Auth.User(name)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+type createUserRequest struct {
+	Name     string              `json:"name"`
+	Password string              `json:"password"`
+	Admin    bool                `json:"admin"`
+	Roles    map[string][]string `json:"roles"`
+}
+
+func (s *Server) createUser(w http.ResponseWriter, r *http.Request, u UserView) error {
+	d := s.cfg.Desk
+	if err := d.Writable(); err != nil {
+		return err
+	}
+	var in createUserRequest
+	if err := decodeBody(w, r, maxBodyBytes, &in); err != nil {
+		return err
+	}
+	if err := d.Auth.CreateUser(r.Context(), u.Name, in.Name, in.Password, in.Admin, in.Roles); err != nil {
+		return err
+	}
+	v, err := d.Auth.User(in.Name)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, v)
+	return nil
+}
+
+type rolesRequest struct {
+	Admin bool                `json:"admin"`
+	Roles map[string][]string `json:"roles"`
+}
+
+func (s *Server) setRoles(w http.ResponseWriter, r *http.Request, u UserView) error {
+	d := s.cfg.Desk
+	if err := d.Writable(); err != nil {
+		return err
+	}
+	var in rolesRequest
+	if err := decodeBody(w, r, maxBodyBytes, &in); err != nil {
+		return err
+	}
+	name := r.PathValue("name")
+	if err := d.Auth.SetRoles(r.Context(), u.Name, name, in.Admin, in.Roles); err != nil {
+		return err
+	}
+	v, err := d.Auth.User(name)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+type passwordRequest struct {
+	Password string `json:"password"`
+}
+
+func (s *Server) setPassword(w http.ResponseWriter, r *http.Request, u UserView) error {
+	d := s.cfg.Desk
+	if err := d.Writable(); err != nil {
+		return err
+	}
+	var in passwordRequest
+	if err := decodeBody(w, r, maxBodyBytes, &in); err != nil {
+		return err
+	}
+	if err := d.Auth.SetPassword(r.Context(), u.Name, r.PathValue("name"), in.Password); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+type reasonRequest struct {
+	Reason string `json:"reason"`
+}
+
+func (s *Server) disableUser(w http.ResponseWriter, r *http.Request, u UserView) error {
+	return s.userSwitch(w, r, u, (*Auth).Disable)
+}
+
+func (s *Server) enableUser(w http.ResponseWriter, r *http.Request, u UserView) error {
+	return s.userSwitch(w, r, u, (*Auth).Enable)
+}
+
+// userSwitch disables or enables the user named in the path, with a reason.
+func (s *Server) userSwitch(w http.ResponseWriter, r *http.Request, u UserView,
+	fn func(*Auth, context.Context, string, string, string) error) error {
+	d := s.cfg.Desk
+	if err := d.Writable(); err != nil {
+		return err
+	}
+	var in reasonRequest
+	if err := decodeBody(w, r, maxBodyBytes, &in); err != nil {
+		return err
+	}
+	name := r.PathValue("name")
+	if err := fn(d.Auth, r.Context(), u.Name, name, in.Reason); err != nil {
+		return err
+	}
+	v, err := d.Auth.User(name)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+type tokenRequest struct {
+	Name    string `json:"name"`
+	TTLDays int    `json:"ttl_days"` // 0: until revoked
+}
+
+type tokenResponse struct {
+	Token string    `json:"token"` // shown once
+	Info  TokenInfo `json:"info"`
+}
+
+func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, u UserView) error {
+	toks, err := s.cfg.Desk.Auth.Tokens(u.Name)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"tokens": toks})
+	return nil
+}
+
+func (s *Server) createToken(w http.ResponseWriter, r *http.Request, u UserView) error {
+	d := s.cfg.Desk
+	if err := d.Writable(); err != nil {
+		return err
+	}
+	var in tokenRequest
+	if err := decodeBody(w, r, maxBodyBytes, &in); err != nil {
+		return err
+	}
+	if in.TTLDays < 0 || in.TTLDays > 3650 {
+		return &InvalidError{Field: "ttl_days", Reason: "want 0 (until revoked) to 3650 days"}
+	}
+	token, info, err := d.Auth.CreateToken(r.Context(), u.Name, strings.TrimSpace(in.Name), time.Duration(in.TTLDays)*24*time.Hour)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, tokenResponse{Token: token, Info: info})
+	return nil
+}
+
+func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, u UserView) error {
+	d := s.cfg.Desk
+	if err := d.Writable(); err != nil {
+		return err
+	}
+	if err := d.Auth.RevokeToken(r.Context(), u.Name, r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -1,0 +1,213 @@
+package app
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"releasedesk/projections"
+)
+
+func (s *Server) openRelease(w http.ResponseWriter, r *http.Request, u UserView) error {
+	var in OpenReleaseInput
+	if err := decodeBody(w, r, maxBodyBytes, &in); err != nil {
+		return err
+	}
+	rel, err := s.cfg.Desk.OpenRelease(r.Context(), u, in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, s.releaseResponse(rel, u))
+	return nil
+}
+
+// board is GET /api/v1/releases?project=&state=a,b&q=&sort=updated&offset=&limit=.
+func (s *Server) board(w http.ResponseWriter, r *http.Request, u UserView) error {
+	q := r.URL.Query()
+	bq := projections.BoardQuery{Project: q.Get("project"), Text: q.Get("q")}
+	if st := q.Get("state"); st != "" {
+		for _, x := range strings.Split(st, ",") {
+			if !contains(append(activeStates, projections.StateCompleted, projections.StateCancelled), x) {
+				return &InvalidError{Field: "state", Reason: "unknown state " + x}
+			}
+			bq.States = append(bq.States, x)
+		}
+	}
+	switch q.Get("sort") {
+	case "", "created":
+		bq.Sort = projections.SortCreated
+	case "updated":
+		bq.Sort = projections.SortUpdated
+	default:
+		return &InvalidError{Field: "sort", Reason: "want created or updated"}
+	}
+	var err error
+	if bq.Offset, err = queryInt(r, "offset"); err != nil {
+		return err
+	}
+	if bq.Limit, err = queryInt(r, "limit"); err != nil {
+		return err
+	}
+	page := s.cfg.Desk.Set.Releases.Board(bq)
+	writeJSON(w, http.StatusOK, map[string]any{"total": page.Total, "offset": page.Offset, "limit": page.Limit,
+		"releases": page.Releases, "counts": s.cfg.Desk.Set.Releases.Counts(bq.Project)})
+	return nil
+}
+
+// releaseResponse is one release with its timeline and what the caller
+// may do with it now.
+type releaseResponse struct {
+	Release  projections.Release         `json:"release"`
+	Timeline []projections.TimelineEntry `json:"timeline"`
+	Actions  []string                    `json:"actions"`
+}
+
+func (s *Server) releaseResponse(rel projections.Release, u UserView) releaseResponse {
+	d := s.cfg.Desk
+	return releaseResponse{Release: rel, Timeline: d.Set.Releases.Timeline(rel.ID), Actions: d.ReleaseActions(rel, u)}
+}
+
+func (s *Server) getRelease(w http.ResponseWriter, r *http.Request, u UserView) error {
+	rel, err := s.cfg.Desk.Release(r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, s.releaseResponse(rel, u))
+	return nil
+}
+
+type deployRequest struct {
+	Env string `json:"env"`
+}
+
+func (s *Server) deployRelease(w http.ResponseWriter, r *http.Request, u UserView) error {
+	var in deployRequest
+	if err := decodeBody(w, r, maxBodyBytes, &in); err != nil {
+		return err
+	}
+	res, err := s.cfg.Desk.DeployRelease(r.Context(), u, r.PathValue("id"), in.Env)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, res)
+	return nil
+}
+
+type testRequest struct {
+	Passed *bool  `json:"passed"`
+	Note   string `json:"note"`
+}
+
+func (s *Server) testRelease(w http.ResponseWriter, r *http.Request, u UserView) error {
+	var in testRequest
+	if err := decodeBody(w, r, maxBodyBytes, &in); err != nil {
+		return err
+	}
+	if in.Passed == nil {
+		return &InvalidError{Field: "passed", Reason: "is required: true (passed) or false (failed)"}
+	}
+	rel, err := s.cfg.Desk.Test(r.Context(), u, r.PathValue("id"), *in.Passed, in.Note)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, s.releaseResponse(rel, u))
+	return nil
+}
+
+// noteDecision serves approve, reject, accept, refuse and cancel: a body of
+// one text field ("note" or "reason") and a decision of the desk.
+func (s *Server) noteDecision(fn func(*Desk, context.Context, UserView, string, string) (projections.Release, error), field string) apiFunc {
+	return func(w http.ResponseWriter, r *http.Request, u UserView) error {
+		var text string
+		var err error
+		if field == "reason" {
+			var in reasonRequest
+			err = decodeBody(w, r, maxBodyBytes, &in)
+			text = in.Reason
+		} else {
+			var in noteRequest
+			err = decodeBody(w, r, maxBodyBytes, &in)
+			text = in.Note
+		}
+		if err != nil {
+			return err
+		}
+		rel, err := fn(s.cfg.Desk, r.Context(), u, r.PathValue("id"), text)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, s.releaseResponse(rel, u))
+		return nil
+	}
+}
+
+type noteRequest struct {
+	Note string `json:"note"`
+}
+
+func (s *Server) completeRelease(w http.ResponseWriter, r *http.Request, u UserView) error {
+	var in struct{}
+	if err := decodeBody(w, r, maxBodyBytes, &in); err != nil {
+		return err
+	}
+	rel, err := s.cfg.Desk.CompleteRelease(r.Context(), u, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, s.releaseResponse(rel, u))
+	return nil
+}
+
+// listDeployments is GET /api/v1/deployments?project=&env=&release=&state=a,b&offset=&limit=.
+func (s *Server) listDeployments(w http.ResponseWriter, r *http.Request, u UserView) error {
+	q := r.URL.Query()
+	dq := projections.DeploymentQuery{Project: q.Get("project"), Environment: q.Get("env"), Release: q.Get("release")}
+	if st := q.Get("state"); st != "" {
+		dq.States = strings.Split(st, ",")
+	}
+	var err error
+	if dq.Offset, err = queryInt(r, "offset"); err != nil {
+		return err
+	}
+	if dq.Limit, err = queryInt(r, "limit"); err != nil {
+		return err
+	}
+	list, total := s.cfg.Desk.Set.Deployments.List(dq)
+	writeJSON(w, http.StatusOK, map[string]any{"total": total, "deployments": list})
+	return nil
+}
+
+func (s *Server) getDeployment(w http.ResponseWriter, r *http.Request, u UserView) error {
+	dep, err := s.cfg.Desk.Deployment(r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, dep)
+	return nil
+}
+
+func (s *Server) cancelDeployment(w http.ResponseWriter, r *http.Request, u UserView) error {
+	var in reasonRequest
+	if err := decodeBody(w, r, maxBodyBytes, &in); err != nil {
+		return err
+	}
+	dep, err := s.cfg.Desk.CancelDeployment(r.Context(), u, r.PathValue("id"), in.Reason)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, dep)
+	return nil
+}
+
+func (s *Server) retryDeployment(w http.ResponseWriter, r *http.Request, u UserView) error {
+	var in struct{}
+	if err := decodeBody(w, r, maxBodyBytes, &in); err != nil {
+		return err
+	}
+	dep, err := s.cfg.Desk.RetryDeployment(r.Context(), u, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, dep)
+	return nil
+}

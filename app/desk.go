@@ -1,0 +1,205 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"releasedesk/events"
+	"releasedesk/projections"
+	"releasedesk/runner"
+)
+
+// Desk is the running product: the event log, every read model kept live
+// over it, the people side and the runner. The HTTP API and the command
+// line call its methods; nothing else decides or writes.
+//
+// Every workflow command is decided on the read models and appended with
+// the stream's expected version. Commands are also serialised within the
+// process (cmdMu), so two people acting at once are decided one after the
+// other: the second sees the first's event and gets a clear refusal, and
+// the expected version still guards against any other writer.
+type Desk struct {
+	Log    events.Log
+	Set    *projections.Set
+	Auth   *Auth
+	Runner *runner.Runner // nil when read-only; started unless DeskConfig.NoRunner
+	// ReadOnly says why writes are refused (an archive, a damaged store);
+	// nil when the desk is writable.
+	ReadOnly  error
+	Workspace runner.Workspace
+	// DefaultSSHKey is used by environments that name no ssh_key.
+	DefaultSSHKey string
+	Now           func() time.Time
+	Logger        logrus.FieldLogger
+	// KnownHostsPath is the app's known_hosts (strict host key checking).
+	KnownHostsPath string
+
+	cmdMu sync.Mutex // one workflow decision at a time
+
+	mirrorMu sync.Mutex
+	mirrors  map[string]*runner.Mirror // project -> its mirror
+
+	runCtx     context.Context // ends on Close: background work (retries)
+	stop       context.CancelFunc
+	wg         sync.WaitGroup
+	closeOnce  sync.Once
+	checkpoint string // where Close saves the projections' state ("" never)
+	archive    string // the archive under offline review, if any
+}
+
+// DeskConfig says what OpenDesk opens.
+type DeskConfig struct {
+	Data    DataDir
+	Archive string // a JSONL export to review read-only instead of Data's log
+	Logger  logrus.FieldLogger
+	Now     func() time.Time
+	// NoRunner keeps deployments queued instead of running them (tests of
+	// the API alone); the default runs them in this process.
+	NoRunner bool
+}
+
+// OpenDesk opens the data directory (or an archive), rebuilds the read
+// models (from a checkpoint when one matches), keeps them live, and starts
+// the runner, which first recovers deployments a crash interrupted.
+func OpenDesk(ctx context.Context, cfg DeskConfig) (*Desk, error) {
+	if cfg.Logger == nil {
+		l := logrus.New()
+		l.SetOutput(os.Stderr)
+		cfg.Logger = l
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	d := &Desk{Now: cfg.Now, Logger: cfg.Logger, mirrors: map[string]*runner.Mirror{}}
+	if cfg.Archive != "" {
+		store, report, err := events.OpenArchive(cfg.Archive, events.OpenArchiveOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("open archive %s: %w", cfg.Archive, err)
+		}
+		if !report.OK() {
+			_ = store.Close()
+			return nil, &exitError{code: ExitVerify, err: fmt.Errorf("archive %s does not verify: %s", cfg.Archive, report.Err())}
+		}
+		d.archive = cfg.Archive
+		d.Log, d.ReadOnly = store, fmt.Errorf("offline review of %s: read-only", filepath.Base(cfg.Archive))
+		set, err := projections.Build(ctx, store)
+		if err != nil {
+			_ = store.Close()
+			return nil, err
+		}
+		d.Set = set
+		d.Auth = &Auth{Log: store, Set: set, Creds: emptyCredentials(), Now: cfg.Now}
+		return d, nil
+	}
+
+	store, problem, err := cfg.Data.OpenLog(cfg.Logger, false)
+	if err != nil {
+		return nil, err
+	}
+	d.Log, d.ReadOnly = store, problem
+	abs, _ := filepath.Abs(cfg.Data.Path)
+	data := DataDir{Path: abs}
+	d.checkpoint = data.CheckpointPath()
+	set, started, err := startSet(ctx, store, d.checkpoint)
+	if err != nil {
+		_ = store.Close()
+		return nil, err
+	}
+	cfg.Logger.WithFields(logrus.Fields{"from_checkpoint": started.FromCheckpoint, "replayed": started.Replayed, "position": set.Position()}).Info("read models ready")
+	d.Set = set
+	creds, err := OpenCredentials(data.CredentialsPath())
+	if err != nil {
+		_ = store.Close()
+		return nil, err
+	}
+	d.Auth = &Auth{Log: store, Set: set, Creds: creds, Now: cfg.Now}
+	d.Workspace = runner.Workspace{Dir: data.WorkspacePath()}
+	d.KnownHostsPath = data.KnownHostsPath()
+
+	runCtx, stop := context.WithCancel(context.Background())
+	d.runCtx, d.stop = runCtx, stop
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		if err := set.Follow(runCtx, store); err != nil && !errors.Is(err, context.Canceled) {
+			cfg.Logger.WithError(err).Error("read models stopped following the log")
+		}
+	}()
+	if problem != nil {
+		return d, nil
+	}
+	if d.DefaultSSHKey, err = ensureSSHKey(data.SSHKeyPath()); err != nil {
+		d.Close()
+		return nil, err
+	}
+	if err := os.MkdirAll(d.Workspace.Dir, 0o700); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("workspace: %w", err)
+	}
+	r, err := runner.New(runner.Config{Log: store, Workspace: d.Workspace, KnownHostsPath: d.KnownHostsPath,
+		Now: cfg.Now, Logger: cfg.Logger})
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	d.Runner = r
+	if cfg.NoRunner {
+		return d, nil
+	}
+	if err := r.Recover(ctx); err != nil {
+		cfg.Logger.WithError(err).Warn("recovering interrupted deployments")
+	}
+	if err := r.Start(runCtx); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// startSet loads the checkpoint when it matches the log, else rebuilds.
+func startSet(ctx context.Context, store events.Reader, checkpoint string) (*projections.Set, projections.Started, error) {
+	f, err := os.Open(checkpoint)
+	if err != nil {
+		return projections.Start(ctx, store, nil)
+	}
+	defer f.Close()
+	return projections.Start(ctx, store, f)
+}
+
+// Writable returns why the desk refuses writes, as an API error, or nil.
+func (d *Desk) Writable() error {
+	if d.ReadOnly != nil {
+		return &apiError{Status: 503, Code: "read_only", Message: d.ReadOnly.Error()}
+	}
+	return nil
+}
+
+// Close stops the runner (running deployments are left to recovery),
+// saves a checkpoint of the read models and closes the log.
+func (d *Desk) Close() {
+	d.closeOnce.Do(func() {
+		if d.Runner != nil {
+			_ = d.Runner.Close()
+		}
+		if d.stop != nil {
+			d.stop()
+		}
+		d.wg.Wait()
+		if d.checkpoint != "" && d.ReadOnly == nil && d.Set.Position() > 0 {
+			if err := d.Set.SaveCheckpointFile(d.checkpoint); err != nil {
+				d.Logger.WithError(err).Warn("saving the read models' checkpoint")
+			}
+		}
+		_ = d.Log.Close()
+	})
+}
+
+// now is the desk's clock.
+func (d *Desk) now() time.Time { return d.Now().UTC() }

@@ -1,0 +1,213 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"releasedesk/events"
+	"releasedesk/projections"
+	"releasedesk/runner"
+)
+
+func projectStream(id string) string { return "project/" + id }
+
+// Rollback switches an environment back to a version of its timeline:
+// rollback.requested (who and why) on project/<id>, then a deployment of
+// kind rollback, which switches hosts that still hold the release and
+// stages it again on those that pruned it.
+func (d *Desk) Rollback(ctx context.Context, u UserView, project, envName, version, reason string) (DeployResult, error) {
+	if err := checkText("reason", reason, maxNoteRunes, true); err != nil {
+		return DeployResult{}, err
+	}
+	if err := runner.ValidateVersion(version); err != nil {
+		return DeployResult{}, &InvalidError{Field: "version", Reason: err.Error()}
+	}
+	var out DeployResult
+	err := d.decide(ctx, func() error {
+		p, _, err := d.project(project)
+		if err != nil {
+			return err
+		}
+		env, _, err := environment(p, envName)
+		if err != nil {
+			return err
+		}
+		if err := Authorize(u, p.ID, RollbackAction(env.Approval)); err != nil {
+			return err
+		}
+		entry, ok := d.Set.Versions.Entry(p.ID, env.Name, version)
+		switch {
+		case !ok:
+			return &NotFoundError{Message: fmt.Sprintf("version %s never went live on %s of %s", version, env.Name, p.ID)}
+		case entry.Current:
+			return &ConflictError{Message: fmt.Sprintf("version %s is already current on %s of %s", version, env.Name, p.ID)}
+		case entry.Bad:
+			return &ConflictError{Message: fmt.Sprintf("version %s of %s was marked bad by %s (%s): roll back to another version",
+				version, env.Name, entry.BadBy, entry.Reason)}
+		}
+		if err := d.busy(p.ID, env.Name); err != nil {
+			return err
+		}
+		dep := d.nextDeploymentID()
+		req := runner.Request{Deployment: dep, Kind: runner.KindRollback, Project: d.snapshot(p), Environment: env.Name,
+			Commit: entry.Commit, Version: version, Reason: reason}
+		if err := runner.CheckRequest(req); err != nil {
+			return &InvalidError{Field: "project", Reason: err.Error()}
+		}
+		if _, err := d.appendNext(ctx, projectStream(p.ID), projections.TypeRollbackRequested, u.Name,
+			projections.RollbackRequested{Project: p.ID, Environment: env.Name, Version: version, Commit: entry.Commit,
+				Deployment: dep, Reason: reason}); err != nil {
+			return err
+		}
+		if err := d.submit(ctx, req, u.Name); err != nil {
+			return err
+		}
+		out = DeployResult{Deployment: dep, Project: p.ID, Environment: env.Name, Commit: entry.Commit,
+			Version: version, Kind: runner.KindRollback}
+		return nil
+	})
+	return out, err
+}
+
+// MarkBad marks a version of an environment bad: it stays in the timeline,
+// flagged, and rollbacks to it are refused.
+func (d *Desk) MarkBad(ctx context.Context, u UserView, project, envName, version, reason string) (projections.VersionEntry, error) {
+	if err := checkText("reason", reason, maxNoteRunes, true); err != nil {
+		return projections.VersionEntry{}, err
+	}
+	var out projections.VersionEntry
+	err := d.decide(ctx, func() error {
+		p, _, err := d.project(project)
+		if err != nil {
+			return err
+		}
+		env, _, err := environment(p, envName)
+		if err != nil {
+			return err
+		}
+		if err := Authorize(u, p.ID, ActionVersionMarkBad); err != nil {
+			return err
+		}
+		entry, ok := d.Set.Versions.Entry(p.ID, env.Name, version)
+		if !ok {
+			return &NotFoundError{Message: fmt.Sprintf("version %s never went live on %s of %s", version, env.Name, p.ID)}
+		}
+		if entry.Bad {
+			return &ConflictError{Message: fmt.Sprintf("version %s is already marked bad by %s", version, entry.BadBy)}
+		}
+		if _, err := d.appendNext(ctx, projectStream(p.ID), projections.TypeVersionMarkedBad, u.Name,
+			projections.VersionMarkedBad{Project: p.ID, Environment: env.Name, Version: version, Reason: reason}); err != nil {
+			return err
+		}
+		out, _ = d.Set.Versions.Entry(p.ID, env.Name, version)
+		return nil
+	})
+	return out, err
+}
+
+// Deployment returns one deployment with its steps, or a *NotFoundError.
+func (d *Desk) Deployment(id string) (projections.Deployment, error) {
+	dep, ok := d.Set.Deployments.Get(id)
+	if !ok {
+		return dep, &NotFoundError{Message: fmt.Sprintf("no deployment %q", id)}
+	}
+	return dep, nil
+}
+
+// CancelDeployment asks a queued or running deployment to stop.
+func (d *Desk) CancelDeployment(ctx context.Context, u UserView, id, reason string) (projections.Deployment, error) {
+	if err := checkText("reason", reason, maxNoteRunes, true); err != nil {
+		return projections.Deployment{}, err
+	}
+	err := d.decide(ctx, func() error {
+		dep, err := d.Deployment(id)
+		if err != nil {
+			return err
+		}
+		if err := Authorize(u, dep.Project, ActionDeploymentCancel); err != nil {
+			return err
+		}
+		if dep.State != projections.DeployQueued && dep.State != projections.DeployRunning {
+			return &ConflictError{Message: fmt.Sprintf("deployment %s is %s: only a queued or running one can be cancelled", id, dep.State)}
+		}
+		if d.Runner == nil {
+			return d.Writable()
+		}
+		if err := d.Runner.Cancel(ctx, id, u.Name, reason); err != nil {
+			if errors.Is(err, runner.ErrFinished) {
+				return &ConflictError{Message: err.Error(), Err: err}
+			}
+			return err
+		}
+		return d.Set.WaitFor(ctx, d.Log.Head().Position)
+	})
+	if err != nil {
+		return projections.Deployment{}, err
+	}
+	return d.Deployment(id)
+}
+
+// RetryDeployment runs again the hosts of a failed or interrupted
+// deployment that are not on its version. It returns once the runner has
+// recorded the retry (deploy.resumed); the hosts then run in the
+// background, followed like any deployment.
+func (d *Desk) RetryDeployment(ctx context.Context, u UserView, id string) (projections.Deployment, error) {
+	var runs int
+	err := d.decide(ctx, func() error {
+		dep, err := d.Deployment(id)
+		if err != nil {
+			return err
+		}
+		if err := Authorize(u, dep.Project, ActionDeploymentRetry); err != nil {
+			return err
+		}
+		if dep.State != projections.DeployFailed && dep.State != projections.DeployInterrupted {
+			return &ConflictError{Message: fmt.Sprintf("deployment %s is %s: only a failed or interrupted one can be retried", id, dep.State)}
+		}
+		if err := d.busy(dep.Project, dep.Environment); err != nil {
+			return err
+		}
+		if d.Runner == nil {
+			return d.Writable()
+		}
+		runs = dep.Runs
+		return nil
+	})
+	if err != nil {
+		return projections.Deployment{}, err
+	}
+	done := make(chan error, 1)
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		done <- d.Runner.Resume(d.runCtx, id, u.Name)
+	}()
+	// Wait for the resume to be recorded, or for its refusal.
+	deadline := time.NewTimer(30 * time.Second)
+	defer deadline.Stop()
+	for {
+		if dep, ok := d.Set.Deployments.Get(id); ok && dep.Runs > runs {
+			return dep, nil
+		}
+		select {
+		case err := <-done:
+			if err != nil {
+				if errors.Is(err, runner.ErrNotResumable) || errors.Is(err, events.ErrConcurrency) {
+					return projections.Deployment{}, &ConflictError{Message: err.Error(), Err: err}
+				}
+				if dep, ok := d.Set.Deployments.Get(id); !ok || dep.Runs <= runs {
+					return projections.Deployment{}, err
+				}
+			}
+			_ = d.Set.WaitFor(ctx, d.Log.Head().Position)
+			return d.Deployment(id)
+		case <-deadline.C:
+			return d.Deployment(id)
+		case <-ctx.Done():
+			return projections.Deployment{}, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,393 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"releasedesk/events"
+	"releasedesk/projections"
+	"releasedesk/runner"
+)
+
+// OpenReleaseInput is POST /api/v1/releases.
+type OpenReleaseInput struct {
+	Project      string `json:"project"`
+	Branch       string `json:"branch"`
+	CreateBranch bool   `json:"create_branch"`
+	Title        string `json:"title"`
+	Note         string `json:"note"`
+}
+
+// activeStates are the states of a release still under way.
+var activeStates = []string{projections.StateOpen, projections.StateTesting, projections.StateTested,
+	projections.StateApproved, projections.StateLive, projections.StateAccepted}
+
+func releaseStream(id string) string { return "release/" + id }
+
+// Release returns one release, or a *NotFoundError.
+func (d *Desk) Release(id string) (projections.Release, error) {
+	r, ok := d.Set.Releases.Get(id)
+	if !ok {
+		return r, &NotFoundError{Message: fmt.Sprintf("no release %q", id)}
+	}
+	return r, nil
+}
+
+// OpenRelease opens a release of a branch, creating the branch from the
+// mainline first when asked. A branch has at most one release under way.
+func (d *Desk) OpenRelease(ctx context.Context, u UserView, in OpenReleaseInput) (projections.Release, error) {
+	if err := d.Writable(); err != nil {
+		return projections.Release{}, err
+	}
+	if in.Project == "" {
+		return projections.Release{}, &InvalidError{Field: "project", Reason: "is required"}
+	}
+	p, _, err := d.project(in.Project)
+	if err != nil {
+		return projections.Release{}, err
+	}
+	if err := Authorize(u, p.ID, ActionReleaseOpen); err != nil {
+		return projections.Release{}, err
+	}
+	if err := checkText("title", in.Title, maxTitleRunes, true); err != nil {
+		return projections.Release{}, err
+	}
+	if err := checkText("note", in.Note, maxNoteRunes, false); err != nil {
+		return projections.Release{}, err
+	}
+	if err := runner.ValidateRef(in.Branch); err != nil {
+		return projections.Release{}, &InvalidError{Field: "branch", Reason: err.Error()}
+	}
+	if in.Branch == p.Branch {
+		return projections.Release{}, &InvalidError{Field: "branch",
+			Reason: fmt.Sprintf("%s is the mainline of %s: a release is made on its own branch", in.Branch, p.ID)}
+	}
+	if err := d.branchFree(p.ID, in.Branch); err != nil {
+		return projections.Release{}, err
+	}
+	opened := projections.ReleaseOpened{Project: p.ID, Branch: in.Branch, Title: in.Title, Note: in.Note}
+	if in.CreateBranch {
+		m, err := d.mirror(ctx, p)
+		if err != nil {
+			return projections.Release{}, err
+		}
+		if opened.BaseCommit, err = m.CreateBranch(ctx, in.Branch, "refs/heads/"+p.Branch); err != nil {
+			return projections.Release{}, gitError("branch", err)
+		}
+		opened.CreatedBranch = true
+	} else if _, err := d.headOf(ctx, p, in.Branch); err != nil {
+		return projections.Release{}, err
+	}
+
+	var out projections.Release
+	err = d.decide(ctx, func() error {
+		if err := d.branchFree(p.ID, in.Branch); err != nil {
+			return err
+		}
+		for n := d.Set.Stats().Releases + 1; ; n++ {
+			opened.ID = strconv.Itoa(n)
+			if _, taken := d.Set.Releases.Get(opened.ID); taken {
+				continue
+			}
+			e, err := events.NewEvent(projections.TypeReleaseOpened, u.Name, opened)
+			if err != nil {
+				return err
+			}
+			if _, err := d.appendAt(ctx, releaseStream(opened.ID), events.NoStream, e); err != nil {
+				return err
+			}
+			out, _ = d.Set.Releases.Get(opened.ID)
+			return nil
+		}
+	})
+	return out, err
+}
+
+// branchFree refuses a second release of a branch under way.
+func (d *Desk) branchFree(project, branch string) error {
+	page := d.Set.Releases.Board(projections.BoardQuery{Project: project, States: activeStates, Text: branch,
+		Limit: projections.MaxBoardLimit})
+	for _, r := range page.Releases {
+		if r.Branch == branch {
+			return &ConflictError{Message: fmt.Sprintf("branch %s of %s already has release %s (%s, %s): "+
+				"finish or cancel it first", branch, project, r.ID, r.Title, r.State)}
+		}
+	}
+	return nil
+}
+
+// DeployResult is what asking for a deployment returns.
+type DeployResult struct {
+	Deployment  string `json:"deployment"`
+	Release     string `json:"release,omitempty"`
+	Project     string `json:"project"`
+	Environment string `json:"environment"`
+	Commit      string `json:"commit"`
+	Version     string `json:"version"`
+	Kind        string `json:"kind"`
+}
+
+// DeployRelease asks for a deployment of release id to environment env.
+// The commit is chosen by the stage: a test stage takes the branch head
+// (pinned now), a stage that needs approval only the approved commit, and
+// a last stage without approval the tested commit if there is one, else
+// the branch head.
+func (d *Desk) DeployRelease(ctx context.Context, u UserView, id, envName string) (DeployResult, error) {
+	if err := d.Writable(); err != nil {
+		return DeployResult{}, err
+	}
+	r, err := d.Release(id)
+	if err != nil {
+		return DeployResult{}, err
+	}
+	p, _, err := d.project(r.Project)
+	if err != nil {
+		return DeployResult{}, err
+	}
+	if envName == "" {
+		return DeployResult{}, &InvalidError{Field: "env", Reason: "is required"}
+	}
+	env, last, err := environment(p, envName)
+	if err != nil {
+		return DeployResult{}, err
+	}
+	if err := Authorize(u, p.ID, DeployAction(env.Approval)); err != nil {
+		return DeployResult{}, err
+	}
+	// The branch head, fetched before deciding (a slow step that decides
+	// nothing); only used where the stage takes the head.
+	head := ""
+	if !env.Approval {
+		if head, err = d.headOf(ctx, p, r.Branch); err != nil {
+			return DeployResult{}, err
+		}
+	}
+	var out DeployResult
+	err = d.decide(ctx, func() error {
+		r, err := d.Release(id)
+		if err != nil {
+			return err
+		}
+		commit, err := deployCommit(r, env, last, head)
+		if err != nil {
+			return err
+		}
+		if err := d.busy(p.ID, env.Name); err != nil {
+			return err
+		}
+		version, err := runner.NewVersion(d.now(), commit)
+		if err != nil {
+			return err
+		}
+		dep := d.nextDeploymentID()
+		req := runner.Request{Deployment: dep, Kind: runner.KindDeploy, Project: d.snapshot(p), Environment: env.Name,
+			Commit: commit, Version: version, Release: r.ID}
+		if err := runner.CheckRequest(req); err != nil {
+			return &InvalidError{Field: "project", Reason: err.Error()}
+		}
+		v, err := d.streamVersion(ctx, releaseStream(r.ID))
+		if err != nil {
+			return err
+		}
+		e, err := events.NewEvent(projections.TypeReleaseDeployRequested, u.Name, projections.ReleaseDeployRequested{
+			ID: r.ID, Project: p.ID, Environment: env.Name, Deployment: dep, Commit: commit, Version: version})
+		if err != nil {
+			return err
+		}
+		if _, err := d.appendAt(ctx, releaseStream(r.ID), v, e); err != nil {
+			return err
+		}
+		if err := d.submit(ctx, req, u.Name); err != nil {
+			return err
+		}
+		out = DeployResult{Deployment: dep, Release: r.ID, Project: p.ID, Environment: env.Name, Commit: commit,
+			Version: version, Kind: runner.KindDeploy}
+		return nil
+	})
+	return out, err
+}
+
+// deployCommit is the commit release r may send to env now, or why not.
+func deployCommit(r projections.Release, env runner.Environment, last bool, head string) (string, error) {
+	switch r.State {
+	case projections.StateCompleted, projections.StateCancelled:
+		return "", &ConflictError{Message: fmt.Sprintf("release %s is %s: it deploys nothing more", r.ID, r.State)}
+	}
+	switch {
+	case env.Approval:
+		if r.ApprovedCommit == "" || (r.State != projections.StateApproved && r.State != projections.StateLive) {
+			return "", &ConflictError{Message: fmt.Sprintf("release %s is %s: %s takes only an approved commit; "+
+				"it must be tested and approved first", r.ID, r.State, env.Name)}
+		}
+		return r.ApprovedCommit, nil
+	case last:
+		if r.State == projections.StateAccepted {
+			return "", &ConflictError{Message: fmt.Sprintf("release %s is accepted: complete it, or refuse it to change what runs", r.ID)}
+		}
+		if r.ApprovedCommit != "" {
+			return r.ApprovedCommit, nil
+		}
+		if r.TestedCommit != "" {
+			return r.TestedCommit, nil
+		}
+		return head, nil
+	default:
+		if r.State != projections.StateOpen && r.State != projections.StateTesting {
+			return "", &ConflictError{Message: fmt.Sprintf("release %s is %s: a test stage takes a release that is open "+
+				"or in test; fail the test or reject it to deploy a new commit", r.ID, r.State)}
+		}
+		return head, nil
+	}
+}
+
+// decision is one person's decision on a release.
+type decision struct {
+	action string   // roles table
+	typ    string   // the event
+	from   []string // states it is allowed in
+	field  string   // "note" or "reason"
+	needed bool     // the note is required (refusals say why)
+}
+
+var (
+	decideTestPassed = decision{ActionReleaseTest, projections.TypeReleaseTestPassed, []string{projections.StateTesting}, "note", false}
+	decideTestFailed = decision{ActionReleaseTest, projections.TypeReleaseTestFailed, []string{projections.StateTesting}, "note", true}
+	decideApprove    = decision{ActionReleaseApprove, projections.TypeReleaseApproved, []string{projections.StateTested}, "note", false}
+	decideReject     = decision{ActionReleaseReject, projections.TypeReleaseRejected,
+		[]string{projections.StateTested, projections.StateApproved}, "reason", true}
+	decideAccept = decision{ActionReleaseAccept, projections.TypeReleaseAccepted, []string{projections.StateLive}, "note", false}
+	decideRefuse = decision{ActionReleaseRefuse, projections.TypeReleaseRefused, []string{projections.StateLive}, "reason", true}
+	decideCancel = decision{ActionReleaseCancel, projections.TypeReleaseCancelled, activeStates, "reason", true}
+)
+
+// Test records a tester's verdict on what runs on the test stage.
+func (d *Desk) Test(ctx context.Context, u UserView, id string, passed bool, note string) (projections.Release, error) {
+	if passed {
+		return d.decideOn(ctx, u, id, decideTestPassed, note)
+	}
+	return d.decideOn(ctx, u, id, decideTestFailed, note)
+}
+
+// Approve approves the tested commit; Reject sends the release back to work.
+func (d *Desk) Approve(ctx context.Context, u UserView, id, note string) (projections.Release, error) {
+	return d.decideOn(ctx, u, id, decideApprove, note)
+}
+
+func (d *Desk) Reject(ctx context.Context, u UserView, id, reason string) (projections.Release, error) {
+	return d.decideOn(ctx, u, id, decideReject, reason)
+}
+
+// Accept accepts what runs in production; Refuse sends the release back.
+func (d *Desk) Accept(ctx context.Context, u UserView, id, note string) (projections.Release, error) {
+	return d.decideOn(ctx, u, id, decideAccept, note)
+}
+
+func (d *Desk) Refuse(ctx context.Context, u UserView, id, reason string) (projections.Release, error) {
+	return d.decideOn(ctx, u, id, decideRefuse, reason)
+}
+
+// CancelRelease cancels a release in any state before completed.
+func (d *Desk) CancelRelease(ctx context.Context, u UserView, id, reason string) (projections.Release, error) {
+	return d.decideOn(ctx, u, id, decideCancel, reason)
+}
+
+// decideOn checks and records one decision.
+func (d *Desk) decideOn(ctx context.Context, u UserView, id string, dc decision, note string) (projections.Release, error) {
+	if err := checkText(dc.field, note, maxNoteRunes, dc.needed); err != nil {
+		return projections.Release{}, err
+	}
+	var out projections.Release
+	err := d.decide(ctx, func() error {
+		r, err := d.Release(id)
+		if err != nil {
+			return err
+		}
+		p, _, err := d.project(r.Project)
+		if err != nil {
+			return err
+		}
+		if err := Authorize(u, r.Project, dc.action); err != nil {
+			return err
+		}
+		if !contains(dc.from, r.State) {
+			return &ConflictError{Message: fmt.Sprintf("release %s is %s: %s needs it %s", r.ID, r.State,
+				doingOf(dc.action), orList(dc.from))}
+		}
+		ev := projections.ReleaseDecision{ID: r.ID, Project: r.Project, Note: note}
+		switch dc.typ {
+		case projections.TypeReleaseTestPassed, projections.TypeReleaseTestFailed:
+			if u.Name == r.Requester && !p.Workflow.AllowSelfTest {
+				return &ForbiddenError{Rule: fmt.Sprintf("a tester cannot pass or fail their own release: %s opened "+
+					"release %s (project %s does not allow self-tests)", u.Name, r.ID, r.Project)}
+			}
+			ev.Commit, ev.Environment = r.PinnedCommit, r.PinnedEnv
+		case projections.TypeReleaseApproved:
+			if u.Name == r.Requester {
+				return &ForbiddenError{Rule: fmt.Sprintf("nobody approves their own release: %s opened release %s",
+					u.Name, r.ID)}
+			}
+			ev.Commit, ev.Environment = r.TestedCommit, r.TestedEnv
+		case projections.TypeReleaseRejected:
+			ev.Commit = or(r.ApprovedCommit, r.TestedCommit)
+		case projections.TypeReleaseAccepted, projections.TypeReleaseRefused:
+			_, ev.Commit = liveOf(r, p)
+		}
+		v, err := d.streamVersion(ctx, releaseStream(r.ID))
+		if err != nil {
+			return err
+		}
+		e, err := events.NewEvent(dc.typ, u.Name, ev)
+		if err != nil {
+			return err
+		}
+		if _, err := d.appendAt(ctx, releaseStream(r.ID), v, e); err != nil {
+			return err
+		}
+		out, _ = d.Set.Releases.Get(r.ID)
+		return nil
+	})
+	return out, err
+}
+
+// liveOf is the version and commit release r runs on the project's last
+// stage (what a manager accepts and completion tags), or "".
+func liveOf(r projections.Release, p runner.Project) (version, commit string) {
+	if len(p.Environments) == 0 {
+		return "", ""
+	}
+	last := p.Environments[len(p.Environments)-1].Name
+	for _, x := range r.Deployments {
+		if x.Environment == last && x.State == projections.DeploySucceeded {
+			return x.Version, x.Commit
+		}
+	}
+	return "", ""
+}
+
+// doingOf is the words of an action ("approving a release").
+func doingOf(action string) string {
+	if r := roleRuleOf[action]; r != nil {
+		return r.doing
+	}
+	return action
+}
+
+// orList writes "a", "a or b", "a, b or c".
+func orList(xs []string) string { return rolesOrList(xs) }
+
+func contains(xs []string, s string) bool {
+	for _, x := range xs {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func or(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
