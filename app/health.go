@@ -14,6 +14,7 @@ type healthResponse struct {
 	Status   string       `json:"status"` // ok | degraded
 	Version  string       `json:"version"`
 	ReadOnly bool         `json:"read_only"`
+	Offline  bool         `json:"offline"` // serving an archive for offline review
 	Problem  string       `json:"problem"`
 	Events   healthEvents `json:"events"`
 	Time     time.Time    `json:"time"`
@@ -32,7 +33,11 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 		Events:  healthEvents{Count: head.Position, Head: head},
 		Time:    s.cfg.Now().UTC(),
 	}
-	if s.cfg.Problem != nil {
+	switch {
+	case s.cfg.Desk != nil && s.cfg.Desk.Archive():
+		// An archive is read-only by nature, not degraded.
+		resp.ReadOnly, resp.Offline, resp.Problem = true, true, s.cfg.Problem.Error()
+	case s.cfg.Problem != nil:
 		resp.Status, resp.ReadOnly, resp.Problem = "degraded", true, s.cfg.Problem.Error()
 	}
 	writeJSON(w, http.StatusOK, resp)

@@ -92,6 +92,7 @@ func pcFullProject() runner.Project {
 				Parallel: 200, Batch: 2, OnFailure: "halt", Approval: true,
 			},
 		},
+		Workflow: runner.Workflow{FastForward: true, AllowSelfTest: true},
 	}
 }
 
