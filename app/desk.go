@@ -67,7 +67,8 @@ type DeskConfig struct {
 
 // OpenDesk opens the data directory (or an archive), rebuilds the read
 // models (from a checkpoint when one matches), keeps them live, and starts
-// the runner, which first recovers deployments a crash interrupted.
+// the runner in the background, which first recovers deployments a crash
+// interrupted.
 func OpenDesk(ctx context.Context, cfg DeskConfig) (*Desk, error) {
 	if cfg.Logger == nil {
 		l := logrus.New()
@@ -153,13 +154,16 @@ func OpenDesk(ctx context.Context, cfg DeskConfig) (*Desk, error) {
 	if cfg.NoRunner {
 		return d, nil
 	}
-	if err := r.Recover(ctx); err != nil {
-		cfg.Logger.WithError(err).Warn("recovering interrupted deployments")
-	}
-	if err := r.Start(runCtx); err != nil {
-		d.Close()
-		return nil, err
-	}
+	// The runner replays the log and recovers interrupted deployments in
+	// the background: the API is ready as soon as the read models are, and
+	// deployments asked for meanwhile wait in the queue.
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		if err := r.Start(runCtx); err != nil && runCtx.Err() == nil {
+			cfg.Logger.WithError(err).Error("the runner did not start: deployments stay queued")
+		}
+	}()
 	return d, nil
 }
 
@@ -185,13 +189,15 @@ func (d *Desk) Writable() error {
 // saves a checkpoint of the read models and closes the log.
 func (d *Desk) Close() {
 	d.closeOnce.Do(func() {
-		if d.Runner != nil {
-			_ = d.Runner.Close()
-		}
+		// Stop the background work first (the runner's start-up may still
+		// be replaying), then the runner and its deployments.
 		if d.stop != nil {
 			d.stop()
 		}
 		d.wg.Wait()
+		if d.Runner != nil {
+			_ = d.Runner.Close()
+		}
 		if d.checkpoint != "" && d.ReadOnly == nil && d.Set.Position() > 0 {
 			if err := d.Set.SaveCheckpointFile(d.checkpoint); err != nil {
 				d.Logger.WithError(err).Warn("saving the read models' checkpoint")
