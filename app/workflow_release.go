@@ -235,7 +235,7 @@ func deployCommit(r projections.Release, env runner.Environment, last bool, head
 	default:
 		if r.State != projections.StateOpen && r.State != projections.StateTesting {
 			return "", &ConflictError{Message: fmt.Sprintf("release %s is %s: a test stage takes a release that is open "+
-				"or in test; fail the test or reject it to deploy a new commit", r.ID, r.State)}
+				"or in test; an approver rejects it (or a manager refuses it once live) to send it back for a new commit", r.ID, r.State)}
 		}
 		return head, nil
 	}
