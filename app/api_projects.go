@@ -80,11 +80,10 @@ func (s *Server) validateProject(w http.ResponseWriter, r *http.Request, u UserV
 	if err != nil {
 		return err
 	}
-	diff := []string{}
-	if old, _, err := s.cfg.Desk.project(p.ID); err == nil {
-		diff = DiffProjects(old, p)
-	} else {
-		diff = DiffProjects(runner.Project{}, p)
+	old, _, _ := s.cfg.Desk.project(p.ID) // zero when new: the diff then says "created"
+	diff := DiffProjects(old, p)
+	if diff == nil {
+		diff = []string{}
 	}
 	y, err := MarshalProjectYAML(p)
 	if err != nil {
@@ -137,6 +136,9 @@ func (s *Server) compare(w http.ResponseWriter, r *http.Request, u UserView) err
 			return "", &InvalidError{Field: field, Reason: "is required: a commit or a version"}
 		}
 		if runner.ValidateVersion(v) == nil {
+			if q.Get("env") == "" {
+				return "", &InvalidError{Field: "env", Reason: "is required when " + field + " is a version id"}
+			}
 			e, ok := d.Set.Versions.Entry(p.ID, q.Get("env"), v)
 			if !ok {
 				return "", &InvalidError{Field: field, Reason: "no version " + v + " on environment " + q.Get("env")}

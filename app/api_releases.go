@@ -163,7 +163,15 @@ func (s *Server) listDeployments(w http.ResponseWriter, r *http.Request, u UserV
 	q := r.URL.Query()
 	dq := projections.DeploymentQuery{Project: q.Get("project"), Environment: q.Get("env"), Release: q.Get("release")}
 	if st := q.Get("state"); st != "" {
-		dq.States = strings.Split(st, ",")
+		for _, x := range strings.Split(st, ",") {
+			switch x {
+			case projections.DeployQueued, projections.DeployRunning, projections.DeploySucceeded,
+				projections.DeployFailed, projections.DeployCancelled, projections.DeployInterrupted:
+				dq.States = append(dq.States, x)
+			default:
+				return &InvalidError{Field: "state", Reason: "unknown deployment state " + x}
+			}
+		}
 	}
 	var err error
 	if dq.Offset, err = queryInt(r, "offset"); err != nil {
@@ -173,7 +181,12 @@ func (s *Server) listDeployments(w http.ResponseWriter, r *http.Request, u UserV
 		return err
 	}
 	list, total := s.cfg.Desk.Set.Deployments.List(dq)
-	writeJSON(w, http.StatusOK, map[string]any{"total": total, "deployments": list})
+	offset, limit := dq.Offset, dq.Limit
+	if limit == 0 {
+		limit = projections.DefaultBoardLimit
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"total": total, "offset": offset, "limit": min(limit, projections.MaxBoardLimit),
+		"deployments": list})
 	return nil
 }
 

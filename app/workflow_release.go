@@ -216,7 +216,10 @@ func deployCommit(r projections.Release, env runner.Environment, last bool, head
 	}
 	switch {
 	case env.Approval:
-		if r.ApprovedCommit == "" || (r.State != projections.StateApproved && r.State != projections.StateLive) {
+		// A live release may go to its last stage again (a redeploy of the
+		// same approved commit), never back to an earlier approval stage.
+		live := last && r.State == projections.StateLive
+		if r.ApprovedCommit == "" || (r.State != projections.StateApproved && !live) {
 			return "", &ConflictError{Message: fmt.Sprintf("release %s is %s: %s takes only an approved commit; "+
 				"it must be tested and approved first", r.ID, r.State, env.Name)}
 		}
