@@ -24,8 +24,11 @@ frontend:
 build: setup frontend
 	go build -tags $(TAGS) -ldflags '$(LDFLAGS)' -o $(BIN) .
 
-# The window where a display exists, otherwise the UI at http://127.0.0.1:7788.
+# The demo first (a project, its repository and one user per role; silent
+# once it is there), then the window where a display exists, otherwise the
+# UI at http://127.0.0.1:7788.
 run: build
+	$(BIN) demo --quiet --log-level warning $(DATAFLAG)
 	$(BIN) $(DATAFLAG)
 
 serve: build

@@ -103,6 +103,7 @@ With no command it opens the desktop window, or, where no display exists
 	root.PersistentFlags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warning, error")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(c.serveCommand(), c.openCommand(), c.eventsCommand(), c.versionCommand())
+	root.AddCommand(c.deskCommands()...)
 	return root
 }
 

@@ -385,6 +385,11 @@ func rolesEqual(x, y map[string][]string) bool {
 // and creates the user as SystemActor. credsPath is the data directory's
 // CredentialsPath(); the caller owns store (and closes it).
 func BootstrapUser(ctx context.Context, store events.Log, credsPath, name, password string, admin bool) error {
+	return BootstrapUserRoles(ctx, store, credsPath, name, password, admin, nil)
+}
+
+// BootstrapUserRoles is BootstrapUser with per-project roles.
+func BootstrapUserRoles(ctx context.Context, store events.Log, credsPath, name, password string, admin bool, roles map[string][]string) error {
 	set, err := projections.Build(ctx, store)
 	if err != nil {
 		return err
@@ -404,5 +409,5 @@ func BootstrapUser(ctx context.Context, store events.Log, credsPath, name, passw
 		<-done
 	}()
 	a := &Auth{Log: store, Set: set, Creds: creds}
-	return a.CreateUser(ctx, SystemActor, name, password, admin, nil)
+	return a.CreateUser(ctx, SystemActor, name, password, admin, roles)
 }
