@@ -35,11 +35,17 @@ func ListenAndServe(ctx context.Context, cfg ListenConfig, h http.Handler, logge
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
+	// Requests live in a context that ends when shutdown begins, so long
+	// requests (the live stream) end at once instead of holding the drain.
+	reqCtx, endRequests := context.WithCancel(context.Background())
+	defer endRequests()
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
+		BaseContext:       func(net.Listener) context.Context { return reqCtx },
 	}
+	srv.RegisterOnShutdown(endRequests)
 	scheme := "http"
 	if cfg.TLSCert != "" {
 		scheme = "https"
