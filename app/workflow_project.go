@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"releasedesk/events"
@@ -83,8 +84,8 @@ type HostKeyInfo struct {
 // ScanHostKey asks a host for its key (no login) and compares it with the
 // trusted one. Any signed-in user may look; trusting is an admin's.
 func (d *Desk) ScanHostKey(ctx context.Context, addr string) (HostKeyInfo, error) {
-	if _, _, _, err := runner.ParseHostAddr(addr); err != nil {
-		return HostKeyInfo{}, &InvalidError{Field: "addr", Reason: err.Error()}
+	if err := checkHostAddr(addr); err != nil {
+		return HostKeyInfo{}, err
 	}
 	typ, fp, key, err := runner.ScanHostKey(ctx, addr, 10*time.Second)
 	if err != nil {
@@ -110,8 +111,8 @@ func (d *Desk) TrustHost(ctx context.Context, u UserView, addr, key string) (pro
 	if err := Authorize(u, "", ActionHostTrust); err != nil {
 		return projections.HostKey{}, err
 	}
-	if _, _, _, err := runner.ParseHostAddr(addr); err != nil {
-		return projections.HostKey{}, &InvalidError{Field: "addr", Reason: err.Error()}
+	if err := checkHostAddr(addr); err != nil {
+		return projections.HostKey{}, err
 	}
 	if key == "" {
 		return projections.HostKey{}, &InvalidError{Field: "key", Reason: "is required: the \"<type> <base64>\" key the host offers (GET /api/v1/hosts/key)"}
@@ -130,6 +131,24 @@ func (d *Desk) TrustHost(ctx context.Context, u UserView, addr, key string) (pro
 	}
 	k, _ := d.Set.Hosts.Key(addr)
 	return k, nil
+}
+
+// checkHostAddr accepts "host:port" or "user@host:port", as the runner's
+// key scan and known_hosts do: a host key belongs to the host, whoever
+// logs in to it.
+func checkHostAddr(addr string) error {
+	full := addr
+	if !strings.Contains(addr, "@") {
+		full = "x@" + addr
+	}
+	if _, _, _, err := runner.ParseHostAddr(full); err != nil {
+		reason := err.Error()
+		if full != addr {
+			reason = fmt.Sprintf("bad host address %q: want host:port or user@host:port", addr)
+		}
+		return &InvalidError{Field: "addr", Reason: reason}
+	}
+	return nil
 }
 
 // sameProject compares two configurations as they are stored (JSON), so an
