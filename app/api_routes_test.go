@@ -433,11 +433,10 @@ func TestAPIEveryRouteAnswers(t *testing.T) {
 		t.Fatalf("verify: %s", r.Raw)
 	}
 
-	// The live stream, once it is built: a signed-in client gets an event
-	// stream (EventSource passes its token in the query).
-	if streamAnswers(t, e, root) {
-		c.hit["GET /api/v1/stream"] = true
-	}
+	// The live stream: a signed-in client gets an event stream
+	// (EventSource passes its token in the query).
+	streamAnswers(t, e, root)
+	c.hit["GET /api/v1/stream"] = true
 
 	// Logout ends the session it is called with.
 	c.must(http.StatusNoContent, "POST /api/v1/logout", "/api/v1/logout", tess, nil)
@@ -446,16 +445,15 @@ func TestAPIEveryRouteAnswers(t *testing.T) {
 	}
 
 	for _, route := range apiRoutes(t) {
-		if !c.hit[route] && route != "GET /api/v1/stream" {
+		if !c.hit[route] {
 			t.Errorf("route %s was not covered with a success", route)
 		}
 	}
 }
 
-// streamAnswers opens the stream with the token in the query and tells
-// whether it answered as an event stream. Until the stream is built it
-// answers a JSON 404 saying so, and nothing else is accepted.
-func streamAnswers(t *testing.T, e *apiEnv, token string) bool {
+// streamAnswers opens the stream with the token in the query and fails
+// the test unless it answers as an event stream.
+func streamAnswers(t *testing.T, e *apiEnv, token string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -465,18 +463,10 @@ func streamAnswers(t *testing.T, e *apiEnv, token string) bool {
 		t.Fatalf("stream: %v", err)
 	}
 	defer res.Body.Close()
-	switch {
-	case res.StatusCode == http.StatusOK && strings.HasPrefix(res.Header.Get("Content-Type"), "text/event-stream"):
-		return true
-	case res.StatusCode == http.StatusNotFound:
+	if res.StatusCode != http.StatusOK || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/event-stream") {
 		line, _ := bufio.NewReader(res.Body).ReadString('\n')
-		if !strings.Contains(line, "not built yet") {
-			t.Fatalf("stream: 404 %s", line)
-		}
-		return false
+		t.Fatalf("stream: %d %s %s", res.StatusCode, res.Header.Get("Content-Type"), line)
 	}
-	t.Fatalf("stream: %d %s", res.StatusCode, res.Header.Get("Content-Type"))
-	return false
 }
 
 // Every route but login and health refuses a request without a token, with

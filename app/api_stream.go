@@ -144,23 +144,37 @@ var errChunkFull = errors.New("stream chunk full")
 // head (at most one chunk) and returns the last position written.
 func streamChunk(ctx context.Context, d *Desk, last, head uint64, buf *bytes.Buffer) (uint64, error) {
 	n := 0
+	return readChanges(ctx, d, last, head, func(c projections.Change) error {
+		if n == streamChunkEvents || buf.Len() >= streamChunkBytes {
+			return errChunkFull
+		}
+		n++
+		return writeStreamMessage(buf, c)
+	})
+}
+
+// readChanges calls fn with the change of each applied event after last up
+// to head, in order, until fn returns errChunkFull (a normal end) or an
+// error, and returns the last position fn took. It reads at least one.
+func readChanges(ctx context.Context, d *Desk, last, head uint64, fn func(projections.Change) error) (uint64, error) {
+	start := last
 	err := d.Log.ReadAll(ctx, last+1, func(e events.Envelope) error {
-		if e.Position > head || n == streamChunkEvents || buf.Len() >= streamChunkBytes {
+		if e.Position > head {
 			return errChunkFull
 		}
 		if e.Position != last+1 {
 			return fmt.Errorf("the log skips from %d to %d", last, e.Position)
 		}
-		if err := writeStreamMessage(buf, d.Set.ChangeOf(e)); err != nil {
+		if err := fn(d.Set.ChangeOf(e)); err != nil {
 			return err
 		}
-		last, n = e.Position, n+1
+		last = e.Position
 		return nil
 	})
 	if err != nil && !errors.Is(err, errChunkFull) {
 		return last, err
 	}
-	if n == 0 {
+	if last == start {
 		return last, fmt.Errorf("the log ends before position %d", last+1)
 	}
 	return last, nil
@@ -168,6 +182,18 @@ func streamChunk(ctx context.Context, d *Desk, last, head uint64, buf *bytes.Buf
 
 // writeStreamMessage appends c's envelope as one SSE message.
 func writeStreamMessage(buf *bytes.Buffer, c projections.Change) error {
+	kind, m := streamMessageOf(c)
+	data, err := json.Marshal(m) // one line: JSON escapes newlines
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(buf, "id: %d\nevent: %s\ndata: %s\n\n", m.Position, kind, data)
+	return nil
+}
+
+// streamMessageOf is c's kind and message: the same for the SSE stream and
+// the desktop window's events.
+func streamMessageOf(c projections.Change) (string, streamMessage) {
 	e := c.Envelope
 	m := streamMessage{Position: e.Position, Type: e.Type, Time: e.Time, Actor: e.Actor, Stream: e.Stream, Change: c}
 	if e.Type == runner.TypeStepOutput {
@@ -175,12 +201,7 @@ func writeStreamMessage(buf *bytes.Buffer, c projections.Change) error {
 		_ = json.Unmarshal(e.Data, &out) // a malformed one is sent without text
 		m.Text, m.Truncated = out.Text, out.Truncated
 	}
-	data, err := json.Marshal(m) // one line: JSON escapes newlines
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(buf, "id: %d\nevent: %s\ndata: %s\n\n", e.Position, streamKind(e.Type), data)
-	return nil
+	return streamKind(e.Type), m
 }
 
 // streamKind is an event type's coarse kind (see the list above).

@@ -135,7 +135,7 @@ func (c *cli) runDefault(ctx context.Context) error {
 		return err
 	}
 	defer closeDesk()
-	if err := runWindow(ctx, c.assets, srv); err != nil {
+	if err := runWindow(ctx, c.assets, srv, srv.cfg.Desk); err != nil {
 		return &exitError{code: exitNoWindow, err: err}
 	}
 	return nil

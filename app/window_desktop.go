@@ -18,7 +18,7 @@ const windowBuilt = true
 // runWindow opens the Wails window. The page's /api requests are not files
 // in assets, so Wails hands them to h: the same handler as `serve`.
 // It returns when the window is closed.
-func runWindow(ctx context.Context, assets fs.FS, h http.Handler) error {
+func runWindow(ctx context.Context, assets fs.FS, h http.Handler, desk *Desk) error {
 	return wails.Run(&options.App{
 		Title:     "Release Desk",
 		Width:     1280,
@@ -35,6 +35,16 @@ func runWindow(ctx context.Context, assets fs.FS, h http.Handler) error {
 			go func() {
 				<-ctx.Done()
 				quitWindow(wctx)
+			}()
+			// Live updates reach the page as Wails events: the same
+			// messages as /api/v1/stream, which a Wails response cannot carry.
+			go func() {
+				err := followChanges(ctx, desk, func(kind string, m streamMessage) {
+					emitToWindow(wctx, WindowEventName, kind, m)
+				})
+				if err != nil {
+					desk.Logger.WithError(err).Warn("live updates to the window stopped")
+				}
 			}()
 		},
 	})

@@ -11,4 +11,6 @@ import (
 // windowBuilt is false without the desktop tags: tests and vet need no GTK.
 const windowBuilt = false
 
-func runWindow(ctx context.Context, assets fs.FS, h http.Handler) error { return errNoWindow }
+func runWindow(ctx context.Context, assets fs.FS, h http.Handler, desk *Desk) error {
+	return errNoWindow
+}
