@@ -81,6 +81,9 @@ func OpenDesk(ctx context.Context, cfg DeskConfig) (*Desk, error) {
 	d := &Desk{Now: cfg.Now, Logger: cfg.Logger, mirrors: map[string]*runner.Mirror{}}
 	if cfg.Archive != "" {
 		store, report, err := events.OpenArchive(cfg.Archive, events.OpenArchiveOptions{})
+		if errors.Is(err, events.ErrChainBroken) {
+			return nil, &exitError{code: ExitVerify, err: fmt.Errorf("archive %s does not verify: %w", cfg.Archive, err)}
+		}
 		if err != nil {
 			return nil, fmt.Errorf("open archive %s: %w", cfg.Archive, err)
 		}
