@@ -4,6 +4,8 @@
 // Wails hands /api/ to the Go http.Handler; in a browser, `releasedesk serve`
 // answers. Callers get typed values or an ApiError, never a raw Response.
 
+import type * as T from './types';
+
 const BASE = '/api/v1';
 
 /** Codes made up on this side; any other code is the server's own. */
@@ -16,17 +18,39 @@ export const ClientErrorCode = {
   InvalidResponse: 'invalid_response',
 } as const;
 
+/** One problem of a configuration document, named by its path. */
+export interface FieldProblem {
+  path: string;
+  reason: string;
+}
+
+/** What the server said beyond code and message: where a form shows it. */
+export interface ErrorDetail {
+  /** The request field a 400 is about. */
+  field?: string;
+  /** Every problem of a project configuration (400 invalid_config). */
+  fields?: FieldProblem[];
+  /** The rule a 403 applied, in words. */
+  rule?: string;
+}
+
 export class ApiError extends Error {
   override readonly name = 'ApiError';
   /** HTTP status; 0 when no response arrived. */
   readonly status: number;
   /** Machine-readable: the server's `error.code`, or a ClientErrorCode. */
   readonly code: string;
+  readonly field?: string;
+  readonly fields?: FieldProblem[];
+  readonly rule?: string;
 
-  constructor(status: number, code: string, message: string, options?: { cause?: unknown }) {
+  constructor(status: number, code: string, message: string, options?: { cause?: unknown; detail?: ErrorDetail }) {
     super(message, options);
     this.status = status;
     this.code = code;
+    this.field = options?.detail?.field;
+    this.fields = options?.detail?.fields;
+    this.rule = options?.detail?.rule;
   }
 }
 
@@ -98,6 +122,7 @@ async function requestJSON<T>(
   }
 
   if (!res.ok) throw errorFromBody(res.status, res.statusText, text);
+  if (res.status === 204) return parse(null);
 
   let raw: unknown;
   try {
@@ -132,7 +157,16 @@ function errorFromBody(status: number, statusText: string, body: string): ApiErr
   const code = typeof e?.code === 'string' && e.code ? e.code : undefined;
   const message = typeof e?.message === 'string' && e.message ? e.message : undefined;
   if (code || message) {
-    return new ApiError(status, code ?? ClientErrorCode.Http, message ?? httpLine(status, statusText));
+    const detail: ErrorDetail = {};
+    if (typeof e?.field === 'string' && e.field) detail.field = e.field;
+    if (typeof e?.rule === 'string' && e.rule) detail.rule = e.rule;
+    if (Array.isArray(e?.fields)) {
+      detail.fields = e.fields.filter(isObject).map((f) => ({
+        path: typeof f.path === 'string' ? f.path : '',
+        reason: typeof f.reason === 'string' ? f.reason : '',
+      }));
+    }
+    return new ApiError(status, code ?? ClientErrorCode.Http, message ?? httpLine(status, statusText), { detail });
   }
   // Not our error shape: a proxy page, Go's plain-text http.Error, an empty body.
   // Plain text is worth a short quote; HTML and JSON of another shape are noise.
@@ -192,6 +226,173 @@ function parseHealth(raw: unknown): Health {
     },
     time: typeof raw.time === 'string' ? raw.time : '',
   };
+}
+
+// --- the workflow's endpoints (docs/api.md) ------------------------------------
+//
+// The server checks every answer's shape on its side; here an answer is
+// taken as its documented type once it is a JSON object (or null for 204).
+
+function asIs<T>(raw: unknown): T {
+  if (raw !== null && !isObject(raw)) throw new ShapeError('not a JSON object');
+  return raw as T;
+}
+
+/** Path segment: user text never reaches a URL unescaped. */
+export function seg(s: string): string {
+  return encodeURIComponent(s);
+}
+
+function query(params: Record<string, string | number | boolean | undefined | null>): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) {
+    if (v !== undefined && v !== null && v !== '') q.set(k, String(v));
+  }
+  const s = q.toString();
+  return s ? `?${s}` : '';
+}
+
+function send<T>(method: string, path: string, body?: unknown, opts?: RequestOptions): Promise<T> {
+  const init: RequestInit = { method };
+  if (body !== undefined) {
+    init.body = JSON.stringify(body);
+    init.headers = { 'Content-Type': 'application/json' };
+  }
+  return requestJSON(path, init, asIs<T>, opts);
+}
+
+const get = <T>(path: string, opts?: RequestOptions) => send<T>('GET', path, undefined, opts);
+
+// People and tokens.
+export const login = (user: string, password: string) =>
+  send<{ token: string; user: T.UserView }>('POST', '/login', { user, password });
+export const logout = () => send<null>('POST', '/logout');
+export const getMe = (opts?: RequestOptions) => get<T.Me>('/me', opts);
+export const listUsers = () => get<{ users: T.UserView[] }>('/users');
+export const createUser = (u: { name: string; password: string; admin: boolean; roles: Record<string, string[]> }) =>
+  send<T.UserView>('POST', '/users', u);
+export const setRoles = (name: string, admin: boolean, roles: Record<string, string[]>) =>
+  send<T.UserView>('PUT', `/users/${seg(name)}`, { admin, roles });
+export const setPassword = (name: string, password: string, currentPassword?: string) =>
+  send<null>('POST', `/users/${seg(name)}/password`, { password, current_password: currentPassword ?? '' });
+export const disableUser = (name: string, reason: string) =>
+  send<T.UserView>('POST', `/users/${seg(name)}/disable`, { reason });
+export const enableUser = (name: string, reason: string) =>
+  send<T.UserView>('POST', `/users/${seg(name)}/enable`, { reason });
+export const listTokens = () => get<{ tokens: T.TokenInfo[] }>('/tokens');
+export const createToken = (name: string, ttlDays: number) =>
+  send<{ token: string; info: T.TokenInfo }>('POST', '/tokens', { name, ttl_days: ttlDays });
+export const revokeToken = (id: string) => send<null>('DELETE', `/tokens/${seg(id)}`);
+
+// Projects, hosts, versions.
+export const listProjects = () => get<{ projects: T.Project[] }>('/projects');
+export const getProject = (id: string) => get<T.ProjectResponse>(`/projects/${seg(id)}`);
+/** Configures a project from a YAML or JSON document, sent as typed. */
+export function putProject(id: string, doc: string, format: 'yaml' | 'json') {
+  const contentType = format === 'json' ? 'application/json' : 'application/yaml';
+  return requestJSON(
+    `/projects/${seg(id)}`,
+    { method: 'PUT', body: doc, headers: { 'Content-Type': contentType } },
+    asIs<{ project: T.Project; diff: string[]; changed: boolean }>,
+  );
+}
+export function validateProject(doc: string, format: 'yaml' | 'json') {
+  const contentType = format === 'json' ? 'application/json' : 'application/yaml';
+  return requestJSON(
+    '/projects/validate',
+    { method: 'POST', body: doc, headers: { 'Content-Type': contentType } },
+    asIs<{ valid: boolean; diff: string[]; yaml: string }>,
+  );
+}
+export const listBranches = (project: string) =>
+  get<{ mainline: string; branches: string[] }>(`/projects/${seg(project)}/branches`);
+export const compare = (project: string, from: string, to: string, env?: string) =>
+  get<T.CompareResult>(`/projects/${seg(project)}/compare${query({ from, to, env })}`);
+export const getVersions = (project: string, env: string) =>
+  get<T.EnvVersions>(`/projects/${seg(project)}/environments/${seg(env)}/versions`);
+export const rollback = (project: string, env: string, version: string, reason: string) =>
+  send<T.DeployResult>('POST', `/projects/${seg(project)}/environments/${seg(env)}/rollback`, { version, reason });
+export const markBad = (project: string, env: string, version: string, reason: string) =>
+  send<T.VersionEntry>(
+    'POST',
+    `/projects/${seg(project)}/environments/${seg(env)}/versions/${seg(version)}/bad`,
+    { reason },
+  );
+export const listHosts = () => get<{ hosts: T.Host[] }>('/hosts');
+export const scanHostKey = (addr: string) => get<T.HostKeyInfo>(`/hosts/key${query({ addr })}`);
+export const trustHost = (addr: string, key: string) => send<T.HostKey>('POST', '/hosts/trust', { addr, key });
+
+// Releases.
+export interface BoardQuery {
+  project?: string;
+  state?: string;
+  q?: string;
+  sort?: 'created' | 'updated';
+  offset?: number;
+  limit?: number;
+}
+export const getBoard = (q: BoardQuery = {}, opts?: RequestOptions) =>
+  get<T.BoardResponse>(`/releases${query({ ...q })}`, opts);
+export const openRelease = (r: { project: string; branch: string; create_branch: boolean; title: string; note: string }) =>
+  send<T.ReleaseResponse>('POST', '/releases', r);
+export const getRelease = (id: string, opts?: RequestOptions) => get<T.ReleaseResponse>(`/releases/${seg(id)}`, opts);
+export const deployRelease = (id: string, env: string) =>
+  send<T.DeployResult>('POST', `/releases/${seg(id)}/deploy`, { env });
+export const testRelease = (id: string, passed: boolean, note: string) =>
+  send<T.ReleaseResponse>('POST', `/releases/${seg(id)}/test`, { passed, note });
+/** approve and accept take a note; reject, refuse and cancel a reason. */
+export function decideRelease(
+  id: string,
+  action: 'approve' | 'accept' | 'reject' | 'refuse' | 'cancel',
+  text: string,
+): Promise<T.ReleaseResponse> {
+  const body = action === 'approve' || action === 'accept' ? { note: text } : { reason: text };
+  return send<T.ReleaseResponse>('POST', `/releases/${seg(id)}/${action}`, body);
+}
+export const completeRelease = (id: string) => send<T.ReleaseResponse>('POST', `/releases/${seg(id)}/complete`, {});
+
+// Deployments.
+export const listDeployments = (q: { project?: string; env?: string; release?: string; state?: string } = {}) =>
+  get<{ total: number; deployments: T.Deployment[] }>(`/deployments${query(q)}`);
+export const getDeployment = (id: string, opts?: RequestOptions) => get<T.Deployment>(`/deployments/${seg(id)}`, opts);
+export const cancelDeployment = (id: string, reason: string) =>
+  send<T.Deployment>('POST', `/deployments/${seg(id)}/cancel`, { reason });
+export const retryDeployment = (id: string) => send<T.Deployment>('POST', `/deployments/${seg(id)}/retry`, {});
+
+// Audit.
+export interface AuditQuery {
+  project?: string;
+  actor?: string;
+  type?: string;
+  since?: string;
+  until?: string;
+  offset?: number;
+  limit?: number;
+}
+export const getAudit = (q: AuditQuery = {}) => get<T.AuditPage>(`/audit${query({ ...q })}`);
+export const verifyAudit = () => get<T.VerifyResult>('/audit/verify');
+
+/** Downloads the filtered audit as CSV or JSONL: the file's text and its suggested name. */
+export async function exportAudit(q: AuditQuery, format: 'csv' | 'jsonl'): Promise<{ name: string; text: string }> {
+  const headers = new Headers();
+  if (token) headers.set('Authorization', `Bearer ${token}`);
+  const { offset: _o, limit: _l, ...filters } = q;
+  let res: Response;
+  try {
+    res = await fetch(`${BASE}/audit/export${query({ ...filters, format })}`, { headers });
+  } catch (err) {
+    throw new ApiError(0, ClientErrorCode.Network, 'Cannot reach the Release Desk server. Is it running?', { cause: err });
+  }
+  const text = await res.text();
+  if (!res.ok) throw errorFromBody(res.status, res.statusText, text);
+  const cd = res.headers.get('Content-Disposition') ?? '';
+  const name = /filename="([^"]+)"/.exec(cd)?.[1] ?? `releasedesk-audit.${format}`;
+  return { name, text };
+}
+
+/** The live stream's URL for EventSource (which cannot send headers). */
+export function streamURL(since?: number): string {
+  return `${BASE}/stream${query({ token: token ?? undefined, since })}`;
 }
 
 // --- helpers -------------------------------------------------------------------

@@ -1,0 +1,94 @@
+// Who is signed in. The token lives in sessionStorage: a tab keeps its
+// session across reloads, two browser contexts (or two people on one
+// machine) never share one, and closing the tab forgets it.
+
+import { getMe, isApiError, login as apiLogin, logout as apiLogout, setApiToken } from './api';
+import type { Me } from './types';
+
+const KEY = 'releasedesk.token';
+
+function storage(): Storage | null {
+  try {
+    return typeof sessionStorage === 'undefined' ? null : sessionStorage;
+  } catch {
+    return null; // storage disabled: the session lasts as long as the page
+  }
+}
+
+export class Session {
+  /** Who is signed in and what they may do; null when nobody is. */
+  me = $state<Me | null>(null);
+  /** The first check of a stored token (or of offline review) is under way. */
+  loading = $state(true);
+
+  get signedIn(): boolean {
+    return this.me !== null;
+  }
+
+  /** Offline review of an archive: everything reads, nothing writes. */
+  get offline(): boolean {
+    return this.me?.offline === true;
+  }
+
+  /** Restores a stored token, or enters offline review when the server serves an archive. */
+  async restore(): Promise<void> {
+    this.loading = true;
+    try {
+      const stored = storage()?.getItem(KEY) ?? null;
+      setApiToken(stored);
+      try {
+        this.me = await getMe();
+      } catch (err) {
+        // A stale token: forget it and show the sign-in page.
+        if (isApiError(err) && err.status === 401) this.#forget();
+        else throw err;
+      }
+    } finally {
+      this.loading = false;
+    }
+  }
+
+  async login(user: string, password: string): Promise<void> {
+    const { token } = await apiLogin(user, password);
+    setApiToken(token);
+    storage()?.setItem(KEY, token);
+    this.me = await getMe();
+  }
+
+  async logout(): Promise<void> {
+    try {
+      if (!this.offline) await apiLogout();
+    } finally {
+      this.#forget();
+    }
+  }
+
+  /** Re-reads the user's roles (after an admin changed them). */
+  async refresh(): Promise<void> {
+    this.me = await getMe();
+  }
+
+  /** Whether the user may take action on project (the server decides anyway). */
+  can(project: string, action: string): boolean {
+    if (!this.me || this.offline) return false;
+    if (this.me.user.admin) return true;
+    return (this.me.permissions[project] ?? []).includes(action) || (this.me.global ?? []).includes(action);
+  }
+
+  /** The user's roles, for the header: "admin" or "shop: developer, tester". */
+  get rolesLine(): string {
+    const u = this.me?.user;
+    if (!u) return '';
+    const parts = Object.entries(u.roles ?? {})
+      .filter(([, rs]) => rs.length > 0)
+      .map(([p, rs]) => `${p}: ${rs.join(', ')}`);
+    if (u.admin) parts.unshift('admin');
+    return parts.join(' · ') || 'no roles yet';
+  }
+
+  #forget(): void {
+    storage()?.removeItem(KEY);
+    setApiToken(null);
+    this.me = null;
+  }
+}
