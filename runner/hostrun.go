@@ -47,16 +47,11 @@ const DefaultCheckTimeout = 10 * time.Second
 // read current, then the release (reused if complete, else staged,
 // finalized, hooked and checked, then sealed by a rename).
 func (d *deployment) stageHost(hr *hostRun) {
-	if !d.connect(hr) || !d.lockHost(hr) {
+	if !d.connect(hr) {
 		return
 	}
-	l := hr.layout
-	argv, err := l.Prepare()
-	if _, _, err := d.command(d.ctx, hr, "prepare", argv, err); err != nil {
-		d.fail(hr, "prepare", err)
-		return
-	}
-	if !d.readCurrent(hr) {
+	release, ok := d.prepare(hr)
+	if !ok {
 		return
 	}
 	if hr.previous == d.req.Version {
@@ -66,7 +61,7 @@ func (d *deployment) stageHost(hr *hostRun) {
 		_ = d.emit(TypeHostObserved, d.hostEvent(hr, d.req.Version, d.req.Commit, ""))
 		return
 	}
-	reuse, ok := d.findRelease(hr)
+	reuse, ok := d.findRelease(hr, release)
 	if !ok {
 		return
 	}
@@ -179,36 +174,79 @@ func safeName(name string) string {
 	return "unnamed"
 }
 
-// lockHost takes the host's lock (Layout.Lock). A lock left by an earlier run of
-// this same deployment (a crash) is taken over; anybody else's fails the
-// host, naming the holder.
-func (d *deployment) lockHost(hr *hostRun) bool {
+// prepare is a host's first session: take its lock (Layout.Lock), make
+// the layout's directories, read what `current` points to and look for
+// releases/<version>, all in one Sequence recorded as the step "prepare"
+// (one session instead of four: a deployment to many hosts is bound by
+// CPU). A lock left by an earlier run of this same deployment (a crash)
+// is taken over; anybody else's fails the host, naming the holder. release
+// is releases/<version>'s REVISION, or missing when it does not exist.
+func (d *deployment) prepare(hr *hostRun) (release releaseInfo, ok bool) {
+	l := hr.layout
 	info := LockInfo{Deployment: d.id, Holder: safeName(d.actor), Since: d.r.now()}
-	argv, err := hr.layout.Lock(info)
-	s, exit, err := d.command(d.ctx, hr, "lock", argv, err, ExitLockHeld)
-	if err != nil {
-		d.fail(hr, "lock", err)
-		return false
+	lock, lockErr := l.Lock(info)
+	prep, prepErr := l.Prepare()
+	cur, curErr := l.ReadCurrent()
+	rel, relErr := l.ReleaseInfo(d.req.Version)
+	res, _, part, err := d.sequence(hr, "prepare", []seqCmd{
+		{name: "lock", argv: lock, buildErr: lockErr, ok: []int{ExitLockHeld}},
+		{name: "prepare", argv: prep, buildErr: prepErr},
+		{name: "current", argv: cur, buildErr: curErr},
+		{name: "release", argv: rel, buildErr: relErr, ok: []int{ExitMissing}},
+	})
+	if len(res) > 0 {
+		d.noteStaleLock(hr, res[0].Output)
 	}
-	d.noteStaleLock(hr, s.Output())
-	if exit == ExitLockHeld {
-		held := ParseLockInfo(s.Output())
+	if len(res) > 0 && res[0].Ran && res[0].Exit == 0 {
+		hr.locked = true // taken: cleanup releases it, whatever fails next
+	}
+	if err != nil {
+		d.fail(hr, part, err)
+		return releaseInfo{}, false
+	}
+	if res[0].Exit == ExitLockHeld {
+		held := ParseLockInfo(res[0].Output)
 		if held.Deployment == "" {
 			err := fmt.Errorf("host %s is locked by an unknown holder: %s names none (an older Release Desk "+
 				"died while taking it, or one is taking it now); it is removed once older than %s, or break the lock",
 				hr.host.Addr, hr.layout.LockDir(), InfolessLockAge)
 			d.fail(hr, "lock", err)
-			return false
+			return releaseInfo{}, false
 		}
 		if held.Deployment != d.id {
 			err := fmt.Errorf("host %s is locked by deployment %s (%s, since %s)", hr.host.Addr,
 				held.Deployment, held.Holder, held.Since.Format(time.RFC3339))
 			d.fail(hr, "lock", err)
-			return false
+			return releaseInfo{}, false
 		}
+		// Ours, from an earlier run of this deployment: the sequence
+		// stopped at the lock, so run the rest now.
+		hr.locked = true
+		res, _, part, err = d.sequence(hr, "prepare", []seqCmd{
+			{name: "prepare", argv: prep},
+			{name: "current", argv: cur},
+			{name: "release", argv: rel, ok: []int{ExitMissing}},
+		})
+		if err != nil {
+			d.fail(hr, part, err)
+			return releaseInfo{}, false
+		}
+		res = append([]SeqResult{{Ran: true}}, res...)
 	}
 	hr.locked = true
-	return true
+	var rev string
+	hr.previous, rev = ParseCurrent(res[2].Output)
+	hr.prevCommit = ParseRevision(rev).Commit
+	if res[3].Exit == ExitMissing {
+		return releaseInfo{missing: true}, true
+	}
+	return releaseInfo{revision: res[3].Output}, true
+}
+
+// releaseInfo is what ReleaseInfo said of releases/<version>.
+type releaseInfo struct {
+	missing  bool
+	revision string // its REVISION
 }
 
 // noteStaleLock logs a warning when Lock or Unlock removed an older-style
@@ -223,37 +261,17 @@ func (d *deployment) noteStaleLock(hr *hostRun, out string) {
 	}
 }
 
-// readCurrent reads the version `current` points to, and its commit.
-func (d *deployment) readCurrent(hr *hostRun) bool {
-	argv, err := hr.layout.ReadCurrent()
-	s, _, err := d.command(d.ctx, hr, "current", argv, err)
-	if err != nil {
-		d.fail(hr, "current", err)
-		return false
-	}
-	var rev string
-	hr.previous, rev = ParseCurrent(s.Output())
-	hr.prevCommit = ParseRevision(rev).Commit
-	return true
-}
-
 // findRelease tells whether releases/<version> already exists complete on
 // the host with the right commit (a rollback, or a resume): then it is
 // reused as is. One with another commit in REVISION is removed.
-func (d *deployment) findRelease(hr *hostRun) (reuse, ok bool) {
-	argv, err := hr.layout.ReleaseInfo(d.req.Version)
-	s, exit, err := d.command(d.ctx, hr, "release", argv, err, ExitMissing)
-	if err != nil {
-		d.fail(hr, "release", err)
-		return false, false
-	}
-	if exit == ExitMissing {
+func (d *deployment) findRelease(hr *hostRun, rel releaseInfo) (reuse, ok bool) {
+	if rel.missing {
 		return false, true
 	}
-	if ParseRevision(s.Output()).Commit == d.req.Commit {
+	if ParseRevision(rel.revision).Commit == d.req.Commit {
 		return true, true
 	}
-	argv, err = hr.layout.Remove(d.req.Version)
+	argv, err := hr.layout.Remove(d.req.Version)
 	if _, _, err := d.command(d.ctx, hr, "clean", argv, err); err != nil {
 		d.fail(hr, "clean", err)
 		return false, false
@@ -301,19 +319,40 @@ func (d *deployment) stage(hr *hostRun) bool {
 	rev := Revision{Version: v, Commit: d.req.Commit, Deployment: d.id, Who: safeName(d.actor)}.String() +
 		"when=" + d.r.now().UTC().Format(time.RFC3339) + "\n"
 	cmds, err := l.Finalize(v, rev, d.p.VersionFiles, d.p.Shared)
-	var seal [][]string
-	if n := len(cmds); err == nil && n >= 2 && cmds[n-2][0] == "chmod" && cmds[n-1][0] == "mv" {
+	seal, serr := l.Seal(v)
+	if err == nil && serr == nil && len(cmds) > len(seal) {
 		// Hooks and checks run between the files and the seal, in the
 		// staging dir: a release that fails them never gets its name.
-		cmds, seal = cmds[:n-2], cmds[n-2:]
+		cmds = cmds[:len(cmds)-len(seal)]
+	} else if err == nil {
+		err = serr
+		if err == nil {
+			err = errors.New("finalize: no command")
+		}
 	}
-	var argvF []string
-	if err == nil {
-		argvF = joinCommands(cmds)
+	parts := make([]seqCmd, 0, len(cmds)+len(seal))
+	for _, c := range cmds {
+		parts = append(parts, seqCmd{name: "finalize", argv: c, buildErr: err})
 	}
-	if _, _, err := d.command(d.ctx, hr, "finalize", argvF, err); err != nil {
-		d.fail(hr, "finalize", err)
+	if len(parts) == 0 {
+		parts = append(parts, seqCmd{name: "finalize", buildErr: err})
+	}
+	sealParts := make([]seqCmd, 0, len(seal))
+	for _, c := range seal {
+		sealParts = append(sealParts, seqCmd{name: "seal", argv: c})
+	}
+	hooked := d.p.Hooks.PreRelease != "" || d.p.HealthCheck.Command != ""
+	if !hooked {
+		// Nothing runs between the files and the seal: one session.
+		parts = append(parts, sealParts...)
+	}
+	if _, _, part, err := d.sequence(hr, "finalize", parts); err != nil {
+		d.fail(hr, part, err)
 		return false
+	}
+	if !hooked {
+		hr.staging = false
+		return true
 	}
 	if d.p.Hooks.PreRelease != "" {
 		plain, hidden := d.remoteEnv(hr.previous)
@@ -326,11 +365,9 @@ func (d *deployment) stage(hr *hostRun) bool {
 	if !d.check(hr) {
 		return false
 	}
-	if len(seal) > 0 {
-		if _, _, err := d.command(d.ctx, hr, "seal", joinCommands(seal), nil); err != nil {
-			d.fail(hr, "seal", err)
-			return false
-		}
+	if _, _, part, err := d.sequence(hr, "seal", sealParts); err != nil {
+		d.fail(hr, part, err)
+		return false
 	}
 	hr.staging = false
 	return true
@@ -517,9 +554,19 @@ func (d *deployment) controlDir() (string, error) {
 // switchHost points the host's `current` at the release, then runs
 // post_release and prunes old releases.
 func (d *deployment) switchHost(hr *hostRun) {
+	// The list of releases that prune needs travels with the switch: one
+	// session instead of two.
 	argv, err := hr.layout.Switch(d.req.Version)
+	list, lerr := hr.layout.ListReleases()
 	hr.switching = true
-	if _, _, err := d.command(d.ctx, hr, "switch", argv, err); err != nil {
+	res, _, part, err := d.sequence(hr, "switch", []seqCmd{
+		{name: "switch", argv: argv, buildErr: err},
+		{name: "releases", argv: list, buildErr: lerr},
+	})
+	if len(res) == 0 || !res[0].Ran || res[0].Exit != 0 {
+		if err == nil {
+			err = errors.New("switch: no exit status reported")
+		}
 		d.fail(hr, "switch", err)
 		return
 	}
@@ -533,7 +580,10 @@ func (d *deployment) switchHost(hr *hostRun) {
 			return
 		}
 	}
-	d.prune(d.ctx, hr)
+	if err != nil || part != "" {
+		return // no list of releases: the next deployment prunes
+	}
+	d.prune(d.ctx, hr, ParseReleases(res[1].Output))
 }
 
 // cleanup ends a run on every host it touched: under a cancel, a halt or a

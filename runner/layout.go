@@ -1,6 +1,8 @@
 package runner
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"path"
@@ -19,7 +21,7 @@ import (
 //	<path>/releases/.<version>.partial/   staging, renamed when complete
 //	<path>/shared/                        linked into each release
 //	<path>/current -> releases/<version>  switched by rename(2)
-//	<path>/.releasedesk/lock -> lock.<random>/   the host lock (info inside)
+//	<path>/.releasedesk/lock -> lock.<tag>/   the host lock (info inside)
 //	<path>/repo/                          git mirror (git strategy)
 //
 // Every builder returns argv, never a shell line: an executor quotes it
@@ -203,11 +205,13 @@ func ValidateToken(s string) error {
 }
 
 // The host lock is `.releasedesk/lock`, a symlink to a directory
-// `.releasedesk/lock.<random>` that holds the holder's info. Lock fills
-// that directory first and only then creates the symlink, with symlink(2),
-// which fails if `lock` exists in any form: so taking the lock is one
-// atomic step, and a lock that exists always says who holds it (a crash
-// between the two steps leaves an unused lock.<random> dir, not a lock).
+// `.releasedesk/lock.<tag>` that holds the holder's info (the tag is
+// derived from the deployment id, see lockTag; older versions used a
+// random one). Lock fills that directory first and only then creates the
+// symlink, with symlink(2), which fails if `lock` exists in any form: so
+// taking the lock is one atomic step, and a lock that exists always says
+// who holds it (a crash between the two steps leaves an unused lock.<tag>
+// dir, not a lock; the deployment's Unlock removes it, info or not).
 // rename(2) of a directory would not do: it silently replaces an empty
 // directory, and older Release Desks made the lock as an empty directory
 // before writing its info into it.
@@ -243,9 +247,18 @@ const lockCommonFunc = `infoless_stale() {
 const lockScript = lockCommonFunc + `
 r="$1/.releasedesk"
 d="$r/lock"
+t="$r/lock.$4"
 mkdir -p "$r" || exit 1
-t=$(mktemp -d "$r/lock.XXXXXXXXXX") || exit 1
-chmod 755 "$t"
+if [ -L "$d" ] && [ "$(readlink "$d")" = "lock.$4" ]; then
+	# Taken by this same deployment (a run that died): held, by itself.
+	cat "$t/info" 2>/dev/null
+	exit 3
+fi
+if [ -e "$t" ] || [ -L "$t" ]; then
+	# Left by a run of this deployment that died before linking it.
+	rm -rf "$t" || exit 1
+fi
+mkdir -m 755 "$t" || exit 1
 printf '%s\n' "$2" >"$t/info" || { rm -rf "$t"; exit 1; }
 for _ in 1 2 3 4 5; do
 	if ln -sT "${t##*/}" "$d" 2>/dev/null; then
@@ -293,19 +306,36 @@ func (l Layout) Lock(info LockInfo) ([]string, error) {
 	if hasControl(info.Holder) || !utf8.ValidString(info.Holder) {
 		return nil, fmt.Errorf("%w: holder %q: control character", ErrBadArg, info.Holder)
 	}
-	return shell(lockScript, l.Path, info.String(), strconv.Itoa(int(InfolessLockAge.Seconds()))), nil
+	return shell(lockScript, l.Path, info.String(), strconv.Itoa(int(InfolessLockAge.Seconds())), lockTag(info.Deployment)), nil
+}
+
+// lockTag names the directory a deployment's lock info is written into,
+// lock.<tag>: the same for every run of the deployment, so that its Unlock
+// (recovery after a crash included) finds the dir even when the run died
+// before the info was in it.
+func lockTag(deployment string) string {
+	sum := sha256.Sum256([]byte("releasedesk-lock\x00" + deployment))
+	return hex.EncodeToString(sum[:8])
 }
 
 const unlockScript = lockCommonFunc + `
 r="$1/.releasedesk"
 d="$r/lock"
 me="deployment=$2"
+own="lock.$4"
 sweep() {
 	for s in "$r"/lock.?*; do
 		if [ -d "$s" ] && [ ! -L "$s" ] && grep -qxF -e "$me" "$s/info" 2>/dev/null; then
 			rm -rf "$s"
 		fi
 	done
+	# This deployment's own dir, even without info (a run that died
+	# before writing it), unless it is the lock.
+	if [ -e "$r/$own" ] || [ -L "$r/$own" ]; then
+		if ! [ -L "$d" ] || [ "$(readlink "$d")" != "$own" ]; then
+			rm -rf "$r/$own"
+		fi
+	fi
 }
 held() {
 	sweep
@@ -332,8 +362,8 @@ sweep
 exit 0`
 
 // Unlock removes the host lock only if its info names deployment, and the
-// lock.<random> dirs of that deployment (the one the lock pointed to, and
-// any a crash left before its symlink was made). Exit 0: removed, or there
+// lock.<tag> dirs of that deployment (the one the lock pointed to, and
+// any a crash left before its symlink was made, with or without its info). Exit 0: removed, or there
 // was no lock. Exit ExitLockHeld: another holder's lock, left in place;
 // its info is printed. An older-style lock dir without info is removed
 // once older than InfolessLockAge (a line starting with StaleLockNote
@@ -345,7 +375,7 @@ func (l Layout) Unlock(deployment string) ([]string, error) {
 	if err := ValidateToken(deployment); err != nil {
 		return nil, err
 	}
-	return shell(unlockScript, l.Path, deployment, strconv.Itoa(int(InfolessLockAge.Seconds()))), nil
+	return shell(unlockScript, l.Path, deployment, strconv.Itoa(int(InfolessLockAge.Seconds())), lockTag(deployment)), nil
 }
 
 const breakLockScript = `r="$1/.releasedesk"
@@ -426,9 +456,12 @@ fi
 cp -al "$prev" "$st" || exit 1
 find "$st" -type d -exec chmod u+w {} + || exit 1
 cd "$st" || exit 1
-for p in "$@"; do
+n=$#
+for p do
 	# A path under a symlink is not in this release (a shared link, removed
-	# first): never follow one out of it.
+	# too): never follow one out of it. Removing never makes a symlink, so
+	# every path is looked at before any is removed, and one rm removes
+	# them all (a process per path costs more than the cp -al).
 	q=
 	rest="$p"
 	linked=
@@ -441,9 +474,10 @@ for p in "$@"; do
 		rest="${rest#*/}"
 		if [ -L "./$q" ]; then linked=1; break; fi
 	done
-	[ -n "$linked" ] && continue
-	rm -rf "./$p" || exit 1
-done`
+	[ -n "$linked" ] || set -- "$@" "./$p"
+done
+shift "$n"
+[ $# -eq 0 ] || rm -rf "$@" || exit 1`
 
 // BeginDeltaStaging builds the staging dir of version from the complete
 // release previous on the same host: a copy of it made of hard links
@@ -555,7 +589,8 @@ done`
 //  2. link each shared path: release/<p> -> <path>/shared/<p>, creating
 //     shared/<p> from the release's copy if shared has none, else as an
 //     empty dir or file (SharedKind);
-//  3. chmod -R a-w the staging dir (symlinks are not followed);
+//  3. make the staging dir read-only, like chmod -R a-w (symlinks are
+//     not followed; see Seal);
 //  4. rename the staging dir to releases/<version> (mv -T; it fails if a
 //     non-empty releases/<version> exists).
 //
@@ -590,11 +625,29 @@ func (l Layout) Finalize(version, revision string, versionFiles, shared []string
 	if len(links) > 0 {
 		cmds = append(cmds, shell(linkSharedScript, append([]string{l.Path, st}, links...)...))
 	}
-	cmds = append(cmds,
-		[]string{"chmod", "-R", "a-w", st},
-		[]string{"mv", "-T", st, l.Release(version)},
-	)
-	return cmds, nil
+	return append(cmds, l.seal(version)...), nil
+}
+
+// Seal returns the last two commands of Finalize: make the staging dir of
+// version read-only, then rename it to releases/<version>.
+func (l Layout) Seal(version string) ([][]string, error) {
+	if err := l.checkVersion(version); err != nil {
+		return nil, err
+	}
+	return l.seal(version), nil
+}
+
+// seal: `chmod -R a-w` would stat and chmod every entry; most of a delta
+// staging are hard links that are read-only already, so find chmods only
+// what still has a write bit (symlinks are skipped, as chmod -R skips
+// them).
+func (l Layout) seal(version string) [][]string {
+	st := l.Staging(version)
+	return [][]string{
+		{"find", st, "!", "-type", "l", "(", "-perm", "-0200", "-o", "-perm", "-0020", "-o", "-perm", "-0002", ")",
+			"-exec", "chmod", "a-w", "{}", "+"},
+		{"mv", "-T", st, l.Release(version)},
+	}
 }
 
 // SharedKind tells how a shared path missing everywhere is created: "d"

@@ -30,7 +30,7 @@ const (
 var layoutScripts = []string{
 	lockScript, unlockScript, breakLockScript, readCurrentScript, beginStagingScript,
 	writeFilesScript, linkSharedScript, switchScript, releaseInfoScript, listReleasesScript,
-	removeScript, hookScript, gitFetchScript, gitArchiveScript,
+	removeScript, hookScript, gitFetchScript, gitArchiveScript, seqScript, beginDeltaStagingScript,
 }
 
 // builderCases lists every builder with fixed inputs; the golden file
@@ -526,6 +526,29 @@ func TestLayoutLockOlderStyle(t *testing.T) {
 	if out := ok(t)(l.BreakLock()); ParseLockInfo(out) != other {
 		t.Fatalf("BreakLock printed %q", out)
 	}
+	assertNoLockLeft(t, l)
+
+	// A crash between making lock.<tag> and writing its info: the dir
+	// names nobody, yet its deployment's Unlock (recovery) removes it,
+	// and its next Lock takes the lock anew.
+	own := filepath.Join(l.Path, ".releasedesk", "lock."+lockTag("d-1"))
+	if err := os.Mkdir(own, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ok(t)(l.Unlock("d-1"))
+	assertNoLockLeft(t, l)
+	if err := os.Mkdir(own, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ok(t)(l.Lock(mine))
+	// Locking again (a resumed run): held, by itself, and still whole.
+	if code, out := try(t)(l.Lock(mine)); code != ExitLockHeld || ParseLockInfo(out) != mine {
+		t.Fatalf("second lock by d-1: exit %d %q", code, out)
+	}
+	if got := ParseLockInfo(readFile(t, filepath.Join(l.LockDir(), "info"))); got != mine {
+		t.Fatalf("lock info after a second Lock: %+v", got)
+	}
+	ok(t)(l.Unlock("d-1"))
 	assertNoLockLeft(t, l)
 }
 

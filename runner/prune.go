@@ -12,21 +12,17 @@ import (
 // A failed prune is
 // reported as a failed step, not as the host's failure: the release is
 // live and good; the next deployment prunes again.
-func (d *deployment) prune(ctx context.Context, hr *hostRun) {
+// releases are those the host holds (ListReleases, read with the switch).
+func (d *deployment) prune(ctx context.Context, hr *hostRun, releases []string) {
 	keep := d.p.KeepReleases
 	if keep <= 0 {
 		keep = DefaultKeepReleases
 	}
-	argv, err := hr.layout.ListReleases()
-	s, _, err := d.command(ctx, hr, "releases", argv, err)
-	if err != nil {
-		return
-	}
-	remove := pruneSet(ParseReleases(s.Output()), keep, d.req.Version, hr.previous)
+	remove := pruneSet(releases, keep, d.req.Version, hr.previous)
 	if len(remove) == 0 {
 		return
 	}
-	argv, err = hr.layout.Remove(remove...)
+	argv, err := hr.layout.Remove(remove...)
 	if _, _, err := d.command(ctx, hr, "prune", argv, err); err != nil {
 		return
 	}

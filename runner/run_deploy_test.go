@@ -39,14 +39,16 @@ func runLifecycle(t *testing.T, h *runHarness) {
 		transfer = []string{"git.fetch", "git.archive"}
 	}
 	stageSeq := func(prune ...string) []string {
-		seq := []string{"connect", "lock", "prepare", "current", "release", "staging"}
+		// prepare: lock, directories, current and the release in one
+		// session; finalize seals too (no hook, no check); switch lists
+		// the releases for prune.
+		seq := []string{"connect", "prepare", "staging"}
 		seq = append(seq, transfer...)
-		seq = append(seq, "finalize", "seal", TypeHostStaged, "switch", TypeHostSwitched, "releases")
+		seq = append(seq, "finalize", TypeHostStaged, "switch", TypeHostSwitched)
 		seq = append(seq, prune...)
 		return append(seq, "unlock")
 	}
-	switchSeq := []string{"connect", "lock", "prepare", "current", "release", TypeHostStaged,
-		"switch", TypeHostSwitched, "releases", "unlock"}
+	switchSeq := []string{"connect", "prepare", TypeHostStaged, "switch", TypeHostSwitched, "unlock"}
 	wantDeploy := []string{TypeDeployRequested, TypeDeployStarted, TypeDeployPlanned, TypeDeploySucceeded}
 	wantRollback := wantDeploy
 

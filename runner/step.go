@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -169,18 +168,4 @@ func (d *deployment) runIn(ctx context.Context, s *step, ex Executor, argv, env 
 		}
 	}
 	return exit, err
-}
-
-// joinCommands makes one argv of several that must run in order, stopping
-// at the first failure: `sh -c 'cmd1 && cmd2 ...'`, each command quoted by
-// Quote. One round trip instead of several, and one step in the events.
-func joinCommands(cmds [][]string) []string {
-	if len(cmds) == 1 {
-		return cmds[0]
-	}
-	parts := make([]string, len(cmds))
-	for i, c := range cmds {
-		parts[i] = QuoteCommand(c)
-	}
-	return []string{"sh", "-c", strings.Join(parts, " && ")}
 }
