@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"regexp"
 	"runtime/debug"
 	"slices"
@@ -584,9 +585,11 @@ func (d *deployment) releaseExport() {
 
 // exportRef is one exported tree in the workspace, shared by the
 // deployments that need the same project version at once (two
-// environments), removed when the last lets it go. Keeping none between
-// deployments keeps the workspace small; the mirror makes a new export
-// cheap (a fraction of a second for thousands of files).
+// environments). When the last lets it go, a pure export (see
+// exportIsPure) is kept as the project's one kept export (Runner.kept),
+// anything else removed: the project's next deployment reuses it, as is
+// for the same version, or updated in place by the tree diff for another
+// (Mirror.Update), instead of writing every file again.
 type exportRef struct {
 	key  string
 	p    Project
@@ -599,6 +602,8 @@ type exportRef struct {
 	err      error  // why making it failed: not tried again by every host
 	by       string // the deployment that made it (or tried)
 	manifest Manifest
+	commit   string // the commit exported
+	stamp    string // treeStamp right after the manifest; "" when it may not be kept
 }
 
 func (r *Runner) acquireExport(p Project, version string) *exportRef {
@@ -622,12 +627,86 @@ func (r *Runner) releaseExport(ref *exportRef) {
 		delete(r.exports, ref.key)
 	}
 	r.mu.Unlock()
-	if last {
-		if err := r.cfg.Workspace.RemoveExport(ref.p.ID, ref.ver); err != nil {
-			r.logger.WithError(err).WithField("export", ref.dir).Warn("export not removed")
+	if !last {
+		return
+	}
+	ref.mu.Lock()
+	keep := ref.done && ref.err == nil && ref.stamp != ""
+	k := &keptExport{project: ref.p.ID, version: ref.ver, commit: ref.commit, dir: ref.dir,
+		exclude: excludeKey(ref.p.Exclude), manifest: ref.manifest, stamp: ref.stamp, by: ref.by}
+	ref.mu.Unlock()
+	if keep {
+		r.mu.Lock()
+		old := r.kept[ref.p.ID]
+		r.kept[ref.p.ID] = k
+		r.mu.Unlock()
+		if old != nil && old.dir != k.dir {
+			r.removeExportDir(old.dir)
+		}
+		return
+	}
+	r.removeExportDir(ref.dir)
+}
+
+// removeExportDir removes an export's tree.
+func (r *Runner) removeExportDir(dir string) {
+	if dir == "" {
+		return
+	}
+	if err := removeTree(dir); err != nil {
+		r.logger.WithError(err).WithField("export", dir).Warn("export not removed")
+	}
+}
+
+// keptExport is the export a project's last deployment left in the
+// workspace (see exportRef).
+type keptExport struct {
+	project, version, commit string
+	dir                      string
+	exclude                  string // excludeKey of the exclude it was made with
+	manifest                 Manifest
+	stamp                    string // treeStamp when it was listed
+	by                       string // the deployment that made it
+}
+
+// takeKept hands over the project's kept export, if any: the caller owns
+// its tree from then on.
+func (r *Runner) takeKept(project string) *keptExport {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	k := r.kept[project]
+	delete(r.kept, project)
+	return k
+}
+
+// sweepExports removes the project's export trees nobody uses (a runner
+// that died left them): neither one being made or used now nor the kept
+// one.
+func (r *Runner) sweepExports(project string) {
+	parent := filepath.Dir(r.cfg.Workspace.ExportDir(project, "00000000000000-0000000"))
+	ents, err := os.ReadDir(parent)
+	if err != nil {
+		return
+	}
+	r.mu.Lock()
+	used := map[string]bool{}
+	for _, x := range r.exports {
+		used[x.dir] = true
+	}
+	if k := r.kept[project]; k != nil {
+		used[k.dir] = true
+	}
+	r.mu.Unlock()
+	for _, e := range ents {
+		if dir := filepath.Join(parent, e.Name()); !used[dir] && ValidateVersion(e.Name()) == nil {
+			r.removeExportDir(dir)
 		}
 	}
 }
+
+// excludeKey tells exclude lists apart: an export is reused only with the
+// exclude it was made with.
+func excludeKey(exclude []string) string { return strings.Join(exclude, "\x00") }
 
 // ensure makes the tree once; later callers reuse it.
 func (x *exportRef) ensure(d *deployment) (Manifest, error) {
@@ -647,18 +726,22 @@ func (x *exportRef) ensure(d *deployment) (Manifest, error) {
 	if x.dir == "" {
 		return Manifest{}, errors.New("export: invalid workspace, project or version")
 	}
-	m, err := d.exportTree(x.dir)
+	m, err := d.exportTree(x)
 	if err != nil {
 		x.err, x.by = err, d.id
 		return Manifest{}, err
 	}
-	x.done, x.by, x.manifest = true, d.id, m
+	x.done, x.by, x.manifest, x.commit = true, d.id, m, d.req.Commit
 	return m, nil
 }
 
 // exportTree: fetch (only if the mirror lacks the commit), export, the
 // pre_deploy hook and the build in the exported tree, then its manifest.
-func (d *deployment) exportTree(dir string) (Manifest, error) {
+// A pure export starts from the project's kept export when it is still
+// as it was listed: the same version is used as is, another is updated in
+// place by the tree diff, and only what changed is hashed again.
+func (d *deployment) exportTree(x *exportRef) (Manifest, error) {
+	dir := x.dir
 	s := d.beginStep("", "fetch", nil)
 	m, err := OpenMirror(d.ctx, d.r.cfg.Workspace, d.p)
 	if err == nil && !m.HasCommit(d.req.Commit) {
@@ -676,13 +759,17 @@ func (d *deployment) exportTree(dir string) (Manifest, error) {
 
 	s = d.beginStep("", "export", nil)
 	m.Note = func(msg string) { s.note("%s", msg) }
-	// A tree left by a process that died is stale: nobody here uses it.
-	err = removeTree(dir)
-	if err == nil {
-		err = os.MkdirAll(dir, 0o755)
-	}
-	if err == nil {
-		err = m.Export(d.ctx, d.req.Commit, dir, d.p.Exclude)
+	d.r.sweepExports(d.p.ID)
+	kept, known := d.fromKept(s, m, dir)
+	if kept == nil {
+		// A tree left by a process that died is stale: nobody here uses it.
+		err = removeTree(dir)
+		if err == nil {
+			err = os.MkdirAll(dir, 0o755)
+		}
+		if err == nil {
+			err = m.Export(d.ctx, d.req.Commit, dir, d.p.Exclude)
+		}
 	}
 	if err := s.finish(exitOf(err), err); err != nil {
 		return Manifest{}, err
@@ -702,8 +789,13 @@ func (d *deployment) exportTree(dir string) (Manifest, error) {
 	// the transfer leaves it out the same way (RsyncPatterns).
 	ex, err := CompileExclude(d.p.Exclude)
 	var man Manifest
-	if err == nil {
-		man, err = buildManifest(dir, ex.Match)
+	switch {
+	case err != nil:
+	case kept != nil && kept.version == d.req.Version:
+		man = kept.manifest
+		s.note("listed when deployment %s exported it", kept.by)
+	default:
+		man, err = buildManifestReusing(dir, ex.Match, known)
 	}
 	if err == nil {
 		s.note("%d files, %d bytes, %s", man.Files, man.Bytes, man.Hash)
@@ -718,6 +810,11 @@ func (d *deployment) exportTree(dir string) (Manifest, error) {
 			if serr := d.r.cfg.Workspace.SaveManifest(d.p.ID, d.req.Version, man); serr != nil {
 				d.logger.WithError(serr).Warn("manifest not kept: the next deployment stages in full")
 			}
+			// What the tree is now, to know at its reuse that nothing
+			// changed it (a post_deploy hook, a person).
+			if st, serr := treeStamp(dir); serr == nil {
+				x.stamp = st
+			}
 		} else if rerr := os.Remove(d.r.cfg.Workspace.ManifestPath(d.p.ID, d.req.Version)); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
 			d.logger.WithError(rerr).Warn("stale manifest not removed")
 		}
@@ -726,6 +823,71 @@ func (d *deployment) exportTree(dir string) (Manifest, error) {
 		return Manifest{}, err
 	}
 	return man, nil
+}
+
+// fromKept makes dir the export of the deployment's commit from the
+// project's kept export, when the export is pure, the kept one was made
+// with the same exclude and is unchanged since it was listed: as is (the
+// same version), or updated by the tree diff. It returns the kept export
+// used, nil when dir must be exported in full, and known: the kept
+// manifest's entries whose files the update left untouched.
+func (d *deployment) fromKept(s *step, m *Mirror, dir string) (*keptExport, map[string]ManifestEntry) {
+	k := d.r.takeKept(d.p.ID)
+	if k == nil {
+		return nil, nil
+	}
+	drop := func(why string) (*keptExport, map[string]ManifestEntry) {
+		if why != "" {
+			s.note("the export of %s kept from deployment %s is not reused: %s", k.version, k.by, why)
+		}
+		if k.dir != dir {
+			d.r.removeExportDir(k.dir)
+		}
+		return nil, nil
+	}
+	switch {
+	case !d.exportIsPure():
+		return drop("")
+	case k.exclude != excludeKey(d.p.Exclude):
+		return drop("the exclude list changed")
+	case ValidateCommit(k.commit) != nil:
+		return drop("no commit")
+	}
+	if st, err := treeStamp(k.dir); err != nil || st != k.stamp {
+		return drop("it changed since it was listed")
+	}
+	if k.version == d.req.Version && k.dir == dir {
+		if k.commit != d.req.Commit {
+			return drop("another commit")
+		}
+		s.note("reusing the export of %s kept from deployment %s", k.version, k.by)
+		return k, nil
+	}
+	fail := func(err error) (*keptExport, map[string]ManifestEntry) {
+		s.note("updating the kept export failed (%v): exporting in full", err)
+		_ = removeTree(dir)
+		return drop("")
+	}
+	if err := removeTree(dir); err != nil {
+		return drop(err.Error())
+	}
+	if err := os.Rename(k.dir, dir); err != nil {
+		return drop(err.Error())
+	}
+	k.dir = dir
+	touched, err := m.Update(d.ctx, k.commit, d.req.Commit, dir, d.p.Exclude)
+	if err != nil {
+		return fail(err)
+	}
+	known := make(map[string]ManifestEntry, len(k.manifest.Entries))
+	for _, e := range k.manifest.Entries {
+		known[e.Path] = e
+	}
+	for _, p := range touched {
+		delete(known, p)
+	}
+	s.note("updated the export of %s kept from deployment %s: %d paths changed", k.version, k.by, len(touched))
+	return k, known
 }
 
 // exitOf is the exit code a step without a command reports.

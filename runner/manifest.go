@@ -53,6 +53,14 @@ func BuildManifest(dir string) (Manifest, error) {
 }
 
 func buildManifest(dir string, ignore func(string) bool) (Manifest, error) {
+	return buildManifestReusing(dir, ignore, nil)
+}
+
+// buildManifestReusing is buildManifest taking a regular file's SHA256 from
+// known (by path) instead of reading the file, when known has it with the
+// same size and mode: for a tree updated in place (Mirror.Update), whose
+// untouched files are known unchanged since known was listed.
+func buildManifestReusing(dir string, ignore func(string) bool, known map[string]ManifestEntry) (Manifest, error) {
 	fi, err := os.Lstat(dir)
 	if err != nil {
 		return Manifest{}, fmt.Errorf("manifest: %w", err)
@@ -96,6 +104,9 @@ func buildManifest(dir string, ignore func(string) bool) (Manifest, error) {
 			e.Size, e.Mode = info.Size(), 0o644
 			if info.Mode()&0o111 != 0 {
 				e.Mode = 0o755
+			}
+			if k, ok := known[rel]; ok && k.Size == e.Size && k.Mode == e.Mode && k.SHA256 != "" {
+				e.SHA256 = k.SHA256
 			}
 		default:
 			return fmt.Errorf("%s: unsupported file type %s", rel, t)
@@ -155,7 +166,7 @@ func hashFiles(dir string, entries []ManifestEntry) error {
 		})
 	}
 	for i := range entries {
-		if entries[i].Mode.IsRegular() {
+		if entries[i].Mode.IsRegular() && entries[i].SHA256 == "" {
 			work <- i
 		}
 	}

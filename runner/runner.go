@@ -98,6 +98,7 @@ type Runner struct {
 	queues   map[string]*envQueue               // Start's per-environment queues
 	enqueued map[string]bool                    // ids ever queued by Start
 	exports  map[string]*exportRef              // shared exported trees
+	kept     map[string]*keptExport             // per project: the export its last deployment left
 	closed   bool
 	started  bool
 	stop     context.CancelFunc // ends Start's loop and its deployments
@@ -149,8 +150,8 @@ func New(cfg Config) (*Runner, error) {
 		st:      newState(),
 		running: map[string]context.CancelCauseFunc{},
 		queues:  map[string]*envQueue{}, enqueued: map[string]bool{},
-		exports: map[string]*exportRef{},
-		base:    base, stop: stop,
+		exports: map[string]*exportRef{}, kept: map[string]*keptExport{},
+		base: base, stop: stop,
 	}, nil
 }
 

@@ -1,19 +1,23 @@
 package runner
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
+	"syscall"
 )
 
 // Workspace is the runner's working area on this machine, under the data
 // directory (DESIGN.md section 6):
 //
 //	<Dir>/mirrors/<project>.git          a bare git mirror per project
-//	<Dir>/exports/<project>/<version>    an exported (and built) tree
+//	<Dir>/exports/<project>/<version>    an exported (and built) tree; the
+//	                                     last pure one of a project is kept
 //
 // Everything in it can be rebuilt from the projects' repositories: it is a
 // cache, never a record.
@@ -96,4 +100,32 @@ func removeTree(dir string) error {
 		return fmt.Errorf("remove %s: %w", dir, err)
 	}
 	return nil
+}
+
+// treeStamp is a digest of what lstat says of every entry under dir: path,
+// type and mode, size, modification time and inode. Writing, replacing,
+// adding or removing anything changes it; reading does not. It tells that
+// a kept export is still the tree its manifest lists, for the cost of a
+// walk, not of hashing every file.
+func treeStamp(dir string) (string, error) {
+	h := sha256.New()
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		var ino uint64
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			ino = st.Ino
+		}
+		fmt.Fprintf(h, "%q %o %d %d %d\n", p, fi.Mode(), fi.Size(), fi.ModTime().UnixNano(), ino)
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
