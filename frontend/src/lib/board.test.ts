@@ -54,14 +54,13 @@ describe('groupByState', () => {
     expect(groupByState([rel('1', 'cancelled')], shownStates(true)).cancelled).toHaveLength(1);
   });
 
-  it('groups 10,000 releases quickly', () => {
+  it('groups 10,000 releases, each in its column, in order', () => {
+    // Correctness at scale only: timing targets live in benchmarks, not tests.
     const states = shownStates(true);
     const many = Array.from({ length: 10_000 }, (_, i) => rel(String(i), states[i % states.length]!));
-    const t0 = performance.now();
     const g = groupByState(many, states);
-    // Generous: the suite may share the machine; a quadratic grouping takes far longer.
-    expect(performance.now() - t0).toBeLessThan(1000);
     expect(g.open).toHaveLength(1250);
+    expect(g.open?.[1]?.id).toBe(String(states.length));
   });
 });
 
