@@ -1,0 +1,278 @@
+package app
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"releasedesk/events"
+	"releasedesk/runner/sshtest"
+)
+
+// TestUIEndToEnd drives the built UI (frontend/dist) in real headless
+// Chromium through frontend/e2e/run.mjs (playwright-core and Debian's
+// chromium) against a real desk and HTTP server, five real sshd hosts
+// and a real git repository: four people walk the eight-step flow by
+// clicking, follow deployments live, roll production back from the
+// versions timeline and export the audit CSV; then the exported log is
+// opened with `releasedesk open` and reviewed read-only. Screenshots,
+// the CSV, the server's log and the results go to build/artifacts/ui/.
+func TestUIEndToEnd(t *testing.T) {
+	root := repoRoot(t)
+	dist := filepath.Join(root, "frontend", "dist")
+	if _, err := os.Stat(filepath.Join(dist, "index.html")); err != nil {
+		t.Fatalf("frontend/dist/index.html is missing: build the UI first (make frontend, or cd frontend && npm ci && npm run build): %v", err)
+	}
+	node := uiPrerequisites(t, root)
+	artifacts := filepath.Join(root, "build", "artifacts", "ui")
+	if err := os.RemoveAll(artifacts); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(artifacts, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	assets := os.DirFS(dist)
+
+	// The desk and its server, logging to an artifact for diagnosis.
+	logFile, err := os.Create(filepath.Join(artifacts, "server.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { logFile.Close() })
+	logger := logrus.New()
+	logger.SetOutput(logFile)
+	logger.SetLevel(logrus.InfoLevel)
+	dir := t.TempDir()
+	desk, err := OpenDesk(context.Background(), DeskConfig{Data: DataDir{Path: dir}, Logger: logger})
+	if err != nil {
+		t.Fatalf("OpenDesk: %v", err)
+	}
+	desk.Auth.argon = cheapArgon
+	if err := desk.Auth.CreateUser(context.Background(), SystemActor, "root", rootPassword, true, nil); err != nil {
+		t.Fatalf("create root: %v", err)
+	}
+	srv := httptest.NewServer(NewServer(ServerConfig{Desk: desk, Assets: assets, Logger: logger}))
+	t.Cleanup(func() {
+		srv.CloseClientConnections()
+		srv.Close()
+		desk.Close()
+	})
+	e := &apiEnv{t: t, dir: dir, desk: desk, srv: srv, url: srv.URL}
+
+	// Five hosts, the repository, the project, the people; host keys trusted.
+	c := sshtest.Start(t, 5)
+	repo := gitRepo(t)
+	// A branch with a commit of its own, for the second release (opened
+	// from an existing branch; the first one creates its branch).
+	gitBranch(t, repo, "feature-2")
+	gitCommit(t, repo, "feature-2", "search.html", "search\n")
+	rootTok := e.login("root", rootPassword)
+	testHosts, prodHosts := []int{0, 1}, []int{2, 3, 4}
+	// A pre_release hook that prints, so every host has output to show.
+	cfg := strings.Replace(sshProjectConfig(repo, c, testHosts, prodHosts), "hooks:\n",
+		"hooks:\n  pre_release: 'echo \"releasing $RELEASEDESK_VERSION on $(hostname)\"; ls'\n", 1)
+	e.must(http.StatusCreated, "PUT", "/api/v1/projects/shop", rootTok, cfg)
+	type person struct {
+		Name     string `json:"name"`
+		Password string `json:"password"`
+	}
+	people := map[string]person{"admin": {"root", rootPassword}}
+	for _, p := range []struct {
+		role, name string
+		roles      []string
+	}{
+		// The developer also holds tester and approver: the UI must still
+		// not offer them a test result or an approval of their own release.
+		{"developer", "dev", []string{"developer", "tester", "approver"}},
+		{"tester", "tess", []string{"tester"}},
+		{"approver", "alice", []string{"approver"}},
+		{"manager", "max", []string{"manager"}},
+	} {
+		e.addUser(rootTok, p.name, false, map[string][]string{"shop": p.roles})
+		people[p.role] = person{p.name, p.name + "-password-1"}
+	}
+	trustHosts(e, rootTok, c, append(append([]int{}, testHosts...), prodHosts...))
+
+	usersJSON, _ := json.Marshal(people)
+	hostsJSON := func(idx []int) string {
+		b, _ := json.Marshal(addrsOf(c, idx))
+		return string(b)
+	}
+	env := []string{
+		"RD_USERS=" + string(usersJSON),
+		"RD_PROJECT=shop",
+		"RD_TEST_ENV=test",
+		"RD_PROD_ENV=production",
+		"RD_TEST_HOSTS=" + hostsJSON(testHosts),
+		"RD_PROD_HOSTS=" + hostsJSON(prodHosts),
+		"RD_REPO=" + repo,
+		"RD_EXISTING_BRANCH=feature-2",
+		"RD_ARTIFACTS=" + artifacts,
+	}
+
+	start := time.Now()
+	onlineOK := runE2E(t, node, root, "online", append(env, "RD_BASE_URL="+srv.URL))
+	t.Logf("online scenarios: %v", time.Since(start).Round(time.Second))
+
+	// The audit screen's JSONL download must verify like the API's export.
+	if ui := filepath.Join(artifacts, "audit-ui.jsonl"); fileExists(ui) {
+		if report, err := events.VerifyArchive(ui); err != nil || !report.OK() {
+			t.Errorf("the JSONL the audit screen downloaded does not verify: %v %v", err, report.Err())
+		}
+	}
+
+	// Offline review: the log exported, opened with `releasedesk open`.
+	// An open release goes in first: online its requester could deploy or
+	// cancel it, so offline its page must offer nothing.
+	devTok := e.login(people["developer"].Name, people["developer"].Password)
+	open := e.must(http.StatusCreated, "POST", "/api/v1/releases", devTok,
+		map[string]any{"project": "shop", "branch": "feature-3", "create_branch": true, "title": "Third, still open"})
+	if a := open.Body["actions"]; !strings.Contains(fmt.Sprint(a), "cancel") {
+		t.Fatalf("the open release offers its requester %v online, want cancel among them", a)
+	}
+	export := e.must(http.StatusOK, "GET", "/api/v1/audit/export?format=jsonl", rootTok, nil)
+	archive := filepath.Join(artifacts, "audit.jsonl")
+	if err := os.WriteFile(archive, export.Raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	offURL, stop := openArchive(t, assets, archive)
+	start = time.Now()
+	offlineOK := runE2E(t, node, root, "offline", append(env, "RD_OFFLINE_URL="+offURL, "RD_OFFLINE_RELEASE="+str(open.Body, "release", "id")))
+	stop()
+	t.Logf("offline scenarios: %v", time.Since(start).Round(time.Second))
+
+	if !onlineOK || !offlineOK {
+		t.Fatalf("UI end-to-end scenarios failed (online ok: %v, offline ok: %v): see the log above and the screenshots in build/artifacts/ui/", onlineOK, offlineOK)
+	}
+}
+
+// repoRoot is the repository's top directory (go test runs in ./app).
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Dir(wd)
+	if !fileExists(filepath.Join(root, "go.mod")) || !fileExists(filepath.Join(root, "frontend", "package.json")) {
+		t.Fatalf("cannot find the repository root above %s", wd)
+	}
+	return root
+}
+
+// uiPrerequisites fails, naming what to install, unless node, chromium
+// and playwright-core are there. It returns node's path.
+func uiPrerequisites(t *testing.T, root string) string {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatalf("node is not installed: the UI tests need Node.js 20 (scripts/setup.sh checks for it): %v", err)
+	}
+	chromium := os.Getenv("RD_CHROMIUM")
+	if chromium == "" {
+		chromium = "/usr/bin/chromium"
+	}
+	if !fileExists(chromium) {
+		t.Fatalf("%s is missing: the UI tests need Debian's chromium (apt-get install chromium; scripts/setup.sh installs it)", chromium)
+	}
+	if !fileExists(filepath.Join(root, "frontend", "node_modules", "playwright-core", "package.json")) {
+		t.Fatalf("frontend/node_modules/playwright-core is missing: run scripts/setup.sh (or cd frontend && npm ci)")
+	}
+	return node
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+// runE2E runs `node e2e/run.mjs phase` in frontend/ with env, streaming
+// its output into the test log; it reports whether it passed.
+func runE2E(t *testing.T, node, root, phase string, env []string) bool {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, filepath.Join("e2e", "run.mjs"), phase)
+	cmd.Dir = filepath.Join(root, "frontend")
+	cmd.Env = append(os.Environ(), env...)
+	cmd.WaitDelay = 5 * time.Second
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			t.Log(sc.Text())
+		}
+		_, _ = io.Copy(io.Discard, pr)
+	}()
+	err := cmd.Run()
+	pw.Close()
+	wg.Wait()
+	if ctx.Err() != nil {
+		t.Errorf("e2e %s: killed after %v", phase, 6*time.Minute)
+		return false
+	}
+	if err != nil {
+		t.Logf("e2e %s: %v", phase, err)
+		return false
+	}
+	return true
+}
+
+// openArchive runs `releasedesk open --addr 127.0.0.1:0 FILE` and returns
+// its URL (no trailing slash) and a stop function.
+func openArchive(t *testing.T, assets fs.FS, file string) (string, func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errOut syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- Main(ctx, assets, []string{"open", "--addr", "127.0.0.1:0", file}, strings.NewReader(""), &out, &errOut)
+	}()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case code := <-done:
+				if code != 0 {
+					t.Errorf("releasedesk open exited %d: %s", code, errOut.String())
+				}
+			case <-time.After(10 * time.Second):
+				t.Errorf("releasedesk open did not stop within 10 s")
+			}
+		})
+	}
+	t.Cleanup(stop)
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if m := urlLine.FindStringSubmatch(out.String()); m != nil {
+			return strings.TrimSuffix(m[1], "/"), stop
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("releasedesk open %s exited %d: %s%s", filepath.Base(file), code, out.String(), errOut.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	t.Fatalf("releasedesk open printed no URL: %q %q", out.String(), errOut.String())
+	return "", stop
+}
