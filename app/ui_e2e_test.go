@@ -45,7 +45,16 @@ func TestUIEndToEnd(t *testing.T) {
 	if err := os.MkdirAll(artifacts, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	assets := os.DirFS(dist)
+	// A snapshot of the build: a rebuild of frontend/dist during the run
+	// (a developer's, in this tree) cannot pull assets from under the page.
+	snapshot := filepath.Join(t.TempDir(), "dist")
+	if err := os.CopyFS(snapshot, os.DirFS(dist)); err != nil {
+		t.Fatalf("copy frontend/dist: %v", err)
+	}
+	if !fileExists(filepath.Join(snapshot, "index.html")) {
+		t.Fatalf("frontend/dist changed while it was copied: run the test again once the build is done")
+	}
+	assets := os.DirFS(snapshot)
 
 	// The desk and its server, logging to an artifact for diagnosis.
 	logFile, err := os.Create(filepath.Join(artifacts, "server.log"))

@@ -84,7 +84,11 @@ function watch(page, label) {
   page.on('pageerror', (e) => push(`page error: ${e.message}`));
   page.on('response', async (r) => {
     const u = new URL(r.url());
-    if (!u.pathname.startsWith('/api/') || r.status() < 400) return;
+    if (r.status() < 400) return;
+    if (!u.pathname.startsWith('/api/')) {
+      push(`${r.request().method()} ${u.pathname} -> ${r.status()} (the page's own file)`);
+      return;
+    }
     if (u.pathname === '/api/v1/me' && r.status() === 401) return; // not signed in yet
     let body = '';
     try {
