@@ -1,0 +1,486 @@
+// The deployment view's pure logic: where each host is in its steps, its
+// output buffers (capped, non-reactive), elapsed times, and a refetch
+// throttle. Nothing here touches the DOM or Svelte's reactivity, so a
+// deployment to 100 hosts with steady output costs one counter write per
+// live batch, whatever the number of messages in it.
+
+import type { Deployment, HostProgress, LiveMessage, Step } from './types';
+
+// --- steps and progress ---------------------------------------------------------
+
+/**
+ * The phases a host goes through, in order. A step belongs to a phase by its
+ * name; the runner's step names vary (one SSH session may run lock, prepare
+ * and the read of `current` as one step), so several names map to a phase.
+ */
+export const PHASES = [
+  'connect',
+  'lock',
+  'stage',
+  'link',
+  'hook.pre_release',
+  'check',
+  'switch',
+  'hook.post_release',
+  'finish',
+] as const;
+export type Phase = (typeof PHASES)[number];
+
+const PHASE_OF: Record<string, Phase> = {
+  connect: 'connect',
+  probe: 'connect',
+  lock: 'lock',
+  prepare: 'lock',
+  current: 'lock',
+  release: 'lock',
+  clean: 'lock',
+  staging: 'stage',
+  stage: 'stage',
+  transfer: 'stage',
+  'git.fetch': 'stage',
+  'git.archive': 'stage',
+  finalize: 'link',
+  link: 'link',
+  seal: 'link',
+  version: 'link',
+  version_files: 'link',
+  'version files': 'link',
+  'hook.pre_release': 'hook.pre_release',
+  check: 'check',
+  switch: 'switch',
+  'hook.post_release': 'hook.post_release',
+  prune: 'finish',
+  unlock: 'finish',
+};
+
+/** Phases that run only when the project configures them (hooks, a health check). */
+const OPTIONAL = new Set<Phase>(['hook.pre_release', 'check', 'hook.post_release']);
+
+/** A rollback to a release the host still holds: a mere switch. */
+const INSTANT: readonly Phase[] = ['connect', 'lock', 'switch', 'hook.post_release', 'finish'];
+
+export function phaseOf(stepName: string): Phase | undefined {
+  return PHASE_OF[stepName];
+}
+
+/** A step's name from its id: `<host>:<name>` or `<name>`, with `#2` on a retry. */
+export function stepNameOf(stepId: string, host?: string): string {
+  let s = stepId;
+  if (host && s.startsWith(host + ':')) s = s.slice(host.length + 1);
+  return s.replace(/#\d+$/, '');
+}
+
+/** Host states after which the host does nothing more in this run. */
+const HOST_DONE = new Set(['switched', 'failed', 'reverted', 'observed']);
+const DEPLOY_DONE = new Set(['succeeded', 'failed', 'cancelled', 'interrupted']);
+
+export function deploymentFinished(state: string): boolean {
+  return DEPLOY_DONE.has(state);
+}
+
+/**
+ * The phases a host is expected to go through: every phase for a deploy
+ * (the optional ones once any host of the deployment ran them); for a
+ * rollback, only the switch unless this host had to stage the release again.
+ */
+export function expectedPhases(kind: string, hostPhases: ReadonlySet<Phase>, seenInDeployment: ReadonlySet<Phase>): Phase[] {
+  const instant = kind === 'rollback' && !hostPhases.has('stage') && !hostPhases.has('link');
+  const base = instant ? INSTANT : PHASES;
+  return base.filter((p) => !OPTIONAL.has(p) || seenInDeployment.has(p) || hostPhases.has(p));
+}
+
+export interface HostView {
+  host: string;
+  state: string;
+  /** The host's steps in its latest run (a retry starts again at connect). */
+  steps: Step[];
+  done: number;
+  total: number;
+  phases: Phase[];
+  /** The step running now, or what the host ended on. */
+  current: string;
+  /** ms since the epoch; null before the host's first step. */
+  start: number | null;
+  /** ms since the epoch; null while the host still works. */
+  end: number | null;
+  error?: string;
+  failedStep?: string;
+}
+
+function ms(t: string | undefined): number | null {
+  if (!t) return null;
+  const v = Date.parse(t);
+  return Number.isNaN(v) ? null : v;
+}
+
+/** Steps grouped by host ('' for the steps on this machine), in order. */
+export function stepsByHost(steps: readonly Step[] | null): Map<string, Step[]> {
+  const out = new Map<string, Step[]>();
+  for (const s of steps ?? []) {
+    const k = s.host ?? '';
+    let list = out.get(k);
+    if (!list) out.set(k, (list = []));
+    list.push(s);
+  }
+  return out;
+}
+
+/** The steps of the latest run: from the last connect on. */
+export function latestRun(steps: readonly Step[]): Step[] {
+  for (let i = steps.length - 1; i >= 0; i--) {
+    if (steps[i]?.name === 'connect') return steps.slice(i);
+  }
+  return steps.slice();
+}
+
+export function hostView(d: Deployment, h: HostProgress, all: readonly Step[], seen: ReadonlySet<Phase>): HostView {
+  const steps = latestRun(all);
+  const hostPhases = new Set<Phase>();
+  for (const s of steps) {
+    const p = phaseOf(s.name);
+    if (p) hostPhases.add(p);
+  }
+  const phases = expectedPhases(d.kind, hostPhases, seen);
+  const onVersion = h.state === 'switched' || h.state === 'observed';
+  let furthest = -1;
+  let furthestDone = false;
+  for (const s of steps) {
+    const p = phaseOf(s.name);
+    // Cleanup after a failure or a cancel (unlock) is no progress.
+    if (!p || (p === 'finish' && !onVersion)) continue;
+    const i = phases.indexOf(p);
+    if (i > furthest) {
+      furthest = i;
+      furthestDone = !!s.finished;
+    } else if (i === furthest) {
+      furthestDone = !!s.finished;
+    }
+  }
+  const total = phases.length;
+  let done = furthest < 0 ? 0 : furthest + (furthestDone ? 1 : 0);
+  const finished = deploymentFinished(d.state);
+  if (h.state === 'observed' || (h.state === 'switched' && finished)) done = total;
+  done = Math.min(done, total);
+
+  const open = [...steps].reverse().find((s) => !s.finished);
+  const lastWork = [...steps].reverse().find((s) => {
+    const p = phaseOf(s.name);
+    return p !== undefined && p !== 'finish';
+  });
+  let current = '';
+  if (h.step && !finished) current = stepNameOf(h.step, h.host);
+  else if (open && !finished) current = open.name;
+  else if (h.state === 'failed') current = h.failed_step ? `failed at ${h.failed_step}` : 'failed';
+  else if (onVersion) current = 'done';
+  else if (h.state === 'reverted') current = 'reverted';
+  else if (h.state === 'pending') current = finished ? 'not run' : 'waiting';
+  else if (finished) current = lastWork ? `stopped after ${lastWork.name}` : 'stopped';
+  else current = steps.at(-1)?.name ?? '';
+
+  const start = ms(steps[0]?.started);
+  let end: number | null = null;
+  const lastFinished = steps.reduce<number | null>((acc, s) => {
+    const f = ms(s.finished);
+    return f !== null && (acc === null || f > acc) ? f : acc;
+  }, null);
+  const working = !finished && (open !== undefined || h.step !== undefined || !HOST_DONE.has(h.state));
+  if (start !== null && !working) end = lastFinished ?? ms(d.finished) ?? ms(h.updated) ?? start;
+  const view: HostView = { host: h.host, state: h.state, steps, done, total, phases, current, start, end };
+  if (h.error) view.error = h.error;
+  if (h.failed_step) view.failedStep = h.failed_step;
+  return view;
+}
+
+/** One view per host of the deployment, in the deployment's order. */
+export function hostViews(d: Deployment): HostView[] {
+  const by = stepsByHost(d.steps);
+  const seen = new Set<Phase>();
+  for (const s of d.steps ?? []) {
+    const p = s.host ? phaseOf(s.name) : undefined;
+    if (p) seen.add(p);
+  }
+  return d.hosts.map((h) => hostView(d, h, by.get(h.host) ?? [], seen));
+}
+
+/** Elapsed ms of a host (0 before it started); `now` while it works. */
+export function elapsedOf(v: Pick<HostView, 'start' | 'end'>, now: number): number {
+  if (v.start === null) return 0;
+  return Math.max(0, (v.end ?? now) - v.start);
+}
+
+/** 850 ms → "0.8s", 65 s → "1m 05s", 3723 s → "1h 02m 03s". */
+export function formatElapsed(msValue: number): string {
+  const v = Math.max(0, msValue);
+  if (v < 10_000) return `${(Math.floor(v / 100) / 10).toFixed(1)}s`;
+  const total = Math.floor(v / 1000);
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = total % 60;
+  const pad = (n: number) => String(n).padStart(2, '0');
+  if (h > 0) return `${h}h ${pad(m)}m ${pad(s)}s`;
+  if (m > 0) return `${m}m ${pad(s)}s`;
+  return `${s}s`;
+}
+
+export function shortCommit(sha: string | undefined): string {
+  return sha ? sha.slice(0, 7) : '';
+}
+
+// --- output buffers ---------------------------------------------------------------
+
+/** What a host's output keeps: the last 256 KiB (in UTF-16 code units). */
+export const OUTPUT_CAP = 256 * 1024;
+
+/**
+ * One host's output: append-only chunks, the oldest dropped beyond the cap.
+ * Plain (not reactive): the view re-reads `text()` when the store's counter
+ * changes, and `text()` joins only when something was appended.
+ */
+export class OutputBuffer {
+  #chunks: string[] = [];
+  #head = 0;
+  #size = 0;
+  #cache: string | null = '';
+  /** Characters dropped from the front to stay under the cap. */
+  dropped = 0;
+  /** The runner dropped some of a step's output (its own cap). */
+  truncated = false;
+  /** The step whose output came last, to head a new step's output. */
+  lastStep = '';
+  /** Bumped on every change. */
+  version = 0;
+
+  constructor(readonly cap: number = OUTPUT_CAP) {}
+
+  get size(): number {
+    return this.#size;
+  }
+
+  append(text: string): void {
+    if (!text) return;
+    this.#chunks.push(text);
+    this.#size += text.length;
+    this.#cache = null;
+    this.version++;
+    this.#trim();
+  }
+
+  /** Output of a step, headed by its name when the step changes. */
+  appendStep(step: string, text: string): void {
+    if (!text) return;
+    if (step !== this.lastStep) {
+      const prev = this.#chunks.at(-1);
+      const sep = prev !== undefined && this.#chunks.length > this.#head && !prev.endsWith('\n') ? '\n' : '';
+      this.append(`${sep}── ${step} ──\n`);
+      this.lastStep = step;
+    }
+    this.append(text);
+  }
+
+  text(): string {
+    if (this.#cache === null) {
+      this.#cache = this.#chunks.slice(this.#head).join('');
+      // Keep one chunk: joins stay cheap however many chunks came.
+      this.#chunks = this.#cache ? [this.#cache] : [];
+      this.#head = 0;
+    }
+    return this.#cache;
+  }
+
+  #trim(): void {
+    while (this.#size > this.cap && this.#head < this.#chunks.length) {
+      const first = this.#chunks[this.#head] ?? '';
+      const over = this.#size - this.cap;
+      if (first.length <= over) {
+        this.#head++;
+        this.#size -= first.length;
+        this.dropped += first.length;
+      } else {
+        this.#chunks[this.#head] = first.slice(over);
+        this.#size -= over;
+        this.dropped += over;
+      }
+    }
+    if (this.#head > 1024 && this.#head * 2 > this.#chunks.length) {
+      this.#chunks = this.#chunks.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+}
+
+/** What a live batch meant to the deployment view. */
+export interface BatchResult {
+  /** Output messages appended. */
+  appended: number;
+  /** Other messages touching the deployment: refetch it. */
+  refetch: boolean;
+}
+
+/**
+ * Every host's output of one deployment. Seeded once from the first fetch
+ * (each step's captured output), then fed only by live output messages, so
+ * a refetch never duplicates or loses text.
+ *
+ * A fetched deployment does not say up to which log position it is, so the
+ * seed is aligned with the stream in two ways: messages at or before
+ * `before` (the feed's last position when the fetch was sent) are in the
+ * seed; a later chunk of a step the seed already holds is dropped while it
+ * matches that step's seeded text from where the last match ended (the
+ * stream and the fetch raced), and from its first mismatch on, the step's
+ * chunks are new. `notify` is called at most once per batch.
+ */
+export class OutputStore {
+  readonly buffers = new Map<string, OutputBuffer>();
+  /** Messages at or before this position are in the seed. */
+  since = -1;
+  #pending: LiveMessage[] = [];
+  /** Seeded steps still being matched: the tail of their seeded output and a cursor in it. */
+  #align = new Map<string, { text: string; at: number }>();
+
+  constructor(
+    readonly deployment: string,
+    readonly notify: () => void = () => {},
+    readonly cap: number = OUTPUT_CAP,
+  ) {}
+
+  get seeded(): boolean {
+    return this.since >= 0;
+  }
+
+  buffer(host: string): OutputBuffer {
+    let b = this.buffers.get(host);
+    if (!b) this.buffers.set(host, (b = new OutputBuffer(this.cap)));
+    return b;
+  }
+
+  get(host: string): OutputBuffer | undefined {
+    return this.buffers.get(host);
+  }
+
+  /**
+   * Fills the buffers from a fetched deployment (the first one only).
+   * before: the live feed's last position when the fetch was sent.
+   */
+  seed(d: Deployment, before: number): void {
+    if (this.seeded) return;
+    for (const s of d.steps ?? []) {
+      const b = this.buffer(s.host ?? '');
+      if (s.output) {
+        b.appendStep(s.name, s.output);
+        this.#align.set(s.id, { text: s.output.slice(-ALIGN_TAIL), at: 0 });
+      }
+      if (s.truncated) b.truncated = true;
+    }
+    this.since = Math.max(0, before);
+    const pending = this.#pending;
+    this.#pending = [];
+    for (const m of pending) this.#append(m);
+    this.notify();
+  }
+
+  /** Applies one live batch; calls notify once if any output was appended. */
+  applyBatch(batch: readonly LiveMessage[]): BatchResult {
+    let appended = 0;
+    let refetch = false;
+    for (const m of batch) {
+      if (m.deployment !== this.deployment) continue;
+      if (m.type !== 'step.output') {
+        refetch = true;
+        continue;
+      }
+      if (!this.seeded) {
+        this.#pending.push(m);
+        continue;
+      }
+      if (this.#append(m)) appended++;
+    }
+    if (appended > 0) this.notify();
+    return { appended, refetch };
+  }
+
+  #append(m: LiveMessage): boolean {
+    if (m.position <= this.since) return false;
+    const host = m.host ?? '';
+    const step = m.step ?? '';
+    const b = this.buffer(host);
+    if (m.truncated) b.truncated = true;
+    if (!m.text) return m.truncated === true;
+    const a = this.#align.get(step);
+    if (a) {
+      const i = a.text.indexOf(m.text, a.at);
+      if (i >= 0) {
+        a.at = i + m.text.length; // already in the seed
+        return false;
+      }
+      this.#align.delete(step); // new from here on
+    }
+    b.appendStep(stepNameOf(step, host), m.text);
+    return true;
+  }
+}
+
+/** How much of a seeded step's output is kept to align the stream with. */
+const ALIGN_TAIL = 16 * 1024;
+
+// --- refetching -----------------------------------------------------------------------
+
+/**
+ * Coalesces refetch requests: at most one fetch in flight, starts at least
+ * `minGapMs` apart (or twice the last fetch's duration when that is longer,
+ * so a big deployment's refetches never pile up). Errors go to onError.
+ */
+export class Refresher {
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #inFlight = false;
+  #again = false;
+  #lastStart = -Infinity;
+  #lastDuration = 0;
+  #stopped = false;
+
+  constructor(
+    readonly run: () => Promise<void>,
+    readonly minGapMs = 500,
+    readonly onError: (err: unknown) => void = () => {},
+    readonly clock: () => number = () => Date.now(),
+  ) {}
+
+  get gap(): number {
+    return Math.max(this.minGapMs, this.#lastDuration * 2);
+  }
+
+  request(): void {
+    if (this.#stopped) return;
+    if (this.#inFlight) {
+      this.#again = true;
+      return;
+    }
+    if (this.#timer !== undefined) return;
+    const wait = this.#lastStart + this.gap - this.clock();
+    if (wait <= 0) void this.#go();
+    else this.#timer = setTimeout(() => void this.#go(), wait);
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  async #go(): Promise<void> {
+    this.#timer = undefined;
+    if (this.#stopped) return;
+    this.#inFlight = true;
+    this.#again = false;
+    const start = this.clock();
+    this.#lastStart = start;
+    try {
+      await this.run();
+    } catch (err) {
+      this.onError(err);
+    } finally {
+      this.#lastDuration = this.clock() - start;
+      this.#inFlight = false;
+    }
+    if (this.#again) this.request();
+  }
+}

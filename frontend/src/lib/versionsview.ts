@@ -1,0 +1,50 @@
+// The versions screen's pure logic: the timeline newest first (a version
+// that went live twice shows twice; only its newest row carries its test id
+// and actions), the versions to compare, and what a rollback will do.
+
+import type { EnvVersions, VersionEntry } from './types';
+
+export interface EntryRow {
+  key: string;
+  entry: VersionEntry;
+  /** The newest entry of its version: the row that acts for the version. */
+  newest: boolean;
+}
+
+/** The timeline, newest first. */
+export function entryRows(v: EnvVersions): EntryRow[] {
+  const seen = new Set<string>();
+  const out: EntryRow[] = [];
+  const tl = v.timeline ?? [];
+  for (let i = tl.length - 1; i >= 0; i--) {
+    const e = tl[i];
+    if (!e) continue;
+    const newest = !seen.has(e.version);
+    seen.add(e.version);
+    out.push({ key: `${e.deployment}:${e.position}:${i}`, entry: e, newest });
+  }
+  return out;
+}
+
+/** Every version that went live, once each, newest first. */
+export function versionChoices(v: EnvVersions): string[] {
+  return entryRows(v)
+    .filter((r) => r.newest)
+    .map((r) => r.entry.version);
+}
+
+export interface RollbackPlan {
+  hosts: { host: string; kept: boolean }[];
+  /** Hosts that no longer hold the release: it is sent to them again. */
+  transfer: string[];
+  instant: boolean;
+}
+
+/** What a rollback to entry does on each host of the environment. */
+export function rollbackPlan(entry: VersionEntry, envHosts: readonly string[]): RollbackPlan {
+  const kept = new Set(entry.kept ?? []);
+  const names = envHosts.length > 0 ? [...envHosts] : [...new Set([...(entry.hosts ?? []), ...kept])];
+  const hosts = names.map((host) => ({ host, kept: entry.instant === true || kept.has(host) }));
+  const transfer = hosts.filter((h) => !h.kept).map((h) => h.host);
+  return { hosts, transfer, instant: entry.instant === true || (hosts.length > 0 && transfer.length === 0) };
+}
