@@ -18,7 +18,8 @@ package runner
 //	Warmup            the project's first deployment (one host): the
 //	                  go-git mirror's cold fetch, printed on its own, so
 //	                  that no later figure hides it or pays it
-//	Full/hosts=N      a release to N empty hosts (N = 1, 10, 20), against
+//	Full/hosts=N      a release to N empty hosts (N = 1, 10, 20), exported
+//	                  from scratch (the kept export is removed first), against
 //	                  (a) a serial loop of plain `rsync -a` over ssh, one
 //	                  host after the other, and (b) the same rsync to all N
 //	                  hosts at once (one goroutine per host each running
@@ -298,6 +299,11 @@ func (f *benchFixture) benchFull(b *testing.B, n int) {
 
 		env := f.env("full"+tag, n)
 		v := f.h.versionOf(f.head)
+		// A full deploy exports the commit from scratch: the export kept
+		// by the previous deployment would make this a redeploy.
+		if err := os.RemoveAll(filepath.Join(f.h.ws.Dir, "exports", f.h.p.ID)); err != nil {
+			b.Fatal(err)
+		}
 		before := f.handshakes()
 		b.StartTimer()
 		id, d, c := f.deploy(b, KindDeploy, env, f.head, v)
