@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"releasedesk/events"
@@ -116,24 +117,36 @@ func (d *Desk) Deployment(id string) (projections.Deployment, error) {
 	return dep, nil
 }
 
+// deploymentFor is deployment id if u may take action on it and it is in
+// one of states (what the action is "done" to: cancelled, retried), and the
+// runner can act.
+func (d *Desk) deploymentFor(u UserView, id, action, done string, states ...string) (projections.Deployment, error) {
+	dep, err := d.Deployment(id)
+	if err != nil {
+		return dep, err
+	}
+	if err := Authorize(u, dep.Project, action); err != nil {
+		return dep, err
+	}
+	if !contains(states, dep.State) {
+		return dep, &ConflictError{Message: fmt.Sprintf("deployment %s is %s: only a %s one can be %s", id, dep.State,
+			strings.Join(states, " or "), done)}
+	}
+	if d.Runner == nil {
+		return dep, d.Writable()
+	}
+	return dep, nil
+}
+
 // CancelDeployment asks a queued or running deployment to stop.
 func (d *Desk) CancelDeployment(ctx context.Context, u UserView, id, reason string) (projections.Deployment, error) {
 	if err := checkText("reason", reason, maxNoteRunes, true); err != nil {
 		return projections.Deployment{}, err
 	}
 	err := d.decide(ctx, func() error {
-		dep, err := d.Deployment(id)
-		if err != nil {
+		if _, err := d.deploymentFor(u, id, ActionDeploymentCancel, "cancelled",
+			projections.DeployQueued, projections.DeployRunning); err != nil {
 			return err
-		}
-		if err := Authorize(u, dep.Project, ActionDeploymentCancel); err != nil {
-			return err
-		}
-		if dep.State != projections.DeployQueued && dep.State != projections.DeployRunning {
-			return &ConflictError{Message: fmt.Sprintf("deployment %s is %s: only a queued or running one can be cancelled", id, dep.State)}
-		}
-		if d.Runner == nil {
-			return d.Writable()
 		}
 		if err := d.Runner.Cancel(ctx, id, u.Name, reason); err != nil {
 			if errors.Is(err, runner.ErrFinished) {
@@ -156,21 +169,13 @@ func (d *Desk) CancelDeployment(ctx context.Context, u UserView, id, reason stri
 func (d *Desk) RetryDeployment(ctx context.Context, u UserView, id string) (projections.Deployment, error) {
 	var runs int
 	err := d.decide(ctx, func() error {
-		dep, err := d.Deployment(id)
+		dep, err := d.deploymentFor(u, id, ActionDeploymentRetry, "retried",
+			projections.DeployFailed, projections.DeployInterrupted)
 		if err != nil {
 			return err
 		}
-		if err := Authorize(u, dep.Project, ActionDeploymentRetry); err != nil {
-			return err
-		}
-		if dep.State != projections.DeployFailed && dep.State != projections.DeployInterrupted {
-			return &ConflictError{Message: fmt.Sprintf("deployment %s is %s: only a failed or interrupted one can be retried", id, dep.State)}
-		}
 		if err := d.busy(dep.Project, dep.Environment); err != nil {
 			return err
-		}
-		if d.Runner == nil {
-			return d.Writable()
 		}
 		runs = dep.Runs
 		return nil
