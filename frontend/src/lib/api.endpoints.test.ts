@@ -1,0 +1,126 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import {
+  ApiError,
+  decideRelease,
+  deployRelease,
+  exportAudit,
+  getBoard,
+  logout,
+  putProject,
+  setApiToken,
+  streamURL,
+} from './api';
+
+function json(body: unknown, status = 200): Response {
+  return new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
+}
+
+let fetchMock: ReturnType<typeof vi.fn<typeof fetch>>;
+
+beforeEach(() => {
+  fetchMock = vi.fn<typeof fetch>();
+  vi.stubGlobal('fetch', fetchMock);
+});
+
+afterEach(() => setApiToken(null));
+
+async function caught(p: Promise<unknown>): Promise<ApiError> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof ApiError) return err;
+    throw err;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('endpoints', () => {
+  it('escapes user text in paths, so an id cannot reach another route', async () => {
+    fetchMock.mockResolvedValueOnce(json({ deployment: 'd1' }, 202));
+    await deployRelease('../users', 'prod');
+    expect(fetchMock.mock.calls[0]?.[0]).toBe('/api/v1/releases/..%2Fusers/deploy');
+    expect(JSON.parse(String(fetchMock.mock.calls[0]?.[1]?.body))).toEqual({ env: 'prod' });
+  });
+
+  it('sends a note to approve and accept, a reason to reject, refuse and cancel', async () => {
+    for (const action of ['approve', 'accept', 'reject', 'refuse', 'cancel'] as const) {
+      fetchMock.mockResolvedValueOnce(json({ release: {}, timeline: [], actions: [] }));
+      await decideRelease('4', action, 'because');
+    }
+    const bodies = fetchMock.mock.calls.map((c) => [c[0], JSON.parse(String(c[1]?.body))]);
+    expect(bodies).toEqual([
+      ['/api/v1/releases/4/approve', { note: 'because' }],
+      ['/api/v1/releases/4/accept', { note: 'because' }],
+      ['/api/v1/releases/4/reject', { reason: 'because' }],
+      ['/api/v1/releases/4/refuse', { reason: 'because' }],
+      ['/api/v1/releases/4/cancel', { reason: 'because' }],
+    ]);
+  });
+
+  it('builds board queries without empty parameters', async () => {
+    fetchMock.mockResolvedValueOnce(json({ total: 0, offset: 0, limit: 50, releases: [], counts: {} }));
+    await getBoard({ project: 'shop', q: '', state: 'open,testing', limit: 100 });
+    expect(fetchMock.mock.calls[0]?.[0]).toBe('/api/v1/releases?project=shop&state=open%2Ctesting&limit=100');
+  });
+
+  it('keeps the field, the rule and every configuration problem of an error', async () => {
+    fetchMock.mockResolvedValueOnce(
+      json({ error: { code: 'invalid', message: 'title: is required', field: 'title' } }, 400),
+    );
+    const e1 = await caught(deployRelease('4', 'prod'));
+    expect([e1.status, e1.code, e1.field]).toEqual([400, 'invalid', 'title']);
+
+    fetchMock.mockResolvedValueOnce(
+      json({ error: { code: 'forbidden', message: 'nobody approves their own release', rule: 'nobody approves their own release' } }, 403),
+    );
+    const e2 = await caught(decideRelease('4', 'approve', ''));
+    expect(e2.rule).toBe('nobody approves their own release');
+
+    fetchMock.mockResolvedValueOnce(
+      json(
+        {
+          error: {
+            code: 'invalid_config',
+            message: '2 problems',
+            fields: [
+              { path: 'environments[0].path', reason: 'must be absolute' },
+              { path: 'strategy', reason: 'unknown strategy "ftp"' },
+            ],
+          },
+        },
+        400,
+      ),
+    );
+    const e3 = await caught(putProject('shop', 'id: shop', 'yaml'));
+    expect(e3.fields).toEqual([
+      { path: 'environments[0].path', reason: 'must be absolute' },
+      { path: 'strategy', reason: 'unknown strategy "ftp"' },
+    ]);
+    expect(new Headers(fetchMock.mock.calls[2]?.[1]?.headers).get('Content-Type')).toBe('application/yaml');
+  });
+
+  it('takes 204 No Content as success', async () => {
+    fetchMock.mockResolvedValueOnce(new Response(null, { status: 204 }));
+    await expect(logout()).resolves.toBeNull();
+  });
+
+  it('exports the audit with the server file name, without paging parameters', async () => {
+    setApiToken('rd_x');
+    fetchMock.mockResolvedValueOnce(
+      new Response('position,time\n1,2026\n', {
+        status: 200,
+        headers: { 'Content-Type': 'text/csv', 'Content-Disposition': 'attachment; filename="releasedesk-audit-1.csv"' },
+      }),
+    );
+    const out = await exportAudit({ actor: 'alice', offset: 100, limit: 100 }, 'csv');
+    expect(out).toEqual({ name: 'releasedesk-audit-1.csv', text: 'position,time\n1,2026\n' });
+    expect(fetchMock.mock.calls[0]?.[0]).toBe('/api/v1/audit/export?actor=alice&format=csv');
+    expect(new Headers(fetchMock.mock.calls[0]?.[1]?.headers).get('Authorization')).toBe('Bearer rd_x');
+  });
+
+  it('puts the token in the stream URL, since EventSource sends no headers', () => {
+    setApiToken('rd_y');
+    expect(streamURL()).toBe('/api/v1/stream?token=rd_y');
+    expect(streamURL(41)).toBe('/api/v1/stream?token=rd_y&since=41');
+  });
+});
