@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -76,7 +77,7 @@ func isUsageError(err error) bool {
 }
 
 func (c *cli) rootCommand() *cobra.Command {
-	var logLevel string
+	var logLevel, alsoServe string
 	root := &cobra.Command{
 		Use:   "releasedesk",
 		Short: "Release Desk: open, test, approve, publish and roll back Git releases",
@@ -96,9 +97,11 @@ With no command it opens the desktop window, or, where no display exists
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return c.runDefault(cmd.Context())
+			return c.runDefault(cmd.Context(), alsoServe)
 		},
 	}
+	root.Flags().StringVar(&alsoServe, "serve-addr", "", "with the window, also serve the UI and API on this address "+
+		"(e.g. 127.0.0.1:7788), so scripts and a browser can work beside it")
 	root.PersistentFlags().StringVar(&c.dataDir, "data", DefaultDataDir(), "data directory (event log, known_hosts, workspace)")
 	root.PersistentFlags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warning, error")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError{err} })
@@ -120,21 +123,35 @@ func (c *cli) versionCommand() *cobra.Command {
 }
 
 // runDefault opens the window when it can, else serves on loopback and says
-// where, so `make run` works on a machine with no display.
-func (c *cli) runDefault(ctx context.Context) error {
+// where, so `make run` works on a machine with no display. alsoServe, when
+// set, serves the same handler on that address beside the window (one
+// process owns the data directory, so this is how scripts reach it then).
+func (c *cli) runDefault(ctx context.Context, alsoServe string) error {
 	if !windowBuilt || !hasDisplay() {
 		why := "no display found"
 		if !windowBuilt {
 			why = "this binary has no desktop window"
 		}
 		fmt.Fprintf(c.stderr, "releasedesk: %s; serving the UI in the browser instead.\n", why)
-		return c.serve(ctx, ListenConfig{Addr: DefaultAddr}, "")
+		return c.serve(ctx, ListenConfig{Addr: cmp.Or(alsoServe, DefaultAddr)}, "")
 	}
 	srv, closeDesk, err := c.openServer(ctx, "")
 	if err != nil {
 		return err
 	}
 	defer closeDesk()
+	if alsoServe != "" {
+		sctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go func() {
+			err := ListenAndServe(sctx, ListenConfig{Addr: alsoServe}, srv, c.logger, func(url string) {
+				fmt.Fprintf(c.stdout, "Release Desk is at %s/ (beside the window; data: %s)\n", url, c.dataDir)
+			})
+			if err != nil {
+				c.logger.WithError(err).Error("serving beside the window failed")
+			}
+		}()
+	}
 	if err := runWindow(ctx, c.assets, srv, srv.cfg.Desk); err != nil {
 		return &exitError{code: exitNoWindow, err: err}
 	}

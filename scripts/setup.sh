@@ -9,7 +9,7 @@ APT_PACKAGES=(
   build-essential pkg-config git ca-certificates
   libgtk-3-dev libwebkit2gtk-4.1-dev          # the Wails window
   openssh-client openssh-server rsync iproute2 # real hosts in tests
-  xvfb xauth xdotool imagemagick fonts-noto-color-emoji # the window under Xvfb
+  xvfb xauth xdotool imagemagick fonts-noto-color-emoji curl # the window under Xvfb
   chromium                                     # browser tests
 )
 
