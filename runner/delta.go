@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 )
 
@@ -73,16 +74,22 @@ func (w Workspace) LoadManifest(project, version string) (Manifest, error) {
 	return m, nil
 }
 
-// maxDeltaRemoveBytes bounds the paths a delta staging removes: they
-// travel in one remote command line (a shell argument has 128 KiB at
+// maxDeltaRemoveBytes bounds the paths a delta staging removes, and the
+// directories its tar transfer makes (DeltaPlan.Dirs): each list travels
+// in one remote command line (a shell argument has 128 KiB at
 // most). A change that large gains little from a delta anyway.
 const maxDeltaRemoveBytes = 64 << 10
 
 // DeltaPlan is what a delta staging does to a copy of the previous
 // release: Remove these paths (in order), then send these (Send, sorted).
+// Dirs are the directories the sent paths need (the directories of Send
+// and the parents of its other entries), without those that are a parent
+// of another: a tar transfer makes them (Layout.ExtractDelta) after
+// checking that none leads through a symlink.
 type DeltaPlan struct {
 	Remove []string
 	Send   []string
+	Dirs   []string
 }
 
 // PlanDelta compares the previous release's manifest with the new one.
@@ -139,6 +146,7 @@ func PlanDelta(old, new Manifest, deployTime []string) (plan DeltaPlan, ok bool)
 	if size > maxDeltaRemoveBytes {
 		return DeltaPlan{}, false
 	}
+	dirs := map[string]bool{}
 	for _, n := range new.Entries {
 		o, found := older[n.Path]
 		if !found || compareEntry(n, o) != "" || under(n.Path) {
@@ -146,9 +154,40 @@ func PlanDelta(old, new Manifest, deployTime []string) (plan DeltaPlan, ok bool)
 				return DeltaPlan{}, false
 			}
 			plan.Send = append(plan.Send, n.Path)
+			if n.Mode.IsDir() {
+				dirs[n.Path] = true
+			} else if i := strings.LastIndexByte(n.Path, '/'); i > 0 {
+				dirs[n.Path[:i]] = true
+			}
 		}
 	}
+	plan.Dirs = leafDirs(dirs)
+	size = 0
+	for _, d := range plan.Dirs {
+		size += len(d) + 3
+	}
+	if size > maxDeltaRemoveBytes {
+		return DeltaPlan{}, false
+	}
 	return plan, true
+}
+
+// leafDirs returns the paths of set that are no parent of another, sorted.
+func leafDirs(set map[string]bool) []string {
+	parent := map[string]bool{}
+	for d := range set {
+		for i := strings.LastIndexByte(d, '/'); i > 0; i = strings.LastIndexByte(d[:i], '/') {
+			parent[d[:i]] = true
+		}
+	}
+	var out []string
+	for d := range set {
+		if !parent[d] {
+			out = append(out, d)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // deployTimePaths are the paths Finalize writes into a release.

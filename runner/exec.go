@@ -24,6 +24,14 @@ type Executor interface {
 	// of band: never in an argv, so never in a process list on the
 	// target. Secrets travel this way.
 	RunEnv(ctx context.Context, argv, env []string, out io.Writer) (exitCode int, err error)
+	// RunStdin is Run with stdin copied to the command's standard input,
+	// then closed: the command reads EOF where stdin ends (a tar stream
+	// into a staging dir). It fails (exitCode -1) when stdin could not be
+	// read to its end, whatever the command did, and when the command
+	// exited 0 without taking all of it (ErrStdinNotRead; as far as can
+	// be told: locally, it did not read to EOF; over SSH, a write to it
+	// failed); a command that ran and failed gives its status.
+	RunStdin(ctx context.Context, argv []string, stdin io.Reader, out io.Writer) (exitCode int, err error)
 	Close() error
 }
 
@@ -47,6 +55,29 @@ func checkArgv(argv []string) error {
 		}
 	}
 	return nil
+}
+
+// ErrStdinNotRead: a command of RunStdin exited 0 before it had taken all
+// of its input.
+var ErrStdinNotRead = errors.New("runner: the command ended before it read all of its input")
+
+// readErrReader remembers the error of its reader other than io.EOF: a
+// failed read of RunStdin's input, told apart from a failed write to the
+// command.
+type readErrReader struct {
+	r   io.Reader
+	err error // a read error other than io.EOF
+	eof bool  // read to its end
+}
+
+func (r *readErrReader) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if err == io.EOF {
+		r.eof = true
+	} else if err != nil {
+		r.err = err
+	}
+	return n, err
 }
 
 // syncWriter serialises writes from the stdout and stderr copiers.

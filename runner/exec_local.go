@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -56,6 +57,19 @@ func (e *LocalExecutor) Run(ctx context.Context, argv []string, out io.Writer) (
 // RunEnv implements Executor: env is added to the process environment
 // (after Env), which no other user can read.
 func (e *LocalExecutor) RunEnv(ctx context.Context, argv, env []string, out io.Writer) (int, error) {
+	return e.run(ctx, argv, env, nil, out)
+}
+
+// RunStdin implements Executor: stdin is copied to the command's standard
+// input through a pipe, then closed.
+func (e *LocalExecutor) RunStdin(ctx context.Context, argv []string, stdin io.Reader, out io.Writer) (int, error) {
+	if stdin == nil {
+		stdin = strings.NewReader("")
+	}
+	return e.run(ctx, argv, nil, stdin, out)
+}
+
+func (e *LocalExecutor) run(ctx context.Context, argv, env []string, stdin io.Reader, out io.Writer) (int, error) {
 	if err := checkArgv(argv); err != nil {
 		return -1, err
 	}
@@ -89,6 +103,11 @@ func (e *LocalExecutor) RunEnv(ctx context.Context, argv, env []string, out io.W
 	}
 	w := &syncWriter{w: out}
 	cmd.Stdout, cmd.Stderr = w, w // one pipe: output keeps its order
+	var in *readErrReader
+	if stdin != nil {
+		in = &readErrReader{r: stdin}
+		cmd.Stdin = in
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pgid: pgid, Pdeathsig: syscall.SIGKILL}
 	cmd.WaitDelay = localWaitDelay
 	// Pdeathsig fires when the starting thread exits: keep it until Wait.
@@ -114,6 +133,12 @@ func (e *LocalExecutor) RunEnv(ctx context.Context, argv, env []string, out io.W
 		// The group is killed; also reap what is left of it.
 		_ = syscall.Kill(-pgid, syscall.SIGKILL)
 		return -1, ctx.Err()
+	}
+	if in != nil && in.err != nil {
+		return -1, fmt.Errorf("read the command's input: %w", in.err)
+	}
+	if in != nil && !in.eof && (err == nil || errors.Is(err, exec.ErrWaitDelay)) {
+		return -1, ErrStdinNotRead
 	}
 	if errors.Is(err, exec.ErrWaitDelay) {
 		// The command succeeded; something it left running kept its

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -245,6 +246,32 @@ func (e *SSHExecutor) RunEnv(ctx context.Context, argv, env []string, out io.Wri
 	if err != nil {
 		return -1, err
 	}
+	return e.session(ctx, RemoteCommand(argv), block, nil, out)
+}
+
+// RunStdin implements Executor: stdin is streamed over the session's
+// stdin (on the open connection: no new handshake), then closed. The
+// command line is argv quoted by QuoteCommand, with no watcher: its stdin
+// is the data, so EOF cannot mean "stop". Ending it is still bounded:
+// when ctx ends, or the runner or the connection dies, its stdin closes
+// early, and a command that reads its input to the end (tar -f -) sees a
+// cut stream and fails; the signal request is sent too. Whatever the
+// command says then, Run reports ctx's error, so a cut stream never counts
+// as a success.
+func (e *SSHExecutor) RunStdin(ctx context.Context, argv []string, stdin io.Reader, out io.Writer) (int, error) {
+	if err := checkArgv(argv); err != nil {
+		return -1, err
+	}
+	if stdin == nil {
+		stdin = strings.NewReader("")
+	}
+	return e.session(ctx, QuoteCommand(argv), nil, &readErrReader{r: stdin}, out)
+}
+
+// session runs command in a new session: block is written to its stdin
+// first and stdin stays open (RunEnv: closing it ends the command), or
+// stream is copied to it and stdin is closed (RunStdin).
+func (e *SSHExecutor) session(ctx context.Context, command string, block []byte, stream *readErrReader, out io.Writer) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return -1, err
 	}
@@ -262,9 +289,9 @@ func (e *SSHExecutor) RunEnv(ctx context.Context, argv, env []string, out io.Wri
 		sess.Stdout, sess.Stderr = w, w
 		stdin, err := sess.StdinPipe()
 		if err == nil {
-			err = sess.Start(RemoteCommand(argv))
+			err = sess.Start(command)
 		}
-		if err == nil {
+		if err == nil && len(block) > 0 {
 			// Stdin stays open after it: closing it ends the command.
 			_, err = stdin.Write(block)
 		}
@@ -292,19 +319,39 @@ func (e *SSHExecutor) RunEnv(ctx context.Context, argv, env []string, out io.Wri
 	}
 	sess := st.sess
 	defer sess.Close()
+	copied := make(chan error, 1)
+	if stream != nil {
+		go func() {
+			_, err := io.Copy(st.stdin, stream)
+			// EOF for the command, also after a failed read: it must
+			// not wait for more.
+			cerr := st.stdin.Close()
+			if err == nil {
+				err = cerr
+			}
+			copied <- err
+		}()
+	}
 	waited := make(chan error, 1)
 	go func() { waited <- sess.Wait() }()
+	var err error
 	select {
 	case err = <-waited:
-		st.stdin.Close()
+		if stream == nil {
+			st.stdin.Close()
+		}
 	case <-ctx.Done():
-		// EOF on stdin makes the watcher kill the process group; the
-		// signal request is a second way where sshd honours it. Both
-		// write to the connection: a hung host must not hang us, so they
-		// run aside and we wait a bounded time.
+		// EOF on stdin makes the watcher kill the process group (a
+		// streamed command sees its input cut); the signal request is a
+		// second way where sshd honours it. Both write to the
+		// connection: a hung host must not hang us, so they run aside
+		// and we wait a bounded time.
 		go func() {
 			_ = st.stdin.Close()
 			_ = sess.Signal(ssh.SIGKILL)
+			if stream != nil {
+				_ = sess.Close() // a copy blocked on the window ends
+			}
 		}()
 		select {
 		case <-waited:
@@ -312,6 +359,31 @@ func (e *SSHExecutor) RunEnv(ctx context.Context, argv, env []string, out io.Wri
 		}
 		return -1, ctx.Err()
 	}
+	var copyErr error
+	if stream != nil {
+		// The session is over: a copy still blocked on a window the
+		// command will never open again ends with the channel.
+		_ = sess.Close()
+		select {
+		case copyErr = <-copied:
+		case <-time.After(killWait):
+			copyErr = errors.New("stdin copy did not end")
+		}
+		if stream.err != nil {
+			return -1, fmt.Errorf("read the command's input: %w", stream.err)
+		}
+	}
+	code, err := exitCode(err, e.host.Addr)
+	if err == nil && code == 0 && stream != nil && (copyErr != nil || !stream.eof) {
+		// It said 0 but did not take all of its input: not a success.
+		return -1, fmt.Errorf("%w (%s): %v", ErrStdinNotRead, e.host.Addr, copyErr)
+	}
+	return code, err
+}
+
+// exitCode reads a session's end: its exit status, 128+n for a signal,
+// or ErrConnectionLost when it reported none.
+func exitCode(err error, addr string) (int, error) {
 	if err == nil {
 		return 0, nil
 	}
@@ -322,7 +394,7 @@ func (e *SSHExecutor) RunEnv(ctx context.Context, argv, env []string, out io.Wri
 		}
 		return ee.ExitStatus(), nil
 	}
-	return -1, fmt.Errorf("%w: %s: %v", ErrConnectionLost, e.host.Addr, err)
+	return -1, fmt.Errorf("%w: %s: %v", ErrConnectionLost, addr, err)
 }
 
 // signalNumber maps an SSH signal name to its usual Linux number.

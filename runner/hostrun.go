@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"regexp"
 	"strings"
@@ -423,10 +424,14 @@ func (d *deployment) deltaPlan(hr *hostRun) *DeltaPlan {
 // transfer fills the staging dir: rsync from the export (--link-dest to
 // the release `current` points to, so unchanged files become hard links;
 // or, with a delta plan, only its paths into a staging dir already made of
-// the previous release), or the host's git mirror.
+// the previous release: for a remote host as a tar stream over its open
+// connection, see transferTar), or the host's git mirror.
 func (d *deployment) transfer(hr *hostRun, plan *DeltaPlan) bool {
 	l := hr.layout
 	v := d.req.Version
+	if plan != nil && d.p.Strategy == StrategyRsync {
+		return d.transferTar(hr, plan)
+	}
 	if d.p.Strategy == StrategyGit {
 		argv, err := l.GitFetch(d.p.Repo, d.req.Commit)
 		if _, _, err := d.command(d.ctx, hr, "git.fetch", argv, err); err != nil {
@@ -496,6 +501,52 @@ func (d *deployment) transfer(hr *hostRun, plan *DeltaPlan) bool {
 	return true
 }
 
+// transferTar sends a delta plan's paths of the export as a tar stream
+// over the host's open SSH connection (RunStdin: no second handshake, no
+// rsync) into the staging dir BeginDeltaStaging made, where
+// Layout.ExtractDelta checks and makes the directories and extracts it.
+// The stream is built here from the export (writeDeltaTar: only regular
+// files, symlinks, directories; every path inside the tree), and the bytes
+// the host's tar took are recorded as the step's last output line
+// (TarStats.Line, ParseTarStats). A stream cut short (cancel, connection
+// lost, a local read error) fails the step whatever tar says.
+func (d *deployment) transferTar(hr *hostRun, plan *DeltaPlan) bool {
+	argv, err := hr.layout.ExtractDelta(d.req.Version, plan.Dirs)
+	if err != nil {
+		s := d.beginStep(hr.host.Addr, "transfer", nil)
+		d.fail(hr, "transfer", s.finish(-1, err))
+		return false
+	}
+	s := d.beginStep(hr.host.Addr, "transfer", argv)
+	pr, pw := io.Pipe()
+	var st TarStats
+	made := make(chan error, 1)
+	go func() {
+		var err error
+		st, err = writeDeltaTar(pw, d.export.dir, plan.Send)
+		pw.CloseWithError(err) // nil: EOF
+		made <- err
+	}()
+	in := &countingReader{r: pr}
+	exit, err := d.runIn(d.ctx, s, hr.ex, argv, nil, in, d.r.cfg.StepTimeout)
+	// The host stopped reading (or never started): end the writer.
+	pr.CloseWithError(errors.New("the transfer ended"))
+	if merr := <-made; err == nil && merr != nil {
+		err = merr // RunStdin saw it as a read error already; say what it was
+	}
+	if err == nil && exit == 0 {
+		st.Bytes = in.n
+		s.note("%s", st.Line())
+	}
+	if err = s.finish(exit, err); err != nil {
+		d.fail(hr, "transfer", d.explainTransfer(hr, s.Output(), err))
+		return false
+	}
+	d.logger.WithFields(logrus.Fields{"host": hr.host.Addr, "files": st.Files, "symlinks": st.Symlinks,
+		"file_bytes": st.FileBytes, "bytes_sent": st.Bytes}).Info("release transferred")
+	return true
+}
+
 // probeTimeout bounds the probe of a host after a failed transfer.
 const probeTimeout = 5 * time.Second
 
@@ -506,7 +557,7 @@ const probeTimeout = 5 * time.Second
 func (d *deployment) explainTransfer(hr *hostRun, out string, err error) error {
 	var se *stepError
 	if errors.As(err, &se) {
-		if line := firstRsyncError(out); line != "" {
+		if line := firstTransferError(out); line != "" {
 			e := *se
 			e.Last = line
 			err = &e
@@ -523,17 +574,27 @@ func (d *deployment) explainTransfer(hr *hostRun, out string, err error) error {
 	return err
 }
 
-// firstRsyncError is the first line of rsync's output that reports an
-// error ("rsync: ..." or "rsync error: ..."), without the trailing
-// newline; "" if there is none.
-func firstRsyncError(out string) string {
+// firstTransferError is the first line of rsync's or tar's output that
+// reports an error ("rsync: ...", "rsync error: ...", "tar: ..." other
+// than tar's closing summary), without the trailing newline; "" if there
+// is none.
+// A DiskFullNote line, which says why tar could not write, is added to it.
+func firstTransferError(out string) string {
+	first, full := "", ""
 	for line := range strings.SplitSeq(out, "\n") {
 		line = strings.TrimSpace(line)
-		if strings.HasPrefix(line, "rsync: ") || strings.HasPrefix(line, "rsync error: ") {
-			return line
+		if first == "" && (strings.HasPrefix(line, "rsync: ") || strings.HasPrefix(line, "rsync error: ") ||
+			(strings.HasPrefix(line, "tar: ") && !strings.HasPrefix(line, "tar: Exiting with failure status"))) {
+			first = line
+		}
+		if full == "" && strings.HasPrefix(line, DiskFullNote) {
+			full = line
 		}
 	}
-	return ""
+	if first != "" && full != "" {
+		return first + "; " + full
+	}
+	return first + full
 }
 
 // controlDir is the deployment's private directory of ssh control

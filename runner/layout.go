@@ -453,15 +453,19 @@ if [ -e "$st" ] || [ -L "$st" ]; then
 	find "$st" -type d ! -perm -u+w -exec chmod u+w {} + 2>/dev/null
 	rm -rf "$st" || exit 1
 fi
-cp -al "$prev" "$st" || exit 1
-find "$st" -type d -exec chmod u+w {} + || exit 1
+# Hard links of the files (never written: -l links, it does not copy or
+# chmod them), symlinks as they are (-P), new directories made writable
+# (0755: --no-preserve=mode with this umask), instead of cp -al and a
+# find pass that makes every directory writable again.
+umask 022
+cp -Rl -P --no-preserve=mode "$prev" "$st" || exit 1
 cd "$st" || exit 1
 n=$#
 for p do
 	# A path under a symlink is not in this release (a shared link, removed
 	# too): never follow one out of it. Removing never makes a symlink, so
 	# every path is looked at before any is removed, and one rm removes
-	# them all (a process per path costs more than the cp -al).
+	# them all (a process per path costs more than the cp -Rl).
 	q=
 	rest="$p"
 	linked=
@@ -481,8 +485,8 @@ shift "$n"
 
 // BeginDeltaStaging builds the staging dir of version from the complete
 // release previous on the same host: a copy of it made of hard links
-// (cp -al, so unchanged files share their read-only inodes), its
-// directories made writable (its files stay read-only and shared), then
+// (cp -Rl, so unchanged files share their read-only inodes), with
+// writable directories of its own (its files stay read-only and shared), then
 // every path of remove (relative, ValidateRelPath; in order) removed from
 // it, so a changed file is sent anew (a new inode: a file of an older
 // release is never written to). remove names what changed between the two
@@ -524,6 +528,55 @@ const noSymlinkDirFunc = `nosymlinkdir() {
 		fi
 	done
 }`
+
+// extractDeltaScript fills the staging dir ($1) of a delta staging from
+// the tar stream on its stdin: first each directory the stream needs
+// ($2...) is checked, every component, to be no symlink (GNU tar follows
+// a symlink it finds on a member's way, out of the release), and made
+// (mode 0755 by the umask); then tar extracts, unlinking whatever is at a
+// member's path first (-U: a file of the previous release, hard-linked
+// here, is never written through; BeginDeltaStaging removed those paths
+// already), keeping modes (-p) but not owners, with the extraction time
+// as mtime (-m, like rsync --no-times). The stream holds regular files
+// and symlinks only (see writeDeltaTar).
+const extractDeltaScript = noSymlinkDirFunc + `
+st="$1"
+shift
+cd "$st" || exit 1
+for d do
+	nosymlinkdir "$d" "directory $d"
+done
+umask 022
+[ $# -eq 0 ] || mkdir -p -- "$@" || exit 1
+tar -x -U -p -m --no-same-owner -C "$st" -f -
+s=$?
+if [ "$s" -ne 0 ]; then
+	# A full disk makes GNU tar say only "Wrote only N of M bytes".
+	free=$(df -Pk . 2>/dev/null | { read -r _; read -r _ _ _ a _; echo "$a"; })
+	[ "$free" = 0 ] && echo "` + DiskFullNote + ` (0 KiB free where the release is staged)" >&2
+fi
+exit "$s"`
+
+// DiskFullNote starts the line ExtractDelta prints when tar failed and
+// the staging dir's filesystem has no space left.
+const DiskFullNote = "releasedesk: No space left on device"
+
+// ExtractDelta builds the command that extracts a tar stream (on its
+// stdin, Executor.RunStdin) of a delta's paths into the staging dir of
+// version, after BeginDeltaStaging: dirs (DeltaPlan.Dirs, relative,
+// ValidateRelPath, so inside the staging dir) are checked to lead through
+// no symlink and made, then `tar -x -U -p -m --no-same-owner` runs there.
+func (l Layout) ExtractDelta(version string, dirs []string) ([]string, error) {
+	if err := l.checkVersion(version); err != nil {
+		return nil, err
+	}
+	for _, d := range dirs {
+		if err := ValidateRelPath(d); err != nil {
+			return nil, fmt.Errorf("delta extract: %w", err)
+		}
+	}
+	return shell(extractDeltaScript, append([]string{l.Staging(version)}, dirs...)...), nil
+}
 
 // writeFilesScript writes REVISION ($2) and each version file ($4...) with
 // the version ($3) in the staging dir ($1). A file is removed before it is

@@ -4,10 +4,11 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 )
 
-// A release staged as a delta of the previous one (cp -al, the changed
+// A release staged as a delta of the previous one (cp -Rl, the changed
 // paths removed, only they sent) equals one staged in full, and never
 // touches the previous release's files.
 func TestRunDeltaStaging(t *testing.T) {
@@ -30,13 +31,13 @@ func TestRunDeltaStaging(t *testing.T) {
 	v2, m2 := h.versionOf(c2), h.manifestOf(c2)
 	id2 := h.mustSucceed(KindDeploy, c2, v2)
 	h.checkHosts(h.targets(), v2, c2, m2)
-	st, err := ParseRsyncStats(h.stepOutput(id2, host.Addr, "transfer"))
+	st, err := ParseTarStats(h.stepOutput(id2, host.Addr, "transfer"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Delta: the file list holds the changed paths only (changed, mode,
-	// new dir, its sub dir, new file and the source root), not the tree.
-	if st.Files > 10 || st.FilesTransferred != 3 {
+	// Delta: the tar stream holds the changed files only (changed, mode,
+	// new file; the new dir and its sub dir are made on the host).
+	if st.Files != 3 || st.Symlinks != 0 || st.Dirs != 2 || st.Bytes < st.FileBytes || st.Bytes > st.FileBytes+8*512+1024 {
 		t.Fatalf("not a delta transfer: %+v", st)
 	}
 
@@ -116,4 +117,141 @@ func TestRunKeepsManifestsOnlyOfPureExports(t *testing.T) {
 	if _, err := h.ws.LoadManifest(h.p.ID, v); err == nil {
 		t.Fatal("a built export left a kept manifest a later delta would trust")
 	}
+}
+
+// TestRunDeltaTarTransfer: a delta over real sshd travels as a tar stream
+// on each host's one connection. It adds files (in a new dir and in an
+// existing one), modifies one whose copy in the previous release is a hard
+// link to the release before it, deletes one, changes modes both ways,
+// retargets a symlink and adds one. The new release equals the export
+// (its manifest), is sealed, and the previous releases are untouched:
+// same tree, same inodes, same content.
+func TestRunDeltaTarTransfer(t *testing.T) {
+	h := newRunHarness(t, runHarnessOpts{strategy: StrategyRsync, hosts: 2})
+	hosts := h.targets()
+	c1 := h.head()
+	v1 := h.versionOf(c1)
+	h.mustSucceed(KindDeploy, c1, v1)
+	// v2: a small delta, so that v2's copy of the file v3 modifies is a
+	// hard link into v1.
+	c2 := h.commit(map[string]string{"dir6/file006.txt": "v2\n"})
+	v2, m2 := h.versionOf(c2), h.manifestOf(c2)
+	h.mustSucceed(KindDeploy, c2, v2)
+	h.checkHosts(hosts, v2, c2, m2)
+
+	const modified, deleted, toExec, toPlain = "dir0/file000.txt", "dir1/file001.txt", "dir2/file002.txt", "bin/run.sh"
+	rel := func(host Host, v, p string) string {
+		return filepath.Join(host.Path, "releases", v, filepath.FromSlash(p))
+	}
+	first := hosts[0]
+	if runInode(t, rel(first, v1, modified)) != runInode(t, rel(first, v2, modified)) {
+		t.Fatalf("%s: v2 does not share v1's inode: the test needs a hard-linked previous version", modified)
+	}
+	type snap struct {
+		hash  string
+		inode uint64
+		body  string
+	}
+	snapshot := func(host Host, v string) snap {
+		m, err := buildManifest(rel(host, v, ""), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(rel(host, v, modified))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return snap{m.Hash, runInode(t, rel(host, v, modified)), string(b)}
+	}
+	before := map[string]snap{}
+	for _, host := range hosts {
+		for _, v := range []string{v1, v2} {
+			before[host.Addr+v] = snapshot(host, v)
+		}
+	}
+
+	orig := runTestFiles(200)
+	writeTestFile(t, h.repo, modified, "modified in v3\n", 0o644)
+	if err := os.Remove(filepath.Join(h.repo, deleted)); err != nil {
+		t.Fatal(err)
+	}
+	writeTestFile(t, h.repo, toExec, orig[toExec], 0o755)
+	writeTestFile(t, h.repo, toPlain, "#!/bin/sh\necho run\n", 0o644)
+	writeTestFile(t, h.repo, "link-to-readme", "dir3/file003.txt", os.ModeSymlink)
+	writeTestFile(t, h.repo, "newdir/sub/new.txt", "new in v3\n", 0o644)
+	writeTestFile(t, h.repo, "newdir/link", "../dir4/file004.txt", os.ModeSymlink)
+	writeTestFile(t, h.repo, "dir5/added.txt", "added in v3\n", 0o644)
+	c3 := commitAll(t, h.repo, "modify, delete, chmod both ways, retarget a symlink, add")
+	v3, m3 := h.versionOf(c3), h.manifestOf(c3)
+	accepted := h.handshakes()
+	id3 := h.mustSucceed(KindDeploy, c3, v3)
+	h.checkHosts(hosts, v3, c3, m3)
+	for i, n := range h.handshakes() {
+		if d := n - accepted[i]; d != 1 {
+			t.Fatalf("host %d: %d SSH handshakes for a delta, want 1 (the tar stream uses the open connection)", i, d)
+		}
+	}
+
+	for _, host := range hosts {
+		// The transfer is a recorded step: its command is the extract
+		// argv, its output the stream's figures.
+		var cmd []string
+		for _, e := range h.ofType(id3, TypeStepStarted) {
+			var s StepStarted
+			_ = e.Decode(&s)
+			if s.Host == host.Addr && s.Name == "transfer" {
+				cmd = s.Command
+			}
+		}
+		want, err := Layout{Path: host.Path}.ExtractDelta(v3, []string{"bin", "dir0", "dir2", "dir5", "newdir/sub"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(cmd, want) {
+			t.Fatalf("%s: transfer command %q, want %q", host.Addr, cmd, want)
+		}
+		st, err := ParseTarStats(h.stepOutput(id3, host.Addr, "transfer"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Files != 5 || st.Symlinks != 2 || st.Dirs != 2 || st.Bytes < st.FileBytes+7*512 {
+			t.Fatalf("%s: tar stream %+v: want 5 files, 2 symlinks, 2 dirs", host.Addr, st)
+		}
+
+		// The new release: exactly the export (checkHosts), the modified
+		// file a new inode, sealed read-only, the deleted one gone.
+		if runInode(t, rel(host, v3, modified)) == before[host.Addr+v2].inode {
+			t.Fatalf("%s: %s shares v2's inode", host.Addr, modified)
+		}
+		for _, p := range []string{modified, "newdir/sub/new.txt", "dir5/added.txt", toExec, toPlain} {
+			fi, err := os.Lstat(rel(host, v3, p))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fi.Mode().Perm()&0o222 != 0 {
+				t.Fatalf("%s: %s in v3 is writable: %v", host.Addr, p, fi.Mode())
+			}
+		}
+		if _, err := os.Lstat(rel(host, v3, deleted)); !os.IsNotExist(err) {
+			t.Fatalf("%s: %s still in v3: %v", host.Addr, deleted, err)
+		}
+		if target, err := os.Readlink(rel(host, v3, "link-to-readme")); err != nil || target != "dir3/file003.txt" {
+			t.Fatalf("%s: link-to-readme -> %q %v", host.Addr, target, err)
+		}
+		// The previous releases are untouched.
+		for _, v := range []string{v1, v2} {
+			if got := snapshot(host, v); got != before[host.Addr+v] {
+				t.Fatalf("%s: release %s changed: %+v, was %+v", host.Addr, v, got, before[host.Addr+v])
+			}
+		}
+		if before[host.Addr+v2].body != orig[modified] {
+			t.Fatalf("%s: v2's %s: %q", host.Addr, modified, before[host.Addr+v2].body)
+		}
+		runNoStaging(t, host)
+	}
+	h.checkLockFree()
+
+	// Rolling back to v2 finds it whole.
+	h.mustSucceed(KindRollback, c2, v2)
+	h.checkHosts(hosts, v2, c2, m2)
 }

@@ -79,21 +79,35 @@ func runLifecycle(t *testing.T, h *runHarness) {
 	id2 := h.mustSucceed(KindDeploy, c2, v2)
 	t.Logf("deploy v2 (1%% change): %s", time.Since(start).Round(time.Millisecond))
 	h.checkHosts(hosts, v2, c2, m2)
-	// One connection per host for every command, plus rsync's own.
+	// One connection per host for every command (a full transfer adds
+	// rsync's own).
 	for i, n := range h.handshakes() {
 		if d := n - accepted[i]; d > 2 {
 			t.Fatalf("host %d: %d SSH handshakes in one deployment", i, d)
 		}
 	}
-	if h.p.Strategy != StrategyGit {
+	if h.p.Strategy == StrategyLocal {
 		st, err := ParseRsyncStats(h.stepOutput(id2, first.Addr, "transfer"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("rsync of the 1%% change: %d files transferred, %d literal bytes, %d bytes sent", st.FilesTransferred, st.LiteralData, st.BytesSent)
 		if st.FilesTransferred != 2 {
 			t.Fatalf("%d files transferred for a 2-file change", st.FilesTransferred)
 		}
+	}
+	if h.p.Strategy == StrategyRsync {
+		// A delta: the changed files travel as a tar stream over the
+		// host's open connection.
+		st, err := ParseTarStats(h.stepOutput(id2, first.Addr, "transfer"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("tar stream of the 1%% change: %d files, %d bytes of file data, %d bytes sent", st.Files, st.FileBytes, st.Bytes)
+		if st.Files != 2 {
+			t.Fatalf("%d files transferred for a 2-file change", st.Files)
+		}
+	}
+	if h.p.Strategy != StrategyGit {
 		// Unchanged files are hard links into the previous release.
 		same := "dir2/file002.txt"
 		a := runInode(t, filepath.Join(first.Path, "releases", v1, same))

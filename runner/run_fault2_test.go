@@ -91,13 +91,26 @@ func runWaitTransferring(t *testing.T, host Host, version string, timeout time.D
 // the third is never touched; every host runs a complete v1; the live
 // hosts keep no staging dir and no lock. Once the host is back, a resume
 // takes over its lock, replaces its half-sent staging dir and finishes.
-func TestRunHostKilledMidRsync(t *testing.T) {
+func TestRunHostKilledMidRsync(t *testing.T) { runHostKilledMidTransfer(t, false) }
+
+// TestRunHostKilledMidTar is the same with the release staged as a delta
+// (the changed files as a tar stream on the host's connection): the host
+// fails at the transfer, its connection lost, with the same outcome.
+func TestRunHostKilledMidTar(t *testing.T) { runHostKilledMidTransfer(t, true) }
+
+func runHostKilledMidTransfer(t *testing.T, delta bool) {
 	h := newRunHarness(t, runHarnessOpts{strategy: StrategyRsync, hosts: 3, files: 20,
 		env: func(e *Environment) { e.Batch = 1; e.OnFailure = OnFailureHalt }})
 	hosts := h.targets()
 	c1 := h.head()
 	v1, m1 := h.versionOf(c1), h.manifestOf(c1)
 	h.mustSucceed(KindDeploy, c1, v1)
+	if !delta {
+		// No kept manifest of v1: v2 is staged in full, by rsync.
+		if err := os.RemoveAll(filepath.Join(h.ws.Dir, "manifests")); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	// v2 builds 40 MiB, a transfer long enough to cut. (Built rather
 	// than committed: go-git takes seconds to fetch that much.)
@@ -133,12 +146,24 @@ func TestRunHostKilledMidRsync(t *testing.T) {
 	}
 	t.Logf("host_failed: %s", hf.Error)
 	if hf.Host != hosts[1].Addr || hf.Step != "transfer" || hf.Version != v1 ||
-		!strings.HasPrefix(hf.Error, "connection to "+hosts[1].Addr+" lost during the transfer: transfer: exit status ") ||
-		!strings.Contains(hf.Error, "rsync: ") {
+		!strings.HasPrefix(hf.Error, "connection to "+hosts[1].Addr+" lost during the transfer: ") {
 		t.Fatalf("host_failed %+v", hf)
 	}
-	if out := h.stepOutput(id, hosts[1].Addr, "transfer"); !strings.Contains(out, "rsync error") {
-		t.Fatalf("the transfer's output does not hold rsync's error:\n%s", out)
+	if delta {
+		if !strings.Contains(hf.Error, ErrConnectionLost.Error()) {
+			t.Fatalf("host_failed %+v", hf)
+		}
+		if _, err := ParseTarStats(h.stepOutput(id, hosts[1].Addr, "transfer")); err == nil {
+			t.Fatal("a cut tar stream recorded as sent")
+		}
+	} else {
+		if !strings.HasPrefix(hf.Error, "connection to "+hosts[1].Addr+" lost during the transfer: transfer: exit status ") ||
+			!strings.Contains(hf.Error, "rsync: ") {
+			t.Fatalf("host_failed %+v", hf)
+		}
+		if out := h.stepOutput(id, hosts[1].Addr, "transfer"); !strings.Contains(out, "rsync error") {
+			t.Fatalf("the transfer's output does not hold rsync's error:\n%s", out)
+		}
 	}
 	// Every host runs a complete v1, the dead one included (its disk is
 	// this machine's); the third was never touched.
@@ -195,7 +220,8 @@ func runMountTmpfs(t *testing.T, dir, size string) {
 
 // TestRunHostDiskFull: one of three hosts has its deploy path on a 2 MiB
 // tmpfs; a release of 3 MiB does not fit. Under continue, that host fails
-// with rsync's "No space left on device", its staging dir is removed and
+// with "No space left on device" (the delta's tar transfer: tar's own
+// words and the runner's note of the full disk), its staging dir is removed and
 // it keeps running the complete older release; the others switch.
 func TestRunHostDiskFull(t *testing.T) {
 	h := newRunHarness(t, runHarnessOpts{strategy: StrategyRsync, hosts: 3, files: 20,

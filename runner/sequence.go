@@ -158,7 +158,7 @@ func (d *deployment) sequence(hr *hostRun, name string, cmds []seqCmd) ([]SeqRes
 		return nil, s, cmds[0].name, s.finish(-1, err)
 	}
 	s := d.beginStep(hr.host.Addr, name, argv)
-	exit, err := d.runIn(d.ctx, s, hr.ex, argv, nil, d.r.cfg.StepTimeout)
+	exit, err := d.runIn(d.ctx, s, hr.ex, argv, nil, nil, d.r.cfg.StepTimeout)
 	res := ParseSequence(nonce, s.Output(), len(cmds))
 	failed := ""
 	for i, r := range res {

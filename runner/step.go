@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"sync"
 	"time"
@@ -130,7 +131,7 @@ func (d *deployment) run(ctx context.Context, host, name string, ex Executor, ar
 // runEnv is run with env handed to the command out of band (RunEnv).
 func (d *deployment) runEnv(ctx context.Context, host, name string, ex Executor, argv, env []string, timeout time.Duration, ok ...int) (*step, int, error) {
 	s := d.beginStep(host, name, argv)
-	exit, err := d.runIn(ctx, s, ex, argv, env, timeout)
+	exit, err := d.runIn(ctx, s, ex, argv, env, nil, timeout)
 	return s, exit, s.finish(exit, err, ok...)
 }
 
@@ -151,14 +152,25 @@ func (d *deployment) commandEnv(ctx context.Context, hr *hostRun, name string, a
 	return d.runEnv(ctx, hr.host.Addr, name, hr.ex, argv, env, d.r.cfg.StepTimeout, ok...)
 }
 
-// runIn runs one command inside an already begun step.
-func (d *deployment) runIn(ctx context.Context, s *step, ex Executor, argv, env []string, timeout time.Duration) (int, error) {
+// runIn runs one command inside an already begun step, with env out of
+// band (RunEnv) or, when stdin is not nil, stdin streamed to it (RunStdin;
+// env must then be empty).
+func (d *deployment) runIn(ctx context.Context, s *step, ex Executor, argv, env []string, stdin io.Reader, timeout time.Duration) (int, error) {
 	if timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	exit, err := ex.RunEnv(ctx, argv, env, s)
+	var exit int
+	var err error
+	if stdin != nil {
+		if len(env) > 0 {
+			return -1, fmt.Errorf("%s: %w: variables and a stdin stream together", s.name, ErrBadArg)
+		}
+		exit, err = ex.RunStdin(ctx, argv, stdin, s)
+	} else {
+		exit, err = ex.RunEnv(ctx, argv, env, s)
+	}
 	if err != nil && errors.Is(err, context.DeadlineExceeded) && context.Cause(ctx) == context.DeadlineExceeded {
 		err = fmt.Errorf("%s: no answer within %s: %w", s.name, timeout, err)
 	}

@@ -1,0 +1,160 @@
+package runner
+
+import (
+	"archive/tar"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"time"
+)
+
+// A delta staging on a remote host gets its changed files as a tar
+// stream over the host's open SSH connection (Executor.RunStdin into
+// Layout.ExtractDelta): no second handshake, no rsync process on either
+// side, and one session instead of rsync's protocol round trips.
+
+// ErrBadTarEntry: a path of a delta cannot be sent safely (outside the
+// tree, under a symlink, or not a regular file, symlink or directory).
+var ErrBadTarEntry = errors.New("runner: refused tar entry")
+
+// TarStats are the figures of a tar transfer, as the transfer step's
+// output records them (TarStatsLine, ParseTarStats).
+type TarStats struct {
+	Bytes     int64 // the tar stream's size: every byte written to the command's stdin
+	Files     int64 // regular files in the stream
+	Symlinks  int64 // symlinks in the stream
+	Dirs      int64 // directories of the delta (made on the host, not in the stream)
+	FileBytes int64 // file data in the stream
+}
+
+// tarStatsPrefix starts the line the runner writes into a tar transfer's
+// output.
+const tarStatsPrefix = "releasedesk: tar stream sent: "
+
+// Line is the line recorded in a tar transfer's output once the
+// host's tar has taken the whole stream.
+func (s TarStats) Line() string {
+	return fmt.Sprintf("%s%d bytes (%d files, %d symlinks, %d dirs, %d bytes of file data)",
+		tarStatsPrefix, s.Bytes, s.Files, s.Symlinks, s.Dirs, s.FileBytes)
+}
+
+var tarStatsRe = regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(tarStatsPrefix) +
+	`([0-9]+) bytes \(([0-9]+) files, ([0-9]+) symlinks, ([0-9]+) dirs, ([0-9]+) bytes of file data\)$`)
+
+// ParseTarStats reads the figures of a tar transfer from its step's output.
+func ParseTarStats(out string) (TarStats, error) {
+	m := tarStatsRe.FindStringSubmatch(out)
+	if m == nil {
+		return TarStats{}, errors.New("tar stats: no tar stream line in the output")
+	}
+	var n [5]int64
+	for i := range n {
+		v, err := strconv.ParseInt(m[i+1], 10, 64)
+		if err != nil {
+			return TarStats{}, fmt.Errorf("tar stats: %w", err)
+		}
+		n[i] = v
+	}
+	return TarStats{Bytes: n[0], Files: n[1], Symlinks: n[2], Dirs: n[3], FileBytes: n[4]}, nil
+}
+
+// writeDeltaTar writes the entries of paths (relative to root, a
+// DeltaPlan's Send) as a tar stream to w: regular files with their mode
+// less the write bits (read-only like a sealed release, as rsync's
+// --chmod=Fa-w sends them) and symlinks with their target, owned by 0:0,
+// in the order given. Directories are not in the stream (the host makes
+// them, see Layout.ExtractDelta): they are counted. Every path must pass
+// ValidateRelPath (so it stays inside the staging dir) and lie under real
+// directories of root (never under a symlink); any other file type is
+// refused. Bytes is not set: the caller counts what it sent.
+func writeDeltaTar(w io.Writer, root string, paths []string) (TarStats, error) {
+	var st TarStats
+	if !filepath.IsAbs(root) {
+		return st, fmt.Errorf("%w: tree %q is not absolute", ErrBadTarEntry, root)
+	}
+	realDir := map[string]bool{}
+	tw := tar.NewWriter(w)
+	buf := make([]byte, 64<<10)
+	for _, p := range paths {
+		if err := ValidateRelPath(p); err != nil {
+			return st, fmt.Errorf("%w: %v", ErrBadTarEntry, err)
+		}
+		for i := 0; i < len(p); i++ {
+			if p[i] != '/' || realDir[p[:i]] {
+				continue
+			}
+			fi, err := os.Lstat(filepath.Join(root, filepath.FromSlash(p[:i])))
+			if err != nil {
+				return st, err
+			}
+			if !fi.IsDir() {
+				return st, fmt.Errorf("%w: %s: %s is not a directory", ErrBadTarEntry, p, p[:i])
+			}
+			realDir[p[:i]] = true
+		}
+		full := filepath.Join(root, filepath.FromSlash(p))
+		fi, err := os.Lstat(full)
+		if err != nil {
+			return st, err
+		}
+		hdr := &tar.Header{Name: p, Uid: 0, Gid: 0, ModTime: fi.ModTime().Truncate(time.Second)}
+		switch t := fi.Mode().Type(); {
+		case t == fs.ModeDir:
+			st.Dirs++
+			continue
+		case t == fs.ModeSymlink:
+			target, err := os.Readlink(full)
+			if err != nil {
+				return st, err
+			}
+			hdr.Typeflag, hdr.Linkname, hdr.Mode = tar.TypeSymlink, target, 0o777
+			if err := tw.WriteHeader(hdr); err != nil {
+				return st, err
+			}
+			st.Symlinks++
+		case t == 0:
+			hdr.Typeflag, hdr.Size, hdr.Mode = tar.TypeReg, fi.Size(), int64(fi.Mode().Perm()&^0o222)
+			f, err := os.Open(full)
+			if err != nil {
+				return st, err
+			}
+			err = tw.WriteHeader(hdr)
+			var n int64
+			if err == nil {
+				// The header promised Size bytes: a file that changed
+				// size meanwhile fails the stream (ErrWriteTooLong, or
+				// the short count below).
+				n, err = io.CopyBuffer(tw, f, buf)
+			}
+			f.Close()
+			if err == nil && n != hdr.Size {
+				err = fmt.Errorf("%s: %d bytes read, %d expected", p, n, hdr.Size)
+			}
+			if err != nil {
+				return st, err
+			}
+			st.Files++
+			st.FileBytes += n
+		default:
+			return st, fmt.Errorf("%w: %s: unsupported file type %s", ErrBadTarEntry, p, t)
+		}
+	}
+	return st, tw.Close()
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
