@@ -49,6 +49,9 @@ test-desktop:
 test: build vet test-go test-frontend test-desktop
 	@echo "make test: all suites passed"
 
+# Every benchmark once: the packages', then the whole app at fleet scale
+# (BenchmarkFleet), which writes docs/BENCHMARKS.md. About 15 minutes on
+# 2 cores; nothing else should run meanwhile.
 bench: setup
 	scripts/bench.sh
 

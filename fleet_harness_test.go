@@ -1,0 +1,706 @@
+package main
+
+// Pieces of the fleet benchmark (fleet_bench_test.go) and of its short form
+// in `go test` (fleet_short_test.go), on top of the whole-app harness
+// (proc_harness_test.go): a project of many sshd hosts driven through the
+// API, a monitor of the SSH connections open to the hosts and of the app's
+// RSS, API load clients, SSE subscribers that check every event id, the
+// plain-rsync baselines, and a writer of realistic events for the start-up
+// figure.
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"releasedesk/runner/sshtest"
+)
+
+// fleetConnSlack is the "small constant" of issue 6: open SSH connections
+// to the hosts may exceed `parallel` by at most this much (a connection
+// still closing while the next host's opens).
+const fleetConnSlack = 4
+
+// fleetDir is a temporary directory on tmpfs (/dev/shm) when there is one,
+// removed at cleanup: the app's data (its log and the exports) and the
+// repository live there, as the hosts' targets do.
+func fleetDir(tb testing.TB, name string) string {
+	tb.Helper()
+	base := ""
+	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
+		base = "/dev/shm"
+	}
+	d, err := os.MkdirTemp(base, "rd-fleet-"+name+"-")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = os.RemoveAll(d) })
+	return d
+}
+
+// fleet is one app, its admin, a cluster of sshd hosts and a repository
+// with a release branch.
+type fleet struct {
+	tb      testing.TB
+	app     *appProc
+	root    *client
+	cl      *sshtest.Cluster
+	repo    string
+	files   []string // the tree's files (relative), sorted
+	release string   // the release's id
+	branch  string
+	ports   map[int]bool
+	seq     int
+}
+
+// newFleet starts n hosts, an app over a fresh data dir, a repository of
+// files files totalling about bytes, trusts every host and opens a release
+// on a branch "r1" (checked out in the repository, so commits land on it).
+func newFleet(tb testing.TB, n, files int, bytes int64) *fleet {
+	tb.Helper()
+	sharedBinary(tb)
+	f := &fleet{tb: tb, cl: sshtest.Start(tb, n), ports: map[int]bool{}, branch: "r1"}
+	for i := range n {
+		port, err := strconv.Atoi(f.cl.HostPort(i)[strings.LastIndex(f.cl.HostPort(i), ":")+1:])
+		if err != nil {
+			tb.Fatal(err)
+		}
+		f.ports[port] = true
+	}
+	base := fleetDir(tb, "app")
+	data := filepath.Join(base, "data")
+	addUser(tb, data, "root", "root-password-1", true)
+	f.app = startApp(tb, data)
+	f.root = login(tb, f.app.URL, "root", "root-password-1")
+	f.repo, f.files = fleetRepo(tb, filepath.Join(base, "repo"), files, bytes)
+	f.configure("init", 1, 1)
+	f.root.trustAll(f.cl)
+	r := f.root.must(http.StatusCreated, "POST", "/api/v1/releases",
+		map[string]any{"project": "fleet", "branch": f.branch, "create_branch": true, "title": "fleet"})
+	f.release = r.Body["release"].(map[string]any)["id"].(string)
+	gitRun(tb, f.repo, "checkout", "-q", f.branch)
+	return f
+}
+
+// fleetRepo makes a git repository of files files (about bytes in all, in
+// 10 directories), one commit on master, and returns it and its file list.
+func fleetRepo(tb testing.TB, dir string, files int, bytes int64) (string, []string) {
+	tb.Helper()
+	rng := rand.New(rand.NewPCG(uint64(files), uint64(bytes)))
+	words := strings.Fields("func return if err nil the release host deploy { } ( ) := value string int64 for range package import")
+	avg := int(bytes / int64(files))
+	var names []string
+	for i := range files {
+		rel := filepath.Join(fmt.Sprintf("d%02d", i%10), fmt.Sprintf("s%d", i/100), fmt.Sprintf("f%04d.txt", i))
+		size := avg/10 + rng.IntN(avg*18/10+1)
+		b := make([]byte, 0, size+16)
+		for len(b) < size {
+			b = append(b, words[rng.IntN(len(words))]...)
+			b = append(b, " \n\t"[rng.IntN(3)])
+		}
+		p := filepath.Join(dir, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			tb.Fatal(err)
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			tb.Fatal(err)
+		}
+		names = append(names, rel)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "VERSION"), []byte("dev\n"), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	gitRun(tb, dir, "init", "-q", "-b", "master")
+	gitRun(tb, dir, "add", "-A")
+	gitRun(tb, dir, "commit", "-q", "-m", "fleet tree")
+	sort.Strings(names)
+	return dir, names
+}
+
+// configure (re)configures the project "fleet": an environment "warm" of
+// the first host (the first deployment, which clones the repository,
+// goes there) and "prod" of every host, each at <host path>/<sub>, with
+// parallel and batch as given.
+func (f *fleet) configure(sub string, parallel, batch int) {
+	f.tb.Helper()
+	var hosts strings.Builder
+	for _, h := range f.cl.Hosts {
+		fmt.Fprintf(&hosts, "      - {addr: %q, path: %q}\n", h.Addr, filepath.Join(h.Path, sub))
+	}
+	doc := fmt.Sprintf(`id: fleet
+repo: %q
+branch: master
+strategy: rsync
+keep_releases: 3
+version_files: [VERSION]
+hooks:
+  post_release: 'echo "live: $RELEASEDESK_VERSION"'
+environments:
+  - name: warm
+    path: %q
+    ssh_key: %q
+    hosts: [%q]
+  - name: prod
+    path: %q
+    ssh_key: %q
+    parallel: %d
+    batch: %d
+    on_failure: halt
+    hosts:
+%s`, f.repo, filepath.Join(f.cl.Hosts[0].Path, "warm"), f.cl.KeyPath, f.cl.Hosts[0].Addr,
+		filepath.Join(f.cl.Dir, "unused"), f.cl.KeyPath, parallel, batch, hosts.String())
+	r := f.root.call("PUT", "/api/v1/projects/fleet", doc)
+	if r.Status != http.StatusOK && r.Status != http.StatusCreated {
+		f.tb.Fatalf("configure: %d %s", r.Status, r.Raw)
+	}
+}
+
+// hostPaths are the prod targets of sub.
+func (f *fleet) hostPaths(sub string) []string {
+	var out []string
+	for _, h := range f.cl.Hosts {
+		out = append(out, filepath.Join(h.Path, sub))
+	}
+	return out
+}
+
+// change commits a change of n files (spread over the tree) on the
+// release branch and returns the bytes written.
+func (f *fleet) change(n int) int64 {
+	f.tb.Helper()
+	f.seq++
+	files := map[string]string{}
+	var total int64
+	step := max(1, len(f.files)/max(n, 1))
+	for i := 0; i < n && i*step < len(f.files); i++ {
+		name := f.files[(i*step+f.seq)%len(f.files)]
+		old, err := os.ReadFile(filepath.Join(f.repo, name))
+		if err != nil {
+			f.tb.Fatal(err)
+		}
+		content := fmt.Sprintf("change %d\n%s", f.seq, old)
+		files[name] = content
+		total += int64(len(content))
+	}
+	gitWrite(f.tb, f.repo, files, fmt.Sprintf("change %d (%d files)", f.seq, len(files)))
+	return total
+}
+
+// deploy asks for a deployment of the release to env and returns its id
+// and version.
+func (f *fleet) deploy(env string) (id, version string) {
+	f.tb.Helper()
+	d := f.root.must(http.StatusAccepted, "POST", "/api/v1/releases/"+f.release+"/deploy", map[string]any{"env": env})
+	return d.Body["deployment"].(string), d.Body["version"].(string)
+}
+
+// rollback asks for a rollback of prod to version.
+func (f *fleet) rollback(version string) string {
+	f.tb.Helper()
+	d := f.root.must(http.StatusAccepted, "POST", "/api/v1/projects/fleet/environments/prod/rollback",
+		map[string]any{"version": version, "reason": "fleet benchmark rollback"})
+	return d.Body["deployment"].(string)
+}
+
+// wait waits for a deployment and fails unless it succeeded.
+func (f *fleet) wait(id string, timeout time.Duration) fleetDeployment {
+	f.tb.Helper()
+	body := f.root.waitDeployment(id, timeout)
+	raw, _ := json.Marshal(body)
+	var d fleetDeployment
+	if err := json.Unmarshal(raw, &d); err != nil {
+		f.tb.Fatal(err)
+	}
+	if d.State != "succeeded" {
+		f.tb.Fatalf("deployment %s: %s: %s\n%s", id, d.State, d.Error, lastLinesOf(f.app.Log(), 40))
+	}
+	return d
+}
+
+// checkCurrent fails unless every target's current release holds version.
+func (f *fleet) checkCurrent(paths []string, version string) {
+	f.tb.Helper()
+	for _, p := range paths {
+		b, err := os.ReadFile(filepath.Join(p, "current", "VERSION"))
+		if err != nil || strings.TrimSpace(string(b)) != version {
+			f.tb.Fatalf("%s: VERSION %q %v, want %s", p, b, err, version)
+		}
+	}
+}
+
+func lastLinesOf(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// fleetDeployment is what GET /api/v1/deployments/{id} says, the part the
+// bench reads.
+type fleetDeployment struct {
+	ID    string `json:"id"`
+	State string `json:"state"`
+	Error string `json:"error"`
+	Plan  struct {
+		Batches  [][]string `json:"batches"`
+		Parallel int        `json:"parallel"`
+	} `json:"plan"`
+	Hosts []struct {
+		Host     string    `json:"host"`
+		State    string    `json:"state"`
+		Staged   time.Time `json:"staged"`
+		Switched time.Time `json:"switched"`
+	} `json:"hosts"`
+	Steps []struct {
+		ID         string    `json:"id"`
+		Name       string    `json:"name"`
+		Host       string    `json:"host"`
+		Started    time.Time `json:"started"`
+		Finished   time.Time `json:"finished"`
+		DurationMS int64     `json:"duration_ms"`
+	} `json:"steps"`
+	Switched   []string  `json:"switched"`
+	Requested  time.Time `json:"requested"`
+	Started    time.Time `json:"started"`
+	Planned    time.Time `json:"planned"`
+	Finished   time.Time `json:"finished"`
+	DurationMS int64     `json:"duration_ms"`
+	Position   uint64    `json:"position"`
+}
+
+// batchTimes are the durations of each batch: from the end of the one
+// before (the plan, for the first) to its last host's switch.
+func (d fleetDeployment) batchTimes() []time.Duration {
+	sw := map[string]time.Time{}
+	for _, h := range d.Hosts {
+		sw[h.Host] = h.Switched
+	}
+	prev := d.Planned
+	var out []time.Duration
+	for _, b := range d.Plan.Batches {
+		end := prev
+		for _, h := range b {
+			if t := sw[h]; t.After(end) {
+				end = t
+			}
+		}
+		out = append(out, end.Sub(prev))
+		prev = end
+	}
+	return out
+}
+
+// switchSkew is the time between the first and the last host's switch.
+func (d fleetDeployment) switchSkew() time.Duration {
+	var first, last time.Time
+	for _, h := range d.Hosts {
+		if h.Switched.IsZero() {
+			continue
+		}
+		if first.IsZero() || h.Switched.Before(first) {
+			first = h.Switched
+		}
+		if h.Switched.After(last) {
+			last = h.Switched
+		}
+	}
+	return last.Sub(first)
+}
+
+// stepTime is the duration of the local step name ("" host), 0 if none.
+func (d fleetDeployment) stepTime(name string) time.Duration {
+	for _, s := range d.Steps {
+		if s.Host == "" && s.Name == name {
+			return time.Duration(s.DurationMS) * time.Millisecond
+		}
+	}
+	return 0
+}
+
+func (d fleetDeployment) wall() time.Duration { return d.Finished.Sub(d.Requested) }
+
+// monitor polls, every 50 ms, the TCP connections established to the
+// hosts' ports (/proc/net/tcp, the sshd side) and the app's RSS.
+type monitor struct {
+	ports    map[int]bool
+	pid      int
+	stop     chan struct{}
+	done     chan struct{}
+	peakConn atomic.Int64
+	peakRSS  atomic.Int64 // bytes
+	samples  atomic.Int64
+}
+
+func startMonitor(ports map[int]bool, pid int) *monitor {
+	m := &monitor{ports: ports, pid: pid, stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(m.done)
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			m.sample()
+			select {
+			case <-m.stop:
+				m.sample()
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return m
+}
+
+func (m *monitor) sample() {
+	m.samples.Add(1)
+	if n, err := countEstablished(m.ports); err == nil && int64(n) > m.peakConn.Load() {
+		m.peakConn.Store(int64(n))
+	}
+	if rss := procRSS(m.pid, "VmRSS"); rss > m.peakRSS.Load() {
+		m.peakRSS.Store(rss)
+	}
+}
+
+// end stops the monitor and returns the peaks.
+func (m *monitor) end() (conns int, rss int64) {
+	close(m.stop)
+	<-m.done
+	return int(m.peakConn.Load()), m.peakRSS.Load()
+}
+
+// countEstablished counts the sockets in ESTABLISHED state whose local
+// port is one of ports (the servers' ends of the connections to them).
+func countEstablished(ports map[int]bool) (int, error) {
+	n := 0
+	for _, file := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			if file == "/proc/net/tcp6" {
+				continue
+			}
+			return 0, err
+		}
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			fs := strings.Fields(line)
+			if len(fs) < 4 || fs[3] != "01" {
+				continue
+			}
+			i := strings.LastIndexByte(fs[1], ':')
+			port, err := strconv.ParseInt(fs[1][i+1:], 16, 32)
+			if err == nil && ports[int(port)] {
+				n++
+			}
+		}
+	}
+	return n, nil
+}
+
+// procRSS reads a field in kB of /proc/<pid>/status, in bytes.
+func procRSS(pid int, field string) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) == 3 && f[0] == field+":" {
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// loadResult is what the API clients measured.
+type loadResult struct {
+	n        int
+	errs     int
+	releases []time.Duration
+	deploys  []time.Duration
+	firstErr string
+}
+
+func quantile(ds []time.Duration, q float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	i := int(q * float64(len(s)-1))
+	return s[i]
+}
+
+// apiLoad runs clients goroutines, each alternating GET /api/v1/releases
+// and GET /api/v1/deployments/{dep} with its own connection, until stop
+// is closed, and returns every latency.
+func apiLoad(base, token, dep string, clients int, stop <-chan struct{}) loadResult {
+	tr := &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients}
+	defer tr.CloseIdleConnections()
+	hc := &http.Client{Transport: tr, Timeout: time.Minute}
+	var mu sync.Mutex
+	var res loadResult
+	var wg sync.WaitGroup
+	get := func(path string) (time.Duration, error) {
+		req, _ := http.NewRequest("GET", base+path, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		t0 := time.Now()
+		r, err := hc.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		_, err = io.Copy(io.Discard, r.Body)
+		r.Body.Close()
+		d := time.Since(t0)
+		if err == nil && r.StatusCode != http.StatusOK {
+			err = fmt.Errorf("GET %s: %d", path, r.StatusCode)
+		}
+		return d, err
+	}
+	for c := range clients {
+		wg.Go(func() {
+			var rel, dps []time.Duration
+			errs, first := 0, ""
+			for i := c; ; i++ {
+				select {
+				case <-stop:
+					mu.Lock()
+					res.releases = append(res.releases, rel...)
+					res.deploys = append(res.deploys, dps...)
+					res.n += len(rel) + len(dps)
+					res.errs += errs
+					if res.firstErr == "" {
+						res.firstErr = first
+					}
+					mu.Unlock()
+					return
+				default:
+				}
+				path, into := "/api/v1/releases", &rel
+				if i%2 == 1 {
+					path, into = "/api/v1/deployments/"+url.PathEscape(dep), &dps
+				}
+				d, err := get(path)
+				if err != nil {
+					errs++
+					if first == "" {
+						first = err.Error()
+					}
+					time.Sleep(10 * time.Millisecond)
+					continue
+				}
+				*into = append(*into, d)
+			}
+		})
+	}
+	wg.Wait()
+	return res
+}
+
+// sseSub follows GET /api/v1/stream?since=from and records every id.
+type sseSub struct {
+	mu     sync.Mutex
+	ids    []uint64
+	err    error
+	cancel context.CancelFunc
+	done   chan struct{}
+	seen   chan struct{} // closed once an id >= until arrives
+	until  uint64
+}
+
+// subscribe opens the stream with ?token= and ?since=from; the
+// subscriber's seen channel closes once it has received an id >= until
+// (set later with expect).
+func subscribe(base, token string, from uint64) (*sseSub, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "GET",
+		fmt.Sprintf("%s/api/v1/stream?since=%d&token=%s", base, from, url.QueryEscape(token)), nil)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	if res.StatusCode != http.StatusOK {
+		res.Body.Close()
+		cancel()
+		return nil, fmt.Errorf("stream: %d", res.StatusCode)
+	}
+	s := &sseSub{cancel: cancel, done: make(chan struct{}), seen: make(chan struct{}), until: ^uint64(0)}
+	go func() {
+		defer close(s.done)
+		defer res.Body.Close()
+		sc := bufio.NewScanner(res.Body)
+		sc.Buffer(make([]byte, 1<<20), 4<<20)
+		seenClosed := false
+		for sc.Scan() {
+			line := sc.Text()
+			v, ok := strings.CutPrefix(line, "id: ")
+			if !ok {
+				continue
+			}
+			id, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+			s.mu.Lock()
+			if err != nil && s.err == nil {
+				s.err = fmt.Errorf("bad id line %q", line)
+			}
+			s.ids = append(s.ids, id)
+			reached := id >= s.until
+			s.mu.Unlock()
+			if reached && !seenClosed {
+				close(s.seen)
+				seenClosed = true
+			}
+		}
+		s.mu.Lock()
+		if err := sc.Err(); err != nil && ctx.Err() == nil && s.err == nil {
+			s.err = err
+		}
+		s.mu.Unlock()
+	}()
+	return s, nil
+}
+
+// expect sets the last id the subscriber must reach (closing seen if it
+// already has).
+func (s *sseSub) expect(until uint64) {
+	s.mu.Lock()
+	s.until = until
+	reached := len(s.ids) > 0 && s.ids[len(s.ids)-1] >= until
+	s.mu.Unlock()
+	if reached {
+		select {
+		case <-s.seen:
+		default:
+			close(s.seen)
+		}
+	}
+}
+
+// check waits for the ids up to until and says what is wrong: every id
+// from from+1 to until, in order, no gap, no duplicate.
+func (s *sseSub) check(from, until uint64, timeout time.Duration) error {
+	s.expect(until)
+	select {
+	case <-s.seen:
+	case <-time.After(timeout):
+	}
+	s.cancel()
+	<-s.done
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return s.err
+	}
+	want := from + 1
+	for i, id := range s.ids {
+		if id > until {
+			break
+		}
+		if id != want {
+			return fmt.Errorf("message %d: id %d, want %d (gap, duplicate or reorder)", i, id, want)
+		}
+		want++
+	}
+	if want != until+1 {
+		return fmt.Errorf("received ids %d..%d of %d..%d", from+1, want-1, from+1, until)
+	}
+	return nil
+}
+
+func (s *sseSub) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.ids)
+}
+
+// headPosition is the log's head position from /api/v1/health.
+func headPosition(c *client) uint64 {
+	c.t.Helper()
+	r := c.must(http.StatusOK, "GET", "/api/v1/health", nil)
+	ev, _ := r.Body["events"].(map[string]any)
+	head, _ := ev["head"].(map[string]any)
+	p, _ := head["position"].(float64)
+	return uint64(p)
+}
+
+// rsyncPool copies src/ into dests[i] on host i with plain
+// `rsync -a -e ssh`, at most parallel at once, and returns the wall time.
+func (f *fleet) rsyncPool(src string, dests []string, parallel int) time.Duration {
+	f.tb.Helper()
+	ssh := fmt.Sprintf("ssh -i %s -o UserKnownHostsFile=%s -o StrictHostKeyChecking=yes -o BatchMode=yes", f.cl.KeyPath, f.cl.KnownHostsPath)
+	return f.pool(len(dests), parallel, func(i int) error {
+		hp := f.cl.HostPort(i)
+		port := hp[strings.LastIndex(hp, ":")+1:]
+		cmd := exec.Command("rsync", "-a", "--mkpath", "-e", ssh+" -p "+port, src+"/", fmt.Sprintf("%s@127.0.0.1:%s/", f.cl.User, dests[i]))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("rsync to host %d: %v: %s", i, err, out)
+		}
+		return nil
+	})
+}
+
+// sshPool runs script (given the host's index) over a fresh ssh
+// connection on every host, at most parallel at once.
+func (f *fleet) sshPool(parallel int, script func(i int) string) time.Duration {
+	f.tb.Helper()
+	return f.pool(len(f.cl.Hosts), parallel, func(i int) error {
+		hp := f.cl.HostPort(i)
+		port := hp[strings.LastIndex(hp, ":")+1:]
+		cmd := exec.Command("ssh", "-i", f.cl.KeyPath, "-o", "UserKnownHostsFile="+f.cl.KnownHostsPath,
+			"-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-p", port, f.cl.User+"@127.0.0.1", script(i))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("ssh to host %d: %v: %s", i, err, out)
+		}
+		return nil
+	})
+}
+
+// pool runs fn(0..n-1) on a goroutine pool of size parallel.
+func (f *fleet) pool(n, parallel int, fn func(i int) error) time.Duration {
+	f.tb.Helper()
+	errs := make([]error, n)
+	next := atomic.Int64{}
+	t0 := time.Now()
+	var wg sync.WaitGroup
+	for range parallel {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				errs[i] = fn(i)
+			}
+		})
+	}
+	wg.Wait()
+	d := time.Since(t0)
+	if err := errors.Join(errs...); err != nil {
+		f.tb.Fatal(err)
+	}
+	return d
+}
+
+// export writes the repository's HEAD tree into dest (git archive | tar).
+func (f *fleet) export(dest string) {
+	f.tb.Helper()
+	if err := os.MkdirAll(dest, 0o755); err != nil {
+		f.tb.Fatal(err)
+	}
+	cmd := exec.Command("sh", "-c", `git -C "$1" archive HEAD | tar -x -C "$2"`, "sh", f.repo, dest)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		f.tb.Fatalf("export: %v: %s", err, out)
+	}
+}

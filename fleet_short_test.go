@@ -1,0 +1,119 @@
+package main
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+// runnerBoundsConnections says whether the runner keeps the SSH
+// connections open to the hosts within `parallel` plus a small constant
+// (issue 6). It does not yet: each host's connection (and its rsync ssh
+// master) stays open from its stage to the end of the deployment (see
+// docs/BENCHMARKS.md, Notes). Until it does, TestFleetShort holds the
+// runner to what it does now (at most two per host, all closed at the
+// end) and logs the miss; set this to true with the fix.
+const runnerBoundsConnections = false
+
+// TestFleetShort is the fleet benchmark (BenchmarkFleet) in a form small
+// enough for every `go test ./...`: a real serve process, 10 real sshd
+// hosts in batches of 5 with parallel 5, a full deployment, a 1% change
+// while 10 API clients poll and 5 SSE subscribers follow the stream, and
+// a rollback. It asserts correctness only (every deployment succeeded and
+// every host runs what it says, open SSH connections stay within their
+// bound (runnerBoundsConnections) and are all closed at the end, no SSE event is lost, reordered or repeated, the API
+// answers every request); timing targets live in the benchmark.
+func TestFleetShort(t *testing.T) {
+	const hosts, parallel, files = 10, 5, 200
+	start := time.Now()
+	f := newFleet(t, hosts, files, 2<<20)
+	id, _ := f.deploy("warm")
+	f.wait(id, 2*time.Minute)
+
+	f.configure("short", parallel, parallel)
+	paths := f.hostPaths("short")
+	checkConns := func(what string, m *monitor) {
+		t.Helper()
+		conns, rss := m.end()
+		t.Logf("%s: peak %d SSH connections open to the hosts, app RSS %.0f MB", what, conns, float64(rss)/(1<<20))
+		bound, rule := parallel+fleetConnSlack, fmt.Sprintf("parallel %d + %d", parallel, fleetConnSlack)
+		if !runnerBoundsConnections {
+			bound, rule = 2*hosts+fleetConnSlack, fmt.Sprintf("a command connection and an rsync master per host, + %d", fleetConnSlack)
+			if conns > parallel+fleetConnSlack {
+				t.Logf("KNOWN (issue 6 target missed): %d connections open at once, over parallel %d + %d", conns, parallel, fleetConnSlack)
+			}
+		}
+		if conns > bound {
+			t.Errorf("%s: %d SSH connections open at once to the hosts (allowed: %d, %s)", what, conns, bound, rule)
+		}
+		// Every connection is closed once the deployment has ended.
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			n, err := countEstablished(f.ports)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("%s: %d SSH connections still open 5 s after the deployment ended", what, n)
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+
+	// A full deployment to empty targets.
+	f.change(1)
+	m := startMonitor(f.ports, f.app.Pid())
+	id, v1 := f.deploy("prod")
+	d := f.wait(id, 3*time.Minute)
+	checkConns("full deployment", m)
+	f.checkCurrent(paths, v1)
+	if n := len(d.batchTimes()); n != hosts/parallel {
+		t.Errorf("full deployment: %d batches, want %d", n, hosts/parallel)
+	}
+
+	// A 1% change, with API clients and SSE subscribers.
+	from := headPosition(f.root)
+	var subs []*sseSub
+	for range 5 {
+		s, err := subscribe(f.app.URL, f.root.token, from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		subs = append(subs, s)
+	}
+	f.change(files / 100)
+	m = startMonitor(f.ports, f.app.Pid())
+	id, v2 := f.deploy("prod")
+	stop := make(chan struct{})
+	loaded := make(chan loadResult, 1)
+	go func() { loaded <- apiLoad(f.app.URL, f.root.token, id, 10, stop) }()
+	f.wait(id, 3*time.Minute)
+	close(stop)
+	load := <-loaded
+	checkConns("1% change", m)
+	f.checkCurrent(paths, v2)
+	if load.errs > 0 || load.n == 0 {
+		t.Errorf("API under load: %d requests, %d errors (first: %s)", load.n, load.errs, load.firstErr)
+	}
+	t.Logf("API under load: %d requests, p50 %v p99 %v (releases), p50 %v p99 %v (deployment)", load.n,
+		quantile(load.releases, .5), quantile(load.releases, .99), quantile(load.deploys, .5), quantile(load.deploys, .99))
+	until := headPosition(f.root)
+	for i, s := range subs {
+		if err := s.check(from, until, 30*time.Second); err != nil {
+			t.Errorf("SSE subscriber %d: %v", i, err)
+		}
+	}
+	t.Logf("SSE: %d subscribers, events %d..%d each", len(subs), from+1, until)
+
+	// Back to the first release.
+	m = startMonitor(f.ports, f.app.Pid())
+	id = f.rollback(v1)
+	rb := f.wait(id, 3*time.Minute)
+	checkConns("rollback", m)
+	f.checkCurrent(paths, v1)
+	t.Logf("rollback of %d hosts: %v, switch skew %v; whole test %v", hosts, rb.wall(), rb.switchSkew(), time.Since(start))
+}
