@@ -459,7 +459,8 @@ func (fb *fleetBench) startup() {
 		fleetSec(fromCkpt.releases), fleetSec(empty.releases)+" (a log of one user)", fleetRatio(fromCkpt.releases, empty.releases),
 		fmt.Sprintf("issue 4: < %s: %s", fleetSec(fleetStartupTarget), fleetMet(fromCkpt.releases < fleetStartupTarget)))
 	fb.row(fmt.Sprintf("start-up, %d events, rebuild (no checkpoint): ready API", total),
-		fleetSec(rebuild.releases), fleetSec(fromCkpt.releases)+" (from the checkpoint)", fleetRatio(rebuild.releases, fromCkpt.releases), "printed")
+		fmt.Sprintf("%s (%.0f events/s)", fleetSec(rebuild.releases), float64(total)/rebuild.releases.Seconds()),
+		fleetSec(fromCkpt.releases)+" (from the checkpoint)", fleetRatio(rebuild.releases, fromCkpt.releases), "printed")
 	fb.row("  first 200 of /api/v1/health: from checkpoint / rebuild", fleetSec(fromCkpt.health)+" / "+fleetSec(rebuild.health),
 		fleetSec(empty.health)+" (a log of one user)", "", "printed")
 	fb.row("  RSS when ready (peak): from checkpoint / rebuild", fmt.Sprintf("%s (%s) / %s (%s)", fleetMB(fromCkpt.rss), fleetMB(fromCkpt.hwm), fleetMB(rebuild.rss), fleetMB(rebuild.hwm)),
@@ -480,7 +481,8 @@ func (fb *fleetBench) write() {
 	w.WriteString("# Benchmarks\n\n")
 	fmt.Fprintf(&w, "Written by `make bench` (`BenchmarkFleet` in `fleet_bench_test.go`) on %s, in %s; not edited by hand. "+
 		"Every figure is measured against a real `releasedesk serve` process, real sshd hosts, real rsync and git, driven "+
-		"through the HTTP API, beside a baseline measured in the same run.\n\n",
+		"through the HTTP API, beside a baseline measured in the same run. Run again with `make bench` "+
+		"(or `go test -run '^$' -bench BenchmarkFleet -benchtime 1x -timeout 60m .`).\n\n",
 		fb.started.UTC().Format("2006-01-02 15:04 MST"), fleetSec(time.Since(fb.started)))
 	w.WriteString("## Machine\n\n| | |\n|---|---|\n")
 	for _, kv := range fleetMachine() {
