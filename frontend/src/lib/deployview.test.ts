@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
+  readableMarkers,
   OutputBuffer,
   OutputStore,
   Refresher,
@@ -332,5 +333,13 @@ describe('Refresher', () => {
     r.request();
     await vi.advanceTimersByTimeAsync(100);
     expect(n).toBe(2);
+  });
+});
+
+describe('readableMarkers', () => {
+  it('writes the sequence markers for people and leaves other output alone', () => {
+    const raw = 'copied 3 files\n\nrd-5240434bac083f2159ee02da finalize exit 0\n\nrd-5240434bac083f2159ee02da seal exit 1\n';
+    expect(readableMarkers(raw)).toBe('copied 3 files\n  · finalize: exit 0\n  · seal: exit 1\n');
+    expect(readableMarkers('rd-not-a-marker exit 0\n')).toBe('rd-not-a-marker exit 0\n');
   });
 });

@@ -231,6 +231,16 @@ export function shortCommit(sha: string | undefined): string {
 /** What a host's output keeps: the last 256 KiB (in UTF-16 code units). */
 export const OUTPUT_CAP = 256 * 1024;
 
+// A step that runs several commands in one SSH session (runner/sequence.go)
+// ends each with a marker line: "\n<nonce> <command> exit <status>\n". The
+// nonce only keeps a host from forging one; people read "command: exit N".
+const MARKER = /\n?rd-[0-9a-f]{24} ([a-z][a-z._]{0,31}) exit (\d+)\n/g;
+
+/** The output with the runner's sequence markers written for people. */
+export function readableMarkers(text: string): string {
+  return text.replace(MARKER, (_m, name: string, status: string) => `  · ${name}: exit ${status}\n`);
+}
+
 /**
  * One host's output: append-only chunks, the oldest dropped beyond the cap.
  * Plain (not reactive): the view re-reads `text()` when the store's counter
@@ -267,6 +277,7 @@ export class OutputBuffer {
 
   /** Output of a step, headed by its name when the step changes. */
   appendStep(step: string, text: string): void {
+    text = readableMarkers(text);
     if (!text) return;
     if (step !== this.lastStep) {
       const prev = this.#chunks.at(-1);
