@@ -9,7 +9,7 @@ DATA     ?=
 DATAFLAG := $(if $(DATA),--data $(DATA),)
 GO_TEST_FLAGS ?= -count=1 -timeout 20m
 
-.PHONY: all setup frontend build run serve test test-go test-frontend test-desktop vet bench clean
+.PHONY: all setup frontend build run serve test test-go test-frontend test-desktop vet bench chaos clean
 
 all: build
 
@@ -54,6 +54,12 @@ test: build vet test-go test-frontend test-desktop
 # 2 cores; nothing else should run meanwhile.
 bench: setup
 	scripts/bench.sh
+
+# Crashes, faults and hostile input against the whole running app, at full
+# counts; writes docs/RELIABILITY.md. (make test runs a shortened form.)
+# Needs root for its tmpfs mounts.
+chaos: setup
+	scripts/chaos.sh
 
 clean:
 	rm -rf build frontend/dist/assets frontend/dist/index.html
