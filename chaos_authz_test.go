@@ -127,7 +127,7 @@ func TestChaosAuthorization(t *testing.T) {
 			body, ctype = []byte(b), "application/yaml"
 		case nil:
 		default:
-			body = mustJSON(b)
+			body = chaosMustJSON(b)
 		}
 		res, err := c.tryRawCT(method, r.path, body, ctype)
 		if err != nil {
@@ -149,7 +149,7 @@ func TestChaosAuthorization(t *testing.T) {
 				e, _ := res.Body["error"].(map[string]any)
 				if res.Status != http.StatusUnauthorized || e == nil || e["code"] != "unauthorized" {
 					bad++
-					problems = append(problems, fmt.Sprintf("%s with %s: %d %s", pattern, cl.name, res.Status, clip(string(res.Raw))))
+					problems = append(problems, fmt.Sprintf("%s with %s: %d %s", pattern, cl.name, res.Status, chaosClip(string(res.Raw))))
 				}
 			}
 		}
@@ -158,7 +158,7 @@ func TestChaosAuthorization(t *testing.T) {
 			res := send(f.users[u], method, r)
 			if res.Status != http.StatusForbidden {
 				bad++
-				problems = append(problems, fmt.Sprintf("%s as %s (%s): %d %s", pattern, u, chaosRoles[u], res.Status, clip(string(res.Raw))))
+				problems = append(problems, fmt.Sprintf("%s as %s (%s): %d %s", pattern, u, chaosRoles[u], res.Status, chaosClip(string(res.Raw))))
 			}
 		}
 	}
@@ -174,7 +174,7 @@ func TestChaosAuthorization(t *testing.T) {
 	u, _ := url.Parse(f.app.URL)
 	for _, p := range trav {
 		tries++
-		status, body, err := rawGet(u.Host, p)
+		status, body, err := chaosRawGet(u.Host, p)
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("static %s: %v", p, err))
 			bad++
@@ -193,7 +193,7 @@ func TestChaosAuthorization(t *testing.T) {
 		len(chaosRoutes(t)), tries-len(trav), len(trav), pos0)
 }
 
-func mustJSON(v any) []byte {
+func chaosMustJSON(v any) []byte {
 	b, err := json.Marshal(v)
 	if err != nil {
 		panic(err)
@@ -201,9 +201,9 @@ func mustJSON(v any) []byte {
 	return b
 }
 
-// rawGet sends "GET path" as written (no client-side cleaning) and reads
+// chaosRawGet sends "GET path" as written (no client-side cleaning) and reads
 // the answer's status and up to 1 MiB of it.
-func rawGet(hostport, path string) (int, string, error) {
+func chaosRawGet(hostport, path string) (int, string, error) {
 	conn, err := net.DialTimeout("tcp", hostport, 5*time.Second)
 	if err != nil {
 		return 0, "", err

@@ -38,7 +38,7 @@ func TestChaosKillDuringDeploy(t *testing.T) {
 		start := time.Now()
 		var id string
 		id, prev = f.deploy()
-		if d, _ := f.root.waitFor(id, 2*time.Minute, func(d map[string]any) bool { return terminal(d["state"]) }); d["state"] != "succeeded" {
+		if d, _ := f.root.waitFor(id, 2*time.Minute, func(d map[string]any) bool { return chaosTerminal(d["state"]) }); d["state"] != "succeeded" {
 			t.Fatalf("clean deployment: %v\n%s", d, f.app.Log())
 		}
 		length = time.Since(start)
@@ -64,7 +64,7 @@ func TestChaosKillDuringDeploy(t *testing.T) {
 	rep.note("the deployment after restart: %s", strings.Join(seen, ", "))
 	rep.note("%d acknowledged events checked after the restarts", acked)
 	f.app.Stop()
-	if err := verifyCLI(t, f.data); err != nil {
+	if err := chaosVerifyCLI(t, f.data); err != nil {
 		t.Error(err)
 	}
 }
@@ -82,7 +82,7 @@ func (f *chaosFleet) killTrial(t *testing.T, trial int, length time.Duration, pr
 	if err != nil {
 		return fail("health: %v", err)
 	}
-	rec := followStream(t, f.app.URL, f.root.token, headPos)
+	rec := chaosFollowStream(t, f.app.URL, f.root.token, headPos)
 	type head struct {
 		pos  uint64
 		hash string
@@ -124,7 +124,7 @@ func (f *chaosFleet) killTrial(t *testing.T, trial int, length time.Duration, pr
 	stop.Store(true)
 	wg.Wait()
 	rec.close()
-	if err := verifyCLI(t, f.data); err != nil {
+	if err := chaosVerifyCLI(t, f.data); err != nil {
 		return fail("after the kill: %v", err)
 	}
 	f.app = startApp(t, f.data)
@@ -165,7 +165,7 @@ func (f *chaosFleet) killTrial(t *testing.T, trial int, length time.Duration, pr
 		states["never written"]++
 		return f.settle(t, trial, *prev, fail)
 	}
-	dep, ok := f.root.waitFor(depID, 30*time.Second, func(d map[string]any) bool { return terminal(d["state"]) })
+	dep, ok := f.root.waitFor(depID, 30*time.Second, func(d map[string]any) bool { return chaosTerminal(d["state"]) })
 	if !ok {
 		return fail("deployment %s still %v after restart", depID, dep["state"])
 	}

@@ -14,30 +14,30 @@ import (
 	"time"
 )
 
-// storeDamage is one way to damage a stopped (or killed) app's store.
-type storeDamage struct {
+// chaosStoreDamage is one way to damage a stopped (or killed) app's store.
+type chaosStoreDamage struct {
 	name  string
 	kill  bool // SIGKILL the app instead of stopping it (events left in the WAL)
 	apply func(t *testing.T, badgerDir string) string
 }
 
-// badgerFiles lists the files of ext in dir, largest first.
-func badgerFiles(t *testing.T, dir, ext string) []string {
+// chaosBadgerFiles lists the files of ext in dir, largest first.
+func chaosBadgerFiles(t *testing.T, dir, ext string) []string {
 	t.Helper()
 	m, _ := filepath.Glob(filepath.Join(dir, "*"+ext))
-	sort.Slice(m, func(i, j int) bool { return fileSize(m[i]) > fileSize(m[j]) })
+	sort.Slice(m, func(i, j int) bool { return chaosFileSize(m[i]) > chaosFileSize(m[j]) })
 	if len(m) == 0 {
 		ents, _ := os.ReadDir(dir)
 		var names []string
 		for _, e := range ents {
-			names = append(names, fmt.Sprintf("%s(%d)", e.Name(), fileSize(filepath.Join(dir, e.Name()))))
+			names = append(names, fmt.Sprintf("%s(%d)", e.Name(), chaosFileSize(filepath.Join(dir, e.Name()))))
 		}
 		t.Fatalf("no %s file in %s: %v", ext, dir, names)
 	}
 	return m
 }
 
-func fileSize(p string) int64 {
+func chaosFileSize(p string) int64 {
 	st, err := os.Stat(p)
 	if err != nil {
 		return -1
@@ -45,7 +45,7 @@ func fileSize(p string) int64 {
 	return st.Size()
 }
 
-func flipByte(t *testing.T, p string, at int64) {
+func chaosFlipByte(t *testing.T, p string, at int64) {
 	t.Helper()
 	fh, err := os.OpenFile(p, os.O_RDWR, 0)
 	if err != nil {
@@ -62,9 +62,9 @@ func flipByte(t *testing.T, p string, at int64) {
 	}
 }
 
-// walUsed is the length of a memtable log's written part (the file is
+// chaosWalUsed is the length of a memtable log's written part (the file is
 // preallocated with zeros past it).
-func walUsed(t *testing.T, p string) int64 {
+func chaosWalUsed(t *testing.T, p string) int64 {
 	b, err := os.ReadFile(p)
 	if err != nil {
 		t.Fatal(err)
@@ -76,39 +76,39 @@ func walUsed(t *testing.T, p string) int64 {
 	return n
 }
 
-var storeDamages = []storeDamage{
+var chaosStoreDamages = []chaosStoreDamage{
 	{name: "a byte flipped in the middle of a table (.sst)", apply: func(t *testing.T, dir string) string {
-		p := badgerFiles(t, dir, ".sst")[0]
-		flipByte(t, p, fileSize(p)/3)
+		p := chaosBadgerFiles(t, dir, ".sst")[0]
+		chaosFlipByte(t, p, chaosFileSize(p)/3)
 		return filepath.Base(p)
 	}},
 	{name: "a byte flipped in a table's index (.sst, near its end)", apply: func(t *testing.T, dir string) string {
-		p := badgerFiles(t, dir, ".sst")[0]
-		flipByte(t, p, fileSize(p)-40)
+		p := chaosBadgerFiles(t, dir, ".sst")[0]
+		chaosFlipByte(t, p, chaosFileSize(p)-40)
 		return filepath.Base(p)
 	}},
 	{name: "a table truncated to half (.sst)", apply: func(t *testing.T, dir string) string {
-		p := badgerFiles(t, dir, ".sst")[0]
-		if err := os.Truncate(p, fileSize(p)/2); err != nil {
+		p := chaosBadgerFiles(t, dir, ".sst")[0]
+		if err := os.Truncate(p, chaosFileSize(p)/2); err != nil {
 			t.Fatal(err)
 		}
 		return filepath.Base(p)
 	}},
 	{name: "the write-ahead log (.mem) truncated after a crash", kill: true, apply: func(t *testing.T, dir string) string {
-		p := badgerFiles(t, dir, ".mem")[0]
-		if err := os.Truncate(p, walUsed(t, p)/2); err != nil {
+		p := chaosBadgerFiles(t, dir, ".mem")[0]
+		if err := os.Truncate(p, chaosWalUsed(t, p)/2); err != nil {
 			t.Fatal(err)
 		}
 		return filepath.Base(p)
 	}},
 	{name: "a byte flipped in the write-ahead log (.mem) after a crash", kill: true, apply: func(t *testing.T, dir string) string {
-		p := badgerFiles(t, dir, ".mem")[0]
-		flipByte(t, p, walUsed(t, p)*2/3)
+		p := chaosBadgerFiles(t, dir, ".mem")[0]
+		chaosFlipByte(t, p, chaosWalUsed(t, p)*2/3)
 		return filepath.Base(p)
 	}},
 	{name: "the MANIFEST truncated", apply: func(t *testing.T, dir string) string {
 		p := filepath.Join(dir, "MANIFEST")
-		if err := os.Truncate(p, fileSize(p)/2); err != nil {
+		if err := os.Truncate(p, chaosFileSize(p)/2); err != nil {
 			t.Fatal(err)
 		}
 		return "MANIFEST"
@@ -127,13 +127,13 @@ func TestChaosDamagedStore(t *testing.T) {
 			"damage; it must never start writable over a damaged log, and `releasedesk events verify` "+
 			"must exit non-zero. Damages: "+func() string {
 			var n []string
-			for _, d := range storeDamages {
+			for _, d := range chaosStoreDamages {
 				n = append(n, d.name)
 			}
 			return strings.Join(n, "; ")
 		}()+".")
 	base := t.TempDir()
-	for _, dmg := range storeDamages {
+	for _, dmg := range chaosStoreDamages {
 		ok := t.Run(dmg.name, func(t *testing.T) {
 			data := filepath.Join(base, fmt.Sprintf("d%d", time.Now().UnixNano()))
 			addUser(t, data, "root", chaosPassword, true)
@@ -154,10 +154,10 @@ func TestChaosDamagedStore(t *testing.T) {
 			}
 			what := dmg.apply(t, filepath.Join(data, "events", "db"))
 			t.Logf("damaged %s; head was %d %s", what, head, hash)
-			verr := verifyCLI(t, data)
-			outcome, why := damagedStart(t, data, tok)
+			verr := chaosVerifyCLI(t, data)
+			outcome, why := chaosDamagedStart(t, data, tok)
 			t.Logf("verify: %v; outcome %s; %s", verr, outcome, why)
-			rep.note("%s: `events verify` %s; the app %s", dmg.name, verdict(verr), why)
+			rep.note("%s: `events verify` %s; the app %s", dmg.name, chaosVerdict(verr), why)
 			if verr == nil {
 				t.Errorf("events verify passed a damaged store")
 			}
@@ -177,38 +177,38 @@ func TestChaosDamagedStore(t *testing.T) {
 	}
 }
 
-func verdict(err error) string {
+func chaosVerdict(err error) string {
 	if err == nil {
 		return "passed (exit 0)"
 	}
-	return "refused: `" + essence(err.Error()) + "`"
+	return "refused: `" + chaosEssence(err.Error()) + "`"
 }
 
-// essence is the line of a command's output that says what is wrong: its
+// chaosEssence is the line of a command's output that says what is wrong: its
 // "releasedesk: ..." line, else a panic's, else the first.
-func essence(out string) string {
+func chaosEssence(out string) string {
 	code := ""
 	if m := regexp.MustCompile(`exit status \d+`).FindString(out); m != "" {
 		code = m + ": "
 	}
 	if i := strings.LastIndex(out, "releasedesk: "); i >= 0 {
-		return code + firstLine(out[i:])
+		return code + chaosFirstLine(out[i:])
 	}
 	if i := strings.Index(out, "panic: "); i >= 0 {
-		return code + firstLine(out[i:])
+		return code + chaosFirstLine(out[i:])
 	}
-	return code + firstLine(out)
+	return code + chaosFirstLine(out)
 }
 
-// answer is a reply in a few words: status, and the error's code and message.
-func answer(r reply) string {
+// chaosAnswer is a reply in a few words: status, and the error's code and message.
+func chaosAnswer(r reply) string {
 	if e, ok := r.Body["error"].(map[string]any); ok {
-		return fmt.Sprintf("%d %v (%s)", r.Status, e["code"], firstLine(fmt.Sprint(e["message"])))
+		return fmt.Sprintf("%d %v (%s)", r.Status, e["code"], chaosFirstLine(fmt.Sprint(e["message"])))
 	}
 	return fmt.Sprint(r.Status)
 }
 
-func firstLine(s string) string {
+func chaosFirstLine(s string) string {
 	s = strings.TrimSpace(s)
 	if i := strings.IndexByte(s, '\n'); i >= 0 {
 		s = s[:i]
@@ -219,11 +219,11 @@ func firstLine(s string) string {
 	return s
 }
 
-// damagedStart starts serve on a damaged data directory and says what it
+// chaosDamagedStart starts serve on a damaged data directory and says what it
 // did: "read-only" (degraded, writes refused, reads served), "refused" (exited
 // with a message), "panic", "writable" (started as if nothing were wrong),
 // or a failure of its own ("silent", "hang", "write taken").
-func damagedStart(t *testing.T, data, token string) (outcome, why string) {
+func chaosDamagedStart(t *testing.T, data, token string) (outcome, why string) {
 	t.Helper()
 	cmd := exec.Command(sharedBinary(t), "serve", "--addr", "127.0.0.1:0", "--data", data, "--log-level", "warning")
 	out := &lockedBuffer{}
@@ -244,7 +244,7 @@ func damagedStart(t *testing.T, data, token string) (outcome, why string) {
 		case err := <-done:
 			done <- err
 			text := out.String()
-			msg := essence(text)
+			msg := chaosEssence(text)
 			switch {
 			case strings.TrimSpace(text) == "":
 				return "silent", "exited without a word"
@@ -271,7 +271,7 @@ func damagedStart(t *testing.T, data, token string) (outcome, why string) {
 	w, _ := c.try("POST", "/api/v1/tokens", map[string]any{"name": "after"})
 	r, _ := c.try("GET", "/api/v1/users", nil)
 	why = fmt.Sprintf("served with health `%v` (%v); a write answered %s; a read %d",
-		h["status"], firstLine(fmt.Sprint(h["problem"])), answer(w), r.Status)
+		h["status"], chaosFirstLine(fmt.Sprint(h["problem"])), chaosAnswer(w), r.Status)
 	switch {
 	case h["status"] != "degraded" || h["problem"] == "":
 		return "writable", why

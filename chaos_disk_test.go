@@ -13,9 +13,9 @@ import (
 	"time"
 )
 
-// mountTmpfs mounts a tmpfs of size (e.g. "64m") at a new directory and
+// chaosMountTmpfs mounts a tmpfs of size (e.g. "64m") at a new directory and
 // unmounts it at the end of the test.
-func mountTmpfs(t *testing.T, size string) string {
+func chaosMountTmpfs(t *testing.T, size string) string {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("mounting a tmpfs needs root")
@@ -36,7 +36,7 @@ func mountTmpfs(t *testing.T, size string) string {
 	return dir
 }
 
-func freeBytes(dir string) int64 {
+func chaosFreeBytes(dir string) int64 {
 	var st syscall.Statfs_t
 	if err := syscall.Statfs(dir, &st); err != nil {
 		return -1
@@ -44,8 +44,8 @@ func freeBytes(dir string) int64 {
 	return int64(st.Bavail) * st.Bsize
 }
 
-// exportEvent is one event of an export with the fields the checks read.
-type exportEvent struct {
+// chaosExportEvent is one event of an export with the fields the checks read.
+type chaosExportEvent struct {
 	Position uint64         `json:"position"`
 	Type     string         `json:"type"`
 	Stream   string         `json:"stream"`
@@ -53,10 +53,10 @@ type exportEvent struct {
 	Data     map[string]any `json:"data"`
 }
 
-func decodeExport(raw []byte) []exportEvent {
-	var out []exportEvent
+func chaosDecodeExport(raw []byte) []chaosExportEvent {
+	var out []chaosExportEvent
 	for _, line := range strings.Split(string(raw), "\n") {
-		var e exportEvent
+		var e chaosExportEvent
 		if json.Unmarshal([]byte(line), &e) == nil && e.Position > 0 {
 			out = append(out, e)
 		}
@@ -89,7 +89,7 @@ func TestChaosDataDiskFull(t *testing.T) {
 }
 
 func dataDiskFullTrial(t *testing.T, rep *chaosReport, first bool) {
-	mnt := mountTmpfs(t, "128m")
+	mnt := chaosMountTmpfs(t, "128m")
 	data := filepath.Join(mnt, "data")
 	f := newChaosFleet(t, chaosOpts{hosts: 5, files: 40, big: 4 << 20, data: data})
 	f.commit()
@@ -98,7 +98,7 @@ func dataDiskFullTrial(t *testing.T, rep *chaosReport, first bool) {
 		t.Fatalf("first deployment: %v\n%s", d, f.app.Log())
 	}
 	head, _, _ := chaosHead(f.app.URL)
-	rec := followStream(t, f.app.URL, f.root.token, head)
+	rec := chaosFollowStream(t, f.app.URL, f.root.token, head)
 	f.commit()
 	id, next := f.deploy()
 	filler := filepath.Join(mnt, "filler")
@@ -106,12 +106,12 @@ func dataDiskFullTrial(t *testing.T, rep *chaosReport, first bool) {
 	filled := false
 	for !filled && time.Now().Before(deadline) {
 		r := f.root.must(http.StatusOK, "GET", "/api/v1/deployments/"+id, nil)
-		if terminal(r.Body["state"]) {
+		if chaosTerminal(r.Body["state"]) {
 			t.Fatalf("the deployment ended before the disk filled: %v", r.Body["state"])
 		}
-		for _, h := range hostsOf(r.Body) {
+		for _, h := range chaosHostsOf(r.Body) {
 			if strings.Contains(fmt.Sprint(h["step"]), "transfer") {
-				fillDisk(t, filler, 0)
+				chaosFillDisk(t, filler, 0)
 				filled = true
 				break
 			}
@@ -135,7 +135,7 @@ func dataDiskFullTrial(t *testing.T, rep *chaosReport, first bool) {
 			break
 		}
 		r, err := f.root.try("GET", "/api/v1/deployments/"+id, nil)
-		if err == nil && r.Status == http.StatusOK && terminal(r.Body["state"]) {
+		if err == nil && r.Status == http.StatusOK && chaosTerminal(r.Body["state"]) {
 			dep = r.Body
 			break
 		}
@@ -195,14 +195,14 @@ func dataDiskFullTrial(t *testing.T, rep *chaosReport, first bool) {
 	_ = os.Remove(filler)
 	f.app.Stop()
 	if !alive {
-		t.Logf("app log:\n%s", crashHead(f.app.Log()))
+		t.Logf("app log:\n%s", chaosCrashHead(f.app.Log()))
 	}
-	if err := verifyCLI(t, data); err != nil {
+	if err := chaosVerifyCLI(t, data); err != nil {
 		t.Errorf("after the fault: %v", err)
 	}
 	f.app = startApp(t, data)
 	f.relogin()
-	d, ok := f.root.waitFor(id, time.Minute, func(d map[string]any) bool { return terminal(d["state"]) })
+	d, ok := f.root.waitFor(id, time.Minute, func(d map[string]any) bool { return chaosTerminal(d["state"]) })
 	if !ok {
 		t.Fatalf("after restart the deployment is still %v", d["state"])
 	}
@@ -210,8 +210,8 @@ func dataDiskFullTrial(t *testing.T, rep *chaosReport, first bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	evs := decodeExport(raw)
-	byPos := map[uint64]exportEvent{}
+	evs := chaosDecodeExport(raw)
+	byPos := map[uint64]chaosExportEvent{}
 	recorded := map[string]string{} // host -> the version the log last says it runs
 	for _, e := range evs {
 		byPos[e.Position] = e
@@ -261,12 +261,12 @@ func dataDiskFullTrial(t *testing.T, rep *chaosReport, first bool) {
 		}
 	}
 	f.app.Stop()
-	if err := verifyCLI(t, data); err != nil {
+	if err := chaosVerifyCLI(t, data); err != nil {
 		t.Error(err)
 	}
 }
 
-func tail(s string, n int) string {
+func chaosTail(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]
@@ -274,9 +274,9 @@ func tail(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// crashHead is the part of a log around a Go crash: the lines before
+// chaosCrashHead is the part of a log around a Go crash: the lines before
 // "fatal error"/"panic"/"unexpected fault" and the first goroutine.
-func crashHead(s string) string {
+func chaosCrashHead(s string) string {
 	i := strings.Index(s, "unexpected fault address")
 	if i < 0 {
 		i = strings.Index(s, "fatal error")
@@ -285,7 +285,7 @@ func crashHead(s string) string {
 		i = strings.Index(s, "panic:")
 	}
 	if i < 0 {
-		return tail(s, 30)
+		return chaosTail(s, 30)
 	}
 	start := max(0, i-1500)
 	end := min(len(s), i+2500)

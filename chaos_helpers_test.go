@@ -292,7 +292,7 @@ func (f *chaosFleet) relogin() {
 	}
 }
 
-var versionRe = regexp.MustCompile(`^[0-9]{14}-[0-9a-f]{7}$`)
+var chaosVersionRe = regexp.MustCompile(`^[0-9]{14}-[0-9a-f]{7}$`)
 
 // hostCurrent reads host i's current: the version it names and whether it
 // is a whole release (a version-named dir with REVISION saying so, every
@@ -304,7 +304,7 @@ func (f *chaosFleet) hostCurrent(i int) (version string, err error) {
 		return "", err
 	}
 	version = filepath.Base(target)
-	if !versionRe.MatchString(version) {
+	if !chaosVersionRe.MatchString(version) {
 		return version, fmt.Errorf("current -> %s: not a version", target)
 	}
 	dir := filepath.Join(p, "releases", version)
@@ -358,9 +358,9 @@ func (f *chaosFleet) verify(c *client) error {
 	return nil
 }
 
-// verifyCLI runs `releasedesk events verify` on a data directory no app
+// chaosVerifyCLI runs `releasedesk events verify` on a data directory no app
 // holds.
-func verifyCLI(t testing.TB, data string) error {
+func chaosVerifyCLI(t testing.TB, data string) error {
 	out, err := exec.Command(sharedBinary(t), "events", "verify", "--data", data, "--log-level", "warning").CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("events verify: %v: %s", err, out)
@@ -416,9 +416,9 @@ func (f *chaosFleet) export(c *client) (map[uint64]chaosEvent, []byte, error) {
 	return out, r.Raw, nil
 }
 
-// sseRecorder follows GET /api/v1/stream and keeps every event it was
+// chaosSseRecorder follows GET /api/v1/stream and keeps every event it was
 // sent: what the app acknowledged as written.
-type sseRecorder struct {
+type chaosSseRecorder struct {
 	mu   sync.Mutex
 	seen map[uint64]chaosEvent
 	last uint64
@@ -426,7 +426,7 @@ type sseRecorder struct {
 	done chan struct{}
 }
 
-func followStream(t testing.TB, base, token string, since uint64) *sseRecorder {
+func chaosFollowStream(t testing.TB, base, token string, since uint64) *chaosSseRecorder {
 	t.Helper()
 	req, _ := http.NewRequest("GET", base+"/api/v1/stream?since="+strconv.FormatUint(since, 10), nil)
 	req.Header.Set("Authorization", "Bearer "+token)
@@ -437,7 +437,7 @@ func followStream(t testing.TB, base, token string, since uint64) *sseRecorder {
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("stream: %d", res.StatusCode)
 	}
-	s := &sseRecorder{seen: map[uint64]chaosEvent{}, res: res, done: make(chan struct{})}
+	s := &chaosSseRecorder{seen: map[uint64]chaosEvent{}, res: res, done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
 		sc := bufio.NewScanner(res.Body)
@@ -461,12 +461,12 @@ func followStream(t testing.TB, base, token string, since uint64) *sseRecorder {
 	return s
 }
 
-func (s *sseRecorder) close() {
+func (s *chaosSseRecorder) close() {
 	s.res.Body.Close()
 	<-s.done
 }
 
-func (s *sseRecorder) snapshot() map[uint64]chaosEvent {
+func (s *chaosSseRecorder) snapshot() map[uint64]chaosEvent {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make(map[uint64]chaosEvent, len(s.seen))
@@ -491,7 +491,7 @@ func (c *client) waitFor(id string, timeout time.Duration, pred func(map[string]
 	}
 }
 
-func terminal(state any) bool {
+func chaosTerminal(state any) bool {
 	switch state {
 	case "succeeded", "failed", "cancelled", "interrupted":
 		return true
@@ -499,8 +499,8 @@ func terminal(state any) bool {
 	return false
 }
 
-// hostsOf is a deployment's host entries by address.
-func hostsOf(dep map[string]any) map[string]map[string]any {
+// chaosHostsOf is a deployment's host entries by address.
+func chaosHostsOf(dep map[string]any) map[string]map[string]any {
 	out := map[string]map[string]any{}
 	hs, _ := dep["hosts"].([]any)
 	for _, h := range hs {
@@ -512,8 +512,8 @@ func hostsOf(dep map[string]any) map[string]map[string]any {
 	return out
 }
 
-// startAppArgs is startApp with extra serve arguments (--log-level debug).
-func startAppArgs(t testing.TB, data string, args []string, env ...string) *appProc {
+// chaosStartAppArgs is startApp with extra serve arguments (--log-level debug).
+func chaosStartAppArgs(t testing.TB, data string, args []string, env ...string) *appProc {
 	t.Helper()
 	cmd := exec.Command(sharedBinary(t), append([]string{"serve", "--addr", "127.0.0.1:0", "--data", data}, args...)...)
 	cmd.Env = append(os.Environ(), env...)

@@ -85,7 +85,7 @@ func TestChaosHostFaults(t *testing.T) {
 			inject: func() { f.cl.Kill(victim) },
 			mend:   func() { f.cl.Restart(victim) }},
 		{name: "disk full",
-			before: func() { fillDisk(t, filler, 1<<20) },
+			before: func() { chaosFillDisk(t, filler, 1<<20) },
 			mend:   func() { _ = os.Remove(filler) }},
 		{name: "key changed",
 			before: func() {
@@ -152,10 +152,10 @@ func TestChaosHostFaults(t *testing.T) {
 						deadline := time.Now().Add(time.Minute)
 						for !injected && time.Now().Before(deadline) {
 							r := f.root.must(http.StatusOK, "GET", "/api/v1/deployments/"+id, nil)
-							if terminal(r.Body["state"]) {
+							if chaosTerminal(r.Body["state"]) {
 								break
 							}
-							if h := hostsOf(r.Body)[victimAddr]; h != nil && fl.during(fmt.Sprint(h["step"])) && h["step"] != nil {
+							if h := chaosHostsOf(r.Body)[victimAddr]; h != nil && fl.during(fmt.Sprint(h["step"])) && h["step"] != nil {
 								fl.inject()
 								injected = true
 							}
@@ -181,7 +181,7 @@ func TestChaosHostFaults(t *testing.T) {
 						}
 					}
 					bad := d["state"] != "failed"
-					h := hostsOf(d)[victimAddr]
+					h := chaosHostsOf(d)[victimAddr]
 					if h["state"] != "failed" || h["error"] == nil || h["error"] == "" {
 						bad = true
 					}
@@ -252,9 +252,9 @@ func TestChaosHostFaults(t *testing.T) {
 	rep.note("a hang ended (host reported failed) after: %s", strings.Join(hangTook, ", "))
 }
 
-// fillDisk writes incompressible bytes to p until the file system is
+// chaosFillDisk writes incompressible bytes to p until the file system is
 // full, then gives back leave bytes.
-func fillDisk(t *testing.T, p string, leave int64) {
+func chaosFillDisk(t *testing.T, p string, leave int64) {
 	t.Helper()
 	w, err := os.Create(p)
 	if err != nil {

@@ -36,10 +36,10 @@ func chaosRoutes(t *testing.T) []string {
 	return out
 }
 
-// jsonText quotes s as a JSON string but leaves bytes that are not valid
+// chaosJsonText quotes s as a JSON string but leaves bytes that are not valid
 // UTF-8 as they are (json.Marshal would replace them), so a body can
 // carry invalid UTF-8 to the server.
-func jsonText(s string) string {
+func chaosJsonText(s string) string {
 	var b strings.Builder
 	b.WriteByte('"')
 	for i := 0; i < len(s); {
@@ -61,9 +61,9 @@ func jsonText(s string) string {
 	return b.String()
 }
 
-// hostilePayloads are the texts every text field and path segment gets.
+// chaosHostilePayloads are the texts every text field and path segment gets.
 // canary is an absolute path that no payload may ever create.
-func hostilePayloads(canary string) []string {
+func chaosHostilePayloads(canary string) []string {
 	touch := "touch " + canary
 	all := []string{
 		"; " + touch,
@@ -115,7 +115,7 @@ func TestChaosHostileInput(t *testing.T) {
 	if d := f.root.waitDeployment(depID, 2*time.Minute); d["state"] != "succeeded" {
 		t.Fatalf("deployment: %v", d)
 	}
-	payloads := hostilePayloads(canary)
+	payloads := chaosHostilePayloads(canary)
 	rel := f.release
 	// Body routes and their string fields (with a valid value for the
 	// others), and their non-string fields.
@@ -201,7 +201,7 @@ func TestChaosHostileInput(t *testing.T) {
 		}
 		r, err := c.tryRaw(method, path, body)
 		if err != nil {
-			problems = append(problems, fmt.Sprintf("%s %s (%s): %v", method, clip(path), what, err))
+			problems = append(problems, fmt.Sprintf("%s %s (%s): %v", method, chaosClip(path), what, err))
 			return
 		}
 		statuses[r.Status]++
@@ -212,10 +212,10 @@ func TestChaosHostileInput(t *testing.T) {
 			refused++
 			e, _ := r.Body["error"].(map[string]any)
 			if e == nil || e["code"] == "" || e["message"] == "" {
-				problems = append(problems, fmt.Sprintf("%s %s (%s): %d without a clear error: %s", method, clip(path), what, r.Status, clip(string(r.Raw))))
+				problems = append(problems, fmt.Sprintf("%s %s (%s): %d without a clear error: %s", method, chaosClip(path), what, r.Status, chaosClip(string(r.Raw))))
 			}
 		default:
-			problems = append(problems, fmt.Sprintf("%s %s (%s): %d %s", method, clip(path), what, r.Status, clip(string(r.Raw))))
+			problems = append(problems, fmt.Sprintf("%s %s (%s): %d %s", method, chaosClip(path), what, r.Status, chaosClip(string(r.Raw))))
 		}
 		covered[route] = true
 	}
@@ -269,7 +269,7 @@ func TestChaosHostileInput(t *testing.T) {
 		case "version":
 			return `"` + version + `"`
 		case "addr":
-			return jsonText(f.cl.Hosts[0].Addr)
+			return chaosJsonText(f.cl.Hosts[0].Addr)
 		}
 		return `"chaos"`
 	}
@@ -286,19 +286,19 @@ func TestChaosHostileInput(t *testing.T) {
 				if s == override {
 					v = val
 				}
-				parts = append(parts, jsonText(s)+":"+v)
+				parts = append(parts, chaosJsonText(s)+":"+v)
 			}
 			for k, v := range br.others {
 				if k == override {
 					v = val
 				}
-				parts = append(parts, jsonText(k)+":"+v)
+				parts = append(parts, chaosJsonText(k)+":"+v)
 			}
 			return []byte("{" + strings.Join(parts, ",") + "}")
 		}
 		for _, s := range br.strs {
 			for _, p := range payloads {
-				check(route, br.method, br.path, obj(s, jsonText(p)), "field "+s)
+				check(route, br.method, br.path, obj(s, chaosJsonText(p)), "field "+s)
 			}
 			for _, wrong := range []string{"12", `["x"]`, `{"a":1}`, "true", "null"} {
 				check(route, br.method, br.path, obj(s, wrong), "type of "+s)
@@ -345,16 +345,16 @@ func TestChaosHostileInput(t *testing.T) {
 	acceptedBy := map[string][]string{}
 	for _, fl := range fields {
 		for _, p := range payloads {
-			m := deepCopy(cfg)
+			m := chaosDeepCopy(cfg)
 			m["id"] = "hostile"
 			fl.set(m, "@@PAYLOAD@@")
 			raw, _ := json.Marshal(m)
-			body := []byte(strings.Replace(string(raw), `"@@PAYLOAD@@"`, jsonText(p), 1))
+			body := []byte(strings.Replace(string(raw), `"@@PAYLOAD@@"`, chaosJsonText(p), 1))
 			before := statuses[200] + statuses[201]
 			check("POST /api/v1/projects/validate", "POST", "/api/v1/projects/validate", body, "config "+fl.name)
 			check("PUT /api/v1/projects/{project}", "PUT", "/api/v1/projects/hostile", body, "config "+fl.name)
 			if statuses[200]+statuses[201] > before+1 {
-				cfgAccepted = append(cfgAccepted, fmt.Sprintf("%s=%q", fl.name, clip(p)))
+				cfgAccepted = append(cfgAccepted, fmt.Sprintf("%s=%q", fl.name, chaosClip(p)))
 				acceptedBy[fl.name] = append(acceptedBy[fl.name], p)
 			}
 		}
@@ -370,7 +370,7 @@ func TestChaosHostileInput(t *testing.T) {
 	// every accepted exclude, shared path, version file and hook
 	// variable, deployed to the hosts (their own paths), with a hook that
 	// prints the variables.
-	if res := hostileDeploy(t, f, cfg, acceptedBy); res != "" {
+	if res := chaosHostileDeploy(t, f, cfg, acceptedBy); res != "" {
 		rep.note("%s", res)
 	}
 	// Every route with text was reached.
@@ -381,7 +381,7 @@ func TestChaosHostileInput(t *testing.T) {
 	}
 	// The canary, the app, the log.
 	time.Sleep(500 * time.Millisecond)
-	for _, p := range canaryPlaces(canary, f) {
+	for _, p := range chaosCanaryPlaces(canary, f) {
 		if _, err := os.Stat(p); err == nil {
 			problems = append(problems, "the canary exists: "+p)
 		}
@@ -413,9 +413,9 @@ func TestChaosHostileInput(t *testing.T) {
 	}
 }
 
-// hostileDeploy configures, releases and deploys project "hostile" with
+// chaosHostileDeploy configures, releases and deploys project "hostile" with
 // the accepted text values; it says what happened.
-func hostileDeploy(t *testing.T, f *chaosFleet, cfg map[string]any, acc map[string][]string) string {
+func chaosHostileDeploy(t *testing.T, f *chaosFleet, cfg map[string]any, acc map[string][]string) string {
 	t.Helper()
 	clean := func(vs []string) []any {
 		var out []any
@@ -426,7 +426,7 @@ func hostileDeploy(t *testing.T, f *chaosFleet, cfg map[string]any, acc map[stri
 		}
 		return out
 	}
-	m := deepCopy(cfg)
+	m := chaosDeepCopy(cfg)
 	m["id"], m["title"] = "hostile", "hostile text in use"
 	m["exclude"] = clean(acc["exclude"])
 	m["shared"] = clean(acc["shared"])
@@ -445,26 +445,26 @@ func hostileDeploy(t *testing.T, f *chaosFleet, cfg map[string]any, acc map[stri
 	e["hosts"] = hosts
 	r := f.root.call("PUT", "/api/v1/projects/hostile", m)
 	if r.Status != http.StatusOK && r.Status != http.StatusCreated {
-		return fmt.Sprintf("the project with every accepted value together was refused: %d %s", r.Status, clip(string(r.Raw)))
+		return fmt.Sprintf("the project with every accepted value together was refused: %d %s", r.Status, chaosClip(string(r.Raw)))
 	}
 	r = f.root.call("POST", "/api/v1/releases", map[string]any{"project": "hostile", "branch": "h1", "create_branch": true, "title": "$(touch x)"})
 	if r.Status != http.StatusCreated {
-		return fmt.Sprintf("a release of the hostile project: %d %s", r.Status, clip(string(r.Raw)))
+		return fmt.Sprintf("a release of the hostile project: %d %s", r.Status, chaosClip(string(r.Raw)))
 	}
 	id := r.Body["release"].(map[string]any)["id"].(string)
 	d := f.root.call("POST", "/api/v1/releases/"+id+"/deploy", map[string]any{"env": "prod"})
 	if d.Status != http.StatusAccepted {
-		return fmt.Sprintf("deploying the hostile project: %d %s", d.Status, clip(string(d.Raw)))
+		return fmt.Sprintf("deploying the hostile project: %d %s", d.Status, chaosClip(string(d.Raw)))
 	}
 	dep := f.root.waitDeployment(d.Body["deployment"].(string), 2*time.Minute)
 	return fmt.Sprintf("the project holding every accepted value (%d excludes, %d shared, %d version files, %d hook variables) deployed to the hosts: %v %s",
-		len(m["exclude"].([]any)), len(m["shared"].([]any)), len(m["version_files"].([]any)), len(env), dep["state"], firstLine(fmt.Sprint(dep["error"])))
+		len(m["exclude"].([]any)), len(m["shared"].([]any)), len(m["version_files"].([]any)), len(env), dep["state"], chaosFirstLine(fmt.Sprint(dep["error"])))
 }
 
-// canaryPlaces is the canary and the same name where a relative touch
+// chaosCanaryPlaces is the canary and the same name where a relative touch
 // would have put it: anywhere under the hosts (homes and targets), the
 // data directory, the repository, and this directory.
-func canaryPlaces(canary string, f *chaosFleet) []string {
+func chaosCanaryPlaces(canary string, f *chaosFleet) []string {
 	name := filepath.Base(canary)
 	out := []string{canary, name}
 	for _, root := range append([]string{f.cl.Dir, f.data, f.repo}, f.paths...) {
@@ -481,14 +481,14 @@ func canaryPlaces(canary string, f *chaosFleet) []string {
 	return out
 }
 
-func deepCopy(m map[string]any) map[string]any {
+func chaosDeepCopy(m map[string]any) map[string]any {
 	b, _ := json.Marshal(m)
 	var out map[string]any
 	_ = json.Unmarshal(b, &out)
 	return out
 }
 
-func clip(s string) string {
+func chaosClip(s string) string {
 	if len(s) > 160 {
 		return s[:160] + "..."
 	}

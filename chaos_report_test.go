@@ -48,12 +48,12 @@ func TestWriteReliabilityDoc(t *testing.T) {
 	}
 }
 
-// machinePaths hides where this run happened to keep its files.
-var machinePaths = regexp.MustCompile(`(/tmp|/dev/shm|/work|/root|/home)/[^\s"'` + "`" + `),;]*`)
+// chaosMachinePaths hides where this run happened to keep its files.
+var chaosMachinePaths = regexp.MustCompile(`(/tmp|/dev/shm|/work|/root|/home)/[^\s"'` + "`" + `),;]*`)
 
-func scrub(s string) string { return machinePaths.ReplaceAllString(s, "<path>") }
+func chaosScrub(s string) string { return chaosMachinePaths.ReplaceAllString(s, "<path>") }
 
-func machine() string {
+func chaosMachine() string {
 	cpu := "unknown CPU"
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for _, line := range strings.Split(string(b), "\n") {
@@ -118,7 +118,7 @@ into test failures.
 
 | # | fault or attack | trials | failures | app bugs | seconds |
 |---|---|---:|---:|---:|---:|
-`, time.Now().UTC().Format("2006-01-02 15:04 MST"), mode, total.Round(time.Second), machine(), trials, failures, bugs)
+`, time.Now().UTC().Format("2006-01-02 15:04 MST"), mode, total.Round(time.Second), chaosMachine(), trials, failures, bugs)
 	for _, r := range results {
 		fmt.Fprintf(&b, "| %d | %s | %d | %d | %d | %.0f |\n", r.Order, r.Name, r.Trials, r.Failures, len(r.Bugs), r.Seconds)
 	}
@@ -131,18 +131,18 @@ requirement of issue 6 the app does not meet yet, met by a trial and
 recorded here instead of failing ` + "`make test`" + ` (see "App bugs" below).
 `)
 	for _, r := range results {
-		fmt.Fprintf(&b, "\n## %d. %s\n\n%s\n\n", r.Order, r.Name, scrub(r.How))
+		fmt.Fprintf(&b, "\n## %d. %s\n\n%s\n\n", r.Order, r.Name, chaosScrub(r.How))
 		fmt.Fprintf(&b, "Last run: %d trials, %d failures, %.0f s.\n", r.Trials, r.Failures, r.Seconds)
 		if len(r.Notes) > 0 {
 			b.WriteString("\n")
 			for _, n := range r.Notes {
-				fmt.Fprintf(&b, "- %s\n", scrub(n))
+				fmt.Fprintf(&b, "- %s\n", chaosScrub(n))
 			}
 		}
 		if len(r.Bugs) > 0 {
 			b.WriteString("\nApp bugs met:\n\n")
 			for _, n := range r.Bugs {
-				fmt.Fprintf(&b, "- **%s**\n", scrub(n))
+				fmt.Fprintf(&b, "- **%s**\n", chaosScrub(n))
 			}
 		}
 	}
@@ -153,7 +153,7 @@ recorded here instead of failing ` + "`make test`" + ` (see "App bugs" below).
 		b.WriteString("Requirements the app does not meet yet, as the last run met them (each also above):\n\n")
 		for _, r := range results {
 			for _, n := range r.Bugs {
-				fmt.Fprintf(&b, "- (%d) %s\n", r.Order, scrub(n))
+				fmt.Fprintf(&b, "- (%d) %s\n", r.Order, chaosScrub(n))
 			}
 		}
 	}

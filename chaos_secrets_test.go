@@ -37,7 +37,7 @@ func TestChaosSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	echo := `echo "F=$FILE_SECRET"; echo "E=$ENV_SECRET" >&2; echo "both:$FILE_SECRET$ENV_SECRET:$PLAIN"; printf '%s\n%s\n' "$FILE_SECRET" "$ENV_SECRET"`
-	q := jsonText(echo)
+	q := chaosJsonText(echo)
 	hooks := fmt.Sprintf("  pre_deploy: %s\n  post_deploy: %s\n  pre_release: %s\n  post_release: %s\nhealth_check:\n  command: %s\n",
 		q, q, q, q, q)
 	f := newChaosFleet(t, chaosOpts{hosts: 2, files: 5, hooks: hooks,
@@ -45,7 +45,7 @@ func TestChaosSecrets(t *testing.T) {
 		appEnv: []string{"RD_CHAOS_SECRET=" + envSecret}})
 	// The app's own log at debug level: restart it so.
 	f.app.Stop()
-	f.app = startAppArgs(t, f.data, []string{"--log-level", "debug"}, "RD_CHAOS_SECRET="+envSecret)
+	f.app = chaosStartAppArgs(t, f.data, []string{"--log-level", "debug"}, "RD_CHAOS_SECRET="+envSecret)
 	f.relogin()
 	f.commit()
 	id1, _ := f.deploy()
@@ -54,7 +54,7 @@ func TestChaosSecrets(t *testing.T) {
 		t.Fatalf("deployment: %v %v\n%s", d1["state"], d1["error"], f.app.Log())
 	}
 	// A failing hook right after printing them.
-	f.opts.hooks = strings.Replace(hooks, "  pre_release: "+q, "  pre_release: "+jsonText(echo+"; exit 3"), 1)
+	f.opts.hooks = strings.Replace(hooks, "  pre_release: "+q, "  pre_release: "+chaosJsonText(echo+"; exit 3"), 1)
 	f.root.must(http.StatusOK, "PUT", "/api/v1/projects/fleet", f.projectYAML())
 	f.commit()
 	id2, _ := f.deploy()
@@ -75,10 +75,10 @@ func TestChaosSecrets(t *testing.T) {
 	get("release", "/api/v1/releases/"+f.release)
 	get("project", "/api/v1/projects/fleet")
 	get("audit", "/api/v1/audit?limit=1000")
-	places["SSE stream from 0"] = replayStream(t, f)
+	places["SSE stream from 0"] = chaosReplayStream(t, f)
 	redacted := bytes.Count(places["deployment "+id1], []byte("[redacted]")) + bytes.Count(places["deployment "+id2], []byte("[redacted]"))
 	if redacted == 0 {
-		t.Errorf("no [redacted] in the captured output: did the hooks run?\n%s", clip(string(places["deployment "+id1])))
+		t.Errorf("no [redacted] in the captured output: did the hooks run?\n%s", chaosClip(string(places["deployment "+id1])))
 	}
 	f.app.Stop()
 	places["the app's log (stderr)"] = []byte(f.app.Log())
@@ -110,8 +110,8 @@ func TestChaosSecrets(t *testing.T) {
 		len(places), files, redacted)
 }
 
-// replayStream reads the SSE stream from position 0 up to the log's head.
-func replayStream(t *testing.T, f *chaosFleet) []byte {
+// chaosReplayStream reads the SSE stream from position 0 up to the log's head.
+func chaosReplayStream(t *testing.T, f *chaosFleet) []byte {
 	t.Helper()
 	head, _, _ := chaosHead(f.app.URL)
 	req, _ := http.NewRequest("GET", f.app.URL+"/api/v1/stream?since=0", nil)
