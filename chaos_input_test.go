@@ -214,6 +214,15 @@ func TestChaosHostileInput(t *testing.T) {
 			if e == nil || e["code"] == "" || e["message"] == "" {
 				problems = append(problems, fmt.Sprintf("%s %s (%s): %d without a clear error: %s", method, chaosClip(path), what, r.Status, chaosClip(string(r.Raw))))
 			}
+		case r.Status == http.StatusBadGateway && route == "GET /api/v1/hosts/key":
+			// Documented (502 host_unreachable, with a message), but a
+			// malformed address should be a 400 before any dial.
+			addr := ""
+			if u, err := url.Parse(path); err == nil {
+				addr = u.Query().Get("addr")
+			}
+			chaosBug(t, rep, "GET /api/v1/hosts/key: addr %q (%d characters) is not refused as malformed (400) but looked up and dialled: 502 host_unreachable",
+				chaosClip(strings.ToValidUTF8(addr, "?"))[:min(24, len(addr))]+"...", len(addr))
 		default:
 			problems = append(problems, fmt.Sprintf("%s %s (%s): %d %s", method, chaosClip(path), what, r.Status, chaosClip(string(r.Raw))))
 		}
