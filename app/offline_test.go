@@ -122,3 +122,19 @@ func TestOpenCommand(t *testing.T) {
 		t.Fatalf("open ended with %d: %s", code, errOut.String())
 	}
 }
+
+// A host address far longer than any real one is refused before any
+// lookup or connection is tried.
+func TestHostKeyRefusesAnOverlongAddress(t *testing.T) {
+	e := newAPIEnv(t, apiOptions{noRunner: true})
+	root := e.login("root", rootPassword)
+	long := strings.Repeat("a", 5000) + ":22"
+	r := e.call("GET", "/api/v1/hosts/key?addr="+long, root, nil)
+	if r.Status != http.StatusBadRequest || str(r.Body, "error", "field") != "addr" {
+		t.Fatalf("overlong addr: %d %s", r.Status, r.Raw)
+	}
+	r = e.call("POST", "/api/v1/hosts/trust", root, map[string]any{"addr": long, "key": "ssh-ed25519 AAAA"})
+	if r.Status != http.StatusBadRequest || str(r.Body, "error", "field") != "addr" {
+		t.Fatalf("overlong addr to trust: %d %s", r.Status, r.Raw)
+	}
+}

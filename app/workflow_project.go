@@ -137,6 +137,11 @@ func (d *Desk) TrustHost(ctx context.Context, u UserView, addr, key string) (pro
 // key scan and known_hosts do: a host key belongs to the host, whoever
 // logs in to it.
 func checkHostAddr(addr string) error {
+	// A DNS name is at most 253 bytes; with a user and a port, 320 is
+	// generous. Longer text is refused before any lookup is tried.
+	if len(addr) > maxHostAddrLen {
+		return &InvalidError{Field: "addr", Reason: fmt.Sprintf("is longer than %d bytes", maxHostAddrLen)}
+	}
 	full := addr
 	if !strings.Contains(addr, "@") {
 		full = "x@" + addr
@@ -150,6 +155,9 @@ func checkHostAddr(addr string) error {
 	}
 	return nil
 }
+
+// maxHostAddrLen bounds a host address given to scan or trust.
+const maxHostAddrLen = 320
 
 // sameProject compares two configurations as they are stored (JSON), so an
 // empty list and a missing one are the same.
