@@ -79,7 +79,6 @@ type fleetBench struct {
 	maxConnsSeen   int
 	started        time.Time
 	loadBefore     string
-	otherBefore    map[string]float64 // CPU seconds of the processes outside this benchmark's tree
 }
 
 // fleetRound is what one parallel setting measured.
@@ -112,7 +111,6 @@ func BenchmarkFleet(b *testing.B) {
 	if la, err := os.ReadFile("/proc/loadavg"); err == nil {
 		fb.loadBefore = strings.Join(strings.Fields(string(la))[:3], " ")
 	}
-	fb.otherBefore = otherCPU()
 	fb.tmp = fleetDir(b, "bench")
 	t0 := time.Now()
 	fb.f = newFleet(b, fb.hosts, fb.files, fb.bytes)
@@ -495,12 +493,7 @@ func (fb *fleetBench) write() {
 		loadAfter = strings.Join(strings.Fields(string(la))[:3], " ")
 	}
 	fmt.Fprintf(&w, "| load average (1, 5, 15 min) before / after the run | %s / %s |\n", fb.loadBefore, loadAfter)
-	other := 0.0
-	for k, v := range otherCPU() {
-		other += v - fb.otherBefore[k]
-	}
-	run := time.Since(fb.started).Seconds()
-	fmt.Fprintf(&w, "| CPU used by other processes during the run | %.0f CPU-seconds, %.0f%% of the machine |\n\n", other, 100*other/(run*float64(runtime.NumCPU())))
+	w.WriteString("\n")
 	w.WriteString("## Fixture\n\n")
 	fmt.Fprintf(&w, "- %d sshd hosts on loopback (`runner/sshtest`: each its own host key and target dir); every target on /dev/shm (tmpfs), "+
 		"as are the app's data directory (event log, exports) and the repository.\n", fb.hosts)
@@ -631,57 +624,4 @@ func fleetMet(ok bool) string {
 		return "met"
 	}
 	return "MISSED"
-}
-
-// otherCPU is the CPU time (user + system, with that of their waited-for
-// children) of every process outside this benchmark's own tree, keyed by
-// pid and start time: what else loaded the machine during the run.
-func otherCPU() map[string]float64 {
-	type proc struct {
-		ppid int
-		key  string
-		cpu  float64
-	}
-	procs := map[int]proc{}
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		// After the command's closing parenthesis: state ppid ... utime(14)
-		// stime(15) cutime(16) cstime(17) ... starttime(22), 1-based.
-		i := strings.LastIndexByte(string(b), ')')
-		f := strings.Fields(string(b[i+1:]))
-		if len(f) < 20 {
-			continue
-		}
-		ppid, _ := strconv.Atoi(f[1])
-		var ticks float64
-		for _, k := range []int{11, 12, 13, 14} {
-			v, _ := strconv.ParseFloat(f[k], 64)
-			ticks += v
-		}
-		procs[pid] = proc{ppid: ppid, key: e.Name() + "/" + f[19], cpu: ticks / 100}
-	}
-	mine := func(pid int) bool {
-		for n := 0; pid > 1 && n < 64; n++ {
-			if pid == os.Getpid() {
-				return true
-			}
-			pid = procs[pid].ppid
-		}
-		return false
-	}
-	out := map[string]float64{}
-	for pid, p := range procs {
-		if !mine(pid) {
-			out[p.key] = p.cpu
-		}
-	}
-	return out
 }
