@@ -23,7 +23,7 @@ generated passwords are printed once and kept in demo/passwords.txt
 Running it again on a data directory with the demo changes nothing. A data
 directory with users or projects of its own is refused.`,
 		Example: `  releasedesk demo && releasedesk serve
-  releasedesk demo --data /tmp/rd-demo`,
+  releasedesk demo --data ./demo-data`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			demo, err := SetupDemo(cmd.Context(), DataDir{Path: c.dataDir}, c.logger)

@@ -17,7 +17,7 @@ import (
 
 func TestRsyncCommandArgv(t *testing.T) {
 	o := RsyncOptions{
-		Source:         "/work/export/app",
+		Source:         "/srv/export/app",
 		Dest:           "/srv/www/releases/.20240102030405-abcdef0.partial",
 		Host:           Host{Addr: "www@10.0.0.5:2222"},
 		KeyPath:        "/keys/deploy key",
@@ -39,7 +39,7 @@ func TestRsyncCommandArgv(t *testing.T) {
 			" -o KexAlgorithms=curve25519-sha256 -o ConnectTimeout=10" +
 			" -o ServerAliveInterval=15 -o ServerAliveCountMax=3 -o ControlMaster=auto" +
 			" -o ControlPath=/tmp/rd/cm-0123456789abcdef -o ControlPersist=60 -i '/keys/deploy key' -p 2222",
-		"--", "/work/export/app/", "www@10.0.0.5:/srv/www/releases/.20240102030405-abcdef0.partial/",
+		"--", "/srv/export/app/", "www@10.0.0.5:/srv/www/releases/.20240102030405-abcdef0.partial/",
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("RsyncCommand:\n got %q\nwant %q", got, want)
