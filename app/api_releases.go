@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 
 	"releasedesk/projections"
@@ -27,7 +28,7 @@ func (s *Server) board(w http.ResponseWriter, r *http.Request, u UserView) error
 	bq := projections.BoardQuery{Project: q.Get("project"), Text: q.Get("q")}
 	if st := q.Get("state"); st != "" {
 		for _, x := range strings.Split(st, ",") {
-			if !contains(append(activeStates, projections.StateCompleted, projections.StateCancelled), x) {
+			if !slices.Contains(allStates, x) {
 				return &InvalidError{Field: "state", Reason: "unknown state " + x}
 			}
 			bq.States = append(bq.States, x)

@@ -1,6 +1,8 @@
 package app
 
 import (
+	"slices"
+
 	"releasedesk/projections"
 )
 
@@ -27,7 +29,7 @@ func (d *Desk) ReleaseActions(r projections.Release, u UserView) []string {
 	}
 	may := func(dc decision) bool {
 		ok, _ := Can(u, p.ID, dc.action)
-		return ok && contains(dc.from, r.State)
+		return ok && slices.Contains(dc.from, r.State)
 	}
 	if may(decideTestPassed) && (u.Name != r.Requester || p.Workflow.AllowSelfTest) {
 		out = append(out, "test")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -128,7 +129,7 @@ func (d *Desk) deploymentFor(u UserView, id, action, done string, states ...stri
 	if err := Authorize(u, dep.Project, action); err != nil {
 		return dep, err
 	}
-	if !contains(states, dep.State) {
+	if !slices.Contains(states, dep.State) {
 		return dep, &ConflictError{Message: fmt.Sprintf("deployment %s is %s: only a %s one can be %s", id, dep.State,
 			strings.Join(states, " or "), done)}
 	}

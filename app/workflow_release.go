@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"releasedesk/events"
@@ -19,9 +20,13 @@ type OpenReleaseInput struct {
 	Note         string `json:"note"`
 }
 
-// activeStates are the states of a release still under way.
-var activeStates = []string{projections.StateOpen, projections.StateTesting, projections.StateTested,
-	projections.StateApproved, projections.StateLive, projections.StateAccepted}
+// activeStates are the states of a release still under way; allStates
+// adds the two it ends in.
+var (
+	activeStates = []string{projections.StateOpen, projections.StateTesting, projections.StateTested,
+		projections.StateApproved, projections.StateLive, projections.StateAccepted}
+	allStates = append(slices.Clip(activeStates), projections.StateCompleted, projections.StateCancelled)
+)
 
 func releaseStream(id string) string { return "release/" + id }
 
@@ -313,9 +318,9 @@ func (d *Desk) decideOn(ctx context.Context, u UserView, id string, dc decision,
 		if err := Authorize(u, r.Project, dc.action); err != nil {
 			return err
 		}
-		if !contains(dc.from, r.State) {
+		if !slices.Contains(dc.from, r.State) {
 			return &ConflictError{Message: fmt.Sprintf("release %s is %s: %s needs it %s", r.ID, r.State,
-				doingOf(dc.action), orList(dc.from))}
+				doingOf(dc.action), rolesOrList(dc.from))}
 		}
 		ev := projections.ReleaseDecision{ID: r.ID, Project: r.Project, Note: note}
 		switch dc.typ {
@@ -374,18 +379,6 @@ func doingOf(action string) string {
 		return r.doing
 	}
 	return action
-}
-
-// orList writes "a", "a or b", "a, b or c".
-func orList(xs []string) string { return rolesOrList(xs) }
-
-func contains(xs []string, s string) bool {
-	for _, x := range xs {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func or(a, b string) string {
