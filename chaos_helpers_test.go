@@ -512,45 +512,6 @@ func chaosHostsOf(dep map[string]any) map[string]map[string]any {
 	return out
 }
 
-// chaosStartAppArgs is startApp with extra serve arguments (--log-level debug).
-func chaosStartAppArgs(t testing.TB, data string, args []string, env ...string) *appProc {
-	t.Helper()
-	cmd := exec.Command(sharedBinary(t), append([]string{"serve", "--addr", "127.0.0.1:0", "--data", data}, args...)...)
-	cmd.Env = append(os.Environ(), env...)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &appProc{t: t, cmd: cmd, Data: data, log: &lockedBuffer{}, done: make(chan struct{})}
-	cmd.Stderr = p.log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() { p.Stop() })
-	urls := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if m := servingRe.FindStringSubmatch(sc.Text()); m != nil {
-				urls <- m[1]
-			}
-		}
-	}()
-	select {
-	case p.URL = <-urls:
-		return p
-	case <-p.done:
-		t.Fatalf("serve exited before serving: %v\n%s", p.err, p.log.String())
-	case <-time.After(60 * time.Second):
-		t.Fatalf("serve printed no URL in 60 s\n%s", p.log.String())
-	}
-	return nil
-}
-
 // matchRecorded compares what the app says each host of prod runs (GET
 // .../versions) with the host's real current.
 func (f *chaosFleet) matchRecorded() error {

@@ -45,7 +45,7 @@ func TestChaosSecrets(t *testing.T) {
 		appEnv: []string{"RD_CHAOS_SECRET=" + envSecret}})
 	// The app's own log at debug level: restart it so.
 	f.app.Stop()
-	f.app = chaosStartAppArgs(t, f.data, []string{"--log-level", "debug"}, "RD_CHAOS_SECRET="+envSecret)
+	f.app = startAppWith(t, f.data, []string{"--log-level", "debug"}, "RD_CHAOS_SECRET="+envSecret)
 	f.relogin()
 	f.commit()
 	id1, _ := f.deploy()

@@ -90,7 +90,13 @@ var servingRe = regexp.MustCompile(`Release Desk is at (http://\S+)/`)
 // at the end of the test.
 func startApp(t testing.TB, data string, env ...string) *appProc {
 	t.Helper()
-	cmd := exec.Command(sharedBinary(t), "serve", "--addr", "127.0.0.1:0", "--data", data)
+	return startAppWith(t, data, nil, env...)
+}
+
+// startAppWith is startApp with extra serve arguments (e.g. --log-level debug).
+func startAppWith(t testing.TB, data string, args []string, env ...string) *appProc {
+	t.Helper()
+	cmd := exec.Command(sharedBinary(t), append([]string{"serve", "--addr", "127.0.0.1:0", "--data", data}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
