@@ -121,12 +121,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, u UserView) 
 	if err := d.Auth.CreateUser(r.Context(), u.Name, in.Name, in.Password, in.Admin, in.Roles); err != nil {
 		return err
 	}
-	v, err := d.Auth.User(in.Name)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, v)
-	return nil
+	return s.writeUser(w, http.StatusCreated, in.Name)
 }
 
 type rolesRequest struct {
@@ -147,12 +142,7 @@ func (s *Server) setRoles(w http.ResponseWriter, r *http.Request, u UserView) er
 	if err := d.Auth.SetRoles(r.Context(), u.Name, name, in.Admin, in.Roles); err != nil {
 		return err
 	}
-	v, err := d.Auth.User(name)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, v)
-	return nil
+	return s.writeUser(w, http.StatusOK, name)
 }
 
 type passwordRequest struct {
@@ -213,12 +203,7 @@ func (s *Server) userSwitch(w http.ResponseWriter, r *http.Request, u UserView,
 	if err := fn(d.Auth, r.Context(), u.Name, name, in.Reason); err != nil {
 		return err
 	}
-	v, err := d.Auth.User(name)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, v)
-	return nil
+	return s.writeUser(w, http.StatusOK, name)
 }
 
 type tokenRequest struct {
@@ -274,5 +259,15 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, u UserView)
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// writeUser answers with the user's view as it stands after a change.
+func (s *Server) writeUser(w http.ResponseWriter, status int, name string) error {
+	v, err := s.cfg.Desk.Auth.User(name)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, status, v)
 	return nil
 }
