@@ -120,17 +120,17 @@ func fillDataKeys(data []byte, row *AuditRow) {
 // level. It trusts its input to be valid JSON (stored data is validated on
 // append) and stops quietly at anything unexpected.
 func scanTopLevel(data []byte, fn func(key, val []byte)) {
-	i := skipSpace(data, 0)
+	i := SkipJSONSpace(data, 0)
 	if i >= len(data) || data[i] != '{' {
 		return
 	}
 	i++
 	for {
-		i = skipSpace(data, i)
+		i = SkipJSONSpace(data, i)
 		if i >= len(data) || data[i] != '"' {
 			return // '}' or malformed
 		}
-		end := skipValue(data, i)
+		end := SkipJSONValue(data, i)
 		if end < 0 {
 			return
 		}
@@ -142,76 +142,21 @@ func scanTopLevel(data []byte, fn func(key, val []byte)) {
 			}
 			key = []byte(k)
 		}
-		i = skipSpace(data, end)
+		i = SkipJSONSpace(data, end)
 		if i >= len(data) || data[i] != ':' {
 			return
 		}
-		i = skipSpace(data, i+1)
-		end = skipValue(data, i)
+		i = SkipJSONSpace(data, i+1)
+		end = SkipJSONValue(data, i)
 		if end < 0 {
 			return
 		}
 		fn(key, data[i:end])
-		i = skipSpace(data, end)
+		i = SkipJSONSpace(data, end)
 		if i >= len(data) || data[i] != ',' {
 			return
 		}
 		i++
-	}
-}
-
-func skipSpace(data []byte, i int) int {
-	for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// skipValue returns the index just past the JSON value starting at i, or -1.
-func skipValue(data []byte, i int) int {
-	if i >= len(data) {
-		return -1
-	}
-	switch data[i] {
-	case '"':
-		for j := i + 1; j < len(data); j++ {
-			switch data[j] {
-			case '\\':
-				j++
-			case '"':
-				return j + 1
-			}
-		}
-		return -1
-	case '{', '[':
-		depth := 0
-		for j := i; j < len(data); j++ {
-			switch data[j] {
-			case '"':
-				end := skipValue(data, j)
-				if end < 0 {
-					return -1
-				}
-				j = end - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				if depth--; depth == 0 {
-					return j + 1
-				}
-			}
-		}
-		return -1
-	default: // number, true, false, null
-		j := i
-		for j < len(data) && data[j] != ',' && data[j] != '}' && data[j] != ']' &&
-			data[j] != ' ' && data[j] != '\t' && data[j] != '\n' && data[j] != '\r' {
-			j++
-		}
-		if j == i {
-			return -1
-		}
-		return j
 	}
 }
 

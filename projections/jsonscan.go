@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"releasedesk/events"
 )
 
 // A small JSON reader for the fold's hot path. Stored event data is valid,
@@ -17,11 +19,11 @@ import (
 // data, until fn returns false. It reports whether data was an object it
 // could walk to its end. Keys with escapes are compared unescaped.
 func eachMember(data []byte, fn func(key, val []byte) bool) bool {
-	i := skipSpace(data, 0)
+	i := events.SkipJSONSpace(data, 0)
 	if i >= len(data) || data[i] != '{' {
 		return false
 	}
-	i = skipSpace(data, i+1)
+	i = events.SkipJSONSpace(data, i+1)
 	if i < len(data) && data[i] == '}' {
 		return true
 	}
@@ -30,7 +32,7 @@ func eachMember(data []byte, fn func(key, val []byte) bool) bool {
 		if i >= len(data) || data[i] != '"' {
 			return false
 		}
-		end := skipValue(data, i)
+		end := events.SkipJSONValue(data, i)
 		if end < 0 {
 			return false
 		}
@@ -42,19 +44,19 @@ func eachMember(data []byte, fn func(key, val []byte) bool) bool {
 			}
 			key = keyBuf
 		}
-		i = skipSpace(data, end)
+		i = events.SkipJSONSpace(data, end)
 		if i >= len(data) || data[i] != ':' {
 			return false
 		}
-		i = skipSpace(data, i+1)
-		end = skipValue(data, i)
+		i = events.SkipJSONSpace(data, i+1)
+		end = events.SkipJSONValue(data, i)
 		if end < 0 {
 			return false
 		}
 		if !fn(key, data[i:end]) {
 			return true
 		}
-		i = skipSpace(data, end)
+		i = events.SkipJSONSpace(data, end)
 		if i >= len(data) {
 			return false
 		}
@@ -62,7 +64,7 @@ func eachMember(data []byte, fn func(key, val []byte) bool) bool {
 		case '}':
 			return true
 		case ',':
-			i = skipSpace(data, i+1)
+			i = events.SkipJSONSpace(data, i+1)
 		default:
 			return false
 		}
@@ -72,26 +74,26 @@ func eachMember(data []byte, fn func(key, val []byte) bool) bool {
 // eachElement calls fn with each raw element of the JSON array in data. It
 // reports whether data was an array it could walk (null counts as empty).
 func eachElement(data []byte, fn func(val []byte) bool) bool {
-	i := skipSpace(data, 0)
+	i := events.SkipJSONSpace(data, 0)
 	if isNull(data[i:]) {
 		return true
 	}
 	if i >= len(data) || data[i] != '[' {
 		return false
 	}
-	i = skipSpace(data, i+1)
+	i = events.SkipJSONSpace(data, i+1)
 	if i < len(data) && data[i] == ']' {
 		return true
 	}
 	for {
-		end := skipValue(data, i)
+		end := events.SkipJSONValue(data, i)
 		if end < 0 {
 			return false
 		}
 		if !fn(data[i:end]) {
 			return true
 		}
-		i = skipSpace(data, end)
+		i = events.SkipJSONSpace(data, end)
 		if i >= len(data) {
 			return false
 		}
@@ -99,66 +101,10 @@ func eachElement(data []byte, fn func(val []byte) bool) bool {
 		case ']':
 			return true
 		case ',':
-			i = skipSpace(data, i+1)
+			i = events.SkipJSONSpace(data, i+1)
 		default:
 			return false
 		}
-	}
-}
-
-func skipSpace(data []byte, i int) int {
-	for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// skipValue returns the index just past the JSON value that starts at i,
-// or -1.
-func skipValue(data []byte, i int) int {
-	if i >= len(data) {
-		return -1
-	}
-	switch data[i] {
-	case '"':
-		for j := i + 1; j < len(data); j++ {
-			switch data[j] {
-			case '\\':
-				j++
-			case '"':
-				return j + 1
-			}
-		}
-		return -1
-	case '{', '[':
-		depth := 0
-		for j := i; j < len(data); j++ {
-			switch data[j] {
-			case '"':
-				end := skipValue(data, j)
-				if end < 0 {
-					return -1
-				}
-				j = end - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				if depth--; depth == 0 {
-					return j + 1
-				}
-			}
-		}
-		return -1
-	default: // number, true, false, null
-		j := i
-		for j < len(data) && data[j] != ',' && data[j] != '}' && data[j] != ']' &&
-			data[j] != ' ' && data[j] != '\t' && data[j] != '\n' && data[j] != '\r' {
-			j++
-		}
-		if j == i {
-			return -1
-		}
-		return j
 	}
 }
 

@@ -324,7 +324,7 @@ func (d *decoder) decode(e *events.Envelope) (*payload, error) {
 		case "diff":
 			p.Diff, ok = d.strs1(v)
 		case "hosts":
-			if i := skipSpace(v, 0); i+1 < len(v) && v[i] == '[' && v[skipSpace(v, i+1)] == '{' {
+			if i := events.SkipJSONSpace(v, 0); i+1 < len(v) && v[i] == '[' && v[events.SkipJSONSpace(v, i+1)] == '{' {
 				p.DriftRaw, ok = v, true
 			} else {
 				p.Hosts, ok = d.strs1(v)
