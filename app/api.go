@@ -81,9 +81,9 @@ func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any) erro
 		return &apiError{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type",
 			Message: fmt.Sprintf("Content-Type %q: send application/json", ct)}
 	}
-	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	data, err := readRaw(w, r, limit)
 	if err != nil {
-		return bodyError(err, limit)
+		return err
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		data = []byte("{}")
