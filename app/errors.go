@@ -28,10 +28,6 @@ func errNotFound(msg string) *apiError {
 	return &apiError{Status: http.StatusNotFound, Code: "not_found", Message: msg}
 }
 
-func errMethod(msg string) *apiError {
-	return &apiError{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Message: msg}
-}
-
 // toAPIError maps package errors to statuses; anything unknown is a 500 whose
 // detail goes to the log, not to the client.
 func toAPIError(err error) *apiError {
