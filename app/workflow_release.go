@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -337,7 +338,7 @@ func (d *Desk) decideOn(ctx context.Context, u UserView, id string, dc decision,
 			}
 			ev.Commit, ev.Environment = r.TestedCommit, r.TestedEnv
 		case projections.TypeReleaseRejected:
-			ev.Commit = or(r.ApprovedCommit, r.TestedCommit)
+			ev.Commit = cmp.Or(r.ApprovedCommit, r.TestedCommit)
 		case projections.TypeReleaseAccepted, projections.TypeReleaseRefused:
 			_, ev.Commit = liveOf(r, p)
 		}
@@ -379,11 +380,4 @@ func doingOf(action string) string {
 		return r.doing
 	}
 	return action
-}
-
-func or(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
