@@ -73,6 +73,12 @@ func (s *Server) auditExport(w http.ResponseWriter, r *http.Request, u UserView)
 		return err
 	}
 	d := s.cfg.Desk
+	// Once streaming, a failure can only cut the file short: a log that
+	// cannot be read at all is refused while an error status can still
+	// be sent.
+	if _, err := d.Log.Stats(r.Context()); err != nil {
+		return err
+	}
 	filter := d.Set.Audit.Filter(aq)
 	if aq == (projections.AuditQuery{}) {
 		filter = nil

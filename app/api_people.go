@@ -65,8 +65,8 @@ type meResponse struct {
 func (s *Server) me(w http.ResponseWriter, r *http.Request, u UserView) error {
 	d := s.cfg.Desk
 	resp := meResponse{User: u, Permissions: map[string][]string{}, Offline: d.Archive(), PublicKey: d.PublicKey()}
-	if d.ReadOnly != nil {
-		resp.ReadOnly = d.ReadOnly.Error()
+	if p := d.Problem(); p != nil {
+		resp.ReadOnly = p.Error()
 	}
 	for _, p := range d.Set.Projects.List() {
 		resp.Permissions[p.ID] = Permissions(u, p.ID)

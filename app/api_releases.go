@@ -186,8 +186,13 @@ func (s *Server) listDeployments(w http.ResponseWriter, r *http.Request, u UserV
 	if limit == 0 {
 		limit = projections.DefaultBoardLimit
 	}
+	views := make([]deploymentView, len(list))
+	problem := s.cfg.Desk.Problem()
+	for i, dep := range list {
+		views[i] = viewDeployment(dep, problem)
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"total": total, "offset": offset, "limit": min(limit, projections.MaxBoardLimit),
-		"deployments": list})
+		"deployments": views})
 	return nil
 }
 
@@ -196,7 +201,7 @@ func (s *Server) getDeployment(w http.ResponseWriter, r *http.Request, u UserVie
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, dep)
+	writeJSON(w, http.StatusOK, viewDeployment(dep, s.cfg.Desk.Problem()))
 	return nil
 }
 

@@ -45,6 +45,14 @@ func (d DataDir) OpenExistingLog(logger logrus.FieldLogger) (*events.Store, erro
 // first use. A store that opened but is damaged comes back read-only with
 // the damage as problem, so the app can still serve what it can read.
 func (d DataDir) OpenLog(logger logrus.FieldLogger, readOnly bool) (log *events.Store, problem error, err error) {
+	return d.openLog(events.Options{Logger: logger, ReadOnly: readOnly})
+}
+
+// openLog is OpenLog with the store's options; the desk asks for the
+// background verification (events.Options.VerifyOnOpen) there, which the
+// commands that open the log briefly do not need.
+func (d DataDir) openLog(opts events.Options) (log *events.Store, problem error, err error) {
+	logger, readOnly := opts.Logger, opts.ReadOnly
 	if d.Path == "" {
 		return nil, nil, errors.New("data directory: empty path")
 	}
@@ -58,7 +66,7 @@ func (d DataDir) OpenLog(logger logrus.FieldLogger, readOnly bool) (log *events.
 			return nil, nil, fmt.Errorf("data directory %s: %w", d.Path, err)
 		}
 	}
-	store, err := events.Open(d.EventsPath(), events.Options{Logger: logger, ReadOnly: readOnly})
+	store, err := events.Open(d.EventsPath(), opts)
 	if err != nil {
 		return nil, nil, fmt.Errorf("open event log: %w", err)
 	}

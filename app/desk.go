@@ -103,7 +103,12 @@ func OpenDesk(ctx context.Context, cfg DeskConfig) (*Desk, error) {
 		return d, nil
 	}
 
-	store, problem, err := cfg.Data.OpenLog(cfg.Logger, false)
+	// The open checks only the log's end, to start quickly; the whole log
+	// is verified in the background, and writes wait for that.
+	store, problem, err := cfg.Data.openLog(events.Options{Logger: cfg.Logger, VerifyOnOpen: true})
+	if damaged := (*events.DamagedStoreError)(nil); errors.As(err, &damaged) {
+		return openDamagedDesk(d, cfg, err)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -160,12 +165,16 @@ func OpenDesk(ctx context.Context, cfg DeskConfig) (*Desk, error) {
 	// The runner replays the log and recovers interrupted deployments in
 	// the background: the API is ready as soon as the read models are, and
 	// deployments asked for meanwhile wait in the queue.
-	d.wg.Add(1)
+	d.wg.Add(2)
 	go func() {
 		defer d.wg.Done()
 		if err := r.Start(runCtx); err != nil && runCtx.Err() == nil {
 			cfg.Logger.WithError(err).Error("the runner did not start: deployments stay queued")
 		}
+	}()
+	go func() {
+		defer d.wg.Done()
+		d.watchLog(runCtx)
 	}()
 	return d, nil
 }
@@ -180,12 +189,29 @@ func startSet(ctx context.Context, store events.Reader, checkpoint string) (*pro
 	return projections.Start(ctx, store, f)
 }
 
-// Writable returns why the desk refuses writes, as an API error, or nil.
-func (d *Desk) Writable() error {
+// Problem says why the desk refuses writes now, or nil: it was opened
+// read-only (an archive, a damaged store), or its log refuses appends since
+// (damage found by the background verification, a data disk too full).
+func (d *Desk) Problem() error {
 	if d.ReadOnly != nil {
-		return &apiError{Status: 503, Code: "read_only", Message: d.ReadOnly.Error()}
+		return d.ReadOnly
+	}
+	if p, ok := d.Log.(interface{ Problem() error }); ok {
+		return p.Problem()
 	}
 	return nil
+}
+
+// Writable returns why the desk refuses writes, as an API error, or nil.
+func (d *Desk) Writable() error {
+	p := d.Problem()
+	switch {
+	case p == nil:
+		return nil
+	case errors.Is(p, events.ErrDiskFull):
+		return &apiError{Status: 503, Code: "disk_full", Message: p.Error()}
+	}
+	return &apiError{Status: 503, Code: "read_only", Message: p.Error()}
 }
 
 // Close stops the runner (running deployments are left to recovery),

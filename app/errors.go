@@ -64,8 +64,12 @@ func toAPIError(err error) *apiError {
 		return &apiError{Status: http.StatusConflict, Code: "conflict", Message: err.Error()}
 	case errors.Is(err, events.ErrInvalidEvent):
 		return &apiError{Status: http.StatusBadRequest, Code: "invalid", Message: err.Error()}
+	case errors.Is(err, events.ErrDiskFull):
+		return &apiError{Status: http.StatusServiceUnavailable, Code: "disk_full", Message: err.Error()}
 	case errors.Is(err, events.ErrReadOnly):
 		return &apiError{Status: http.StatusServiceUnavailable, Code: "read_only", Message: err.Error()}
+	case errors.Is(err, events.ErrChainBroken):
+		return &apiError{Status: http.StatusServiceUnavailable, Code: "damaged", Message: err.Error()}
 	}
 	return &apiError{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error; see the server log"}
 }

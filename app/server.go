@@ -21,8 +21,8 @@ type ServerConfig struct {
 	// the HTTP face alone) only health and the UI are served.
 	Desk *Desk
 	Log  events.Log // Desk's log when Desk is set
-	// Problem, when set, says why the log is served read-only (a damaged
-	// store, an archive). Health reports it and writes are refused.
+	// Problem, when set, says why the log is served read-only; with a Desk,
+	// health asks Desk.Problem instead, which follows the log's state.
 	Problem error
 	Assets  fs.FS // the built frontend (frontend/dist); may lack index.html in dev trees
 	Logger  logrus.FieldLogger
@@ -46,7 +46,7 @@ func NewServer(cfg ServerConfig) *Server {
 		cfg.Logger = logrus.StandardLogger()
 	}
 	if cfg.Desk != nil {
-		cfg.Log, cfg.Problem = cfg.Desk.Log, cfg.Desk.ReadOnly
+		cfg.Log = cfg.Desk.Log
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger}
 	mux := http.NewServeMux()

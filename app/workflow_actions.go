@@ -12,7 +12,7 @@ import (
 // offers exactly these, so an action that would be refused is not shown.
 func (d *Desk) ReleaseActions(r projections.Release, u UserView) []string {
 	out := []string{}
-	if d.ReadOnly != nil {
+	if d.Problem() != nil {
 		return out
 	}
 	p, _, err := d.project(r.Project)

@@ -153,6 +153,9 @@ func (s *Store) Append(ctx context.Context, stream string, expectedVersion int64
 	if err := s.broken.Load(); err != nil {
 		return nil, *err
 	}
+	if err := s.lateDamage.Load(); err != nil {
+		return nil, *err
+	}
 	prepared, err := prepareAppend(stream, expectedVersion, evs)
 	if err != nil {
 		return nil, err
@@ -260,14 +263,32 @@ func (s *Store) runWriter() {
 			}
 		}
 		lastGroup = len(batch)
-		if err := s.broken.Load(); err != nil {
+		if err := s.refusal(); err != nil {
 			for _, r := range batch {
-				r.done <- appendResult{err: *err}
+				r.done <- appendResult{err: err}
 			}
 			continue
 		}
 		s.commitBatch(batch)
+		s.guard.preallocate()
 	}
+}
+
+// refusal is why the writer must not commit now: the background
+// verification found damage (it waits for it to end), a commit failed
+// earlier, or the disk is too full for Badger to write safely.
+func (s *Store) refusal() error {
+	if err := s.awaitVerification(); err != nil {
+		return err
+	}
+	if err := s.broken.Load(); err != nil {
+		return *err
+	}
+	if err := s.guard.check(); err != nil {
+		s.guard.refused()
+		return err
+	}
+	return nil
 }
 
 // groupLinger bounds how long the writer waits for callers of the previous

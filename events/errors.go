@@ -16,6 +16,9 @@ var (
 	ErrClosed = errors.New("events: store closed")
 	// ErrReadOnly: a write was attempted on a read-only log (an archive, a damaged store).
 	ErrReadOnly = errors.New("events: log is read-only")
+	// ErrDiskFull: the data directory's disk has less free space than the
+	// store keeps in reserve; appends are refused until space is freed.
+	ErrDiskFull = errors.New("events: data disk full")
 	// ErrLocked: another process owns the data directory.
 	ErrLocked = errors.New("events: data directory in use")
 	// ErrNotStore: the directory holds something that is not a Release Desk event store.

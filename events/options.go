@@ -29,6 +29,13 @@ type Options struct {
 	// 0 means defaultMaxBatch. One Append is never split, so a single Append
 	// larger than MaxBatch is committed alone.
 	MaxBatch int
+	// MinFreeBytes is the free space kept in reserve on the data
+	// directory's file system: below it appends fail with *DiskFullError
+	// (diskguard.go). 0 means defaultMinFreeBytes.
+	MinFreeBytes uint64
+	// VerifyOnOpen verifies the whole store in the background after Open
+	// and holds appends back until it has (verify_open.go).
+	VerifyOnOpen bool
 }
 
 // defaultMaxBatch bounds one group commit. It is a latency bound more than a
@@ -46,6 +53,9 @@ func (o Options) withDefaults() Options {
 		l := logrus.New()
 		l.SetOutput(io.Discard)
 		o.Logger = l
+	}
+	if o.MinFreeBytes == 0 {
+		o.MinFreeBytes = defaultMinFreeBytes
 	}
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = defaultMaxBatch

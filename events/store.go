@@ -31,6 +31,13 @@ type Store struct {
 	refused error
 	// damage is what Open found wrong with the log, nil when healthy.
 	damage *damageError
+	// lateDamage is what the background verification found (verify_open.go).
+	lateDamage atomic.Pointer[error]
+	verified   chan struct{}      // closed when it ends; nil without one
+	stopVerify context.CancelFunc // ends it early, on Close
+	// guard refuses appends when the data disk is nearly full (diskguard.go);
+	// nil when read-only.
+	guard *diskGuard
 
 	// The writer goroutine (commit.go), absent when the store is read-only.
 	reqs       chan *appendReq
@@ -108,9 +115,9 @@ func open(dir string, opts Options, lock *dirLock, state dirState) (*Store, erro
 		lock:     lock,
 		versions: map[string]uint64{},
 	}
-	db, err := badger.Open(badgerOptions(filepath.Join(dir, badgerDirName), opts))
+	db, err := openBadger(filepath.Join(dir, badgerDirName), opts)
 	if err != nil {
-		return nil, fmt.Errorf("events: open database in %s: %w", dir, err)
+		return nil, err
 	}
 	s.db = db
 	if err := s.load(); err != nil {
@@ -129,6 +136,10 @@ func open(dir string, opts Options, lock *dirLock, state dirState) (*Store, erro
 	case opts.ReadOnly:
 		s.refused = &readOnlyError{reason: "the store was opened read-only"}
 	default:
+		s.guard = newDiskGuard(filepath.Join(dir, badgerDirName), opts.MinFreeBytes, s.log)
+		if opts.VerifyOnOpen {
+			s.startVerification()
+		}
 		s.reqs = make(chan *appendReq)
 		s.stop = make(chan struct{})
 		s.writerDone = make(chan struct{})
@@ -136,6 +147,26 @@ func open(dir string, opts Options, lock *dirLock, state dirState) (*Store, erro
 	}
 	s.log.WithFields(logrus.Fields{"position": s.tip.head.Position, "read_only": s.refused != nil}).Info("event store opened")
 	return s, nil
+}
+
+// openBadger opens the database, first probing its tables (probe.go) and
+// turning a panic of Badger's own into an error: a damaged store is
+// reported, never a crash.
+func openBadger(dir string, opts Options) (db *badger.DB, err error) {
+	bo := badgerOptions(dir, opts)
+	if err := probeTables(dir, bo); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			db, err = nil, &DamagedStoreError{Reason: fmt.Sprintf("opening the database failed (%v)", p)}
+		}
+	}()
+	db, err = badger.Open(bo)
+	if err != nil {
+		return nil, fmt.Errorf("events: open database in %s: %w", filepath.Dir(dir), err)
+	}
+	return db, nil
 }
 
 // readOnlyError is what Append returns when the store refuses writes.
@@ -353,6 +384,10 @@ func (s *Store) Subscribe(ctx context.Context, fromPosition uint64) *Subscriptio
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.gate.shut()
+		if s.stopVerify != nil {
+			s.stopVerify()
+			<-s.verified
+		}
 		if s.stop != nil {
 			close(s.stop)
 			<-s.writerDone
@@ -363,7 +398,14 @@ func (s *Store) Close() error {
 		if s.head != nil {
 			errs = append(errs, s.head.close())
 		}
-		if err := s.db.Close(); err != nil {
+		if s.guard != nil && s.guard.check() != nil {
+			// Badger's Close flushes the memtable into a new table through
+			// a memory map the full disk may not back (SIGBUS). Every
+			// acknowledged event is already synced in the write-ahead log,
+			// which the next open replays: leaving the database as a crash
+			// would is safe, and dying is not.
+			s.log.WithError(s.guard.last()).Warn("data disk nearly full: the database is left to be replayed at the next open")
+		} else if err := s.db.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("events: close database in %s: %w", s.dir, err))
 		}
 		errs = append(errs, s.lock.release())

@@ -1,0 +1,63 @@
+package app
+
+import (
+	"context"
+	"time"
+
+	"releasedesk/projections"
+)
+
+// logWatchEvery is how often the desk looks whether its log refuses writes.
+const logWatchEvery = 2 * time.Second
+
+// watchLog settles the deployments the runner had to leave while the log
+// refused their events (a full data disk): the runner never changes a host
+// it cannot record, so it stops them where they stand. Once the log accepts
+// writes again they are recovered as a restart would recover them (each
+// host's `current` read and recorded, locks released, the deployment ended
+// interrupted), so a retry or a rollback can follow without a restart.
+func (d *Desk) watchLog(ctx context.Context) {
+	counter, ok := d.Log.(interface{ DiskRefusals() uint64 })
+	if !ok {
+		return
+	}
+	t := time.NewTicker(logWatchEvery)
+	defer t.Stop()
+	var settled uint64 // the refusal count last settled
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		// The count, not the state: the disk may have been full only
+		// between two looks.
+		n := counter.DiskRefusals()
+		if n == settled || d.Problem() != nil {
+			continue
+		}
+		settled = n
+		d.Logger.Info("the log accepts writes again: settling the deployments it could not record")
+		if err := d.Runner.Recover(ctx); err != nil && ctx.Err() == nil {
+			d.Logger.WithError(err).Error("settling the deployments left while the log refused writes")
+		}
+	}
+}
+
+// deploymentView is a deployment as the API shows it: the read model, and
+// while the log refuses writes, why a deployment shown queued or running
+// is not moving (its runner stopped at the first event it could not record).
+type deploymentView struct {
+	projections.Deployment
+	Stalled string `json:"stalled,omitempty"`
+}
+
+// viewDeployment makes the view; problem is Desk.Problem, asked once per
+// answer rather than once per deployment.
+func viewDeployment(dep projections.Deployment, problem error) deploymentView {
+	v := deploymentView{Deployment: dep}
+	if problem != nil && (dep.State == projections.DeployQueued || dep.State == projections.DeployRunning) {
+		v.Stalled = problem.Error()
+	}
+	return v
+}

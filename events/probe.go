@@ -1,0 +1,85 @@
+package events
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
+	"github.com/dgraph-io/badger/v4/table"
+	"github.com/dgraph-io/ristretto/v2/z"
+)
+
+// probeTables opens every table of a Badger directory the way Badger is
+// about to, but in this goroutine. Badger opens tables in goroutines of its
+// own, where a table cut short makes it read past the file and panic: no
+// caller can recover that, and the process dies without saying which file
+// is damaged. Found here, it is a *DamagedStoreError naming the file.
+func probeTables(dir string, bo badger.Options) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	var names []string
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".sst") {
+			names = append(names, e.Name())
+		}
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if err := probeTable(filepath.Join(dir, name), bo); err != nil {
+			return &DamagedStoreError{File: name, Reason: err.Error()}
+		}
+	}
+	return nil
+}
+
+// probeTable reads one table's footer and index, with the index's checksum,
+// and its first and last keys. Blocks are checked later, in the background
+// verification (verify_open.go), so that a start stays quick.
+func probeTable(path string, bo badger.Options) (err error) {
+	mf, err := z.OpenMmapFile(path, os.O_RDONLY, 0)
+	if err != nil && !errors.Is(err, z.NewFile) {
+		return err
+	}
+	// Only the mapping is released: Table.DecrRef would delete the file.
+	defer mf.Close(-1)
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("unreadable (%v)", p)
+		}
+	}()
+	_, err = table.OpenTable(mf, table.Options{
+		ReadOnly:    true,
+		BlockSize:   bo.BlockSize,
+		Compression: bo.Compression,
+		ChkMode:     options.NoVerification,
+	})
+	return err
+}
+
+// DamagedStoreError says that a file of the store cannot be read (File,
+// when known): the database cannot be opened at all, or a verification
+// found a block that fails its checksum. It matches ErrChainBroken: what
+// the log holds can no longer be shown whole.
+type DamagedStoreError struct {
+	File   string
+	Reason string
+}
+
+func (e *DamagedStoreError) Error() string {
+	if e.File == "" {
+		return "events: the event store is damaged: " + e.Reason
+	}
+	return fmt.Sprintf("events: the event store is damaged: its file %s cannot be read: %s", e.File, e.Reason)
+}
+
+func (e *DamagedStoreError) Is(target error) bool { return target == ErrChainBroken }
