@@ -43,7 +43,7 @@ func (d *Desk) Rollback(ctx context.Context, u UserView, project, envName, versi
 		switch {
 		case !ok:
 			return &NotFoundError{Message: fmt.Sprintf("version %s never went live on %s of %s", version, env.Name, p.ID)}
-		case entry.Current:
+		case entry.Current && d.allHostsRun(p.ID, env.Name, version):
 			return &ConflictError{Message: fmt.Sprintf("version %s is already current on %s of %s", version, env.Name, p.ID)}
 		case entry.Bad:
 			return &ConflictError{Message: fmt.Sprintf("version %s of %s was marked bad by %s (%s): roll back to another version",
@@ -71,6 +71,24 @@ func (d *Desk) Rollback(ctx context.Context, u UserView, project, envName, versi
 		return nil
 	})
 	return out, err
+}
+
+// allHostsRun tells whether every host of an environment runs version, as
+// the log says. The current version (the last deployment that succeeded)
+// is not enough: a deployment interrupted by a crash, or a partial one,
+// leaves hosts on another, and going back to the current version is then
+// exactly the rollback a release manager needs.
+func (d *Desk) allHostsRun(project, envName, version string) bool {
+	ev, ok := d.Set.Versions.Env(project, envName)
+	if !ok || ev.Mixed || len(ev.Hosts) == 0 {
+		return false
+	}
+	for _, h := range ev.Hosts {
+		if h.Version != version {
+			return false
+		}
+	}
+	return true
 }
 
 // MarkBad marks a version of an environment bad: it stays in the timeline,
