@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { EnvVersions, VersionEntry } from './types';
-import { entryRows, rollbackPlan, versionChoices } from './versionsview';
+import { entryRows, rollbackOffered, rollbackPlan, versionChoices } from './versionsview';
 
 function entry(version: string, over: Partial<VersionEntry> = {}): VersionEntry {
   return {
@@ -63,5 +63,29 @@ describe('rollbackPlan', () => {
     const p = rollbackPlan(entry('v1', { hosts: ['a', 'b'], kept: [] }), []);
     expect(p.hosts.map((h) => h.host)).toEqual(['a', 'b']);
     expect(p.transfer).toEqual(['a', 'b']);
+  });
+});
+
+describe('rollbackOffered', () => {
+  const host = (name: string, version: string) => ({
+    host: name,
+    version,
+    commit: 'c'.repeat(40),
+    deployment: 'd1',
+    since: '2026-11-26T10:00:00Z',
+  });
+  it('offers any version but the current one, and never a bad one', () => {
+    const v = { ...env([entry('v1'), entry('v2', { current: true })], 'v2'), hosts: [host('a', 'v2'), host('b', 'v2')] };
+    expect(rollbackOffered(v, entry('v1'))).toBe(true);
+    expect(rollbackOffered(v, entry('v2'))).toBe(false);
+    expect(rollbackOffered(v, entry('v1', { bad: true }))).toBe(false);
+  });
+
+  it('offers the current version when a host runs another (an interrupted or partial deployment)', () => {
+    const timeline = [entry('v1', { current: true }), entry('v2', { outcome: 'partial' })];
+    const v = { ...env(timeline, 'v1'), hosts: [host('a', 'v2'), host('b', 'v1')], mixed: true };
+    expect(rollbackOffered(v, entry('v1', { current: true }))).toBe(true);
+    const allMoved = { ...v, hosts: [host('a', 'v2'), host('b', 'v2')], mixed: false };
+    expect(rollbackOffered(allMoved, entry('v1', { current: true }))).toBe(true);
   });
 });

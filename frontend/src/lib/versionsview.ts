@@ -48,3 +48,17 @@ export function rollbackPlan(entry: VersionEntry, envHosts: readonly string[]): 
   const transfer = hosts.filter((h) => !h.kept).map((h) => h.host);
   return { hosts, transfer, instant: entry.instant === true || (hosts.length > 0 && transfer.length === 0) };
 }
+
+/**
+ * Whether a rollback to a version is worth offering: it is not marked bad,
+ * and some host runs something else. The current version (the last
+ * deployment that succeeded) is offered too when hosts moved away from it
+ * (a deployment interrupted, or failed on some hosts): going back to it is
+ * then the rollback needed. The server decides the same way.
+ */
+export function rollbackOffered(v: EnvVersions, e: VersionEntry): boolean {
+  if (e.bad) return false;
+  if (v.current !== e.version) return true;
+  const hosts = v.hosts ?? [];
+  return v.mixed === true || hosts.length === 0 || hosts.some((h) => h.version !== e.version);
+}
