@@ -103,6 +103,17 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, u UserView) erro
 
 	var buf bytes.Buffer
 	for {
+		// The caller is checked again before each send: a token revoked,
+		// a user disabled or a role taken away while the stream is open
+		// ends it, with an event saying why (a client that reconnects
+		// then gets the 401 or 403 itself).
+		if err := s.streamAllowed(r); err != nil {
+			if msg, jerr := json.Marshal(toAPIError(err)); jerr == nil {
+				fmt.Fprintf(w, "event: unauthorized\ndata: %s\n\n", msg)
+				flusher.Flush()
+			}
+			return nil
+		}
 		// Send all that is applied, a chunk at a time.
 		for head := d.Set.Position(); last < head; {
 			buf.Reset()
@@ -135,6 +146,15 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, u UserView) erro
 			flusher.Flush()
 		}
 	}
+}
+
+// streamAllowed authenticates and authorizes the stream's caller again.
+func (s *Server) streamAllowed(r *http.Request) error {
+	u, err := s.caller(r)
+	if err != nil {
+		return err
+	}
+	return s.mayRead(u, ActionAuditRead)
 }
 
 // errChunkFull stops a chunk's read from the log.

@@ -583,3 +583,35 @@ func TestStreamEndsOnClose(t *testing.T) {
 		t.Fatalf("the stream ended with %v, want a clean end", sub.err)
 	}
 }
+
+// A token revoked while its stream is open ends the stream, with an event
+// saying why; the revocation itself is not sent to it.
+func TestStreamEndsWhenTokenRevoked(t *testing.T) {
+	e := newAPIEnv(t, apiOptions{noRunner: true})
+	root := e.login("root", rootPassword)
+	r := e.must(http.StatusCreated, "POST", "/api/v1/tokens", root, map[string]any{"name": "watcher"})
+	token, id := str(r.Body, "token"), str(r.Body, "info", "id")
+	if token == "" || id == "" {
+		t.Fatalf("token answer: %s", r.Raw)
+	}
+	sub := e.openStream("", token, "")
+	sub.start()
+	e.must(http.StatusNoContent, "DELETE", "/api/v1/tokens/"+id, root, nil)
+	var got []sseMsg
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case m, ok := <-sub.msgs:
+			if ok {
+				got = append(got, m)
+				continue
+			}
+		case <-deadline:
+			t.Fatalf("the stream is still open 10 s after its token was revoked; got %+v", got)
+		}
+		break
+	}
+	if len(got) != 1 || got[0].Event != "unauthorized" || !strings.Contains(got[0].Raw, "revoked") {
+		t.Fatalf("want one unauthorized event naming the revocation, got %+v", got)
+	}
+}
