@@ -197,11 +197,11 @@ func (s *Server) listDeployments(w http.ResponseWriter, r *http.Request, u UserV
 }
 
 func (s *Server) getDeployment(w http.ResponseWriter, r *http.Request, u UserView) error {
-	dep, err := s.cfg.Desk.Deployment(r.PathValue("id"))
+	doc, err := s.cfg.Desk.deploymentDoc(r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, viewDeployment(dep, s.cfg.Desk.Problem()))
+	writeEncodedJSON(w, http.StatusOK, doc)
 	return nil
 }
 

@@ -46,6 +46,8 @@ type Desk struct {
 	mirrorMu sync.Mutex
 	mirrors  map[string]*runner.Mirror // project -> its mirror
 
+	deployDocs deployDocCache // encoded deployment views (deploy_cache.go)
+
 	runCtx     context.Context // ends on Close: background work (retries)
 	stop       context.CancelFunc
 	wg         sync.WaitGroup

@@ -75,12 +75,22 @@ func toAPIError(err error) *apiError {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
+	setJSONHeaders(w, status)
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(v)
+}
+
+// writeEncodedJSON answers with a body already encoded as writeJSON would.
+func writeEncodedJSON(w http.ResponseWriter, status int, body []byte) {
+	setJSONHeaders(w, status)
+	_, _ = w.Write(body)
+}
+
+func setJSONHeaders(w http.ResponseWriter, status int) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
 }
 
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {

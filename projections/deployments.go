@@ -114,6 +114,9 @@ type deployState struct {
 	cmds []string
 	errs []string
 	outs [][]byte
+	// rev is the position of the last event that changed it (0 for one
+	// loaded from a checkpoint and not changed since): see Revision.
+	rev uint64
 }
 
 // step is a Step as kept. A large log holds hundreds of thousands, so it
@@ -181,6 +184,7 @@ func (m *Deployments) apply(e *events.Envelope, p *payload, d *decoder) error {
 		}
 		m.last = ds
 	}
+	ds.rev = e.Position
 	x := &ds.d
 	switch e.Type {
 	case typeStepOutput:
@@ -264,7 +268,8 @@ func (m *Deployments) requested(id string, e *events.Envelope, p *payload, d *de
 	id = d.internString(id)
 	ds := &deployState{d: Deployment{ID: id, Kind: or(p.Kind, KindDeploy), Environment: p.Environment,
 		Commit: p.Commit, Version: p.Version, Release: p.Release, RequestedBy: d.internString(e.Actor),
-		Reason: p.Reason, OnlyHosts: p.Hosts, State: DeployQueued, Requested: e.Time, Position: e.Position}}
+		Reason: p.Reason, OnlyHosts: p.Hosts, State: DeployQueued, Requested: e.Time, Position: e.Position},
+		rev: e.Position}
 	m.byID[id] = ds
 	m.order = append(m.order, ds)
 	if p.ProjectRaw == nil {
@@ -404,6 +409,19 @@ func (m *Deployments) Get(id string) (Deployment, bool) {
 		d.Steps[i] = ds.public(&ds.steps[i], &m.names)
 	}
 	return d, true
+}
+
+// Revision is the position of the last event that changed a deployment.
+// Its view (Get) stays the same as long as this does, so a caller may keep
+// the view, encoded, and serve it again without building it.
+func (m *Deployments) Revision(id string) (uint64, bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	ds, ok := m.byID[id]
+	if !ok {
+		return 0, false
+	}
+	return ds.rev, true
 }
 
 // Step returns one step of a deployment.
