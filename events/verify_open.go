@@ -3,6 +3,9 @@ package events
 import (
 	"context"
 	"fmt"
+	"time"
+
+	"github.com/sirupsen/logrus"
 )
 
 // Open checks only the end of the log against its head record, so that a
@@ -23,12 +26,13 @@ func (s *Store) startVerification() {
 	go func() {
 		defer close(s.verified)
 		defer cancel()
+		start := time.Now()
 		err := s.verifyStored(ctx)
 		if ctx.Err() != nil {
 			return // closed meanwhile: the next open verifies again
 		}
 		if err == nil {
-			s.log.WithField("position", s.Head().Position).Info("event log verified")
+			s.log.WithFields(logrus.Fields{"position": s.Head().Position, "took": time.Since(start).Round(time.Millisecond)}).Info("event log verified")
 			return
 		}
 		refusal := error(&readOnlyError{reason: err.Error()})
