@@ -183,6 +183,8 @@ export interface Deployment {
   cancel_requested?: boolean;
   cancel_requested_by?: string;
   cancel_reason?: string;
+  /** Why a queued or running deployment is not moving: the log refuses writes (a full data disk). */
+  stalled?: string;
   plan: Plan;
   hosts: HostProgress[];
   steps: Step[] | null;
