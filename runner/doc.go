@@ -1,7 +1,8 @@
 // Package runner executes deployments: it resolves a commit with go-git,
-// exports and builds its tree, publishes it to hosts with rsync over SSH
-// (goph for remote commands) into releases/<version>, switches `current`
-// atomically, rolls back and prunes. Everything it does is reported as
+// exports and builds its tree, publishes it to hosts over SSH (goph; rsync,
+// or a tar stream for a change, on the same connection) into
+// releases/<version>, switches `current` atomically, rolls back and
+// prunes. Everything it does is reported as
 // events; it never imports app.
 //
 //   - Submit queues a deployment (deploy.requested); Runner claims queued

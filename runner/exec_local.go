@@ -38,6 +38,11 @@ import (
 type LocalExecutor struct {
 	Dir string   // working directory; empty: this process's
 	Env []string // NAME=value pairs added to this process's environment
+	// ExtraFiles are handed to the command as fds 3, 4, ... (exec.Cmd's
+	// ExtraFiles) and closed here once it has started, or failed to:
+	// this process keeps no copy, so their other ends see EOF when the
+	// command's side goes (see relayRsync).
+	ExtraFiles []*os.File
 }
 
 var _ Executor = (*LocalExecutor)(nil)
@@ -70,6 +75,7 @@ func (e *LocalExecutor) RunStdin(ctx context.Context, argv []string, stdin io.Re
 }
 
 func (e *LocalExecutor) run(ctx context.Context, argv, env []string, stdin io.Reader, out io.Writer) (int, error) {
+	defer e.closeExtra()
 	if err := checkArgv(argv); err != nil {
 		return -1, err
 	}
@@ -110,10 +116,13 @@ func (e *LocalExecutor) run(ctx context.Context, argv, env []string, stdin io.Re
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pgid: pgid, Pdeathsig: syscall.SIGKILL}
 	cmd.WaitDelay = localWaitDelay
+	cmd.ExtraFiles = e.ExtraFiles
 	// Pdeathsig fires when the starting thread exits: keep it until Wait.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	e.closeExtra() // the command has its copies
+	if err != nil {
 		return -1, err
 	}
 	done := make(chan struct{})
@@ -175,6 +184,13 @@ func startReaper() (reaper *exec.Cmd, alive *os.File, err error) {
 		return nil, nil, err
 	}
 	return reaper, w, nil
+}
+
+// closeExtra closes ExtraFiles (again: a second Close does nothing).
+func (e *LocalExecutor) closeExtra() {
+	for _, f := range e.ExtraFiles {
+		_ = f.Close()
+	}
 }
 
 // Close implements Executor; a LocalExecutor holds nothing.

@@ -24,7 +24,6 @@ type hostRun struct {
 	host   Host
 	layout Layout
 	ex     Executor
-	rsync  *RsyncOptions // the transfer's options, to close its ssh master
 
 	locked     bool   // the remote lock is ours
 	previous   string // the version `current` pointed to before this run
@@ -467,24 +466,30 @@ func (d *deployment) transfer(hr *hostRun, plan *DeltaPlan) bool {
 	} else if hr.previous != "" {
 		opts.LinkDest = l.Release(hr.previous)
 	}
+	// To a remote host, rsync's remote half runs on the host's open
+	// connection (relayRsync): no second handshake, no second connection.
+	conn, _ := hr.ex.(*SSHExecutor)
 	if d.p.Strategy == StrategyLocal {
 		opts.Host = Host{Addr: LocalHost, Path: hr.host.Path}
 	} else {
-		dir, err := d.controlDir()
-		if err != nil {
-			d.fail(hr, "transfer", err)
-			return false
-		}
-		opts.KeyPath, opts.KnownHostsPath = d.env.SSHKey, d.r.cfg.KnownHostsPath
-		opts.ControlPath = ControlPath(dir, d.id, hr.host.Addr)
-		hr.rsync = &opts
+		opts.Relay = true
 	}
 	argv, err := RsyncCommand(opts)
+	if err == nil && opts.Relay && conn == nil {
+		err = fmt.Errorf("transfer to %s: no SSH connection", hr.host.Addr)
+	}
 	var s *step
-	if err != nil {
+	switch {
+	case err != nil:
 		s = d.beginStep(hr.host.Addr, "transfer", nil)
 		err = s.finish(-1, err)
-	} else {
+	case opts.Relay:
+		s = d.beginStep(hr.host.Addr, "transfer", argv)
+		exit, rerr := d.relayRsync(d.ctx, s, conn, argv, d.r.cfg.StepTimeout)
+		if err = s.finish(exit, rerr); err != nil {
+			err = d.explainTransfer(hr, s.Output(), err)
+		}
+	default:
 		s, _, err = d.run(d.ctx, hr.host.Addr, "transfer", &LocalExecutor{}, argv, d.r.cfg.StepTimeout)
 		if err != nil {
 			err = d.explainTransfer(hr, s.Output(), err)
@@ -597,8 +602,8 @@ func firstTransferError(out string) string {
 	return first + full
 }
 
-// controlDir is the deployment's private directory of ssh control
-// sockets: short (a socket path has 108 bytes) and 0700.
+// controlDir is the deployment's private directory (0700) of rsync's
+// files-from lists (a local delta).
 func (d *deployment) controlDir() (string, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -743,7 +748,7 @@ func (d *deployment) revert(ctx context.Context, hr *hostRun) {
 	}
 }
 
-// closeHosts closes every connection and ssh master of the run.
+// closeHosts closes every connection of the run.
 func (d *deployment) closeHosts() {
 	d.mu.Lock()
 	hrs := make([]*hostRun, 0, len(d.results))
@@ -752,18 +757,11 @@ func (d *deployment) closeHosts() {
 	}
 	dir := d.ctlDir
 	d.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	var wg sync.WaitGroup
 	for _, hr := range hrs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if hr.rsync != nil {
-				if err := CloseControlMaster(ctx, *hr.rsync); err != nil {
-					d.logger.WithError(err).WithField("host", hr.host.Addr).Debug("ssh master not closed")
-				}
-			}
 			if hr.ex != nil {
 				_ = hr.ex.Close()
 			}

@@ -21,7 +21,11 @@ type RsyncOptions struct {
 	KeyPath        string // private key (SSH only)
 	KnownHostsPath string // the app's known_hosts (SSH only)
 	ControlPath    string // ssh multiplexing socket, one per host and deployment (SSH only; see ControlPath)
-	LinkDest       string // absolute path on the host of the previous release, optional
+	// Relay: the remote half runs on the host's open connection
+	// (relayShell as -e, see relayRsync), not over ssh: KeyPath,
+	// KnownHostsPath and ControlPath are not used.
+	Relay    bool
+	LinkDest string // absolute path on the host of the previous release, optional
 	// FilesFrom (a local absolute path, optional) lists NUL-separated
 	// paths relative to Source: only those are sent (a delta transfer
 	// into a staging dir already filled from the previous release; see
@@ -147,10 +151,12 @@ func (o RsyncOptions) checkSSH() (user, host string, port int, err error) {
 //   - -s (--secluded-args, formerly --protect-args; rsync >= 3.0 on the
 //     host): paths travel inside the rsync protocol, never through the
 //     remote shell.
-//   - for a remote host, an ssh -e command with strict host key checking
-//     against the app's known_hosts only, no ssh_config, and one
-//     multiplexed connection (ControlMaster) per host and deployment. Close
-//     it with CloseControlMaster when the deployment is done with the host.
+//   - for a remote host with Relay (what a deployment uses), relayShell as
+//     -e: the remote half runs on the host's open connection (relayRsync).
+//   - for a remote host without Relay, an ssh -e command with strict host
+//     key checking against the app's known_hosts only, no ssh_config, and
+//     one multiplexed connection (ControlMaster) per host and deployment.
+//     Close it with CloseControlMaster when done with the host.
 func RsyncCommand(o RsyncOptions) ([]string, error) {
 	if o.Source == "" || !filepath.IsAbs(o.Source) || hasControl(o.Source) {
 		return nil, fmt.Errorf("%w: source %q: want an absolute local directory", ErrBadRsync, o.Source)
@@ -191,6 +197,16 @@ func RsyncCommand(o RsyncOptions) ([]string, error) {
 	src := strings.TrimRight(o.Source, "/") + "/"
 	if o.Host.Addr == LocalHost {
 		return append(argv, "--", src, o.Dest+"/"), nil
+	}
+	if o.Relay {
+		user, host, _, err := ParseHostAddr(o.Host.Addr)
+		if err != nil {
+			return nil, err
+		}
+		if strings.Contains(host, ":") {
+			host = "[" + host + "]"
+		}
+		return append(argv, "-e", relayShell, "--", src, user+"@"+host+":"+o.Dest+"/"), nil
 	}
 	user, host, port, err := o.checkSSH()
 	if err != nil {

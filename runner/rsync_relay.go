@@ -1,0 +1,175 @@
+package runner
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strconv"
+	"time"
+)
+
+// An rsync to a remote host runs over the host's open connection instead
+// of a second SSH connection of its own: rsync's remote shell (-e) is
+// relayShell, a small script that hands rsync's pipe to this process
+// through two pipes rsync inherits (fds 3 and 4), and relayRsync runs the
+// remote half (`rsync --server ...`) in a session of the connection
+// (SSHExecutor.runPipe). So a host costs one connection and one handshake
+// whatever its transfer, and the connections open at once follow the
+// hosts at work, not twice as many.
+
+// relayShell is rsync's -e in relay mode (RsyncOptions.Relay). It writes
+// the words rsync gives its remote shell ([-l user] host rsync --server
+// ...), their count first, each NUL-terminated, to fd 3; then a cat copies
+// rsync's data to fd 3 in the background (its stdin saved on fd 5 first:
+// sh gives a background job /dev/null; its stderr discarded, so it never
+// holds the step's output open), and the script becomes a cat of fd 4 to
+// rsync, which ends when this process closes fd 4's other end after the
+// remote half ended: as ssh ends with its session.
+const relayShell = `sh -c 'printf "%s\0" "$#" "$@" >&3 || exit 1; exec 5<&0; ` +
+	`cat <&5 >&3 3>&- 4<&- 5<&- 2>/dev/null & exec cat <&4 3>&- 4<&- 5<&-' rd-relay`
+
+// relayWordRe is what a word of the remote half may be: rsync's own
+// options (with -s, the secluded args, paths travel inside the protocol).
+// Anything else (a path escaped for a shell) is refused, never re-quoted.
+var relayWordRe = regexp.MustCompile(`^[A-Za-z0-9._,=+/-]+$`)
+
+// Bounds of what relayShell writes before the data.
+const (
+	maxRelayWords   = 64
+	maxRelayWordLen = 4096
+)
+
+// relayGrace is how long relayRsync waits for the remote half once rsync
+// has ended, before ending it.
+const relayGrace = 2 * time.Second
+
+// relayRsync runs argv, an rsync built with RsyncOptions.Relay, on this
+// machine, and its remote half on ex's connection, as step s, within
+// timeout. rsync's exit status is the transfer's; a remote half that
+// failed while rsync said 0 fails it too.
+func (d *deployment) relayRsync(ctx context.Context, s *step, ex *SSHExecutor, argv []string, timeout time.Duration) (int, error) {
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	upR, upW, err := os.Pipe()
+	if err != nil {
+		return -1, err
+	}
+	downR, downW, err := os.Pipe()
+	if err != nil {
+		upR.Close()
+		upW.Close()
+		return -1, err
+	}
+	rctx, rcancel := context.WithCancel(ctx)
+	defer rcancel()
+	type half struct {
+		exit int
+		err  error
+	}
+	remote := make(chan half, 1)
+	go func() {
+		// Once the remote half has ended, closing fd 4's other end ends
+		// the relay (rsync's remote shell), and closing fd 3's ends the
+		// copy of rsync's data: rsync sees its remote shell gone, as
+		// when ssh ends, even in the middle of sending.
+		defer downW.Close()
+		defer upR.Close()
+		in := bufio.NewReader(upR)
+		words, err := readRelayWords(in)
+		var cmd string
+		if err == nil {
+			cmd, err = relayCommand(words)
+		}
+		if err != nil {
+			remote <- half{-1, err}
+			return
+		}
+		exit, err := ex.runPipe(rctx, cmd, in, downW, s)
+		remote <- half{exit, err}
+	}()
+	exit, err := d.runIn(ctx, s, &LocalExecutor{ExtraFiles: []*os.File{upW, downR}}, argv, nil, nil, timeout)
+	// rsync is gone: a read still waiting for the relay (rsync failed
+	// before it started one) ends, and so does the remote half's stdin.
+	upR.Close()
+	var r half
+	select {
+	case r = <-remote:
+	case <-time.After(relayGrace):
+		rcancel()
+		r = <-remote
+	}
+	switch {
+	case err != nil || exit != 0:
+		return exit, err
+	case r.err != nil:
+		return -1, fmt.Errorf("rsync on the host: %w", r.err)
+	case r.exit != 0:
+		return r.exit, fmt.Errorf("rsync on the host: exit status %d", r.exit)
+	}
+	return 0, nil
+}
+
+// readRelayWords reads what relayShell writes first: a count, then as
+// many words, each NUL-terminated.
+func readRelayWords(r *bufio.Reader) ([]string, error) {
+	word := func() (string, error) {
+		var b []byte
+		for {
+			c, err := r.ReadByte()
+			if err != nil {
+				if errors.Is(err, io.EOF) {
+					err = errors.New("rsync's remote shell said nothing (rsync ended first)")
+				}
+				return "", err
+			}
+			if c == 0 {
+				return string(b), nil
+			}
+			if len(b) == maxRelayWordLen {
+				return "", errors.New("relay: a word too long")
+			}
+			b = append(b, c)
+		}
+	}
+	w, err := word()
+	if err != nil {
+		return nil, err
+	}
+	n, err := strconv.Atoi(w)
+	if err != nil || n < 0 || n > maxRelayWords {
+		return nil, fmt.Errorf("relay: bad word count %q", w)
+	}
+	words := make([]string, n)
+	for i := range words {
+		if words[i], err = word(); err != nil {
+			return nil, err
+		}
+	}
+	return words, nil
+}
+
+// relayCommand is the command line of the remote half: the words after
+// rsync's [-l user] host, which must be `rsync --server` and options
+// (relayWordRe), quoted by QuoteCommand.
+func relayCommand(words []string) (string, error) {
+	if len(words) > 1 && words[0] == "-l" {
+		words = words[2:]
+	}
+	if len(words) < 3 || words[1] != "rsync" || words[2] != "--server" {
+		return "", fmt.Errorf("relay: not an rsync server command: %q", words)
+	}
+	words = words[1:] // the host: the connection's
+	for _, w := range words {
+		if !relayWordRe.MatchString(w) {
+			return "", fmt.Errorf("relay: refusing the remote word %q", w)
+		}
+	}
+	return QuoteCommand(words), nil
+}
