@@ -87,7 +87,8 @@ const (
 	benchChangeTarget      = 2 * time.Second
 	benchChangeBytesTarget = 1.5 // bytes sent per host vs changed bytes + file list
 	benchRollbackTarget    = time.Second
-	benchHandshakesTarget  = 2
+	benchHandshakesTarget  = 2 // per host, a full deploy (the runner's connection, rsync riding on it: 1)
+	benchHandshakesSwitch  = 1 // per host, a 1% change or a rollback: no connection but the runner's
 )
 
 func BenchmarkDeploy(b *testing.B) {
@@ -524,7 +525,7 @@ func (f *benchFixture) benchChange(b *testing.B) {
 		fmt.Sprintf("%.2fx (worst %.2fx)", mean, t.worst), benchVerdict(fmt.Sprintf("<= %.1fx", benchChangeBytesTarget), t.worst <= benchChangeBytesTarget))
 	f.row("1% change, new release's own disk, 1 host", benchKB(unique), benchKB(changed)+" (changed)",
 		fmt.Sprintf("%.2fx", float64(unique)/float64(changed)), "printed")
-	f.row("ssh handshakes per host, 1% change", strconv.Itoa(t.shakes), "", "", benchVerdict(fmt.Sprintf("<= %d", benchHandshakesTarget), t.shakes <= benchHandshakesTarget))
+	f.row("ssh handshakes per host, 1% change", strconv.Itoa(t.shakes), "", "", benchVerdict(fmt.Sprintf("<= %d", benchHandshakesSwitch), t.shakes <= benchHandshakesSwitch))
 }
 
 // changeFiles rewrites benchChangedFiles files of the tree (one in every
@@ -594,7 +595,7 @@ func (f *benchFixture) benchRollback(b *testing.B) {
 	b.Logf("where the time goes (%s): %s", lastID, f.breakdown(lastID))
 	f.row("rollback, 20 hosts", benchSec(run), benchSec(ref)+" (ssh switch by hand)", fmt.Sprintf("%.2fx", run.Seconds()/ref.Seconds()),
 		benchVerdict("< "+benchSec(benchRollbackTarget), run < benchRollbackTarget))
-	f.row("ssh handshakes per host, rollback", strconv.Itoa(shakes), "", "", benchVerdict(fmt.Sprintf("<= %d", benchHandshakesTarget), shakes <= benchHandshakesTarget))
+	f.row("ssh handshakes per host, rollback", strconv.Itoa(shakes), "", "", benchVerdict(fmt.Sprintf("<= %d", benchHandshakesSwitch), shakes <= benchHandshakesSwitch))
 }
 
 // summary prints the table of every figure measured, on standard output:

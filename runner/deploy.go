@@ -419,11 +419,21 @@ func (d *deployment) fillHosts(fin *Finished) {
 
 // runBatch stages every host of the batch, then switches those staged.
 // Under the halt policy one failure stops everything: nothing more is
-// started, and the batch is not switched.
+// started, and the batch is not switched. Each host is ended (endHost:
+// unlocked, its connection closed) as soon as its own work is done: a
+// host that failed or has nothing to switch right after its stage, the
+// others after their switch; what a halt or a cancel left open, when the
+// batch ends.
 func (d *deployment) runBatch(batch []Host) {
+	defer d.endBatch(batch)
 	parallel := effectiveParallel(d.env.Parallel)
 	runBounded(d.ctx, batch, parallel, d.stopping, func(h Host) {
-		d.guard(h, func(hr *hostRun) { d.stageHost(hr) })
+		d.guard(h, func(hr *hostRun) {
+			d.stageHost(hr)
+			if !hr.staged || hr.failed || hr.already {
+				d.endHost(hr)
+			}
+		})
 	})
 	if d.stopping() {
 		return
@@ -435,7 +445,10 @@ func (d *deployment) runBatch(batch []Host) {
 		}
 	}
 	runBounded(d.ctx, ready, parallel, d.stopping, func(h Host) {
-		d.guard(h, func(hr *hostRun) { d.switchHost(hr) })
+		d.guard(h, func(hr *hostRun) {
+			d.switchHost(hr)
+			d.endHost(hr)
+		})
 	})
 }
 

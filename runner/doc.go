@@ -2,8 +2,7 @@
 // exports and builds its tree, publishes it to hosts over SSH (goph; rsync,
 // or a tar stream for a change, on the same connection) into
 // releases/<version>, switches `current` atomically, rolls back and
-// prunes. Everything it does is reported as
-// events; it never imports app.
+// prunes. Everything it does is reported as events; it never imports app.
 //
 //   - Submit queues a deployment (deploy.requested); Runner claims queued
 //     deployments (deploy.started at expected version 1) and runs them, one
@@ -13,8 +12,9 @@
 //   - Project, Environment, Host: the configuration a deployment carries.
 //   - Layout builds every command that runs on a host as argv; Quote is the
 //     one function that quotes argv for a shell.
-//   - Executor runs argv on a target: SSHExecutor (one connection per host
-//     per deployment, strict host keys via Dialer) or LocalExecutor; its
-//     RunEnv hands a command secrets out of band, never in an argv.
+//   - Executor runs argv on a target: SSHExecutor (one connection per host,
+//     open only while the host is at work; strict host keys via Dialer) or
+//     LocalExecutor; its RunEnv hands a command secrets out of band, never
+//     in an argv.
 //   - Mirror, Workspace, Manifest: the git side on this machine.
 package runner

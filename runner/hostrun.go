@@ -8,7 +8,6 @@ import (
 	"os"
 	"regexp"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -23,7 +22,7 @@ import (
 type hostRun struct {
 	host   Host
 	layout Layout
-	ex     Executor
+	ex     Executor // the host's connection while it is open; nil before and after (endHost)
 
 	locked     bool   // the remote lock is ours
 	previous   string // the version `current` pointed to before this run
@@ -82,24 +81,20 @@ func (d *deployment) hostEvent(hr *hostRun, version, commit, previous string) Ho
 		Version: version, Commit: commit, Previous: previous}
 }
 
-// connect opens the host's one connection for this run. An unknown or
-// changed host key is recorded (host.key_rejected) and nothing runs there.
+// connect opens the host's one connection for this run (Runner.dial:
+// strict host keys, SSHTimeout). An unknown or changed host key is
+// recorded (host.key_rejected) and nothing runs there.
 func (d *deployment) connect(hr *hostRun) bool {
 	s := d.beginStep(hr.host.Addr, "connect", nil)
-	if d.p.Strategy == StrategyLocal {
-		hr.ex = &LocalExecutor{}
-		s.note("local target %s", hr.host.Path)
-		_ = s.finish(0, nil)
-		return true
-	}
-	dialer := &Dialer{KnownHostsPath: d.r.cfg.KnownHostsPath, Timeout: d.r.cfg.SSHTimeout}
-	ex, err := dialer.Dial(d.ctx, hr.host, d.env.SSHKey)
+	ex, err := d.r.dial(d.ctx, d.p, d.env, hr.host)
 	if err != nil {
 		d.rejectKey(err)
-		err = fmt.Errorf("connect to %s: %w", hr.host.Addr, err)
 		_ = s.finish(-1, err)
 		d.fail(hr, "connect", err)
 		return false
+	}
+	if d.p.Strategy == StrategyLocal {
+		s.note("local target %s", hr.host.Path)
 	}
 	hr.ex = ex
 	_ = s.finish(0, nil)
@@ -650,125 +645,4 @@ func (d *deployment) switchHost(hr *hostRun) {
 		return // no list of releases: the next deployment prunes
 	}
 	d.prune(d.ctx, hr, ParseReleases(res[1].Output))
-}
-
-// cleanup ends a run on every host it touched: under a cancel, a halt or a
-// panic, hosts switched by this run are switched back (a failed host
-// always is), unfinished staging dirs are removed, and remote locks are
-// released. It runs on a fresh context: the deployment's may have ended.
-// A shutdown leaves everything to recovery.
-func (d *deployment) cleanup(panicked bool) {
-	if d.shutdown() {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(d.ctx), cleanupTimeout)
-	defer cancel()
-	revertAll := panicked || d.cancelled() || (d.policy() == OnFailureHalt && d.anyFailed())
-	d.mu.Lock()
-	var hrs []*hostRun
-	for _, h := range d.hosts {
-		if hr := d.results[h.Addr]; hr != nil && hr.ex != nil {
-			hrs = append(hrs, hr)
-		}
-	}
-	d.mu.Unlock()
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, effectiveParallel(d.env.Parallel))
-	for _, hr := range hrs {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			defer func() {
-				if p := recover(); p != nil {
-					d.logger.WithFields(logrus.Fields{"host": hr.host.Addr, "panic": fmt.Sprint(p)}).Error("host clean-up panicked")
-				}
-			}()
-			if hr.switching && !hr.switched {
-				d.settleSwitch(ctx, hr)
-			}
-			if hr.switched && !hr.reverted && (revertAll || hr.failed) {
-				d.revert(ctx, hr)
-			}
-			if hr.staging {
-				argv, err := hr.layout.RemoveStaging(d.req.Version)
-				if _, _, err := d.command(ctx, hr, "clean", argv, err); err == nil {
-					hr.staging = false
-				}
-			}
-			if hr.locked {
-				argv, err := hr.layout.Unlock(d.id)
-				if s, _, err := d.command(ctx, hr, "unlock", argv, err); err == nil {
-					hr.locked = false
-					d.noteStaleLock(hr, s.Output())
-				}
-			}
-		}()
-	}
-	wg.Wait()
-}
-
-// settleSwitch finds out whether a switch that was cut short (cancelled,
-// timed out, connection lost) happened: the rename is atomic, so current
-// names either release. One that happened counts as switched, and is
-// reverted like the others.
-func (d *deployment) settleSwitch(ctx context.Context, hr *hostRun) {
-	argv, err := hr.layout.ReadCurrent()
-	s, _, err := d.command(ctx, hr, "current", argv, err)
-	if err != nil {
-		return
-	}
-	if v, _ := ParseCurrent(s.Output()); v == d.req.Version {
-		hr.switched = true
-		_ = d.emit(TypeHostSwitched, d.hostEvent(hr, d.req.Version, d.req.Commit, hr.previous))
-	}
-}
-
-// revert switches a host back to the release it ran before this run, and
-// runs post_release there (the app must reload the old code too). A host
-// that had no release before stays on the new one: there is nothing to go
-// back to, and `current` is never removed.
-func (d *deployment) revert(ctx context.Context, hr *hostRun) {
-	if hr.previous == "" {
-		s := d.beginStep(hr.host.Addr, "revert", nil)
-		s.note("no earlier release on this host: it stays on %s", d.req.Version)
-		_ = s.finish(-1, errors.New("nothing to switch back to"))
-		return
-	}
-	argv, err := hr.layout.Switch(hr.previous)
-	if _, _, err := d.command(ctx, hr, "revert", argv, err); err != nil {
-		return
-	}
-	hr.reverted = true
-	_ = d.emit(TypeHostReverted, d.hostEvent(hr, hr.previous, hr.prevCommit, d.req.Version))
-	if d.p.Hooks.PostRelease != "" {
-		plain, hidden := d.remoteEnv(d.req.Version)
-		argv, err := hr.layout.Hook(hr.previous, d.p.Hooks.PostRelease, plain)
-		_, _, _ = d.commandEnv(ctx, hr, "hook.post_release", argv, hidden, err)
-	}
-}
-
-// closeHosts closes every connection of the run.
-func (d *deployment) closeHosts() {
-	d.mu.Lock()
-	hrs := make([]*hostRun, 0, len(d.results))
-	for _, hr := range d.results {
-		hrs = append(hrs, hr)
-	}
-	dir := d.ctlDir
-	d.mu.Unlock()
-	var wg sync.WaitGroup
-	for _, hr := range hrs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if hr.ex != nil {
-				_ = hr.ex.Close()
-			}
-		}()
-	}
-	wg.Wait()
-	if dir != "" {
-		_ = os.RemoveAll(dir)
-	}
 }

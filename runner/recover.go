@@ -64,7 +64,9 @@ func (r *Runner) recoverOne(ctx context.Context, id string) error {
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			d.observe(d.result(h))
+			hr := d.result(h)
+			d.observe(hr)
+			d.closeHost(hr) // done with it: connections follow `parallel`
 		}()
 	}
 	wg.Wait()

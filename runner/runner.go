@@ -49,9 +49,10 @@ type Config struct {
 // Defaults of Config.
 const (
 	DefaultStepTimeout = 10 * time.Minute
-	// cleanupTimeout bounds the clean-up after a cancel or a failure
-	// (staging removal, switching back, unlocking): it runs on a fresh
-	// context since the deployment's own has ended.
+	// cleanupTimeout bounds the clean-up of one host at the end of its
+	// work or after a cancel or a failure (connecting again, staging
+	// removal, switching back, unlocking): it runs on a fresh context
+	// since the deployment's own may have ended.
 	cleanupTimeout = time.Minute
 )
 

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -143,6 +144,12 @@ type seqCmd struct {
 // failure, the failing part's name with the error. A part's status listed
 // in its ok codes is an answer; the sequence still stops there.
 func (d *deployment) sequence(hr *hostRun, name string, cmds []seqCmd) ([]SeqResult, *step, string, error) {
+	return d.sequenceCtx(d.ctx, hr, name, cmds)
+}
+
+// sequenceCtx is sequence on ctx: the clean-up's own context, when the
+// deployment's may have ended (a cancel).
+func (d *deployment) sequenceCtx(ctx context.Context, hr *hostRun, name string, cmds []seqCmd) ([]SeqResult, *step, string, error) {
 	nonce := newSeqNonce()
 	parts := make([]SeqPart, len(cmds))
 	for i, c := range cmds {
@@ -158,7 +165,7 @@ func (d *deployment) sequence(hr *hostRun, name string, cmds []seqCmd) ([]SeqRes
 		return nil, s, cmds[0].name, s.finish(-1, err)
 	}
 	s := d.beginStep(hr.host.Addr, name, argv)
-	exit, err := d.runIn(d.ctx, s, hr.ex, argv, nil, nil, d.r.cfg.StepTimeout)
+	exit, err := d.runIn(ctx, s, hr.ex, argv, nil, nil, d.r.cfg.StepTimeout)
 	res := ParseSequence(nonce, s.Output(), len(cmds))
 	failed := ""
 	for i, r := range res {

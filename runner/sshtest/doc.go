@@ -5,7 +5,8 @@
 // away: Kill (the host dies mid-transfer), Freeze (the host hangs),
 // RotateHostKey (a changed key).
 //
-//   - Cluster: the running hosts, their key files and fault controls.
+//   - Cluster: the running hosts, their key files and fault controls;
+//     Established counts the connections open to them.
 //   - Host: an address and a target path, the same fields as runner.Host
 //     (convert with runner.Host(h)).
 //
