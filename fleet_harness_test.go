@@ -66,7 +66,6 @@ type fleet struct {
 	files   []string // the tree's files (relative), sorted
 	release string   // the release's id
 	branch  string
-	ports   map[int]bool
 	seq     int
 }
 
@@ -76,14 +75,7 @@ type fleet struct {
 func newFleet(tb testing.TB, n, files int, bytes int64) *fleet {
 	tb.Helper()
 	sharedBinary(tb)
-	f := &fleet{tb: tb, cl: sshtest.Start(tb, n), ports: map[int]bool{}, branch: "r1"}
-	for i := range n {
-		port, err := strconv.Atoi(f.cl.HostPort(i)[strings.LastIndex(f.cl.HostPort(i), ":")+1:])
-		if err != nil {
-			tb.Fatal(err)
-		}
-		f.ports[port] = true
-	}
+	f := &fleet{tb: tb, cl: sshtest.Start(tb, n), branch: "r1"}
 	base := fleetDir(tb, "app")
 	data := filepath.Join(base, "data")
 	addUser(tb, data, "root", "root-password-1", true)
@@ -348,9 +340,10 @@ func (d fleetDeployment) stepTime(name string) time.Duration {
 func (d fleetDeployment) wall() time.Duration { return d.Finished.Sub(d.Requested) }
 
 // monitor polls, every 50 ms, the TCP connections established to the
-// hosts' ports (/proc/net/tcp, the sshd side) and the app's RSS.
+// hosts (sshtest.Cluster.Established: the sshd side of /proc/net/tcp) and
+// the app's RSS.
 type monitor struct {
-	ports    map[int]bool
+	cl       *sshtest.Cluster
 	pid      int
 	stop     chan struct{}
 	done     chan struct{}
@@ -359,8 +352,8 @@ type monitor struct {
 	samples  atomic.Int64
 }
 
-func startMonitor(ports map[int]bool, pid int) *monitor {
-	m := &monitor{ports: ports, pid: pid, stop: make(chan struct{}), done: make(chan struct{})}
+func startMonitor(cl *sshtest.Cluster, pid int) *monitor {
+	m := &monitor{cl: cl, pid: pid, stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(m.done)
 		tick := time.NewTicker(50 * time.Millisecond)
@@ -380,7 +373,7 @@ func startMonitor(ports map[int]bool, pid int) *monitor {
 
 func (m *monitor) sample() {
 	m.samples.Add(1)
-	if n, err := countEstablished(m.ports); err == nil && int64(n) > m.peakConn.Load() {
+	if n, err := m.cl.Established(); err == nil && int64(n) > m.peakConn.Load() {
 		m.peakConn.Store(int64(n))
 	}
 	if rss := procRSS(m.pid, "VmRSS"); rss > m.peakRSS.Load() {
@@ -393,33 +386,6 @@ func (m *monitor) end() (conns int, rss int64) {
 	close(m.stop)
 	<-m.done
 	return int(m.peakConn.Load()), m.peakRSS.Load()
-}
-
-// countEstablished counts the sockets in ESTABLISHED state whose local
-// port is one of ports (the servers' ends of the connections to them).
-func countEstablished(ports map[int]bool) (int, error) {
-	n := 0
-	for _, file := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			if file == "/proc/net/tcp6" {
-				continue
-			}
-			return 0, err
-		}
-		for _, line := range strings.Split(string(b), "\n")[1:] {
-			fs := strings.Fields(line)
-			if len(fs) < 4 || fs[3] != "01" {
-				continue
-			}
-			i := strings.LastIndexByte(fs[1], ':')
-			port, err := strconv.ParseInt(fs[1][i+1:], 16, 32)
-			if err == nil && ports[int(port)] {
-				n++
-			}
-		}
-	}
-	return n, nil
 }
 
 // procRSS reads a field in kB of /proc/<pid>/status, in bytes.
