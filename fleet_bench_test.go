@@ -41,6 +41,7 @@ package main
 //     same start on a log of one user.
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -383,7 +384,12 @@ func (fb *fleetBench) lastDeployment() string {
 type startMeasure struct {
 	health, releases time.Duration
 	rss, hwm         int64
-	stop             time.Duration
+	// verified: when health stopped saying `verifying` (the background
+	// verification of the whole log a start runs; writes wait for it),
+	// and the peak RSS by then.
+	verified    time.Duration
+	verifiedHWM int64
+	stop        time.Duration
 }
 
 func (fb *fleetBench) measureStart(data, token string) startMeasure {
@@ -413,6 +419,23 @@ func (fb *fleetBench) measureStart(data, token string) startMeasure {
 	m.health = poll("/api/v1/health", "")
 	m.releases = poll("/api/v1/releases", token)
 	m.rss, m.hwm = procRSS(app.Pid(), "VmRSS"), procRSS(app.Pid(), "VmHWM")
+	for {
+		var h struct {
+			Verifying bool `json:"verifying"`
+		}
+		if res, err := hc.Get(app.URL + "/api/v1/health"); err == nil {
+			_ = json.NewDecoder(res.Body).Decode(&h)
+			res.Body.Close()
+			if !h.Verifying {
+				break
+			}
+		}
+		if time.Since(t0) > 5*time.Minute {
+			b.Fatalf("still verifying after 5 minutes\n%s", app.Log())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	m.verified, m.verifiedHWM = time.Since(t0), procRSS(app.Pid(), "VmHWM")
 	t1 := time.Now()
 	app.Stop()
 	m.stop = time.Since(t1)
@@ -466,6 +489,10 @@ func (fb *fleetBench) startup() {
 		fleetSec(empty.health)+" (a log of one user)", "", "printed")
 	fb.row("  RSS when ready (peak): from checkpoint / rebuild", fmt.Sprintf("%s (%s) / %s (%s)", fleetMB(fromCkpt.rss), fleetMB(fromCkpt.hwm), fleetMB(rebuild.rss), fleetMB(rebuild.hwm)),
 		fmt.Sprintf("%s (%s) (a log of one user)", fleetMB(empty.rss), fleetMB(empty.hwm)), "", "printed")
+	fb.row("  whole log verified in the background (writes wait for it): from checkpoint / rebuild",
+		fmt.Sprintf("%s / %s after the start; peak RSS by then %s / %s", fleetSec(fromCkpt.verified), fleetSec(rebuild.verified),
+			fleetMB(fromCkpt.verifiedHWM), fleetMB(rebuild.verifiedHWM)),
+		fleetSec(empty.verified)+" (a log of one user)", "", "printed")
 	fb.row("  stop (SIGTERM, checkpoint saved) / checkpoint size", fleetSec(rebuild.stop)+" / "+fleetMB(ckMB), "", "", "printed")
 	fb.notes = append(fb.notes, fmt.Sprintf("The start-up log: %d generated events (releases through test, approval and production, each deployment's steps, output, host and lock events, failures, rollbacks, logins) written through the events package in %s, plus the bootstrap user and one login.", n, fleetSec(gen)))
 	b.ReportMetric(fromCkpt.releases.Seconds(), "s-startup-checkpoint")
@@ -534,7 +561,7 @@ func (fb *fleetBench) write() {
 		fb.notes = append(fb.notes, fmt.Sprintf("Open SSH connections exceeded `parallel` + %d in this run (peak %d): see the targets marked MISSED.",
 			fleetConnSlack, fb.maxConnsSeen))
 	}
-	fb.notes = append(fb.notes, "The package benchmarks (`events`, `projections`, `runner`) run first in `make bench`; their output is in `build/bench-*.txt`.")
+	fb.notes = append(fb.notes, "The package benchmarks (`events`, `projections`, `runner`, `app`) run first in `make bench`; their output is in `build/bench-*.txt`.")
 	for _, n := range fb.notes {
 		fmt.Fprintf(&w, "- %s\n", n)
 	}
