@@ -423,15 +423,21 @@ func (d *deployment) fillHosts(fin *Finished) {
 // unlocked, its connection closed) as soon as its own work is done: a
 // host that failed or has nothing to switch right after its stage, the
 // others after their switch; what a halt or a cancel left open, when the
-// batch ends.
+// batch ends. In a batch larger than `parallel`, a staged host waits for
+// the switch parked (its connection closed, its lock kept) and is
+// connected to again for it (hostwait.go).
 func (d *deployment) runBatch(batch []Host) {
 	defer d.endBatch(batch)
 	parallel := effectiveParallel(d.env.Parallel)
+	parks := d.parks(batch)
 	runBounded(d.ctx, batch, parallel, d.stopping, func(h Host) {
 		d.guard(h, func(hr *hostRun) {
 			d.stageHost(hr)
-			if !hr.staged || hr.failed || hr.already {
+			switch {
+			case !hr.staged || hr.failed || hr.already:
 				d.endHost(hr)
+			case parks:
+				d.park(hr)
 			}
 		})
 	})
@@ -446,7 +452,9 @@ func (d *deployment) runBatch(batch []Host) {
 	}
 	runBounded(d.ctx, ready, parallel, d.stopping, func(h Host) {
 		d.guard(h, func(hr *hostRun) {
-			d.switchHost(hr)
+			if !hr.parked || d.unpark(hr, len(batch)) {
+				d.switchHost(hr)
+			}
 			d.endHost(hr)
 		})
 	})

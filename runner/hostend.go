@@ -13,9 +13,10 @@ import (
 // A host's part of a run ends as soon as its work in its batch does
 // (switched, post_release and prune done; or failed; or nothing to do):
 // endHost releases its remote lock and closes its connection right then,
-// so the connections open at once follow `parallel` (and the batch being
-// staged), not the number of hosts. Nothing on the normal path ever
-// connects twice.
+// so the connections open at once follow `parallel`, not the number of
+// hosts. Nothing on the normal path connects twice, except a host of a
+// batch larger than `parallel`, which waits for its switch without its
+// connection (hostwait.go).
 //
 // Only a revert after the host's batch has ended (a cancel, or a later
 // failure under the halt policy) needs the host again: cleanup connects
@@ -164,7 +165,11 @@ func (d *deployment) tidyClosed(ctx context.Context, hr *hostRun, revertAll bool
 		d.revert(ctx, hr) // it only notes that there is nothing to go back to
 		return
 	}
-	if !d.reconnect(ctx, hr) {
+	why := "the connection was closed when the host's batch ended; connecting again to tidy up"
+	if hr.parked {
+		why = "the connection was closed while the host waited for its batch's switch, and it was not switched; connecting again to tidy up"
+	}
+	if d.reconnect(ctx, hr, why) != nil {
 		return
 	}
 	if hr.unsure() || hr.mustRevert(revertAll) {
@@ -211,21 +216,21 @@ func (d *deployment) release(ctx context.Context, hr *hostRun) {
 	}
 }
 
-// reconnect opens a new connection to a host whose connection endHost
-// closed: the same dial as connect (strict host keys against known_hosts,
-// SSHTimeout), within ctx.
-func (d *deployment) reconnect(ctx context.Context, hr *hostRun) bool {
+// reconnect opens a new connection to a host whose connection was closed
+// (endHost, or park while it waited for its switch): the same dial as
+// connect (strict host keys against known_hosts, SSHTimeout), within ctx.
+// The step "reconnect" says why, for the audit trail.
+func (d *deployment) reconnect(ctx context.Context, hr *hostRun, why string) error {
 	s := d.beginStep(hr.host.Addr, "reconnect", nil)
-	s.note("the connection was closed when the host's batch ended; connecting again to tidy up")
+	s.note("%s", why)
 	ex, err := d.r.dial(ctx, d.p, d.env, hr.host)
 	if err != nil {
 		d.rejectKey(err)
-		_ = s.finish(-1, err)
-		return false
+		return s.finish(-1, err)
 	}
-	hr.ex = ex
+	hr.ex, hr.parked = ex, false
 	_ = s.finish(0, nil)
-	return true
+	return nil
 }
 
 // hostCurrent is what a host's `current` names: a version and its commit.

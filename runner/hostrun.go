@@ -31,6 +31,7 @@ type hostRun struct {
 	staged     bool
 	switching  bool // a switch was sent: if it did not answer, read current to know
 	switched   bool // switched by this run
+	parked     bool // staged, its connection closed until its batch's switch (hostwait.go); still locked
 	already    bool // already on the version when this run came
 	failed     bool
 	reverted   bool

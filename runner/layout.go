@@ -378,6 +378,29 @@ func (l Layout) Unlock(deployment string) ([]string, error) {
 	return shell(unlockScript, l.Path, deployment, strconv.Itoa(int(InfolessLockAge.Seconds())), lockTag(deployment)), nil
 }
 
+const checkLockScript = `d="$1/.releasedesk/lock"
+if [ -L "$d" ] && [ "$(readlink "$d")" = "lock.$3" ] && grep -qxF -e "deployment=$2" "$d/info" 2>/dev/null; then
+	exit 0
+fi
+cat "$d/info" 2>/dev/null
+exit 3`
+
+// CheckLock tells whether the host lock is still the one deployment took
+// (Lock), without taking it: exit 0 if so, else ExitLockHeld with the
+// info of whatever lock is there now (nothing when there is none: it was
+// broken). A host that waited for its switch without a connection is
+// checked so before it is switched: a lock that changed hands meanwhile
+// no longer protects its staged release.
+func (l Layout) CheckLock(deployment string) ([]string, error) {
+	if err := l.check(); err != nil {
+		return nil, err
+	}
+	if err := ValidateToken(deployment); err != nil {
+		return nil, err
+	}
+	return shell(checkLockScript, l.Path, deployment, lockTag(deployment)), nil
+}
+
 const breakLockScript = `r="$1/.releasedesk"
 d="$r/lock"
 cat "$d/info" 2>/dev/null

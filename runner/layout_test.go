@@ -28,7 +28,7 @@ const (
 // layoutScripts are the only texts that may follow `sh -c` in a builder's
 // argv: constants. Variable data must come after them, as arguments.
 var layoutScripts = []string{
-	lockScript, unlockScript, breakLockScript, readCurrentScript, beginStagingScript,
+	lockScript, unlockScript, checkLockScript, breakLockScript, readCurrentScript, beginStagingScript,
 	writeFilesScript, linkSharedScript, switchScript, releaseInfoScript, listReleasesScript,
 	removeScript, hookScript, gitFetchScript, gitArchiveScript, seqScript, beginDeltaStagingScript,
 }
@@ -62,6 +62,7 @@ func builderCases(t *testing.T, l Layout) []struct {
 		{"Prepare", one(l.Prepare())},
 		{"Lock", one(l.Lock(LockInfo{Deployment: "d-42", Holder: "alice; $(touch CANARY)", Since: since}))},
 		{"Unlock", one(l.Unlock("d-42"))},
+		{"CheckLock", one(l.CheckLock("d-42"))},
 		{"BreakLock", one(l.BreakLock())},
 		{"ReadCurrent", one(l.ReadCurrent())},
 		{"BeginStaging", one(l.BeginStaging(tv1))},
@@ -333,9 +334,20 @@ func TestLayoutLock(t *testing.T) {
 	if code, _ := try(t)(l.Unlock("d-")); code != ExitLockHeld {
 		t.Fatal("unlock by a prefix of the deployment id")
 	}
+	// CheckLock: its own deployment's, not another's nor a prefix.
+	ok(t)(l.CheckLock("d-1"))
+	for _, other := range []string{"d-2", "d-"} {
+		if code, out := try(t)(l.CheckLock(other)); code != ExitLockHeld || ParseLockInfo(out) != mine {
+			t.Fatalf("CheckLock(%s): exit %d %q", other, code, out)
+		}
+	}
 	ok(t)(l.Unlock("d-1"))
 	if _, err := os.Stat(l.LockDir()); !os.IsNotExist(err) {
 		t.Fatal("own unlock left the lock")
+	}
+	// No lock at all (broken): not ours, and nobody named.
+	if code, out := try(t)(l.CheckLock("d-1")); code != ExitLockHeld || strings.TrimSpace(out) != "" {
+		t.Fatalf("CheckLock without a lock: exit %d %q", code, out)
 	}
 	ok(t)(l.Unlock("d-1")) // no lock: fine
 	// Lock works without Prepare, and BreakLock prints and removes.
