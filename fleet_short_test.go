@@ -8,16 +8,19 @@ import (
 // runnerBoundsConnections says that the runner keeps the SSH connections
 // open to the hosts within `parallel` plus a small constant
 // (fleetConnSlack; issue 6): a host's one connection (rsync runs on it)
-// is closed as soon as its work in its batch ends, and only a revert
-// after that connects again. TestFleetShort holds every deployment to
-// that bound, and BenchmarkFleet fails a run that misses it.
+// is closed as soon as its work in its batch ends (in a batch larger than
+// `parallel`, also while it waits for the batch's switch), and only its
+// switch after such a wait or a revert connects again. TestFleetShort
+// holds every deployment to that bound, and BenchmarkFleet fails a run
+// that misses it.
 const runnerBoundsConnections = true
 
 // TestFleetShort is the fleet benchmark (BenchmarkFleet) in a form small
 // enough for every `go test ./...`: a real serve process, 10 real sshd
 // hosts in batches of 5 with parallel 5, a full deployment, a 1% change
-// while 10 API clients poll and 5 SSE subscribers follow the stream, and
-// a rollback. It asserts correctness only (every deployment succeeded and
+// while 10 API clients poll and 5 SSE subscribers follow the stream, a
+// rollback, then a change in one batch of all 10 hosts (batch 0) with
+// parallel 5. It asserts correctness only (every deployment succeeded and
 // every host runs what it says, open SSH connections stay within
 // parallel + fleetConnSlack (runnerBoundsConnections) and are all closed
 // at the end, no SSE event is lost, reordered or repeated, the API
@@ -107,5 +110,20 @@ func TestFleetShort(t *testing.T) {
 	rb := f.wait(id, 3*time.Minute)
 	checkConns("rollback", m)
 	f.checkCurrent(paths, v1)
-	t.Logf("rollback of %d hosts: %v, switch skew %v; whole test %v", hosts, rb.wall(), rb.switchSkew(), time.Since(start))
+	t.Logf("rollback of %d hosts: %v, switch skew %v", hosts, rb.wall(), rb.switchSkew())
+
+	// One batch of all 10 hosts (batch 0) with parallel 5: the staged
+	// hosts wait for the switch without their connection, so the bound
+	// holds however large the batch.
+	f.configure("short", parallel, 0)
+	f.change(files / 100)
+	m = startMonitor(f.cl, f.app.Pid())
+	id, v3 := f.deploy("prod")
+	d = f.wait(id, 3*time.Minute)
+	checkConns("one batch larger than parallel", m)
+	f.checkCurrent(paths, v3)
+	if n := len(d.batchTimes()); n != 1 {
+		t.Errorf("one batch larger than parallel: %d batches, want 1", n)
+	}
+	t.Logf("whole test %v", time.Since(start))
 }
