@@ -554,9 +554,10 @@ func (fb *fleetBench) write() {
 	}
 	w.WriteString("\n## Notes\n\n")
 	fb.notes = append(fb.notes, "The runner holds one SSH connection per host at work (rsync's remote half runs on it), from the host's connect "+
-		"to the end of its own work in its batch, when it releases the host's lock and closes it (`runner/hostend.go`); the staged hosts of a "+
-		"batch stay connected until the batch's switch. So with `batch` = `parallel`, as here, the connections open at once follow `parallel`, "+
-		"not the number of hosts.")
+		"to the end of its own work in its batch, when it releases the host's lock and closes it (`runner/hostend.go`). In a batch larger "+
+		"than `parallel`, a staged host waits for the batch's switch locked but unconnected, and reconnects for it, `parallel` at a time "+
+		"(`runner/hostwait.go`). So the connections open at once follow `parallel`, not the number of hosts; here `batch` = `parallel`, "+
+		"so every host connects once.")
 	if !fb.connsHoldBound {
 		fb.notes = append(fb.notes, fmt.Sprintf("Open SSH connections exceeded `parallel` + %d in this run (peak %d): see the targets marked MISSED.",
 			fleetConnSlack, fb.maxConnsSeen))
