@@ -43,6 +43,11 @@ const (
 	maxRelayWordLen = 4096
 )
 
+// relayBufferSize is the read size of rsync's data on its way to the host:
+// a pipe gives at most 64 KiB a read, which the session sends as two
+// packets of the largest size.
+const relayBufferSize = 64 << 10
+
 // relayGrace is how long relayRsync waits for the remote half once rsync
 // has ended, before ending it.
 const relayGrace = 2 * time.Second
@@ -81,7 +86,10 @@ func (d *deployment) relayRsync(ctx context.Context, s *step, ex *SSHExecutor, a
 		// when ssh ends, even in the middle of sending.
 		defer downW.Close()
 		defer upR.Close()
-		in := bufio.NewReader(upR)
+		// The buffer sets the size of the writes to the session, and each
+		// write is an SSH packet of its own: bufio's default 4 KiB made
+		// eight packets (and syscalls) where one of 32 KiB does.
+		in := bufio.NewReaderSize(upR, relayBufferSize)
 		words, err := readRelayWords(in)
 		var cmd string
 		if err == nil {
