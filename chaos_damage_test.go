@@ -94,6 +94,13 @@ var chaosStoreDamages = []chaosStoreDamage{
 		}
 		return filepath.Base(p)
 	}},
+	{name: "a table deleted (.sst; the MANIFEST names it)", apply: func(t *testing.T, dir string) string {
+		p := chaosBadgerFiles(t, dir, ".sst")[0]
+		if err := os.Remove(p); err != nil {
+			t.Fatal(err)
+		}
+		return filepath.Base(p)
+	}},
 	{name: "the write-ahead log (.mem) truncated after a crash", kill: true, apply: func(t *testing.T, dir string) string {
 		p := chaosBadgerFiles(t, dir, ".mem")[0]
 		if err := os.Truncate(p, chaosWalUsed(t, p)/2); err != nil {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/sirupsen/logrus"
@@ -163,10 +164,17 @@ func openBadger(dir string, opts Options) (db *badger.DB, err error) {
 		}
 	}()
 	db, err = badger.Open(bo)
-	if err != nil {
+	switch {
+	case err == nil:
+		return db, nil
+	case errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.EMFILE), errors.Is(err, syscall.ENFILE),
+		errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.ENOMEM):
+		// The machine, not the store: a start may well succeed later.
 		return nil, fmt.Errorf("events: open database in %s: %w", filepath.Dir(dir), err)
 	}
-	return db, nil
+	// Anything else is the files themselves: a MANIFEST that names a
+	// table no longer there, a value log cut short, ...
+	return nil, &DamagedStoreError{Reason: "the database cannot be opened: " + err.Error()}
 }
 
 // readOnlyError is what Append returns when the store refuses writes.
