@@ -159,8 +159,15 @@ func dataDiskFullTrial(t *testing.T, rep *chaosReport, first bool) {
 		write, _ = f.users["dev"].try("POST", "/api/v1/tokens", map[string]any{"name": "while full"})
 	}
 	if first {
-		rep.note("while full: app alive %v; deployment %v (%v%v); health %v: %v; a write answered %d %s",
-			alive, dep["state"], dep["error"], stalled, health["status"], health["problem"], write.Status, strings.TrimSpace(string(write.Raw)))
+		shown := fmt.Sprint(dep["state"])
+		if e, _ := dep["error"].(string); e != "" {
+			shown += " (" + e + ")"
+		}
+		if stalled != "" {
+			shown += ", stalled: " + stalled
+		}
+		rep.note("while full: app alive %v; deployment %s; health %v: %v; a write answered %d %s",
+			alive, shown, health["status"], health["problem"], write.Status, strings.TrimSpace(string(write.Raw)))
 	}
 	t.Logf("alive %v dep %v %v health %v write %d %s", alive, dep["state"], dep["error"], health, write.Status, write.Raw)
 	said := false
