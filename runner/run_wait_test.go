@@ -203,17 +203,8 @@ done
 // switched; the parked ones are connected to again to be unlocked, the
 // last one's staging is removed, within the same bound.
 func TestRunBatchLargerThanParallelCancelled(t *testing.T) {
-	h := newRunWaitHarness(t, OnFailureHalt, func(p *Project) {
-		p.Hooks.PreRelease = `if [ -e ../../slow ]; then echo $$ >../../hook.pid; exec sleep 30; fi`
-	})
+	h, slow, c1, v1, m1 := newSlowLastHostHarness(t)
 	targets := h.targets()
-	c1 := h.head()
-	v1, m1 := h.versionOf(c1), h.manifestOf(c1)
-	h.mustSucceed(KindDeploy, c1, v1)
-	slow := targets[runWaitHosts-1]
-	if err := os.WriteFile(filepath.Join(slow.Path, "slow"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
 
 	c2 := h.commit(map[string]string{"dir0/file000.txt": "v2\n"})
 	id := h.submit(KindDeploy, c2, h.versionOf(c2))
@@ -270,17 +261,8 @@ func TestRunBatchLargerThanParallelCancelled(t *testing.T) {
 // unlocks them all and ends the deployment interrupted with every host on
 // v1; a resume then reuses the sealed releases and switches every host.
 func TestRunBatchLargerThanParallelLeftToRecovery(t *testing.T) {
-	h := newRunWaitHarness(t, OnFailureHalt, func(p *Project) {
-		p.Hooks.PreRelease = `if [ -e ../../slow ]; then echo $$ >../../hook.pid; exec sleep 30; fi`
-	})
+	h, slow, c1, v1, m1 := newSlowLastHostHarness(t)
 	targets := h.targets()
-	c1 := h.head()
-	v1, m1 := h.versionOf(c1), h.manifestOf(c1)
-	h.mustSucceed(KindDeploy, c1, v1)
-	slow := targets[runWaitHosts-1]
-	if err := os.WriteFile(filepath.Join(slow.Path, "slow"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
 	if err := h.r.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -331,4 +313,23 @@ func TestRunBatchLargerThanParallelLeftToRecovery(t *testing.T) {
 	}
 	h.checkHosts(targets, v2, c2, m2)
 	h.checkLockFree()
+}
+
+// newSlowLastHostHarness is a run-wait harness (halt) on which every host
+// runs v1 (commit c1, manifest m1) and whose last host, slow, now hangs in
+// pre_release (writing the hook's pid to hook.pid beside its releases), so
+// the hosts staged before it wait parked.
+func newSlowLastHostHarness(t *testing.T) (h *runHarness, slow Host, c1, v1 string, m1 Manifest) {
+	t.Helper()
+	h = newRunWaitHarness(t, OnFailureHalt, func(p *Project) {
+		p.Hooks.PreRelease = `if [ -e ../../slow ]; then echo $$ >../../hook.pid; exec sleep 30; fi`
+	})
+	c1 = h.head()
+	v1, m1 = h.versionOf(c1), h.manifestOf(c1)
+	h.mustSucceed(KindDeploy, c1, v1)
+	slow = h.targets()[runWaitHosts-1]
+	if err := os.WriteFile(filepath.Join(slow.Path, "slow"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return h, slow, c1, v1, m1
 }
