@@ -229,6 +229,52 @@ type started struct {
 	err   error
 }
 
+// startSession starts command in a new session of the connection, its
+// stdout and stderr going to stdout and stderr, block written to its stdin
+// first (stdin stays open). Opening a session writes to the connection, so
+// it runs aside: when ctx ends first, it is closed once it has opened and
+// ctx's error is returned. A connection that refuses is ErrConnectionLost.
+func (e *SSHExecutor) startSession(ctx context.Context, command string, stdout, stderr io.Writer, block []byte) (started, error) {
+	ready := make(chan started, 1)
+	go func() {
+		sess, err := e.client.NewSession()
+		if err != nil {
+			ready <- started{err: fmt.Errorf("new session: %w", err)}
+			return
+		}
+		sess.Stdout, sess.Stderr = stdout, stderr
+		stdin, err := sess.StdinPipe()
+		if err == nil {
+			err = sess.Start(command)
+		}
+		if err == nil && len(block) > 0 {
+			// Stdin stays open after it: closing it ends the command.
+			_, err = stdin.Write(block)
+		}
+		if err != nil {
+			sess.Close()
+			ready <- started{err: fmt.Errorf("start: %w", err)}
+			return
+		}
+		ready <- started{sess: sess, stdin: stdin}
+	}()
+	select {
+	case st := <-ready:
+		if st.err != nil {
+			return st, fmt.Errorf("%w: %s: %v", ErrConnectionLost, e.host.Addr, st.err)
+		}
+		return st, nil
+	case <-ctx.Done():
+		go func() {
+			if st := <-ready; st.sess != nil {
+				st.stdin.Close()
+				st.sess.Close()
+			}
+		}()
+		return started{}, ctx.Err()
+	}
+}
+
 // Run implements Executor. Opening the session, starting the command and
 // waiting for it are all bounded by ctx, so a host that stops answering
 // cannot hold Run past ctx.
@@ -279,43 +325,9 @@ func (e *SSHExecutor) session(ctx context.Context, command string, block []byte,
 		out = io.Discard
 	}
 	w := &syncWriter{w: out}
-	ready := make(chan started, 1)
-	go func() {
-		sess, err := e.client.NewSession()
-		if err != nil {
-			ready <- started{err: fmt.Errorf("new session: %w", err)}
-			return
-		}
-		sess.Stdout, sess.Stderr = w, w
-		stdin, err := sess.StdinPipe()
-		if err == nil {
-			err = sess.Start(command)
-		}
-		if err == nil && len(block) > 0 {
-			// Stdin stays open after it: closing it ends the command.
-			_, err = stdin.Write(block)
-		}
-		if err != nil {
-			sess.Close()
-			ready <- started{err: fmt.Errorf("start: %w", err)}
-			return
-		}
-		ready <- started{sess: sess, stdin: stdin}
-	}()
-	var st started
-	select {
-	case st = <-ready:
-	case <-ctx.Done():
-		go func() {
-			if st := <-ready; st.sess != nil {
-				st.stdin.Close()
-				st.sess.Close()
-			}
-		}()
-		return -1, ctx.Err()
-	}
-	if st.err != nil {
-		return -1, fmt.Errorf("%w: %s: %v", ErrConnectionLost, e.host.Addr, st.err)
+	st, err := e.startSession(ctx, command, w, w, block)
+	if err != nil {
+		return -1, err
 	}
 	sess := st.sess
 	defer sess.Close()
@@ -334,7 +346,6 @@ func (e *SSHExecutor) session(ctx context.Context, command string, block []byte,
 	}
 	waited := make(chan error, 1)
 	go func() { waited <- sess.Wait() }()
-	var err error
 	select {
 	case err = <-waited:
 		if stream == nil {

@@ -2,7 +2,6 @@ package runner
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"time"
 
@@ -22,44 +21,9 @@ func (e *SSHExecutor) runPipe(ctx context.Context, command string, in io.Reader,
 	if err := ctx.Err(); err != nil {
 		return -1, err
 	}
-	type begun struct {
-		sess  *ssh.Session
-		stdin io.WriteCloser
-		err   error
-	}
-	ready := make(chan begun, 1)
-	go func() {
-		sess, err := e.client.NewSession()
-		if err != nil {
-			ready <- begun{err: fmt.Errorf("new session: %w", err)}
-			return
-		}
-		sess.Stdout, sess.Stderr = data, &syncWriter{w: out}
-		stdin, err := sess.StdinPipe()
-		if err == nil {
-			err = sess.Start(command)
-		}
-		if err != nil {
-			sess.Close()
-			ready <- begun{err: fmt.Errorf("start: %w", err)}
-			return
-		}
-		ready <- begun{sess: sess, stdin: stdin}
-	}()
-	var b begun
-	select {
-	case b = <-ready:
-	case <-ctx.Done():
-		go func() {
-			if b := <-ready; b.sess != nil {
-				b.stdin.Close()
-				b.sess.Close()
-			}
-		}()
-		return -1, ctx.Err()
-	}
-	if b.err != nil {
-		return -1, fmt.Errorf("%w: %s: %v", ErrConnectionLost, e.host.Addr, b.err)
+	b, err := e.startSession(ctx, command, data, &syncWriter{w: out}, nil)
+	if err != nil {
+		return -1, err
 	}
 	defer b.sess.Close()
 	go func() {
