@@ -5,8 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
-	"strings"
+	"slices"
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
@@ -14,29 +13,36 @@ import (
 	"github.com/dgraph-io/ristretto/v2/z"
 )
 
-// probeTables opens every table of a Badger directory the way Badger is
-// about to, but in this goroutine. Badger opens tables in goroutines of its
-// own, where a table cut short makes it read past the file and panic: no
-// caller can recover that, and the process dies without saying which file
-// is damaged. Found here, it is a *DamagedStoreError naming the file.
+// probeTables opens every table the MANIFEST names the way Badger is about
+// to, but in this goroutine. Badger opens tables in goroutines of its own,
+// where a table cut short makes it read past the file and panic: no caller
+// can recover that, and the process dies without saying which file is
+// damaged. Found here, it is a *DamagedStoreError naming the file. Tables
+// the MANIFEST does not name (one a crash cut short while it was being
+// written) are not probed: Badger deletes them unopened. A MANIFEST that
+// cannot be read, or a table missing, is left for Badger to refuse.
 func probeTables(dir string, bo badger.Options) error {
-	entries, err := os.ReadDir(dir)
+	f, err := os.Open(filepath.Join(dir, "MANIFEST"))
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil
-		}
-		return err
+		return nil
 	}
-	var names []string
-	for _, e := range entries {
-		if strings.HasSuffix(e.Name(), ".sst") {
-			names = append(names, e.Name())
-		}
+	defer f.Close()
+	m, _, err := badger.ReplayManifestFile(f, bo.ExternalMagicVersion, bo)
+	if err != nil {
+		return nil
 	}
-	sort.Strings(names)
-	for _, name := range names {
-		if err := probeTable(filepath.Join(dir, name), bo); err != nil {
-			return &DamagedStoreError{File: name, Reason: err.Error()}
+	ids := make([]uint64, 0, len(m.Tables))
+	for id := range m.Tables {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		path := table.NewFilename(id, dir)
+		if _, err := os.Stat(path); err != nil {
+			continue
+		}
+		if err := probeTable(path, bo.BlockSize, m.Tables[id].Compression); err != nil {
+			return &DamagedStoreError{File: filepath.Base(path), Reason: err.Error()}
 		}
 	}
 	return nil
@@ -45,7 +51,7 @@ func probeTables(dir string, bo badger.Options) error {
 // probeTable reads one table's footer and index, with the index's checksum,
 // and its first and last keys. Blocks are checked later, in the background
 // verification (verify_open.go), so that a start stays quick.
-func probeTable(path string, bo badger.Options) (err error) {
+func probeTable(path string, blockSize int, compression options.CompressionType) (err error) {
 	mf, err := z.OpenMmapFile(path, os.O_RDONLY, 0)
 	if err != nil && !errors.Is(err, z.NewFile) {
 		return err
@@ -59,8 +65,8 @@ func probeTable(path string, bo badger.Options) (err error) {
 	}()
 	_, err = table.OpenTable(mf, table.Options{
 		ReadOnly:    true,
-		BlockSize:   bo.BlockSize,
-		Compression: bo.Compression,
+		BlockSize:   blockSize,
+		Compression: compression,
 		ChkMode:     options.NoVerification,
 	})
 	return err

@@ -158,6 +158,9 @@ func openBadger(dir string, opts Options) (db *badger.DB, err error) {
 	if err := probeTables(dir, bo); err != nil {
 		return nil, err
 	}
+	if !opts.ReadOnly {
+		removeEmptyWAL(dir)
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			db, err = nil, &DamagedStoreError{Reason: fmt.Sprintf("opening the database failed (%v)", p)}
@@ -175,6 +178,19 @@ func openBadger(dir string, opts Options) (db *badger.DB, err error) {
 	// Anything else is the files themselves: a MANIFEST that names a
 	// table no longer there, a value log cut short, ...
 	return nil, &DamagedStoreError{Reason: "the database cannot be opened: " + err.Error()}
+}
+
+// removeEmptyWAL deletes write-ahead log files of length zero. Badger
+// creates one and then sizes it; a crash between the two leaves an empty
+// file, which Badger then refuses to open ("Create a new file"). It never
+// held an event (nothing is written before the file is sized), so it goes.
+func removeEmptyWAL(dir string) {
+	mems, _ := filepath.Glob(filepath.Join(dir, "*.mem"))
+	for _, p := range mems {
+		if fi, err := os.Stat(p); err == nil && fi.Size() == 0 {
+			_ = os.Remove(p)
+		}
+	}
 }
 
 // readOnlyError is what Append returns when the store refuses writes.
