@@ -23,13 +23,20 @@ import (
 
 // relayShell is rsync's -e in relay mode (RsyncOptions.Relay). It writes
 // the words rsync gives its remote shell ([-l user] host rsync --server
-// ...), their count first, each NUL-terminated, to fd 3; then a cat copies
-// rsync's data to fd 3 in the background (its stdin saved on fd 5 first:
-// sh gives a background job /dev/null; its stderr discarded, so it never
-// holds the step's output open), and the script becomes a cat of fd 4 to
-// rsync, which ends when this process closes fd 4's other end after the
-// remote half ended: as ssh ends with its session.
-const relayShell = `sh -c 'printf "%s\0" "$#" "$@" >&3 || exit 1; exec 5<&0; ` +
+// ...), their count first, then its own pid, each NUL-terminated, to fd 3,
+// and reads on fd 4 how the data is to go:
+//   - "direct": this process takes the script's stdin and stdout, rsync's
+//     own sockets, kept on fds 6 and 7 (a redirection such as the read's
+//     moves fd 0 for a while), and uses them itself (pidfd_getfd), so rsync's data
+//     crosses no other process; the script waits for EOF on fd 4, which
+//     comes once the remote half ended, and exits as ssh would.
+//   - "cat": a cat copies rsync's data to fd 3 in the background (its
+//     stdin saved on fd 5 first: sh gives a background job /dev/null; its
+//     stderr discarded, so it never holds the step's output open), and the
+//     script becomes a cat of fd 4 to rsync, which ends when this process
+//     closes fd 4's other end after the remote half ended.
+const relayShell = `sh -c 'exec 6<&0 7>&1; printf "%s\0" "$#" "$@" "$$" >&3 || exit 1; IFS= read -r how <&4 || exit 1; ` +
+	`if [ "$how" = direct ]; then exec 3>&-; read -r how <&4; exit 0; fi; exec 6<&- 7>&- 5<&0; ` +
 	`cat <&5 >&3 3>&- 4<&- 5<&- 2>/dev/null & exec cat <&4 3>&- 4<&- 5<&-' rd-relay`
 
 // relayWordRe is what a word of the remote half may be: rsync's own
@@ -42,6 +49,13 @@ const (
 	maxRelayWords   = 64
 	maxRelayWordLen = 4096
 )
+
+// relayHandoff takes rsync's sockets from relayShell's process; a test
+// replaces it to exercise the cat relay.
+var relayHandoff = takeRelaySockets
+
+// errNoHandoff: this system cannot hand rsync's sockets over.
+var errNoHandoff = errors.New("relay: no socket handoff on this system")
 
 // relayBufferSize is the read size of rsync's data on its way to the host:
 // a pipe gives at most 64 KiB a read, which the session sends as two
@@ -91,11 +105,31 @@ func (d *deployment) relayRsync(ctx context.Context, s *step, ex *SSHExecutor, a
 		// eight packets (and syscalls) where one of 32 KiB does.
 		in := bufio.NewReaderSize(upR, relayBufferSize)
 		words, err := readRelayWords(in)
-		var cmd string
+		var cmd, pid string
 		if err == nil {
 			cmd, err = relayCommand(words)
 		}
+		if err == nil {
+			pid, err = readRelayWord(in)
+		}
 		if err != nil {
+			remote <- half{-1, err}
+			return
+		}
+		if src, dst, err := relayHandoff(pid); err == nil {
+			defer dst.Close()
+			defer src.Close()
+			if _, err := io.WriteString(downW, "direct\n"); err != nil {
+				remote <- half{-1, err}
+				return
+			}
+			exit, err := ex.runPipe(rctx, cmd, src, dst, s)
+			remote <- half{exit, err}
+			return
+		} else if !errors.Is(err, errNoHandoff) {
+			d.logger.WithError(err).Debug("rsync's sockets not taken: its data goes through cat")
+		}
+		if _, err := io.WriteString(downW, "cat\n"); err != nil {
 			remote <- half{-1, err}
 			return
 		}
@@ -127,25 +161,7 @@ func (d *deployment) relayRsync(ctx context.Context, s *step, ex *SSHExecutor, a
 // readRelayWords reads what relayShell writes first: a count, then as
 // many words, each NUL-terminated.
 func readRelayWords(r *bufio.Reader) ([]string, error) {
-	word := func() (string, error) {
-		var b []byte
-		for {
-			c, err := r.ReadByte()
-			if err != nil {
-				if errors.Is(err, io.EOF) {
-					err = errors.New("rsync's remote shell said nothing (rsync ended first)")
-				}
-				return "", err
-			}
-			if c == 0 {
-				return string(b), nil
-			}
-			if len(b) == maxRelayWordLen {
-				return "", errors.New("relay: a word too long")
-			}
-			b = append(b, c)
-		}
-	}
+	word := func() (string, error) { return readRelayWord(r) }
 	w, err := word()
 	if err != nil {
 		return nil, err
@@ -161,6 +177,27 @@ func readRelayWords(r *bufio.Reader) ([]string, error) {
 		}
 	}
 	return words, nil
+}
+
+// readRelayWord reads one NUL-terminated word of what relayShell writes.
+func readRelayWord(r *bufio.Reader) (string, error) {
+	var b []byte
+	for {
+		c, err := r.ReadByte()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = errors.New("rsync's remote shell said nothing (rsync ended first)")
+			}
+			return "", err
+		}
+		if c == 0 {
+			return string(b), nil
+		}
+		if len(b) == maxRelayWordLen {
+			return "", errors.New("relay: a word too long")
+		}
+		b = append(b, c)
+	}
 }
 
 // relayCommand is the command line of the remote half: the words after

@@ -280,3 +280,14 @@ func TestRunLocalFailures(t *testing.T) {
 	}
 	h.checkLockFree()
 }
+
+// TestRunLifecycleRsyncCatRelay: where rsync's sockets cannot be taken
+// (no pidfd_getfd), its data goes through relayShell's cat, and every
+// deployment still goes as it should.
+func TestRunLifecycleRsyncCatRelay(t *testing.T) {
+	taken := relayHandoff
+	relayHandoff = func(string) (*os.File, *os.File, error) { return nil, nil, errNoHandoff }
+	t.Cleanup(func() { relayHandoff = taken })
+	h := newRunHarness(t, runHarnessOpts{strategy: StrategyRsync, hosts: 3})
+	runLifecycle(t, h)
+}
