@@ -121,6 +121,9 @@ func OpenDesk(ctx context.Context, cfg DeskConfig) (*Desk, error) {
 	set, started, err := startSet(ctx, store, d.checkpoint)
 	if err != nil {
 		_ = store.Close()
+		if damaged := (*events.DamagedStoreError)(nil); errors.As(err, &damaged) {
+			return openDamagedDesk(d, cfg, err)
+		}
 		return nil, err
 	}
 	cfg.Logger.WithFields(logrus.Fields{"from_checkpoint": started.FromCheckpoint, "replayed": started.Replayed, "position": set.Position()}).Info("read models ready")

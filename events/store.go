@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -180,6 +181,19 @@ func openBadger(dir string, opts Options) (db *badger.DB, err error) {
 	return nil, &DamagedStoreError{Reason: "the database cannot be opened: " + err.Error()}
 }
 
+// recoverDamage turns a panic of Badger's while reading into a
+// DamagedStoreError: Badger does not verify a block's checksum on a read,
+// and a block damaged on disk can make its iterator index past the block.
+func recoverDamage(err *error) {
+	if p := recover(); p != nil {
+		msg := fmt.Sprint(p)
+		if i := strings.IndexByte(msg, '\n'); i > 0 {
+			msg = msg[:i]
+		}
+		*err = &DamagedStoreError{Reason: "reading the database failed (" + msg + ")"}
+	}
+}
+
 // removeEmptyWAL deletes write-ahead log files of length zero. Badger
 // creates one and then sizes it; a crash between the two leaves an empty
 // file, which Badger then refuses to open ("Create a new file"). It never
@@ -245,10 +259,11 @@ func (s *Store) load() error {
 }
 
 // lastEvent returns the event with the highest position.
-func (s *Store) lastEvent() (Envelope, bool, error) {
+func (s *Store) lastEvent() (_ Envelope, _ bool, err error) {
+	defer recoverDamage(&err)
 	var e Envelope
 	found := false
-	err := s.db.View(func(txn *badger.Txn) error {
+	err = s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: eventPrefix, Reverse: true})
 		defer it.Close()
 		it.Seek(eventKey(^uint64(0)))
@@ -269,10 +284,11 @@ func (s *Store) lastEvent() (Envelope, bool, error) {
 }
 
 // recount rebuilds Stats by reading every event.
-func (s *Store) recount() (Stats, error) {
+func (s *Store) recount() (_ Stats, err error) {
+	defer recoverDamage(&err)
 	var st Stats
 	streams := map[string]struct{}{}
-	err := s.scan(context.Background(), 1, s.tip.head.Position, false, func(e Envelope) error {
+	err = s.scan(context.Background(), 1, s.tip.head.Position, false, func(e Envelope) error {
 		if st.Count == 0 {
 			st.FirstTime = e.Time
 		}
@@ -484,7 +500,8 @@ func (s *Store) ReadRaw(ctx context.Context, fromPosition uint64, fn func(Envelo
 }
 
 // scan calls fn for the events at positions from..to, chunk by chunk.
-func (s *Store) scan(ctx context.Context, from, to uint64, upcast bool, fn func(Envelope) error) error {
+func (s *Store) scan(ctx context.Context, from, to uint64, upcast bool, fn func(Envelope) error) (err error) {
+	defer recoverDamage(&err)
 	from = max(from, 1)
 	for from <= to {
 		batch, err := s.readChunk(ctx, from, to, readChunkSize, upcast)
@@ -567,7 +584,8 @@ func (s *Store) upcastAll(envs []Envelope, upcast bool) ([]Envelope, error) {
 }
 
 // ReadStream implements Reader.
-func (s *Store) ReadStream(ctx context.Context, stream string, fromVersion uint64) ([]Envelope, error) {
+func (s *Store) ReadStream(ctx context.Context, stream string, fromVersion uint64) (_ []Envelope, err error) {
+	defer recoverDamage(&err)
 	if err := ValidateStream(stream); err != nil {
 		return nil, err
 	}
@@ -577,7 +595,7 @@ func (s *Store) ReadStream(ctx context.Context, stream string, fromVersion uint6
 	defer s.gate.leave()
 	head := s.Head().Position
 	var out []Envelope
-	err := s.db.View(func(txn *badger.Txn) error {
+	err = s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: streamPrefix(stream)})
 		defer it.Close()
 		for it.Seek(streamKey(stream, max(fromVersion, 1))); it.Valid(); it.Next() {

@@ -18,8 +18,8 @@ import (
 
 // runConnSlack is how far the connections open at once may exceed
 // `parallel`: a host's connection still closing while the next one's
-// opens.
-const runConnSlack = 1
+// opens, and the server side of a closed one not yet torn down.
+const runConnSlack = 2
 
 // connWatch samples the connections open to a cluster's hosts every
 // couple of milliseconds and keeps the peak.
