@@ -270,7 +270,6 @@ func (s *Store) runWriter() {
 			continue
 		}
 		s.commitBatch(batch)
-		s.guard.preallocate()
 	}
 }
 

@@ -42,7 +42,9 @@ type diskGuard struct {
 func newDiskGuard(dir string, reserve uint64, log logrus.FieldLogger) *diskGuard {
 	g := &diskGuard{dir: dir, reserve: reserve, log: log}
 	g.nextMem = g.lowestMemFid()
-	g.preallocate()
+	g.mu.Lock()
+	g.preallocateLocked()
+	g.mu.Unlock()
 	return g
 }
 
@@ -91,13 +93,6 @@ func (g *diskGuard) check() error {
 	return g.low
 }
 
-// last is the last check's refusal, without measuring again.
-func (g *diskGuard) last() error {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.low
-}
-
 // memFile names Badger's write-ahead log file of a memtable (memtable.go:
 // fid with five digits, ".mem").
 func (g *diskGuard) memFile(fid int) string {
@@ -117,20 +112,16 @@ func (g *diskGuard) lowestMemFid() int {
 	return max(lowest, 0)
 }
 
-// preallocate gives every write-ahead log file created since the last call
+// preallocateLocked gives every write-ahead log file created since the last call
 // its blocks, so that writing the memtable never needs the file system to
 // find space: an append accepted while there was room cannot fault later
 // because another program took the rest. Badger numbers memtables in
 // sequence, so one stat per commit finds a new one.
-func (g *diskGuard) preallocate() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.preallocateLocked()
-}
-
-// preallocateLocked does it under g.mu. A file it cannot allocate is tried
-// again at the next call; meanwhile check refuses appends, since writing
-// that file could fault.
+//
+// check calls it before every group commit: a memtable turned over by the
+// last commit gets its blocks before the next one writes it. A file it
+// cannot allocate is tried again at the next call; meanwhile check refuses
+// appends, since writing that file could fault. The caller holds g.mu.
 func (g *diskGuard) preallocateLocked() {
 	for {
 		path := g.memFile(g.nextMem)

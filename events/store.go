@@ -438,13 +438,17 @@ func (s *Store) Close() error {
 		if s.head != nil {
 			errs = append(errs, s.head.close())
 		}
-		if s.guard != nil && s.guard.check() != nil {
+		var low error
+		if s.guard != nil {
+			low = s.guard.check()
+		}
+		if low != nil {
 			// Badger's Close flushes the memtable into a new table through
 			// a memory map the full disk may not back (SIGBUS). Every
 			// acknowledged event is already synced in the write-ahead log,
 			// which the next open replays: leaving the database as a crash
 			// would is safe, and dying is not.
-			s.log.WithError(s.guard.last()).Warn("data disk nearly full: the database is left to be replayed at the next open")
+			s.log.WithError(low).Warn("data disk nearly full: the database is left to be replayed at the next open")
 		} else if err := s.db.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("events: close database in %s: %w", s.dir, err))
 		}

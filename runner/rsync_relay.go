@@ -161,8 +161,7 @@ func (d *deployment) relayRsync(ctx context.Context, s *step, ex *SSHExecutor, a
 // readRelayWords reads what relayShell writes first: a count, then as
 // many words, each NUL-terminated.
 func readRelayWords(r *bufio.Reader) ([]string, error) {
-	word := func() (string, error) { return readRelayWord(r) }
-	w, err := word()
+	w, err := readRelayWord(r)
 	if err != nil {
 		return nil, err
 	}
@@ -172,7 +171,7 @@ func readRelayWords(r *bufio.Reader) ([]string, error) {
 	}
 	words := make([]string, n)
 	for i := range words {
-		if words[i], err = word(); err != nil {
+		if words[i], err = readRelayWord(r); err != nil {
 			return nil, err
 		}
 	}
