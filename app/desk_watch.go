@@ -36,10 +36,15 @@ func (d *Desk) watchLog(ctx context.Context) {
 		if n == settled || d.Problem() != nil {
 			continue
 		}
-		settled = n
 		d.Logger.Info("the log accepts writes again: settling the deployments it could not record")
 		if err := d.Runner.Recover(ctx); err != nil && ctx.Err() == nil {
 			d.Logger.WithError(err).Error("settling the deployments left while the log refused writes")
+			continue
+		}
+		// Recover skips a deployment whose run has not yet returned here
+		// (a host step still ending): look again until none runs.
+		if _, running := d.Set.Deployments.List(projections.DeploymentQuery{States: []string{projections.DeployRunning}}); running == 0 {
+			settled = n
 		}
 	}
 }
