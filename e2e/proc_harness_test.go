@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // The whole-app harness of the fleet benchmarks and the chaos tests: a
 // real `releasedesk serve` process over a data directory, driven through
@@ -26,33 +26,6 @@ import (
 
 	"releasedesk/runner/sshtest"
 )
-
-var (
-	binOnce sync.Once
-	binPath string
-	binErr  error
-)
-
-// sharedBinary builds releasedesk (no desktop tags) once per test process.
-func sharedBinary(t testing.TB) string {
-	t.Helper()
-	binOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "rd-bin-")
-		if err != nil {
-			binErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "releasedesk")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			binErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if binErr != nil {
-		t.Fatal(binErr)
-	}
-	return binPath
-}
 
 // appProc is one running `releasedesk serve`.
 type appProc struct {

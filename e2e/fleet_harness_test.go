@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // Pieces of the fleet benchmark (fleet_bench_test.go) and of its short form
 // in `go test` (fleet_short_test.go), on top of the whole-app harness

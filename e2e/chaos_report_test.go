@@ -1,7 +1,8 @@
-package main
+package e2e
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -9,43 +10,35 @@ import (
 	"regexp"
 	"runtime"
 	"sort"
-	"strconv"
 	"strings"
-	"testing"
 	"time"
 )
 
-// TestWriteReliabilityDoc writes docs/RELIABILITY.md from the results the
-// chaos tests left in RD_CHAOS_RESULTS (scripts/chaos.sh runs it after
-// them with RD_CHAOS_WRITE set); without RD_CHAOS_WRITE it does nothing.
-func TestWriteReliabilityDoc(t *testing.T) {
-	out := os.Getenv("RD_CHAOS_WRITE")
-	dir := os.Getenv("RD_CHAOS_RESULTS")
-	if out == "" || dir == "" {
-		t.Skip("RD_CHAOS_WRITE and RD_CHAOS_RESULTS unset: make chaos writes the document")
-	}
+// writeReliabilityDoc writes docs/RELIABILITY.md (the path in
+// RD_CHAOS_WRITE) from the results the chaos tests left in
+// RD_CHAOS_RESULTS. TestMain calls it after the tests when
+// scripts/chaos.sh sets both; it is not a test of its own, so nothing is
+// skipped when they are unset.
+func writeReliabilityDoc(out, dir string, took time.Duration) error {
 	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
 	var results []chaosResult
 	for _, p := range files {
 		b, err := os.ReadFile(p)
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		var r chaosResult
 		if err := json.Unmarshal(b, &r); err != nil {
-			t.Fatalf("%s: %v", p, err)
+			return fmt.Errorf("%s: %w", p, err)
 		}
 		results = append(results, r)
 	}
 	if len(results) == 0 {
-		t.Fatal("no chaos results to write")
+		return errors.New("no chaos results to write")
 	}
 	sort.Slice(results, func(i, j int) bool { return results[i].Order < results[j].Order })
-	total, _ := strconv.Atoi(os.Getenv("RD_CHAOS_SECONDS"))
-	doc := reliabilityDoc(results, time.Duration(total)*time.Second)
-	if err := os.WriteFile(out, []byte(doc), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	doc := reliabilityDoc(results, took.Truncate(time.Second))
+	return os.WriteFile(out, []byte(doc), 0o644)
 }
 
 // chaosMachinePaths hides where this run happened to keep its files.

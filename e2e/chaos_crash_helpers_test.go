@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // Helpers of TestChaosKillDuringDeploy (chaos_crash_test.go): one kill of
 // the app and its restart with the checks every kill ends with, waiting

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // Helpers of the chaos tests (make chaos; a shortened form under make
 // test): the counts of a short and a full run, the results each test

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bufio"
@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -14,17 +13,6 @@ import (
 	"testing"
 	"time"
 )
-
-// buildBinary builds releasedesk without the desktop tags (no GTK needed).
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "releasedesk")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
 
 // startServe runs `releasedesk serve` on a free port and returns its URL.
 func startServe(t *testing.T, bin, data string) (*exec.Cmd, string) {
@@ -59,7 +47,7 @@ func startServe(t *testing.T, bin, data string) (*exec.Cmd, string) {
 }
 
 func TestBinaryServesAPIAndPageThenStopsOnSIGTERM(t *testing.T) {
-	bin := buildBinary(t)
+	bin := sharedBinary(t)
 	data := t.TempDir()
 	cmd, url := startServe(t, bin, data)
 

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // BenchmarkFleet proves the whole app at fleet scale (issue 6, "Fleet
 // scale"): a real `releasedesk serve` process, 100 real sshd hosts on
@@ -503,7 +503,7 @@ func (fb *fleetBench) startup() {
 func (fb *fleetBench) write() {
 	path := os.Getenv("RD_FLEET_DOC")
 	if path == "" {
-		path = filepath.Join("docs", "BENCHMARKS.md")
+		path = filepath.Join("..", "docs", "BENCHMARKS.md")
 	}
 	var w strings.Builder
 	w.WriteString("# Benchmarks\n\n")

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // A compact writer of a realistic event log for the start-up figure of the
 // fleet benchmark: releases through the workflow, each deployment as the
