@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"releasedesk/events"
+	"releasedesk/events/catalog"
 	"releasedesk/projections"
-	"releasedesk/runner"
 )
 
 // GET /api/v1/stream: the live feed, as Server-Sent Events. Each message
@@ -216,8 +216,8 @@ func writeStreamMessage(buf *bytes.Buffer, c projections.Change) error {
 func streamMessageOf(c projections.Change) (string, streamMessage) {
 	e := c.Envelope
 	m := streamMessage{Position: e.Position, Type: e.Type, Time: e.Time, Actor: e.Actor, Stream: e.Stream, Change: c}
-	if e.Type == runner.TypeStepOutput {
-		var out runner.StepOutput
+	if e.Type == catalog.TypeStepOutput {
+		var out catalog.StepOutput
 		_ = json.Unmarshal(e.Data, &out) // a malformed one is sent without text
 		m.Text, m.Truncated = out.Text, out.Truncated
 	}
@@ -228,7 +228,7 @@ func streamMessageOf(c projections.Change) (string, streamMessage) {
 func streamKind(typ string) string {
 	noun, _, _ := strings.Cut(typ, ".")
 	switch {
-	case typ == runner.TypeStepOutput:
+	case typ == catalog.TypeStepOutput:
 		return "output"
 	case noun == "step":
 		return "step"

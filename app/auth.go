@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"releasedesk/events"
+	"releasedesk/events/catalog"
 	"releasedesk/projections"
 )
 
@@ -141,10 +142,6 @@ const (
 	failLocked      = "locked"
 )
 
-// unknownLoginStream holds the failed logins of names that are no user, so
-// they do not create a user/<name> stream a later CreateUser would find.
-const unknownLoginStream = "login/unknown"
-
 // AuthLog is what Auth needs of the event log (events.Store and MemStore).
 type AuthLog interface {
 	Append(ctx context.Context, stream string, expectedVersion int64, evs ...events.Event) ([]events.Envelope, error)
@@ -239,12 +236,10 @@ func (a *Auth) dummyHash(ctx context.Context) (string, error) {
 	return a.dummy, nil
 }
 
-func userStream(name string) string { return "user/" + name }
-
 // appendUser appends evs to user/<name> at its current version and waits
 // until Set has folded them. The caller holds name's lock.
 func (a *Auth) appendUser(ctx context.Context, name string, evs ...events.Event) error {
-	stream := userStream(name)
+	stream := catalog.UserStream(name)
 	v, err := a.streamVersion(ctx, stream)
 	if err != nil {
 		return err
@@ -294,7 +289,7 @@ func (a *Auth) appendAt(ctx context.Context, stream string, expected int64, evs 
 func newEvents(actor string, pairs ...any) ([]events.Event, error) {
 	evs := make([]events.Event, 0, len(pairs)/2)
 	for i := 0; i+1 < len(pairs); i += 2 {
-		ev, err := events.NewEvent(pairs[i].(string), actor, pairs[i+1])
+		ev, err := catalog.NewEvent(pairs[i].(string), actor, pairs[i+1])
 		if err != nil {
 			return nil, err
 		}
@@ -393,7 +388,7 @@ func (a *Auth) lockedFor(name string, u projections.User, known bool) (time.Dura
 
 // loginFailed records a failed login.
 func (a *Auth) loginFailed(ctx context.Context, name string, known bool, reason string) error {
-	evs, err := newEvents(name, projections.TypeLoginFailed, projections.LoginFailed{Name: name, Reason: reason})
+	evs, err := newEvents(name, catalog.TypeLoginFailed, catalog.LoginFailed{Name: name, Reason: reason})
 	if err != nil {
 		return err
 	}
@@ -401,7 +396,7 @@ func (a *Auth) loginFailed(ctx context.Context, name string, known bool, reason 
 		return a.appendUser(ctx, name, evs...)
 	}
 	evs[0].Actor = "" // not a person: the name is only what was typed
-	if err := a.appendAt(ctx, unknownLoginStream, events.AnyVersion, evs...); err != nil {
+	if err := a.appendAt(ctx, catalog.UnknownLoginStream, events.AnyVersion, evs...); err != nil {
 		return err
 	}
 	a.umu.Lock()
@@ -440,12 +435,12 @@ func (a *Auth) issueToken(ctx context.Context, actor, user, kind, name string, e
 	if err := a.Creds.addToken(now, rec); err != nil {
 		return "", TokenInfo{}, err
 	}
-	created := projections.TokenEvent{User: user, ID: id, Name: name, Kind: kind, ExpiresAt: expires}
+	created := catalog.TokenEvent{User: user, ID: id, Name: name, Kind: kind, ExpiresAt: expires}
 	var evs []events.Event
 	if login {
-		evs, err = newEvents(actor, projections.TypeLoginSucceeded, projections.UserRef{Name: user}, projections.TypeTokenCreated, created)
+		evs, err = newEvents(actor, catalog.TypeLoginSucceeded, catalog.UserRef{Name: user}, catalog.TypeTokenCreated, created)
 	} else {
-		evs, err = newEvents(actor, projections.TypeTokenCreated, created)
+		evs, err = newEvents(actor, catalog.TypeTokenCreated, created)
 	}
 	if err == nil {
 		err = a.appendUser(ctx, user, evs...)
@@ -562,8 +557,8 @@ func (a *Auth) RevokeToken(ctx context.Context, actor, id string) error {
 	defer mu.Unlock()
 	t, _, _ := a.Set.Users.Token(id)
 	if !t.Revoked {
-		evs, err := newEvents(actor, projections.TypeTokenRevoked,
-			projections.TokenEvent{User: owner, ID: id, Name: t.Name, Kind: t.Kind, ExpiresAt: t.ExpiresAt})
+		evs, err := newEvents(actor, catalog.TypeTokenRevoked,
+			catalog.TokenEvent{User: owner, ID: id, Name: t.Name, Kind: t.Kind, ExpiresAt: t.ExpiresAt})
 		if err != nil {
 			return err
 		}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"releasedesk/events"
+	"releasedesk/events/catalog"
 	"releasedesk/projections"
 )
 
@@ -161,11 +162,11 @@ func TestLoginAuthenticateRevoke(t *testing.T) {
 	if len(evs) != 2 {
 		t.Fatalf("%d events, want login_succeeded and token.created", len(evs))
 	}
-	wantEvent(t, evs[0], projections.TypeLoginSucceeded, "user/alice", "alice", projections.UserRef{Name: "alice"})
-	var created projections.TokenEvent
+	wantEvent(t, evs[0], catalog.TypeLoginSucceeded, "user/alice", "alice", catalog.UserRef{Name: "alice"})
+	var created catalog.TokenEvent
 	_ = evs[1].Decode(&created)
-	wantEvent(t, evs[1], projections.TypeTokenCreated, "user/alice", "alice",
-		projections.TokenEvent{User: "alice", ID: created.ID, Kind: TokenSession, ExpiresAt: start.Add(DefaultSessionTTL)})
+	wantEvent(t, evs[1], catalog.TypeTokenCreated, "user/alice", "alice",
+		catalog.TokenEvent{User: "alice", ID: created.ID, Kind: TokenSession, ExpiresAt: start.Add(DefaultSessionTTL)})
 	if !strings.HasPrefix(created.ID, "tk_") {
 		t.Errorf("token id %q", created.ID)
 	}
@@ -197,8 +198,8 @@ func TestLoginAuthenticateRevoke(t *testing.T) {
 	if len(evs) != 1 {
 		t.Fatalf("%d events, want token.revoked", len(evs))
 	}
-	wantEvent(t, evs[0], projections.TypeTokenRevoked, "user/alice", "alice",
-		projections.TokenEvent{User: "alice", ID: created.ID, Kind: TokenSession, ExpiresAt: start.Add(DefaultSessionTTL)})
+	wantEvent(t, evs[0], catalog.TypeTokenRevoked, "user/alice", "alice",
+		catalog.TokenEvent{User: "alice", ID: created.ID, Kind: TokenSession, ExpiresAt: start.Add(DefaultSessionTTL)})
 	_, _, err = f.auth.Authenticate(f.ctx, tok)
 	wantErr(t, err, ErrUnauthorized, "revoked")
 	if err := f.auth.RevokeToken(f.ctx, "alice", created.ID); err != nil || f.head() != pos+1 {
@@ -309,8 +310,8 @@ func TestRevokeAnotherUsersTokenNeedsAdmin(t *testing.T) {
 	if err := f.auth.RevokeToken(f.ctx, "root", info.ID); err != nil {
 		t.Fatal(err)
 	}
-	wantEvent(t, f.since(pos)[0], projections.TypeTokenRevoked, "user/alice", "root",
-		projections.TokenEvent{User: "alice", ID: info.ID, Name: "ci", Kind: TokenPersonal})
+	wantEvent(t, f.since(pos)[0], catalog.TypeTokenRevoked, "user/alice", "root",
+		catalog.TokenEvent{User: "alice", ID: info.ID, Name: "ci", Kind: TokenPersonal})
 	if _, _, err := f.auth.Authenticate(f.ctx, tok); !errors.Is(err, ErrUnauthorized) {
 		t.Fatalf("revoked token: %v", err)
 	}
@@ -344,9 +345,9 @@ func TestWrongPasswordAndUnknownUserLookAlike(t *testing.T) {
 	if len(evs) != 3 {
 		t.Fatalf("%d events, want 3 login_failed", len(evs))
 	}
-	wantEvent(t, evs[0], projections.TypeLoginFailed, "user/alice", "alice", projections.LoginFailed{Name: "alice", Reason: "bad_password"})
-	wantEvent(t, evs[1], projections.TypeLoginFailed, unknownLoginStream, "", projections.LoginFailed{Name: "mallory", Reason: "unknown_user"})
-	if evs[2].Type != projections.TypeLoginFailed || evs[2].Stream != unknownLoginStream {
+	wantEvent(t, evs[0], catalog.TypeLoginFailed, "user/alice", "alice", catalog.LoginFailed{Name: "alice", Reason: "bad_password"})
+	wantEvent(t, evs[1], catalog.TypeLoginFailed, catalog.UnknownLoginStream, "", catalog.LoginFailed{Name: "mallory", Reason: "unknown_user"})
+	if evs[2].Type != catalog.TypeLoginFailed || evs[2].Stream != catalog.UnknownLoginStream {
 		t.Fatalf("junk name: %+v", evs[2])
 	}
 	if u, _ := f.auth.User("alice"); u.FailedLogins != 1 {
@@ -384,7 +385,7 @@ func TestLockoutAfterFiveFailures(t *testing.T) {
 	if f.argonRuns.Load() != runs {
 		t.Fatal("a locked login ran argon2")
 	}
-	wantEvent(t, f.since(pos)[0], projections.TypeLoginFailed, "user/alice", "alice", projections.LoginFailed{Name: "alice", Reason: "locked"})
+	wantEvent(t, f.since(pos)[0], catalog.TypeLoginFailed, "user/alice", "alice", catalog.LoginFailed{Name: "alice", Reason: "locked"})
 
 	// The wait grows with each further failure.
 	f.clock.Advance(60 * time.Second)
@@ -476,7 +477,7 @@ func TestDisabledUserCannotLogInOrAuthenticate(t *testing.T) {
 	if err := f.auth.Disable(f.ctx, "root", "bob", "left the team"); err != nil {
 		t.Fatal(err)
 	}
-	wantEvent(t, f.since(pos)[0], projections.TypeUserDisabled, "user/bob", "root", projections.UserRef{Name: "bob", Reason: "left the team"})
+	wantEvent(t, f.since(pos)[0], catalog.TypeUserDisabled, "user/bob", "root", catalog.UserRef{Name: "bob", Reason: "left the team"})
 	if err := f.auth.Disable(f.ctx, "root", "bob", "again"); err != nil || f.head() != pos+1 {
 		t.Fatalf("disabling twice: %v, %d events", err, f.head()-pos)
 	}
@@ -490,8 +491,8 @@ func TestDisabledUserCannotLogInOrAuthenticate(t *testing.T) {
 	_, _, err = f.auth.Login(f.ctx, "bob", "wrong password")
 	wantErr(t, err, ErrUnauthorized, "wrong user name or password") // a wrong password learns nothing
 	evs := f.since(pos)
-	wantEvent(t, evs[0], projections.TypeLoginFailed, "user/bob", "bob", projections.LoginFailed{Name: "bob", Reason: "disabled"})
-	wantEvent(t, evs[1], projections.TypeLoginFailed, "user/bob", "bob", projections.LoginFailed{Name: "bob", Reason: "bad_password"})
+	wantEvent(t, evs[0], catalog.TypeLoginFailed, "user/bob", "bob", catalog.LoginFailed{Name: "bob", Reason: "disabled"})
+	wantEvent(t, evs[1], catalog.TypeLoginFailed, "user/bob", "bob", catalog.LoginFailed{Name: "bob", Reason: "bad_password"})
 	if ok, rule := Can(mustView(t, f, "bob"), "blog", ActionReleaseOpen); ok || rule != "user bob is disabled" {
 		t.Fatalf("Can of a disabled user: %v %q", ok, rule)
 	}
@@ -500,7 +501,7 @@ func TestDisabledUserCannotLogInOrAuthenticate(t *testing.T) {
 	if err := f.auth.Enable(f.ctx, "root", "bob", "back"); err != nil {
 		t.Fatal(err)
 	}
-	wantEvent(t, f.since(pos)[0], projections.TypeUserEnabled, "user/bob", "root", projections.UserRef{Name: "bob", Reason: "back"})
+	wantEvent(t, f.since(pos)[0], catalog.TypeUserEnabled, "user/bob", "root", catalog.UserRef{Name: "bob", Reason: "back"})
 	if _, _, err := f.auth.Authenticate(f.ctx, personal); err != nil {
 		t.Fatalf("enabled again: %v", err)
 	}
@@ -547,11 +548,11 @@ func TestPasswordChangeRevokesSessions(t *testing.T) {
 	if len(evs) != 3 {
 		t.Fatalf("%d events, want password_changed and 2 token.revoked", len(evs))
 	}
-	wantEvent(t, evs[0], projections.TypeUserPasswordChanged, "user/bob", "bob", projections.UserRef{Name: "bob"})
+	wantEvent(t, evs[0], catalog.TypeUserPasswordChanged, "user/bob", "bob", catalog.UserRef{Name: "bob"})
 	for _, e := range evs[1:] {
-		var te projections.TokenEvent
+		var te catalog.TokenEvent
 		_ = e.Decode(&te)
-		if e.Type != projections.TypeTokenRevoked || !ids[te.ID] || te.Kind != TokenSession || e.Actor != "bob" {
+		if e.Type != catalog.TypeTokenRevoked || !ids[te.ID] || te.Kind != TokenSession || e.Actor != "bob" {
 			t.Errorf("revocation %s %s", e.Type, e.Data)
 		}
 	}
@@ -573,7 +574,7 @@ func TestPasswordChangeRevokesSessions(t *testing.T) {
 	if err := f.auth.SetPassword(f.ctx, "root", "bob", fixPassword); err != nil {
 		t.Fatal(err)
 	}
-	wantEvent(t, f.since(pos)[0], projections.TypeUserPasswordChanged, "user/bob", "root", projections.UserRef{Name: "bob"})
+	wantEvent(t, f.since(pos)[0], catalog.TypeUserPasswordChanged, "user/bob", "root", catalog.UserRef{Name: "bob"})
 	f.login("bob")
 	wantErr(t, f.auth.SetPassword(f.ctx, "root", "nobody", fixPassword), ErrNotFound, "nobody")
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"releasedesk/events"
+	"releasedesk/events/catalog"
 )
 
 // DefaultDataDir is $XDG_DATA_HOME/releasedesk, else ~/.local/share/releasedesk.
@@ -65,6 +66,9 @@ func (d DataDir) openLog(opts events.Options) (log *events.Store, problem error,
 		if err := os.MkdirAll(d.Path, 0o700); err != nil {
 			return nil, nil, fmt.Errorf("data directory %s: %w", d.Path, err)
 		}
+	}
+	if opts.Upcasters == nil {
+		opts.Upcasters = catalog.Upcasters()
 	}
 	store, err := events.Open(d.EventsPath(), opts)
 	if err != nil {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"releasedesk/events/catalog"
+
 	"github.com/go-git/go-billy/v5/memfs"
 	"github.com/go-git/go-billy/v5/osfs"
 	"github.com/go-git/go-git/v5"
@@ -18,8 +20,6 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 	"github.com/sirupsen/logrus"
-
-	"releasedesk/projections"
 )
 
 // The demo: a project a newcomer can walk through the whole workflow at
@@ -48,10 +48,10 @@ type DemoUser struct {
 // demoUsers are one user per role, named as DESIGN.md's examples.
 var demoUsers = []DemoUser{
 	{Name: "admin", Role: RoleAdmin},
-	{Name: "dev", Role: projections.RoleDeveloper},
-	{Name: "tess", Role: projections.RoleTester},
-	{Name: "alice", Role: projections.RoleApprover},
-	{Name: "max", Role: projections.RoleManager},
+	{Name: "dev", Role: catalog.RoleDeveloper},
+	{Name: "tess", Role: catalog.RoleTester},
+	{Name: "alice", Role: catalog.RoleApprover},
+	{Name: "max", Role: catalog.RoleManager},
 }
 
 // ErrNotFresh refuses a demo in a data directory already in use.

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"releasedesk/events"
-	"releasedesk/runner"
+	"releasedesk/events/catalog"
 )
 
 // logStats is the data directory's log, counted by the command line.
@@ -77,7 +77,7 @@ func TestDemoSetsUpAndIsIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Strategy != runner.StrategyLocal || p.Repo != repo || p.Branch != "master" || p.KeepReleases != 5 ||
+	if p.Strategy != catalog.StrategyLocal || p.Repo != repo || p.Branch != "master" || p.KeepReleases != 5 ||
 		len(p.VersionFiles) != 1 || p.VersionFiles[0] != "VERSION" || len(p.Environments) != 2 ||
 		p.Environments[0].Name != "test" || p.Environments[0].Approval ||
 		p.Environments[1].Name != "production" || !p.Environments[1].Approval ||

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"releasedesk/events"
-	"releasedesk/runner"
+	"releasedesk/events/catalog"
 )
 
 // bigDeployment appends a running deployment to hosts hosts, each with
@@ -35,23 +35,23 @@ func bigDeployment(tb testing.TB, log events.Log, id string, hosts, steps, outBy
 		}
 	}
 	version, commit := "20261126100000-3f2a1b0", "3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a"
-	add(runner.TypeDeployRequested, map[string]any{"deployment": id, "kind": "deploy", "project": map[string]any{"id": "shop"},
+	add(catalog.TypeDeployRequested, map[string]any{"deployment": id, "kind": "deploy", "project": map[string]any{"id": "shop"},
 		"environment": "production", "commit": commit, "version": version})
-	add(runner.TypeDeployStarted, runner.Started{Deployment: id, Runner: "bench"})
+	add(catalog.TypeDeployStarted, catalog.Started{Deployment: id, Runner: "bench"})
 	addrs := make([]string, hosts)
 	for i := range addrs {
 		addrs[i] = fmt.Sprintf("www@10.0.%d.%d:22", i/250, i%250+1)
 	}
-	add(runner.TypeDeployPlanned, runner.Planned{Deployment: id, Project: "shop", Environment: "production", Version: version,
+	add(catalog.TypeDeployPlanned, catalog.Planned{Deployment: id, Project: "shop", Environment: "production", Version: version,
 		Commit: commit, Kind: "deploy", Batches: [][]string{addrs}, Parallel: 20, OnFailure: "halt"})
 	text := bytes.Repeat([]byte("sending incremental file list: assets/app.js\n"), outBytes/45+1)[:outBytes]
 	for _, h := range addrs {
 		for s := range steps {
 			sid := fmt.Sprintf("%s:step%d", h, s)
-			add(runner.TypeStepStarted, runner.StepStarted{Deployment: id, Step: sid, Name: fmt.Sprintf("step%d", s), Host: h,
+			add(catalog.TypeStepStarted, catalog.StepStarted{Deployment: id, Step: sid, Name: fmt.Sprintf("step%d", s), Host: h,
 				Command: []string{"sh", "-c", "cd /srv/www && true"}})
-			add(runner.TypeStepOutput, runner.StepOutput{Deployment: id, Step: sid, Host: h, Text: string(text)})
-			add(runner.TypeStepFinished, runner.StepFinished{Deployment: id, Step: sid, Host: h, DurationMS: 12})
+			add(catalog.TypeStepOutput, catalog.StepOutput{Deployment: id, Step: sid, Host: h, Text: string(text)})
+			add(catalog.TypeStepFinished, catalog.StepFinished{Deployment: id, Step: sid, Host: h, DurationMS: 12})
 		}
 	}
 	flush(tb, log, stream, evs)
@@ -95,8 +95,8 @@ func TestDeploymentDocCache(t *testing.T) {
 	if fmt.Sprint(a) != fmt.Sprint(b) {
 		t.Fatal("the kept document differs from a fresh one")
 	}
-	flush(t, e.desk.Log, "deploy/big", []events.Event{mustEvent(t, runner.TypeStepOutput,
-		runner.StepOutput{Deployment: "big", Step: "www@10.0.0.1:22:step0", Host: "www@10.0.0.1:22", Text: "more\n"})})
+	flush(t, e.desk.Log, "deploy/big", []events.Event{mustEvent(t, catalog.TypeStepOutput,
+		catalog.StepOutput{Deployment: "big", Step: "www@10.0.0.1:22:step0", Host: "www@10.0.0.1:22", Text: "more\n"})})
 	if err := e.desk.Set.WaitFor(context.Background(), e.desk.Log.Head().Position); err != nil {
 		t.Fatal(err)
 	}

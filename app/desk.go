@@ -12,6 +12,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"releasedesk/events"
+	"releasedesk/events/catalog"
 	"releasedesk/projections"
 	"releasedesk/runner"
 )
@@ -82,7 +83,7 @@ func OpenDesk(ctx context.Context, cfg DeskConfig) (*Desk, error) {
 	}
 	d := &Desk{Now: cfg.Now, Logger: cfg.Logger, mirrors: map[string]*runner.Mirror{}}
 	if cfg.Archive != "" {
-		store, report, err := events.OpenArchive(cfg.Archive, events.OpenArchiveOptions{})
+		store, report, err := events.OpenArchive(cfg.Archive, events.OpenArchiveOptions{Upcasters: catalog.Upcasters()})
 		if errors.Is(err, events.ErrChainBroken) {
 			return nil, &exitError{code: ExitVerify, err: fmt.Errorf("archive %s does not verify: %w", cfg.Archive, err)}
 		}

@@ -5,13 +5,14 @@ import (
 	"errors"
 	"fmt"
 
+	"releasedesk/events/catalog"
 	"releasedesk/runner"
 )
 
 // mirror returns the project's git mirror, fetched: the app resolves
 // branches, creates them and tags releases in it. One Mirror per project is
 // kept; a changed repo address opens a new one.
-func (d *Desk) mirror(ctx context.Context, p runner.Project) (*runner.Mirror, error) {
+func (d *Desk) mirror(ctx context.Context, p catalog.Project) (*runner.Mirror, error) {
 	d.mirrorMu.Lock()
 	m := d.mirrors[p.ID]
 	if m == nil || m.Repo() != p.Repo {
@@ -30,7 +31,7 @@ func (d *Desk) mirror(ctx context.Context, p runner.Project) (*runner.Mirror, er
 }
 
 // headOf resolves a branch of the project to its commit, after a fetch.
-func (d *Desk) headOf(ctx context.Context, p runner.Project, branch string) (string, error) {
+func (d *Desk) headOf(ctx context.Context, p catalog.Project, branch string) (string, error) {
 	m, err := d.mirror(ctx, p)
 	if err != nil {
 		return "", err

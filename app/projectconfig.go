@@ -19,11 +19,12 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"releasedesk/events/catalog"
 	"releasedesk/runner"
 )
 
 // Project configuration (DESIGN.md section 5): a YAML or JSON document read
-// strictly into a runner.Project, then validated completely, so that one
+// strictly into a catalog.Project, then validated completely, so that one
 // answer lists every problem, each named by its path in the document
 // ("environments[1].hosts[0]"). Nothing here runs or touches anything: a
 // configuration is only data until the runner publishes with it, and the
@@ -85,9 +86,9 @@ func (e *ConfigErrors) add(path, format string, args ...any) {
 // contentType is "application/json", "application/yaml", "text/yaml" or
 // "application/x-yaml" (parameters such as charset are ignored), or "" to
 // tell by the content: JSON if it starts with '{', YAML otherwise.
-func ParseProjectConfig(data []byte, contentType string) (runner.Project, error) {
-	doc := func(format string, args ...any) (runner.Project, error) {
-		return runner.Project{}, ConfigErrors{{Reason: fmt.Sprintf(format, args...)}}
+func ParseProjectConfig(data []byte, contentType string) (catalog.Project, error) {
+	doc := func(format string, args ...any) (catalog.Project, error) {
+		return catalog.Project{}, ConfigErrors{{Reason: fmt.Sprintf(format, args...)}}
 	}
 	if len(data) > MaxProjectConfigSize {
 		return doc("the document is larger than %d bytes (1 MiB)", MaxProjectConfigSize)
@@ -125,7 +126,7 @@ func ParseProjectConfig(data []byte, contentType string) (runner.Project, error)
 		errs = append(errs[:maxConfigErrors:maxConfigErrors], FieldError{Reason: fmt.Sprintf("and %d more problems", more)})
 	}
 	if len(errs) > 0 {
-		return runner.Project{}, errs
+		return catalog.Project{}, errs
 	}
 	return p, nil
 }
@@ -410,7 +411,7 @@ func pcParseJSON(data []byte) (*cnode, error) {
 }
 
 // ---------------------------------------------------------------------------
-// The reader: the tree into a runner.Project, keys and types checked.
+// The reader: the tree into a catalog.Project, keys and types checked.
 
 type pcReader struct {
 	errs ConfigErrors
@@ -582,7 +583,7 @@ func (r *pcReader) boolean(n *cnode, path string) bool {
 	return false
 }
 
-func (r *pcReader) duration(n *cnode, path string) runner.Duration {
+func (r *pcReader) duration(n *cnode, path string) catalog.Duration {
 	if n.kind == cNull {
 		return 0
 	}
@@ -595,7 +596,7 @@ func (r *pcReader) duration(n *cnode, path string) runner.Duration {
 		r.fail(path, n.line, "want a duration such as \"10s\" or \"1m30s\", got %s", n.describe())
 		return 0
 	}
-	return runner.Duration(d)
+	return catalog.Duration(d)
 }
 
 func (r *pcReader) list(n *cnode, path string, fn func(it *cnode, p string)) {
@@ -634,8 +635,8 @@ var (
 	hostFields        = []string{"addr", "path"}
 )
 
-func (r *pcReader) project(n *cnode) runner.Project {
-	var p runner.Project
+func (r *pcReader) project(n *cnode) catalog.Project {
+	var p catalog.Project
 	if n.kind == cNull {
 		r.fail("", 0, "the document is empty")
 		return p
@@ -707,8 +708,8 @@ func (r *pcReader) project(n *cnode) runner.Project {
 	return p
 }
 
-func (r *pcReader) envVar(n *cnode, path string) runner.EnvVar {
-	var v runner.EnvVar
+func (r *pcReader) envVar(n *cnode, path string) catalog.EnvVar {
+	var v catalog.EnvVar
 	if n.kind != cMap {
 		r.fail(path, n.line, "want a mapping of %s, got %s", strings.Join(envVarFields, ", "), n.describe())
 		return v
@@ -730,8 +731,8 @@ func (r *pcReader) envVar(n *cnode, path string) runner.EnvVar {
 	return v
 }
 
-func (r *pcReader) environment(n *cnode, path string) runner.Environment {
-	var e runner.Environment
+func (r *pcReader) environment(n *cnode, path string) catalog.Environment {
+	var e catalog.Environment
 	if n.kind != cMap {
 		r.fail(path, n.line, "want a mapping of %s, got %s", strings.Join(environmentFields, ", "), n.describe())
 		return e
@@ -762,8 +763,8 @@ func (r *pcReader) environment(n *cnode, path string) runner.Environment {
 }
 
 // host reads "user@host:port" or {addr, path}.
-func (r *pcReader) host(n *cnode, path string) runner.Host {
-	var h runner.Host
+func (r *pcReader) host(n *cnode, path string) catalog.Host {
+	var h catalog.Host
 	switch {
 	case n.kind == cMap:
 		r.fields(n, path, hostFields, func(k string, n *cnode, path string) {
@@ -800,7 +801,7 @@ var pcRepoOptionWords = []string{"--upload-pack", "--receive-pack", "--exec", "-
 // checks again), with one exception: an environment of the rsync or git
 // strategy may leave ssh_key unset here, and the app must give the runner
 // a key before it submits a deployment.
-func ValidateProject(p runner.Project) ConfigErrors {
+func ValidateProject(p catalog.Project) ConfigErrors {
 	var errs ConfigErrors
 	add := errs.add
 
@@ -834,7 +835,7 @@ func ValidateProject(p runner.Project) ConfigErrors {
 
 	strategyOK := false
 	switch p.Strategy {
-	case runner.StrategyRsync, runner.StrategyGit, runner.StrategyLocal:
+	case catalog.StrategyRsync, catalog.StrategyGit, catalog.StrategyLocal:
 		strategyOK = true
 	case "":
 		add("strategy", "required: want rsync, git or local")
@@ -844,7 +845,7 @@ func ValidateProject(p runner.Project) ConfigErrors {
 
 	if msg := pcScript(p.Build); msg != "" {
 		add("build", "%s", msg)
-	} else if p.Strategy == runner.StrategyGit && strings.TrimSpace(p.Build) != "" {
+	} else if p.Strategy == catalog.StrategyGit && strings.TrimSpace(p.Build) != "" {
 		add("build", "the git strategy cannot publish a build: each host extracts the commit from its own "+
 			"git mirror, so nothing built here reaches it; use the rsync strategy, or build on the hosts in a pre_release hook")
 	}
@@ -890,7 +891,7 @@ func ValidateProject(p runner.Project) ConfigErrors {
 
 	if k := p.KeepReleases; k != 0 && (k < minKeepReleases || k > maxKeepReleases) {
 		add("keep_releases", "%d: want %d to %d (0: the default, %d); fewer than 2 leaves nothing to roll back to",
-			k, minKeepReleases, maxKeepReleases, runner.DefaultKeepReleases)
+			k, minKeepReleases, maxKeepReleases, catalog.DefaultKeepReleases)
 	}
 
 	for _, h := range []struct{ name, text string }{
@@ -917,7 +918,7 @@ func ValidateProject(p runner.Project) ConfigErrors {
 	return errs
 }
 
-func pcValidateEnvVar(errs *ConfigErrors, v runner.EnvVar, path string, seen map[string]int, i int) {
+func pcValidateEnvVar(errs *ConfigErrors, v catalog.EnvVar, path string, seen map[string]int, i int) {
 	add := errs.add
 	switch {
 	case v.Name == "":
@@ -957,7 +958,7 @@ func pcValidateEnvVar(errs *ConfigErrors, v runner.EnvVar, path string, seen map
 	}
 }
 
-func pcValidateEnvironments(errs *ConfigErrors, p runner.Project, strategyOK bool) {
+func pcValidateEnvironments(errs *ConfigErrors, p catalog.Project, strategyOK bool) {
 	add := errs.add
 	if len(p.Environments) == 0 {
 		add("environments", "at least one environment is required")
@@ -1002,7 +1003,7 @@ func pcValidateEnvironments(errs *ConfigErrors, p runner.Project, strategyOK boo
 			add(path+".batch", "%d: must not be negative (0: all hosts in one batch)", e.Batch)
 		}
 		switch e.OnFailure {
-		case "", runner.OnFailureHalt, runner.OnFailureContinue:
+		case "", catalog.OnFailureHalt, catalog.OnFailureContinue:
 		default:
 			add(path+".on_failure", "%q: want halt or continue", e.OnFailure)
 		}
@@ -1014,7 +1015,7 @@ func pcValidateEnvironments(errs *ConfigErrors, p runner.Project, strategyOK boo
 			}
 			targets[t] = e.Name
 		}
-		if p.Strategy == runner.StrategyLocal {
+		if p.Strategy == catalog.StrategyLocal {
 			if len(e.Hosts) > 0 {
 				add(path+".hosts", "the local strategy publishes to path on this machine: it has no hosts (remove them, or use rsync or git)")
 			} else if envPathOK {

@@ -10,9 +10,9 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"go.yaml.in/yaml/v3"
+	"releasedesk/events/catalog"
 
-	"releasedesk/runner"
+	"go.yaml.in/yaml/v3"
 )
 
 // DiffProjects describes what changed from old to new, one readable line a
@@ -28,7 +28,7 @@ import (
 // empty one are the same). When old is the zero Project (the first
 // configuration of a project) it returns "+ project created" and the main
 // fields. A long or multi-line value (a hook) is shown quoted and cut.
-func DiffProjects(old, new runner.Project) []string {
+func DiffProjects(old, new catalog.Project) []string {
 	d := &projectDiffer{}
 	if reflect.ValueOf(old).IsZero() {
 		d.line("+ project created")
@@ -181,11 +181,11 @@ func pcShowList(xs []string) string {
 	return "[" + strings.Join(shown, ", ") + "]"
 }
 
-func (d *projectDiffer) envVars(a, b []runner.EnvVar) {
+func (d *projectDiffer) envVars(a, b []catalog.EnvVar) {
 	pcDiffKeyed(d, "env", a, b,
-		func(v runner.EnvVar) string { return v.Name },
+		func(v catalog.EnvVar) string { return v.Name },
 		pcShowEnvVar,
-		func(x, y runner.EnvVar) {
+		func(x, y catalog.EnvVar) {
 			p := "env[" + y.Name + "]"
 			d.str(p+".value", x.Value, y.Value)
 			d.str(p+".from_file", x.FromFile, y.FromFile)
@@ -194,7 +194,7 @@ func (d *projectDiffer) envVars(a, b []runner.EnvVar) {
 		})
 }
 
-func pcShowEnvVar(v runner.EnvVar) string {
+func pcShowEnvVar(v catalog.EnvVar) string {
 	var parts []string
 	switch {
 	case v.FromFile != "":
@@ -213,8 +213,8 @@ func pcShowEnvVar(v runner.EnvVar) string {
 	return pcShowValue(v.Name) + " (" + strings.Join(parts, ", ") + ")"
 }
 
-func (d *projectDiffer) environments(old, new runner.Project) {
-	name := func(e runner.Environment) string { return e.Name }
+func (d *projectDiffer) environments(old, new catalog.Project) {
+	name := func(e catalog.Environment) string { return e.Name }
 	inOld := map[string]bool{}
 	for _, e := range old.Environments {
 		inOld[e.Name] = true
@@ -230,7 +230,7 @@ func (d *projectDiffer) environments(old, new runner.Project) {
 	}
 	for _, e := range new.Environments {
 		p := "environments[" + e.Name + "]"
-		i := slices.IndexFunc(old.Environments, func(o runner.Environment) bool { return o.Name == e.Name })
+		i := slices.IndexFunc(old.Environments, func(o catalog.Environment) bool { return o.Name == e.Name })
 		if i < 0 {
 			d.line("+ " + p)
 			d.addedEnvironment(p, e)
@@ -244,7 +244,7 @@ func (d *projectDiffer) environments(old, new runner.Project) {
 	}
 }
 
-func (d *projectDiffer) addedEnvironment(p string, e runner.Environment) {
+func (d *projectDiffer) addedEnvironment(p string, e catalog.Environment) {
 	d.added(p+".path", e.Path)
 	for _, h := range e.Hosts {
 		d.line("+ " + p + ".hosts: " + pcShowHost(h))
@@ -264,19 +264,19 @@ func (d *projectDiffer) addedEnvironment(p string, e runner.Environment) {
 	}
 }
 
-func pcShowHost(h runner.Host) string {
+func pcShowHost(h catalog.Host) string {
 	if h.Path != "" {
 		return pcShowValue(h.Addr) + " (path " + pcShowValue(h.Path) + ")"
 	}
 	return pcShowValue(h.Addr)
 }
 
-func (d *projectDiffer) environment(p string, a, b runner.Environment) {
+func (d *projectDiffer) environment(p string, a, b catalog.Environment) {
 	d.str(p+".path", a.Path, b.Path)
 	pcDiffKeyed(d, p+".hosts", a.Hosts, b.Hosts,
-		func(h runner.Host) string { return h.Addr },
+		func(h catalog.Host) string { return h.Addr },
 		pcShowHost,
-		func(x, y runner.Host) { d.str(p+".hosts["+y.Addr+"].path", x.Path, y.Path) })
+		func(x, y catalog.Host) { d.str(p+".hosts["+y.Addr+"].path", x.Path, y.Path) })
 	d.str(p+".ssh_key", a.SSHKey, b.SSHKey)
 	d.int(p+".parallel", a.Parallel, b.Parallel)
 	d.int(p+".batch", a.Batch, b.Batch)
@@ -312,7 +312,7 @@ func pcShowValue(s string) string {
 // of words and hosts in flow style with double quotes, scripts of several
 // lines as literal blocks. ParseProjectConfig reads it back to the same Project. It does
 // not validate p.
-func MarshalProjectYAML(p runner.Project) ([]byte, error) {
+func MarshalProjectYAML(p catalog.Project) ([]byte, error) {
 	root := yamlMapping()
 	yamlPutStr(root, "id", p.ID)
 	yamlPutStr(root, "title", p.Title)

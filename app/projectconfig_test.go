@@ -15,14 +15,15 @@ import (
 	"time"
 
 	"releasedesk/events"
+	"releasedesk/events/catalog"
 	"releasedesk/runner"
 )
 
 var updateProjectConfigGolden = flag.Bool("update-projectconfig", false, "rewrite the golden files of testdata/projectconfig")
 
 // pcDesignProject is the project of the example of DESIGN.md section 5.
-func pcDesignProject() runner.Project {
-	return runner.Project{
+func pcDesignProject() catalog.Project {
+	return catalog.Project{
 		ID:           "blog",
 		Title:        "Blog",
 		Repo:         "/srv/git/blog.git",
@@ -32,12 +33,12 @@ func pcDesignProject() runner.Project {
 		Shared:       []string{"storage/logs", ".env"},
 		VersionFiles: []string{"VERSION"},
 		KeepReleases: 5,
-		HealthCheck:  runner.HealthCheck{Timeout: runner.Duration(10 * time.Second)},
-		Environments: []runner.Environment{
+		HealthCheck:  catalog.HealthCheck{Timeout: catalog.Duration(10 * time.Second)},
+		Environments: []catalog.Environment{
 			{
 				Name:      "test",
 				Path:      "/home/www/blog",
-				Hosts:     []runner.Host{{Addr: "www@10.0.0.5:22"}},
+				Hosts:     []catalog.Host{{Addr: "www@10.0.0.5:22"}},
 				SSHKey:    "/home/www/.ssh/publish_rsa",
 				Parallel:  10,
 				OnFailure: "halt",
@@ -45,7 +46,7 @@ func pcDesignProject() runner.Project {
 			{
 				Name:     "production",
 				Path:     "/home/www/blog",
-				Hosts:    []runner.Host{{Addr: "www@10.0.1.1:22"}, {Addr: "www@10.0.1.2:22"}},
+				Hosts:    []catalog.Host{{Addr: "www@10.0.1.1:22"}, {Addr: "www@10.0.1.2:22"}},
 				Approval: true,
 			},
 		},
@@ -53,8 +54,8 @@ func pcDesignProject() runner.Project {
 }
 
 // pcFullProject sets every field, with values that are awkward in YAML.
-func pcFullProject() runner.Project {
-	return runner.Project{
+func pcFullProject() catalog.Project {
+	return catalog.Project{
 		ID:           "shop_2",
 		Title:        `Shop: "main" — #1 ünïcode`,
 		Repo:         "git@github.com:acme/shop.git",
@@ -65,34 +66,34 @@ func pcFullProject() runner.Project {
 		Shared:       []string{"storage/", ".env", "public/uploads"},
 		VersionFiles: []string{"VERSION", "public/version.txt"},
 		KeepReleases: 100,
-		Hooks: runner.Hooks{
+		Hooks: catalog.Hooks{
 			PreDeploy:   "echo 'pre' # not a comment",
 			PostDeploy:  "curl -fsS https://hooks.example/deployed?x=1&y=2",
 			PreRelease:  "php artisan migrate --force\nphp artisan cache:clear",
 			PostRelease: "null",
 		},
-		HealthCheck: runner.HealthCheck{Command: "curl -fsS http://127.0.0.1/health", Timeout: runner.Duration(90 * time.Second)},
-		Env: []runner.EnvVar{
+		HealthCheck: catalog.HealthCheck{Command: "curl -fsS http://127.0.0.1/health", Timeout: catalog.Duration(90 * time.Second)},
+		Env: []catalog.EnvVar{
 			{Name: "APP_ENV", Value: "production"},
 			{Name: "COUNT", Value: "10"},
 			{Name: "DB_PASSWORD", FromFile: "/etc/shop/db_password", Secret: true},
 			{Name: "API_TOKEN", FromEnv: "SHOP_API_TOKEN", Secret: true},
 			{Name: "_QUOTES", Value: `a "b" 'c' ~ : - ? {}`},
 		},
-		Environments: []runner.Environment{
+		Environments: []catalog.Environment{
 			{
 				Name:  "test",
 				Path:  "/srv/shop test",
-				Hosts: []runner.Host{{Addr: "deploy@test-1.example.com"}, {Addr: "deploy@[::1]:2222", Path: "/srv/shop-alt"}},
+				Hosts: []catalog.Host{{Addr: "deploy@test-1.example.com"}, {Addr: "deploy@[::1]:2222", Path: "/srv/shop-alt"}},
 				Batch: 1, OnFailure: "continue", Parallel: 1,
 			},
 			{
 				Name: "prod-eu", Path: "/srv/shop", SSHKey: "/keys/deploy key",
-				Hosts:    []runner.Host{{Addr: "deploy@10.0.1.1"}, {Addr: "deploy@10.0.1.2:22"}, {Addr: "deploy@10.0.1.3:22"}},
+				Hosts:    []catalog.Host{{Addr: "deploy@10.0.1.1"}, {Addr: "deploy@10.0.1.2:22"}, {Addr: "deploy@10.0.1.3:22"}},
 				Parallel: 200, Batch: 2, OnFailure: "halt", Approval: true,
 			},
 		},
-		Workflow: runner.Workflow{FastForward: true, AllowSelfTest: true},
+		Workflow: catalog.Workflow{FastForward: true, AllowSelfTest: true},
 	}
 }
 
@@ -142,7 +143,7 @@ func pcGolden(t *testing.T, name string, got []byte) {
 	}
 }
 
-func pcMustParse(t *testing.T, doc []byte, ctype string) runner.Project {
+func pcMustParse(t *testing.T, doc []byte, ctype string) catalog.Project {
 	t.Helper()
 	p, err := ParseProjectConfig(doc, ctype)
 	if err != nil {
@@ -198,103 +199,103 @@ func pcCheckErrors(t *testing.T, err error, wants []pcWant) {
 // project written as YAML and as JSON. Each case must report exactly the
 // listed errors, nothing more.
 func TestProjectConfigRules(t *testing.T) {
-	env := func(p *runner.Project, i int) *runner.Environment { return &p.Environments[i] }
+	env := func(p *catalog.Project, i int) *catalog.Environment { return &p.Environments[i] }
 	cases := []struct {
 		name string
-		mut  func(p *runner.Project)
+		mut  func(p *catalog.Project)
 		want []pcWant
 	}{
-		{"id required", func(p *runner.Project) { p.ID = "" }, []pcWant{{"id", "required"}}},
-		{"id invalid", func(p *runner.Project) { p.ID = "Blog!" }, []pcWant{{"id", `project id "Blog!"`}}},
-		{"id as path", func(p *runner.Project) { p.ID = "../etc" }, []pcWant{{"id", "want [a-z0-9]"}}},
-		{"title too long", func(p *runner.Project) { p.Title = strings.Repeat("é", 201) }, []pcWant{{"title", "201 characters: at most 200"}}},
-		{"title 200 is fine", func(p *runner.Project) { p.Title = strings.Repeat("é", 200) }, nil},
-		{"title one line", func(p *runner.Project) { p.Title = "a\nb" }, []pcWant{{"title", "control character"}}},
-		{"repo required", func(p *runner.Project) { p.Repo = "" }, []pcWant{{"repo", "required"}}},
-		{"repo relative", func(p *runner.Project) { p.Repo = "git/blog.git" }, []pcWant{{"repo", "want an absolute path"}}},
-		{"repo ext", func(p *runner.Project) { p.Repo = "ext::sh -c touch% CANARY" }, []pcWant{{"repo", "bad repository URL"}}},
-		{"repo ext no space", func(p *runner.Project) { p.Repo = "ext::sh" }, []pcWant{{"repo", "remote helper"}}},
-		{"repo leading dash", func(p *runner.Project) { p.Repo = "--upload-pack=touch" }, []pcWant{{"repo", "starts with '-'"}}},
-		{"repo upload-pack inside", func(p *runner.Project) { p.Repo = "ssh://host/x--upload-pack=y" }, []pcWant{{"repo", `contains "--upload-pack"`}}},
-		{"repo file URL with a host", func(p *runner.Project) { p.Repo = "file://host/srv/x.git" }, []pcWant{{"repo", "file URL"}}},
-		{"repo scp without path", func(p *runner.Project) { p.Repo = "git@host:" }, []pcWant{{"repo", "no path after ':'"}}},
-		{"repo url is fine", func(p *runner.Project) { p.Repo = "https://git.example.com/blog.git" }, nil},
-		{"branch required", func(p *runner.Project) { p.Branch = "" }, []pcWant{{"branch", "required"}}},
-		{"branch invalid", func(p *runner.Project) { p.Branch = "feature..x" }, []pcWant{{"branch", `contains ".."`}}},
-		{"strategy required", func(p *runner.Project) { p.Strategy = "" }, []pcWant{{"strategy", "required: want rsync, git or local"}}},
-		{"strategy unknown", func(p *runner.Project) { p.Strategy = "ftp" }, []pcWant{{"strategy", `unknown strategy "ftp": want rsync, git or local`}}},
-		{"build with git", func(p *runner.Project) { p.Strategy = "git"; p.Build = "make" }, []pcWant{{"build", "git strategy cannot publish a build"}}},
-		{"build NUL", func(p *runner.Project) { p.Build = "make\x00" }, []pcWant{{"build", "NUL"}}},
-		{"exclude rsync rule", func(p *runner.Project) { p.Exclude = []string{".git", "- secret"} }, []pcWant{{"exclude[1]", "exclude pattern"}}},
-		{"exclude unsupported", func(p *runner.Project) { p.Exclude = []string{"a/**"} }, []pcWant{{"exclude[0]", "not supported"}}},
-		{"exclude twice", func(p *runner.Project) { p.Exclude = []string{".git", ".git"} }, []pcWant{{"exclude[1]", "listed twice (also exclude[0])"}}},
-		{"shared parent", func(p *runner.Project) { p.Shared = []string{"../x"} }, []pcWant{{"shared[0]", `".." component`}}},
-		{"shared absolute", func(p *runner.Project) { p.Shared = []string{"/etc"} }, []pcWant{{"shared[0]", "must be relative"}}},
-		{"shared twice", func(p *runner.Project) { p.Shared = []string{"storage/logs", "storage/logs/"} }, []pcWant{{"shared[1]", `"storage/logs" is listed twice`}}},
-		{"version file not clean", func(p *runner.Project) { p.VersionFiles = []string{"./VERSION"} }, []pcWant{{"version_files[0]", "not clean"}}},
-		{"version file twice", func(p *runner.Project) { p.VersionFiles = []string{"VERSION", "VERSION"} }, []pcWant{{"version_files[1]", "listed twice"}}},
-		{"keep_releases 1", func(p *runner.Project) { p.KeepReleases = 1 }, []pcWant{{"keep_releases", "want 2 to 100"}}},
-		{"keep_releases 101", func(p *runner.Project) { p.KeepReleases = 101 }, []pcWant{{"keep_releases", "want 2 to 100"}}},
-		{"keep_releases negative", func(p *runner.Project) { p.KeepReleases = -1 }, []pcWant{{"keep_releases", "want 2 to 100"}}},
-		{"keep_releases 0 is the default", func(p *runner.Project) { p.KeepReleases = 0 }, nil},
-		{"hook NUL", func(p *runner.Project) { p.Hooks.PreDeploy = "echo\x00" }, []pcWant{{"hooks.pre_deploy", "NUL"}}},
-		{"hook too long", func(p *runner.Project) { p.Hooks.PostRelease = strings.Repeat("x", 8193) }, []pcWant{{"hooks.post_release", "at most 8192"}}},
-		{"hook 8 KiB is fine", func(p *runner.Project) { p.Hooks.PostRelease = strings.Repeat("x", 8192) }, nil},
-		{"health check too long", func(p *runner.Project) { p.HealthCheck.Timeout = runner.Duration(11 * time.Minute) }, []pcWant{{"health_check.timeout", "at most 10m0s"}}},
-		{"health check negative", func(p *runner.Project) { p.HealthCheck.Timeout = runner.Duration(-time.Second) }, []pcWant{{"health_check.timeout", "-1s"}}},
-		{"env name", func(p *runner.Project) { p.Env = []runner.EnvVar{{Name: "1X", Value: "v"}} }, []pcWant{{"env[0].name", `"1X"`}}},
-		{"env name required", func(p *runner.Project) { p.Env = []runner.EnvVar{{Value: "v"}} }, []pcWant{{"env[0].name", "required"}}},
-		{"env no source", func(p *runner.Project) { p.Env = []runner.EnvVar{{Name: "X"}} }, []pcWant{{"env[0]", "exactly one of value, from_file, from_env"}}},
-		{"env two sources", func(p *runner.Project) { p.Env = []runner.EnvVar{{Name: "X", Value: "v", FromEnv: "Y"}} }, []pcWant{{"env[0]", "exactly one"}}},
-		{"env from_file relative", func(p *runner.Project) { p.Env = []runner.EnvVar{{Name: "X", FromFile: "secrets/x"}} }, []pcWant{{"env[0].from_file", "not absolute"}}},
-		{"env from_env name", func(p *runner.Project) { p.Env = []runner.EnvVar{{Name: "X", FromEnv: "A-B"}} }, []pcWant{{"env[0].from_env", `"A-B"`}}},
-		{"env secret value", func(p *runner.Project) { p.Env = []runner.EnvVar{{Name: "X", Value: "hunter2", Secret: true}} }, []pcWant{{"env[0].value", "use from_file or from_env"}}},
-		{"env value NUL", func(p *runner.Project) { p.Env = []runner.EnvVar{{Name: "X", Value: "a\x00b"}} }, []pcWant{{"env[0].value", "NUL"}}},
-		{"env twice", func(p *runner.Project) {
-			p.Env = []runner.EnvVar{{Name: "X", Value: "1"}, {Name: "X", Value: "2"}}
+		{"id required", func(p *catalog.Project) { p.ID = "" }, []pcWant{{"id", "required"}}},
+		{"id invalid", func(p *catalog.Project) { p.ID = "Blog!" }, []pcWant{{"id", `project id "Blog!"`}}},
+		{"id as path", func(p *catalog.Project) { p.ID = "../etc" }, []pcWant{{"id", "want [a-z0-9]"}}},
+		{"title too long", func(p *catalog.Project) { p.Title = strings.Repeat("é", 201) }, []pcWant{{"title", "201 characters: at most 200"}}},
+		{"title 200 is fine", func(p *catalog.Project) { p.Title = strings.Repeat("é", 200) }, nil},
+		{"title one line", func(p *catalog.Project) { p.Title = "a\nb" }, []pcWant{{"title", "control character"}}},
+		{"repo required", func(p *catalog.Project) { p.Repo = "" }, []pcWant{{"repo", "required"}}},
+		{"repo relative", func(p *catalog.Project) { p.Repo = "git/blog.git" }, []pcWant{{"repo", "want an absolute path"}}},
+		{"repo ext", func(p *catalog.Project) { p.Repo = "ext::sh -c touch% CANARY" }, []pcWant{{"repo", "bad repository URL"}}},
+		{"repo ext no space", func(p *catalog.Project) { p.Repo = "ext::sh" }, []pcWant{{"repo", "remote helper"}}},
+		{"repo leading dash", func(p *catalog.Project) { p.Repo = "--upload-pack=touch" }, []pcWant{{"repo", "starts with '-'"}}},
+		{"repo upload-pack inside", func(p *catalog.Project) { p.Repo = "ssh://host/x--upload-pack=y" }, []pcWant{{"repo", `contains "--upload-pack"`}}},
+		{"repo file URL with a host", func(p *catalog.Project) { p.Repo = "file://host/srv/x.git" }, []pcWant{{"repo", "file URL"}}},
+		{"repo scp without path", func(p *catalog.Project) { p.Repo = "git@host:" }, []pcWant{{"repo", "no path after ':'"}}},
+		{"repo url is fine", func(p *catalog.Project) { p.Repo = "https://git.example.com/blog.git" }, nil},
+		{"branch required", func(p *catalog.Project) { p.Branch = "" }, []pcWant{{"branch", "required"}}},
+		{"branch invalid", func(p *catalog.Project) { p.Branch = "feature..x" }, []pcWant{{"branch", `contains ".."`}}},
+		{"strategy required", func(p *catalog.Project) { p.Strategy = "" }, []pcWant{{"strategy", "required: want rsync, git or local"}}},
+		{"strategy unknown", func(p *catalog.Project) { p.Strategy = "ftp" }, []pcWant{{"strategy", `unknown strategy "ftp": want rsync, git or local`}}},
+		{"build with git", func(p *catalog.Project) { p.Strategy = "git"; p.Build = "make" }, []pcWant{{"build", "git strategy cannot publish a build"}}},
+		{"build NUL", func(p *catalog.Project) { p.Build = "make\x00" }, []pcWant{{"build", "NUL"}}},
+		{"exclude rsync rule", func(p *catalog.Project) { p.Exclude = []string{".git", "- secret"} }, []pcWant{{"exclude[1]", "exclude pattern"}}},
+		{"exclude unsupported", func(p *catalog.Project) { p.Exclude = []string{"a/**"} }, []pcWant{{"exclude[0]", "not supported"}}},
+		{"exclude twice", func(p *catalog.Project) { p.Exclude = []string{".git", ".git"} }, []pcWant{{"exclude[1]", "listed twice (also exclude[0])"}}},
+		{"shared parent", func(p *catalog.Project) { p.Shared = []string{"../x"} }, []pcWant{{"shared[0]", `".." component`}}},
+		{"shared absolute", func(p *catalog.Project) { p.Shared = []string{"/etc"} }, []pcWant{{"shared[0]", "must be relative"}}},
+		{"shared twice", func(p *catalog.Project) { p.Shared = []string{"storage/logs", "storage/logs/"} }, []pcWant{{"shared[1]", `"storage/logs" is listed twice`}}},
+		{"version file not clean", func(p *catalog.Project) { p.VersionFiles = []string{"./VERSION"} }, []pcWant{{"version_files[0]", "not clean"}}},
+		{"version file twice", func(p *catalog.Project) { p.VersionFiles = []string{"VERSION", "VERSION"} }, []pcWant{{"version_files[1]", "listed twice"}}},
+		{"keep_releases 1", func(p *catalog.Project) { p.KeepReleases = 1 }, []pcWant{{"keep_releases", "want 2 to 100"}}},
+		{"keep_releases 101", func(p *catalog.Project) { p.KeepReleases = 101 }, []pcWant{{"keep_releases", "want 2 to 100"}}},
+		{"keep_releases negative", func(p *catalog.Project) { p.KeepReleases = -1 }, []pcWant{{"keep_releases", "want 2 to 100"}}},
+		{"keep_releases 0 is the default", func(p *catalog.Project) { p.KeepReleases = 0 }, nil},
+		{"hook NUL", func(p *catalog.Project) { p.Hooks.PreDeploy = "echo\x00" }, []pcWant{{"hooks.pre_deploy", "NUL"}}},
+		{"hook too long", func(p *catalog.Project) { p.Hooks.PostRelease = strings.Repeat("x", 8193) }, []pcWant{{"hooks.post_release", "at most 8192"}}},
+		{"hook 8 KiB is fine", func(p *catalog.Project) { p.Hooks.PostRelease = strings.Repeat("x", 8192) }, nil},
+		{"health check too long", func(p *catalog.Project) { p.HealthCheck.Timeout = catalog.Duration(11 * time.Minute) }, []pcWant{{"health_check.timeout", "at most 10m0s"}}},
+		{"health check negative", func(p *catalog.Project) { p.HealthCheck.Timeout = catalog.Duration(-time.Second) }, []pcWant{{"health_check.timeout", "-1s"}}},
+		{"env name", func(p *catalog.Project) { p.Env = []catalog.EnvVar{{Name: "1X", Value: "v"}} }, []pcWant{{"env[0].name", `"1X"`}}},
+		{"env name required", func(p *catalog.Project) { p.Env = []catalog.EnvVar{{Value: "v"}} }, []pcWant{{"env[0].name", "required"}}},
+		{"env no source", func(p *catalog.Project) { p.Env = []catalog.EnvVar{{Name: "X"}} }, []pcWant{{"env[0]", "exactly one of value, from_file, from_env"}}},
+		{"env two sources", func(p *catalog.Project) { p.Env = []catalog.EnvVar{{Name: "X", Value: "v", FromEnv: "Y"}} }, []pcWant{{"env[0]", "exactly one"}}},
+		{"env from_file relative", func(p *catalog.Project) { p.Env = []catalog.EnvVar{{Name: "X", FromFile: "secrets/x"}} }, []pcWant{{"env[0].from_file", "not absolute"}}},
+		{"env from_env name", func(p *catalog.Project) { p.Env = []catalog.EnvVar{{Name: "X", FromEnv: "A-B"}} }, []pcWant{{"env[0].from_env", `"A-B"`}}},
+		{"env secret value", func(p *catalog.Project) { p.Env = []catalog.EnvVar{{Name: "X", Value: "hunter2", Secret: true}} }, []pcWant{{"env[0].value", "use from_file or from_env"}}},
+		{"env value NUL", func(p *catalog.Project) { p.Env = []catalog.EnvVar{{Name: "X", Value: "a\x00b"}} }, []pcWant{{"env[0].value", "NUL"}}},
+		{"env twice", func(p *catalog.Project) {
+			p.Env = []catalog.EnvVar{{Name: "X", Value: "1"}, {Name: "X", Value: "2"}}
 		}, []pcWant{{"env[1].name", "defined twice (also env[0])"}}},
-		{"environments required", func(p *runner.Project) { p.Environments = nil }, []pcWant{{"environments", "at least one environment"}}},
-		{"environment name", func(p *runner.Project) { env(p, 1).Name = "Prod" }, []pcWant{{"environments[1].name", `"Prod"`}}},
-		{"environment name required", func(p *runner.Project) { env(p, 1).Name = "" }, []pcWant{{"environments[1].name", "required"}}},
-		{"environment name too long", func(p *runner.Project) { env(p, 1).Name = "p" + strings.Repeat("x", 32) }, []pcWant{{"environments[1].name", "at most 32"}}},
-		{"duplicate environment", func(p *runner.Project) {
+		{"environments required", func(p *catalog.Project) { p.Environments = nil }, []pcWant{{"environments", "at least one environment"}}},
+		{"environment name", func(p *catalog.Project) { env(p, 1).Name = "Prod" }, []pcWant{{"environments[1].name", `"Prod"`}}},
+		{"environment name required", func(p *catalog.Project) { env(p, 1).Name = "" }, []pcWant{{"environments[1].name", "required"}}},
+		{"environment name too long", func(p *catalog.Project) { env(p, 1).Name = "p" + strings.Repeat("x", 32) }, []pcWant{{"environments[1].name", "at most 32"}}},
+		{"duplicate environment", func(p *catalog.Project) {
 			env(p, 1).Name = "test"
 			env(p, 1).Path = "/home/www/other"
 		}, []pcWant{{"environments[1].name", `duplicate environment "test" (also environments[0])`}}},
-		{"environment path relative", func(p *runner.Project) { env(p, 0).Path = "www/blog" }, []pcWant{{"environments[0].path", "not absolute"}}},
-		{"environment path required", func(p *runner.Project) { env(p, 0).Path = "" }, []pcWant{{"environments[0].path", "required"}}},
-		{"environment path root", func(p *runner.Project) { env(p, 0).Path = "/" }, []pcWant{{"environments[0].path", "root directory"}}},
-		{"hosts required", func(p *runner.Project) { env(p, 1).Hosts = nil }, []pcWant{{"environments[1].hosts", "at least one host is required for the rsync strategy"}}},
-		{"host without user", func(p *runner.Project) { env(p, 1).Hosts[0].Addr = "10.0.1.1:22" }, []pcWant{{"environments[1].hosts[0]", "want user@host:port"}}},
-		{"host bad port", func(p *runner.Project) { env(p, 1).Hosts[1].Addr = "www@10.0.1.2:99999" }, []pcWant{{"environments[1].hosts[1]", "want 1-65535"}}},
-		{"host ipv6 without brackets", func(p *runner.Project) { env(p, 1).Hosts[1].Addr = "www@::1" }, []pcWant{{"environments[1].hosts[1]", "needs brackets"}}},
-		{"host path relative", func(p *runner.Project) { env(p, 1).Hosts[0].Path = "blog" }, []pcWant{{"environments[1].hosts[0].path", "not absolute"}}},
-		{"host twice", func(p *runner.Project) {
-			env(p, 1).Hosts = []runner.Host{{Addr: "www@10.0.1.1"}, {Addr: "www@10.0.1.1:22", Path: "/srv/b"}}
+		{"environment path relative", func(p *catalog.Project) { env(p, 0).Path = "www/blog" }, []pcWant{{"environments[0].path", "not absolute"}}},
+		{"environment path required", func(p *catalog.Project) { env(p, 0).Path = "" }, []pcWant{{"environments[0].path", "required"}}},
+		{"environment path root", func(p *catalog.Project) { env(p, 0).Path = "/" }, []pcWant{{"environments[0].path", "root directory"}}},
+		{"hosts required", func(p *catalog.Project) { env(p, 1).Hosts = nil }, []pcWant{{"environments[1].hosts", "at least one host is required for the rsync strategy"}}},
+		{"host without user", func(p *catalog.Project) { env(p, 1).Hosts[0].Addr = "10.0.1.1:22" }, []pcWant{{"environments[1].hosts[0]", "want user@host:port"}}},
+		{"host bad port", func(p *catalog.Project) { env(p, 1).Hosts[1].Addr = "www@10.0.1.2:99999" }, []pcWant{{"environments[1].hosts[1]", "want 1-65535"}}},
+		{"host ipv6 without brackets", func(p *catalog.Project) { env(p, 1).Hosts[1].Addr = "www@::1" }, []pcWant{{"environments[1].hosts[1]", "needs brackets"}}},
+		{"host path relative", func(p *catalog.Project) { env(p, 1).Hosts[0].Path = "blog" }, []pcWant{{"environments[1].hosts[0].path", "not absolute"}}},
+		{"host twice", func(p *catalog.Project) {
+			env(p, 1).Hosts = []catalog.Host{{Addr: "www@10.0.1.1"}, {Addr: "www@10.0.1.1:22", Path: "/srv/b"}}
 		}, []pcWant{{"environments[1].hosts[1]", "www@10.0.1.1:22 is listed twice (also environments[1].hosts[0])"}}},
-		{"host path override is fine", func(p *runner.Project) { env(p, 1).Hosts[0].Path = "/srv/blog" }, nil},
-		{"same place in two environments", func(p *runner.Project) {
-			env(p, 1).Hosts[0] = runner.Host{Addr: "www@10.0.0.5"}
+		{"host path override is fine", func(p *catalog.Project) { env(p, 1).Hosts[0].Path = "/srv/blog" }, nil},
+		{"same place in two environments", func(p *catalog.Project) {
+			env(p, 1).Hosts[0] = catalog.Host{Addr: "www@10.0.0.5"}
 		}, []pcWant{{"environments[1].hosts[0]", `www@10.0.0.5:22 at /home/www/blog is also a target of environment "test"`}}},
-		{"local with hosts", func(p *runner.Project) {
+		{"local with hosts", func(p *catalog.Project) {
 			p.Strategy = "local"
 			env(p, 0).Hosts = nil
 			env(p, 1).Path = "/home/www/blog-prod"
 		}, []pcWant{{"environments[1].hosts", "the local strategy publishes to path on this machine"}}},
-		{"local in one place", func(p *runner.Project) {
+		{"local in one place", func(p *catalog.Project) {
 			p.Strategy = "local"
 			env(p, 0).Hosts, env(p, 1).Hosts = nil, nil
 		}, []pcWant{{"environments[1].path", "/home/www/blog on this machine is also a target of environment \"test\""}}},
-		{"local is fine", func(p *runner.Project) {
+		{"local is fine", func(p *catalog.Project) {
 			p.Strategy = "local"
 			env(p, 0).Hosts, env(p, 1).Hosts = nil, nil
 			env(p, 1).Path = "/home/www/blog-prod"
 		}, nil},
-		{"ssh_key relative", func(p *runner.Project) { env(p, 0).SSHKey = "~/.ssh/id_rsa" }, []pcWant{{"environments[0].ssh_key", "not absolute"}}},
-		{"parallel too many", func(p *runner.Project) { env(p, 0).Parallel = 201 }, []pcWant{{"environments[0].parallel", "want 1 to 200"}}},
-		{"parallel negative", func(p *runner.Project) { env(p, 0).Parallel = -1 }, []pcWant{{"environments[0].parallel", "want 1 to 200"}}},
-		{"batch negative", func(p *runner.Project) { env(p, 0).Batch = -1 }, []pcWant{{"environments[0].batch", "must not be negative"}}},
-		{"on_failure", func(p *runner.Project) { env(p, 0).OnFailure = "retry" }, []pcWant{{"environments[0].on_failure", `"retry": want halt or continue`}}},
+		{"ssh_key relative", func(p *catalog.Project) { env(p, 0).SSHKey = "~/.ssh/id_rsa" }, []pcWant{{"environments[0].ssh_key", "not absolute"}}},
+		{"parallel too many", func(p *catalog.Project) { env(p, 0).Parallel = 201 }, []pcWant{{"environments[0].parallel", "want 1 to 200"}}},
+		{"parallel negative", func(p *catalog.Project) { env(p, 0).Parallel = -1 }, []pcWant{{"environments[0].parallel", "want 1 to 200"}}},
+		{"batch negative", func(p *catalog.Project) { env(p, 0).Batch = -1 }, []pcWant{{"environments[0].batch", "must not be negative"}}},
+		{"on_failure", func(p *catalog.Project) { env(p, 0).OnFailure = "retry" }, []pcWant{{"environments[0].on_failure", `"retry": want halt or continue`}}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -491,7 +492,7 @@ func TestProjectConfigYAMLNiceties(t *testing.T) {
 	p := pcMustParse(t, doc, "")
 	if p.ID != "2024" || p.Title != "true" || p.Branch != "1.10" || p.Build != "" ||
 		!reflect.DeepEqual(p.Exclude, []string{".git"}) ||
-		!reflect.DeepEqual(p.Environments[0].Hosts, []runner.Host{{Addr: "www@10.0.0.5", Path: "/srv/x"}}) {
+		!reflect.DeepEqual(p.Environments[0].Hosts, []catalog.Host{{Addr: "www@10.0.0.5", Path: "/srv/x"}}) {
 		t.Errorf("got %#v", p)
 	}
 	// An alias bomb is refused, not expanded.
@@ -531,20 +532,20 @@ func TestProjectConfigInjection(t *testing.T) {
 	relative := []string{"../x", "--upload-pack=touch${IFS}CANARY", "x\ntouch CANARY", "a/../../x"}
 	fields := []struct {
 		path     string
-		set      func(p *runner.Project, v string)
+		set      func(p *catalog.Project, v string)
 		payloads []string
 	}{
-		{"repo", func(p *runner.Project, v string) { p.Repo = v }, nil},
-		{"branch", func(p *runner.Project, v string) { p.Branch = v }, nil},
-		{"environments[0].path", func(p *runner.Project, v string) { p.Environments[0].Path = v }, nil},
-		{"environments[1].hosts[0]", func(p *runner.Project, v string) { p.Environments[1].Hosts[0].Addr = v }, nil},
-		{"environments[1].hosts[1].path", func(p *runner.Project, v string) { p.Environments[1].Hosts[1].Path = v }, nil},
-		{"environments[0].ssh_key", func(p *runner.Project, v string) { p.Environments[0].SSHKey = v }, nil},
-		{"shared[0]", func(p *runner.Project, v string) { p.Shared[0] = v }, relative},
-		{"version_files[0]", func(p *runner.Project, v string) { p.VersionFiles[0] = v }, relative},
-		{"exclude[0]", func(p *runner.Project, v string) { p.Exclude[0] = "-" + v }, nil},
-		{"env[0].from_file", func(p *runner.Project, v string) {
-			p.Env = []runner.EnvVar{{Name: "X", FromFile: v}}
+		{"repo", func(p *catalog.Project, v string) { p.Repo = v }, nil},
+		{"branch", func(p *catalog.Project, v string) { p.Branch = v }, nil},
+		{"environments[0].path", func(p *catalog.Project, v string) { p.Environments[0].Path = v }, nil},
+		{"environments[1].hosts[0]", func(p *catalog.Project, v string) { p.Environments[1].Hosts[0].Addr = v }, nil},
+		{"environments[1].hosts[1].path", func(p *catalog.Project, v string) { p.Environments[1].Hosts[1].Path = v }, nil},
+		{"environments[0].ssh_key", func(p *catalog.Project, v string) { p.Environments[0].SSHKey = v }, nil},
+		{"shared[0]", func(p *catalog.Project, v string) { p.Shared[0] = v }, relative},
+		{"version_files[0]", func(p *catalog.Project, v string) { p.VersionFiles[0] = v }, relative},
+		{"exclude[0]", func(p *catalog.Project, v string) { p.Exclude[0] = "-" + v }, nil},
+		{"env[0].from_file", func(p *catalog.Project, v string) {
+			p.Env = []catalog.EnvVar{{Name: "X", FromFile: v}}
 		}, nil},
 	}
 	for _, f := range fields {
@@ -561,7 +562,7 @@ func TestProjectConfigInjection(t *testing.T) {
 			if !found {
 				t.Errorf("%s = %q: not refused (%v)", f.path, v, ValidateProject(p))
 			}
-			for _, enc := range []func(runner.Project) ([]byte, error){MarshalProjectYAML, func(p runner.Project) ([]byte, error) { return json.Marshal(p) }} {
+			for _, enc := range []func(catalog.Project) ([]byte, error){MarshalProjectYAML, func(p catalog.Project) ([]byte, error) { return json.Marshal(p) }} {
 				doc, err := enc(p)
 				if err != nil {
 					t.Fatal(err)
@@ -598,7 +599,7 @@ environments: at least one environment is required`
 }
 
 func TestProjectConfigMarshalRoundTrip(t *testing.T) {
-	for name, p := range map[string]runner.Project{"design": pcDesignProject(), "full": pcFullProject()} {
+	for name, p := range map[string]catalog.Project{"design": pcDesignProject(), "full": pcFullProject()} {
 		t.Run(name, func(t *testing.T) {
 			if errs := ValidateProject(p); errs != nil {
 				t.Fatalf("test project is invalid: %v", errs)
@@ -644,7 +645,7 @@ func TestProjectConfigDiff(t *testing.T) {
 		t.Errorf("nil and empty lists: %q", d)
 	}
 
-	created := DiffProjects(runner.Project{}, old)
+	created := DiffProjects(catalog.Project{}, old)
 	wantCreated := []string{
 		"+ project created",
 		"+ id: blog",
@@ -666,13 +667,13 @@ func TestProjectConfigDiff(t *testing.T) {
 	p.Shared = []string{".env", "storage/logs"}
 	p.KeepReleases = 10
 	p.Hooks.PostRelease = "php artisan queue:restart\necho done"
-	p.HealthCheck.Timeout = runner.Duration(30 * time.Second)
-	p.Env = []runner.EnvVar{{Name: "APP_KEY", FromFile: "/etc/blog/app_key", Secret: true}}
-	p.Environments = []runner.Environment{
+	p.HealthCheck.Timeout = catalog.Duration(30 * time.Second)
+	p.Env = []catalog.EnvVar{{Name: "APP_KEY", FromFile: "/etc/blog/app_key", Secret: true}}
+	p.Environments = []catalog.Environment{
 		{
 			Name:      "test",
 			Path:      "/home/www/blog",
-			Hosts:     []runner.Host{{Addr: "www@10.0.0.5:22"}, {Addr: "www@10.0.0.6:22"}},
+			Hosts:     []catalog.Host{{Addr: "www@10.0.0.5:22"}, {Addr: "www@10.0.0.6:22"}},
 			SSHKey:    "/home/www/.ssh/publish_rsa",
 			Parallel:  10,
 			OnFailure: "halt",
@@ -680,12 +681,12 @@ func TestProjectConfigDiff(t *testing.T) {
 		{
 			Name:  "staging",
 			Path:  "/home/www/blog-staging",
-			Hosts: []runner.Host{{Addr: "www@10.0.0.7:22", Path: "/srv/blog"}},
+			Hosts: []catalog.Host{{Addr: "www@10.0.0.7:22", Path: "/srv/blog"}},
 		},
 		{
 			Name:     "production",
 			Path:     "/home/www/blog",
-			Hosts:    []runner.Host{{Addr: "www@10.0.1.2:22", Path: "/srv/blog"}, {Addr: "www@10.0.1.3:22"}},
+			Hosts:    []catalog.Host{{Addr: "www@10.0.1.2:22", Path: "/srv/blog"}, {Addr: "www@10.0.1.3:22"}},
 			Parallel: 20,
 			Batch:    1,
 			Approval: true,
@@ -700,9 +701,9 @@ func TestProjectConfigDiff(t *testing.T) {
 	q := pcDesignProject()
 	q.Environments[0], q.Environments[1] = q.Environments[1], q.Environments[0]
 	q.Exclude = []string{"node_modules", ".git"}
-	q.Env = []runner.EnvVar{{Name: "A", Value: "1"}}
+	q.Env = []catalog.EnvVar{{Name: "A", Value: "1"}}
 	r := q
-	r.Env = []runner.EnvVar{{Name: "A", Value: "two words"}}
+	r.Env = []catalog.EnvVar{{Name: "A", Value: "two words"}}
 	got := append(DiffProjects(old, q), DiffProjects(q, r)...)
 	wantOrder := []string{
 		"~ exclude: order [.git, node_modules] -> [node_modules, .git]",
@@ -720,7 +721,7 @@ func TestProjectConfigDiff(t *testing.T) {
 	}
 }
 
-// TestProjectConfigKnowsEveryField fails when runner.Project gains a field
+// TestProjectConfigKnowsEveryField fails when catalog.Project gains a field
 // that the reader, the diff or the canonical YAML would silently drop.
 func TestProjectConfigKnowsEveryField(t *testing.T) {
 	tags := func(v any) []string {
@@ -736,12 +737,12 @@ func TestProjectConfigKnowsEveryField(t *testing.T) {
 		typ   any
 		known []string
 	}{
-		{runner.Project{}, projectFields},
-		{runner.Hooks{}, hooksFields},
-		{runner.HealthCheck{}, healthCheckFields},
-		{runner.EnvVar{}, envVarFields},
-		{runner.Environment{}, environmentFields},
-		{runner.Host{}, hostFields},
+		{catalog.Project{}, projectFields},
+		{catalog.Hooks{}, hooksFields},
+		{catalog.HealthCheck{}, healthCheckFields},
+		{catalog.EnvVar{}, envVarFields},
+		{catalog.Environment{}, environmentFields},
+		{catalog.Host{}, hostFields},
 	} {
 		if got := tags(c.typ); !reflect.DeepEqual(got, c.known) {
 			t.Errorf("%T has fields %v; the config reader knows %v: teach it (and DiffProjects and MarshalProjectYAML) the new ones",
@@ -796,15 +797,15 @@ func (l *pcLog) ReadStream(context.Context, string, uint64) ([]events.Envelope, 
 func (l *pcLog) ReadAll(context.Context, uint64, func(events.Envelope) error) error { return nil }
 func (l *pcLog) Subscribe(context.Context, uint64) *events.Subscription             { return nil }
 
-func pcSubmit(p runner.Project, env string) error {
+func pcSubmit(p catalog.Project, env string) error {
 	const commit = "0123456789abcdef0123456789abcdef01234567"
 	for i := range p.Environments {
-		if p.Strategy != runner.StrategyLocal && p.Environments[i].SSHKey == "" {
+		if p.Strategy != catalog.StrategyLocal && p.Environments[i].SSHKey == "" {
 			p.Environments[i].SSHKey = "/keys/id_ed25519" // the app's default key
 		}
 	}
-	return runner.Submit(context.Background(), &pcLog{}, runner.Request{
-		Deployment: "d1", Kind: runner.KindDeploy, Project: p, Environment: env,
+	return runner.Submit(context.Background(), &pcLog{}, catalog.Request{
+		Deployment: "d1", Kind: catalog.KindDeploy, Project: p, Environment: env,
 		Commit: commit, Version: "20250101120000-" + commit[:7],
 	}, "tester")
 }
@@ -819,7 +820,7 @@ func TestProjectConfigAgreesWithRunner(t *testing.T) {
 	local.Environments[1].Path = "/home/www/blog-prod"
 	git := pcFullProject()
 	git.Strategy, git.Build = "git", ""
-	for name, p := range map[string]runner.Project{"design": pcDesignProject(), "full": pcFullProject(), "local": local, "git": git} {
+	for name, p := range map[string]catalog.Project{"design": pcDesignProject(), "full": pcFullProject(), "local": local, "git": git} {
 		if errs := ValidateProject(p); errs != nil {
 			t.Fatalf("%s: %v", name, errs)
 		}
@@ -831,29 +832,29 @@ func TestProjectConfigAgreesWithRunner(t *testing.T) {
 	}
 	for _, m := range []struct {
 		name string
-		mut  func(p *runner.Project)
+		mut  func(p *catalog.Project)
 	}{
-		{"repo file host", func(p *runner.Project) { p.Repo = "file://host/srv/x.git" }},
-		{"repo scp no path", func(p *runner.Project) { p.Repo = "git@host:" }},
-		{"repo option inside", func(p *runner.Project) { p.Repo = "ssh://host/x--upload-pack=y" }},
-		{"repo ProxyCommand", func(p *runner.Project) { p.Repo = "ssh://host/x-oProxyCommand=y" }},
-		{"build with git", func(p *runner.Project) { p.Strategy, p.Build = "git", "make" }},
-		{"secret value", func(p *runner.Project) { p.Env = []runner.EnvVar{{Name: "X", Value: "v", Secret: true}} }},
-		{"env name", func(p *runner.Project) { p.Env = []runner.EnvVar{{Name: "X-Y", Value: "v"}} }},
-		{"exclude", func(p *runner.Project) { p.Exclude = []string{"a/**"} }},
-		{"shared", func(p *runner.Project) { p.Shared = []string{"../x/"} }},
-		{"version file", func(p *runner.Project) { p.VersionFiles = []string{"/VERSION"} }},
-		{"keep negative", func(p *runner.Project) { p.KeepReleases = -1 }},
-		{"on_failure", func(p *runner.Project) { p.Environments[0].OnFailure = "retry" }},
-		{"host twice", func(p *runner.Project) {
-			p.Environments[0].Hosts = []runner.Host{{Addr: "www@10.0.0.5:22"}, {Addr: "www@10.0.0.5:22", Path: "/srv/b"}}
+		{"repo file host", func(p *catalog.Project) { p.Repo = "file://host/srv/x.git" }},
+		{"repo scp no path", func(p *catalog.Project) { p.Repo = "git@host:" }},
+		{"repo option inside", func(p *catalog.Project) { p.Repo = "ssh://host/x--upload-pack=y" }},
+		{"repo ProxyCommand", func(p *catalog.Project) { p.Repo = "ssh://host/x-oProxyCommand=y" }},
+		{"build with git", func(p *catalog.Project) { p.Strategy, p.Build = "git", "make" }},
+		{"secret value", func(p *catalog.Project) { p.Env = []catalog.EnvVar{{Name: "X", Value: "v", Secret: true}} }},
+		{"env name", func(p *catalog.Project) { p.Env = []catalog.EnvVar{{Name: "X-Y", Value: "v"}} }},
+		{"exclude", func(p *catalog.Project) { p.Exclude = []string{"a/**"} }},
+		{"shared", func(p *catalog.Project) { p.Shared = []string{"../x/"} }},
+		{"version file", func(p *catalog.Project) { p.VersionFiles = []string{"/VERSION"} }},
+		{"keep negative", func(p *catalog.Project) { p.KeepReleases = -1 }},
+		{"on_failure", func(p *catalog.Project) { p.Environments[0].OnFailure = "retry" }},
+		{"host twice", func(p *catalog.Project) {
+			p.Environments[0].Hosts = []catalog.Host{{Addr: "www@10.0.0.5:22"}, {Addr: "www@10.0.0.5:22", Path: "/srv/b"}}
 		}},
-		{"host path", func(p *runner.Project) { p.Environments[0].Hosts[0].Path = "srv" }},
-		{"host addr", func(p *runner.Project) { p.Environments[0].Hosts[0].Addr = "-oProxyCommand=x@h" }},
-		{"no hosts", func(p *runner.Project) { p.Environments[0].Hosts = nil }},
-		{"env path", func(p *runner.Project) { p.Environments[0].Path = "/a/../b" }},
-		{"strategy", func(p *runner.Project) { p.Strategy = "scp" }},
-		{"id", func(p *runner.Project) { p.ID = "A" }},
+		{"host path", func(p *catalog.Project) { p.Environments[0].Hosts[0].Path = "srv" }},
+		{"host addr", func(p *catalog.Project) { p.Environments[0].Hosts[0].Addr = "-oProxyCommand=x@h" }},
+		{"no hosts", func(p *catalog.Project) { p.Environments[0].Hosts = nil }},
+		{"env path", func(p *catalog.Project) { p.Environments[0].Path = "/a/../b" }},
+		{"strategy", func(p *catalog.Project) { p.Strategy = "scp" }},
+		{"id", func(p *catalog.Project) { p.ID = "A" }},
 	} {
 		p := pcDesignProject()
 		m.mut(&p)

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	"releasedesk/projections"
+	"releasedesk/events/catalog"
 )
 
 // Actions a person may take. What each role may do is the one table below,
@@ -38,7 +38,7 @@ const (
 )
 
 // ProjectRoles are the per-project roles, in their usual order; admin is global.
-var ProjectRoles = []string{projections.RoleDeveloper, projections.RoleTester, projections.RoleApprover, projections.RoleManager}
+var ProjectRoles = []string{catalog.RoleDeveloper, catalog.RoleTester, catalog.RoleApprover, catalog.RoleManager}
 
 // RoleAdmin names the global role in rules and views.
 const RoleAdmin = "admin"
@@ -66,27 +66,27 @@ type roleRule struct {
 // also holds it to the approved commit); a stage without approval is its
 // deployers' (developers), and approvers may roll it back too.
 var roleTable = []roleRule{
-	{action: ActionReleaseOpen, doing: "opening a release", roles: []string{projections.RoleDeveloper, projections.RoleManager}},
-	{action: ActionReleaseDeploy, doing: "deploying to a stage without approval", roles: []string{projections.RoleDeveloper}},
-	{action: ActionReleaseDeployApproved, doing: "deploying to a stage that needs approval", roles: []string{projections.RoleApprover}},
-	{action: ActionReleaseTest, doing: "passing or failing a release's test", roles: []string{projections.RoleTester}},
-	{action: ActionReleaseApprove, doing: "approving a release", roles: []string{projections.RoleApprover}},
-	{action: ActionReleaseReject, doing: "rejecting a release", roles: []string{projections.RoleApprover}},
-	{action: ActionReleaseAccept, doing: "accepting a release", roles: []string{projections.RoleManager}},
-	{action: ActionReleaseRefuse, doing: "refusing a release", roles: []string{projections.RoleManager}},
-	{action: ActionReleaseComplete, doing: "completing a release", roles: []string{projections.RoleDeveloper, projections.RoleManager}},
-	{action: ActionReleaseCancel, doing: "cancelling a release", roles: []string{projections.RoleDeveloper, projections.RoleManager}},
-	{action: ActionRollback, doing: "rolling back a stage without approval", roles: []string{projections.RoleDeveloper, projections.RoleApprover}},
-	{action: ActionRollbackApproved, doing: "rolling back a stage that needs approval", roles: []string{projections.RoleApprover}},
-	{action: ActionVersionMarkBad, doing: "marking a version bad", roles: []string{projections.RoleTester, projections.RoleApprover, projections.RoleManager}},
-	{action: ActionDeploymentCancel, doing: "cancelling a deployment", roles: []string{projections.RoleDeveloper, projections.RoleApprover}},
-	{action: ActionDeploymentRetry, doing: "retrying a deployment", roles: []string{projections.RoleDeveloper, projections.RoleApprover}},
+	{action: ActionReleaseOpen, doing: "opening a release", roles: []string{catalog.RoleDeveloper, catalog.RoleManager}},
+	{action: ActionReleaseDeploy, doing: "deploying to a stage without approval", roles: []string{catalog.RoleDeveloper}},
+	{action: ActionReleaseDeployApproved, doing: "deploying to a stage that needs approval", roles: []string{catalog.RoleApprover}},
+	{action: ActionReleaseTest, doing: "passing or failing a release's test", roles: []string{catalog.RoleTester}},
+	{action: ActionReleaseApprove, doing: "approving a release", roles: []string{catalog.RoleApprover}},
+	{action: ActionReleaseReject, doing: "rejecting a release", roles: []string{catalog.RoleApprover}},
+	{action: ActionReleaseAccept, doing: "accepting a release", roles: []string{catalog.RoleManager}},
+	{action: ActionReleaseRefuse, doing: "refusing a release", roles: []string{catalog.RoleManager}},
+	{action: ActionReleaseComplete, doing: "completing a release", roles: []string{catalog.RoleDeveloper, catalog.RoleManager}},
+	{action: ActionReleaseCancel, doing: "cancelling a release", roles: []string{catalog.RoleDeveloper, catalog.RoleManager}},
+	{action: ActionRollback, doing: "rolling back a stage without approval", roles: []string{catalog.RoleDeveloper, catalog.RoleApprover}},
+	{action: ActionRollbackApproved, doing: "rolling back a stage that needs approval", roles: []string{catalog.RoleApprover}},
+	{action: ActionVersionMarkBad, doing: "marking a version bad", roles: []string{catalog.RoleTester, catalog.RoleApprover, catalog.RoleManager}},
+	{action: ActionDeploymentCancel, doing: "cancelling a deployment", roles: []string{catalog.RoleDeveloper, catalog.RoleApprover}},
+	{action: ActionDeploymentRetry, doing: "retrying a deployment", roles: []string{catalog.RoleDeveloper, catalog.RoleApprover}},
 	{action: ActionProjectConfigure, doing: "configuring a project"},
 	{action: ActionUserManage, doing: "managing users", scope: scopeAnyProject},
 	{action: ActionHostTrust, doing: "trusting a host key", scope: scopeAnyProject},
 	{action: ActionLockBreak, doing: "breaking a deploy lock", scope: scopeAnyProject},
 	{action: ActionAuditRead, doing: "reading the audit log", scope: scopeSignedIn},
-	{action: ActionAuditExport, doing: "exporting the audit log", scope: scopeAnyProject, roles: []string{projections.RoleManager}},
+	{action: ActionAuditExport, doing: "exporting the audit log", scope: scopeAnyProject, roles: []string{catalog.RoleManager}},
 }
 
 var roleRuleOf = func() map[string]*roleRule {

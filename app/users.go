@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"releasedesk/events"
+	"releasedesk/events/catalog"
 	"releasedesk/projections"
 	"releasedesk/runner"
 )
@@ -187,11 +188,11 @@ func (a *Auth) CreateUser(ctx context.Context, actor, name, password string, adm
 	if _, ok := a.Set.Users.Get(name); ok {
 		return exists
 	}
-	evs, err := newEvents(actor, projections.TypeUserCreated, projections.UserCreated{Name: name, Admin: admin, Roles: roles})
+	evs, err := newEvents(actor, catalog.TypeUserCreated, catalog.UserCreated{Name: name, Admin: admin, Roles: roles})
 	if err != nil {
 		return err
 	}
-	if err := a.appendAt(ctx, userStream(name), events.NoStream, evs...); err != nil {
+	if err := a.appendAt(ctx, catalog.UserStream(name), events.NoStream, evs...); err != nil {
 		if errors.Is(err, events.ErrConcurrency) {
 			exists.Err = err
 			return exists
@@ -230,7 +231,7 @@ func (a *Auth) SetRoles(ctx context.Context, actor, name string, admin bool, rol
 			return err
 		}
 	}
-	evs, err := newEvents(actor, projections.TypeUserRolesChanged, projections.UserRolesChanged{Name: name, Admin: admin, Roles: roles})
+	evs, err := newEvents(actor, catalog.TypeUserRolesChanged, catalog.UserRolesChanged{Name: name, Admin: admin, Roles: roles})
 	if err != nil {
 		return err
 	}
@@ -262,14 +263,14 @@ func (a *Auth) SetPassword(ctx context.Context, actor, name, password string) er
 	if actor == name && u.Disabled {
 		return &ForbiddenError{Rule: fmt.Sprintf("user %s is disabled", name)}
 	}
-	pairs := []any{projections.TypeUserPasswordChanged, projections.UserRef{Name: name}}
+	pairs := []any{catalog.TypeUserPasswordChanged, catalog.UserRef{Name: name}}
 	var sessions []string
 	now := a.now()
 	for _, t := range u.Tokens {
 		if t.Kind == TokenSession && t.Valid(now) {
 			sessions = append(sessions, t.ID)
-			pairs = append(pairs, projections.TypeTokenRevoked,
-				projections.TokenEvent{User: name, ID: t.ID, Name: t.Name, Kind: t.Kind, ExpiresAt: t.ExpiresAt})
+			pairs = append(pairs, catalog.TypeTokenRevoked,
+				catalog.TokenEvent{User: name, ID: t.ID, Name: t.Name, Kind: t.Kind, ExpiresAt: t.ExpiresAt})
 		}
 	}
 	evs, err := newEvents(actor, pairs...)
@@ -315,7 +316,7 @@ func (a *Auth) Disable(ctx context.Context, actor, name, reason string) error {
 			return err
 		}
 	}
-	evs, err := newEvents(actor, projections.TypeUserDisabled, projections.UserRef{Name: name, Reason: reason})
+	evs, err := newEvents(actor, catalog.TypeUserDisabled, catalog.UserRef{Name: name, Reason: reason})
 	if err != nil {
 		return err
 	}
@@ -340,7 +341,7 @@ func (a *Auth) Enable(ctx context.Context, actor, name, reason string) error {
 	if !u.Disabled && u.FailedLogins == 0 {
 		return nil
 	}
-	evs, err := newEvents(actor, projections.TypeUserEnabled, projections.UserRef{Name: name, Reason: reason})
+	evs, err := newEvents(actor, catalog.TypeUserEnabled, catalog.UserRef{Name: name, Reason: reason})
 	if err != nil {
 		return err
 	}

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"releasedesk/events"
-	"releasedesk/projections"
+	"releasedesk/events/catalog"
 )
 
 func TestCreateUserWritesUserCreated(t *testing.T) {
@@ -27,7 +27,7 @@ func TestCreateUserWritesUserCreated(t *testing.T) {
 	if len(evs) != 1 {
 		t.Fatalf("%d events", len(evs))
 	}
-	wantEvent(t, evs[0], projections.TypeUserCreated, "user/alice.b-c_d", "root", projections.UserCreated{
+	wantEvent(t, evs[0], catalog.TypeUserCreated, "user/alice.b-c_d", "root", catalog.UserCreated{
 		Name: "alice.b-c_d", Roles: map[string][]string{"blog": {"developer", "tester"}, "shop": {"manager"}}})
 	u := mustView(t, f, "alice.b-c_d")
 	if u.CreatedBy != "root" || u.Admin || len(u.Roles) != 2 || !u.Created.Equal(f.clock.Now()) {
@@ -135,7 +135,7 @@ func TestConcurrentCreateUserOneWins(t *testing.T) {
 	}
 	created := 0
 	for _, e := range f.envelopes() {
-		if e.Type == projections.TypeUserCreated {
+		if e.Type == catalog.TypeUserCreated {
 			created++
 		}
 	}
@@ -166,7 +166,7 @@ func TestSetRoles(t *testing.T) {
 	if err := f.auth.SetRoles(f.ctx, "root", "alice", false, grant); err != nil {
 		t.Fatal(err)
 	}
-	wantEvent(t, f.since(pos)[0], projections.TypeUserRolesChanged, "user/alice", "root", projections.UserRolesChanged{
+	wantEvent(t, f.since(pos)[0], catalog.TypeUserRolesChanged, "user/alice", "root", catalog.UserRolesChanged{
 		Name: "alice", Roles: map[string][]string{"blog": {"developer", "approver"}, "shop": {"tester"}}})
 	if ok, _ := Can(mustView(t, f, "alice"), "blog", ActionReleaseApprove); !ok {
 		t.Fatal("the new role does not count")

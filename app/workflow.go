@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"releasedesk/events"
+	"releasedesk/events/catalog"
 	"releasedesk/projections"
 	"releasedesk/runner"
 )
@@ -77,7 +78,7 @@ func (d *Desk) appendNext(ctx context.Context, stream, typ, actor string, data a
 	if err != nil {
 		return events.Envelope{}, err
 	}
-	e, err := events.NewEvent(typ, actor, data)
+	e, err := catalog.NewEvent(typ, actor, data)
 	if err != nil {
 		return events.Envelope{}, err
 	}
@@ -89,21 +90,21 @@ func (d *Desk) appendNext(ctx context.Context, stream, typ, actor string, data a
 }
 
 // project returns a project's current configuration as the runner reads it.
-func (d *Desk) project(id string) (runner.Project, projections.Project, error) {
+func (d *Desk) project(id string) (catalog.Project, projections.Project, error) {
 	pp, ok := d.Set.Projects.Get(id)
 	if !ok {
-		return runner.Project{}, projections.Project{}, &NotFoundError{Message: fmt.Sprintf("no project %q", id)}
+		return catalog.Project{}, projections.Project{}, &NotFoundError{Message: fmt.Sprintf("no project %q", id)}
 	}
-	var p runner.Project
+	var p catalog.Project
 	if err := json.Unmarshal(pp.Config, &p); err != nil {
-		return runner.Project{}, pp, fmt.Errorf("project %s: stored configuration: %w", id, err)
+		return catalog.Project{}, pp, fmt.Errorf("project %s: stored configuration: %w", id, err)
 	}
 	return p, pp, nil
 }
 
 // environment finds a stage of p by name; last tells whether it is the
 // project's last stage.
-func environment(p runner.Project, name string) (env runner.Environment, last bool, err error) {
+func environment(p catalog.Project, name string) (env catalog.Environment, last bool, err error) {
 	for i, e := range p.Environments {
 		if e.Name == name {
 			return e, i == len(p.Environments)-1, nil
@@ -113,7 +114,7 @@ func environment(p runner.Project, name string) (env runner.Environment, last bo
 	for i, e := range p.Environments {
 		names[i] = e.Name
 	}
-	return runner.Environment{}, false, &InvalidError{Field: "env",
+	return catalog.Environment{}, false, &InvalidError{Field: "env",
 		Reason: fmt.Sprintf("project %s has no environment %q (it has %s)", p.ID, name, strings.Join(names, ", "))}
 }
 
@@ -139,11 +140,11 @@ func checkText(field, s string, maxRunes int, required bool) error {
 
 // snapshot is the project as a deployment carries it: environments that
 // name no ssh_key publish with the app's own key.
-func (d *Desk) snapshot(p runner.Project) runner.Project {
-	envs := make([]runner.Environment, len(p.Environments))
+func (d *Desk) snapshot(p catalog.Project) catalog.Project {
+	envs := make([]catalog.Environment, len(p.Environments))
 	copy(envs, p.Environments)
 	for i := range envs {
-		if envs[i].SSHKey == "" && p.Strategy != runner.StrategyLocal {
+		if envs[i].SSHKey == "" && p.Strategy != catalog.StrategyLocal {
 			envs[i].SSHKey = d.DefaultSSHKey
 		}
 	}
@@ -179,7 +180,7 @@ func (d *Desk) nextDeploymentID() string {
 }
 
 // submit validates and queues a deployment for the runner.
-func (d *Desk) submit(ctx context.Context, req runner.Request, actor string) error {
+func (d *Desk) submit(ctx context.Context, req catalog.Request, actor string) error {
 	if err := runner.Submit(ctx, d.Log, req, actor); err != nil {
 		if errors.Is(err, runner.ErrInvalidRequest) {
 			return &InvalidError{Field: "deployment", Reason: strings.TrimPrefix(err.Error(), runner.ErrInvalidRequest.Error()+": ")}

@@ -4,9 +4,8 @@ import (
 	"context"
 	"fmt"
 
-	"releasedesk/events"
+	"releasedesk/events/catalog"
 	"releasedesk/projections"
-	"releasedesk/runner"
 )
 
 // CompleteRelease ends an accepted release: the commit that went live is
@@ -17,7 +16,7 @@ import (
 // already made at the same commit is accepted, so a completion that failed
 // after tagging can simply be tried again.
 func (d *Desk) CompleteRelease(ctx context.Context, u UserView, id string) (projections.Release, error) {
-	var p runner.Project
+	var p catalog.Project
 	var version, commit string
 	check := func() error {
 		r, err := d.Release(id)
@@ -62,16 +61,16 @@ func (d *Desk) CompleteRelease(ctx context.Context, u UserView, id string) (proj
 		if err := check(); err != nil {
 			return err
 		}
-		v, err := d.streamVersion(ctx, releaseStream(id))
+		v, err := d.streamVersion(ctx, catalog.ReleaseStream(id))
 		if err != nil {
 			return err
 		}
-		e, err := events.NewEvent(projections.TypeReleaseCompleted, u.Name, projections.ReleaseCompleted{
+		e, err := catalog.NewEvent(catalog.TypeReleaseCompleted, u.Name, catalog.ReleaseCompleted{
 			ID: id, Project: p.ID, Commit: commit, Tag: tag, FastForwarded: ff})
 		if err != nil {
 			return err
 		}
-		if _, err := d.appendAt(ctx, releaseStream(id), v, e); err != nil {
+		if _, err := d.appendAt(ctx, catalog.ReleaseStream(id), v, e); err != nil {
 			return err
 		}
 		out, _ = d.Set.Releases.Get(id)

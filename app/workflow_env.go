@@ -9,11 +9,10 @@ import (
 	"time"
 
 	"releasedesk/events"
+	"releasedesk/events/catalog"
 	"releasedesk/projections"
 	"releasedesk/runner"
 )
-
-func projectStream(id string) string { return "project/" + id }
 
 // Rollback switches an environment back to a version of its timeline:
 // rollback.requested (who and why) on project/<id>, then a deployment of
@@ -53,13 +52,13 @@ func (d *Desk) Rollback(ctx context.Context, u UserView, project, envName, versi
 			return err
 		}
 		dep := d.nextDeploymentID()
-		req := runner.Request{Deployment: dep, Kind: runner.KindRollback, Project: d.snapshot(p), Environment: env.Name,
+		req := catalog.Request{Deployment: dep, Kind: catalog.KindRollback, Project: d.snapshot(p), Environment: env.Name,
 			Commit: entry.Commit, Version: version, Reason: reason}
 		if err := runner.CheckRequest(req); err != nil {
 			return &InvalidError{Field: "project", Reason: err.Error()}
 		}
-		if _, err := d.appendNext(ctx, projectStream(p.ID), projections.TypeRollbackRequested, u.Name,
-			projections.RollbackRequested{Project: p.ID, Environment: env.Name, Version: version, Commit: entry.Commit,
+		if _, err := d.appendNext(ctx, catalog.ProjectStream(p.ID), catalog.TypeRollbackRequested, u.Name,
+			catalog.RollbackRequested{Project: p.ID, Environment: env.Name, Version: version, Commit: entry.Commit,
 				Deployment: dep, Reason: reason}); err != nil {
 			return err
 		}
@@ -67,7 +66,7 @@ func (d *Desk) Rollback(ctx context.Context, u UserView, project, envName, versi
 			return err
 		}
 		out = DeployResult{Deployment: dep, Project: p.ID, Environment: env.Name, Commit: entry.Commit,
-			Version: version, Kind: runner.KindRollback}
+			Version: version, Kind: catalog.KindRollback}
 		return nil
 	})
 	return out, err
@@ -117,8 +116,8 @@ func (d *Desk) MarkBad(ctx context.Context, u UserView, project, envName, versio
 		if entry.Bad {
 			return &ConflictError{Message: fmt.Sprintf("version %s is already marked bad by %s", version, entry.BadBy)}
 		}
-		if _, err := d.appendNext(ctx, projectStream(p.ID), projections.TypeVersionMarkedBad, u.Name,
-			projections.VersionMarkedBad{Project: p.ID, Environment: env.Name, Version: version, Reason: reason}); err != nil {
+		if _, err := d.appendNext(ctx, catalog.ProjectStream(p.ID), catalog.TypeVersionMarkedBad, u.Name,
+			catalog.VersionMarkedBad{Project: p.ID, Environment: env.Name, Version: version, Reason: reason}); err != nil {
 			return err
 		}
 		out, _ = d.Set.Versions.Entry(p.ID, env.Name, version)

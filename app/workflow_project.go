@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"releasedesk/events"
+	"releasedesk/events/catalog"
 	"releasedesk/projections"
 	"releasedesk/runner"
 )
@@ -42,7 +43,7 @@ func (d *Desk) ApplyProject(ctx context.Context, u UserView, id string, data []b
 		if err := Authorize(u, p.ID, ActionProjectConfigure); err != nil {
 			return err
 		}
-		var old runner.Project
+		var old catalog.Project
 		if _, ok := d.Set.Projects.Get(p.ID); ok {
 			if old, _, err = d.project(p.ID); err != nil {
 				return err
@@ -58,8 +59,8 @@ func (d *Desk) ApplyProject(ctx context.Context, u UserView, id string, data []b
 		if err != nil {
 			return err
 		}
-		if _, err := d.appendNext(ctx, projectStream(p.ID), projections.TypeProjectConfigured, u.Name,
-			projections.ProjectConfigured{ID: p.ID, Config: raw, Diff: diff}); err != nil {
+		if _, err := d.appendNext(ctx, catalog.ProjectStream(p.ID), catalog.TypeProjectConfigured, u.Name,
+			catalog.ProjectConfigured{ID: p.ID, Config: raw, Diff: diff}); err != nil {
 			return err
 		}
 		out.Project, _ = d.Set.Projects.Get(p.ID)
@@ -161,7 +162,7 @@ const maxHostAddrLen = 320
 
 // sameProject compares two configurations as they are stored (JSON), so an
 // empty list and a missing one are the same.
-func sameProject(a, b runner.Project) bool {
+func sameProject(a, b catalog.Project) bool {
 	ja, err1 := json.Marshal(a)
 	jb, err2 := json.Marshal(b)
 	return err1 == nil && err2 == nil && string(ja) == string(jb)

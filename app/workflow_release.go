@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"releasedesk/events"
+	"releasedesk/events/catalog"
 	"releasedesk/projections"
 	"releasedesk/runner"
 )
@@ -28,8 +29,6 @@ var (
 		projections.StateApproved, projections.StateLive, projections.StateAccepted}
 	allStates = append(slices.Clip(activeStates), projections.StateCompleted, projections.StateCancelled)
 )
-
-func releaseStream(id string) string { return "release/" + id }
 
 // Release returns one release, or a *NotFoundError.
 func (d *Desk) Release(id string) (projections.Release, error) {
@@ -72,7 +71,7 @@ func (d *Desk) OpenRelease(ctx context.Context, u UserView, in OpenReleaseInput)
 	if err := d.branchFree(p.ID, in.Branch); err != nil {
 		return projections.Release{}, err
 	}
-	opened := projections.ReleaseOpened{Project: p.ID, Branch: in.Branch, Title: in.Title, Note: in.Note}
+	opened := catalog.ReleaseOpened{Project: p.ID, Branch: in.Branch, Title: in.Title, Note: in.Note}
 	if in.CreateBranch {
 		m, err := d.mirror(ctx, p)
 		if err != nil {
@@ -96,11 +95,11 @@ func (d *Desk) OpenRelease(ctx context.Context, u UserView, in OpenReleaseInput)
 			if _, taken := d.Set.Releases.Get(opened.ID); taken {
 				continue
 			}
-			e, err := events.NewEvent(projections.TypeReleaseOpened, u.Name, opened)
+			e, err := catalog.NewEvent(catalog.TypeReleaseOpened, u.Name, opened)
 			if err != nil {
 				return err
 			}
-			if _, err := d.appendAt(ctx, releaseStream(opened.ID), events.NoStream, e); err != nil {
+			if _, err := d.appendAt(ctx, catalog.ReleaseStream(opened.ID), events.NoStream, e); err != nil {
 				return err
 			}
 			out, _ = d.Set.Releases.Get(opened.ID)
@@ -187,35 +186,35 @@ func (d *Desk) DeployRelease(ctx context.Context, u UserView, id, envName string
 			return err
 		}
 		dep := d.nextDeploymentID()
-		req := runner.Request{Deployment: dep, Kind: runner.KindDeploy, Project: d.snapshot(p), Environment: env.Name,
+		req := catalog.Request{Deployment: dep, Kind: catalog.KindDeploy, Project: d.snapshot(p), Environment: env.Name,
 			Commit: commit, Version: version, Release: r.ID}
 		if err := runner.CheckRequest(req); err != nil {
 			return &InvalidError{Field: "project", Reason: err.Error()}
 		}
-		v, err := d.streamVersion(ctx, releaseStream(r.ID))
+		v, err := d.streamVersion(ctx, catalog.ReleaseStream(r.ID))
 		if err != nil {
 			return err
 		}
-		e, err := events.NewEvent(projections.TypeReleaseDeployRequested, u.Name, projections.ReleaseDeployRequested{
+		e, err := catalog.NewEvent(catalog.TypeReleaseDeployRequested, u.Name, catalog.ReleaseDeployRequested{
 			ID: r.ID, Project: p.ID, Environment: env.Name, Deployment: dep, Commit: commit, Version: version})
 		if err != nil {
 			return err
 		}
-		if _, err := d.appendAt(ctx, releaseStream(r.ID), v, e); err != nil {
+		if _, err := d.appendAt(ctx, catalog.ReleaseStream(r.ID), v, e); err != nil {
 			return err
 		}
 		if err := d.submit(ctx, req, u.Name); err != nil {
 			return err
 		}
 		out = DeployResult{Deployment: dep, Release: r.ID, Project: p.ID, Environment: env.Name, Commit: commit,
-			Version: version, Kind: runner.KindDeploy}
+			Version: version, Kind: catalog.KindDeploy}
 		return nil
 	})
 	return out, err
 }
 
 // deployCommit is the commit release r may send to env now, or why not.
-func deployCommit(r projections.Release, env runner.Environment, last bool, head string) (string, error) {
+func deployCommit(r projections.Release, env catalog.Environment, last bool, head string) (string, error) {
 	switch r.State {
 	case projections.StateCompleted, projections.StateCancelled:
 		return "", &ConflictError{Message: fmt.Sprintf("release %s is %s: it deploys nothing more", r.ID, r.State)}
@@ -260,14 +259,14 @@ type decision struct {
 }
 
 var (
-	decideTestPassed = decision{ActionReleaseTest, projections.TypeReleaseTestPassed, []string{projections.StateTesting}, "note", false}
-	decideTestFailed = decision{ActionReleaseTest, projections.TypeReleaseTestFailed, []string{projections.StateTesting}, "note", true}
-	decideApprove    = decision{ActionReleaseApprove, projections.TypeReleaseApproved, []string{projections.StateTested}, "note", false}
-	decideReject     = decision{ActionReleaseReject, projections.TypeReleaseRejected,
+	decideTestPassed = decision{ActionReleaseTest, catalog.TypeReleaseTestPassed, []string{projections.StateTesting}, "note", false}
+	decideTestFailed = decision{ActionReleaseTest, catalog.TypeReleaseTestFailed, []string{projections.StateTesting}, "note", true}
+	decideApprove    = decision{ActionReleaseApprove, catalog.TypeReleaseApproved, []string{projections.StateTested}, "note", false}
+	decideReject     = decision{ActionReleaseReject, catalog.TypeReleaseRejected,
 		[]string{projections.StateTested, projections.StateApproved}, "reason", true}
-	decideAccept = decision{ActionReleaseAccept, projections.TypeReleaseAccepted, []string{projections.StateLive}, "note", false}
-	decideRefuse = decision{ActionReleaseRefuse, projections.TypeReleaseRefused, []string{projections.StateLive}, "reason", true}
-	decideCancel = decision{ActionReleaseCancel, projections.TypeReleaseCancelled, activeStates, "reason", true}
+	decideAccept = decision{ActionReleaseAccept, catalog.TypeReleaseAccepted, []string{projections.StateLive}, "note", false}
+	decideRefuse = decision{ActionReleaseRefuse, catalog.TypeReleaseRefused, []string{projections.StateLive}, "reason", true}
+	decideCancel = decision{ActionReleaseCancel, catalog.TypeReleaseCancelled, activeStates, "reason", true}
 )
 
 // Test records a tester's verdict on what runs on the test stage.
@@ -323,34 +322,34 @@ func (d *Desk) decideOn(ctx context.Context, u UserView, id string, dc decision,
 			return &ConflictError{Message: fmt.Sprintf("release %s is %s: %s needs it %s", r.ID, r.State,
 				doingOf(dc.action), rolesOrList(dc.from))}
 		}
-		ev := projections.ReleaseDecision{ID: r.ID, Project: r.Project, Note: note}
+		ev := catalog.ReleaseDecision{ID: r.ID, Project: r.Project, Note: note}
 		switch dc.typ {
-		case projections.TypeReleaseTestPassed, projections.TypeReleaseTestFailed:
+		case catalog.TypeReleaseTestPassed, catalog.TypeReleaseTestFailed:
 			if u.Name == r.Requester && !p.Workflow.AllowSelfTest {
 				return &ForbiddenError{Rule: fmt.Sprintf("a tester cannot pass or fail their own release: %s opened "+
 					"release %s (project %s does not allow self-tests)", u.Name, r.ID, r.Project)}
 			}
 			ev.Commit, ev.Environment = r.PinnedCommit, r.PinnedEnv
-		case projections.TypeReleaseApproved:
+		case catalog.TypeReleaseApproved:
 			if u.Name == r.Requester {
 				return &ForbiddenError{Rule: fmt.Sprintf("nobody approves their own release: %s opened release %s",
 					u.Name, r.ID)}
 			}
 			ev.Commit, ev.Environment = r.TestedCommit, r.TestedEnv
-		case projections.TypeReleaseRejected:
+		case catalog.TypeReleaseRejected:
 			ev.Commit = cmp.Or(r.ApprovedCommit, r.TestedCommit)
-		case projections.TypeReleaseAccepted, projections.TypeReleaseRefused:
+		case catalog.TypeReleaseAccepted, catalog.TypeReleaseRefused:
 			_, ev.Commit = liveOf(r, p)
 		}
-		v, err := d.streamVersion(ctx, releaseStream(r.ID))
+		v, err := d.streamVersion(ctx, catalog.ReleaseStream(r.ID))
 		if err != nil {
 			return err
 		}
-		e, err := events.NewEvent(dc.typ, u.Name, ev)
+		e, err := catalog.NewEvent(dc.typ, u.Name, ev)
 		if err != nil {
 			return err
 		}
-		if _, err := d.appendAt(ctx, releaseStream(r.ID), v, e); err != nil {
+		if _, err := d.appendAt(ctx, catalog.ReleaseStream(r.ID), v, e); err != nil {
 			return err
 		}
 		out, _ = d.Set.Releases.Get(r.ID)
@@ -361,7 +360,7 @@ func (d *Desk) decideOn(ctx context.Context, u UserView, id string, dc decision,
 
 // liveOf is the version and commit release r runs on the project's last
 // stage (what a manager accepts and completion tags), or "".
-func liveOf(r projections.Release, p runner.Project) (version, commit string) {
+func liveOf(r projections.Release, p catalog.Project) (version, commit string) {
 	if len(p.Environments) == 0 {
 		return "", ""
 	}

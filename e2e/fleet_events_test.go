@@ -17,8 +17,7 @@ import (
 	"time"
 
 	"releasedesk/events"
-	"releasedesk/projections"
-	"releasedesk/runner"
+	"releasedesk/events/catalog"
 )
 
 type fleetGen struct {
@@ -62,14 +61,14 @@ const (
 	genDev, genTester, genApprover, genManager = "dana", "tess", "aldo", "max"
 )
 
-func (g *fleetGen) deployment(p runner.Project, id, env, commit, version, release, actor, kind, previous string, hosts []string, fail bool) {
-	stream := runner.DeployStream(id)
-	lock := runner.LockStream(p.ID, env)
-	g.add(stream, runner.TypeDeployRequested, actor, runner.Request{Deployment: id, Kind: kind, Project: p, Environment: env,
+func (g *fleetGen) deployment(p catalog.Project, id, env, commit, version, release, actor, kind, previous string, hosts []string, fail bool) {
+	stream := catalog.DeployStream(id)
+	lock := catalog.LockStream(p.ID, env)
+	g.add(stream, catalog.TypeDeployRequested, actor, catalog.Request{Deployment: id, Kind: kind, Project: p, Environment: env,
 		Commit: commit, Version: version, Release: release})
-	g.add(stream, runner.TypeDeployStarted, "runner", runner.Started{Deployment: id, Runner: "deskhost/4121"})
-	g.add(lock, runner.TypeLockAcquired, "runner", runner.LockEvent{Project: p.ID, Environment: env, Deployment: id, Holder: actor})
-	g.add(stream, runner.TypeDeployPlanned, "runner", runner.Planned{Deployment: id, Project: p.ID, Environment: env, Version: version,
+	g.add(stream, catalog.TypeDeployStarted, "runner", catalog.Started{Deployment: id, Runner: "deskhost/4121"})
+	g.add(lock, catalog.TypeLockAcquired, "runner", catalog.LockEvent{Project: p.ID, Environment: env, Deployment: id, Holder: actor})
+	g.add(stream, catalog.TypeDeployPlanned, "runner", catalog.Planned{Deployment: id, Project: p.ID, Environment: env, Version: version,
 		Commit: commit, Kind: kind, Batches: [][]string{hosts}, Parallel: 10, OnFailure: "halt",
 		ManifestHash: "sha256:" + commit[:32], Files: 1234, Bytes: 45678901})
 	step := func(host, name string, outputs []int, exit int) {
@@ -77,18 +76,18 @@ func (g *fleetGen) deployment(p runner.Project, id, env, commit, version, releas
 		if host != "" {
 			sid = host + ":" + name
 		}
-		g.add(stream, runner.TypeStepStarted, "runner", runner.StepStarted{Deployment: id, Step: sid, Name: name, Host: host,
+		g.add(stream, catalog.TypeStepStarted, "runner", catalog.StepStarted{Deployment: id, Step: sid, Name: name, Host: host,
 			Command: []string{"sh", "-c", "cd '/srv/www/shop/releases/." + version + ".partial' && " + name}})
 		for _, o := range outputs {
-			g.add(stream, runner.TypeStepOutput, "runner", runner.StepOutput{Deployment: id, Step: sid, Host: host, Text: fleetGenOutputs[o]})
+			g.add(stream, catalog.TypeStepOutput, "runner", catalog.StepOutput{Deployment: id, Step: sid, Host: host, Text: fleetGenOutputs[o]})
 		}
-		fin := runner.StepFinished{Deployment: id, Step: sid, Host: host, ExitCode: exit, DurationMS: 87}
+		fin := catalog.StepFinished{Deployment: id, Step: sid, Host: host, ExitCode: exit, DurationMS: 87}
 		if exit != 0 {
 			fin.Error = name + ": exit status 1: No space left on device"
 		}
-		g.add(stream, runner.TypeStepFinished, "runner", fin)
+		g.add(stream, catalog.TypeStepFinished, "runner", fin)
 	}
-	if kind == runner.KindDeploy {
+	if kind == catalog.KindDeploy {
 		step("", "export", nil, 0)
 		step("", "build", []int{3}, 0)
 	}
@@ -98,33 +97,33 @@ func (g *fleetGen) deployment(p runner.Project, id, env, commit, version, releas
 		step(h, "current", []int{1}, 0)
 		if fail && i == len(hosts)-1 {
 			step(h, "stage", []int{0}, 1)
-			g.add(stream, runner.TypeHostFailed, "runner", runner.HostEvent{Deployment: id, Project: p.ID, Environment: env, Host: h,
+			g.add(stream, catalog.TypeHostFailed, "runner", catalog.HostEvent{Deployment: id, Project: p.ID, Environment: env, Host: h,
 				Step: h + ":stage", Error: "stage: exit status 1"})
 			failed = true
 			break
 		}
 		step(h, "stage", []int{0}, 0)
-		g.add(stream, runner.TypeHostStaged, "runner", runner.HostEvent{Deployment: id, Project: p.ID, Environment: env, Host: h,
+		g.add(stream, catalog.TypeHostStaged, "runner", catalog.HostEvent{Deployment: id, Project: p.ID, Environment: env, Host: h,
 			Version: version, Commit: commit, Previous: previous})
 	}
 	var switched []string
 	if !failed {
 		for _, h := range hosts {
 			step(h, "switch", nil, 0)
-			g.add(stream, runner.TypeHostSwitched, "runner", runner.HostEvent{Deployment: id, Project: p.ID, Environment: env, Host: h,
+			g.add(stream, catalog.TypeHostSwitched, "runner", catalog.HostEvent{Deployment: id, Project: p.ID, Environment: env, Host: h,
 				Version: version, Commit: commit, Previous: previous})
 			step(h, "hook.post_release", []int{2}, 0)
 			switched = append(switched, h)
 		}
 	}
-	g.add(lock, runner.TypeLockReleased, "runner", runner.LockEvent{Project: p.ID, Environment: env, Deployment: id, Holder: actor, Reason: "done"})
-	fin := runner.Finished{Deployment: id, Project: p.ID, Environment: env, Version: version, Commit: commit, Kind: kind,
+	g.add(lock, catalog.TypeLockReleased, "runner", catalog.LockEvent{Project: p.ID, Environment: env, Deployment: id, Holder: actor, Reason: "done"})
+	fin := catalog.Finished{Deployment: id, Project: p.ID, Environment: env, Version: version, Commit: commit, Kind: kind,
 		Switched: switched, DurationMS: 8123}
 	if failed {
 		fin.Failed, fin.Error = hosts[len(hosts)-1:], "1 host(s) failed"
-		g.add(stream, runner.TypeDeployFailed, "runner", fin)
+		g.add(stream, catalog.TypeDeployFailed, "runner", fin)
 	} else {
-		g.add(stream, runner.TypeDeploySucceeded, "runner", fin)
+		g.add(stream, catalog.TypeDeploySucceeded, "runner", fin)
 	}
 }
 
@@ -136,25 +135,25 @@ func genFleetLog(n int) *fleetGen {
 	// reason to: every deployment of the log ended).
 	testHosts := []string{"www@127.0.0.1:9", "www@127.0.0.2:9"}
 	prodHosts := []string{"www@127.0.0.3:9", "www@127.0.0.4:9", "www@127.0.0.5:9"}
-	hostsOf := func(addrs []string) []runner.Host {
-		var out []runner.Host
+	hostsOf := func(addrs []string) []catalog.Host {
+		var out []catalog.Host
 		for _, a := range addrs {
-			out = append(out, runner.Host{Addr: a})
+			out = append(out, catalog.Host{Addr: a})
 		}
 		return out
 	}
-	p := runner.Project{ID: "shop", Title: "Shop", Repo: "/srv/git/shop.git", Branch: "main", Strategy: "rsync", KeepReleases: 5,
-		Environments: []runner.Environment{
+	p := catalog.Project{ID: "shop", Title: "Shop", Repo: "/srv/git/shop.git", Branch: "main", Strategy: "rsync", KeepReleases: 5,
+		Environments: []catalog.Environment{
 			{Name: "test", Path: "/srv/www/shop", Hosts: hostsOf(testHosts), SSHKey: "/etc/releasedesk/key", Parallel: 10},
 			{Name: "production", Path: "/srv/www/shop", Hosts: hostsOf(prodHosts), SSHKey: "/etc/releasedesk/key", Parallel: 10, Approval: true},
 		}}
 	raw, _ := json.Marshal(p)
 	for _, u := range []struct {
 		name, role string
-	}{{genDev, projections.RoleDeveloper}, {genTester, projections.RoleTester}, {genApprover, projections.RoleApprover}, {genManager, projections.RoleManager}} {
-		g.add("user/"+u.name, projections.TypeUserCreated, "root", projections.UserCreated{Name: u.name, Roles: map[string][]string{"shop": {u.role}}})
+	}{{genDev, catalog.RoleDeveloper}, {genTester, catalog.RoleTester}, {genApprover, catalog.RoleApprover}, {genManager, catalog.RoleManager}} {
+		g.add("user/"+u.name, catalog.TypeUserCreated, "root", catalog.UserCreated{Name: u.name, Roles: map[string][]string{"shop": {u.role}}})
 	}
-	g.add("project/shop", projections.TypeProjectConfigured, "root", projections.ProjectConfigured{ID: "shop", Config: raw, Diff: []string{"+ project created"}})
+	g.add("project/shop", catalog.TypeProjectConfigured, "root", catalog.ProjectConfigured{ID: "shop", Config: raw, Diff: []string{"+ project created"}})
 	clock := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	prev := ""
 	var versions []string
@@ -164,27 +163,27 @@ func genFleetLog(n int) *fleetGen {
 		rs := "release/" + id
 		commit := fleetCommit(g.seq)
 		version := clock.Add(time.Duration(g.seq)*time.Minute).Format("20060102150405") + "-" + commit[:7]
-		g.add("user/"+genDev, projections.TypeLoginSucceeded, genDev, projections.UserRef{Name: genDev})
-		g.add(rs, projections.TypeReleaseOpened, genDev, projections.ReleaseOpened{ID: id, Project: "shop", Branch: "release/" + id, Title: "Release " + id + ": checkout and search fixes"})
-		g.add(rs, projections.TypeReleaseDeployRequested, genDev, projections.ReleaseDeployRequested{ID: id, Project: "shop", Environment: "test", Deployment: "t" + id, Commit: commit, Version: version})
+		g.add("user/"+genDev, catalog.TypeLoginSucceeded, genDev, catalog.UserRef{Name: genDev})
+		g.add(rs, catalog.TypeReleaseOpened, genDev, catalog.ReleaseOpened{ID: id, Project: "shop", Branch: "release/" + id, Title: "Release " + id + ": checkout and search fixes"})
+		g.add(rs, catalog.TypeReleaseDeployRequested, genDev, catalog.ReleaseDeployRequested{ID: id, Project: "shop", Environment: "test", Deployment: "t" + id, Commit: commit, Version: version})
 		fail := g.seq%10 == 0
-		g.deployment(p, "t"+id, "test", commit, version, id, genDev, runner.KindDeploy, prev, testHosts, fail)
+		g.deployment(p, "t"+id, "test", commit, version, id, genDev, catalog.KindDeploy, prev, testHosts, fail)
 		if fail {
-			g.add(rs, projections.TypeReleaseCancelled, genManager, projections.ReleaseDecision{ID: id, Project: "shop", Note: "broken build"})
+			g.add(rs, catalog.TypeReleaseCancelled, genManager, catalog.ReleaseDecision{ID: id, Project: "shop", Note: "broken build"})
 			continue
 		}
-		g.add(rs, projections.TypeReleaseTestPassed, genTester, projections.ReleaseDecision{ID: id, Project: "shop", Environment: "test", Commit: commit, Note: "ok"})
-		g.add(rs, projections.TypeReleaseApproved, genApprover, projections.ReleaseDecision{ID: id, Project: "shop", Commit: commit})
-		g.add(rs, projections.TypeReleaseDeployRequested, genApprover, projections.ReleaseDeployRequested{ID: id, Project: "shop", Environment: "production", Deployment: "p" + id, Commit: commit, Version: version})
-		g.deployment(p, "p"+id, "production", commit, version, id, genApprover, runner.KindDeploy, prev, prodHosts, false)
-		g.add(rs, projections.TypeReleaseAccepted, genManager, projections.ReleaseDecision{ID: id, Project: "shop"})
-		g.add(rs, projections.TypeReleaseCompleted, genManager, projections.ReleaseCompleted{ID: id, Project: "shop", Commit: commit, Tag: "release/" + version})
+		g.add(rs, catalog.TypeReleaseTestPassed, genTester, catalog.ReleaseDecision{ID: id, Project: "shop", Environment: "test", Commit: commit, Note: "ok"})
+		g.add(rs, catalog.TypeReleaseApproved, genApprover, catalog.ReleaseDecision{ID: id, Project: "shop", Commit: commit})
+		g.add(rs, catalog.TypeReleaseDeployRequested, genApprover, catalog.ReleaseDeployRequested{ID: id, Project: "shop", Environment: "production", Deployment: "p" + id, Commit: commit, Version: version})
+		g.deployment(p, "p"+id, "production", commit, version, id, genApprover, catalog.KindDeploy, prev, prodHosts, false)
+		g.add(rs, catalog.TypeReleaseAccepted, genManager, catalog.ReleaseDecision{ID: id, Project: "shop"})
+		g.add(rs, catalog.TypeReleaseCompleted, genManager, catalog.ReleaseCompleted{ID: id, Project: "shop", Commit: commit, Tag: "release/" + version})
 		if g.seq%50 == 0 && len(versions) > 1 {
 			back := versions[len(versions)-2]
 			backCommit := fleetCommit(g.seq - 1)
-			g.add("project/shop", projections.TypeRollbackRequested, genApprover, projections.RollbackRequested{Project: "shop", Environment: "production",
+			g.add("project/shop", catalog.TypeRollbackRequested, genApprover, catalog.RollbackRequested{Project: "shop", Environment: "production",
 				Version: back, Commit: backCommit, Deployment: "rb" + id, Reason: "errors after the release"})
-			g.deployment(p, "rb"+id, "production", backCommit, back, "", genApprover, runner.KindRollback, version, prodHosts, false)
+			g.deployment(p, "rb"+id, "production", backCommit, back, "", genApprover, catalog.KindRollback, version, prodHosts, false)
 		}
 		prev = version
 		versions = append(versions, version)

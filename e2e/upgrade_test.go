@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -12,9 +13,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+
+	"releasedesk/events"
+	"releasedesk/events/catalog"
 )
 
 // The upgrade fixture (testdata/upgrade): a data directory after a full
@@ -70,6 +75,47 @@ func TestUpgradeFixture(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestUpgradeFixtureFitsTheVocabulary reads the old build's log with this
+// build's vocabulary: every event is of a known type, at a schema it
+// upcasts to the current one, on a stream its type goes to, and its data
+// decodes strictly (no unknown field) into the type's payload.
+func TestUpgradeFixtureFitsTheVocabulary(t *testing.T) {
+	data := t.TempDir()
+	untarGz(t, filepath.Join("testdata", "upgrade", "data.tar.gz"), data)
+	store, err := events.Open(filepath.Join(data, "events"), events.Options{ReadOnly: true, Upcasters: catalog.Upcasters()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	seen := map[string]int{}
+	err = store.ReadAll(context.Background(), 1, func(e events.Envelope) error {
+		s, ok := catalog.SpecOf(e.Type)
+		if !ok {
+			t.Errorf("position %d: %s is not in the vocabulary", e.Position, e.Type)
+			return nil
+		}
+		seen[e.Type]++
+		if e.Schema != s.Schema {
+			t.Errorf("position %d: %s read at schema %d, want %d", e.Position, e.Type, e.Schema, s.Schema)
+		}
+		if !slices.ContainsFunc(s.Streams, func(p string) bool { return strings.HasPrefix(e.Stream, p) }) {
+			t.Errorf("position %d: %s on stream %s, not one of %v", e.Position, e.Type, e.Stream, s.Streams)
+		}
+		dec := json.NewDecoder(bytes.NewReader(e.Data))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(reflect.New(s.Payload).Interface()); err != nil {
+			t.Errorf("position %d: %s data does not fit %s: %v", e.Position, e.Type, s.Payload.Name(), err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) < 40 {
+		t.Errorf("the fixture holds %d event types; it was made with 43", len(seen))
 	}
 }
 

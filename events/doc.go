@@ -1,6 +1,7 @@
 // Package events owns Release Desk's single source of truth: an append-only,
 // hash-chained event log stored on Badger. It knows nothing of releases,
-// users or hosts; other packages give meaning to the events it keeps.
+// users or hosts: the vocabulary (events/catalog) gives meaning to the
+// events it keeps.
 //
 //   - Envelope is one stored event: global position, stream and version,
 //     type and schema, time, actor, correlation ids, JSON data, and the hash

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"releasedesk/events"
+	"releasedesk/events/catalog"
 )
 
 // Audit is the read model behind the audit view: one row per event. A
@@ -137,13 +138,13 @@ func (m *Audit) apply(e *events.Envelope, p *payload, d *decoder) error {
 	}
 	var project uint32
 	switch {
-	case strings.HasPrefix(e.Stream, streamDeploy):
-		id := e.Stream[len(streamDeploy):]
+	case strings.HasPrefix(e.Stream, catalog.DeployPrefix):
+		id := e.Stream[len(catalog.DeployPrefix):]
 		ad := m.lastDep
 		if id != m.lastID {
 			ad = m.deploys[id]
 		}
-		if ad == nil && e.Type == typeDeployRequested {
+		if ad == nil && e.Type == catalog.TypeDeployRequested {
 			ad = &auditDeploy{env: p.Environment, release: p.Release, version: p.Version, commit: p.Commit, kind: p.Kind}
 			if p.ProjectRaw != nil {
 				if pi, err := d.projectOf(p); err == nil {
@@ -158,17 +159,17 @@ func (m *Audit) apply(e *events.Envelope, p *payload, d *decoder) error {
 				m.lastID, m.lastDep = d.internString(id), ad
 			}
 		}
-	case strings.HasPrefix(e.Stream, streamRelease):
-		id := e.Stream[len(streamRelease):]
+	case strings.HasPrefix(e.Stream, catalog.ReleasePrefix):
+		id := e.Stream[len(catalog.ReleasePrefix):]
 		pid, ok := m.releases[id]
-		if !ok && e.Type == TypeReleaseOpened {
+		if !ok && e.Type == catalog.TypeReleaseOpened {
 			pid = m.projectT.id(p.Project, d)
 			m.releases[d.internString(id)] = pid
 		}
 		project = pid
-	case strings.HasPrefix(e.Stream, streamProject):
-		project = m.projectT.id(e.Stream[len(streamProject):], d)
-	case strings.HasPrefix(e.Stream, streamLock), strings.HasPrefix(e.Stream, streamDrift):
+	case strings.HasPrefix(e.Stream, catalog.ProjectPrefix):
+		project = m.projectT.id(e.Stream[len(catalog.ProjectPrefix):], d)
+	case strings.HasPrefix(e.Stream, catalog.LockPrefix), strings.HasPrefix(e.Stream, catalog.DriftPrefix):
 		rest := e.Stream[strings.IndexByte(e.Stream, '/')+1:]
 		if i := strings.IndexByte(rest, '/'); i > 0 {
 			rest = rest[:i]
@@ -396,7 +397,7 @@ func readPositions(ctx context.Context, r events.Reader, positions []uint64) (ma
 func (m *Audit) Formatters() *events.Formatters {
 	m.fmtOnce.Do(func() {
 		m.fmts = events.NewFormatters()
-		for _, typ := range auditTypes {
+		for _, typ := range catalog.Types() {
 			m.fmts.Register(typ, func(e events.Envelope, row *events.AuditRow) {
 				formatRow(e, row)
 				m.fillContext(e, row)
@@ -417,8 +418,8 @@ func (m *Audit) fillContext(e events.Envelope, row *events.AuditRow) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	switch {
-	case strings.HasPrefix(e.Stream, streamDeploy):
-		ad := m.deploys[e.Stream[len(streamDeploy):]]
+	case strings.HasPrefix(e.Stream, catalog.DeployPrefix):
+		ad := m.deploys[e.Stream[len(catalog.DeployPrefix):]]
 		if ad == nil {
 			return
 		}
@@ -426,19 +427,19 @@ func (m *Audit) fillContext(e events.Envelope, row *events.AuditRow) {
 		fill(&row.Environment, ad.env)
 		fill(&row.Release, ad.release)
 		switch e.Type {
-		case typeHostReverted, typeHostObserved, typeReleasePruned:
+		case catalog.TypeHostReverted, catalog.TypeHostObserved, catalog.TypeReleasePruned:
 			// Their version is another one than the deployment's, or none.
 		default:
 			fill(&row.Version, ad.version)
 			fill(&row.Commit, ad.commit)
 		}
-	case strings.HasPrefix(e.Stream, streamRelease):
-		fill(&row.Release, e.Stream[len(streamRelease):])
+	case strings.HasPrefix(e.Stream, catalog.ReleasePrefix):
+		fill(&row.Release, e.Stream[len(catalog.ReleasePrefix):])
 		if pid, ok := m.releases[row.Release]; ok {
 			fill(&row.Project, m.projectT.name(pid))
 		}
-	case strings.HasPrefix(e.Stream, streamProject):
-		fill(&row.Project, e.Stream[len(streamProject):])
+	case strings.HasPrefix(e.Stream, catalog.ProjectPrefix):
+		fill(&row.Project, e.Stream[len(catalog.ProjectPrefix):])
 	}
 }
 

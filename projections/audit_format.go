@@ -8,32 +8,8 @@ import (
 	"time"
 
 	"releasedesk/events"
+	"releasedesk/events/catalog"
 )
-
-// auditTypes are the event types this package writes a summary for: the
-// workflow's and the runner's.
-var auditTypes = []string{
-	TypeUserCreated, TypeUserRolesChanged, TypeUserPasswordChanged, TypeUserDisabled, TypeUserEnabled,
-	TypeLoginSucceeded, TypeLoginFailed, TypeTokenCreated, TypeTokenRevoked,
-	TypeProjectConfigured, TypeVersionMarkedBad, TypeRollbackRequested,
-	TypeReleaseOpened, TypeReleaseDeployRequested, TypeReleaseTestPassed, TypeReleaseTestFailed,
-	TypeReleaseApproved, TypeReleaseRejected, TypeReleaseAccepted, TypeReleaseRefused,
-	TypeReleaseCompleted, TypeReleaseCancelled,
-	typeDeployRequested, typeDeployStarted, typeDeployPlanned, typeStepStarted, typeStepOutput, typeStepFinished,
-	typeHostObserved, typeHostStaged, typeHostSwitched, typeHostFailed, typeHostReverted,
-	typeDeploySucceeded, typeDeployFailed, typeDeployCancelRequested, typeDeployCancelled,
-	typeDeployInterrupted, typeDeployResumed, typeLockAcquired, typeLockReleased, typeLockBroken,
-	typeHostKeyTrusted, typeHostKeyRejected, typeReleasePruned, typeDriftChecked,
-}
-
-// knownTypes are the types the models fold.
-var knownTypes = func() map[string]bool {
-	m := make(map[string]bool, len(auditTypes))
-	for _, t := range auditTypes {
-		m[t] = true
-	}
-	return m
-}()
 
 // RegisterAuditFormatters registers, for every workflow and runner event
 // type, a formatter writing a one-line human summary into the audit row
@@ -43,7 +19,7 @@ var knownTypes = func() map[string]bool {
 // Audit.Formatters also fills what only the fold knows (the project of a
 // step's deployment).
 func RegisterAuditFormatters(f *events.Formatters) {
-	for _, typ := range auditTypes {
+	for _, typ := range catalog.Types() {
 		f.Register(typ, formatRow)
 	}
 }
@@ -120,53 +96,53 @@ func summarize(e *events.Envelope, p *payload, d *decoder, row *events.AuditRow)
 	a := e.Actor
 	var s string
 	switch e.Type {
-	case TypeUserCreated:
+	case catalog.TypeUserCreated:
 		s = fmt.Sprintf("%s created user %s (%s)", a, p.Name, rolesText(p.Admin, p.roles()))
-	case TypeUserRolesChanged:
+	case catalog.TypeUserRolesChanged:
 		s = fmt.Sprintf("%s set the roles of %s: %s", a, p.Name, rolesText(p.Admin, p.roles()))
-	case TypeUserPasswordChanged:
+	case catalog.TypeUserPasswordChanged:
 		if a == p.Name {
 			s = p.Name + " changed their password"
 		} else {
 			s = fmt.Sprintf("%s set the password of %s", a, p.Name)
 		}
-	case TypeUserDisabled:
+	case catalog.TypeUserDisabled:
 		s = fmt.Sprintf("%s disabled user %s%s", a, p.Name, suffix(": ", p.Reason))
-	case TypeUserEnabled:
+	case catalog.TypeUserEnabled:
 		s = fmt.Sprintf("%s enabled user %s", a, p.Name)
-	case TypeLoginSucceeded:
+	case catalog.TypeLoginSucceeded:
 		s = p.Name + " logged in"
-	case TypeLoginFailed:
+	case catalog.TypeLoginFailed:
 		s = fmt.Sprintf("failed login as %s%s", p.Name, suffix(": ", p.Reason))
-	case TypeTokenCreated:
+	case catalog.TypeTokenCreated:
 		s = fmt.Sprintf("%s created a %s token %q (%s) for %s", a, or(p.Kind, "personal"), p.Name, p.ID, p.User)
 		if !p.ExpiresAt.IsZero() {
 			s += ", expires " + events.FormatTime(p.ExpiresAt)
 		}
-	case TypeTokenRevoked:
+	case catalog.TypeTokenRevoked:
 		s = fmt.Sprintf("%s revoked token %s of %s", a, p.ID, p.User)
-	case TypeProjectConfigured:
+	case catalog.TypeProjectConfigured:
 		row.Project = or(p.ID, row.Project)
 		s = fmt.Sprintf("%s configured project %s", a, row.Project)
 		if n := len(p.Diff); n > 0 {
 			s += " (" + plural(n, "change", "changes") + ")"
 		}
-	case TypeVersionMarkedBad:
+	case catalog.TypeVersionMarkedBad:
 		s = fmt.Sprintf("%s marked %s of %s bad%s", a, p.Version, envName(p.Project, p.Environment), suffix(": ", p.Reason))
-	case TypeRollbackRequested:
+	case catalog.TypeRollbackRequested:
 		s = fmt.Sprintf("%s rolled %s back to %s%s", a, envName(p.Project, p.Environment), p.Version, suffix(": ", p.Reason))
-	case TypeReleaseOpened:
+	case catalog.TypeReleaseOpened:
 		row.Release = p.ID
 		s = fmt.Sprintf("%s opened release %s of %s on %s%s", a, p.ID, p.Project, p.Branch, suffix(": ", p.Title))
-	case TypeReleaseDeployRequested:
+	case catalog.TypeReleaseDeployRequested:
 		row.Release = p.ID
 		s = fmt.Sprintf("%s deployed release %s at %s to %s (%s)", a, p.ID, sha7(p.Commit), p.Environment, p.Deployment)
-	case TypeReleaseTestPassed, TypeReleaseTestFailed, TypeReleaseApproved, TypeReleaseRejected,
-		TypeReleaseAccepted, TypeReleaseRefused, TypeReleaseCancelled:
+	case catalog.TypeReleaseTestPassed, catalog.TypeReleaseTestFailed, catalog.TypeReleaseApproved, catalog.TypeReleaseRejected,
+		catalog.TypeReleaseAccepted, catalog.TypeReleaseRefused, catalog.TypeReleaseCancelled:
 		row.Release = p.ID
-		verb := map[string]string{TypeReleaseTestPassed: "passed", TypeReleaseTestFailed: "failed",
-			TypeReleaseApproved: "approved", TypeReleaseRejected: "rejected", TypeReleaseAccepted: "accepted",
-			TypeReleaseRefused: "refused", TypeReleaseCancelled: "cancelled"}[e.Type]
+		verb := map[string]string{catalog.TypeReleaseTestPassed: "passed", catalog.TypeReleaseTestFailed: "failed",
+			catalog.TypeReleaseApproved: "approved", catalog.TypeReleaseRejected: "rejected", catalog.TypeReleaseAccepted: "accepted",
+			catalog.TypeReleaseRefused: "refused", catalog.TypeReleaseCancelled: "cancelled"}[e.Type]
 		s = fmt.Sprintf("%s %s release %s", a, verb, p.ID)
 		if p.Environment != "" {
 			s += " on " + p.Environment
@@ -175,13 +151,13 @@ func summarize(e *events.Envelope, p *payload, d *decoder, row *events.AuditRow)
 			s += " at " + sha7(p.Commit)
 		}
 		s += suffix(": ", or(p.Note, p.Reason))
-	case TypeReleaseCompleted:
+	case catalog.TypeReleaseCompleted:
 		row.Release = p.ID
 		s = fmt.Sprintf("%s completed release %s at %s%s", a, p.ID, sha7(p.Commit), suffix(", tagged ", p.Tag))
 		if p.FastForwarded {
 			s += ", mainline fast-forwarded"
 		}
-	case typeDeployRequested:
+	case catalog.TypeDeployRequested:
 		project := ""
 		if p.ProjectRaw != nil {
 			if pi, err := d.projectOf(p); err == nil {
@@ -189,8 +165,8 @@ func summarize(e *events.Envelope, p *payload, d *decoder, row *events.AuditRow)
 			}
 		}
 		row.Project = project
-		dep := streamID(e.Stream, streamDeploy)
-		if p.Kind == KindRollback {
+		dep := catalog.StreamID(e.Stream, catalog.DeployPrefix)
+		if p.Kind == catalog.KindRollback {
 			s = fmt.Sprintf("%s asked to roll %s back to %s (%s)%s", a, envName(project, p.Environment), p.Version, dep, suffix(": ", p.Reason))
 		} else {
 			s = fmt.Sprintf("%s asked to deploy %s to %s (%s)", a, p.Version, envName(project, p.Environment), dep)
@@ -198,11 +174,11 @@ func summarize(e *events.Envelope, p *payload, d *decoder, row *events.AuditRow)
 				s += " for release " + p.Release
 			}
 		}
-	case typeDeployStarted:
+	case catalog.TypeDeployStarted:
 		s = fmt.Sprintf("runner %s started deployment %s", or(p.Runner, a), p.Deployment)
-	case typeDeployResumed:
+	case catalog.TypeDeployResumed:
 		s = fmt.Sprintf("%s resumed deployment %s on %s", a, p.Deployment, hostList(p.Hosts))
-	case typeDeployPlanned:
+	case catalog.TypeDeployPlanned:
 		hosts := 0
 		for _, b := range p.Batches {
 			hosts += len(b)
@@ -215,12 +191,12 @@ func summarize(e *events.Envelope, p *payload, d *decoder, row *events.AuditRow)
 		if len(p.Skipped) > 0 {
 			s += ", already done on " + hostList(p.Skipped)
 		}
-	case typeStepStarted:
+	case catalog.TypeStepStarted:
 		s = fmt.Sprintf("%s%s started", suffix2(p.hostName(), ": "), p.stepName())
 		if argv := argvOf(p.Command); len(argv) > 0 {
 			s += ": " + clip(strings.Join(argv, " "), 120)
 		}
-	case typeStepOutput:
+	case catalog.TypeStepOutput:
 		n := 0
 		if body, ok := stringBody(p.Text); ok {
 			n = len(body)
@@ -229,21 +205,21 @@ func summarize(e *events.Envelope, p *payload, d *decoder, row *events.AuditRow)
 		if p.Truncated {
 			s += " (truncated)"
 		}
-	case typeStepFinished:
+	case catalog.TypeStepFinished:
 		if p.ExitCode == 0 && p.Error == "" {
 			s = fmt.Sprintf("%s finished in %s", p.stepID(), duration(p.DurationMS))
 		} else {
 			s = fmt.Sprintf("%s failed (exit %d) in %s%s", p.stepID(), p.ExitCode, duration(p.DurationMS), suffix(": ", clip(p.Error, 200)))
 		}
-	case typeHostStaged:
+	case catalog.TypeHostStaged:
 		s = fmt.Sprintf("%s: staged %s", p.Host, p.Version)
-	case typeHostSwitched:
+	case catalog.TypeHostSwitched:
 		s = fmt.Sprintf("%s: switched to %s%s", p.Host, p.Version, wrap(" (was ", p.Previous, ")"))
-	case typeHostFailed:
+	case catalog.TypeHostFailed:
 		s = fmt.Sprintf("%s: failed%s%s", p.Host, suffix(" at ", p.Step), suffix(": ", clip(p.Error, 200)))
-	case typeHostReverted:
+	case catalog.TypeHostReverted:
 		s = fmt.Sprintf("%s: reverted to %s%s", p.Host, p.Version, wrap(" (from ", p.Previous, ")"))
-	case typeHostObserved:
+	case catalog.TypeHostObserved:
 		switch {
 		case p.Error != "":
 			s = fmt.Sprintf("%s: could not be read: %s", p.Host, clip(p.Error, 200))
@@ -252,14 +228,14 @@ func summarize(e *events.Envelope, p *payload, d *decoder, row *events.AuditRow)
 		default:
 			s = fmt.Sprintf("%s: runs %s", p.Host, p.Version)
 		}
-	case typeDeploySucceeded, typeDeployFailed, typeDeployCancelled, typeDeployInterrupted:
+	case catalog.TypeDeploySucceeded, catalog.TypeDeployFailed, catalog.TypeDeployCancelled, catalog.TypeDeployInterrupted:
 		state, _ := terminalState(e.Type)
 		what := "deployment"
-		if p.Kind == KindRollback {
+		if p.Kind == catalog.KindRollback {
 			what = "rollback"
 		}
 		s = fmt.Sprintf("%s %s of %s to %s %s", what, p.Deployment, p.Version, envName(p.Project, p.Environment), state)
-		if len(p.Switched) > 0 || e.Type == typeDeploySucceeded {
+		if len(p.Switched) > 0 || e.Type == catalog.TypeDeploySucceeded {
 			s += " on " + plural(len(p.Switched), "host", "hosts")
 		}
 		s += " in " + duration(p.DurationMS)
@@ -270,21 +246,21 @@ func summarize(e *events.Envelope, p *payload, d *decoder, row *events.AuditRow)
 			s += "; reverted: " + hostList(p.Reverted)
 		}
 		s += suffix(": ", clip(p.Error, 200))
-	case typeDeployCancelRequested:
+	case catalog.TypeDeployCancelRequested:
 		s = fmt.Sprintf("%s asked to cancel deployment %s%s", a, p.Deployment, suffix(": ", p.Reason))
-	case typeLockAcquired:
+	case catalog.TypeLockAcquired:
 		s = fmt.Sprintf("%s locked for deployment %s%s", envName(p.Project, p.Environment), p.Deployment, suffix(" of ", p.Holder))
-	case typeLockReleased:
+	case catalog.TypeLockReleased:
 		s = fmt.Sprintf("%s unlocked by deployment %s%s", envName(p.Project, p.Environment), p.Deployment, suffix(": ", p.Reason))
-	case typeLockBroken:
+	case catalog.TypeLockBroken:
 		s = fmt.Sprintf("%s broke the lock of %s held by deployment %s%s", a, envName(p.Project, p.Environment), p.Deployment, suffix(": ", p.Reason))
-	case typeHostKeyTrusted:
+	case catalog.TypeHostKeyTrusted:
 		s = fmt.Sprintf("%s trusted the %s key %s of %s", a, p.KeyType, p.Fingerprint, p.Host)
-	case typeHostKeyRejected:
+	case catalog.TypeHostKeyRejected:
 		s = fmt.Sprintf("refused the %s %s key %s of %s", or(p.Reason, "unknown"), p.KeyType, p.Fingerprint, p.Host)
-	case typeReleasePruned:
+	case catalog.TypeReleasePruned:
 		s = fmt.Sprintf("%s: pruned %s: %s", p.Host, plural(len(p.Versions), "old release", "old releases"), strings.Join(p.Versions, ", "))
-	case typeDriftChecked:
+	case catalog.TypeDriftChecked:
 		total, drifted, unread := 0, 0, 0
 		eachElement(p.DriftRaw, func(el []byte) bool {
 			total++

@@ -9,13 +9,14 @@ import (
 	"time"
 
 	"releasedesk/events"
+	"releasedesk/events/catalog"
 )
 
 func TestAuditQueries(t *testing.T) {
 	f := newMemFlow(t)
 	f.richLog()
 	f.configure("blog")
-	f.append("release/b1", TypeReleaseOpened, dev, ReleaseOpened{ID: "b1", Project: "blog", Branch: "x", Title: "blog one"})
+	f.append("release/b1", catalog.TypeReleaseOpened, dev, catalog.ReleaseOpened{ID: "b1", Project: "blog", Branch: "x", Title: "blog one"})
 	s := f.build()
 	head := f.log.Head().Position
 	if s.Audit.Len() != int(head) {
@@ -104,17 +105,17 @@ func TestAuditQueries(t *testing.T) {
 func TestAuditSummaries(t *testing.T) {
 	f := newMemFlow(t)
 	f.richLog()
-	f.append("deploy/q4", typeDeployCancelRequested, dev, rCancelRequested{Deployment: "q4", Reason: "wrong commit"})
-	f.append("lock/shop/test", typeLockBroken, admin, rLockEvent{Project: "shop", Environment: "test", Deployment: "zz", Reason: "stale"})
-	f.append("user/"+tester, TypeUserRolesChanged, admin, UserRolesChanged{Name: tester, Roles: map[string][]string{"shop": {RoleTester}, "blog": {RoleTester, RoleApprover}}})
-	f.append("user/"+tester, TypeUserPasswordChanged, tester, UserRef{Name: tester})
-	f.append("user/"+tester, TypeUserDisabled, admin, UserRef{Name: tester, Reason: "left"})
-	f.append("user/"+tester, TypeUserEnabled, admin, UserRef{Name: tester})
-	f.append("user/"+tester, TypeLoginSucceeded, tester, UserRef{Name: tester})
-	f.append("user/"+dev, TypeTokenRevoked, admin, TokenEvent{User: dev, ID: "t1"})
-	f.append("host/10.0.1.9:22", typeHostKeyRejected, "runner", rHostKeyEvent{Host: "10.0.1.9:22", KeyType: "ssh-rsa", Fingerprint: "SHA256:zz", Reason: "unknown"})
-	f.append("release/3", TypeReleaseRefused, manager, ReleaseDecision{ID: "3", Project: "shop", Note: "no"})
-	f.append("release/3", TypeReleaseRejected, approver, ReleaseDecision{ID: "3", Project: "shop", Note: "no"})
+	f.append("deploy/q4", catalog.TypeDeployCancelRequested, dev, catalog.CancelRequested{Deployment: "q4", Reason: "wrong commit"})
+	f.append("lock/shop/test", catalog.TypeLockBroken, admin, catalog.LockEvent{Project: "shop", Environment: "test", Deployment: "zz", Reason: "stale"})
+	f.append("user/"+tester, catalog.TypeUserRolesChanged, admin, catalog.UserRolesChanged{Name: tester, Roles: map[string][]string{"shop": {catalog.RoleTester}, "blog": {catalog.RoleTester, catalog.RoleApprover}}})
+	f.append("user/"+tester, catalog.TypeUserPasswordChanged, tester, catalog.UserRef{Name: tester})
+	f.append("user/"+tester, catalog.TypeUserDisabled, admin, catalog.UserRef{Name: tester, Reason: "left"})
+	f.append("user/"+tester, catalog.TypeUserEnabled, admin, catalog.UserRef{Name: tester})
+	f.append("user/"+tester, catalog.TypeLoginSucceeded, tester, catalog.UserRef{Name: tester})
+	f.append("user/"+dev, catalog.TypeTokenRevoked, admin, catalog.TokenEvent{User: dev, ID: "t1"})
+	f.append("host/10.0.1.9:22", catalog.TypeHostKeyRejected, "runner", catalog.HostKeyEvent{Host: "10.0.1.9:22", KeyType: "ssh-rsa", Fingerprint: "SHA256:zz", Reason: "unknown"})
+	f.append("release/3", catalog.TypeReleaseRefused, manager, catalog.ReleaseDecision{ID: "3", Project: "shop", Note: "no"})
+	f.append("release/3", catalog.TypeReleaseRejected, approver, catalog.ReleaseDecision{ID: "3", Project: "shop", Note: "no"})
 
 	fm := events.NewFormatters()
 	RegisterAuditFormatters(fm)
@@ -130,23 +131,23 @@ func TestAuditSummaries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, typ := range auditTypes {
-		if _, ok := seen[typ]; !ok && !slices.Contains([]string{typeDeployCancelled}, typ) {
+	for _, typ := range catalog.Types() {
+		if _, ok := seen[typ]; !ok && !slices.Contains([]string{catalog.TypeDeployCancelled}, typ) {
 			t.Errorf("no %s in the log", typ)
 		}
 	}
 	for typ, want := range map[string]string{
-		TypeUserRolesChanged:    "root set the roles of bob: blog: tester, approver; shop: tester",
-		TypeUserPasswordChanged: "bob changed their password",
-		TypeLoginFailed:         "failed login as alice: bad_password",
-		TypeTokenCreated:        `alice created a personal token "ci" (t1) for alice`,
-		typeHostKeyRejected:     "refused the unknown ssh-rsa key SHA256:zz of 10.0.1.9:22",
-		typeLockBroken:          "root broke the lock of shop/test held by deployment zz: stale",
-		TypeReleaseCancelled:    "dave cancelled release 3: superseded",
+		catalog.TypeUserRolesChanged:    "root set the roles of bob: blog: tester, approver; shop: tester",
+		catalog.TypeUserPasswordChanged: "bob changed their password",
+		catalog.TypeLoginFailed:         "failed login as alice: bad_password",
+		catalog.TypeTokenCreated:        `alice created a personal token "ci" (t1) for alice`,
+		catalog.TypeHostKeyRejected:     "refused the unknown ssh-rsa key SHA256:zz of 10.0.1.9:22",
+		catalog.TypeLockBroken:          "root broke the lock of shop/test held by deployment zz: stale",
+		catalog.TypeReleaseCancelled:    "dave cancelled release 3: superseded",
 	} {
 		if seen[typ] != want {
 			t.Errorf("%s: %q, want %q", typ, seen[typ], want)
 		}
 	}
-	t.Logf("examples:\n%s\n%s\n%s", seen[typeHostSwitched], seen[typeDeploySucceeded], seen[typeStepFinished])
+	t.Logf("examples:\n%s\n%s\n%s", seen[catalog.TypeHostSwitched], seen[catalog.TypeDeploySucceeded], seen[catalog.TypeStepFinished])
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"releasedesk/events"
+	"releasedesk/events/catalog"
 )
 
 // Benchmarks over a million realistic events in a Badger store. Each
@@ -92,7 +93,7 @@ type genLog struct {
 	units   []genUnit // appends in order
 	n       int
 	mix     map[string]int
-	project rProject
+	project catalog.Project
 	raw     json.RawMessage
 }
 
@@ -126,11 +127,11 @@ var benchOutputs = []string{
 
 func (g *genLog) deployment(id, env, commit, version, release, actor, kind, previous string, hosts []string, fail bool) {
 	stream := "deploy/" + id
-	g.add(stream, typeDeployRequested, actor, rRequest{Deployment: id, Kind: kind, Project: g.project, Environment: env,
+	g.add(stream, catalog.TypeDeployRequested, actor, catalog.Request{Deployment: id, Kind: kind, Project: g.project, Environment: env,
 		Commit: commit, Version: version, Release: release})
-	g.add(stream, typeDeployStarted, "runner", rStarted{Deployment: id, Runner: "build1/4242"})
-	g.add("lock/shop/"+env, typeLockAcquired, "runner", rLockEvent{Project: "shop", Environment: env, Deployment: id, Holder: actor, Since: g.clock})
-	g.add(stream, typeDeployPlanned, "runner", rPlanned{Deployment: id, Project: "shop", Environment: env, Version: version,
+	g.add(stream, catalog.TypeDeployStarted, "runner", catalog.Started{Deployment: id, Runner: "build1/4242"})
+	g.add("lock/shop/"+env, catalog.TypeLockAcquired, "runner", catalog.LockEvent{Project: "shop", Environment: env, Deployment: id, Holder: actor, Since: g.clock})
+	g.add(stream, catalog.TypeDeployPlanned, "runner", catalog.Planned{Deployment: id, Project: "shop", Environment: env, Version: version,
 		Commit: commit, Kind: kind, Batches: [][]string{hosts}, Parallel: 10, OnFailure: "halt",
 		ManifestHash: "sha256:" + commit[:32], Files: 1234, Bytes: 45678901})
 	step := func(host, name string, outputs []int, exit int) {
@@ -138,18 +139,18 @@ func (g *genLog) deployment(id, env, commit, version, release, actor, kind, prev
 		if host != "" {
 			sid = host + ":" + name
 		}
-		g.add(stream, typeStepStarted, "runner", rStepStarted{Deployment: id, Step: sid, Name: name, Host: host,
+		g.add(stream, catalog.TypeStepStarted, "runner", catalog.StepStarted{Deployment: id, Step: sid, Name: name, Host: host,
 			Command: []string{"sh", "-c", "cd '/srv/www/shop/releases/." + version + ".partial' && " + name}})
 		for _, o := range outputs {
-			g.add(stream, typeStepOutput, "runner", rStepOutput{Deployment: id, Step: sid, Host: host, Text: benchOutputs[o]})
+			g.add(stream, catalog.TypeStepOutput, "runner", catalog.StepOutput{Deployment: id, Step: sid, Host: host, Text: benchOutputs[o]})
 		}
-		fin := rStepFinished{Deployment: id, Step: sid, Host: host, ExitCode: exit, DurationMS: 87}
+		fin := catalog.StepFinished{Deployment: id, Step: sid, Host: host, ExitCode: exit, DurationMS: 87}
 		if exit != 0 {
 			fin.Error = name + ": exit status 1: No space left on device"
 		}
-		g.add(stream, typeStepFinished, "runner", fin)
+		g.add(stream, catalog.TypeStepFinished, "runner", fin)
 	}
-	if kind == KindDeploy {
+	if kind == catalog.KindDeploy {
 		step("", "export", []int{2}, 0)
 		step("", "build", []int{3, 3}, 0)
 	}
@@ -160,7 +161,7 @@ func (g *genLog) deployment(id, env, commit, version, release, actor, kind, prev
 		step(h, "current", []int{1}, 0)
 		if fail && i == len(hosts)-1 {
 			step(h, "stage", []int{0}, 1)
-			g.add(stream, typeHostFailed, "runner", rHostEvent{Deployment: id, Project: "shop", Environment: env, Host: h,
+			g.add(stream, catalog.TypeHostFailed, "runner", catalog.HostEvent{Deployment: id, Project: "shop", Environment: env, Host: h,
 				Step: h + ":stage", Error: "stage: exit status 1"})
 			failed = true
 			break
@@ -168,21 +169,21 @@ func (g *genLog) deployment(id, env, commit, version, release, actor, kind, prev
 		step(h, "stage", []int{0}, 0)
 		step(h, "link", nil, 0)
 		step(h, "check", []int{4}, 0)
-		g.add(stream, typeHostStaged, "runner", rHostEvent{Deployment: id, Project: "shop", Environment: env, Host: h,
+		g.add(stream, catalog.TypeHostStaged, "runner", catalog.HostEvent{Deployment: id, Project: "shop", Environment: env, Host: h,
 			Version: version, Commit: commit, Previous: previous})
 	}
 	var switched []string
 	if !failed {
 		for _, h := range hosts {
 			step(h, "switch", nil, 0)
-			g.add(stream, typeHostSwitched, "runner", rHostEvent{Deployment: id, Project: "shop", Environment: env, Host: h,
+			g.add(stream, catalog.TypeHostSwitched, "runner", catalog.HostEvent{Deployment: id, Project: "shop", Environment: env, Host: h,
 				Version: version, Commit: commit, Previous: previous})
 			step(h, "releases", []int{1}, 0)
 			switched = append(switched, h)
 		}
 		if g.seq%3 == 0 {
 			for _, h := range hosts {
-				g.add(stream, typeReleasePruned, "runner", rPruned{Deployment: id, Project: "shop", Environment: env, Host: h,
+				g.add(stream, catalog.TypeReleasePruned, "runner", catalog.Pruned{Deployment: id, Project: "shop", Environment: env, Host: h,
 					Versions: []string{"20250101000000-0000000"}})
 			}
 		}
@@ -190,32 +191,32 @@ func (g *genLog) deployment(id, env, commit, version, release, actor, kind, prev
 	for _, h := range hosts {
 		step(h, "unlock", nil, 0)
 	}
-	g.add("lock/shop/"+env, typeLockReleased, "runner", rLockEvent{Project: "shop", Environment: env, Deployment: id, Holder: actor, Reason: "done"})
-	fin := rFinished{Deployment: id, Project: "shop", Environment: env, Version: version, Commit: commit, Kind: kind,
+	g.add("lock/shop/"+env, catalog.TypeLockReleased, "runner", catalog.LockEvent{Project: "shop", Environment: env, Deployment: id, Holder: actor, Reason: "done"})
+	fin := catalog.Finished{Deployment: id, Project: "shop", Environment: env, Version: version, Commit: commit, Kind: kind,
 		Switched: switched, DurationMS: 8123}
 	if failed {
 		fin.Failed = hosts[len(hosts)-1:]
 		fin.Error = "1 host(s) failed"
-		g.add(stream, typeDeployFailed, "runner", fin)
+		g.add(stream, catalog.TypeDeployFailed, "runner", fin)
 	} else {
-		g.add(stream, typeDeploySucceeded, "runner", fin)
+		g.add(stream, catalog.TypeDeploySucceeded, "runner", fin)
 	}
 }
 
 // genBenchLog makes about n events.
 func genBenchLog(n int) *genLog {
 	g := &genLog{clock: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), mix: map[string]int{}}
-	g.project = rProject{ID: "shop", Title: "Shop", Repo: "/srv/git/shop.git", Branch: "main", Strategy: "rsync", KeepReleases: 5,
-		Environments: []rEnvironment{
-			{Name: "test", Path: "/srv/www/shop", Hosts: []any{"www@10.0.0.5:22", "www@10.0.0.6:22"}, SSHKey: "/k", Parallel: 10},
-			{Name: "production", Path: "/srv/www/shop", Hosts: []any{"www@10.0.1.1:22", "www@10.0.1.2:22", "www@10.0.1.3:22"},
+	g.project = catalog.Project{ID: "shop", Title: "Shop", Repo: "/srv/git/shop.git", Branch: "main", Strategy: "rsync", KeepReleases: 5,
+		Environments: []catalog.Environment{
+			{Name: "test", Path: "/srv/www/shop", Hosts: []catalog.Host{{Addr: "www@10.0.0.5:22"}, {Addr: "www@10.0.0.6:22"}}, SSHKey: "/k", Parallel: 10},
+			{Name: "production", Path: "/srv/www/shop", Hosts: []catalog.Host{{Addr: "www@10.0.1.1:22"}, {Addr: "www@10.0.1.2:22"}, {Addr: "www@10.0.1.3:22"}},
 				SSHKey: "/k", Parallel: 10, Approval: true},
 		}}
 	g.raw, _ = json.Marshal(g.project)
 	for _, u := range []string{dev, tester, approver, manager} {
-		g.add("user/"+u, TypeUserCreated, admin, UserCreated{Name: u, Roles: map[string][]string{"shop": {RoleDeveloper, RoleTester}}})
+		g.add("user/"+u, catalog.TypeUserCreated, admin, catalog.UserCreated{Name: u, Roles: map[string][]string{"shop": {catalog.RoleDeveloper, catalog.RoleTester}}})
 	}
-	g.add("project/shop", TypeProjectConfigured, admin, ProjectConfigured{ID: "shop", Config: g.raw, Diff: []string{"+ id: shop"}})
+	g.add("project/shop", catalog.TypeProjectConfigured, admin, catalog.ProjectConfigured{ID: "shop", Config: g.raw, Diff: []string{"+ id: shop"}})
 	testHosts, prodHosts := []string{"www@10.0.0.5:22", "www@10.0.0.6:22"}, []string{"www@10.0.1.1:22", "www@10.0.1.2:22", "www@10.0.1.3:22"}
 	prev := ""
 	var lastVersions []string
@@ -225,25 +226,25 @@ func genBenchLog(n int) *genLog {
 		rs := "release/" + id
 		commit := commitOf(id)
 		version := g.clock.Add(time.Duration(g.seq)*time.Minute).Format("20060102150405") + "-" + commit[:7]
-		g.add("user/"+dev, TypeLoginSucceeded, dev, UserRef{Name: dev})
-		g.add(rs, TypeReleaseOpened, dev, ReleaseOpened{ID: id, Project: "shop", Branch: "release/" + id, Title: "Release " + id + ": checkout and search fixes"})
-		g.add(rs, TypeReleaseDeployRequested, dev, ReleaseDeployRequested{ID: id, Project: "shop", Environment: "test", Deployment: "t" + id, Commit: commit, Version: version})
+		g.add("user/"+dev, catalog.TypeLoginSucceeded, dev, catalog.UserRef{Name: dev})
+		g.add(rs, catalog.TypeReleaseOpened, dev, catalog.ReleaseOpened{ID: id, Project: "shop", Branch: "release/" + id, Title: "Release " + id + ": checkout and search fixes"})
+		g.add(rs, catalog.TypeReleaseDeployRequested, dev, catalog.ReleaseDeployRequested{ID: id, Project: "shop", Environment: "test", Deployment: "t" + id, Commit: commit, Version: version})
 		fail := g.seq%10 == 0
-		g.deployment("t"+id, "test", commit, version, id, dev, KindDeploy, prev, testHosts, fail)
+		g.deployment("t"+id, "test", commit, version, id, dev, catalog.KindDeploy, prev, testHosts, fail)
 		if fail {
-			g.add(rs, TypeReleaseCancelled, manager, ReleaseDecision{ID: id, Project: "shop", Note: "broken build"})
+			g.add(rs, catalog.TypeReleaseCancelled, manager, catalog.ReleaseDecision{ID: id, Project: "shop", Note: "broken build"})
 			continue
 		}
-		g.add(rs, TypeReleaseTestPassed, tester, ReleaseDecision{ID: id, Project: "shop", Environment: "test", Commit: commit, Note: "ok"})
-		g.add(rs, TypeReleaseApproved, approver, ReleaseDecision{ID: id, Project: "shop", Commit: commit})
-		g.add(rs, TypeReleaseDeployRequested, approver, ReleaseDeployRequested{ID: id, Project: "shop", Environment: "production", Deployment: "p" + id, Commit: commit, Version: version})
-		g.deployment("p"+id, "production", commit, version, id, approver, KindDeploy, prev, prodHosts, false)
-		g.add(rs, TypeReleaseAccepted, manager, ReleaseDecision{ID: id, Project: "shop"})
-		g.add(rs, TypeReleaseCompleted, manager, ReleaseCompleted{ID: id, Project: "shop", Commit: commit, Tag: "release/" + version})
+		g.add(rs, catalog.TypeReleaseTestPassed, tester, catalog.ReleaseDecision{ID: id, Project: "shop", Environment: "test", Commit: commit, Note: "ok"})
+		g.add(rs, catalog.TypeReleaseApproved, approver, catalog.ReleaseDecision{ID: id, Project: "shop", Commit: commit})
+		g.add(rs, catalog.TypeReleaseDeployRequested, approver, catalog.ReleaseDeployRequested{ID: id, Project: "shop", Environment: "production", Deployment: "p" + id, Commit: commit, Version: version})
+		g.deployment("p"+id, "production", commit, version, id, approver, catalog.KindDeploy, prev, prodHosts, false)
+		g.add(rs, catalog.TypeReleaseAccepted, manager, catalog.ReleaseDecision{ID: id, Project: "shop"})
+		g.add(rs, catalog.TypeReleaseCompleted, manager, catalog.ReleaseCompleted{ID: id, Project: "shop", Commit: commit, Tag: "release/" + version})
 		if g.seq%50 == 0 && len(lastVersions) > 1 {
 			back := lastVersions[len(lastVersions)-2]
-			g.add("project/shop", TypeRollbackRequested, approver, RollbackRequested{Project: "shop", Environment: "production", Version: back, Deployment: "rb" + id, Reason: "errors"})
-			g.deployment("rb"+id, "production", commitOf(fmt.Sprint(g.seq-1)), back, "", approver, KindRollback, version, prodHosts, false)
+			g.add("project/shop", catalog.TypeRollbackRequested, approver, catalog.RollbackRequested{Project: "shop", Environment: "production", Version: back, Deployment: "rb" + id, Reason: "errors"})
+			g.deployment("rb"+id, "production", commitOf(fmt.Sprint(g.seq-1)), back, "", approver, catalog.KindRollback, version, prodHosts, false)
 		}
 		prev = version
 		lastVersions = append(lastVersions, version)

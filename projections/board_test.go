@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"releasedesk/events"
+	"releasedesk/events/catalog"
 )
 
 // TestBoard10000 fills the board with 10,000 releases over 5 projects in
@@ -27,15 +28,15 @@ func TestBoard10000(t *testing.T) {
 			title = "Hotfix ÉCLAIR " + id
 		}
 		batch = batch[:0]
-		e, _ := events.NewEvent(TypeReleaseOpened, dev, ReleaseOpened{ID: id, Project: p, Branch: "feature/" + id, Title: title})
+		e, _ := events.NewEvent(catalog.TypeReleaseOpened, dev, catalog.ReleaseOpened{ID: id, Project: p, Branch: "feature/" + id, Title: title})
 		batch = append(batch, e)
 		state := StateOpen
 		switch i % 3 {
 		case 1:
-			e, _ = events.NewEvent(TypeReleaseCancelled, manager, ReleaseDecision{ID: id, Project: p})
+			e, _ = events.NewEvent(catalog.TypeReleaseCancelled, manager, catalog.ReleaseDecision{ID: id, Project: p})
 			batch, state = append(batch, e), StateCancelled
 		case 2:
-			e, _ = events.NewEvent(TypeReleaseTestPassed, tester, ReleaseDecision{ID: id, Project: p, Commit: commitOf(id)})
+			e, _ = events.NewEvent(catalog.TypeReleaseTestPassed, tester, catalog.ReleaseDecision{ID: id, Project: p, Commit: commitOf(id)})
 			batch, state = append(batch, e), StateTested
 		}
 		if _, err := f.log.Append(f.ctx, "release/"+id, events.NoStream, batch...); err != nil {
@@ -45,7 +46,7 @@ func TestBoard10000(t *testing.T) {
 	}
 	// Touch a few old releases: they move to the front of the by-update order.
 	for _, id := range []string{"3", "1", "2"} {
-		f.append("release/"+id, TypeReleaseApproved, approver, ReleaseDecision{ID: id, Project: "x"})
+		f.append("release/"+id, catalog.TypeReleaseApproved, approver, catalog.ReleaseDecision{ID: id, Project: "x"})
 	}
 	s := f.build()
 

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"releasedesk/events"
+	"releasedesk/events/catalog"
 )
 
 // StepOutputCap is the most output a deployment's step keeps (the runner
@@ -170,11 +171,11 @@ func NewDeployments() *Deployments { return &Deployments{byID: map[string]*deplo
 func (m *Deployments) Apply(e events.Envelope) error { return applyOne(m, &m.base, e) }
 
 func (m *Deployments) apply(e *events.Envelope, p *payload, d *decoder) error {
-	id := streamID(e.Stream, streamDeploy)
+	id := catalog.StreamID(e.Stream, catalog.DeployPrefix)
 	if id == "" {
 		return nil
 	}
-	if e.Type == typeDeployRequested {
+	if e.Type == catalog.TypeDeployRequested {
 		return m.requested(id, e, p, d)
 	}
 	ds := m.last
@@ -187,11 +188,11 @@ func (m *Deployments) apply(e *events.Envelope, p *payload, d *decoder) error {
 	ds.rev = e.Position
 	x := &ds.d
 	switch e.Type {
-	case typeStepOutput:
+	case catalog.TypeStepOutput:
 		if s := m.step(ds, p.StepB); s != nil {
 			ds.appendOutput(s, p)
 		}
-	case typeStepStarted:
+	case catalog.TypeStepStarted:
 		id := m.names.idBytes(p.StepB)
 		ds.steps = append(ds.steps, step{id: id, name: m.names.idBytes(p.NameB),
 			host: m.names.idBytes(p.HostB), cmd: ds.cmdIndex(p.Command), started: e.Time.UnixNano()})
@@ -201,7 +202,7 @@ func (m *Deployments) apply(e *events.Envelope, p *payload, d *decoder) error {
 			}
 			h.Step, h.Updated = m.names.name(id), e.Time
 		}
-	case typeStepFinished:
+	case catalog.TypeStepFinished:
 		if s := m.step(ds, p.StepB); s != nil {
 			s.finished, s.exit, s.durationMS = e.Time.UnixNano(), int32(p.ExitCode), p.DurationMS
 			s.err = ds.errIndex(p.Error)
@@ -214,15 +215,15 @@ func (m *Deployments) apply(e *events.Envelope, p *payload, d *decoder) error {
 		if h := ds.host(p.HostB); h != nil && h.Step == string(p.StepB) {
 			h.Step, h.Updated = "", e.Time
 		}
-	case typeHostStaged, typeHostSwitched, typeHostFailed, typeHostReverted, typeHostObserved:
+	case catalog.TypeHostStaged, catalog.TypeHostSwitched, catalog.TypeHostFailed, catalog.TypeHostReverted, catalog.TypeHostObserved:
 		m.hostEvent(ds, e, p)
-	case typeDeployStarted:
+	case catalog.TypeDeployStarted:
 		x.State, x.Runner = DeployRunning, p.Runner
 		if x.Started.IsZero() {
 			x.Started = e.Time
 		}
 		x.Runs++
-	case typeDeployResumed:
+	case catalog.TypeDeployResumed:
 		x.State, x.Resumed, x.ResumedBy = DeployRunning, e.Time, d.internString(e.Actor)
 		x.Runs++
 		x.CancelRequested, x.CancelRequestedBy, x.CancelReason, x.Error = false, "", "", ""
@@ -231,7 +232,7 @@ func (m *Deployments) apply(e *events.Envelope, p *payload, d *decoder) error {
 				h.State, h.Error, h.FailedStep, h.Step, h.Updated = HostPending, "", "", "", e.Time
 			}
 		}
-	case typeDeployPlanned:
+	case catalog.TypeDeployPlanned:
 		x.Plan = Plan{Batches: p.Batches, Parallel: int(p.Parallel), OnFailure: p.OnFailure,
 			ManifestHash: p.ManifestHash, Files: int(p.Files), Bytes: p.Bytes, Skipped: p.Skipped}
 		x.Planned = e.Time
@@ -240,7 +241,7 @@ func (m *Deployments) apply(e *events.Envelope, p *payload, d *decoder) error {
 				ds.ensureHost(addr)
 			}
 		}
-	case typeDeployCancelRequested:
+	case catalog.TypeDeployCancelRequested:
 		x.CancelRequested, x.CancelRequestedBy, x.CancelReason = true, d.internString(e.Actor), p.Reason
 	default:
 		state, ok := terminalState(e.Type)
@@ -266,7 +267,7 @@ func (m *Deployments) requested(id string, e *events.Envelope, p *payload, d *de
 		return nil
 	}
 	id = d.internString(id)
-	ds := &deployState{d: Deployment{ID: id, Kind: or(p.Kind, KindDeploy), Environment: p.Environment,
+	ds := &deployState{d: Deployment{ID: id, Kind: or(p.Kind, catalog.KindDeploy), Environment: p.Environment,
 		Commit: p.Commit, Version: p.Version, Release: p.Release, RequestedBy: d.internString(e.Actor),
 		Reason: p.Reason, OnlyHosts: p.Hosts, State: DeployQueued, Requested: e.Time, Position: e.Position},
 		rev: e.Position}
@@ -294,17 +295,17 @@ func (m *Deployments) hostEvent(ds *deployState, e *events.Envelope, p *payload)
 	h := ds.ensureHost(p.Host)
 	h.Updated = e.Time
 	switch e.Type {
-	case typeHostStaged:
+	case catalog.TypeHostStaged:
 		h.State, h.Staged = HostStaged, e.Time
 		h.Version, h.Commit, h.Previous = p.Version, p.Commit, p.Previous
-	case typeHostSwitched:
+	case catalog.TypeHostSwitched:
 		h.State, h.Switched = HostSwitched, e.Time
 		h.Version, h.Commit, h.Previous = p.Version, p.Commit, p.Previous
-	case typeHostFailed:
+	case catalog.TypeHostFailed:
 		h.State, h.Error, h.FailedStep = HostFailed, p.Error, p.Step
-	case typeHostReverted:
+	case catalog.TypeHostReverted:
 		h.State, h.Version, h.Commit = HostReverted, p.Version, p.Commit
-	case typeHostObserved:
+	case catalog.TypeHostObserved:
 		h.State, h.Error = HostObserved, p.Error
 		if p.Version != "" || p.Error == "" {
 			h.Version, h.Commit = p.Version, p.Commit

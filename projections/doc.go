@@ -2,9 +2,9 @@
 // serves: the release board, deployments and their per-host progress, the
 // version timeline of each environment, hosts, users and the audit rows.
 // Projections are pure: they take time from events, never from the clock, so
-// a replay gives the same view. It imports only events; the runner's
-// deploy.* payloads are read from their JSON (contract_test.go checks the
-// field names against the runner's source).
+// a replay gives the same view. It imports only events and the vocabulary
+// (events/catalog); payloads are read in one pass over their JSON
+// (payload.go), which TestVocabularyFolded holds to the vocabulary.
 //
 //   - Set bundles every model: Build replays a log, CatchUp applies what
 //     came since, Follow keeps it live through Subscribe, OnApply tells a
@@ -23,6 +23,6 @@
 //   - SaveCheckpoint / LoadCheckpoint / Start: the whole state with its
 //     position and hash under ProjectionVersion, so start-up need not replay
 //     the log; a checkpoint of another version or another log is discarded.
-//   - workflow_events.go is the contract of the workflow's own events (types,
-//     payloads, roles, release states) that the app writes.
+//   - states.go: the states the models give releases, deployments and
+//     hosts.
 package projections

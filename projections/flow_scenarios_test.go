@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"releasedesk/events"
+	"releasedesk/events/catalog"
 )
 
 // TestEightStepFlow walks DESIGN.md section 3 and checks every model
@@ -36,7 +37,7 @@ func TestEightStepFlow(t *testing.T) {
 	}
 
 	commit := commitOf("release 42")
-	f.append("release/42", TypeReleaseOpened, dev, ReleaseOpened{ID: "42", Project: "shop", Branch: "feature/checkout",
+	f.append("release/42", catalog.TypeReleaseOpened, dev, catalog.ReleaseOpened{ID: "42", Project: "shop", Branch: "feature/checkout",
 		Title: "Checkout: pay by card", Note: "fixes #12"})
 	r := state(StateOpen)
 	if r.Requester != dev || r.Branch != "feature/checkout" || r.Project != "shop" || r.Created.IsZero() {
@@ -45,9 +46,9 @@ func TestEightStepFlow(t *testing.T) {
 
 	v1 := f.versionOf(commit)
 	// A deployment asked and not yet claimed waits in the queue.
-	f.append("release/42", TypeReleaseDeployRequested, dev, ReleaseDeployRequested{ID: "42", Project: "shop",
+	f.append("release/42", catalog.TypeReleaseDeployRequested, dev, catalog.ReleaseDeployRequested{ID: "42", Project: "shop",
 		Environment: "test", Deployment: "d1", Commit: commit, Version: v1})
-	f.append("deploy/d1", typeDeployRequested, dev, rRequest{Deployment: "d1", Kind: KindDeploy, Project: f.cfg["shop"],
+	f.append("deploy/d1", catalog.TypeDeployRequested, dev, catalog.Request{Deployment: "d1", Kind: catalog.KindDeploy, Project: f.cfg["shop"],
 		Environment: "test", Commit: commit, Version: v1, Release: "42"})
 	sync()
 	if q := s.Queue.WaitingFor("shop", "test"); len(q) != 1 || q[0].Deployment != "d1" || q[0].RequestedBy != dev || q[0].Release != "42" {
@@ -69,12 +70,12 @@ func TestEightStepFlow(t *testing.T) {
 		t.Fatal("lock still held")
 	}
 
-	f.decision("42", TypeReleaseTestPassed, tester, "test", commit, "all green")
+	f.decision("42", catalog.TypeReleaseTestPassed, tester, "test", commit, "all green")
 	r = state(StateTested)
 	if r.Tester != tester || r.TestedCommit != commit || r.TestedEnv != "test" {
 		t.Fatalf("tested: %+v", r)
 	}
-	f.decision("42", TypeReleaseApproved, approver, "", commit, "ok")
+	f.decision("42", catalog.TypeReleaseApproved, approver, "", commit, "ok")
 	r = state(StateApproved)
 	if r.Approver != approver || r.ApprovedCommit != commit {
 		t.Fatalf("approved: %+v", r)
@@ -84,9 +85,9 @@ func TestEightStepFlow(t *testing.T) {
 	if len(r.Deployments) != 2 || r.Deployments[1].Environment != "production" || r.ApprovedCommit != commit {
 		t.Fatalf("live: %+v", r)
 	}
-	f.decision("42", TypeReleaseAccepted, manager, "", "", "")
+	f.decision("42", catalog.TypeReleaseAccepted, manager, "", "", "")
 	state(StateAccepted)
-	f.append("release/42", TypeReleaseCompleted, manager, ReleaseCompleted{ID: "42", Project: "shop", Commit: commit, Tag: "release/" + v1})
+	f.append("release/42", catalog.TypeReleaseCompleted, manager, catalog.ReleaseCompleted{ID: "42", Project: "shop", Commit: commit, Tag: "release/" + v1})
 	r = state(StateCompleted)
 	if r.Manager != manager || r.Tag != "release/"+v1 {
 		t.Fatalf("completed: %+v", r)
@@ -143,7 +144,7 @@ func TestEightStepFlow(t *testing.T) {
 		t.Fatalf("production versions: %+v", ev)
 	}
 	e := ev.Timeline[0]
-	if e.By != approver || e.Release != "42" || e.Kind != KindDeploy || e.Outcome != OutcomeSucceeded || !e.Current ||
+	if e.By != approver || e.Release != "42" || e.Kind != catalog.KindDeploy || e.Outcome != OutcomeSucceeded || !e.Current ||
 		!e.Instant || len(e.Kept) != 3 || e.Commit != commit || len(e.Hosts) != 3 {
 		t.Fatalf("production entry: %+v", e)
 	}
@@ -164,7 +165,7 @@ func TestEightStepFlow(t *testing.T) {
 		t.Fatal("production is not the last stage")
 	}
 	u, _ := s.Users.Get(tester)
-	if !u.HasRole("shop", RoleTester) || u.HasRole("shop", RoleApprover) {
+	if !u.HasRole("shop", catalog.RoleTester) || u.HasRole("shop", catalog.RoleApprover) {
 		t.Fatalf("user: %+v", u)
 	}
 
@@ -195,24 +196,24 @@ func TestEightStepFlow(t *testing.T) {
 // request is already in the log.
 func (f *flow) deployRunnerOnly(d dep) {
 	d.noRequest = true
-	d.kind = KindDeploy
+	d.kind = catalog.KindDeploy
 	stream := "deploy/" + d.id
-	f.append(stream, typeDeployStarted, "runner", rStarted{Deployment: d.id, Runner: "build1/4242"})
+	f.append(stream, catalog.TypeDeployStarted, "runner", catalog.Started{Deployment: d.id, Runner: "build1/4242"})
 	hosts := f.envHosts(d.project, d.env)
 	lock := "lock/" + d.project + "/" + d.env
-	f.append(lock, typeLockAcquired, "runner", rLockEvent{Project: d.project, Environment: d.env, Deployment: d.id, Holder: dev})
-	f.append(stream, typeDeployPlanned, "runner", rPlanned{Deployment: d.id, Project: d.project, Environment: d.env,
+	f.append(lock, catalog.TypeLockAcquired, "runner", catalog.LockEvent{Project: d.project, Environment: d.env, Deployment: d.id, Holder: dev})
+	f.append(stream, catalog.TypeDeployPlanned, "runner", catalog.Planned{Deployment: d.id, Project: d.project, Environment: d.env,
 		Version: d.version, Commit: d.commit, Kind: d.kind, Batches: [][]string{hosts}, Parallel: 2, OnFailure: "halt"})
 	for _, h := range hosts {
 		f.step(&d, h, "stage", 0, "ok\n")
-		f.append(stream, typeHostStaged, "runner", rHostEvent{Deployment: d.id, Project: d.project, Environment: d.env, Host: h, Version: d.version, Commit: d.commit})
+		f.append(stream, catalog.TypeHostStaged, "runner", catalog.HostEvent{Deployment: d.id, Project: d.project, Environment: d.env, Host: h, Version: d.version, Commit: d.commit})
 	}
 	for _, h := range hosts {
 		f.step(&d, h, "switch", 0, "")
-		f.append(stream, typeHostSwitched, "runner", rHostEvent{Deployment: d.id, Project: d.project, Environment: d.env, Host: h, Version: d.version, Commit: d.commit})
+		f.append(stream, catalog.TypeHostSwitched, "runner", catalog.HostEvent{Deployment: d.id, Project: d.project, Environment: d.env, Host: h, Version: d.version, Commit: d.commit})
 	}
-	f.append(lock, typeLockReleased, "runner", rLockEvent{Project: d.project, Environment: d.env, Deployment: d.id, Holder: dev})
-	f.append(stream, typeDeploySucceeded, "runner", rFinished{Deployment: d.id, Project: d.project, Environment: d.env,
+	f.append(lock, catalog.TypeLockReleased, "runner", catalog.LockEvent{Project: d.project, Environment: d.env, Deployment: d.id, Holder: dev})
+	f.append(stream, catalog.TypeDeploySucceeded, "runner", catalog.Finished{Deployment: d.id, Project: d.project, Environment: d.env,
 		Version: d.version, Commit: d.commit, Kind: d.kind, Switched: hosts, DurationMS: 1000})
 }
 
@@ -248,18 +249,18 @@ func TestRollbackAndPruning(t *testing.T) {
 	}
 
 	// Roll production back to v2 (kept everywhere: instant).
-	f.append("project/shop", TypeRollbackRequested, approver, RollbackRequested{Project: "shop", Environment: "production",
+	f.append("project/shop", catalog.TypeRollbackRequested, approver, catalog.RollbackRequested{Project: "shop", Environment: "production",
 		Version: v2, Commit: commitOf("release 2"), Deployment: "rb1", Reason: "checkout broken"})
-	f.deploy(dep{id: "rb1", project: "shop", env: "production", commit: commitOf("release 2"), version: v2, kind: KindRollback,
+	f.deploy(dep{id: "rb1", project: "shop", env: "production", commit: commitOf("release 2"), version: v2, kind: catalog.KindRollback,
 		actor: approver, reason: "checkout broken", previous: v3})
-	f.append("project/shop", TypeVersionMarkedBad, approver, VersionMarkedBad{Project: "shop", Environment: "production", Version: v3, Reason: "500s on /cart"})
+	f.append("project/shop", catalog.TypeVersionMarkedBad, approver, catalog.VersionMarkedBad{Project: "shop", Environment: "production", Version: v3, Reason: "500s on /cart"})
 	s = f.build()
 	ev, _ = s.Versions.Env("shop", "production")
 	if len(ev.Timeline) != 4 || ev.Current != v2 || ev.CurrentDeployment != "rb1" || ev.Mixed {
 		t.Fatalf("after the rollback: %+v", ev)
 	}
 	rb := ev.Timeline[3]
-	if rb.Kind != KindRollback || rb.Release != "2" || rb.By != approver || !rb.Current || !rb.Instant || rb.Version != v2 {
+	if rb.Kind != catalog.KindRollback || rb.Release != "2" || rb.By != approver || !rb.Current || !rb.Instant || rb.Version != v2 {
 		t.Fatalf("rollback entry: %+v", rb)
 	}
 	bad := ev.Timeline[2]
@@ -270,7 +271,7 @@ func TestRollbackAndPruning(t *testing.T) {
 		t.Fatalf("Entry(v2): %+v", got)
 	}
 	d, _ := s.Deployments.Get("rb1")
-	if d.Kind != KindRollback || d.Reason != "checkout broken" {
+	if d.Kind != catalog.KindRollback || d.Reason != "checkout broken" {
 		t.Fatalf("rollback deployment: %+v", d)
 	}
 	for _, st := range d.Steps {
@@ -301,7 +302,7 @@ func TestFailedDeployments(t *testing.T) {
 	_, _, v1 := f.eightSteps("1", "")
 
 	c2 := commitOf("release 2")
-	f.append("release/2", TypeReleaseOpened, dev, ReleaseOpened{ID: "2", Project: "shop", Branch: "b2", Title: "two"})
+	f.append("release/2", catalog.TypeReleaseOpened, dev, catalog.ReleaseOpened{ID: "2", Project: "shop", Branch: "b2", Title: "two"})
 	v2 := f.versionOf(c2)
 	f.deploy(dep{id: "t2", project: "shop", env: "test", commit: c2, version: v2, release: "2", failHost: "www@10.0.0.6:22", previous: v1})
 	s := f.build()
@@ -411,24 +412,24 @@ func TestUsersAndTokens(t *testing.T) {
 	f := newMemFlow(t)
 	f.users()
 	for range 4 {
-		f.append("user/"+dev, TypeLoginFailed, dev, LoginFailed{Name: dev, Reason: "bad_password"})
+		f.append("user/"+dev, catalog.TypeLoginFailed, dev, catalog.LoginFailed{Name: dev, Reason: "bad_password"})
 	}
-	f.append("user/nobody", TypeLoginFailed, "nobody", LoginFailed{Name: "nobody", Reason: "unknown_user"})
+	f.append("user/nobody", catalog.TypeLoginFailed, "nobody", catalog.LoginFailed{Name: "nobody", Reason: "unknown_user"})
 	s := f.build()
 	u, _ := s.Users.Get(dev)
 	if u.FailedLogins != 4 || u.LastFailure.IsZero() {
 		t.Fatalf("failures: %+v", u)
 	}
-	f.append("user/"+dev, TypeLoginSucceeded, dev, UserRef{Name: dev})
-	last := f.append("user/"+dev, TypeTokenCreated, dev, TokenEvent{User: dev, ID: "tok1", Name: "ci", Kind: "personal",
+	f.append("user/"+dev, catalog.TypeLoginSucceeded, dev, catalog.UserRef{Name: dev})
+	last := f.append("user/"+dev, catalog.TypeTokenCreated, dev, catalog.TokenEvent{User: dev, ID: "tok1", Name: "ci", Kind: "personal",
 		ExpiresAt: f.clock.peek().AddDate(0, 1, 0)})
-	f.append("user/"+dev, TypeTokenCreated, dev, TokenEvent{User: dev, ID: "tok2", Kind: "session"})
-	f.append("user/"+dev, TypeTokenRevoked, admin, TokenEvent{User: dev, ID: "tok2"})
-	f.append("user/"+dev, TypeUserRolesChanged, admin, UserRolesChanged{Name: dev, Roles: map[string][]string{"shop": {RoleDeveloper, RoleTester}}})
-	f.append("user/"+tester, TypeUserDisabled, admin, UserRef{Name: tester, Reason: "left"})
+	f.append("user/"+dev, catalog.TypeTokenCreated, dev, catalog.TokenEvent{User: dev, ID: "tok2", Kind: "session"})
+	f.append("user/"+dev, catalog.TypeTokenRevoked, admin, catalog.TokenEvent{User: dev, ID: "tok2"})
+	f.append("user/"+dev, catalog.TypeUserRolesChanged, admin, catalog.UserRolesChanged{Name: dev, Roles: map[string][]string{"shop": {catalog.RoleDeveloper, catalog.RoleTester}}})
+	f.append("user/"+tester, catalog.TypeUserDisabled, admin, catalog.UserRef{Name: tester, Reason: "left"})
 	s = f.build()
 	u, _ = s.Users.Get(dev)
-	if u.FailedLogins != 0 || u.LastLogin.IsZero() || len(u.Tokens) != 2 || !u.HasRole("shop", RoleTester) {
+	if u.FailedLogins != 0 || u.LastLogin.IsZero() || len(u.Tokens) != 2 || !u.HasRole("shop", catalog.RoleTester) {
 		t.Fatalf("user: %+v", u)
 	}
 	tok, owner, ok := s.Users.Token("tok1")
@@ -449,7 +450,7 @@ func TestUsersAndTokens(t *testing.T) {
 	u.Roles["shop"][0] = "admin"
 	u.Tokens[0].Revoked = true
 	u2, _ := s.Users.Get(dev)
-	if u2.Roles["shop"][0] != RoleDeveloper || u2.Tokens[0].Revoked {
+	if u2.Roles["shop"][0] != catalog.RoleDeveloper || u2.Tokens[0].Revoked {
 		t.Fatal("Get returned internal state")
 	}
 }
@@ -457,22 +458,22 @@ func TestUsersAndTokens(t *testing.T) {
 func TestHostKeysAndDrift(t *testing.T) {
 	f := newMemFlow(t)
 	f.configure("shop")
-	f.append("host/10.0.1.1:22", typeHostKeyRejected, "runner", rHostKeyEvent{Host: "10.0.1.1:22", KeyType: "ssh-ed25519",
+	f.append("host/10.0.1.1:22", catalog.TypeHostKeyRejected, "runner", catalog.HostKeyEvent{Host: "10.0.1.1:22", KeyType: "ssh-ed25519",
 		Fingerprint: "SHA256:aaa", Key: "ssh-ed25519 AAAA", Reason: "unknown", Deployment: "d1"})
 	s := f.build()
 	if k, ok := s.Hosts.Key("www@10.0.1.1:22"); !ok || k.State != KeyUnknown || k.OfferedFingerprint != "SHA256:aaa" || k.OfferedKey == "" {
 		t.Fatalf("unknown key: %+v", k)
 	}
-	f.append("host/10.0.1.1:22", typeHostKeyTrusted, admin, rHostKeyEvent{Host: "10.0.1.1:22", KeyType: "ssh-ed25519", Fingerprint: "SHA256:aaa", Key: "ssh-ed25519 AAAA"})
+	f.append("host/10.0.1.1:22", catalog.TypeHostKeyTrusted, admin, catalog.HostKeyEvent{Host: "10.0.1.1:22", KeyType: "ssh-ed25519", Fingerprint: "SHA256:aaa", Key: "ssh-ed25519 AAAA"})
 	s = f.build()
 	if k, _ := s.Hosts.Key("10.0.1.1:22"); k.State != KeyTrusted || k.TrustedBy != admin || k.Fingerprint != "SHA256:aaa" || k.OfferedKey != "" {
 		t.Fatalf("trusted key: %+v", k)
 	}
-	f.append("host/10.0.1.1:22", typeHostKeyRejected, "runner", rHostKeyEvent{Host: "10.0.1.1:22", KeyType: "ssh-ed25519",
+	f.append("host/10.0.1.1:22", catalog.TypeHostKeyRejected, "runner", catalog.HostKeyEvent{Host: "10.0.1.1:22", KeyType: "ssh-ed25519",
 		Fingerprint: "SHA256:bbb", Reason: "changed"})
 	_, _, v1 := f.eightStepsNoUsers()
-	f.append("drift/shop/production", typeDriftChecked, "runner", rDriftReport{Project: "shop", Environment: "production",
-		Hosts: []rHostDrift{{Host: "www@10.0.1.1:22", Expected: v1, Actual: "20261101000000-abcdef0", Drifted: true},
+	f.append("drift/shop/production", catalog.TypeDriftChecked, "runner", catalog.DriftReport{Project: "shop", Environment: "production",
+		Hosts: []catalog.HostDrift{{Host: "www@10.0.1.1:22", Expected: v1, Actual: "20261101000000-abcdef0", Drifted: true},
 			{Host: "www@10.0.1.2:22", Expected: v1, Actual: v1}, {Host: "www@10.0.1.3:22", Expected: v1, Error: "connect: refused"}}})
 	s = f.build()
 	h, _ := s.Hosts.Get("www@10.0.1.1:22")
@@ -500,16 +501,16 @@ func TestQueue(t *testing.T) {
 	for i, env := range []string{"test", "production", "test"} {
 		id := []string{"q1", "q2", "q3"}[i]
 		c := commitOf(id)
-		f.append("deploy/"+id, typeDeployRequested, dev, rRequest{Deployment: id, Kind: KindDeploy, Project: f.cfg["shop"],
+		f.append("deploy/"+id, catalog.TypeDeployRequested, dev, catalog.Request{Deployment: id, Kind: catalog.KindDeploy, Project: f.cfg["shop"],
 			Environment: env, Commit: c, Version: f.versionOf(c)})
 	}
 	s := f.build()
 	if w := s.Queue.Waiting(); len(w) != 3 || w[0].Deployment != "q1" || w[2].Deployment != "q3" || w[0].Project != "shop" {
 		t.Fatalf("waiting: %+v", w)
 	}
-	f.append("deploy/q1", typeDeployStarted, "runner", rStarted{Deployment: "q1", Runner: "r"})
-	f.append("lock/shop/test", typeLockAcquired, "runner", rLockEvent{Project: "shop", Environment: "test", Deployment: "q1", Holder: dev})
-	f.append("deploy/q2", typeDeployCancelled, "runner", rFinished{Deployment: "q2", Project: "shop", Environment: "production", Error: "cancelled"})
+	f.append("deploy/q1", catalog.TypeDeployStarted, "runner", catalog.Started{Deployment: "q1", Runner: "r"})
+	f.append("lock/shop/test", catalog.TypeLockAcquired, "runner", catalog.LockEvent{Project: "shop", Environment: "test", Deployment: "q1", Holder: dev})
+	f.append("deploy/q2", catalog.TypeDeployCancelled, "runner", catalog.Finished{Deployment: "q2", Project: "shop", Environment: "production", Error: "cancelled"})
 	s = f.build()
 	if w := s.Queue.WaitingFor("shop", "test"); len(w) != 1 || w[0].Deployment != "q3" {
 		t.Fatalf("waiting for test: %+v", w)
@@ -531,15 +532,15 @@ func TestStepOutputCap(t *testing.T) {
 	f := newMemFlow(t)
 	f.configure("shop")
 	c := commitOf("x")
-	f.append("deploy/d", typeDeployRequested, dev, rRequest{Deployment: "d", Kind: KindDeploy, Project: f.cfg["shop"],
+	f.append("deploy/d", catalog.TypeDeployRequested, dev, catalog.Request{Deployment: "d", Kind: catalog.KindDeploy, Project: f.cfg["shop"],
 		Environment: "test", Commit: c, Version: f.versionOf(c)})
-	f.append("deploy/d", typeStepStarted, "runner", rStepStarted{Deployment: "d", Step: "build", Name: "build"})
+	f.append("deploy/d", catalog.TypeStepStarted, "runner", catalog.StepStarted{Deployment: "d", Step: "build", Name: "build"})
 	chunk := strings.Repeat("é", 20000) // 40,000 bytes
 	for range 2 {
-		f.append("deploy/d", typeStepOutput, "runner", rStepOutput{Deployment: "d", Step: "build", Text: chunk})
+		f.append("deploy/d", catalog.TypeStepOutput, "runner", catalog.StepOutput{Deployment: "d", Step: "build", Text: chunk})
 	}
-	f.append("deploy/d", typeStepStarted, "runner", rStepStarted{Deployment: "d", Step: "other", Name: "other"})
-	f.append("deploy/d", typeStepOutput, "runner", rStepOutput{Deployment: "d", Step: "other", Text: "tail\n[output truncated: 5 bytes dropped]", Truncated: true})
+	f.append("deploy/d", catalog.TypeStepStarted, "runner", catalog.StepStarted{Deployment: "d", Step: "other", Name: "other"})
+	f.append("deploy/d", catalog.TypeStepOutput, "runner", catalog.StepOutput{Deployment: "d", Step: "other", Text: "tail\n[output truncated: 5 bytes dropped]", Truncated: true})
 	s := f.build()
 	st, _ := s.Deployments.Step("d", "build")
 	if len(st.Output) > StepOutputCap || len(st.Output) < StepOutputCap-1 || !st.Truncated || !strings.HasSuffix(st.Output, "é") {
@@ -556,11 +557,11 @@ func TestStepOutputCap(t *testing.T) {
 func TestMalformedEvent(t *testing.T) {
 	f := newMemFlow(t)
 	f.configure("shop")
-	bad := events.Event{Type: TypeReleaseOpened, Actor: dev, Data: []byte(`{"id":42,"project":"shop"}`)}
+	bad := events.Event{Type: catalog.TypeReleaseOpened, Actor: dev, Data: []byte(`{"id":42,"project":"shop"}`)}
 	if _, err := f.log.Append(f.ctx, "release/42", events.AnyVersion, bad); err != nil {
 		t.Fatal(err)
 	}
-	f.append("release/43", TypeReleaseOpened, dev, ReleaseOpened{ID: "43", Project: "shop", Branch: "b", Title: "t"})
+	f.append("release/43", catalog.TypeReleaseOpened, dev, catalog.ReleaseOpened{ID: "43", Project: "shop", Branch: "b", Title: "t"})
 	s, err := Build(context.Background(), f.log)
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"releasedesk/events"
+	"releasedesk/events/catalog"
 )
 
 // Host is what the log says of one target address.
@@ -79,20 +80,20 @@ func (m *Hosts) Apply(e events.Envelope) error { return applyOne(m, &m.base, e) 
 
 func (m *Hosts) apply(e *events.Envelope, p *payload, d *decoder) error {
 	switch e.Type {
-	case typeHostSwitched, typeHostReverted, typeHostObserved:
+	case catalog.TypeHostSwitched, catalog.TypeHostReverted, catalog.TypeHostObserved:
 		if p.Host == "" {
 			return nil
 		}
 		r := m.run(p.Host, p.Project, p.Environment)
-		if e.Type == typeHostObserved && p.Version == "" && p.Error != "" {
+		if e.Type == catalog.TypeHostObserved && p.Version == "" && p.Error != "" {
 			r.Error = p.Error // unreadable: what it runs stays as last known
 			return nil
 		}
 		r.Version, r.Commit, r.Deployment, r.Since, r.Error = p.Version, p.Commit, p.Deployment, e.Time, ""
 		r.Via = strings.TrimPrefix(e.Type, "deploy.host_")
-	case typeDriftChecked:
+	case catalog.TypeDriftChecked:
 		return m.drift(e, p, d)
-	case typeHostKeyTrusted, typeHostKeyRejected:
+	case catalog.TypeHostKeyTrusted, catalog.TypeHostKeyRejected:
 		hp := HostPortOf(p.Host)
 		if hp == "" {
 			return nil
@@ -102,7 +103,7 @@ func (m *Hosts) apply(e *events.Envelope, p *payload, d *decoder) error {
 			k = &HostKey{}
 			m.keys[d.internString(hp)] = k
 		}
-		if e.Type == typeHostKeyTrusted {
+		if e.Type == catalog.TypeHostKeyTrusted {
 			*k = HostKey{State: KeyTrusted, KeyType: p.KeyType, Fingerprint: p.Fingerprint,
 				TrustedBy: d.internString(e.Actor), Trusted: e.Time}
 			return nil
@@ -177,7 +178,7 @@ func (m *Hosts) drift(e *events.Envelope, p *payload, d *decoder) error {
 // "host:port", "host"; port 22 by default), the form host keys are
 // recorded under, or "" for the local target or an unreadable address.
 func HostPortOf(addr string) string {
-	if addr == "" || addr == localHost {
+	if addr == "" || addr == catalog.LocalHost {
 		return ""
 	}
 	if i := strings.LastIndexByte(addr, '@'); i >= 0 {

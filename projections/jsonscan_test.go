@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"releasedesk/events"
+	"releasedesk/events/catalog"
 )
 
 // TestStringDecoding compares the scanner's strings with encoding/json's
@@ -68,7 +69,7 @@ func TestStringDecoding(t *testing.T) {
 
 func TestPayloadDecoding(t *testing.T) {
 	d := newDecoder()
-	e := events.Envelope{Type: typeDeployPlanned, Data: []byte(`{ "deployment" : "d1", "batches":[["a","b"],[]],"parallel":4,` +
+	e := events.Envelope{Type: catalog.TypeDeployPlanned, Data: []byte(`{ "deployment" : "d1", "batches":[["a","b"],[]],"parallel":4,` +
 		`"bytes":-12,"files":1e3,"unknown":{"x":[1,2,{"y":"}"}]},"skipped":null,"truncated":true,"project":"p"}`)}
 	p, err := d.decode(&e)
 	if err != nil {

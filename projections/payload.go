@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"releasedesk/events"
+	"releasedesk/events/catalog"
 )
 
 // payload is the union of every field the models read from any event's
@@ -396,7 +397,7 @@ func (p *payload) roles() map[string][]string {
 }
 
 // projectInfo is what the models need of a project's configuration (the
-// runner's Project JSON): from project.configured, or from the snapshot a
+// vocabulary's Project as JSON): from project.configured, or from the snapshot a
 // deploy.requested carries.
 type projectInfo struct {
 	ID           string
@@ -469,9 +470,9 @@ func (d *decoder) projectOf(p *payload) (*projectInfo, error) {
 	}
 	if pi.Strategy == "local" {
 		// The local strategy has one target, whatever hosts say
-		// (runner.Project.Targets).
+		// (catalog.Project.Targets).
 		for i := range pi.Environments {
-			pi.Environments[i].Hosts = []string{localHost}
+			pi.Environments[i].Hosts = []string{catalog.LocalHost}
 		}
 	}
 	p.project = pi

@@ -7,10 +7,11 @@ import (
 	"time"
 
 	"releasedesk/events"
+	"releasedesk/events/catalog"
 )
 
 // Project is a project's current configuration: the JSON as configured
-// (the runner's Project) and the essentials parsed out of it.
+// (catalog.Project) and the essentials parsed out of it.
 type Project struct {
 	ID           string          `json:"id"`
 	Title        string          `json:"title,omitempty"`
@@ -62,7 +63,7 @@ func NewProjects() *Projects { return &Projects{byID: map[string]*projectState{}
 func (m *Projects) Apply(e events.Envelope) error { return applyOne(m, &m.base, e) }
 
 func (m *Projects) apply(e *events.Envelope, p *payload, d *decoder) error {
-	if e.Type != TypeProjectConfigured {
+	if e.Type != catalog.TypeProjectConfigured {
 		return nil
 	}
 	pi, err := d.projectOf(p)
@@ -74,7 +75,7 @@ func (m *Projects) apply(e *events.Envelope, p *payload, d *decoder) error {
 		id = pi.ID
 	}
 	if id == "" {
-		id = d.internString(streamID(e.Stream, streamProject))
+		id = d.internString(catalog.StreamID(e.Stream, catalog.ProjectPrefix))
 	}
 	actor := d.internString(e.Actor)
 	st := m.byID[id]

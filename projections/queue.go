@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"releasedesk/events"
+	"releasedesk/events/catalog"
 )
 
 // QueueEntry is a deployment requested and not yet claimed by a runner.
@@ -46,12 +47,12 @@ func (m *Queue) Apply(e events.Envelope) error { return applyOne(m, &m.base, e) 
 
 func (m *Queue) apply(e *events.Envelope, p *payload, d *decoder) error {
 	switch e.Type {
-	case typeDeployRequested:
-		id := streamID(e.Stream, streamDeploy)
+	case catalog.TypeDeployRequested:
+		id := catalog.StreamID(e.Stream, catalog.DeployPrefix)
 		if id == "" || m.index(id) >= 0 {
 			return nil
 		}
-		q := QueueEntry{Deployment: d.internString(id), Environment: p.Environment, Kind: or(p.Kind, KindDeploy),
+		q := QueueEntry{Deployment: d.internString(id), Environment: p.Environment, Kind: or(p.Kind, catalog.KindDeploy),
 			Version: p.Version, Commit: p.Commit, Release: p.Release, RequestedBy: d.internString(e.Actor),
 			Requested: e.Time, Position: e.Position}
 		if p.ProjectRaw != nil {
@@ -62,14 +63,14 @@ func (m *Queue) apply(e *events.Envelope, p *payload, d *decoder) error {
 			q.Project = pi.ID
 		}
 		m.waiting = append(m.waiting, q)
-	case typeDeployStarted, typeDeploySucceeded, typeDeployFailed, typeDeployCancelled, typeDeployInterrupted:
-		if i := m.index(streamID(e.Stream, streamDeploy)); i >= 0 {
+	case catalog.TypeDeployStarted, catalog.TypeDeploySucceeded, catalog.TypeDeployFailed, catalog.TypeDeployCancelled, catalog.TypeDeployInterrupted:
+		if i := m.index(catalog.StreamID(e.Stream, catalog.DeployPrefix)); i >= 0 {
 			m.waiting = slices.Delete(m.waiting, i, i+1)
 		}
-	case typeLockAcquired:
+	case catalog.TypeLockAcquired:
 		m.locks[envKey{p.Project, p.Environment}] = EnvLock{Project: p.Project, Environment: p.Environment,
 			Deployment: p.Deployment, Holder: p.Holder, Since: or0(p.Since, e.Time)}
-	case typeLockReleased, typeLockBroken:
+	case catalog.TypeLockReleased, catalog.TypeLockBroken:
 		delete(m.locks, envKey{p.Project, p.Environment})
 	}
 	return nil

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"releasedesk/events"
+	"releasedesk/events/catalog"
 )
 
 // Release is a release's row on the board.
@@ -111,7 +112,7 @@ func (m *Releases) Apply(e events.Envelope) error { return applyOne(m, &m.base, 
 
 func (m *Releases) apply(e *events.Envelope, p *payload, d *decoder) error {
 	switch e.Type {
-	case TypeProjectConfigured:
+	case catalog.TypeProjectConfigured:
 		pi, err := d.projectOf(p)
 		if err != nil {
 			return err
@@ -121,21 +122,21 @@ func (m *Releases) apply(e *events.Envelope, p *payload, d *decoder) error {
 			id = pi.ID
 		}
 		m.stages[id] = pi.Environments
-	case TypeReleaseOpened:
+	case catalog.TypeReleaseOpened:
 		m.open(e, p, d)
-	case TypeReleaseDeployRequested:
+	case catalog.TypeReleaseDeployRequested:
 		if rs := m.byID[p.ID]; rs != nil && p.Deployment != "" {
 			l := m.link(rs, p.Deployment, p.Environment, p.Commit, p.Version)
 			m.requested(rs, l, e, p, d)
 		}
-	case typeDeployRequested:
+	case catalog.TypeDeployRequested:
 		return m.deployRequested(e, p, d)
-	case typeDeployStarted, typeDeployResumed, typeDeploySucceeded, typeDeployFailed, typeDeployCancelled, typeDeployInterrupted:
-		if l := m.links[streamID(e.Stream, streamDeploy)]; l != nil {
+	case catalog.TypeDeployStarted, catalog.TypeDeployResumed, catalog.TypeDeploySucceeded, catalog.TypeDeployFailed, catalog.TypeDeployCancelled, catalog.TypeDeployInterrupted:
+		if l := m.links[catalog.StreamID(e.Stream, catalog.DeployPrefix)]; l != nil {
 			m.deployEvent(l, e, p, d)
 		}
-	case TypeReleaseTestPassed, TypeReleaseTestFailed, TypeReleaseApproved, TypeReleaseRejected,
-		TypeReleaseAccepted, TypeReleaseRefused, TypeReleaseCompleted, TypeReleaseCancelled:
+	case catalog.TypeReleaseTestPassed, catalog.TypeReleaseTestFailed, catalog.TypeReleaseApproved, catalog.TypeReleaseRejected,
+		catalog.TypeReleaseAccepted, catalog.TypeReleaseRefused, catalog.TypeReleaseCompleted, catalog.TypeReleaseCancelled:
 		if rs := m.byID[p.ID]; rs != nil {
 			m.decide(rs, e, p, d)
 		}
@@ -166,7 +167,7 @@ func searchKey(title, branch string) string { return strings.ToLower(title + "\n
 func (m *Releases) link(rs *releaseState, dep, env, commit, version string) *relLink {
 	l := m.links[dep]
 	if l == nil {
-		l = &relLink{rs: rs, deployIndex: -1, kind: KindDeploy}
+		l = &relLink{rs: rs, deployIndex: -1, kind: catalog.KindDeploy}
 		m.links[dep] = l
 	}
 	if l.env == "" {
@@ -185,8 +186,8 @@ func (m *Releases) link(rs *releaseState, dep, env, commit, version string) *rel
 // deployment, whichever of release.deploy_requested (the app's) and
 // deploy.requested (the queue entry, naming the release) comes first.
 func (m *Releases) requested(rs *releaseState, l *relLink, e *events.Envelope, p *payload, d *decoder) {
-	dep := d.internString(streamID(e.Stream, streamDeploy))
-	if e.Type == TypeReleaseDeployRequested {
+	dep := d.internString(catalog.StreamID(e.Stream, catalog.DeployPrefix))
+	if e.Type == catalog.TypeReleaseDeployRequested {
 		dep = p.Deployment
 	}
 	if l.deployIndex < 0 {
@@ -227,7 +228,7 @@ func (m *Releases) deployRequested(e *events.Envelope, p *payload, d *decoder) e
 	if rs == nil {
 		return nil
 	}
-	dep := d.internString(streamID(e.Stream, streamDeploy))
+	dep := d.internString(catalog.StreamID(e.Stream, catalog.DeployPrefix))
 	l := m.link(rs, dep, p.Environment, p.Commit, p.Version)
 	if p.Kind != "" {
 		l.kind = p.Kind
@@ -264,7 +265,7 @@ func (m *Releases) deployEvent(l *relLink, e *events.Envelope, p *payload, d *de
 		rd.State, rd.Finished = state, e.Time
 	}
 	r := &rs.r
-	if e.Type == typeDeploySucceeded && l.kind == KindDeploy && r.State != StateCompleted && r.State != StateCancelled {
+	if e.Type == catalog.TypeDeploySucceeded && l.kind == catalog.KindDeploy && r.State != StateCompleted && r.State != StateCancelled {
 		last, approval := l.last, l.approval
 		if !l.staged {
 			last, approval = m.stageOf(r.Project, l.env)
@@ -284,7 +285,7 @@ func (m *Releases) deployEvent(l *relLink, e *events.Envelope, p *payload, d *de
 	}
 	rs.timeline = append(rs.timeline, TimelineEntry{Position: e.Position, Time: e.Time, Actor: d.internString(e.Actor),
 		Action: e.Type, Note: p.Error, Commit: l.commit, Environment: l.env,
-		Deployment: d.internString(streamID(e.Stream, streamDeploy)), State: r.State})
+		Deployment: d.internString(catalog.StreamID(e.Stream, catalog.DeployPrefix)), State: r.State})
 	m.touch(rs, e)
 }
 
@@ -307,28 +308,28 @@ func (m *Releases) decide(rs *releaseState, e *events.Envelope, p *payload, d *d
 	clear := func() { r.TestedCommit, r.TestedEnv, r.ApprovedCommit = "", "", "" }
 	commit := p.Commit
 	switch e.Type {
-	case TypeReleaseTestPassed:
+	case catalog.TypeReleaseTestPassed:
 		r.State, r.Tester = StateTested, actor
 		r.TestedCommit, r.TestedEnv = or(p.Commit, r.PinnedCommit), or(p.Environment, r.PinnedEnv)
 		commit = r.TestedCommit
-	case TypeReleaseTestFailed:
+	case catalog.TypeReleaseTestFailed:
 		r.State, r.Tester = StateOpen, actor
 		clear()
-	case TypeReleaseApproved:
+	case catalog.TypeReleaseApproved:
 		r.State, r.Approver = StateApproved, actor
 		r.ApprovedCommit = or(p.Commit, r.TestedCommit)
 		commit = r.ApprovedCommit
-	case TypeReleaseRejected:
+	case catalog.TypeReleaseRejected:
 		r.State, r.Approver = StateOpen, actor
 		clear()
-	case TypeReleaseAccepted:
+	case catalog.TypeReleaseAccepted:
 		r.State, r.Manager = StateAccepted, actor
-	case TypeReleaseRefused:
+	case catalog.TypeReleaseRefused:
 		r.State, r.Manager = StateOpen, actor
 		clear()
-	case TypeReleaseCompleted:
+	case catalog.TypeReleaseCompleted:
 		r.State, r.Manager, r.Tag = StateCompleted, actor, p.Tag
-	case TypeReleaseCancelled:
+	case catalog.TypeReleaseCancelled:
 		r.State = StateCancelled
 	}
 	rs.timeline = append(rs.timeline, TimelineEntry{Position: e.Position, Time: e.Time, Actor: actor,

@@ -3,6 +3,8 @@ package projections
 import (
 	"encoding/json"
 	"testing"
+
+	"releasedesk/events/catalog"
 )
 
 // TestReleaseTransitions drives one release through sequences of steps
@@ -74,12 +76,12 @@ func TestReleaseTransitions(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			f := newMemFlow(t)
 			// Three stages: test, staging (approval), prod (approval).
-			p := rProject{ID: "shop", Repo: "/r", Branch: "main", Strategy: "local", Environments: []rEnvironment{
+			p := catalog.Project{ID: "shop", Repo: "/r", Branch: "main", Strategy: "local", Environments: []catalog.Environment{
 				{Name: "test", Path: "/t"}, {Name: "staging", Path: "/s", Approval: true}, {Name: "prod", Path: "/p", Approval: true}}}
 			raw, _ := json.Marshal(p)
 			f.cfg["shop"] = p
-			f.append("project/shop", TypeProjectConfigured, admin, ProjectConfigured{ID: "shop", Config: raw})
-			f.append("release/r", TypeReleaseOpened, dev, ReleaseOpened{ID: "r", Project: "shop", Branch: "b", Title: "t"})
+			f.append("project/shop", catalog.TypeProjectConfigured, admin, catalog.ProjectConfigured{ID: "shop", Config: raw})
+			f.append("release/r", catalog.TypeReleaseOpened, dev, catalog.ReleaseOpened{ID: "r", Project: "shop", Branch: "b", Title: "t"})
 			for i, st := range c.steps {
 				commit := a
 				env, fail := st, false
@@ -91,26 +93,26 @@ func TestReleaseTransitions(t *testing.T) {
 				}
 				switch st {
 				case "pass":
-					f.decision("r", TypeReleaseTestPassed, tester, "", "", "")
+					f.decision("r", catalog.TypeReleaseTestPassed, tester, "", "", "")
 				case "fail":
-					f.decision("r", TypeReleaseTestFailed, tester, "test", a, "broken")
+					f.decision("r", catalog.TypeReleaseTestFailed, tester, "test", a, "broken")
 				case "approve":
-					f.decision("r", TypeReleaseApproved, approver, "", "", "")
+					f.decision("r", catalog.TypeReleaseApproved, approver, "", "", "")
 				case "reject":
-					f.decision("r", TypeReleaseRejected, approver, "", "", "no")
+					f.decision("r", catalog.TypeReleaseRejected, approver, "", "", "no")
 				case "accept":
-					f.decision("r", TypeReleaseAccepted, manager, "", "", "")
+					f.decision("r", catalog.TypeReleaseAccepted, manager, "", "", "")
 				case "refuse":
-					f.decision("r", TypeReleaseRefused, manager, "", "", "no")
+					f.decision("r", catalog.TypeReleaseRefused, manager, "", "", "no")
 				case "complete":
-					f.append("release/r", TypeReleaseCompleted, manager, ReleaseCompleted{ID: "r", Project: "shop", Commit: a, Tag: "release/x"})
+					f.append("release/r", catalog.TypeReleaseCompleted, manager, catalog.ReleaseCompleted{ID: "r", Project: "shop", Commit: a, Tag: "release/x"})
 				case "cancel":
-					f.decision("r", TypeReleaseCancelled, manager, "", "", "gone")
+					f.decision("r", catalog.TypeReleaseCancelled, manager, "", "", "gone")
 				default:
 					d := dep{id: "d" + string(rune('a'+i)), project: "shop", env: env, commit: commit,
 						version: f.versionOf(commit), release: "r"}
 					if fail {
-						d.failHost = localHost
+						d.failHost = catalog.LocalHost
 					}
 					f.deploy(d)
 				}
@@ -135,24 +137,24 @@ func TestReleaseLinkOrder(t *testing.T) {
 	f.configure("shop")
 	c := commitOf("x")
 	v := f.versionOf(c)
-	f.append("release/r", TypeReleaseOpened, dev, ReleaseOpened{ID: "r", Project: "shop", Branch: "b", Title: "t"})
-	f.append("deploy/d1", typeDeployRequested, dev, rRequest{Deployment: "d1", Kind: KindDeploy, Project: f.cfg["shop"],
+	f.append("release/r", catalog.TypeReleaseOpened, dev, catalog.ReleaseOpened{ID: "r", Project: "shop", Branch: "b", Title: "t"})
+	f.append("deploy/d1", catalog.TypeDeployRequested, dev, catalog.Request{Deployment: "d1", Kind: catalog.KindDeploy, Project: f.cfg["shop"],
 		Environment: "test", Commit: c, Version: v, Release: "r"})
-	f.append("release/r", TypeReleaseDeployRequested, dev, ReleaseDeployRequested{ID: "r", Project: "shop",
+	f.append("release/r", catalog.TypeReleaseDeployRequested, dev, catalog.ReleaseDeployRequested{ID: "r", Project: "shop",
 		Environment: "test", Deployment: "d1", Commit: c, Version: v})
 	// d2 has no deploy.requested in this log at all.
-	f.append("release/r", TypeReleaseDeployRequested, dev, ReleaseDeployRequested{ID: "r", Project: "shop",
+	f.append("release/r", catalog.TypeReleaseDeployRequested, dev, catalog.ReleaseDeployRequested{ID: "r", Project: "shop",
 		Environment: "production", Deployment: "d2", Commit: c, Version: v})
-	f.append("deploy/d1", typeDeploySucceeded, "runner", rFinished{Deployment: "d1", Project: "shop", Environment: "test", Version: v, Commit: c, Kind: KindDeploy})
+	f.append("deploy/d1", catalog.TypeDeploySucceeded, "runner", catalog.Finished{Deployment: "d1", Project: "shop", Environment: "test", Version: v, Commit: c, Kind: catalog.KindDeploy})
 	s := f.build()
 	tl := s.Releases.Timeline("r")
-	if len(tl) != 4 || tl[1].Action != typeDeployRequested || tl[2].Action != TypeReleaseDeployRequested || tl[2].Deployment != "d2" {
+	if len(tl) != 4 || tl[1].Action != catalog.TypeDeployRequested || tl[2].Action != catalog.TypeReleaseDeployRequested || tl[2].Deployment != "d2" {
 		t.Fatalf("timeline: %+v", tl)
 	}
 	if r, _ := s.Releases.Get("r"); r.State != StateTesting || len(r.Deployments) != 2 || r.Deployments[1].State != DeployQueued {
 		t.Fatalf("release: %+v", r)
 	}
-	f.append("deploy/d2", typeDeploySucceeded, "runner", rFinished{Deployment: "d2", Project: "shop", Environment: "production", Version: v, Commit: c, Kind: KindDeploy})
+	f.append("deploy/d2", catalog.TypeDeploySucceeded, "runner", catalog.Finished{Deployment: "d2", Project: "shop", Environment: "production", Version: v, Commit: c, Kind: catalog.KindDeploy})
 	s = f.build()
 	if r, _ := s.Releases.Get("r"); r.State != StateLive {
 		t.Fatalf("a deployment to the configured last stage: %s", r.State)

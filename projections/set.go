@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"releasedesk/events"
+	"releasedesk/events/catalog"
 )
 
 // Set is every read model of the app, folded together: one decode per
@@ -143,7 +144,7 @@ func (s *Set) applyBatch(envs []events.Envelope) error {
 			continue
 		}
 		p, err := s.dec.decode(e)
-		if err != nil && !knownTypes[e.Type] {
+		if _, known := catalog.SpecOf(e.Type); err != nil && !known {
 			err = nil // a type no model folds: its data is none of our business
 		}
 		for _, m := range s.models {
@@ -200,20 +201,20 @@ func (s *Set) applyBatch(envs []events.Envelope) error {
 func (s *Set) change(e *events.Envelope, p *payload) Change {
 	c := Change{Envelope: *e, Project: p.Project, Environment: p.Environment, Host: p.hostName(), Step: p.stepID()}
 	switch {
-	case streamID(e.Stream, streamDeploy) != "":
-		c.Deployment = streamID(e.Stream, streamDeploy)
+	case catalog.StreamID(e.Stream, catalog.DeployPrefix) != "":
+		c.Deployment = catalog.StreamID(e.Stream, catalog.DeployPrefix)
 		if ds := s.Deployments.byID[c.Deployment]; ds != nil {
 			c.Project, c.Environment, c.Release = ds.d.Project, ds.d.Environment, ds.d.Release
 		}
-	case streamID(e.Stream, streamRelease) != "":
-		c.Release = streamID(e.Stream, streamRelease)
+	case catalog.StreamID(e.Stream, catalog.ReleasePrefix) != "":
+		c.Release = catalog.StreamID(e.Stream, catalog.ReleasePrefix)
 		if rs := s.Releases.byID[c.Release]; rs != nil {
 			c.Project = rs.r.Project
 		}
-	case streamID(e.Stream, streamProject) != "":
-		c.Project = streamID(e.Stream, streamProject)
+	case catalog.StreamID(e.Stream, catalog.ProjectPrefix) != "":
+		c.Project = catalog.StreamID(e.Stream, catalog.ProjectPrefix)
 	}
-	if e.Type == TypeReleaseDeployRequested {
+	if e.Type == catalog.TypeReleaseDeployRequested {
 		c.Deployment = p.Deployment
 	}
 	return c

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"releasedesk/events"
+	"releasedesk/events/catalog"
 )
 
 // richLog appends every scenario of the flow tests to one log.
@@ -19,30 +20,30 @@ func (f *flow) richLog() {
 	_, _, v1 := f.eightSteps("1", "")
 	_, _, v2 := f.eightSteps("2", v1)
 	c3 := commitOf("release 3")
-	f.append("release/3", TypeReleaseOpened, dev, ReleaseOpened{ID: "3", Project: "shop", Branch: "b3", Title: "three"})
+	f.append("release/3", catalog.TypeReleaseOpened, dev, catalog.ReleaseOpened{ID: "3", Project: "shop", Branch: "b3", Title: "three"})
 	v3 := f.versionOf(c3)
 	f.deploy(dep{id: "t3", project: "shop", env: "test", commit: c3, version: v3, release: "3", failHost: "www@10.0.0.6:22", previous: v2})
 	f.deploy(dep{id: "t3b", project: "shop", env: "test", commit: c3, version: v3, release: "3", previous: v2, prune: []string{v1}})
-	f.decision("3", TypeReleaseTestFailed, tester, "test", c3, "cart empty")
+	f.decision("3", catalog.TypeReleaseTestFailed, tester, "test", c3, "cart empty")
 	f.deploy(dep{id: "p3", project: "shop", env: "production", commit: c3, version: v3, actor: approver, previous: v2, interruptAfter: 2})
 	f.deploy(dep{id: "p3", project: "shop", env: "production", commit: c3, version: v3, actor: approver, previous: v2,
 		noRequest: true, resumeHosts: []string{"www@10.0.1.3:22"}})
-	f.append("project/shop", TypeRollbackRequested, approver, RollbackRequested{Project: "shop", Environment: "production",
+	f.append("project/shop", catalog.TypeRollbackRequested, approver, catalog.RollbackRequested{Project: "shop", Environment: "production",
 		Version: v2, Commit: commitOf("release 2"), Deployment: "rb1", Reason: "slow"})
-	f.deploy(dep{id: "rb1", project: "shop", env: "production", commit: commitOf("release 2"), version: v2, kind: KindRollback,
+	f.deploy(dep{id: "rb1", project: "shop", env: "production", commit: commitOf("release 2"), version: v2, kind: catalog.KindRollback,
 		actor: approver, previous: v3, reason: "slow"})
 	f.deploy(dep{id: "p3c", project: "shop", env: "production", commit: c3, version: v3, actor: approver, previous: v2,
 		failSwitchHost: "www@10.0.1.2:22", revert: true})
-	f.append("drift/shop/production", typeDriftChecked, "runner", rDriftReport{Project: "shop", Environment: "production",
-		Hosts: []rHostDrift{{Host: "www@10.0.1.1:22", Expected: v2, Actual: v2}, {Host: "www@10.0.1.2:22", Expected: v2, Actual: v3, Drifted: true}}})
-	f.append("project/shop", TypeVersionMarkedBad, approver, VersionMarkedBad{Project: "shop", Environment: "production", Version: v3, Reason: "slow"})
-	f.append("release/3", TypeReleaseCancelled, manager, ReleaseDecision{ID: "3", Project: "shop", Note: "superseded"})
-	f.append("host/10.0.1.1:22", typeHostKeyTrusted, admin, rHostKeyEvent{Host: "10.0.1.1:22", KeyType: "ssh-ed25519", Fingerprint: "SHA256:x"})
-	f.append("user/"+dev, TypeLoginFailed, dev, LoginFailed{Name: dev, Reason: "bad_password"})
-	f.append("user/"+dev, TypeTokenCreated, dev, TokenEvent{User: dev, ID: "t1", Name: "ci", Kind: "personal"})
+	f.append("drift/shop/production", catalog.TypeDriftChecked, "runner", catalog.DriftReport{Project: "shop", Environment: "production",
+		Hosts: []catalog.HostDrift{{Host: "www@10.0.1.1:22", Expected: v2, Actual: v2}, {Host: "www@10.0.1.2:22", Expected: v2, Actual: v3, Drifted: true}}})
+	f.append("project/shop", catalog.TypeVersionMarkedBad, approver, catalog.VersionMarkedBad{Project: "shop", Environment: "production", Version: v3, Reason: "slow"})
+	f.append("release/3", catalog.TypeReleaseCancelled, manager, catalog.ReleaseDecision{ID: "3", Project: "shop", Note: "superseded"})
+	f.append("host/10.0.1.1:22", catalog.TypeHostKeyTrusted, admin, catalog.HostKeyEvent{Host: "10.0.1.1:22", KeyType: "ssh-ed25519", Fingerprint: "SHA256:x"})
+	f.append("user/"+dev, catalog.TypeLoginFailed, dev, catalog.LoginFailed{Name: dev, Reason: "bad_password"})
+	f.append("user/"+dev, catalog.TypeTokenCreated, dev, catalog.TokenEvent{User: dev, ID: "t1", Name: "ci", Kind: "personal"})
 	f.configure("shop") // a second configuration: history
 	c4 := commitOf("q")
-	f.append("deploy/q4", typeDeployRequested, dev, rRequest{Deployment: "q4", Kind: KindDeploy, Project: f.cfg["shop"],
+	f.append("deploy/q4", catalog.TypeDeployRequested, dev, catalog.Request{Deployment: "q4", Kind: catalog.KindDeploy, Project: f.cfg["shop"],
 		Environment: "test", Commit: c4, Version: f.versionOf(c4)})
 }
 
@@ -105,7 +106,7 @@ func TestBuildVersusFollow(t *testing.T) {
 		mu.Lock()
 		defer mu.Unlock()
 		seen = append(seen, c.Envelope.Position)
-		if c.Envelope.Type == typeDeploySucceeded {
+		if c.Envelope.Type == catalog.TypeDeploySucceeded {
 			releases = append(releases, c.Release+"/"+c.Deployment+"/"+c.Project+"/"+c.Environment)
 		}
 	})
@@ -115,7 +116,7 @@ func TestBuildVersusFollow(t *testing.T) {
 
 	start := live.Position()
 	_, prod, _ := f.eightSteps("1", "")
-	last := f.append("release/1", TypeReleaseCancelled, manager, ReleaseDecision{ID: "1", Project: "shop"})
+	last := f.append("release/1", catalog.TypeReleaseCancelled, manager, catalog.ReleaseDecision{ID: "1", Project: "shop"})
 	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
 	defer wcancel()
 	if err := live.WaitFor(wctx, last.Position); err != nil {
@@ -160,7 +161,7 @@ func TestBadgerFollowLive(t *testing.T) {
 	for i := range 3 {
 		id := string(rune('1' + i))
 		f.eightSteps(id, "")
-		last = f.append("release/"+id, TypeReleaseCancelled, manager, ReleaseDecision{ID: id, Project: "shop"})
+		last = f.append("release/"+id, catalog.TypeReleaseCancelled, manager, catalog.ReleaseDecision{ID: id, Project: "shop"})
 	}
 	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
 	defer wcancel()
@@ -234,7 +235,7 @@ func TestCheckpoint(t *testing.T) {
 	// Another log (same length, other events): the hash differs.
 	g := newMemFlow(t)
 	g.richLog()
-	g.append("release/x", TypeReleaseOpened, dev, ReleaseOpened{ID: "x", Project: "shop"})
+	g.append("release/x", catalog.TypeReleaseOpened, dev, catalog.ReleaseOpened{ID: "x", Project: "shop"})
 	if _, err := LoadCheckpoint(bytes.NewReader(cp), HashAt(g.ctx, g.log)); err != nil {
 		t.Fatalf("the same events in another log: %v", err) // same clock, same events: same chain
 	}

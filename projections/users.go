@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"releasedesk/events"
+	"releasedesk/events/catalog"
 )
 
 // User is a person (or script account) and what the log says of it.
@@ -65,16 +66,16 @@ func (m *Users) Apply(e events.Envelope) error { return applyOne(m, &m.base, e) 
 
 func (m *Users) apply(e *events.Envelope, p *payload, d *decoder) error {
 	switch e.Type {
-	case TypeUserCreated:
+	case catalog.TypeUserCreated:
 		if p.Name == "" {
 			return nil
 		}
 		m.byName[p.Name] = &User{Name: p.Name, Admin: p.Admin, Roles: p.roles(), Created: e.Time,
 			CreatedBy: d.internString(e.Actor)}
 		return nil
-	case TypeTokenCreated, TypeTokenRevoked:
+	case catalog.TypeTokenCreated, catalog.TypeTokenRevoked:
 		return m.applyToken(e, p, d)
-	case TypeUserRolesChanged, TypeUserPasswordChanged, TypeUserDisabled, TypeUserEnabled, TypeLoginSucceeded, TypeLoginFailed:
+	case catalog.TypeUserRolesChanged, catalog.TypeUserPasswordChanged, catalog.TypeUserDisabled, catalog.TypeUserEnabled, catalog.TypeLoginSucceeded, catalog.TypeLoginFailed:
 	default:
 		return nil
 	}
@@ -83,18 +84,18 @@ func (m *Users) apply(e *events.Envelope, p *payload, d *decoder) error {
 		return nil // a failed login may name no user
 	}
 	switch e.Type {
-	case TypeUserRolesChanged:
+	case catalog.TypeUserRolesChanged:
 		u.Admin, u.Roles = p.Admin, p.roles()
-	case TypeUserPasswordChanged:
+	case catalog.TypeUserPasswordChanged:
 		u.PasswordChanged = e.Time
-	case TypeUserDisabled:
+	case catalog.TypeUserDisabled:
 		u.Disabled = true
-	case TypeUserEnabled:
+	case catalog.TypeUserEnabled:
 		u.Disabled = false
 		u.FailedLogins = 0
-	case TypeLoginSucceeded:
+	case catalog.TypeLoginSucceeded:
 		u.LastLogin, u.FailedLogins = e.Time, 0
-	case TypeLoginFailed:
+	case catalog.TypeLoginFailed:
 		u.FailedLogins++
 		u.LastFailure = e.Time
 	}
@@ -107,7 +108,7 @@ func (m *Users) applyToken(e *events.Envelope, p *payload, d *decoder) error {
 		return nil
 	}
 	i := slices.IndexFunc(u.Tokens, func(t Token) bool { return t.ID == p.ID })
-	if e.Type == TypeTokenCreated {
+	if e.Type == catalog.TypeTokenCreated {
 		t := Token{ID: p.ID, Name: p.Name, Kind: p.Kind, Created: e.Time, ExpiresAt: p.ExpiresAt}
 		if i >= 0 {
 			u.Tokens[i] = t

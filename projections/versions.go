@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"releasedesk/events"
+	"releasedesk/events/catalog"
 )
 
 // Outcomes of a version's timeline entry.
@@ -130,7 +131,7 @@ func (m *Versions) env(project, env string) *envVersions {
 
 func (m *Versions) apply(e *events.Envelope, p *payload, d *decoder) error {
 	switch e.Type {
-	case TypeProjectConfigured:
+	case catalog.TypeProjectConfigured:
 		pi, err := d.projectOf(p)
 		if err != nil {
 			return err
@@ -140,39 +141,39 @@ func (m *Versions) apply(e *events.Envelope, p *payload, d *decoder) error {
 			m.env(id, env.Name).cfgHosts = env.Hosts
 		}
 		return nil
-	case TypeVersionMarkedBad:
+	case catalog.TypeVersionMarkedBad:
 		m.bad[badKey{p.Project, p.Environment, p.Version}] = badMark{by: d.internString(e.Actor), at: e.Time, reason: p.Reason}
 		return nil
-	case typeDeployRequested:
+	case catalog.TypeDeployRequested:
 		return m.requested(e, p, d)
-	case typeHostStaged, typeHostSwitched, typeHostReverted, typeHostObserved, typeReleasePruned,
-		typeDeploySucceeded, typeDeployFailed, typeDeployCancelled, typeDeployInterrupted:
+	case catalog.TypeHostStaged, catalog.TypeHostSwitched, catalog.TypeHostReverted, catalog.TypeHostObserved, catalog.TypeReleasePruned,
+		catalog.TypeDeploySucceeded, catalog.TypeDeployFailed, catalog.TypeDeployCancelled, catalog.TypeDeployInterrupted:
 	default:
 		return nil
 	}
-	dep := m.deps[streamID(e.Stream, streamDeploy)]
+	dep := m.deps[catalog.StreamID(e.Stream, catalog.DeployPrefix)]
 	if dep == nil {
 		return nil
 	}
 	ev := dep.env
 	switch e.Type {
-	case typeHostStaged:
+	case catalog.TypeHostStaged:
 		ev.keep(p.Host, p.Version)
-	case typeHostSwitched:
+	case catalog.TypeHostSwitched:
 		ev.keep(p.Host, p.Version)
 		ev.runs(p, e)
 		dep.onVersion(p.Host, p.Version == dep.version)
-	case typeHostReverted:
+	case catalog.TypeHostReverted:
 		ev.keep(p.Host, p.Version)
 		ev.runs(p, e)
 		dep.onVersion(p.Host, false)
-	case typeHostObserved:
+	case catalog.TypeHostObserved:
 		if p.Version != "" {
 			ev.keep(p.Host, p.Version)
 			ev.runs(p, e)
 			dep.onVersion(p.Host, p.Version == dep.version)
 		}
-	case typeReleasePruned:
+	case catalog.TypeReleasePruned:
 		if set := ev.kept[p.Host]; set != nil {
 			for _, v := range p.Versions {
 				delete(set, v)
@@ -187,7 +188,7 @@ func (m *Versions) apply(e *events.Envelope, p *payload, d *decoder) error {
 }
 
 func (m *Versions) requested(e *events.Envelope, p *payload, d *decoder) error {
-	id := streamID(e.Stream, streamDeploy)
+	id := catalog.StreamID(e.Stream, catalog.DeployPrefix)
 	if id == "" || m.deps[id] != nil || p.ProjectRaw == nil {
 		return nil
 	}
@@ -201,7 +202,7 @@ func (m *Versions) requested(e *events.Envelope, p *payload, d *decoder) error {
 	}
 	id = d.internString(id)
 	m.deps[id] = &vdep{env: ev, id: id, version: p.Version, commit: p.Commit, release: p.Release,
-		by: d.internString(e.Actor), kind: or(p.Kind, KindDeploy), entry: -1}
+		by: d.internString(e.Actor), kind: or(p.Kind, catalog.KindDeploy), entry: -1}
 	return nil
 }
 
@@ -249,7 +250,7 @@ func (m *Versions) finished(dep *vdep, e *events.Envelope, p *payload) {
 	}
 	outcome := OutcomePartial
 	switch {
-	case e.Type == typeDeploySucceeded:
+	case e.Type == catalog.TypeDeploySucceeded:
 		outcome = OutcomeSucceeded
 	case len(hosts) == 0:
 		if dep.entry < 0 {

@@ -72,6 +72,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"releasedesk/events/catalog"
 )
 
 // Size of the benchmark tree and of the change.
@@ -124,7 +126,7 @@ type benchFixture struct {
 // benchLive is an environment of all 20 hosts that the runner deployed,
 // and plain rsync copies of the same tree on the same hosts.
 type benchLive struct {
-	env         Environment
+	env         catalog.Environment
 	cur, prev   string // versions on the hosts: current and the one before
 	curC, prevC string // their commits
 	base        []string
@@ -143,7 +145,7 @@ func newBenchFixture(b *testing.B) *benchFixture {
 	start := time.Now()
 	repo, head := newBigTestRepo(b, benchFiles, benchBytes)
 	tRepo := time.Since(start)
-	h := newRunHarness(b, runHarnessOpts{strategy: StrategyRsync, hosts: 20, files: 1,
+	h := newRunHarness(b, runHarnessOpts{strategy: catalog.StrategyRsync, hosts: 20, files: 1,
 		// The production cadence of step.output, not the tests' 20 ms.
 		config: func(c *Config) { c.OutputInterval = DefaultOutputInterval }})
 	h.p.Repo = repo
@@ -200,24 +202,24 @@ func benchArchive(tb testing.TB, repo, commit, dest string) {
 func (f *benchFixture) hostDir(i int) string { return filepath.Dir(f.h.cluster.Hosts[i].Path) }
 
 // env is an environment of the first n hosts, each at <hostDir>/<name>.
-func (f *benchFixture) env(name string, n int) Environment {
-	env := Environment{Name: name, Path: "/srv/unused", SSHKey: f.h.cluster.KeyPath, Parallel: n,
-		OnFailure: OnFailureHalt}
+func (f *benchFixture) env(name string, n int) catalog.Environment {
+	env := catalog.Environment{Name: name, Path: "/srv/unused", SSHKey: f.h.cluster.KeyPath, Parallel: n,
+		OnFailure: catalog.OnFailureHalt}
 	for i := range n {
-		env.Hosts = append(env.Hosts, Host{Addr: f.h.cluster.Hosts[i].Addr, Path: filepath.Join(f.hostDir(i), name)})
+		env.Hosts = append(env.Hosts, catalog.Host{Addr: f.h.cluster.Hosts[i].Addr, Path: filepath.Join(f.hostDir(i), name)})
 	}
 	return env
 }
 
 // deploy submits a deployment of env and runs it to its end; it fails the
 // benchmark unless it succeeded. wall covers Submit and Run.
-func (f *benchFixture) deploy(b *testing.B, kind string, env Environment, commit, version string) (id string, wall time.Duration, cpu float64) {
+func (f *benchFixture) deploy(b *testing.B, kind string, env catalog.Environment, commit, version string) (id string, wall time.Duration, cpu float64) {
 	b.Helper()
 	f.seq++
 	id = fmt.Sprintf("bench-%03d", f.seq)
 	p := f.h.p
-	p.Environments = []Environment{env}
-	req := Request{Deployment: id, Kind: kind, Project: p, Environment: env.Name, Commit: commit, Version: version}
+	p.Environments = []catalog.Environment{env}
+	req := catalog.Request{Deployment: id, Kind: kind, Project: p, Environment: env.Name, Commit: commit, Version: version}
 	wall, cpu = benchMeasure(func() {
 		if err := Submit(context.Background(), f.h.log, req, "alice"); err != nil {
 			b.Fatal(err)
@@ -226,7 +228,7 @@ func (f *benchFixture) deploy(b *testing.B, kind string, env Environment, commit
 			b.Fatalf("run %s: %v", id, err)
 		}
 	})
-	if term := f.h.terminal(id); term != TypeDeploySucceeded {
+	if term := f.h.terminal(id); term != catalog.TypeDeploySucceeded {
 		b.Fatalf("deployment %s ended %s:\n%s", id, term, f.h.describe(id))
 	}
 	return id, wall, cpu
@@ -260,7 +262,7 @@ func (f *benchFixture) ensureWarm(b *testing.B) {
 func (f *benchFixture) warmup(b *testing.B) (id string, wall time.Duration) {
 	b.Helper()
 	env := f.env("warm", 1)
-	id, wall, _ = f.deploy(b, KindDeploy, env, f.head, f.h.versionOf(f.head))
+	id, wall, _ = f.deploy(b, catalog.KindDeploy, env, f.head, f.h.versionOf(f.head))
 	f.warm = true
 	benchRemoveTargets(env)
 	return id, wall
@@ -309,7 +311,7 @@ func (f *benchFixture) benchFull(b *testing.B, n int) {
 		}
 		before := f.handshakes()
 		b.StartTimer()
-		id, d, c := f.deploy(b, KindDeploy, env, f.head, v)
+		id, d, c := f.deploy(b, catalog.KindDeploy, env, f.head, v)
 		b.StopTimer()
 		run, cpuRun, lastID = run+d, cpuRun+c, id
 		shakes = max(shakes, benchMaxDelta(before, f.handshakes()))
@@ -376,7 +378,7 @@ func (f *benchFixture) ensureLive(b *testing.B) {
 	defer b.StartTimer()
 	env := f.env("live", 20)
 	v := f.h.versionOf(f.head)
-	f.deploy(b, KindDeploy, env, f.head, v)
+	f.deploy(b, catalog.KindDeploy, env, f.head, v)
 	bases, _, _ := f.rsyncParallel(b, 20, "par-live")
 	f.live = &benchLive{env: env, cur: v, curC: f.head, base: bases}
 }
@@ -411,7 +413,7 @@ func (f *benchFixture) changeOnce(b *testing.B, iter int) benchChangeResult {
 		if f.one == nil {
 			f.one = &benchLive{env: f.env("one-host", 1)}
 		}
-		f.deploy(b, KindDeploy, f.one.env, live.curC, live.cur)
+		f.deploy(b, catalog.KindDeploy, f.one.env, live.curC, live.cur)
 		f.one.cur, f.one.curC = live.cur, live.curC
 	}
 	files, size := f.changeFiles(b, iter)
@@ -427,7 +429,7 @@ func (f *benchFixture) changeOnce(b *testing.B, iter int) benchChangeResult {
 	v := f.h.versionOf(commit)
 	before := f.handshakes()
 	b.StartTimer()
-	id, wall, cpu := f.deploy(b, KindDeploy, live.env, commit, v)
+	id, wall, cpu := f.deploy(b, catalog.KindDeploy, live.env, commit, v)
 	b.StopTimer()
 	r := benchChangeResult{id: id, wall: wall, cpu: cpu, shakes: benchMaxDelta(before, f.handshakes()), changed: size}
 	live.prev, live.prevC, live.cur, live.curC = live.cur, live.curC, v, commit
@@ -464,7 +466,7 @@ func (f *benchFixture) changeOnce(b *testing.B, iter int) benchChangeResult {
 
 	// The same change to one host alone: what each host of a real fleet
 	// (its own CPUs) would wait, the local preparation included.
-	r.oneID, r.one, _ = f.deploy(b, KindDeploy, f.one.env, commit, v)
+	r.oneID, r.one, _ = f.deploy(b, catalog.KindDeploy, f.one.env, commit, v)
 	f.one.cur, f.one.curC = v, commit
 	return r
 }
@@ -572,7 +574,7 @@ func (f *benchFixture) benchRollback(b *testing.B) {
 	for range b.N {
 		before := f.handshakes()
 		b.StartTimer()
-		id, d, c := f.deploy(b, KindRollback, live.env, live.prevC, live.prev)
+		id, d, c := f.deploy(b, catalog.KindRollback, live.env, live.prevC, live.prev)
 		b.StopTimer()
 		run, cpuRun, lastID = run+d, cpuRun+c, id
 		shakes = max(shakes, benchMaxDelta(before, f.handshakes()))
@@ -633,7 +635,7 @@ func (f *benchFixture) row(figure, value, baseline, ratio, target string) {
 
 // checkRelease asserts that every host of env runs version, and that the
 // first host's release is complete against the plain tree's manifest.
-func (f *benchFixture) checkRelease(b *testing.B, env Environment, version string) {
+func (f *benchFixture) checkRelease(b *testing.B, env catalog.Environment, version string) {
 	b.Helper()
 	for _, host := range env.Hosts {
 		if got := runCurrentOf(b, host); got != version {
@@ -857,14 +859,14 @@ func (f *benchFixture) localSteps(id string) map[string]time.Duration {
 	out := map[string]time.Duration{}
 	for _, e := range f.h.events(id) {
 		switch e.Type {
-		case TypeStepStarted:
-			var s StepStarted
+		case catalog.TypeStepStarted:
+			var s catalog.StepStarted
 			_ = e.Decode(&s)
 			if s.Host == "" {
 				names[s.Step] = s.Name
 			}
-		case TypeStepFinished:
-			var s StepFinished
+		case catalog.TypeStepFinished:
+			var s catalog.StepFinished
 			_ = e.Decode(&s)
 			if n, ok := names[s.Step]; ok {
 				out[n] += time.Duration(s.DurationMS) * time.Millisecond
@@ -884,7 +886,7 @@ func (f *benchFixture) breakdown(id string) string {
 		n        int
 		sum, max time.Duration
 	}
-	stepName := map[string]StepStarted{}
+	stepName := map[string]catalog.StepStarted{}
 	hostSteps := map[string]*agg{}
 	var order []string
 	local := []string{}
@@ -893,20 +895,20 @@ func (f *benchFixture) breakdown(id string) string {
 	for _, e := range envs {
 		counts[e.Type]++
 		switch e.Type {
-		case TypeDeployStarted:
+		case catalog.TypeDeployStarted:
 			started = e.Time
-		case TypeDeployPlanned:
+		case catalog.TypeDeployPlanned:
 			planned = e.Time
-		case TypeHostStaged:
+		case catalog.TypeHostStaged:
 			lastStaged = e.Time
-		case TypeHostSwitched:
+		case catalog.TypeHostSwitched:
 			lastSwitched = e.Time
-		case TypeStepStarted:
-			var s StepStarted
+		case catalog.TypeStepStarted:
+			var s catalog.StepStarted
 			_ = e.Decode(&s)
 			stepName[s.Step] = s
-		case TypeStepFinished:
-			var s StepFinished
+		case catalog.TypeStepFinished:
+			var s catalog.StepFinished
 			_ = e.Decode(&s)
 			st := stepName[s.Step]
 			d := time.Duration(s.DurationMS) * time.Millisecond
@@ -953,7 +955,7 @@ func (f *benchFixture) breakdown(id string) string {
 	for _, c := range counts {
 		total += c
 	}
-	fmt.Fprintf(&b, "]; %d events (%d step.output)", total, counts[TypeStepOutput])
+	fmt.Fprintf(&b, "]; %d events (%d step.output)", total, counts[catalog.TypeStepOutput])
 	return b.String()
 }
 
@@ -997,7 +999,7 @@ func benchReadCPU() benchCPUSample {
 }
 
 // benchRemoveTargets removes the target dirs of env's hosts.
-func benchRemoveTargets(env Environment) {
+func benchRemoveTargets(env catalog.Environment) {
 	var dirs []string
 	for _, h := range env.Hosts {
 		dirs = append(dirs, h.Path)

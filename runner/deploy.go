@@ -17,6 +17,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"releasedesk/events"
+	"releasedesk/events/catalog"
 )
 
 // deployIDRe is what a deployment id may be: it names a stream, a host
@@ -34,19 +35,19 @@ var envNameIDRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
 // says what is wrong. Only validated values (ids, a 40-hex SHA, a version
 // id, absolute paths) ever reach a host; titles, notes and branch names are
 // not part of a request at all.
-func Submit(ctx context.Context, log Log, req Request, actor string) error {
+func Submit(ctx context.Context, log Log, req catalog.Request, actor string) error {
 	if req.Kind == "" {
-		req.Kind = KindDeploy
+		req.Kind = catalog.KindDeploy
 	}
 	if err := validateRequest(req); err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalidRequest, err)
 	}
-	e, err := events.NewEvent(TypeDeployRequested, actor, req)
+	e, err := catalog.NewEvent(catalog.TypeDeployRequested, actor, req)
 	if err != nil {
 		return err
 	}
 	e.CorrelationID = req.Deployment
-	if _, err := log.Append(ctx, DeployStream(req.Deployment), events.NoStream, e); err != nil {
+	if _, err := log.Append(ctx, catalog.DeployStream(req.Deployment), events.NoStream, e); err != nil {
 		if errors.Is(err, events.ErrConcurrency) {
 			return fmt.Errorf("%w: deployment %s already exists", ErrInvalidRequest, req.Deployment)
 		}
@@ -57,11 +58,11 @@ func Submit(ctx context.Context, log Log, req Request, actor string) error {
 
 // validateRequest checks everything of a request that will reach a shell,
 // a host or a path.
-func validateRequest(req Request) error {
+func validateRequest(req catalog.Request) error {
 	if !deployIDRe.MatchString(req.Deployment) {
 		return fmt.Errorf("deployment id %q: want [A-Za-z0-9][A-Za-z0-9._-]{0,127}", req.Deployment)
 	}
-	if req.Kind != KindDeploy && req.Kind != KindRollback {
+	if req.Kind != catalog.KindDeploy && req.Kind != catalog.KindRollback {
 		return fmt.Errorf("kind %q: want deploy or rollback", req.Kind)
 	}
 	if err := ValidateCommit(req.Commit); err != nil {
@@ -78,14 +79,14 @@ func validateRequest(req Request) error {
 		return err
 	}
 	switch p.Strategy {
-	case StrategyRsync, StrategyGit, StrategyLocal:
+	case catalog.StrategyRsync, catalog.StrategyGit, catalog.StrategyLocal:
 	default:
 		return fmt.Errorf("strategy %q: want rsync, git or local", p.Strategy)
 	}
 	if err := validateRepo(p.Repo); err != nil {
 		return err
 	}
-	if p.Strategy == StrategyGit {
+	if p.Strategy == catalog.StrategyGit {
 		// The git strategy hands the address to each host's git.
 		if err := ValidateRepoURL(p.Repo); err != nil {
 			return err
@@ -112,7 +113,7 @@ func validateRequest(req Request) error {
 	if _, err := CompileExclude(p.Exclude); err != nil {
 		return err
 	}
-	if p.Strategy == StrategyGit && strings.TrimSpace(p.Build) != "" {
+	if p.Strategy == catalog.StrategyGit && strings.TrimSpace(p.Build) != "" {
 		// Each host of the git strategy extracts the commit from its own
 		// mirror: what a build makes here never reaches it, and the
 		// hosts would run a tree other than the one built and listed.
@@ -138,7 +139,7 @@ func validateRequest(req Request) error {
 		return fmt.Errorf("environment %q: not in project %s", req.Environment, p.ID)
 	}
 	switch env.OnFailure {
-	case "", OnFailureHalt, OnFailureContinue:
+	case "", catalog.OnFailureHalt, catalog.OnFailureContinue:
 	default:
 		return fmt.Errorf("on_failure %q: want halt or continue", env.OnFailure)
 	}
@@ -155,13 +156,13 @@ func validateRequest(req Request) error {
 		if err := ValidatePath(h.Path); err != nil {
 			return fmt.Errorf("host %s path: %w", h.Addr, err)
 		}
-		if p.Strategy != StrategyLocal {
+		if p.Strategy != catalog.StrategyLocal {
 			if _, _, _, err := ParseHostAddr(h.Addr); err != nil {
 				return err
 			}
 		}
 	}
-	if p.Strategy != StrategyLocal && env.SSHKey == "" {
+	if p.Strategy != catalog.StrategyLocal && env.SSHKey == "" {
 		return fmt.Errorf("environment %s: ssh_key is required for the %s strategy", env.Name, p.Strategy)
 	}
 	for _, h := range req.Hosts {
@@ -176,12 +177,12 @@ func validateRequest(req Request) error {
 type deployment struct {
 	r         *Runner
 	id        string
-	req       Request
-	p         Project
-	env       Environment
-	actor     string   // who asked for it: REVISION's who, the locks' holder
-	hosts     []Host   // the hosts this run works on
-	skipped   []string // hosts a resume found already done (deploy.planned)
+	req       catalog.Request
+	p         catalog.Project
+	env       catalog.Environment
+	actor     string         // who asked for it: REVISION's who, the locks' holder
+	hosts     []catalog.Host // the hosts this run works on
+	skipped   []string       // hosts a resume found already done (deploy.planned)
 	ctx       context.Context
 	logger    logrus.FieldLogger
 	red       *redactor
@@ -203,7 +204,7 @@ type deployment struct {
 }
 
 // newDeployment prepares a run of req over hosts (all targets when nil).
-func (r *Runner) newDeployment(ctx context.Context, req Request, actor string, hosts []string, prior []events.Envelope) (*deployment, error) {
+func (r *Runner) newDeployment(ctx context.Context, req catalog.Request, actor string, hosts []string, prior []events.Envelope) (*deployment, error) {
 	env, ok := req.Project.Environment(req.Environment)
 	if !ok {
 		return nil, fmt.Errorf("environment %q: not in project %s", req.Environment, req.Project.ID)
@@ -225,8 +226,8 @@ func (r *Runner) newDeployment(ctx context.Context, req Request, actor string, h
 	}
 	// Step ids stay unique across runs of the same deployment.
 	for _, e := range prior {
-		if e.Type == TypeStepStarted {
-			var s StepStarted
+		if e.Type == catalog.TypeStepStarted {
+			var s catalog.StepStarted
 			if e.Decode(&s) == nil {
 				base := s.Name
 				if s.Host != "" {
@@ -248,13 +249,13 @@ func (r *Runner) newDeployment(ctx context.Context, req Request, actor string, h
 // emit appends one event to the deployment's stream. It never uses the
 // deployment's context: what happened is recorded even while cancelling.
 func (d *deployment) emit(typ string, data any) error {
-	e, err := events.NewEvent(typ, actorRunner, data)
+	e, err := catalog.NewEvent(typ, actorRunner, data)
 	if err != nil {
 		d.logger.WithError(err).WithField("type", typ).Error("event not encodable")
 		return err
 	}
 	e.CorrelationID = d.id
-	if _, err := d.r.log.Append(context.WithoutCancel(d.ctx), DeployStream(d.id), events.AnyVersion, e); err != nil {
+	if _, err := d.r.log.Append(context.WithoutCancel(d.ctx), catalog.DeployStream(d.id), events.AnyVersion, e); err != nil {
 		d.logger.WithError(err).WithField("type", typ).Error("event not recorded")
 		if d.abort != nil {
 			d.abort(fmt.Errorf("%w: %s: %w", errCannotRecord, typ, err))
@@ -284,7 +285,7 @@ func (d *deployment) stopping() bool {
 }
 
 func (d *deployment) halt() {
-	if d.policy() == OnFailureHalt {
+	if d.policy() == catalog.OnFailureHalt {
 		d.mu.Lock()
 		d.halted = true
 		d.mu.Unlock()
@@ -292,17 +293,17 @@ func (d *deployment) halt() {
 }
 
 func (d *deployment) policy() string {
-	if d.env.OnFailure == OnFailureContinue {
-		return OnFailureContinue
+	if d.env.OnFailure == catalog.OnFailureContinue {
+		return catalog.OnFailureContinue
 	}
-	return OnFailureHalt
+	return catalog.OnFailureHalt
 }
 
 // execute runs the deployment to its end and returns the terminal event
 // type it wrote ("" when it was left to recovery by a shutdown). The
 // environment lock is released on every path out, a panic included.
 func (d *deployment) execute() (terminal string) {
-	fin := Finished{Deployment: d.id, Project: d.p.ID, Environment: d.env.Name, Version: d.req.Version,
+	fin := catalog.Finished{Deployment: d.id, Project: d.p.ID, Environment: d.env.Name, Version: d.req.Version,
 		Commit: d.req.Commit, Kind: d.req.Kind}
 	var lock *logLock
 	defer func() {
@@ -310,7 +311,7 @@ func (d *deployment) execute() (terminal string) {
 		if p != nil {
 			d.logger.WithField("panic", fmt.Sprint(p)).WithField("stack", string(debug.Stack())).Error("deployment panicked")
 			fin.Error = fmt.Sprintf("runner panic: %v", p)
-			terminal = TypeDeployFailed
+			terminal = catalog.TypeDeployFailed
 			d.cleanup(true)
 		}
 		d.closeHosts()
@@ -334,34 +335,34 @@ func (d *deployment) execute() (terminal string) {
 	}()
 
 	if d.cancelled() {
-		return TypeDeployCancelled
+		return catalog.TypeDeployCancelled
 	}
 	var err error
 	lock, err = d.r.acquireLock(d.ctx, d.p, d.env.Name, d.id, d.actor)
 	if err != nil {
 		if d.cancelled() {
-			return TypeDeployCancelled
+			return catalog.TypeDeployCancelled
 		}
 		fin.Error = "environment lock: " + err.Error()
-		return TypeDeployFailed
+		return catalog.TypeDeployFailed
 	}
 	d.logger.Info("deployment running")
 
-	planned := Planned{Deployment: d.id, Project: d.p.ID, Environment: d.env.Name, Version: d.req.Version,
+	planned := catalog.Planned{Deployment: d.id, Project: d.p.ID, Environment: d.env.Name, Version: d.req.Version,
 		Commit: d.req.Commit, Kind: d.req.Kind, Parallel: effectiveParallel(d.env.Parallel),
 		OnFailure: d.policy(), Skipped: d.skipped, Batches: batchAddrs(planBatches(d.hosts, d.env.Batch))}
-	if d.req.Kind == KindDeploy && len(d.hosts) > 0 {
+	if d.req.Kind == catalog.KindDeploy && len(d.hosts) > 0 {
 		m, err := d.ensureExport()
 		if err != nil {
 			if d.cancelled() {
-				return TypeDeployCancelled
+				return catalog.TypeDeployCancelled
 			}
 			fin.Error = err.Error()
-			return TypeDeployFailed
+			return catalog.TypeDeployFailed
 		}
 		planned.ManifestHash, planned.Files, planned.Bytes = m.Hash, m.Files, m.Bytes
 	}
-	_ = d.emit(TypeDeployPlanned, planned)
+	_ = d.emit(catalog.TypeDeployPlanned, planned)
 
 	for _, batch := range planBatches(d.hosts, d.env.Batch) {
 		if d.stopping() {
@@ -374,18 +375,18 @@ func (d *deployment) execute() (terminal string) {
 	switch {
 	case d.cancelled():
 		fin.Error = "cancelled"
-		return TypeDeployCancelled
+		return catalog.TypeDeployCancelled
 	case d.shutdown():
 		return ""
 	case d.anyFailed():
 		fin.Error = fmt.Sprintf("%d host(s) failed", len(d.failedHosts()))
-		return TypeDeployFailed
+		return catalog.TypeDeployFailed
 	}
 	if err := d.postDeploy(); err != nil {
 		fin.Error = err.Error()
-		return TypeDeployFailed
+		return catalog.TypeDeployFailed
 	}
-	return TypeDeploySucceeded
+	return catalog.TypeDeploySucceeded
 }
 
 // terminalReason is what lock.released says.
@@ -397,7 +398,7 @@ func terminalReason(terminal string) string {
 }
 
 // fillHosts sets the host lists of a terminal event.
-func (d *deployment) fillHosts(fin *Finished) {
+func (d *deployment) fillHosts(fin *catalog.Finished) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, h := range d.hosts {
@@ -426,11 +427,11 @@ func (d *deployment) fillHosts(fin *Finished) {
 // batch ends. In a batch larger than `parallel`, a staged host waits for
 // the switch parked (its connection closed, its lock kept) and is
 // connected to again for it (hostwait.go).
-func (d *deployment) runBatch(batch []Host) {
+func (d *deployment) runBatch(batch []catalog.Host) {
 	defer d.endBatch(batch)
 	parallel := effectiveParallel(d.env.Parallel)
 	parks := d.parks(batch)
-	runBounded(d.ctx, batch, parallel, d.stopping, func(h Host) {
+	runBounded(d.ctx, batch, parallel, d.stopping, func(h catalog.Host) {
 		d.guard(h, func(hr *hostRun) {
 			d.stageHost(hr)
 			switch {
@@ -444,13 +445,13 @@ func (d *deployment) runBatch(batch []Host) {
 	if d.stopping() {
 		return
 	}
-	var ready []Host
+	var ready []catalog.Host
 	for _, h := range batch {
 		if hr := d.result(h); hr.staged && !hr.failed && !hr.already {
 			ready = append(ready, h)
 		}
 	}
-	runBounded(d.ctx, ready, parallel, d.stopping, func(h Host) {
+	runBounded(d.ctx, ready, parallel, d.stopping, func(h catalog.Host) {
 		d.guard(h, func(hr *hostRun) {
 			if !hr.parked || d.unpark(hr, len(batch)) {
 				d.switchHost(hr)
@@ -462,7 +463,7 @@ func (d *deployment) runBatch(batch []Host) {
 
 // guard runs one host's part, turning a panic into that host's failure so
 // one bad host cannot take the runner down.
-func (d *deployment) guard(h Host, fn func(*hostRun)) {
+func (d *deployment) guard(h catalog.Host, fn func(*hostRun)) {
 	hr := d.result(h)
 	defer func() {
 		if p := recover(); p != nil {
@@ -474,7 +475,7 @@ func (d *deployment) guard(h Host, fn func(*hostRun)) {
 }
 
 // result returns the host's run state, created on first use.
-func (d *deployment) result(h Host) *hostRun {
+func (d *deployment) result(h catalog.Host) *hostRun {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	hr := d.results[h.Addr]
@@ -518,7 +519,7 @@ func (d *deployment) fail(hr *hostRun, stepName string, err error) {
 	if hr.switched {
 		now = d.req.Version
 	}
-	_ = d.emit(TypeHostFailed, HostEvent{Deployment: d.id, Project: d.p.ID, Environment: d.env.Name,
+	_ = d.emit(catalog.TypeHostFailed, catalog.HostEvent{Deployment: d.id, Project: d.p.ID, Environment: d.env.Name,
 		Host: hr.host.Addr, Version: now, Previous: hr.previous, Step: stepName, Error: msg})
 	d.logger.WithFields(logrus.Fields{"host": hr.host.Addr, "step": stepName}).WithError(errors.New(msg)).Warn("host failed")
 	d.halt()
@@ -613,7 +614,7 @@ func (d *deployment) releaseExport() {
 // (Mirror.Update), instead of writing every file again.
 type exportRef struct {
 	key  string
-	p    Project
+	p    catalog.Project
 	ver  string
 	dir  string
 	refs int // guarded by Runner.mu
@@ -627,7 +628,7 @@ type exportRef struct {
 	stamp    string // treeStamp right after the manifest; "" when it may not be kept
 }
 
-func (r *Runner) acquireExport(p Project, version string) *exportRef {
+func (r *Runner) acquireExport(p catalog.Project, version string) *exportRef {
 	key := p.ID + "/" + version
 	r.mu.Lock()
 	defer r.mu.Unlock()

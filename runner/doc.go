@@ -9,7 +9,8 @@
 //     at a time per environment (the lock/<project>/<env> stream).
 //   - Runner: Start, Run, Wait, Cancel, Resume, Recover, Drift, BreakLock,
 //     TrustHostKey.
-//   - Project, Environment, Host: the configuration a deployment carries.
+//   - The events it writes and the configuration a deployment carries
+//     (catalog.Project) are the vocabulary's, in events/catalog.
 //   - Layout builds every command that runs on a host as argv; Quote is the
 //     one function that quotes argv for a shell.
 //   - Executor runs argv on a target: SSHExecutor (one connection per host,

@@ -7,26 +7,24 @@ import (
 	"sync"
 
 	"releasedesk/events"
+	"releasedesk/events/catalog"
 )
-
-// DriftStream is the stream of an environment's drift checks.
-func DriftStream(project, env string) string { return "drift/" + project + "/" + env }
 
 // Drift reads each host's `current` and its REVISION and compares them
 // with what the log says is live there (the last switch, revert or
 // observation of a deployment of this environment), then appends
 // drift.checked to drift/<project>/<env>. A host that cannot be read is
 // reported with its error and not counted as drifted: nobody knows.
-func (r *Runner) Drift(ctx context.Context, p Project, envName string) (DriftReport, error) {
+func (r *Runner) Drift(ctx context.Context, p catalog.Project, envName string) (catalog.DriftReport, error) {
 	env, ok := p.Environment(envName)
 	if !ok {
-		return DriftReport{}, fmt.Errorf("%w: environment %q not in project %s", ErrInvalidRequest, envName, p.ID)
+		return catalog.DriftReport{}, fmt.Errorf("%w: environment %q not in project %s", ErrInvalidRequest, envName, p.ID)
 	}
 	if err := r.catchUp(ctx); err != nil {
-		return DriftReport{}, err
+		return catalog.DriftReport{}, err
 	}
 	targets := p.Targets(env)
-	rep := DriftReport{Project: p.ID, Environment: env.Name, Hosts: make([]HostDrift, len(targets))}
+	rep := catalog.DriftReport{Project: p.ID, Environment: env.Name, Hosts: make([]catalog.HostDrift, len(targets))}
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, effectiveParallel(env.Parallel))
 	for i, h := range targets {
@@ -38,19 +36,19 @@ func (r *Runner) Drift(ctx context.Context, p Project, envName string) (DriftRep
 		}()
 	}
 	wg.Wait()
-	e, err := events.NewEvent(TypeDriftChecked, actorRunner, rep)
+	e, err := catalog.NewEvent(catalog.TypeDriftChecked, actorRunner, rep)
 	if err != nil {
 		return rep, err
 	}
-	if _, err := r.log.Append(ctx, DriftStream(p.ID, env.Name), events.AnyVersion, e); err != nil {
+	if _, err := r.log.Append(ctx, catalog.DriftStream(p.ID, env.Name), events.AnyVersion, e); err != nil {
 		return rep, err
 	}
 	return rep, nil
 }
 
 // driftOf reads one host.
-func (r *Runner) driftOf(ctx context.Context, p Project, env Environment, h Host) HostDrift {
-	hd := HostDrift{Host: h.Addr}
+func (r *Runner) driftOf(ctx context.Context, p catalog.Project, env catalog.Environment, h catalog.Host) catalog.HostDrift {
+	hd := catalog.HostDrift{Host: h.Addr}
 	live, known := r.st.liveVersion(p.ID, env.Name, h.Addr)
 	hd.Expected = live.Version
 	ex, err := r.dial(ctx, p, env, h)

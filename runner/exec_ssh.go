@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"releasedesk/events/catalog"
+
 	"github.com/melbahja/goph"
 	"github.com/skeema/knownhosts"
 	"golang.org/x/crypto/ssh"
@@ -46,7 +48,7 @@ func (d *Dialer) timeout() time.Duration {
 // private key at keyPath. An unknown host key fails with
 // *UnknownHostKeyError, a changed one with *ChangedHostKeyError (both
 // errors.Is ErrHostKey), before any authentication or command.
-func (d *Dialer) Dial(ctx context.Context, h Host, keyPath string) (*SSHExecutor, error) {
+func (d *Dialer) Dial(ctx context.Context, h catalog.Host, keyPath string) (*SSHExecutor, error) {
 	user, host, port, err := ParseHostAddr(h.Addr)
 	if err != nil {
 		return nil, err
@@ -150,7 +152,7 @@ func handshake(ctx context.Context, hp string, cfg *ssh.ClientConfig, timeout ti
 // ctx ends) to the login shell of the remote user, which must be a POSIX
 // shell (sh, bash, dash, zsh, ksh).
 type SSHExecutor struct {
-	host      Host
+	host      catalog.Host
 	client    *goph.Client
 	done      chan struct{}
 	closeOnce sync.Once
@@ -160,7 +162,7 @@ type SSHExecutor struct {
 var _ Executor = (*SSHExecutor)(nil)
 
 // Host is the host this executor is connected to.
-func (e *SSHExecutor) Host() Host { return e.host }
+func (e *SSHExecutor) Host() catalog.Host { return e.host }
 
 // Client is the underlying goph client (SFTP and the like). Never pass it
 // a command line built from untrusted text: goph quotes nothing.

@@ -17,6 +17,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"releasedesk/events/catalog"
+
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
@@ -91,7 +93,7 @@ func stateOf(dir string) *mirrorState {
 // OpenMirror opens the project's mirror in the workspace, creating it (bare)
 // if it is missing, and points its remote "origin" at p.Repo. It does not
 // fetch: call Fetch.
-func OpenMirror(ctx context.Context, w Workspace, p Project) (*Mirror, error) {
+func OpenMirror(ctx context.Context, w Workspace, p catalog.Project) (*Mirror, error) {
 	if err := w.validate(); err != nil {
 		return nil, err
 	}

@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"releasedesk/events/catalog"
+
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
@@ -156,11 +158,11 @@ func TestOpenMirrorRefusals(t *testing.T) {
 	ctx := t.Context()
 	for _, tc := range []struct {
 		w Workspace
-		p Project
+		p catalog.Project
 	}{
-		{Workspace{Dir: "relative"}, Project{ID: "demo", Repo: "/x"}},
-		{Workspace{Dir: t.TempDir()}, Project{ID: "../etc", Repo: "/x"}},
-		{Workspace{Dir: t.TempDir()}, Project{ID: "demo", Repo: "x"}},
+		{Workspace{Dir: "relative"}, catalog.Project{ID: "demo", Repo: "/x"}},
+		{Workspace{Dir: t.TempDir()}, catalog.Project{ID: "../etc", Repo: "/x"}},
+		{Workspace{Dir: t.TempDir()}, catalog.Project{ID: "demo", Repo: "x"}},
 	} {
 		if _, err := OpenMirror(ctx, tc.w, tc.p); err == nil {
 			t.Errorf("OpenMirror(%+v, %+v): no error", tc.w, tc.p)

@@ -24,6 +24,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"releasedesk/events/catalog"
 )
 
 // testCommitTime is the date of the first test commit; each git command
@@ -184,8 +186,8 @@ func newTestOrigin(t testing.TB, files map[string]string) (origin, work, head st
 }
 
 // testProject is a minimal project "demo" whose repository is repo.
-func testProject(repo string) Project {
-	return Project{ID: "demo", Repo: repo, Branch: "master", Strategy: StrategyLocal}
+func testProject(repo string) catalog.Project {
+	return catalog.Project{ID: "demo", Repo: repo, Branch: "master", Strategy: catalog.StrategyLocal}
 }
 
 // testMirror opens a mirror of repo in a fresh workspace and fetches it.

@@ -7,6 +7,8 @@ import (
 	"os"
 	"sync"
 
+	"releasedesk/events/catalog"
+
 	"github.com/sirupsen/logrus"
 )
 
@@ -30,7 +32,7 @@ import (
 // reverting tells whether this run switches back every host it switched:
 // a cancel, or a failure under the halt policy.
 func (d *deployment) reverting() bool {
-	return d.cancelled() || (d.policy() == OnFailureHalt && d.anyFailed())
+	return d.cancelled() || (d.policy() == catalog.OnFailureHalt && d.anyFailed())
 }
 
 // hostContext bounds the clean-up of one host. It is not the deployment's
@@ -58,7 +60,7 @@ func (d *deployment) endHost(hr *hostRun) {
 // endBatch ends the hosts of a batch that still hold a connection: those
 // staged whose switch a halt or a cancel stopped, or whose goroutine
 // panicked.
-func (d *deployment) endBatch(batch []Host) {
+func (d *deployment) endBatch(batch []catalog.Host) {
 	var open []*hostRun
 	d.mu.Lock()
 	for _, h := range batch {
@@ -181,7 +183,7 @@ func (d *deployment) tidyClosed(ctx context.Context, hr *hostRun, revertAll bool
 			// The lock is ours but current is unread: undo nothing blind.
 		case hr.unsure() && cur.version == d.req.Version:
 			hr.switched = true
-			_ = d.emit(TypeHostSwitched, d.hostEvent(hr, d.req.Version, d.req.Commit, hr.previous))
+			_ = d.emit(catalog.TypeHostSwitched, d.hostEvent(hr, d.req.Version, d.req.Commit, hr.previous))
 		}
 		if ok && hr.mustRevert(revertAll) && cur.version != d.req.Version {
 			s := d.beginStep(hr.host.Addr, "revert", nil)
@@ -189,7 +191,7 @@ func (d *deployment) tidyClosed(ctx context.Context, hr *hostRun, revertAll bool
 				cur.version, d.req.Version)
 			_ = s.finish(-1, errors.New("current changed since the switch: not switched back"))
 			hr.switched = false // what the host runs now is not this run's doing
-			_ = d.emit(TypeHostObserved, d.hostEvent(hr, cur.version, cur.commit, ""))
+			_ = d.emit(catalog.TypeHostObserved, d.hostEvent(hr, cur.version, cur.commit, ""))
 		}
 		if ok && hr.mustRevert(revertAll) {
 			d.revert(ctx, hr)
@@ -286,7 +288,7 @@ func (d *deployment) settleSwitch(ctx context.Context, hr *hostRun) {
 	}
 	if v, _ := ParseCurrent(s.Output()); v == d.req.Version {
 		hr.switched = true
-		_ = d.emit(TypeHostSwitched, d.hostEvent(hr, d.req.Version, d.req.Commit, hr.previous))
+		_ = d.emit(catalog.TypeHostSwitched, d.hostEvent(hr, d.req.Version, d.req.Commit, hr.previous))
 	}
 }
 
@@ -306,7 +308,7 @@ func (d *deployment) revert(ctx context.Context, hr *hostRun) {
 		return
 	}
 	hr.reverted = true
-	_ = d.emit(TypeHostReverted, d.hostEvent(hr, hr.previous, hr.prevCommit, d.req.Version))
+	_ = d.emit(catalog.TypeHostReverted, d.hostEvent(hr, hr.previous, hr.prevCommit, d.req.Version))
 	if d.p.Hooks.PostRelease != "" {
 		plain, hidden := d.remoteEnv(d.req.Version)
 		argv, err := hr.layout.Hook(hr.previous, d.p.Hooks.PostRelease, plain)

@@ -14,13 +14,14 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"releasedesk/events"
+	"releasedesk/events/catalog"
 )
 
 // hostRun is one host's part of a deployment run. Its fields are written
 // by the host's own goroutine; others read them after runBounded returned
 // (or under deployment.mu for failed).
 type hostRun struct {
-	host   Host
+	host   catalog.Host
 	layout Layout
 	ex     Executor // the host's connection while it is open; nil before and after (endHost)
 
@@ -58,7 +59,7 @@ func (d *deployment) stageHost(hr *hostRun) {
 		// Done by an earlier run of this deployment (a resume), or a
 		// rollback to what already runs: nothing to redo.
 		hr.already = true
-		_ = d.emit(TypeHostObserved, d.hostEvent(hr, d.req.Version, d.req.Commit, ""))
+		_ = d.emit(catalog.TypeHostObserved, d.hostEvent(hr, d.req.Version, d.req.Commit, ""))
 		return
 	}
 	reuse, ok := d.findRelease(hr, release)
@@ -69,16 +70,16 @@ func (d *deployment) stageHost(hr *hostRun) {
 		if !d.stage(hr) {
 			return
 		}
-	} else if d.req.Kind == KindDeploy && !d.check(hr) {
+	} else if d.req.Kind == catalog.KindDeploy && !d.check(hr) {
 		return
 	}
 	hr.staged = true
-	_ = d.emit(TypeHostStaged, d.hostEvent(hr, d.req.Version, d.req.Commit, hr.previous))
+	_ = d.emit(catalog.TypeHostStaged, d.hostEvent(hr, d.req.Version, d.req.Commit, hr.previous))
 }
 
 // hostEvent fills a HostEvent of this deployment.
-func (d *deployment) hostEvent(hr *hostRun, version, commit, previous string) HostEvent {
-	return HostEvent{Deployment: d.id, Project: d.p.ID, Environment: d.env.Name, Host: hr.host.Addr,
+func (d *deployment) hostEvent(hr *hostRun, version, commit, previous string) catalog.HostEvent {
+	return catalog.HostEvent{Deployment: d.id, Project: d.p.ID, Environment: d.env.Name, Host: hr.host.Addr,
 		Version: version, Commit: commit, Previous: previous}
 }
 
@@ -94,7 +95,7 @@ func (d *deployment) connect(hr *hostRun) bool {
 		d.fail(hr, "connect", err)
 		return false
 	}
-	if d.p.Strategy == StrategyLocal {
+	if d.p.Strategy == catalog.StrategyLocal {
 		s.note("local target %s", hr.host.Path)
 	}
 	hr.ex = ex
@@ -105,22 +106,22 @@ func (d *deployment) connect(hr *hostRun) bool {
 // rejectKey appends host.key_rejected to host/<host:port> for a refused
 // host key, with the fingerprint an admin compares before trusting it.
 func (d *deployment) rejectKey(err error) {
-	var ev HostKeyEvent
+	var ev catalog.HostKeyEvent
 	var unknown *UnknownHostKeyError
 	var changed *ChangedHostKeyError
 	switch {
 	case errors.As(err, &unknown):
-		ev = HostKeyEvent{Host: unknown.Host, KeyType: unknown.KeyType, Fingerprint: unknown.Fingerprint, Key: unknown.Key, Reason: "unknown"}
+		ev = catalog.HostKeyEvent{Host: unknown.Host, KeyType: unknown.KeyType, Fingerprint: unknown.Fingerprint, Key: unknown.Key, Reason: "unknown"}
 	case errors.As(err, &changed):
-		ev = HostKeyEvent{Host: changed.Host, KeyType: changed.KeyType, Fingerprint: changed.Fingerprint, Key: changed.Key, Reason: "changed"}
+		ev = catalog.HostKeyEvent{Host: changed.Host, KeyType: changed.KeyType, Fingerprint: changed.Fingerprint, Key: changed.Key, Reason: "changed"}
 	default:
 		return
 	}
 	ev.Deployment = d.id
-	e, err := events.NewEvent(TypeHostKeyRejected, actorRunner, ev)
+	e, err := catalog.NewEvent(catalog.TypeHostKeyRejected, actorRunner, ev)
 	if err == nil {
 		e.CorrelationID = d.id
-		_, err = d.r.log.Append(context.WithoutCancel(d.ctx), HostStream(ev.Host), events.AnyVersion, e)
+		_, err = d.r.log.Append(context.WithoutCancel(d.ctx), catalog.HostStream(ev.Host), events.AnyVersion, e)
 	}
 	if err != nil {
 		d.logger.WithError(err).WithField("host", ev.Host).Error("host key rejection not recorded")
@@ -142,12 +143,12 @@ func (r *Runner) TrustHostKey(ctx context.Context, addr, key, actor string) erro
 	if err != nil {
 		return fmt.Errorf("trust host key: %w", err)
 	}
-	ev := HostKeyEvent{Host: hp, KeyType: pk.Type(), Fingerprint: ssh.FingerprintSHA256(pk), Key: authorizedKeyString(pk)}
-	e, err := events.NewEvent(TypeHostKeyTrusted, actor, ev)
+	ev := catalog.HostKeyEvent{Host: hp, KeyType: pk.Type(), Fingerprint: ssh.FingerprintSHA256(pk), Key: authorizedKeyString(pk)}
+	e, err := catalog.NewEvent(catalog.TypeHostKeyTrusted, actor, ev)
 	if err != nil {
 		return err
 	}
-	if _, err := r.log.Append(ctx, HostStream(hp), events.AnyVersion, e); err != nil {
+	if _, err := r.log.Append(ctx, catalog.HostStream(hp), events.AnyVersion, e); err != nil {
 		return err
 	}
 	if err := TrustHostKey(r.cfg.KnownHostsPath, hp, ev.Key); err != nil {
@@ -283,7 +284,7 @@ func (d *deployment) findRelease(hr *hostRun, rel releaseInfo) (reuse, ok bool) 
 func (d *deployment) stage(hr *hostRun) bool {
 	l := hr.layout
 	v := d.req.Version
-	if d.p.Strategy != StrategyGit {
+	if d.p.Strategy != catalog.StrategyGit {
 		if _, err := d.ensureExport(); err != nil {
 			d.fail(hr, "export", err)
 			return false
@@ -397,7 +398,7 @@ func (d *deployment) check(hr *hostRun) bool {
 // stage it in full: the git strategy, no previous release (or one whose
 // REVISION named no commit), or no kept manifest of it.
 func (d *deployment) deltaPlan(hr *hostRun) *DeltaPlan {
-	if d.p.Strategy == StrategyGit || hr.previous == "" || hr.prevCommit == "" || hr.previous == d.req.Version ||
+	if d.p.Strategy == catalog.StrategyGit || hr.previous == "" || hr.prevCommit == "" || hr.previous == d.req.Version ||
 		ValidateVersion(hr.previous) != nil {
 		return nil
 	}
@@ -424,10 +425,10 @@ func (d *deployment) deltaPlan(hr *hostRun) *DeltaPlan {
 func (d *deployment) transfer(hr *hostRun, plan *DeltaPlan) bool {
 	l := hr.layout
 	v := d.req.Version
-	if plan != nil && d.p.Strategy == StrategyRsync {
+	if plan != nil && d.p.Strategy == catalog.StrategyRsync {
 		return d.transferTar(hr, plan)
 	}
-	if d.p.Strategy == StrategyGit {
+	if d.p.Strategy == catalog.StrategyGit {
 		argv, err := l.GitFetch(d.p.Repo, d.req.Commit)
 		if _, _, err := d.command(d.ctx, hr, "git.fetch", argv, err); err != nil {
 			d.fail(hr, "git.fetch", err)
@@ -465,8 +466,8 @@ func (d *deployment) transfer(hr *hostRun, plan *DeltaPlan) bool {
 	// To a remote host, rsync's remote half runs on the host's open
 	// connection (relayRsync): no second handshake, no second connection.
 	conn, _ := hr.ex.(*SSHExecutor)
-	if d.p.Strategy == StrategyLocal {
-		opts.Host = Host{Addr: LocalHost, Path: hr.host.Path}
+	if d.p.Strategy == catalog.StrategyLocal {
+		opts.Host = catalog.Host{Addr: catalog.LocalHost, Path: hr.host.Path}
 	} else {
 		opts.Relay = true
 	}
@@ -564,7 +565,7 @@ func (d *deployment) explainTransfer(hr *hostRun, out string, err error) error {
 			err = &e
 		}
 	}
-	if d.ctx.Err() != nil || d.p.Strategy == StrategyLocal || hr.ex == nil {
+	if d.ctx.Err() != nil || d.p.Strategy == catalog.StrategyLocal || hr.ex == nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(d.ctx, probeTimeout)
@@ -633,7 +634,7 @@ func (d *deployment) switchHost(hr *hostRun) {
 		return
 	}
 	hr.switched = true
-	_ = d.emit(TypeHostSwitched, d.hostEvent(hr, d.req.Version, d.req.Commit, hr.previous))
+	_ = d.emit(catalog.TypeHostSwitched, d.hostEvent(hr, d.req.Version, d.req.Commit, hr.previous))
 	if d.p.Hooks.PostRelease != "" {
 		plain, hidden := d.remoteEnv(hr.previous)
 		argv, err := hr.layout.Hook(d.req.Version, d.p.Hooks.PostRelease, plain)

@@ -3,6 +3,8 @@ package runner
 import (
 	"fmt"
 	"time"
+
+	"releasedesk/events/catalog"
 )
 
 // A batch larger than `parallel` (the default `batch: 0` is one batch of
@@ -22,8 +24,8 @@ import (
 // parks tells whether the hosts of batch wait for its switch without
 // their connection: more hosts than `parallel` would be connected at
 // once otherwise. The local strategy has no connection to spare.
-func (d *deployment) parks(batch []Host) bool {
-	return d.p.Strategy != StrategyLocal && len(batch) > effectiveParallel(d.env.Parallel)
+func (d *deployment) parks(batch []catalog.Host) bool {
+	return d.p.Strategy != catalog.StrategyLocal && len(batch) > effectiveParallel(d.env.Parallel)
 }
 
 // park closes a staged host's connection until its switch; it stays

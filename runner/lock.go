@@ -9,6 +9,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"releasedesk/events"
+	"releasedesk/events/catalog"
 )
 
 // The environment lock lives in the event log: stream lock/<project>/<env>
@@ -25,7 +26,7 @@ import (
 type logLock struct {
 	log     Log
 	stream  string
-	ev      LockEvent
+	ev      catalog.LockEvent
 	version uint64 // the stream version of our lock.acquired
 }
 
@@ -33,19 +34,19 @@ type logLock struct {
 // subscription, not polling) while another deployment holds it, until ctx
 // ends. A lock already held by this same deployment (a resume after a crash
 // that recovery could not clean) is taken over as is.
-func (r *Runner) acquireLock(ctx context.Context, p Project, env, deployment, holder string) (*logLock, error) {
-	stream := LockStream(p.ID, env)
+func (r *Runner) acquireLock(ctx context.Context, p catalog.Project, env, deployment, holder string) (*logLock, error) {
+	stream := catalog.LockStream(p.ID, env)
 	for {
 		envs, err := r.log.ReadStream(ctx, stream, 1)
 		if err != nil {
 			return nil, fmt.Errorf("read lock %s: %w", stream, err)
 		}
 		var last events.Envelope
-		var held LockEvent
+		var held catalog.LockEvent
 		free := len(envs) == 0
 		if !free {
 			last = envs[len(envs)-1]
-			free = last.Type != TypeLockAcquired
+			free = last.Type != catalog.TypeLockAcquired
 			if !free {
 				_ = last.Decode(&held)
 			}
@@ -54,8 +55,8 @@ func (r *Runner) acquireLock(ctx context.Context, p Project, env, deployment, ho
 			return &logLock{log: r.log, stream: stream, ev: held, version: last.Version}, nil
 		}
 		if free {
-			ev := LockEvent{Project: p.ID, Environment: env, Deployment: deployment, Holder: holder, Since: r.now().UTC()}
-			e, err := events.NewEvent(TypeLockAcquired, actorRunner, ev)
+			ev := catalog.LockEvent{Project: p.ID, Environment: env, Deployment: deployment, Holder: holder, Since: r.now().UTC()}
+			e, err := catalog.NewEvent(catalog.TypeLockAcquired, actorRunner, ev)
 			if err != nil {
 				return nil, err
 			}
@@ -100,7 +101,7 @@ func (r *Runner) waitStream(ctx context.Context, stream string, from uint64) err
 func (l *logLock) release(ctx context.Context, reason string) error {
 	ev := l.ev
 	ev.Reason = reason
-	e, err := events.NewEvent(TypeLockReleased, actorRunner, ev)
+	e, err := catalog.NewEvent(catalog.TypeLockReleased, actorRunner, ev)
 	if err != nil {
 		return err
 	}
@@ -113,15 +114,15 @@ func (l *logLock) release(ctx context.Context, reason string) error {
 
 // releaseLockOf frees an environment lock if (and only if) deployment holds
 // it: recovery uses it for deployments that died holding one.
-func (r *Runner) releaseLockOf(ctx context.Context, p Project, env, deployment, reason string) error {
-	stream := LockStream(p.ID, env)
+func (r *Runner) releaseLockOf(ctx context.Context, p catalog.Project, env, deployment, reason string) error {
+	stream := catalog.LockStream(p.ID, env)
 	envs, err := r.log.ReadStream(ctx, stream, 1)
 	if err != nil || len(envs) == 0 {
 		return err
 	}
 	last := envs[len(envs)-1]
-	var held LockEvent
-	if last.Type != TypeLockAcquired || last.Decode(&held) != nil || held.Deployment != deployment {
+	var held catalog.LockEvent
+	if last.Type != catalog.TypeLockAcquired || last.Decode(&held) != nil || held.Deployment != deployment {
 		return nil
 	}
 	l := &logLock{log: r.log, stream: stream, ev: held, version: last.Version}
@@ -135,24 +136,24 @@ func (r *Runner) releaseLockOf(ctx context.Context, p Project, env, deployment, 
 // that); its own release then finds the lock gone and leaves it alone.
 // Hosts that cannot be reached are named in the error; the log lock is
 // broken anyway.
-func (r *Runner) BreakLock(ctx context.Context, p Project, envName, actor, reason string) error {
+func (r *Runner) BreakLock(ctx context.Context, p catalog.Project, envName, actor, reason string) error {
 	env, ok := p.Environment(envName)
 	if !ok {
 		return fmt.Errorf("%w: environment %q not in project %s", ErrInvalidRequest, envName, p.ID)
 	}
-	stream := LockStream(p.ID, env.Name)
+	stream := catalog.LockStream(p.ID, env.Name)
 	envs, err := r.log.ReadStream(ctx, stream, 1)
 	if err != nil {
 		return err
 	}
-	ev := LockEvent{Project: p.ID, Environment: env.Name, Reason: reason}
-	if n := len(envs); n > 0 && envs[n-1].Type == TypeLockAcquired {
-		var held LockEvent
+	ev := catalog.LockEvent{Project: p.ID, Environment: env.Name, Reason: reason}
+	if n := len(envs); n > 0 && envs[n-1].Type == catalog.TypeLockAcquired {
+		var held catalog.LockEvent
 		if envs[n-1].Decode(&held) == nil {
 			ev.Deployment, ev.Holder, ev.Since = held.Deployment, held.Holder, held.Since
 		}
 	}
-	e, err := events.NewEvent(TypeLockBroken, actor, ev)
+	e, err := catalog.NewEvent(catalog.TypeLockBroken, actor, ev)
 	if err != nil {
 		return err
 	}
@@ -170,7 +171,7 @@ func (r *Runner) BreakLock(ctx context.Context, p Project, envName, actor, reaso
 }
 
 // breakHostLock removes one host's lock (Layout.BreakLock).
-func (r *Runner) breakHostLock(ctx context.Context, p Project, env Environment, h Host) error {
+func (r *Runner) breakHostLock(ctx context.Context, p catalog.Project, env catalog.Environment, h catalog.Host) error {
 	ex, err := r.dial(ctx, p, env, h)
 	if err != nil {
 		return err

@@ -3,6 +3,8 @@ package runner
 import (
 	"context"
 	"sync"
+
+	"releasedesk/events/catalog"
 )
 
 // DefaultParallel is how many hosts a deployment works on at once when the
@@ -13,14 +15,14 @@ const DefaultParallel = 10
 // order; batch <= 0 (or more than the hosts) is one batch of all. Each
 // batch is staged on every host, then switched, before the next starts, so
 // a bad release reaches at most one batch.
-func planBatches(hosts []Host, batch int) [][]Host {
+func planBatches(hosts []catalog.Host, batch int) [][]catalog.Host {
 	if len(hosts) == 0 {
 		return nil
 	}
 	if batch <= 0 || batch > len(hosts) {
 		batch = len(hosts)
 	}
-	var out [][]Host
+	var out [][]catalog.Host
 	for i := 0; i < len(hosts); i += batch {
 		out = append(out, hosts[i:min(i+batch, len(hosts))])
 	}
@@ -28,7 +30,7 @@ func planBatches(hosts []Host, batch int) [][]Host {
 }
 
 // batchAddrs is the plan as deploy.planned records it.
-func batchAddrs(batches [][]Host) [][]string {
+func batchAddrs(batches [][]catalog.Host) [][]string {
 	out := make([][]string, len(batches))
 	for i, b := range batches {
 		for _, h := range b {
@@ -50,11 +52,11 @@ func effectiveParallel(p int) int {
 // them in order. Before starting each it asks stop; once stop says yes (a
 // failure under the halt policy) or ctx ends, no further host is started,
 // and the ones running are waited for. It returns the hosts it started.
-func runBounded(ctx context.Context, hosts []Host, parallel int, stop func() bool, fn func(Host)) []Host {
+func runBounded(ctx context.Context, hosts []catalog.Host, parallel int, stop func() bool, fn func(catalog.Host)) []catalog.Host {
 	parallel = effectiveParallel(parallel)
 	sem := make(chan struct{}, parallel)
 	var wg sync.WaitGroup
-	var started []Host
+	var started []catalog.Host
 	for _, h := range hosts {
 		select {
 		case sem <- struct{}{}:

@@ -4,6 +4,8 @@ import (
 	"context"
 	"slices"
 	"sort"
+
+	"releasedesk/events/catalog"
 )
 
 // prune keeps the project's keep_releases releases on a host just
@@ -16,7 +18,7 @@ import (
 func (d *deployment) prune(ctx context.Context, hr *hostRun, releases []string) {
 	keep := d.p.KeepReleases
 	if keep <= 0 {
-		keep = DefaultKeepReleases
+		keep = catalog.DefaultKeepReleases
 	}
 	remove := pruneSet(releases, keep, d.req.Version, hr.previous)
 	if len(remove) == 0 {
@@ -26,7 +28,7 @@ func (d *deployment) prune(ctx context.Context, hr *hostRun, releases []string) 
 	if _, _, err := d.command(ctx, hr, "prune", argv, err); err != nil {
 		return
 	}
-	_ = d.emit(TypeReleasePruned, Pruned{Deployment: d.id, Project: d.p.ID, Environment: d.env.Name,
+	_ = d.emit(catalog.TypeReleasePruned, catalog.Pruned{Deployment: d.id, Project: d.p.ID, Environment: d.env.Name,
 		Host: hr.host.Addr, Versions: remove})
 }
 

@@ -9,7 +9,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
-	"releasedesk/events"
+	"releasedesk/events/catalog"
 )
 
 // Recover deals with what a previous process left: every deployment
@@ -48,7 +48,7 @@ func (r *Runner) recoverOne(ctx context.Context, id string) error {
 	if !ok {
 		return ErrNotFound
 	}
-	prior, err := r.log.ReadStream(ctx, DeployStream(id), 1)
+	prior, err := r.log.ReadStream(ctx, catalog.DeployStream(id), 1)
 	if err != nil {
 		return err
 	}
@@ -71,13 +71,13 @@ func (r *Runner) recoverOne(ctx context.Context, id string) error {
 	}
 	wg.Wait()
 	d.closeHosts()
-	if err := r.releaseLockOf(ctx, d.p, d.env.Name, id, TypeDeployInterrupted); err != nil {
+	if err := r.releaseLockOf(ctx, d.p, d.env.Name, id, catalog.TypeDeployInterrupted); err != nil {
 		return err
 	}
-	fin := Finished{Deployment: id, Project: d.p.ID, Environment: d.env.Name, Version: d.req.Version,
+	fin := catalog.Finished{Deployment: id, Project: d.p.ID, Environment: d.env.Name, Version: d.req.Version,
 		Commit: d.req.Commit, Kind: d.req.Kind, Error: "the runner stopped during the deployment"}
 	d.fillHosts(&fin)
-	return d.emit(TypeDeployInterrupted, fin)
+	return d.emit(catalog.TypeDeployInterrupted, fin)
 }
 
 // observe reads what a host really runs after a crash and tidies what the
@@ -91,7 +91,7 @@ func (d *deployment) observe(hr *hostRun) {
 		d.rejectKey(err)
 		_ = s.finish(-1, err)
 		ev.Error = d.red.String(err.Error())
-		_ = d.emit(TypeHostObserved, ev)
+		_ = d.emit(catalog.TypeHostObserved, ev)
 		return
 	}
 	_ = s.finish(0, nil)
@@ -114,13 +114,13 @@ func (d *deployment) observe(hr *hostRun) {
 	if st, _, err := d.command(ctx, hr, "unlock", argv, err, ExitLockHeld); err == nil {
 		d.noteStaleLock(hr, st.Output())
 	}
-	_ = d.emit(TypeHostObserved, ev)
+	_ = d.emit(catalog.TypeHostObserved, ev)
 }
 
 // dial connects to a host outside a deployment run (recovery, drift,
 // breaking a lock); the local strategy needs no connection.
-func (r *Runner) dial(ctx context.Context, p Project, env Environment, h Host) (Executor, error) {
-	if p.Strategy == StrategyLocal {
+func (r *Runner) dial(ctx context.Context, p catalog.Project, env catalog.Environment, h catalog.Host) (Executor, error) {
+	if p.Strategy == catalog.StrategyLocal {
 		return &LocalExecutor{}, nil
 	}
 	dialer := &Dialer{KnownHostsPath: r.cfg.KnownHostsPath, Timeout: r.cfg.SSHTimeout}
@@ -162,7 +162,7 @@ func (r *Runner) releaseStaleLocks(ctx context.Context) error {
 // version is recorded (deploy.host_observed) and not redone; a complete
 // release already staged there is reused.
 func (r *Runner) Resume(ctx context.Context, id, actor string) error {
-	stream := DeployStream(id)
+	stream := catalog.DeployStream(id)
 	envs, err := r.log.ReadStream(ctx, stream, 1)
 	if err != nil {
 		return err
@@ -175,7 +175,7 @@ func (r *Runner) Resume(ctx context.Context, id, actor string) error {
 	switch {
 	case ds.Running:
 		return fmt.Errorf("%w: %s is running (or awaits recovery)", ErrNotResumable, id)
-	case ds.Terminal != TypeDeployFailed && ds.Terminal != TypeDeployInterrupted:
+	case ds.Terminal != catalog.TypeDeployFailed && ds.Terminal != catalog.TypeDeployInterrupted:
 		return fmt.Errorf("%w: %s is %s", ErrNotResumable, id, ds.State())
 	}
 	env, ok := req.Project.Environment(req.Environment)
@@ -194,7 +194,7 @@ func (r *Runner) Resume(ctx context.Context, id, actor string) error {
 		}
 	}
 	return r.execute(ctx, req, requester, hosts, skipped, envs, func(ctx context.Context) (uint64, error) {
-		e, err := events.NewEvent(TypeDeployResumed, actor, Resumed{Deployment: id, Hosts: hosts})
+		e, err := catalog.NewEvent(catalog.TypeDeployResumed, actor, catalog.Resumed{Deployment: id, Hosts: hosts})
 		if err != nil {
 			return 0, err
 		}

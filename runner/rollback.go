@@ -3,6 +3,8 @@ package runner
 import (
 	"context"
 	"fmt"
+
+	"releasedesk/events/catalog"
 )
 
 // A rollback is a deployment of Kind rollback whose Version is a release
@@ -24,17 +26,17 @@ import (
 // RollbackRequest builds the request of a rollback of env to version,
 // looking up the version's commit in the log. The app may as well build
 // the Request itself.
-func (r *Runner) RollbackRequest(ctx context.Context, p Project, env, version, id, reason string) (Request, error) {
+func (r *Runner) RollbackRequest(ctx context.Context, p catalog.Project, env, version, id, reason string) (catalog.Request, error) {
 	if err := ValidateVersion(version); err != nil {
-		return Request{}, fmt.Errorf("%w: %v", ErrInvalidRequest, err)
+		return catalog.Request{}, fmt.Errorf("%w: %v", ErrInvalidRequest, err)
 	}
 	if err := r.catchUp(ctx); err != nil {
-		return Request{}, err
+		return catalog.Request{}, err
 	}
 	commit, ok := r.st.commitOf(p.ID, version)
 	if !ok {
-		return Request{}, fmt.Errorf("%w: version %s of %s was never deployed", ErrInvalidRequest, version, p.ID)
+		return catalog.Request{}, fmt.Errorf("%w: version %s of %s was never deployed", ErrInvalidRequest, version, p.ID)
 	}
-	return Request{Deployment: id, Kind: KindRollback, Project: p, Environment: env,
+	return catalog.Request{Deployment: id, Kind: catalog.KindRollback, Project: p, Environment: env,
 		Commit: commit, Version: version, Reason: reason}, nil
 }

@@ -10,17 +10,19 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"releasedesk/events/catalog"
 )
 
 // RsyncOptions describe one transfer of an exported tree to a host's
 // staging dir.
 type RsyncOptions struct {
-	Source         string // local directory; its content is sent (a trailing slash is added)
-	Dest           string // directory on the host (absolute, ValidatePath)
-	Host           Host   // Addr LocalHost: Dest is on this machine, no SSH
-	KeyPath        string // private key (SSH only)
-	KnownHostsPath string // the app's known_hosts (SSH only)
-	ControlPath    string // ssh multiplexing socket, one per host and deployment (SSH only; see ControlPath)
+	Source         string       // local directory; its content is sent (a trailing slash is added)
+	Dest           string       // directory on the host (absolute, ValidatePath)
+	Host           catalog.Host // Addr LocalHost: Dest is on this machine, no SSH
+	KeyPath        string       // private key (SSH only)
+	KnownHostsPath string       // the app's known_hosts (SSH only)
+	ControlPath    string       // ssh multiplexing socket, one per host and deployment (SSH only; see ControlPath)
 	// Relay: the remote half runs on the host's open connection
 	// (relayShell as -e, see relayRsync), not over ssh: KeyPath,
 	// KnownHostsPath and ControlPath are not used.
@@ -182,7 +184,7 @@ func RsyncCommand(o RsyncOptions) ([]string, error) {
 		// else may go, so no --delete.
 		argv = []string{"rsync", "-a", "--no-times", "--stats", "--chmod=Fa-w", "--from0", "--files-from=" + o.FilesFrom}
 	}
-	if o.Host.Addr != LocalHost {
+	if o.Host.Addr != catalog.LocalHost {
 		argv = append(argv, "-s")
 	}
 	if o.LinkDest != "" {
@@ -195,7 +197,7 @@ func RsyncCommand(o RsyncOptions) ([]string, error) {
 		argv = append(argv, "--exclude="+x)
 	}
 	src := strings.TrimRight(o.Source, "/") + "/"
-	if o.Host.Addr == LocalHost {
+	if o.Host.Addr == catalog.LocalHost {
 		return append(argv, "--", src, o.Dest+"/"), nil
 	}
 	if o.Relay {
@@ -236,7 +238,7 @@ func ControlMasterCommand(o RsyncOptions) ([]string, error) {
 // CloseControlMaster ends o's ssh master, if one runs (a local destination
 // has none). A master that is already gone is not an error.
 func CloseControlMaster(ctx context.Context, o RsyncOptions) error {
-	if o.Host.Addr == LocalHost {
+	if o.Host.Addr == catalog.LocalHost {
 		return nil
 	}
 	argv, err := ControlMasterCommand(o)

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"releasedesk/events/catalog"
 )
 
 // TestRsyncCommandRelay: a relayed rsync has relayShell as its remote
@@ -12,7 +14,7 @@ import (
 // or control socket: it rides the host's open connection.
 func TestRsyncCommandRelay(t *testing.T) {
 	got, err := RsyncCommand(RsyncOptions{Source: "/srv/export/app", Dest: "/srv/www/releases/.20240102030405-abcdef0.partial",
-		Host: Host{Addr: "www@10.0.0.5:2222"}, Relay: true, LinkDest: "/srv/www/releases/20240101000000-1234567"})
+		Host: catalog.Host{Addr: "www@10.0.0.5:2222"}, Relay: true, LinkDest: "/srv/www/releases/20240101000000-1234567"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,7 +27,7 @@ func TestRsyncCommandRelay(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("RsyncCommand:\n got %q\nwant %q", got, want)
 	}
-	if _, err := RsyncCommand(RsyncOptions{Source: "/x", Dest: "/srv/a", Host: Host{Addr: "www@h:bad"}, Relay: true}); err == nil {
+	if _, err := RsyncCommand(RsyncOptions{Source: "/x", Dest: "/srv/a", Host: catalog.Host{Addr: "www@h:bad"}, Relay: true}); err == nil {
 		t.Fatal("a bad host address was accepted")
 	}
 }

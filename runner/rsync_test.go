@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"releasedesk/events/catalog"
 	"releasedesk/runner/sshtest"
 )
 
@@ -19,7 +20,7 @@ func TestRsyncCommandArgv(t *testing.T) {
 	o := RsyncOptions{
 		Source:         "/srv/export/app",
 		Dest:           "/srv/www/releases/.20240102030405-abcdef0.partial",
-		Host:           Host{Addr: "www@10.0.0.5:2222"},
+		Host:           catalog.Host{Addr: "www@10.0.0.5:2222"},
 		KeyPath:        "/keys/deploy key",
 		KnownHostsPath: "/data/known_hosts",
 		ControlPath:    "/tmp/rd/cm-0123456789abcdef",
@@ -53,7 +54,7 @@ func TestRsyncCommandArgv(t *testing.T) {
 	}
 
 	// Local destination: no ssh at all.
-	got, err = RsyncCommand(RsyncOptions{Source: "/x/", Dest: "/srv/www/releases/a", Host: Host{Addr: LocalHost}})
+	got, err = RsyncCommand(RsyncOptions{Source: "/x/", Dest: "/srv/www/releases/a", Host: catalog.Host{Addr: catalog.LocalHost}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +163,7 @@ func TestRsyncToHost(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	host := Host(c.Hosts[0])
+	host := catalog.Host(c.Hosts[0])
 	host.Path = c.Hosts[0].Path + "/my app"
 	l := Layout{Path: host.Path}
 	e := dialHost(t, c, 0, &Dialer{KnownHostsPath: filepath.Join(keys, "known_hosts")})
@@ -319,7 +320,7 @@ func TestRsyncLocal(t *testing.T) {
 	var prev string
 	for _, v := range []string{tv1, tv2} {
 		ok(t)(l.BeginStaging(v))
-		o := RsyncOptions{Source: src, Dest: l.Staging(v), Host: Host{Addr: LocalHost}, LinkDest: prev}
+		o := RsyncOptions{Source: src, Dest: l.Staging(v), Host: catalog.Host{Addr: catalog.LocalHost}, LinkDest: prev}
 		out := ok(t)(RsyncCommand(o))
 		st, err := ParseRsyncStats(out)
 		if err != nil {
@@ -337,7 +338,7 @@ func TestRsyncLocal(t *testing.T) {
 	if !sameFile(t, filepath.Join(l.Release(tv1), "b/c"), filepath.Join(l.Release(tv2), "b/c")) {
 		t.Fatal("local link-dest did not hard-link")
 	}
-	if err := CloseControlMaster(context.Background(), RsyncOptions{Host: Host{Addr: LocalHost}}); err != nil {
+	if err := CloseControlMaster(context.Background(), RsyncOptions{Host: catalog.Host{Addr: catalog.LocalHost}}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"releasedesk/events/catalog"
 	"releasedesk/runner/sshtest"
 )
 
@@ -84,9 +85,9 @@ func runConnsAfter(t *testing.T, c *sshtest.Cluster, what string) {
 // connect to each host once (the full one: plus rsync's master).
 func TestRunConnectionsFollowParallel(t *testing.T) {
 	const hosts, parallel = 7, 2
-	h := newRunHarness(t, runHarnessOpts{strategy: StrategyRsync, hosts: hosts, files: 200,
-		env: func(e *Environment) { e.Parallel, e.Batch = parallel, parallel },
-		project: func(p *Project) {
+	h := newRunHarness(t, runHarnessOpts{strategy: catalog.StrategyRsync, hosts: hosts, files: 200,
+		env: func(e *catalog.Environment) { e.Parallel, e.Batch = parallel, parallel },
+		project: func(p *catalog.Project) {
 			p.Hooks.PostRelease = `[ -e ../../delay ] && sleep "$(cat ../../delay)"; true`
 		}})
 	targets := h.targets()
@@ -126,11 +127,11 @@ func TestRunConnectionsFollowParallel(t *testing.T) {
 	}
 	c1 := h.head()
 	v1 := h.versionOf(c1)
-	run("full deployment", KindDeploy, c1, v1, 1)
+	run("full deployment", catalog.KindDeploy, c1, v1, 1)
 	c2 := h.commit(map[string]string{"dir0/file000.txt": "changed\n", "dir1/file001.txt": "changed too\n"})
 	v2 := h.versionOf(c2)
-	run("1% change", KindDeploy, c2, v2, 1)
-	run("rollback", KindRollback, c1, v1, 1)
+	run("1% change", catalog.KindDeploy, c2, v2, 1)
+	run("rollback", catalog.KindRollback, c1, v1, 1)
 }
 
 // TestRunHaltRevertsEndedBatches: 6 hosts, parallel 2, batches of 2 under
@@ -141,24 +142,26 @@ func TestRunConnectionsFollowParallel(t *testing.T) {
 // Every host runs v1 again, none keeps a lock, and no connection is left.
 func TestRunHaltRevertsEndedBatches(t *testing.T) {
 	const hosts, parallel = 6, 2
-	h := newRunHarness(t, runHarnessOpts{strategy: StrategyRsync, hosts: hosts, files: 50,
-		env: func(e *Environment) { e.Parallel, e.Batch, e.OnFailure = parallel, parallel, OnFailureHalt },
-		project: func(p *Project) {
+	h := newRunHarness(t, runHarnessOpts{strategy: catalog.StrategyRsync, hosts: hosts, files: 50,
+		env: func(e *catalog.Environment) {
+			e.Parallel, e.Batch, e.OnFailure = parallel, parallel, catalog.OnFailureHalt
+		},
+		project: func(p *catalog.Project) {
 			p.Hooks.PreRelease = runFailHook
 			p.Hooks.PostRelease = `basename "$PWD" >>../../post-release.log` // the release it runs in
 		}})
 	targets := h.targets()
 	c1 := h.head()
 	v1, m1 := h.versionOf(c1), h.manifestOf(c1)
-	h.mustSucceed(KindDeploy, c1, v1)
+	h.mustSucceed(catalog.KindDeploy, c1, v1)
 	runSetFailFlag(t, targets[5], true)
 
 	c2 := h.commit(map[string]string{"dir0/file000.txt": "v2\n"})
 	v2 := h.versionOf(c2)
 	w := watchConns(t, h.cluster)
-	id, term := h.deploy(KindDeploy, c2, v2)
+	id, term := h.deploy(catalog.KindDeploy, c2, v2)
 	peak := w.end()
-	if term != TypeDeployFailed {
+	if term != catalog.TypeDeployFailed {
 		t.Fatalf("ended %s:\n%s", term, h.describe(id))
 	}
 	t.Logf("halted deployment with reverts: peak %d connections open at once", peak)
@@ -189,7 +192,7 @@ func TestRunHaltRevertsEndedBatches(t *testing.T) {
 		if i < 0 || !slices.Contains(seq[:i], "unlock") {
 			t.Fatalf("%s: %v: want an unlock, then a reconnect", host.Addr, seq)
 		}
-		want := []string{"reconnect", "relock", "revert", TypeHostReverted, "hook.post_release", "unlock"}
+		want := []string{"reconnect", "relock", "revert", catalog.TypeHostReverted, "hook.post_release", "unlock"}
 		if got := seq[i:]; !slices.Equal(got, want) {
 			t.Fatalf("%s after the halt: %v, want %v", host.Addr, got, want)
 		}
@@ -215,12 +218,14 @@ func TestRunHaltRevertsEndedBatches(t *testing.T) {
 // left on v1 (recorded as observed, not reverted) and unlocked.
 func TestRunHaltLeavesAloneWhatChangedSince(t *testing.T) {
 	const parallel = 2
-	h := newRunHarness(t, runHarnessOpts{strategy: StrategyRsync, hosts: 4, files: 20,
-		env: func(e *Environment) { e.Parallel, e.Batch, e.OnFailure = parallel, parallel, OnFailureHalt }})
+	h := newRunHarness(t, runHarnessOpts{strategy: catalog.StrategyRsync, hosts: 4, files: 20,
+		env: func(e *catalog.Environment) {
+			e.Parallel, e.Batch, e.OnFailure = parallel, parallel, catalog.OnFailureHalt
+		}})
 	targets := h.targets()
 	c1 := h.head()
 	v1 := h.versionOf(c1)
-	h.mustSucceed(KindDeploy, c1, v1)
+	h.mustSucceed(catalog.KindDeploy, c1, v1)
 
 	other := LockInfo{Deployment: "other-desk", Holder: "bob", Since: time.Now()}
 	lock, err := Layout{Path: targets[0].Path}.Lock(other)
@@ -236,8 +241,8 @@ func TestRunHaltLeavesAloneWhatChangedSince(t *testing.T) {
 	runSetFailFlag(t, targets[3], true)
 	c2 := h.commit(map[string]string{"dir0/file000.txt": "v2\n"})
 	v2 := h.versionOf(c2)
-	id, term := h.deploy(KindDeploy, c2, v2)
-	if term != TypeDeployFailed || !strings.Contains(h.stepOutput(id, targets[3].Addr, "hook.pre_release"), "meddled") {
+	id, term := h.deploy(catalog.KindDeploy, c2, v2)
+	if term != catalog.TypeDeployFailed || !strings.Contains(h.stepOutput(id, targets[3].Addr, "hook.pre_release"), "meddled") {
 		t.Fatalf("ended %s:\n%s", term, h.describe(id))
 	}
 	runConnsAfter(t, h.cluster, "halted deployment")
@@ -256,8 +261,8 @@ func TestRunHaltLeavesAloneWhatChangedSince(t *testing.T) {
 		t.Fatalf("host 1 runs %s, want %s as the other party left it", got, v1)
 	}
 	h.checkLockFreeOn(targets[1:])
-	var seen HostEvent
-	for _, e := range h.ofType(id, TypeHostObserved) {
+	var seen catalog.HostEvent
+	for _, e := range h.ofType(id, catalog.TypeHostObserved) {
 		_ = e.Decode(&seen)
 	}
 	if seen.Host != targets[1].Addr || seen.Version != v1 || seen.Commit != c1 {
@@ -265,7 +270,7 @@ func TestRunHaltLeavesAloneWhatChangedSince(t *testing.T) {
 	}
 	for i, want := range map[int][]string{
 		0: {"reconnect", "relock"},
-		1: {"reconnect", "relock", "revert", TypeHostObserved, "unlock"},
+		1: {"reconnect", "relock", "revert", catalog.TypeHostObserved, "unlock"},
 	} {
 		seq := h.hostSequence(id, targets[i].Addr)
 		if got := seq[slices.Index(seq, "reconnect"):]; !slices.Equal(got, want) {

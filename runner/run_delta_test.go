@@ -6,17 +6,19 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+
+	"releasedesk/events/catalog"
 )
 
 // A release staged as a delta of the previous one (cp -Rl, the changed
 // paths removed, only they sent) equals one staged in full, and never
 // touches the previous release's files.
 func TestRunDeltaStaging(t *testing.T) {
-	h := newRunHarness(t, runHarnessOpts{strategy: StrategyRsync, hosts: 1})
+	h := newRunHarness(t, runHarnessOpts{strategy: catalog.StrategyRsync, hosts: 1})
 	host := h.targets()[0]
 	c1 := h.head()
 	v1, m1 := h.versionOf(c1), h.manifestOf(c1)
-	h.mustSucceed(KindDeploy, c1, v1)
+	h.mustSucceed(catalog.KindDeploy, c1, v1)
 	h.checkHosts(h.targets(), v1, c1, m1)
 
 	const changed, deleted, modeOnly, same = "dir0/file000.txt", "dir1/file001.txt", "dir2/file002.txt", "dir3/file003.txt"
@@ -29,7 +31,7 @@ func TestRunDeltaStaging(t *testing.T) {
 	}
 	c2 := commitAll(t, h.repo, "change, delete, chmod, add")
 	v2, m2 := h.versionOf(c2), h.manifestOf(c2)
-	id2 := h.mustSucceed(KindDeploy, c2, v2)
+	id2 := h.mustSucceed(catalog.KindDeploy, c2, v2)
 	h.checkHosts(h.targets(), v2, c2, m2)
 	st, err := ParseTarStats(h.stepOutput(id2, host.Addr, "transfer"))
 	if err != nil {
@@ -75,7 +77,7 @@ func TestRunDeltaStaging(t *testing.T) {
 		t.Fatal(err)
 	}
 	v3 := h.versionOf(c2)
-	id3 := h.mustSucceed(KindDeploy, c2, v3)
+	id3 := h.mustSucceed(catalog.KindDeploy, c2, v3)
 	h.checkHosts(h.targets(), v3, c2, m2)
 	if st, err := ParseRsyncStats(h.stepOutput(id3, host.Addr, "transfer")); err != nil || st.Files < int64(m2.Files) {
 		t.Fatalf("not a full transfer: %+v %v", st, err)
@@ -98,20 +100,20 @@ func TestRunDeltaStaging(t *testing.T) {
 // commit alone keeps one; a build (here one whose output differs at every
 // run) keeps none, and drops one kept earlier for the same version.
 func TestRunKeepsManifestsOnlyOfPureExports(t *testing.T) {
-	h := newRunHarness(t, runHarnessOpts{strategy: StrategyLocal})
+	h := newRunHarness(t, runHarnessOpts{strategy: catalog.StrategyLocal})
 	c := h.head()
 	v := h.versionOf(c)
-	h.mustSucceed(KindDeploy, c, v)
+	h.mustSucceed(catalog.KindDeploy, c, v)
 	if _, err := h.ws.LoadManifest(h.p.ID, v); err != nil {
 		t.Fatalf("a pure export kept no manifest: %v", err)
 	}
 
 	h.p.Build = "date +%s%N > BUILD_ID"
-	id := h.submit(KindDeploy, c, v) // the same version exported again, now built
+	id := h.submit(catalog.KindDeploy, c, v) // the same version exported again, now built
 	if err := h.r.Run(context.Background(), id); err != nil {
 		t.Fatal(err)
 	}
-	if term := h.terminal(id); term != TypeDeploySucceeded {
+	if term := h.terminal(id); term != catalog.TypeDeploySucceeded {
 		t.Fatalf("built deployment ended %s:\n%s", term, h.describe(id))
 	}
 	if _, err := h.ws.LoadManifest(h.p.ID, v); err == nil {
@@ -127,20 +129,20 @@ func TestRunKeepsManifestsOnlyOfPureExports(t *testing.T) {
 // (its manifest), is sealed, and the previous releases are untouched:
 // same tree, same inodes, same content.
 func TestRunDeltaTarTransfer(t *testing.T) {
-	h := newRunHarness(t, runHarnessOpts{strategy: StrategyRsync, hosts: 2})
+	h := newRunHarness(t, runHarnessOpts{strategy: catalog.StrategyRsync, hosts: 2})
 	hosts := h.targets()
 	c1 := h.head()
 	v1 := h.versionOf(c1)
-	h.mustSucceed(KindDeploy, c1, v1)
+	h.mustSucceed(catalog.KindDeploy, c1, v1)
 	// v2: a small delta, so that v2's copy of the file v3 modifies is a
 	// hard link into v1.
 	c2 := h.commit(map[string]string{"dir6/file006.txt": "v2\n"})
 	v2, m2 := h.versionOf(c2), h.manifestOf(c2)
-	h.mustSucceed(KindDeploy, c2, v2)
+	h.mustSucceed(catalog.KindDeploy, c2, v2)
 	h.checkHosts(hosts, v2, c2, m2)
 
 	const modified, deleted, toExec, toPlain = "dir0/file000.txt", "dir1/file001.txt", "dir2/file002.txt", "bin/run.sh"
-	rel := func(host Host, v, p string) string {
+	rel := func(host catalog.Host, v, p string) string {
 		return filepath.Join(host.Path, "releases", v, filepath.FromSlash(p))
 	}
 	first := hosts[0]
@@ -152,7 +154,7 @@ func TestRunDeltaTarTransfer(t *testing.T) {
 		inode uint64
 		body  string
 	}
-	snapshot := func(host Host, v string) snap {
+	snapshot := func(host catalog.Host, v string) snap {
 		m, err := buildManifest(rel(host, v, ""), nil)
 		if err != nil {
 			t.Fatal(err)
@@ -184,7 +186,7 @@ func TestRunDeltaTarTransfer(t *testing.T) {
 	c3 := commitAll(t, h.repo, "modify, delete, chmod both ways, retarget a symlink, add")
 	v3, m3 := h.versionOf(c3), h.manifestOf(c3)
 	accepted := h.handshakes()
-	id3 := h.mustSucceed(KindDeploy, c3, v3)
+	id3 := h.mustSucceed(catalog.KindDeploy, c3, v3)
 	h.checkHosts(hosts, v3, c3, m3)
 	for i, n := range h.handshakes() {
 		if d := n - accepted[i]; d != 1 {
@@ -196,8 +198,8 @@ func TestRunDeltaTarTransfer(t *testing.T) {
 		// The transfer is a recorded step: its command is the extract
 		// argv, its output the stream's figures.
 		var cmd []string
-		for _, e := range h.ofType(id3, TypeStepStarted) {
-			var s StepStarted
+		for _, e := range h.ofType(id3, catalog.TypeStepStarted) {
+			var s catalog.StepStarted
 			_ = e.Decode(&s)
 			if s.Host == host.Addr && s.Name == "transfer" {
 				cmd = s.Command
@@ -252,6 +254,6 @@ func TestRunDeltaTarTransfer(t *testing.T) {
 	h.checkLockFree()
 
 	// Rolling back to v2 finds it whole.
-	h.mustSucceed(KindRollback, c2, v2)
+	h.mustSucceed(catalog.KindRollback, c2, v2)
 	h.checkHosts(hosts, v2, c2, m2)
 }

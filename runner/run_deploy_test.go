@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"releasedesk/events/catalog"
 )
 
 // The whole life of an environment, for each strategy: deploy, a 1%
@@ -17,17 +19,17 @@ import (
 // events say exactly what happened.
 
 func TestRunLifecycleLocal(t *testing.T) {
-	h := newRunHarness(t, runHarnessOpts{strategy: StrategyLocal})
+	h := newRunHarness(t, runHarnessOpts{strategy: catalog.StrategyLocal})
 	runLifecycle(t, h)
 }
 
 func TestRunLifecycleRsync(t *testing.T) {
-	h := newRunHarness(t, runHarnessOpts{strategy: StrategyRsync, hosts: 3})
+	h := newRunHarness(t, runHarnessOpts{strategy: catalog.StrategyRsync, hosts: 3})
 	runLifecycle(t, h)
 }
 
 func TestRunLifecycleGit(t *testing.T) {
-	h := newRunHarness(t, runHarnessOpts{strategy: StrategyGit, hosts: 3})
+	h := newRunHarness(t, runHarnessOpts{strategy: catalog.StrategyGit, hosts: 3})
 	runLifecycle(t, h)
 }
 
@@ -35,7 +37,7 @@ func runLifecycle(t *testing.T, h *runHarness) {
 	hosts := h.targets()
 	first := hosts[0]
 	transfer := []string{"transfer"}
-	if h.p.Strategy == StrategyGit {
+	if h.p.Strategy == catalog.StrategyGit {
 		transfer = []string{"git.fetch", "git.archive"}
 	}
 	stageSeq := func(prune ...string) []string {
@@ -44,19 +46,19 @@ func runLifecycle(t *testing.T, h *runHarness) {
 		// the releases for prune.
 		seq := []string{"connect", "prepare", "staging"}
 		seq = append(seq, transfer...)
-		seq = append(seq, "finalize", TypeHostStaged, "switch", TypeHostSwitched)
+		seq = append(seq, "finalize", catalog.TypeHostStaged, "switch", catalog.TypeHostSwitched)
 		seq = append(seq, prune...)
 		return append(seq, "unlock")
 	}
-	switchSeq := []string{"connect", "prepare", TypeHostStaged, "switch", TypeHostSwitched, "unlock"}
-	wantDeploy := []string{TypeDeployRequested, TypeDeployStarted, TypeDeployPlanned, TypeDeploySucceeded}
+	switchSeq := []string{"connect", "prepare", catalog.TypeHostStaged, "switch", catalog.TypeHostSwitched, "unlock"}
+	wantDeploy := []string{catalog.TypeDeployRequested, catalog.TypeDeployStarted, catalog.TypeDeployPlanned, catalog.TypeDeploySucceeded}
 	wantRollback := wantDeploy
 
 	// 1. First deploy.
 	c1 := h.head()
 	v1, m1 := h.versionOf(c1), h.manifestOf(c1)
 	start := time.Now()
-	id1 := h.mustSucceed(KindDeploy, c1, v1)
+	id1 := h.mustSucceed(catalog.KindDeploy, c1, v1)
 	t.Logf("deploy v1 (%d files) to %d host(s): %s", m1.Files, len(hosts), time.Since(start).Round(time.Millisecond))
 	h.checkHosts(hosts, v1, c1, m1)
 	if got := h.deploySequence(id1); !reflect.DeepEqual(got, wantDeploy) {
@@ -65,8 +67,8 @@ func runLifecycle(t *testing.T, h *runHarness) {
 	if got := h.hostSequence(id1, first.Addr); !reflect.DeepEqual(got, stageSeq()) {
 		t.Fatalf("deploy v1 on %s: %v\nwant %v", first.Addr, got, stageSeq())
 	}
-	var planned Planned
-	_ = h.ofType(id1, TypeDeployPlanned)[0].Decode(&planned)
+	var planned catalog.Planned
+	_ = h.ofType(id1, catalog.TypeDeployPlanned)[0].Decode(&planned)
 	if planned.ManifestHash != m1.Hash || planned.Files != m1.Files {
 		t.Fatalf("planned %+v, manifest %s %d", planned, m1.Hash, m1.Files)
 	}
@@ -76,7 +78,7 @@ func runLifecycle(t *testing.T, h *runHarness) {
 	v2, m2 := h.versionOf(c2), h.manifestOf(c2)
 	accepted := h.handshakes()
 	start = time.Now()
-	id2 := h.mustSucceed(KindDeploy, c2, v2)
+	id2 := h.mustSucceed(catalog.KindDeploy, c2, v2)
 	t.Logf("deploy v2 (1%% change): %s", time.Since(start).Round(time.Millisecond))
 	h.checkHosts(hosts, v2, c2, m2)
 	// One connection per host for every command (a full transfer adds
@@ -86,7 +88,7 @@ func runLifecycle(t *testing.T, h *runHarness) {
 			t.Fatalf("host %d: %d SSH handshakes in one deployment", i, d)
 		}
 	}
-	if h.p.Strategy == StrategyLocal {
+	if h.p.Strategy == catalog.StrategyLocal {
 		st, err := ParseRsyncStats(h.stepOutput(id2, first.Addr, "transfer"))
 		if err != nil {
 			t.Fatal(err)
@@ -95,7 +97,7 @@ func runLifecycle(t *testing.T, h *runHarness) {
 			t.Fatalf("%d files transferred for a 2-file change", st.FilesTransferred)
 		}
 	}
-	if h.p.Strategy == StrategyRsync {
+	if h.p.Strategy == catalog.StrategyRsync {
 		// A delta: the changed files travel as a tar stream over the
 		// host's open connection.
 		st, err := ParseTarStats(h.stepOutput(id2, first.Addr, "transfer"))
@@ -107,7 +109,7 @@ func runLifecycle(t *testing.T, h *runHarness) {
 			t.Fatalf("%d files transferred for a 2-file change", st.Files)
 		}
 	}
-	if h.p.Strategy != StrategyGit {
+	if h.p.Strategy != catalog.StrategyGit {
 		// Unchanged files are hard links into the previous release.
 		same := "dir2/file002.txt"
 		a := runInode(t, filepath.Join(first.Path, "releases", v1, same))
@@ -119,7 +121,7 @@ func runLifecycle(t *testing.T, h *runHarness) {
 
 	// 3. Roll back to v1: no transfer, just a switch.
 	start = time.Now()
-	id3 := h.mustSucceed(KindRollback, c1, v1)
+	id3 := h.mustSucceed(catalog.KindRollback, c1, v1)
 	t.Logf("rollback to v1: %s", time.Since(start).Round(time.Millisecond))
 	h.checkHosts(hosts, v1, c1, m1)
 	if got := h.hostSequence(id3, first.Addr); !reflect.DeepEqual(got, switchSeq) {
@@ -128,14 +130,14 @@ func runLifecycle(t *testing.T, h *runHarness) {
 	if got := h.deploySequence(id3); !reflect.DeepEqual(got, wantRollback) {
 		t.Fatalf("rollback events %v", got)
 	}
-	var sw HostEvent
-	_ = h.ofType(id3, TypeHostSwitched)[0].Decode(&sw)
+	var sw catalog.HostEvent
+	_ = h.ofType(id3, catalog.TypeHostSwitched)[0].Decode(&sw)
 	if sw.Version != v1 || sw.Previous != v2 || sw.Commit != c1 {
 		t.Fatalf("rollback host_switched %+v", sw)
 	}
 
 	// 4. Roll forward to v2.
-	h.mustSucceed(KindRollback, c2, v2)
+	h.mustSucceed(catalog.KindRollback, c2, v2)
 	h.checkHosts(hosts, v2, c2, m2)
 
 	// 5. Prune: keep 2; a third release removes v1, keeps v2 (the one it
@@ -143,7 +145,7 @@ func runLifecycle(t *testing.T, h *runHarness) {
 	h.p.KeepReleases = 2
 	c3 := h.commit(map[string]string{"dir3/file003.txt": "third\n"})
 	v3, m3 := h.versionOf(c3), h.manifestOf(c3)
-	id5 := h.mustSucceed(KindDeploy, c3, v3)
+	id5 := h.mustSucceed(catalog.KindDeploy, c3, v3)
 	h.checkHosts(hosts, v3, c3, m3)
 	if got := h.hostSequence(id5, first.Addr); !reflect.DeepEqual(got, stageSeq("prune")) {
 		t.Fatalf("deploy v3 on %s: %v\nwant %v", first.Addr, got, stageSeq("prune"))
@@ -154,11 +156,11 @@ func runLifecycle(t *testing.T, h *runHarness) {
 		}
 	}
 
-	pruned := h.ofType(id5, TypeReleasePruned)
+	pruned := h.ofType(id5, catalog.TypeReleasePruned)
 	if len(pruned) != len(hosts) {
 		t.Fatalf("%d release.pruned events for %d hosts", len(pruned), len(hosts))
 	}
-	var pr Pruned
+	var pr catalog.Pruned
 	_ = pruned[0].Decode(&pr)
 	if !slices.Equal(pr.Versions, []string{v1}) {
 		t.Fatalf("pruned %v", pr.Versions)
@@ -172,7 +174,7 @@ func runLifecycle(t *testing.T, h *runHarness) {
 	}
 
 	// 6. Roll back to the pruned v1: it is staged again from its commit.
-	id6 := h.mustSucceed(KindRollback, c1, v1)
+	id6 := h.mustSucceed(catalog.KindRollback, c1, v1)
 	h.checkHosts(hosts, v1, c1, m1)
 	if got := h.hostSequence(id6, first.Addr); !slices.Contains(got, "staging") || !slices.Contains(got, transfer[0]) {
 		t.Fatalf("rollback to a pruned release on %s: %v", first.Addr, got)
@@ -181,7 +183,7 @@ func runLifecycle(t *testing.T, h *runHarness) {
 	// Only the project's last export is kept: the rollback's, of v1 (v3's
 	// was updated into it); the git strategy's rollback exports nothing.
 	last := v1
-	if h.p.Strategy == StrategyGit {
+	if h.p.Strategy == catalog.StrategyGit {
 		last = v3
 	}
 	ents, err := os.ReadDir(filepath.Dir(h.ws.ExportDir(h.p.ID, v1)))
@@ -218,16 +220,16 @@ func (h *runHarness) handshakes() []int {
 // once every host is switched.
 func TestRunBuildAndLocalHooks(t *testing.T) {
 	marker := filepath.Join(runShmDir(t), "post-deploy-ran")
-	h := newRunHarness(t, runHarnessOpts{strategy: StrategyLocal, files: 10, project: func(p *Project) {
+	h := newRunHarness(t, runHarnessOpts{strategy: catalog.StrategyLocal, files: 10, project: func(p *catalog.Project) {
 		p.Hooks.PreDeploy = `echo "pre_deploy in $(basename "$PWD")"`
 		p.Build = `mkdir -p assets && printf 'compiled %s with %s\n' "$RELEASEDESK_VERSION" "$BUILD_KEY" >assets/app.js && echo "key $BUILD_KEY"`
 		p.Hooks.PostDeploy = `echo "$RELEASEDESK_DEPLOYMENT" >` + Quote(marker)
-		p.Env = []EnvVar{{Name: "BUILD_KEY", FromEnv: "RD_TEST_BUILD_KEY", Secret: true}}
+		p.Env = []catalog.EnvVar{{Name: "BUILD_KEY", FromEnv: "RD_TEST_BUILD_KEY", Secret: true}}
 	}})
 	t.Setenv("RD_TEST_BUILD_KEY", "bk-0123456789")
 	c := h.head()
 	v := h.versionOf(c)
-	id := h.mustSucceed(KindDeploy, c, v)
+	id := h.mustSucceed(catalog.KindDeploy, c, v)
 	host := h.targets()[0]
 	b, err := os.ReadFile(filepath.Join(host.Path, "current", "assets", "app.js"))
 	if err != nil || string(b) != "compiled "+v+" with bk-0123456789\n" {
@@ -242,8 +244,8 @@ func TestRunBuildAndLocalHooks(t *testing.T) {
 	if b, err := os.ReadFile(marker); err != nil || string(b) != id+"\n" {
 		t.Fatalf("post_deploy: %q %v", b, err)
 	}
-	var planned Planned
-	_ = h.ofType(id, TypeDeployPlanned)[0].Decode(&planned)
+	var planned catalog.Planned
+	_ = h.ofType(id, catalog.TypeDeployPlanned)[0].Decode(&planned)
 	if planned.Files != h.manifestOf(c).Files+1 {
 		t.Fatalf("the manifest does not count the built file: %d", planned.Files)
 	}
@@ -263,16 +265,16 @@ func TestRunBuildAndLocalHooks(t *testing.T) {
 // TestRunLocalFailures: a commit the repository lacks, and a failing
 // build, fail the deployment before any host is touched.
 func TestRunLocalFailures(t *testing.T) {
-	h := newRunHarness(t, runHarnessOpts{strategy: StrategyLocal, files: 10})
+	h := newRunHarness(t, runHarnessOpts{strategy: catalog.StrategyLocal, files: 10})
 	missing := "0123456789abcdef0123456789abcdef01234567"
-	id, term := h.deploy(KindDeploy, missing, h.versionOf(missing))
-	if fin := h.finished(id); term != TypeDeployFailed || !strings.Contains(fin.Error, "is not in") {
+	id, term := h.deploy(catalog.KindDeploy, missing, h.versionOf(missing))
+	if fin := h.finished(id); term != catalog.TypeDeployFailed || !strings.Contains(fin.Error, "is not in") {
 		t.Fatalf("%s %+v", term, fin)
 	}
 	h.p.Build = "echo compiling; exit 7"
 	c := h.head()
-	id, term = h.deploy(KindDeploy, c, h.versionOf(c))
-	if fin := h.finished(id); term != TypeDeployFailed || !strings.Contains(fin.Error, "build: exit status 7: compiling") {
+	id, term = h.deploy(catalog.KindDeploy, c, h.versionOf(c))
+	if fin := h.finished(id); term != catalog.TypeDeployFailed || !strings.Contains(fin.Error, "build: exit status 7: compiling") {
 		t.Fatalf("%s %+v", term, fin)
 	}
 	if _, err := os.Stat(h.targets()[0].Path); !os.IsNotExist(err) {
@@ -288,6 +290,6 @@ func TestRunLifecycleRsyncCatRelay(t *testing.T) {
 	taken := relayHandoff
 	relayHandoff = func(string) (*os.File, *os.File, error) { return nil, nil, errNoHandoff }
 	t.Cleanup(func() { relayHandoff = taken })
-	h := newRunHarness(t, runHarnessOpts{strategy: StrategyRsync, hosts: 3})
+	h := newRunHarness(t, runHarnessOpts{strategy: catalog.StrategyRsync, hosts: 3})
 	runLifecycle(t, h)
 }

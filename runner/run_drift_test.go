@@ -5,17 +5,19 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"releasedesk/events/catalog"
 )
 
 func TestRunDrift(t *testing.T) {
-	h := newRunHarness(t, runHarnessOpts{strategy: StrategyRsync, hosts: 2, files: 10})
+	h := newRunHarness(t, runHarnessOpts{strategy: catalog.StrategyRsync, hosts: 2, files: 10})
 	hosts := h.targets()
 	c1 := h.head()
 	v1 := h.versionOf(c1)
-	h.mustSucceed(KindDeploy, c1, v1)
+	h.mustSucceed(catalog.KindDeploy, c1, v1)
 	c2 := h.commit(map[string]string{"a.txt": "2"})
 	v2 := h.versionOf(c2)
-	h.mustSucceed(KindDeploy, c2, v2)
+	h.mustSucceed(catalog.KindDeploy, c2, v2)
 
 	rep, err := h.r.Drift(context.Background(), h.p, "prod")
 	if err != nil {
@@ -45,11 +47,11 @@ func TestRunDrift(t *testing.T) {
 	if rep.Hosts[0].Drifted {
 		t.Fatalf("host 0: %+v", rep.Hosts[0])
 	}
-	envs, err := h.log.ReadStream(context.Background(), DriftStream(h.p.ID, "prod"), 1)
-	if err != nil || len(envs) != 2 || envs[1].Type != TypeDriftChecked {
+	envs, err := h.log.ReadStream(context.Background(), catalog.DriftStream(h.p.ID, "prod"), 1)
+	if err != nil || len(envs) != 2 || envs[1].Type != catalog.TypeDriftChecked {
 		t.Fatalf("drift events %v %v", envs, err)
 	}
-	var logged DriftReport
+	var logged catalog.DriftReport
 	_ = envs[1].Decode(&logged)
 	if !logged.Hosts[1].Drifted {
 		t.Fatalf("drift.checked %+v", logged)

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"releasedesk/events/catalog"
 )
 
 // runExcludeFiles hold paths each exclude pattern of runExcludes is about,
@@ -26,19 +28,19 @@ var (
 // strategy (git archive | tar on the host) and the rsync strategy publish
 // the very same tree, the one the deployment's manifest lists.
 func TestRunExcludeSameTreeEveryStrategy(t *testing.T) {
-	h := newRunHarness(t, runHarnessOpts{strategy: StrategyGit, hosts: 2, files: 20,
-		project: func(p *Project) { p.Exclude = runExcludes }})
+	h := newRunHarness(t, runHarnessOpts{strategy: catalog.StrategyGit, hosts: 2, files: 20,
+		project: func(p *catalog.Project) { p.Exclude = runExcludes }})
 	hosts := h.targets()
 	c := h.commit(runExcludeFiles)
 	want := h.manifestOf(c)
 	releases := map[string]string{}
-	for _, strategy := range []string{StrategyGit, StrategyRsync} {
+	for _, strategy := range []string{catalog.StrategyGit, catalog.StrategyRsync} {
 		h.p.Strategy = strategy
 		v := h.versionOf(c)
-		id := h.mustSucceed(KindDeploy, c, v)
+		id := h.mustSucceed(catalog.KindDeploy, c, v)
 		h.checkHosts(hosts, v, c, want)
-		var planned Planned
-		if err := h.ofType(id, TypeDeployPlanned)[0].Decode(&planned); err != nil {
+		var planned catalog.Planned
+		if err := h.ofType(id, catalog.TypeDeployPlanned)[0].Decode(&planned); err != nil {
 			t.Fatal(err)
 		}
 		if planned.ManifestHash != want.Hash {
@@ -47,7 +49,7 @@ func TestRunExcludeSameTreeEveryStrategy(t *testing.T) {
 		releases[strategy] = filepath.Join(hosts[0].Path, "releases", v)
 	}
 	var hashes []string
-	for _, strategy := range []string{StrategyGit, StrategyRsync} {
+	for _, strategy := range []string{catalog.StrategyGit, catalog.StrategyRsync} {
 		m, err := buildManifest(releases[strategy], h.deployTimeFiles)
 		if err != nil {
 			t.Fatal(err)
@@ -69,15 +71,15 @@ func TestRunExcludeSameTreeEveryStrategy(t *testing.T) {
 // what the project excludes, and the manifest lists exactly what hosts get.
 func TestRunExcludeAppliesToTheBuild(t *testing.T) {
 	const build = `mkdir -p node_modules/pkg dist && echo module >node_modules/pkg/index.js && echo log >build.log && echo app >dist/app.js`
-	h := newRunHarness(t, runHarnessOpts{strategy: StrategyRsync, hosts: 1, files: 10,
-		project: func(p *Project) { p.Exclude = runExcludes; p.Build = build }})
+	h := newRunHarness(t, runHarnessOpts{strategy: catalog.StrategyRsync, hosts: 1, files: 10,
+		project: func(p *catalog.Project) { p.Exclude = runExcludes; p.Build = build }})
 	c := h.head()
 	v := h.versionOf(c)
 	want := h.manifestOfBuilt(c, build)
-	id := h.mustSucceed(KindDeploy, c, v)
+	id := h.mustSucceed(catalog.KindDeploy, c, v)
 	h.checkHosts(h.targets(), v, c, want)
-	var planned Planned
-	if err := h.ofType(id, TypeDeployPlanned)[0].Decode(&planned); err != nil {
+	var planned catalog.Planned
+	if err := h.ofType(id, catalog.TypeDeployPlanned)[0].Decode(&planned); err != nil {
 		t.Fatal(err)
 	}
 	if planned.ManifestHash != want.Hash {
@@ -97,10 +99,10 @@ func TestRunExcludeAppliesToTheBuild(t *testing.T) {
 // TestRunSubmitRefusesGitBuild: the git strategy cannot publish a build;
 // a project with both is refused, naming the field, and nothing is written.
 func TestRunSubmitRefusesGitBuild(t *testing.T) {
-	h := newRunHarness(t, runHarnessOpts{strategy: StrategyGit, hosts: 1, files: 5, mem: true})
+	h := newRunHarness(t, runHarnessOpts{strategy: catalog.StrategyGit, hosts: 1, files: 5, mem: true})
 	h.p.Build = "npm ci && npm run build"
 	c := h.head()
-	req := Request{Deployment: "gitbuild", Kind: KindDeploy, Project: h.p, Environment: "prod", Commit: c, Version: h.versionOf(c)}
+	req := catalog.Request{Deployment: "gitbuild", Kind: catalog.KindDeploy, Project: h.p, Environment: "prod", Commit: c, Version: h.versionOf(c)}
 	err := Submit(context.Background(), h.log, req, "alice")
 	if !errors.Is(err, ErrInvalidRequest) || !strings.Contains(err.Error(), "project.build") ||
 		!strings.Contains(err.Error(), "git strategy") {
@@ -111,7 +113,7 @@ func TestRunSubmitRefusesGitBuild(t *testing.T) {
 	}
 	t.Logf("refused: %v", err)
 	// The same project with the rsync strategy is fine.
-	req.Project.Strategy = StrategyRsync
+	req.Project.Strategy = catalog.StrategyRsync
 	if err := validateRequest(req); err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"releasedesk/events/catalog"
 )
 
 // TestRunKeptExport: a project's last export is kept and the next
@@ -13,16 +15,16 @@ import (
 // not trusted and the commit is exported in full. Every release is the
 // commit's tree either way.
 func TestRunKeptExport(t *testing.T) {
-	h := newRunHarness(t, runHarnessOpts{strategy: StrategyLocal, files: 20})
+	h := newRunHarness(t, runHarnessOpts{strategy: catalog.StrategyLocal, files: 20})
 	hosts := h.targets()
 	c1 := h.head()
 	v1 := h.versionOf(c1)
-	h.mustSucceed(KindDeploy, c1, v1)
+	h.mustSucceed(catalog.KindDeploy, c1, v1)
 	h.checkHosts(hosts, v1, c1, h.manifestOf(c1))
 
 	c2 := h.commit(map[string]string{"dir0/file000.txt": "changed\n", "newdir/new.txt": "new\n"})
 	v2 := h.versionOf(c2)
-	id2 := h.mustSucceed(KindDeploy, c2, v2)
+	id2 := h.mustSucceed(catalog.KindDeploy, c2, v2)
 	h.checkHosts(hosts, v2, c2, h.manifestOf(c2))
 	if out := h.stepOutput(id2, "", "export"); !strings.Contains(out, "updated the export of "+v1) {
 		t.Fatalf("v2 was not updated from v1's export: %q", out)
@@ -35,7 +37,7 @@ func TestRunKeptExport(t *testing.T) {
 	}
 	c3 := h.commit(map[string]string{"dir1/file001.txt": "changed too\n"})
 	v3 := h.versionOf(c3)
-	id3 := h.mustSucceed(KindDeploy, c3, v3)
+	id3 := h.mustSucceed(catalog.KindDeploy, c3, v3)
 	h.checkHosts(hosts, v3, c3, h.manifestOf(c3))
 	if out := h.stepOutput(id3, "", "export"); !strings.Contains(out, "changed since it was listed") {
 		t.Fatalf("a changed kept export was reused: %q", out)
@@ -45,7 +47,7 @@ func TestRunKeptExport(t *testing.T) {
 	}
 
 	// The same version again (another environment, a redeploy): as is.
-	id4 := h.mustSucceed(KindDeploy, c3, v3)
+	id4 := h.mustSucceed(catalog.KindDeploy, c3, v3)
 	if out := h.stepOutput(id4, "", "export"); !strings.Contains(out, "reusing the export of "+v3) {
 		t.Fatalf("the same version was not reused: %q", out)
 	}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"releasedesk/events"
+	"releasedesk/events/catalog"
 )
 
 // runBigBuild makes 40 files of 1 MiB under big/, the same each time.
@@ -61,7 +62,7 @@ func runBigFiles(n, size int) map[string]string {
 
 // runWaitTransferring waits until rsync has written file data into the
 // staging dir of version on host: the transfer is under way.
-func runWaitTransferring(t *testing.T, host Host, version string, timeout time.Duration) {
+func runWaitTransferring(t *testing.T, host catalog.Host, version string, timeout time.Duration) {
 	t.Helper()
 	staging := Layout{Path: host.Path}.Staging(version)
 	deadline := time.Now().Add(timeout)
@@ -99,12 +100,12 @@ func TestRunHostKilledMidRsync(t *testing.T) { runHostKilledMidTransfer(t, false
 func TestRunHostKilledMidTar(t *testing.T) { runHostKilledMidTransfer(t, true) }
 
 func runHostKilledMidTransfer(t *testing.T, delta bool) {
-	h := newRunHarness(t, runHarnessOpts{strategy: StrategyRsync, hosts: 3, files: 20,
-		env: func(e *Environment) { e.Batch = 1; e.OnFailure = OnFailureHalt }})
+	h := newRunHarness(t, runHarnessOpts{strategy: catalog.StrategyRsync, hosts: 3, files: 20,
+		env: func(e *catalog.Environment) { e.Batch = 1; e.OnFailure = catalog.OnFailureHalt }})
 	hosts := h.targets()
 	c1 := h.head()
 	v1, m1 := h.versionOf(c1), h.manifestOf(c1)
-	h.mustSucceed(KindDeploy, c1, v1)
+	h.mustSucceed(catalog.KindDeploy, c1, v1)
 	if !delta {
 		// No kept manifest of v1: v2 is staged in full, by rsync.
 		if err := os.RemoveAll(filepath.Join(h.ws.Dir, "manifests")); err != nil {
@@ -117,7 +118,7 @@ func runHostKilledMidTransfer(t *testing.T, delta bool) {
 	h.p.Build = runBigBuild
 	c2 := h.commit(map[string]string{"dir0/file000.txt": "v2\n"})
 	v2, m2 := h.versionOf(c2), h.manifestOfBuilt(c2, runBigBuild)
-	id := h.submit(KindDeploy, c2, v2)
+	id := h.submit(catalog.KindDeploy, c2, v2)
 	done := make(chan error, 1)
 	go func() { done <- h.r.Run(context.Background(), id) }()
 	runWaitTransferring(t, hosts[1], v2, time.Minute)
@@ -132,7 +133,7 @@ func runHostKilledMidTransfer(t *testing.T, delta bool) {
 		t.Fatal("the deployment did not end after its host died")
 	}
 	t.Logf("the deployment ended %s after the host died", time.Since(killed).Round(time.Millisecond))
-	if term := h.terminal(id); term != TypeDeployFailed {
+	if term := h.terminal(id); term != catalog.TypeDeployFailed {
 		t.Fatalf("ended %s:\n%s", term, h.describe(id))
 	}
 	fin := h.finished(id)
@@ -140,8 +141,8 @@ func runHostKilledMidTransfer(t *testing.T, delta bool) {
 		len(fin.Switched) != 0 {
 		t.Fatalf("deploy.failed %+v", fin)
 	}
-	var hf HostEvent
-	if err := h.ofType(id, TypeHostFailed)[0].Decode(&hf); err != nil {
+	var hf catalog.HostEvent
+	if err := h.ofType(id, catalog.TypeHostFailed)[0].Decode(&hf); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("host_failed: %s", hf.Error)
@@ -171,7 +172,7 @@ func runHostKilledMidTransfer(t *testing.T, delta bool) {
 	if got := h.hostSequence(id, hosts[2].Addr); len(got) != 0 {
 		t.Fatalf("%s was touched after the halt: %v", hosts[2].Addr, got)
 	}
-	live := []Host{hosts[0], hosts[2]}
+	live := []catalog.Host{hosts[0], hosts[2]}
 	for _, host := range live {
 		runNoStaging(t, host)
 	}
@@ -185,7 +186,7 @@ func runHostKilledMidTransfer(t *testing.T, delta bool) {
 	if err := h.r.Resume(context.Background(), id, "alice"); err != nil {
 		t.Fatal(err)
 	}
-	if term := h.terminal(id); term != TypeDeploySucceeded {
+	if term := h.terminal(id); term != catalog.TypeDeploySucceeded {
 		t.Fatalf("resume ended %s:\n%s", term, h.describe(id))
 	}
 	h.checkHosts(hosts, v2, c2, m2)
@@ -224,18 +225,18 @@ func runMountTmpfs(t *testing.T, dir, size string) {
 // words and the runner's note of the full disk), its staging dir is removed and
 // it keeps running the complete older release; the others switch.
 func TestRunHostDiskFull(t *testing.T) {
-	h := newRunHarness(t, runHarnessOpts{strategy: StrategyRsync, hosts: 3, files: 20,
-		env: func(e *Environment) { e.OnFailure = OnFailureContinue }})
+	h := newRunHarness(t, runHarnessOpts{strategy: catalog.StrategyRsync, hosts: 3, files: 20,
+		env: func(e *catalog.Environment) { e.OnFailure = catalog.OnFailureContinue }})
 	hosts := h.targets()
 	runMountTmpfs(t, hosts[1].Path, "2m")
 	c1 := h.head()
 	v1, m1 := h.versionOf(c1), h.manifestOf(c1)
-	h.mustSucceed(KindDeploy, c1, v1)
+	h.mustSucceed(catalog.KindDeploy, c1, v1)
 
 	c2 := h.commit(runBigFiles(3, 1<<20))
 	v2, m2 := h.versionOf(c2), h.manifestOf(c2)
-	id, term := h.deploy(KindDeploy, c2, v2)
-	if term != TypeDeployFailed {
+	id, term := h.deploy(catalog.KindDeploy, c2, v2)
+	if term != catalog.TypeDeployFailed {
 		t.Fatalf("ended %s:\n%s", term, h.describe(id))
 	}
 	fin := h.finished(id)
@@ -243,8 +244,8 @@ func TestRunHostDiskFull(t *testing.T) {
 		!slices.Equal(fin.Switched, []string{hosts[0].Addr, hosts[2].Addr}) || len(fin.Reverted) != 0 {
 		t.Fatalf("deploy.failed %+v", fin)
 	}
-	var hf HostEvent
-	if err := h.ofType(id, TypeHostFailed)[0].Decode(&hf); err != nil {
+	var hf catalog.HostEvent
+	if err := h.ofType(id, catalog.TypeHostFailed)[0].Decode(&hf); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("host_failed: %s", hf.Error)
@@ -255,8 +256,8 @@ func TestRunHostDiskFull(t *testing.T) {
 	if out := h.stepOutput(id, hosts[1].Addr, "transfer"); !strings.Contains(out, "No space left on device") {
 		t.Fatalf("the transfer's output does not say the disk is full:\n%s", out)
 	}
-	h.checkHosts([]Host{hosts[1]}, v1, c1, m1)
-	h.checkHosts([]Host{hosts[0], hosts[2]}, v2, c2, m2)
+	h.checkHosts([]catalog.Host{hosts[1]}, v1, c1, m1)
+	h.checkHosts([]catalog.Host{hosts[0], hosts[2]}, v2, c2, m2)
 	for _, host := range hosts {
 		runNoStaging(t, host)
 	}
@@ -276,7 +277,7 @@ func TestRunHostDiskFull(t *testing.T) {
 //     when a request that never went through Submit is in the log: then
 //     no host is even connected to.
 func TestRunGitRepoNeverRunsOnHosts(t *testing.T) {
-	h := newRunHarness(t, runHarnessOpts{strategy: StrategyGit, hosts: 2, files: 10})
+	h := newRunHarness(t, runHarnessOpts{strategy: catalog.StrategyGit, hosts: 2, files: 10})
 	hosts := h.targets()
 	root := runShmDir(t)
 	canary := filepath.Join(root, "CANARY")
@@ -297,7 +298,7 @@ func TestRunGitRepoNeverRunsOnHosts(t *testing.T) {
 	for i, repo := range []string{odd, "file://" + odd} {
 		h.p.Repo = repo
 		v := h.versionOf(c)
-		id := h.mustSucceed(KindDeploy, c, v)
+		id := h.mustSucceed(catalog.KindDeploy, c, v)
 		h.checkHosts(hosts, v, c, h.manifestOf(c))
 		if i == 0 && !strings.Contains(strings.Join(h.stepCommand(id, hosts[0].Addr, "git.fetch"), " "), odd) {
 			t.Fatal("the git.fetch step does not carry the address")
@@ -314,7 +315,7 @@ func TestRunGitRepoNeverRunsOnHosts(t *testing.T) {
 	for i, p := range payloads {
 		h.p.Repo = p
 		v := h.versionOf(c)
-		if err := Submit(context.Background(), h.log, Request{Deployment: fmt.Sprintf("sub%02d", i), Kind: KindDeploy,
+		if err := Submit(context.Background(), h.log, catalog.Request{Deployment: fmt.Sprintf("sub%02d", i), Kind: catalog.KindDeploy,
 			Project: h.p, Environment: "prod", Commit: c, Version: v}, "alice"); !errors.Is(err, ErrInvalidRequest) {
 			t.Errorf("Submit took repo %q: %v", p, err)
 		}
@@ -322,20 +323,20 @@ func TestRunGitRepoNeverRunsOnHosts(t *testing.T) {
 			t.Errorf("GitFetch took repo %q", p)
 		}
 		// A request that did not go through Submit, both kinds.
-		for _, kind := range []string{KindDeploy, KindRollback} {
+		for _, kind := range []string{catalog.KindDeploy, catalog.KindRollback} {
 			id := fmt.Sprintf("raw%02d-%s", i, kind)
-			e, err := events.NewEvent(TypeDeployRequested, "mallory", Request{Deployment: id, Kind: kind,
+			e, err := events.NewEvent(catalog.TypeDeployRequested, "mallory", catalog.Request{Deployment: id, Kind: kind,
 				Project: h.p, Environment: "prod", Commit: c, Version: v})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := h.log.Append(context.Background(), DeployStream(id), events.NoStream, e); err != nil {
+			if _, err := h.log.Append(context.Background(), catalog.DeployStream(id), events.NoStream, e); err != nil {
 				t.Fatal(err)
 			}
 			if err := h.r.Run(context.Background(), id); !errors.Is(err, ErrInvalidRequest) {
 				t.Errorf("%s with repo %q: %v", kind, p, err)
 			}
-			if term := h.terminal(id); term != TypeDeployFailed {
+			if term := h.terminal(id); term != catalog.TypeDeployFailed {
 				t.Errorf("%s with repo %q ended %q", kind, p, term)
 			}
 			for _, host := range hosts {
@@ -354,8 +355,8 @@ func TestRunGitRepoNeverRunsOnHosts(t *testing.T) {
 // stepCommand is the command line of the first step named name on host.
 func (h *runHarness) stepCommand(id, addr, name string) []string {
 	for _, e := range h.events(id) {
-		if e.Type == TypeStepStarted {
-			var s StepStarted
+		if e.Type == catalog.TypeStepStarted {
+			var s catalog.StepStarted
 			_ = e.Decode(&s)
 			if s.Host == addr && s.Name == name {
 				return s.Command

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"releasedesk/events"
+	"releasedesk/events/catalog"
 	"releasedesk/runner/sshtest"
 )
 
@@ -21,16 +22,16 @@ const runFailHook = `if [ -e ../../fail-hook ]; then echo "refused: fail-hook is
 
 // runFaultHarness is 5 hosts with v1 deployed everywhere.
 func runFaultHarness(t *testing.T, onFailure string, batch int) (*runHarness, string, string, Manifest) {
-	h := newRunHarness(t, runHarnessOpts{strategy: StrategyRsync, hosts: 5, files: 50,
-		env:     func(e *Environment) { e.OnFailure = onFailure; e.Batch = batch },
-		project: func(p *Project) { p.Hooks.PreRelease = runFailHook }})
+	h := newRunHarness(t, runHarnessOpts{strategy: catalog.StrategyRsync, hosts: 5, files: 50,
+		env:     func(e *catalog.Environment) { e.OnFailure = onFailure; e.Batch = batch },
+		project: func(p *catalog.Project) { p.Hooks.PreRelease = runFailHook }})
 	c1 := h.head()
 	v1 := h.versionOf(c1)
-	h.mustSucceed(KindDeploy, c1, v1)
+	h.mustSucceed(catalog.KindDeploy, c1, v1)
 	return h, c1, v1, h.manifestOf(c1)
 }
 
-func runSetFailFlag(t *testing.T, host Host, on bool) {
+func runSetFailFlag(t *testing.T, host catalog.Host, on bool) {
 	t.Helper()
 	p := filepath.Join(host.Path, "fail-hook")
 	if on {
@@ -43,9 +44,9 @@ func runSetFailFlag(t *testing.T, host Host, on bool) {
 }
 
 // finished decodes the deployment's last terminal event.
-func (h *runHarness) finished(id string) Finished {
+func (h *runHarness) finished(id string) catalog.Finished {
 	h.t.Helper()
-	var fin Finished
+	var fin catalog.Finished
 	envs := h.events(id)
 	for i := len(envs) - 1; i >= 0; i-- {
 		if isTerminal(envs[i].Type) {
@@ -60,7 +61,7 @@ func (h *runHarness) finished(id string) Finished {
 }
 
 // runNoStaging asserts no unfinished release dir is left on host.
-func runNoStaging(t *testing.T, host Host) {
+func runNoStaging(t *testing.T, host catalog.Host) {
 	t.Helper()
 	for _, name := range runReleasesOn(t, host) {
 		if strings.HasSuffix(name, ".partial") {
@@ -72,13 +73,13 @@ func runNoStaging(t *testing.T, host Host) {
 func TestRunHookFailsUnderHalt(t *testing.T) {
 	// Batches of 2: the first batch switches, the second fails on its
 	// second host (hosts[3]), the third batch never starts.
-	h, c1, v1, m1 := runFaultHarness(t, OnFailureHalt, 2)
+	h, c1, v1, m1 := runFaultHarness(t, catalog.OnFailureHalt, 2)
 	hosts := h.targets()
 	runSetFailFlag(t, hosts[3], true)
 	c2 := h.commit(map[string]string{"dir0/file000.txt": "v2\n"})
 	v2 := h.versionOf(c2)
-	id, term := h.deploy(KindDeploy, c2, v2)
-	if term != TypeDeployFailed {
+	id, term := h.deploy(catalog.KindDeploy, c2, v2)
+	if term != catalog.TypeDeployFailed {
 		t.Fatalf("ended %s:\n%s", term, h.describe(id))
 	}
 	fin := h.finished(id)
@@ -92,8 +93,8 @@ func TestRunHookFailsUnderHalt(t *testing.T) {
 		runNoStaging(t, host)
 	}
 	// The failure carries the hook's output.
-	var hf HostEvent
-	_ = h.ofType(id, TypeHostFailed)[0].Decode(&hf)
+	var hf catalog.HostEvent
+	_ = h.ofType(id, catalog.TypeHostFailed)[0].Decode(&hf)
 	if hf.Step != "hook.pre_release" || !strings.Contains(hf.Error, "refused: fail-hook is present") {
 		t.Fatalf("host_failed %+v", hf)
 	}
@@ -101,8 +102,8 @@ func TestRunHookFailsUnderHalt(t *testing.T) {
 		t.Fatal("the hook's output is not in the step output")
 	}
 	// Switched hosts were reverted with Previous = v2.
-	var rev HostEvent
-	_ = h.ofType(id, TypeHostReverted)[0].Decode(&rev)
+	var rev catalog.HostEvent
+	_ = h.ofType(id, catalog.TypeHostReverted)[0].Decode(&rev)
 	if rev.Version != v1 || rev.Previous != v2 {
 		t.Fatalf("host_reverted %+v", rev)
 	}
@@ -118,13 +119,13 @@ func TestRunHookFailsUnderHalt(t *testing.T) {
 }
 
 func TestRunHookFailsUnderContinueThenResume(t *testing.T) {
-	h, _, _, _ := runFaultHarness(t, OnFailureContinue, 0)
+	h, _, _, _ := runFaultHarness(t, catalog.OnFailureContinue, 0)
 	hosts := h.targets()
 	runSetFailFlag(t, hosts[2], true)
 	c2 := h.commit(map[string]string{"dir0/file000.txt": "v2\n"})
 	v2, m2 := h.versionOf(c2), h.manifestOf(c2)
-	id, term := h.deploy(KindDeploy, c2, v2)
-	if term != TypeDeployFailed {
+	id, term := h.deploy(catalog.KindDeploy, c2, v2)
+	if term != catalog.TypeDeployFailed {
 		t.Fatalf("ended %s:\n%s", term, h.describe(id))
 	}
 	fin := h.finished(id)
@@ -145,20 +146,20 @@ func TestRunHookFailsUnderContinueThenResume(t *testing.T) {
 	if err := h.r.Resume(context.Background(), id, "bob"); err != nil {
 		t.Fatal(err)
 	}
-	if got := h.terminal(id); got != TypeDeploySucceeded {
+	if got := h.terminal(id); got != catalog.TypeDeploySucceeded {
 		t.Fatalf("resume ended %s:\n%s", got, h.describe(id))
 	}
 	for _, e := range h.events(id)[before:] {
-		if e.Type == TypeStepStarted {
-			var s StepStarted
+		if e.Type == catalog.TypeStepStarted {
+			var s catalog.StepStarted
 			_ = e.Decode(&s)
 			if s.Host != "" && s.Host != hosts[2].Addr {
 				t.Fatalf("resume ran %s on %s", s.Name, s.Host)
 			}
 		}
 	}
-	var res Resumed
-	_ = h.ofType(id, TypeDeployResumed)[0].Decode(&res)
+	var res catalog.Resumed
+	_ = h.ofType(id, catalog.TypeDeployResumed)[0].Decode(&res)
 	if !slices.Equal(res.Hosts, []string{hosts[2].Addr}) {
 		t.Fatalf("deploy.resumed %+v", res)
 	}
@@ -170,8 +171,8 @@ func TestRunHookFailsUnderContinueThenResume(t *testing.T) {
 }
 
 func TestRunHostKeyRejected(t *testing.T) {
-	h := newRunHarness(t, runHarnessOpts{strategy: StrategyRsync, hosts: 3, files: 20,
-		env: func(e *Environment) { e.OnFailure = OnFailureContinue }})
+	h := newRunHarness(t, runHarnessOpts{strategy: catalog.StrategyRsync, hosts: 3, files: 20,
+		env: func(e *catalog.Environment) { e.OnFailure = catalog.OnFailureContinue }})
 	hosts := h.targets()
 	// Host 1 unknown: drop its line from known_hosts. Host 2 changed.
 	var kept []string
@@ -187,19 +188,19 @@ func TestRunHostKeyRejected(t *testing.T) {
 
 	c1 := h.head()
 	v1 := h.versionOf(c1)
-	id, term := h.deploy(KindDeploy, c1, v1)
-	if term != TypeDeployFailed {
+	id, term := h.deploy(catalog.KindDeploy, c1, v1)
+	if term != catalog.TypeDeployFailed {
 		t.Fatalf("ended %s", term)
 	}
 	if fin := h.finished(id); !slices.Equal(fin.Failed, []string{hosts[1].Addr, hosts[2].Addr}) {
 		t.Fatalf("failed %v", fin.Failed)
 	}
 	for i, reason := range map[int]string{1: "unknown", 2: "changed"} {
-		envs, err := h.log.ReadStream(context.Background(), HostStream(h.cluster.HostPort(i)), 1)
-		if err != nil || len(envs) != 1 || envs[0].Type != TypeHostKeyRejected {
+		envs, err := h.log.ReadStream(context.Background(), catalog.HostStream(h.cluster.HostPort(i)), 1)
+		if err != nil || len(envs) != 1 || envs[0].Type != catalog.TypeHostKeyRejected {
 			t.Fatalf("host %d: key events %v %v", i, envs, err)
 		}
-		var kr HostKeyEvent
+		var kr catalog.HostKeyEvent
 		_ = envs[0].Decode(&kr)
 		want := "SHA256:" // the fingerprint of the offered key
 		if kr.Reason != reason || !strings.HasPrefix(kr.Fingerprint, want) || kr.Deployment != id || kr.Key == "" {
@@ -209,20 +210,20 @@ func TestRunHostKeyRejected(t *testing.T) {
 		if _, err := os.Stat(hosts[i].Path); !os.IsNotExist(err) {
 			t.Fatalf("host %d: %s exists: something ran there", i, hosts[i].Path)
 		}
-		if got := h.hostSequence(id, hosts[i].Addr); !reflect.DeepEqual(got, []string{"connect", TypeHostFailed}) {
+		if got := h.hostSequence(id, hosts[i].Addr); !reflect.DeepEqual(got, []string{"connect", catalog.TypeHostFailed}) {
 			t.Fatalf("host %d: %v", i, got)
 		}
 	}
 
 	// An admin trusts host 1's key (from the event); the retry finishes it.
-	var kr HostKeyEvent
-	envs, _ := h.log.ReadStream(context.Background(), HostStream(h.cluster.HostPort(1)), 1)
+	var kr catalog.HostKeyEvent
+	envs, _ := h.log.ReadStream(context.Background(), catalog.HostStream(h.cluster.HostPort(1)), 1)
 	_ = envs[0].Decode(&kr)
 	if err := h.r.TrustHostKey(context.Background(), hosts[1].Addr, kr.Key, "admin"); err != nil {
 		t.Fatal(err)
 	}
-	envs, _ = h.log.ReadStream(context.Background(), HostStream(h.cluster.HostPort(1)), 1)
-	if len(envs) != 2 || envs[1].Type != TypeHostKeyTrusted || envs[1].Actor != "admin" {
+	envs, _ = h.log.ReadStream(context.Background(), catalog.HostStream(h.cluster.HostPort(1)), 1)
+	if len(envs) != 2 || envs[1].Type != catalog.TypeHostKeyTrusted || envs[1].Actor != "admin" {
 		t.Fatalf("trust events %v", envs)
 	}
 	if err := h.r.Resume(context.Background(), id, "admin"); err != nil {
@@ -237,18 +238,18 @@ func TestRunHostKeyRejected(t *testing.T) {
 }
 
 func TestRunHostUnreachable(t *testing.T) {
-	h := newRunHarness(t, runHarnessOpts{strategy: StrategyRsync, hosts: 2, files: 20})
+	h := newRunHarness(t, runHarnessOpts{strategy: catalog.StrategyRsync, hosts: 2, files: 20})
 	hosts := h.targets()
 	h.cluster.Kill(1)
 	c1 := h.head()
 	v1 := h.versionOf(c1)
 	start := time.Now()
-	id, term := h.deploy(KindDeploy, c1, v1)
-	if term != TypeDeployFailed {
+	id, term := h.deploy(catalog.KindDeploy, c1, v1)
+	if term != catalog.TypeDeployFailed {
 		t.Fatalf("ended %s", term)
 	}
-	var hf HostEvent
-	_ = h.ofType(id, TypeHostFailed)[0].Decode(&hf)
+	var hf catalog.HostEvent
+	_ = h.ofType(id, catalog.TypeHostFailed)[0].Decode(&hf)
 	if hf.Host != hosts[1].Addr || hf.Step != "connect" || !strings.Contains(hf.Error, "connection refused") {
 		t.Fatalf("host_failed %+v", hf)
 	}
@@ -262,12 +263,12 @@ func TestRunHostUnreachable(t *testing.T) {
 }
 
 func TestRunCancelMidDeploy(t *testing.T) {
-	h := newRunHarness(t, runHarnessOpts{strategy: StrategyRsync, hosts: 3, files: 20,
-		env: func(e *Environment) { e.Batch = 1 }})
+	h := newRunHarness(t, runHarnessOpts{strategy: catalog.StrategyRsync, hosts: 3, files: 20,
+		env: func(e *catalog.Environment) { e.Batch = 1 }})
 	hosts := h.targets()
 	c1 := h.head()
 	v1, m1 := h.versionOf(c1), h.manifestOf(c1)
-	h.mustSucceed(KindDeploy, c1, v1)
+	h.mustSucceed(catalog.KindDeploy, c1, v1)
 
 	// v2's pre_release hook hangs on the second host (the first switches).
 	h.p.Hooks.PreRelease = `if [ -e ../../slow ]; then echo $$ >../../hook.pid; exec sleep 30; fi`
@@ -276,7 +277,7 @@ func TestRunCancelMidDeploy(t *testing.T) {
 	}
 	c2 := h.commit(map[string]string{"dir0/file000.txt": "v2\n"})
 	v2 := h.versionOf(c2)
-	id := h.submit(KindDeploy, c2, v2)
+	id := h.submit(catalog.KindDeploy, c2, v2)
 	done := make(chan error, 1)
 	go func() { done <- h.r.Run(context.Background(), id) }()
 	pid := runWaitFile(t, filepath.Join(hosts[1].Path, "hook.pid"))
@@ -294,7 +295,7 @@ func TestRunCancelMidDeploy(t *testing.T) {
 		t.Fatal("cancel did not end the deployment")
 	}
 	t.Logf("cancelled in %s", time.Since(start).Round(time.Millisecond))
-	if term := h.terminal(id); term != TypeDeployCancelled {
+	if term := h.terminal(id); term != catalog.TypeDeployCancelled {
 		t.Fatalf("ended %s:\n%s", term, h.describe(id))
 	}
 	if sshtest.Alive(pid) {

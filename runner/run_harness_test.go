@@ -19,6 +19,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"releasedesk/events"
+	"releasedesk/events/catalog"
 	"releasedesk/runner/sshtest"
 )
 
@@ -36,7 +37,7 @@ type runHarness struct {
 	storeDir string
 	ws       Workspace
 	repo     string // git work tree, the project's repository
-	p        Project
+	p        catalog.Project
 	cluster  *sshtest.Cluster
 	r        *Runner
 	seq      atomic.Int64 // deployment ids and version times
@@ -50,8 +51,8 @@ type runHarnessOpts struct {
 	hosts    int  // sshd hosts (rsync and git)
 	files    int  // files in the first commit (200 by default)
 	mem      bool // a MemStore instead of Badger
-	env      func(*Environment)
-	project  func(*Project)
+	env      func(*catalog.Environment)
+	project  func(*catalog.Project)
 	config   func(*Config) // runner config tweaks
 }
 
@@ -101,24 +102,24 @@ func newRunHarness(t testing.TB, o runHarnessOpts) *runHarness {
 	commitAll(t, repo, "executable and symlink")
 	h.repo = repo
 
-	env := Environment{Name: "prod", OnFailure: OnFailureHalt}
+	env := catalog.Environment{Name: "prod", OnFailure: catalog.OnFailureHalt}
 	switch o.strategy {
-	case StrategyLocal:
+	case catalog.StrategyLocal:
 		env.Path = filepath.Join(runShmDir(t), "www")
 	default:
 		h.cluster = sshtest.Start(t, o.hosts)
 		env.SSHKey = h.cluster.KeyPath
 		env.Path = "/srv/unused" // every host has its own path
 		for _, ch := range h.cluster.Hosts {
-			env.Hosts = append(env.Hosts, Host(ch))
+			env.Hosts = append(env.Hosts, catalog.Host(ch))
 		}
 	}
 	if o.env != nil {
 		o.env(&env)
 	}
-	h.p = Project{ID: "demo", Title: "Demo", Repo: repo, Branch: "master", Strategy: o.strategy,
+	h.p = catalog.Project{ID: "demo", Title: "Demo", Repo: repo, Branch: "master", Strategy: o.strategy,
 		VersionFiles: []string{"VERSION"}, Shared: []string{"storage/logs/", ".env"}, KeepReleases: 5,
-		Environments: []Environment{env}}
+		Environments: []catalog.Environment{env}}
 	if o.project != nil {
 		o.project(&h.p)
 	}
@@ -185,9 +186,9 @@ func (w runTestWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func (h *runHarness) env() Environment { return h.p.Environments[0] }
+func (h *runHarness) env() catalog.Environment { return h.p.Environments[0] }
 
-func (h *runHarness) targets() []Host { return h.p.Targets(h.env()) }
+func (h *runHarness) targets() []catalog.Host { return h.p.Targets(h.env()) }
 
 // commit changes files in the repository and returns the new head.
 func (h *runHarness) commit(files map[string]string) string {
@@ -215,7 +216,7 @@ func (h *runHarness) versionOf(commit string) string {
 func (h *runHarness) submit(kind, commit, version string) string {
 	h.t.Helper()
 	id := fmt.Sprintf("d%03d", h.seq.Add(1))
-	req := Request{Deployment: id, Kind: kind, Project: h.p, Environment: "prod", Commit: commit, Version: version}
+	req := catalog.Request{Deployment: id, Kind: kind, Project: h.p, Environment: "prod", Commit: commit, Version: version}
 	if err := Submit(context.Background(), h.log, req, "alice"); err != nil {
 		h.t.Fatal(err)
 	}
@@ -238,7 +239,7 @@ func (h *runHarness) deploy(kind, commit, version string) (string, string) {
 func (h *runHarness) mustSucceed(kind, commit, version string) string {
 	h.t.Helper()
 	id, term := h.deploy(kind, commit, version)
-	if term != TypeDeploySucceeded {
+	if term != catalog.TypeDeploySucceeded {
 		h.t.Fatalf("deployment %s ended %s:\n%s", id, term, h.describe(id))
 	}
 	return id
@@ -259,7 +260,7 @@ func (h *runHarness) terminal(id string) string {
 // events is the deployment's stream.
 func (h *runHarness) events(id string) []events.Envelope {
 	h.t.Helper()
-	envs, err := h.log.ReadStream(context.Background(), DeployStream(id), 1)
+	envs, err := h.log.ReadStream(context.Background(), catalog.DeployStream(id), 1)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -282,8 +283,8 @@ func (h *runHarness) describe(id string) string {
 	var b strings.Builder
 	for _, e := range h.events(id) {
 		switch e.Type {
-		case TypeStepOutput:
-			var o StepOutput
+		case catalog.TypeStepOutput:
+			var o catalog.StepOutput
 			_ = e.Decode(&o)
 			fmt.Fprintf(&b, "    | %s\n", strings.ReplaceAll(strings.TrimRight(o.Text, "\n"), "\n", "\n    | "))
 		default:
@@ -299,14 +300,14 @@ func (h *runHarness) hostSequence(id, addr string) []string {
 	var out []string
 	for _, e := range h.events(id) {
 		switch e.Type {
-		case TypeStepStarted:
-			var s StepStarted
+		case catalog.TypeStepStarted:
+			var s catalog.StepStarted
 			_ = e.Decode(&s)
 			if s.Host == addr {
 				out = append(out, s.Name)
 			}
-		case TypeHostStaged, TypeHostSwitched, TypeHostFailed, TypeHostReverted, TypeHostObserved:
-			var he HostEvent
+		case catalog.TypeHostStaged, catalog.TypeHostSwitched, catalog.TypeHostFailed, catalog.TypeHostReverted, catalog.TypeHostObserved:
+			var he catalog.HostEvent
 			_ = e.Decode(&he)
 			if he.Host == addr {
 				out = append(out, e.Type)
@@ -321,8 +322,8 @@ func (h *runHarness) deploySequence(id string) []string {
 	var out []string
 	for _, e := range h.events(id) {
 		switch e.Type {
-		case TypeStepStarted, TypeStepOutput, TypeStepFinished,
-			TypeHostStaged, TypeHostSwitched, TypeHostFailed, TypeHostReverted, TypeHostObserved, TypeReleasePruned:
+		case catalog.TypeStepStarted, catalog.TypeStepOutput, catalog.TypeStepFinished,
+			catalog.TypeHostStaged, catalog.TypeHostSwitched, catalog.TypeHostFailed, catalog.TypeHostReverted, catalog.TypeHostObserved, catalog.TypeReleasePruned:
 		default:
 			out = append(out, e.Type)
 		}
@@ -336,14 +337,14 @@ func (h *runHarness) stepOutput(id, addr, name string) string {
 	var b strings.Builder
 	for _, e := range h.events(id) {
 		switch e.Type {
-		case TypeStepStarted:
-			var s StepStarted
+		case catalog.TypeStepStarted:
+			var s catalog.StepStarted
 			_ = e.Decode(&s)
 			if s.Host == addr && s.Name == name {
 				steps[s.Step] = true
 			}
-		case TypeStepOutput:
-			var o StepOutput
+		case catalog.TypeStepOutput:
+			var o catalog.StepOutput
 			_ = e.Decode(&o)
 			if steps[o.Step] {
 				b.WriteString(o.Text)
@@ -384,7 +385,7 @@ func (h *runHarness) deployTimeFiles(p string) bool {
 
 // runCurrentOf reads where a target's `current` points (a version id, "" if
 // none). All sshtest hosts share this machine's filesystem.
-func runCurrentOf(t testing.TB, host Host) string {
+func runCurrentOf(t testing.TB, host catalog.Host) string {
 	t.Helper()
 	target, err := os.Readlink(filepath.Join(host.Path, "current"))
 	if os.IsNotExist(err) {
@@ -398,7 +399,7 @@ func runCurrentOf(t testing.TB, host Host) string {
 
 // checkHosts asserts that every target runs version, whose release
 // matches man (deploy-time files aside) and whose REVISION names commit.
-func (h *runHarness) checkHosts(hosts []Host, version, commit string, man Manifest) {
+func (h *runHarness) checkHosts(hosts []catalog.Host, version, commit string, man Manifest) {
 	h.t.Helper()
 	for _, host := range hosts {
 		if got := runCurrentOf(h.t, host); got != version {
@@ -416,7 +417,7 @@ func (h *runHarness) checkHosts(hosts []Host, version, commit string, man Manife
 }
 
 // checkComplete asserts that a host's current release matches man.
-func (h *runHarness) checkComplete(host Host, man Manifest) {
+func (h *runHarness) checkComplete(host catalog.Host, man Manifest) {
 	h.t.Helper()
 	dir, err := filepath.EvalSymlinks(filepath.Join(host.Path, "current"))
 	if err != nil {
@@ -428,7 +429,7 @@ func (h *runHarness) checkComplete(host Host, man Manifest) {
 }
 
 // runReleasesOn lists the release dirs of a target.
-func runReleasesOn(t testing.TB, host Host) []string {
+func runReleasesOn(t testing.TB, host catalog.Host) []string {
 	t.Helper()
 	ents, err := os.ReadDir(filepath.Join(host.Path, "releases"))
 	if err != nil && !os.IsNotExist(err) {
@@ -444,7 +445,7 @@ func runReleasesOn(t testing.TB, host Host) []string {
 // lockHistory is the environment lock stream's event types.
 func (h *runHarness) lockHistory() []events.Envelope {
 	h.t.Helper()
-	envs, err := h.log.ReadStream(context.Background(), LockStream(h.p.ID, "prod"), 1)
+	envs, err := h.log.ReadStream(context.Background(), catalog.LockStream(h.p.ID, "prod"), 1)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -460,10 +461,10 @@ func (h *runHarness) checkLockFree() {
 
 // checkLockFreeOn is checkLockFree looking at the given hosts only (a dead
 // host keeps the lock its deployment could not release).
-func (h *runHarness) checkLockFreeOn(hosts []Host) {
+func (h *runHarness) checkLockFreeOn(hosts []catalog.Host) {
 	h.t.Helper()
 	envs := h.lockHistory()
-	if n := len(envs); n == 0 || envs[n-1].Type == TypeLockAcquired {
+	if n := len(envs); n == 0 || envs[n-1].Type == catalog.TypeLockAcquired {
 		h.t.Fatalf("environment lock still held: %d events", n)
 	}
 	for _, host := range hosts {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"releasedesk/events"
+	"releasedesk/events/catalog"
 )
 
 // runPayloads each try to create the canary file if any shell ever
@@ -33,30 +34,32 @@ func TestRunSubmitRefusesBadRequests(t *testing.T) {
 	canary := filepath.Join(dir, "canary")
 	log := events.NewMemStore(events.Options{})
 	repo, head := newTestRepo(t, map[string]string{"a.txt": "a"})
-	good := func() Request {
+	good := func() catalog.Request {
 		v, _ := NewVersion(testCommitBase, head)
-		return Request{Deployment: "d1", Kind: KindDeploy, Environment: "prod", Commit: head, Version: v,
-			Project: Project{ID: "demo", Repo: repo, Strategy: StrategyRsync,
-				Environments: []Environment{{Name: "prod", Path: "/srv/www", SSHKey: "/keys/id",
-					Hosts: []Host{{Addr: "deploy@10.0.0.5:22"}}}}}}
+		return catalog.Request{Deployment: "d1", Kind: catalog.KindDeploy, Environment: "prod", Commit: head, Version: v,
+			Project: catalog.Project{ID: "demo", Repo: repo, Strategy: catalog.StrategyRsync,
+				Environments: []catalog.Environment{{Name: "prod", Path: "/srv/www", SSHKey: "/keys/id",
+					Hosts: []catalog.Host{{Addr: "deploy@10.0.0.5:22"}}}}}}
 	}
 	if err := validateRequest(good()); err != nil {
 		t.Fatalf("the good request is refused: %v", err)
 	}
 	type mutation struct {
 		name string
-		mut  func(*Request, string)
+		mut  func(*catalog.Request, string)
 	}
 	muts := []mutation{
-		{"deployment id", func(r *Request, p string) { r.Deployment = p }},
-		{"version", func(r *Request, p string) { r.Version = p }},
-		{"commit", func(r *Request, p string) { r.Commit = p }},
-		{"environment", func(r *Request, p string) { r.Environment = p }},
-		{"host addr", func(r *Request, p string) { r.Project.Environments[0].Hosts[0].Addr = p }},
-		{"project id", func(r *Request, p string) { r.Project.ID = p }},
-		{"env name", func(r *Request, p string) { r.Project.Env = []EnvVar{{Name: p, Value: "x"}} }},
-		{"secret value", func(r *Request, p string) { r.Project.Env = []EnvVar{{Name: "K", Value: p, Secret: true}} }},
-		{"subset host", func(r *Request, p string) { r.Hosts = []string{p} }},
+		{"deployment id", func(r *catalog.Request, p string) { r.Deployment = p }},
+		{"version", func(r *catalog.Request, p string) { r.Version = p }},
+		{"commit", func(r *catalog.Request, p string) { r.Commit = p }},
+		{"environment", func(r *catalog.Request, p string) { r.Environment = p }},
+		{"host addr", func(r *catalog.Request, p string) { r.Project.Environments[0].Hosts[0].Addr = p }},
+		{"project id", func(r *catalog.Request, p string) { r.Project.ID = p }},
+		{"env name", func(r *catalog.Request, p string) { r.Project.Env = []catalog.EnvVar{{Name: p, Value: "x"}} }},
+		{"secret value", func(r *catalog.Request, p string) {
+			r.Project.Env = []catalog.EnvVar{{Name: "K", Value: p, Secret: true}}
+		}},
+		{"subset host", func(r *catalog.Request, p string) { r.Hosts = []string{p} }},
 	}
 	for _, m := range muts {
 		for _, p := range runPayloads(canary) {
@@ -71,10 +74,10 @@ func TestRunSubmitRefusesBadRequests(t *testing.T) {
 	// characters are a file's name, quoted wherever they go (see
 	// TestRunFreeTextNeverReachesHosts).
 	for _, m := range []mutation{
-		{"env path", func(r *Request, p string) { r.Project.Environments[0].Path = p }},
-		{"host path", func(r *Request, p string) { r.Project.Environments[0].Hosts[0].Path = p }},
-		{"version file", func(r *Request, p string) { r.Project.VersionFiles = []string{p} }},
-		{"shared path", func(r *Request, p string) { r.Project.Shared = []string{p} }},
+		{"env path", func(r *catalog.Request, p string) { r.Project.Environments[0].Path = p }},
+		{"host path", func(r *catalog.Request, p string) { r.Project.Environments[0].Hosts[0].Path = p }},
+		{"version file", func(r *catalog.Request, p string) { r.Project.VersionFiles = []string{p} }},
+		{"shared path", func(r *catalog.Request, p string) { r.Project.Shared = []string{p} }},
 	} {
 		for _, p := range []string{"/srv/../etc", "/srv/-rf", "/srv/a\nb", "relative", "../up", "-x", "a/../../b", "a\x00b"} {
 			if m.name == "version file" || m.name == "shared path" {
@@ -96,7 +99,7 @@ func TestRunSubmitRefusesBadRequests(t *testing.T) {
 	// options are refused.
 	for _, repoURL := range []string{"ext::sh -c touch% " + canary, "--upload-pack=touch " + canary, "-x"} {
 		req := good()
-		req.Project.Strategy = StrategyGit
+		req.Project.Strategy = catalog.StrategyGit
 		req.Project.Repo = repoURL
 		if err := validateRequest(req); err == nil {
 			t.Errorf("git repo %q accepted", repoURL)
@@ -129,10 +132,10 @@ func TestRunSubmitRefusesBadRequests(t *testing.T) {
 // requester's name, a secret), on real hosts: no canary appears, and no
 // command line recorded holds a payload.
 func TestRunFreeTextNeverReachesHosts(t *testing.T) {
-	h := newRunHarness(t, runHarnessOpts{strategy: StrategyRsync, hosts: 2, files: 10,
-		project: func(p *Project) {
+	h := newRunHarness(t, runHarnessOpts{strategy: catalog.StrategyRsync, hosts: 2, files: 10,
+		project: func(p *catalog.Project) {
 			p.Hooks.PreRelease = `test -n "$API_TOKEN" && echo "token is $API_TOKEN"`
-			p.Env = []EnvVar{{Name: "API_TOKEN", FromEnv: "RD_TEST_API_TOKEN", Secret: true}}
+			p.Env = []catalog.EnvVar{{Name: "API_TOKEN", FromEnv: "RD_TEST_API_TOKEN", Secret: true}}
 		}})
 	t.Setenv("RD_TEST_API_TOKEN", "tok-SECRET-123")
 	canary := filepath.Join(runShmDir(t), "canary")
@@ -145,7 +148,7 @@ func TestRunFreeTextNeverReachesHosts(t *testing.T) {
 	h.p.Exclude = []string{"x | touch canary"}
 	c := h.head()
 	v := h.versionOf(c)
-	req := Request{Deployment: "inject1", Kind: KindDeploy, Project: h.p, Environment: "prod", Commit: c, Version: v,
+	req := catalog.Request{Deployment: "inject1", Kind: catalog.KindDeploy, Project: h.p, Environment: "prod", Commit: c, Version: v,
 		Release: payloads[1], Reason: payloads[2]}
 	if err := Submit(context.Background(), h.log, req, payloads[3]); err != nil {
 		t.Fatal(err)
@@ -153,7 +156,7 @@ func TestRunFreeTextNeverReachesHosts(t *testing.T) {
 	if err := h.r.Run(context.Background(), "inject1"); err != nil {
 		t.Fatal(err)
 	}
-	if term := h.terminal("inject1"); term != TypeDeploySucceeded {
+	if term := h.terminal("inject1"); term != catalog.TypeDeploySucceeded {
 		t.Fatalf("%s\n%s", term, h.describe("inject1"))
 	}
 	for _, dir := range []string{filepath.Dir(canary), h.targets()[0].Path, h.targets()[1].Path, h.repo, "."} {
@@ -168,8 +171,8 @@ func TestRunFreeTextNeverReachesHosts(t *testing.T) {
 	}
 	for _, e := range h.events("inject1") {
 		switch e.Type {
-		case TypeStepStarted:
-			var s StepStarted
+		case catalog.TypeStepStarted:
+			var s catalog.StepStarted
 			_ = e.Decode(&s)
 			line := strings.Join(s.Command, " ")
 			for _, p := range payloads {
@@ -180,7 +183,7 @@ func TestRunFreeTextNeverReachesHosts(t *testing.T) {
 			if strings.Contains(line, "tok-SECRET-123") {
 				t.Fatalf("step %s shows the secret: %q", s.Step, line)
 			}
-		case TypeStepOutput:
+		case catalog.TypeStepOutput:
 			if strings.Contains(string(e.Data), "tok-SECRET-123") {
 				t.Fatalf("output shows the secret: %s", e.Data)
 			}

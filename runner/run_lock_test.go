@@ -15,14 +15,15 @@ import (
 	logrustest "github.com/sirupsen/logrus/hooks/test"
 
 	"releasedesk/events"
+	"releasedesk/events/catalog"
 )
 
 func TestRunTenDeploymentsOneAtATime(t *testing.T) {
-	h := newRunHarness(t, runHarnessOpts{strategy: StrategyRsync, hosts: 2, files: 20})
+	h := newRunHarness(t, runHarnessOpts{strategy: catalog.StrategyRsync, hosts: 2, files: 20})
 	c := h.head()
 	var ids []string
 	for range 10 {
-		ids = append(ids, h.submit(KindDeploy, c, h.versionOf(c)))
+		ids = append(ids, h.submit(catalog.KindDeploy, c, h.versionOf(c)))
 	}
 	start := time.Now()
 	if err := h.r.Start(context.Background()); err != nil {
@@ -32,7 +33,7 @@ func TestRunTenDeploymentsOneAtATime(t *testing.T) {
 	defer cancel()
 	for _, id := range ids {
 		term, err := h.r.Wait(ctx, id)
-		if err != nil || term != TypeDeploySucceeded {
+		if err != nil || term != catalog.TypeDeploySucceeded {
 			t.Fatalf("%s: %s %v\n%s", id, term, err, h.describe(id))
 		}
 	}
@@ -45,11 +46,11 @@ func TestRunTenDeploymentsOneAtATime(t *testing.T) {
 		t.Fatalf("%d lock events, want 20", len(locks))
 	}
 	for i, e := range locks {
-		var l LockEvent
+		var l catalog.LockEvent
 		_ = e.Decode(&l)
-		want := TypeLockAcquired
+		want := catalog.TypeLockAcquired
 		if i%2 == 1 {
-			want = TypeLockReleased
+			want = catalog.TypeLockReleased
 		}
 		if e.Type != want || l.Deployment != ids[i/2] {
 			t.Fatalf("lock event %d: %s by %s, want %s by %s", i, e.Type, l.Deployment, want, ids[i/2])
@@ -62,7 +63,7 @@ func TestRunTenDeploymentsOneAtATime(t *testing.T) {
 		var startPos, endPos uint64
 		for _, e := range envs {
 			switch {
-			case e.Type == TypeDeployPlanned:
+			case e.Type == catalog.TypeDeployPlanned:
 				startPos = e.Position
 			case isTerminal(e.Type):
 				endPos = e.Position
@@ -72,7 +73,7 @@ func TestRunTenDeploymentsOneAtATime(t *testing.T) {
 			t.Fatalf("%s planned at %d before the previous ended at %d", id, startPos, prevEnd)
 		}
 		prevEnd = endPos
-		if n := len(h.ofType(id, TypeHostFailed)); n != 0 {
+		if n := len(h.ofType(id, catalog.TypeHostFailed)); n != 0 {
 			t.Fatalf("%s: %d hosts failed:\n%s", id, n, h.describe(id))
 		}
 	}
@@ -80,10 +81,10 @@ func TestRunTenDeploymentsOneAtATime(t *testing.T) {
 }
 
 func TestRunTwoRunnersClaimOneDeployment(t *testing.T) {
-	h := newRunHarness(t, runHarnessOpts{strategy: StrategyLocal, files: 20})
+	h := newRunHarness(t, runHarnessOpts{strategy: catalog.StrategyLocal, files: 20})
 	other := h.newRunner(func(c *Config) { c.Name = "other-runner" })
 	c := h.head()
-	id := h.submit(KindDeploy, c, h.versionOf(c))
+	id := h.submit(catalog.KindDeploy, c, h.versionOf(c))
 	errs := make([]error, 2)
 	var wg sync.WaitGroup
 	for i, r := range []*Runner{h.r, other} {
@@ -108,10 +109,10 @@ func TestRunTwoRunnersClaimOneDeployment(t *testing.T) {
 	if ok != 1 || claimed != 1 {
 		t.Fatalf("results %v", errs)
 	}
-	if n := len(h.ofType(id, TypeDeployStarted)); n != 1 {
+	if n := len(h.ofType(id, catalog.TypeDeployStarted)); n != 1 {
 		t.Fatalf("%d deploy.started", n)
 	}
-	if h.terminal(id) != TypeDeploySucceeded {
+	if h.terminal(id) != catalog.TypeDeploySucceeded {
 		t.Fatal(h.describe(id))
 	}
 	// A claimed deployment cannot be run again.
@@ -126,7 +127,7 @@ func TestRunLockWaitsForRelease(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := Project{ID: "demo"}
+	p := catalog.Project{ID: "demo"}
 	ctx := context.Background()
 	a, err := r.acquireLock(ctx, p, "prod", "a", "alice")
 	if err != nil {
@@ -172,23 +173,23 @@ func TestRunLockWaitsForRelease(t *testing.T) {
 	if err := os.WriteFile(lockDir+"/info", []byte("deployment=zombie\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.BreakLock(ctx, Project{ID: "demo", Strategy: StrategyLocal,
-		Environments: []Environment{{Name: "prod", Path: target}}}, "prod", "admin", "stuck"); err != nil {
+	if err := r.BreakLock(ctx, catalog.Project{ID: "demo", Strategy: catalog.StrategyLocal,
+		Environments: []catalog.Environment{{Name: "prod", Path: target}}}, "prod", "admin", "stuck"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(lockDir); !os.IsNotExist(err) {
 		t.Fatalf("remote lock dir not removed: %v", err)
 	}
-	envs, _ := log.ReadStream(ctx, LockStream("demo", "prod"), 1)
+	envs, _ := log.ReadStream(ctx, catalog.LockStream("demo", "prod"), 1)
 	var types []string
 	for _, e := range envs {
 		types = append(types, e.Type)
 	}
-	want := []string{TypeLockAcquired, TypeLockReleased, TypeLockAcquired, TypeLockBroken}
+	want := []string{catalog.TypeLockAcquired, catalog.TypeLockReleased, catalog.TypeLockAcquired, catalog.TypeLockBroken}
 	if !slices.Equal(types, want) {
 		t.Fatalf("lock stream %v, want %v", types, want)
 	}
-	var broken LockEvent
+	var broken catalog.LockEvent
 	_ = envs[3].Decode(&broken)
 	if broken.Deployment != "b" || broken.Reason != "stuck" || envs[3].Actor != "admin" {
 		t.Fatalf("lock.broken %+v by %s", broken, envs[3].Actor)
@@ -199,16 +200,16 @@ func TestRunLockWaitsForRelease(t *testing.T) {
 }
 
 func TestRunCancelQueued(t *testing.T) {
-	h := newRunHarness(t, runHarnessOpts{strategy: StrategyLocal, files: 20, mem: true})
+	h := newRunHarness(t, runHarnessOpts{strategy: catalog.StrategyLocal, files: 20, mem: true})
 	c := h.head()
-	id := h.submit(KindDeploy, c, h.versionOf(c))
+	id := h.submit(catalog.KindDeploy, c, h.versionOf(c))
 	if err := h.r.Cancel(context.Background(), id, "carol", "not today"); err != nil {
 		t.Fatal(err)
 	}
 	if err := h.r.Run(context.Background(), id); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{TypeDeployRequested, TypeDeployCancelRequested, TypeDeployStarted, TypeDeployCancelled}
+	want := []string{catalog.TypeDeployRequested, catalog.TypeDeployCancelRequested, catalog.TypeDeployStarted, catalog.TypeDeployCancelled}
 	if got := h.deploySequence(id); !slices.Equal(got, want) {
 		t.Fatalf("events %v", got)
 	}
@@ -223,7 +224,7 @@ func TestRunCancelQueued(t *testing.T) {
 // TestRunStartFollowsNewRequests: a started runner claims what is
 // requested after it started.
 func TestRunStartFollowsNewRequests(t *testing.T) {
-	h := newRunHarness(t, runHarnessOpts{strategy: StrategyLocal, files: 20})
+	h := newRunHarness(t, runHarnessOpts{strategy: catalog.StrategyLocal, files: 20})
 	if err := h.r.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -231,9 +232,9 @@ func TestRunStartFollowsNewRequests(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	for i := range 3 {
-		id := h.submit(KindDeploy, c, h.versionOf(c))
+		id := h.submit(catalog.KindDeploy, c, h.versionOf(c))
 		term, err := h.r.Wait(ctx, id)
-		if err != nil || term != TypeDeploySucceeded {
+		if err != nil || term != catalog.TypeDeploySucceeded {
 			t.Fatalf("deployment %d: %s %v", i, term, err)
 		}
 	}
@@ -250,7 +251,7 @@ func TestRunInfolessHostLock(t *testing.T) {
 	logger := logrus.New()
 	logger.SetOutput(io.Discard)
 	hook := logrustest.NewLocal(logger)
-	h := newRunHarness(t, runHarnessOpts{strategy: StrategyLocal, files: 5, mem: true,
+	h := newRunHarness(t, runHarnessOpts{strategy: catalog.StrategyLocal, files: 5, mem: true,
 		config: func(c *Config) { c.Logger = logger }})
 	host := h.targets()[0]
 	lockDir := Layout{Path: host.Path}.LockDir()
@@ -258,12 +259,12 @@ func TestRunInfolessHostLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := h.head()
-	id, term := h.deploy(KindDeploy, c, h.versionOf(c))
-	if term != TypeDeployFailed {
+	id, term := h.deploy(catalog.KindDeploy, c, h.versionOf(c))
+	if term != catalog.TypeDeployFailed {
 		t.Fatalf("a young info-less lock: %s\n%s", term, h.describe(id))
 	}
-	var hf HostEvent
-	if err := h.ofType(id, TypeHostFailed)[0].Decode(&hf); err != nil {
+	var hf catalog.HostEvent
+	if err := h.ofType(id, catalog.TypeHostFailed)[0].Decode(&hf); err != nil {
 		t.Fatal(err)
 	}
 	if hf.Step != "lock" || !strings.Contains(hf.Error, "unknown holder") {
@@ -274,7 +275,7 @@ func TestRunInfolessHostLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	v := h.versionOf(c)
-	h.mustSucceed(KindDeploy, c, v)
+	h.mustSucceed(catalog.KindDeploy, c, v)
 	if runCurrentOf(t, host) != v {
 		t.Fatal("not deployed")
 	}

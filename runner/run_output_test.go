@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"releasedesk/events/catalog"
 )
 
 // runRecorded collects what an outputSink emits, with times.
@@ -189,7 +191,7 @@ func TestRunResolveEnv(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("RD_TEST_SECRET", "from-env-secret")
-	got, err := resolveEnv([]EnvVar{
+	got, err := resolveEnv([]catalog.EnvVar{
 		{Name: "PLAIN", Value: "hello"},
 		{Name: "DB_PASS", FromFile: file, Secret: true},
 		{Name: "API_KEY", FromEnv: "RD_TEST_SECRET", Secret: true},
@@ -204,13 +206,13 @@ func TestRunResolveEnv(t *testing.T) {
 	if len(got.Secrets) != 2 || got.Secrets[0] != "from-file-secret" {
 		t.Fatalf("secrets %q", got.Secrets)
 	}
-	for _, bad := range []EnvVar{
+	for _, bad := range []catalog.EnvVar{
 		{Name: "BAD NAME", Value: "x"},
 		{Name: "X", FromFile: dir + "/missing"},
 		{Name: "X", FromEnv: "RD_TEST_UNSET_VARIABLE"},
 		{Name: "X", Value: "a", FromEnv: "RD_TEST_SECRET"},
 	} {
-		if _, err := resolveEnv([]EnvVar{bad}); err == nil {
+		if _, err := resolveEnv([]catalog.EnvVar{bad}); err == nil {
 			t.Errorf("%+v accepted", bad)
 		}
 	}

@@ -9,14 +9,16 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"releasedesk/events/catalog"
 )
 
 func runWriteFile(p, s string) error { return os.WriteFile(p, []byte(s), 0o600) }
 
-func runHostsN(n int) []Host {
-	hs := make([]Host, n)
+func runHostsN(n int) []catalog.Host {
+	hs := make([]catalog.Host, n)
 	for i := range hs {
-		hs[i] = Host{Addr: fmt.Sprintf("h%d", i+1), Path: "/srv/app"}
+		hs[i] = catalog.Host{Addr: fmt.Sprintf("h%d", i+1), Path: "/srv/app"}
 	}
 	return hs
 }
@@ -53,9 +55,9 @@ func TestRunPlanParallelBound(t *testing.T) {
 			var mu sync.Mutex
 			var order []string
 			gate := make(chan struct{})
-			done := make(chan []Host)
+			done := make(chan []catalog.Host)
 			go func() {
-				done <- runBounded(context.Background(), runHostsN(12), parallel, nil, func(h Host) {
+				done <- runBounded(context.Background(), runHostsN(12), parallel, nil, func(h catalog.Host) {
 					mu.Lock()
 					order = append(order, h.Addr)
 					mu.Unlock()
@@ -85,7 +87,7 @@ func TestRunPlanParallelBound(t *testing.T) {
 			// Hosts start in order: the first `parallel` together, then one
 			// per slot freed, so the start order is the configuration order
 			// when parallel is 1.
-			if parallel == 1 && !reflect.DeepEqual(order, batchAddrs([][]Host{runHostsN(12)})[0]) {
+			if parallel == 1 && !reflect.DeepEqual(order, batchAddrs([][]catalog.Host{runHostsN(12)})[0]) {
 				t.Fatalf("order %v", order)
 			}
 		})
@@ -96,7 +98,7 @@ func TestRunPlanStopsStartingOnHalt(t *testing.T) {
 	var halted atomic.Bool
 	var ran []string
 	var mu sync.Mutex
-	started := runBounded(context.Background(), runHostsN(6), 1, halted.Load, func(h Host) {
+	started := runBounded(context.Background(), runHostsN(6), 1, halted.Load, func(h catalog.Host) {
 		mu.Lock()
 		ran = append(ran, h.Addr)
 		mu.Unlock()

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"releasedesk/events"
+	"releasedesk/events/catalog"
 )
 
 // refusingLog is a Log that starts refusing every append once a given event
@@ -43,16 +44,16 @@ func (l *refusingLog) Append(ctx context.Context, stream string, expected int64,
 // on the previous version, and the deployment is left to recovery, which
 // marks it interrupted once the log works again.
 func TestRunStopsWhenTheLogRefuses(t *testing.T) {
-	h := newRunHarness(t, runHarnessOpts{strategy: StrategyLocal})
+	h := newRunHarness(t, runHarnessOpts{strategy: catalog.StrategyLocal})
 	v1Commit := h.head()
 	v1 := h.versionOf(v1Commit)
-	h.mustSucceed(KindDeploy, v1Commit, v1)
+	h.mustSucceed(catalog.KindDeploy, v1Commit, v1)
 
 	v2Commit := h.commit(map[string]string{"dir0/file000.txt": "changed\n"})
 	v2 := h.versionOf(v2Commit)
-	flaky := &refusingLog{Log: h.log, after: TypeHostStaged}
+	flaky := &refusingLog{Log: h.log, after: catalog.TypeHostStaged}
 	r := h.newRunner(func(c *Config) { c.Log = flaky })
-	id := h.submit(KindDeploy, v2Commit, v2)
+	id := h.submit(catalog.KindDeploy, v2Commit, v2)
 	err := r.Run(context.Background(), id)
 	if err == nil || !errors.Is(err, errCannotRecord) || !strings.Contains(err.Error(), "left to recovery") {
 		t.Fatalf("Run = %v, want it stopped and left to recovery because the log refused", err)
@@ -60,7 +61,7 @@ func TestRunStopsWhenTheLogRefuses(t *testing.T) {
 	if flaky.refused.Load() == 0 {
 		t.Fatal("the log never refused: the test did not reach its fault")
 	}
-	if got := h.ofType(id, TypeHostSwitched); len(got) != 0 {
+	if got := h.ofType(id, catalog.TypeHostSwitched); len(got) != 0 {
 		t.Fatalf("a host was switched after the log refused: %v", got)
 	}
 	target := h.targets()[0].Path
@@ -75,8 +76,8 @@ func TestRunStopsWhenTheLogRefuses(t *testing.T) {
 	if err := rec.Recover(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if term := h.terminal(id); term != TypeDeployInterrupted {
-		t.Fatalf("after recovery the deployment ended %q, want %s:\n%s", term, TypeDeployInterrupted, h.describe(id))
+	if term := h.terminal(id); term != catalog.TypeDeployInterrupted {
+		t.Fatalf("after recovery the deployment ended %q, want %s:\n%s", term, catalog.TypeDeployInterrupted, h.describe(id))
 	}
 	h.checkLockFree()
 }

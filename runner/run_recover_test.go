@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"releasedesk/events"
+	"releasedesk/events/catalog"
 	"releasedesk/runner/sshtest"
 )
 
@@ -78,18 +79,18 @@ func TestRunCrashRecovery(t *testing.T) {
 	}
 	trials := runCrashTrials(t)
 	start := time.Now()
-	h := newRunHarness(t, runHarnessOpts{strategy: StrategyRsync, hosts: 5, files: 100,
-		env:     func(e *Environment) { e.Batch = 2 },
-		project: func(p *Project) { p.Hooks.PreRelease = "sleep 0.05" }})
+	h := newRunHarness(t, runHarnessOpts{strategy: catalog.StrategyRsync, hosts: 5, files: 100,
+		env:     func(e *catalog.Environment) { e.Batch = 2 },
+		project: func(p *catalog.Project) { p.Hooks.PreRelease = "sleep 0.05" }})
 	c := h.head()
 	live := runLive{commit: c, version: h.versionOf(c), manifest: h.manifestOf(c)}
-	h.mustSucceed(KindDeploy, live.commit, live.version)
+	h.mustSucceed(catalog.KindDeploy, live.commit, live.version)
 	// How long a deployment of one change takes: the first estimate of
 	// the window of the kills (a runner child also needs to start).
 	c = h.commit(map[string]string{"dir0/file000.txt": "warm-up\n"})
 	next := runLive{commit: c, version: h.versionOf(c), manifest: h.manifestOf(c)}
 	began := time.Now()
-	h.mustSucceed(KindDeploy, next.commit, next.version)
+	h.mustSucceed(catalog.KindDeploy, next.commit, next.version)
 	window := time.Since(began) + childStart
 	live = next
 	counts := map[string]int{}
@@ -130,7 +131,7 @@ func runCrashTrial(t *testing.T, h *runHarness, trial, trials int, window *time.
 	})
 	v2, m2 := h.versionOf(c2), h.manifestOf(c2)
 	v1, m1 := live.version, live.manifest
-	id := h.submit(KindDeploy, c2, v2)
+	id := h.submit(catalog.KindDeploy, c2, v2)
 	h.closeStore()
 
 	// Kill moments spread over the child's life, plus some jitter.
@@ -171,11 +172,11 @@ func runCrashTrial(t *testing.T, h *runHarness, trial, trials int, window *time.
 	}
 	outcome := "interrupted"
 	switch term := h.terminal(id); {
-	case len(h.ofType(id, TypeDeployStarted)) == 0:
+	case len(h.ofType(id, catalog.TypeDeployStarted)) == 0:
 		outcome = "queued"
-	case term == TypeDeploySucceeded:
+	case term == catalog.TypeDeploySucceeded:
 		outcome = "finished"
-	case term != TypeDeployInterrupted:
+	case term != catalog.TypeDeployInterrupted:
 		t.Fatalf("after recovery: %q\n%s\nchild: %s", term, h.describe(id), out.String())
 	}
 	// Whatever the moment: each host runs a complete v1 or v2.
@@ -192,11 +193,11 @@ func runCrashTrial(t *testing.T, h *runHarness, trial, trials int, window *time.
 	}
 	if outcome == "interrupted" {
 		observed := map[string]bool{}
-		for _, e := range h.ofType(id, TypeHostObserved) {
-			var he HostEvent
+		for _, e := range h.ofType(id, catalog.TypeHostObserved) {
+			var he catalog.HostEvent
 			_ = e.Decode(&he)
 			observed[he.Host] = true
-			if he.Error != "" || he.Version != runCurrentOf(t, Host{Path: runHostPath(hosts, he.Host)}) {
+			if he.Error != "" || he.Version != runCurrentOf(t, catalog.Host{Path: runHostPath(hosts, he.Host)}) {
 				t.Fatalf("host_observed %+v", he)
 			}
 		}
@@ -213,7 +214,7 @@ func runCrashTrial(t *testing.T, h *runHarness, trial, trials int, window *time.
 			t.Fatal(err)
 		}
 	}
-	if term := h.terminal(id); term != TypeDeploySucceeded {
+	if term := h.terminal(id); term != catalog.TypeDeploySucceeded {
 		t.Fatalf("after resume: %s\n%s", term, h.describe(id))
 	}
 	h.checkHosts(hosts, v2, c2, m2)
@@ -225,8 +226,8 @@ func runCrashTrial(t *testing.T, h *runHarness, trial, trials int, window *time.
 // childStart is about how long a runner child takes to start and claim.
 const childStart = 150 * time.Millisecond
 
-func runHostPath(hosts []Host, addr string) string {
-	i := slices.IndexFunc(hosts, func(h Host) bool { return h.Addr == addr })
+func runHostPath(hosts []catalog.Host, addr string) string {
+	i := slices.IndexFunc(hosts, func(h catalog.Host) bool { return h.Addr == addr })
 	return hosts[i].Path
 }
 
@@ -260,13 +261,13 @@ func runWaitNoProcess(t *testing.T, subs ...string) {
 // its steps and writes no terminal event; the next start recovers it
 // (deploy.interrupted, lock released) and a resume finishes it.
 func TestRunCloseLeavesToRecovery(t *testing.T) {
-	h := newRunHarness(t, runHarnessOpts{strategy: StrategyLocal, files: 10, project: func(p *Project) {
+	h := newRunHarness(t, runHarnessOpts{strategy: catalog.StrategyLocal, files: 10, project: func(p *catalog.Project) {
 		p.Hooks.PreRelease = `if [ -e ../../slow ]; then echo $$ >../../hook.pid; exec sleep 30; fi`
 	}})
 	host := h.targets()[0]
 	c1 := h.head()
 	v1, m1 := h.versionOf(c1), h.manifestOf(c1)
-	h.mustSucceed(KindDeploy, c1, v1)
+	h.mustSucceed(catalog.KindDeploy, c1, v1)
 	if err := os.WriteFile(filepath.Join(host.Path, "slow"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -275,7 +276,7 @@ func TestRunCloseLeavesToRecovery(t *testing.T) {
 	}
 	c2 := h.commit(map[string]string{"a.txt": "2"})
 	v2, m2 := h.versionOf(c2), h.manifestOf(c2)
-	id := h.submit(KindDeploy, c2, v2)
+	id := h.submit(catalog.KindDeploy, c2, v2)
 	pid := runWaitFile(t, filepath.Join(host.Path, "hook.pid"))
 	start := time.Now()
 	if err := h.r.Close(); err != nil {
@@ -296,11 +297,11 @@ func TestRunCloseLeavesToRecovery(t *testing.T) {
 	if err := h.r.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if term := h.terminal(id); term != TypeDeployInterrupted {
+	if term := h.terminal(id); term != catalog.TypeDeployInterrupted {
 		t.Fatalf("after restart: %q\n%s", term, h.describe(id))
 	}
 	h.checkLockFree()
-	h.checkHosts([]Host{host}, v1, c1, m1)
+	h.checkHosts([]catalog.Host{host}, v1, c1, m1)
 	runNoStaging(t, host)
 	if err := os.Remove(filepath.Join(host.Path, "slow")); err != nil {
 		t.Fatal(err)
@@ -308,10 +309,10 @@ func TestRunCloseLeavesToRecovery(t *testing.T) {
 	if err := h.r.Resume(context.Background(), id, "alice"); err != nil {
 		t.Fatal(err)
 	}
-	if term := h.terminal(id); term != TypeDeploySucceeded {
+	if term := h.terminal(id); term != catalog.TypeDeploySucceeded {
 		t.Fatalf("resume: %s\n%s", term, h.describe(id))
 	}
-	h.checkHosts([]Host{host}, v2, c2, m2)
+	h.checkHosts([]catalog.Host{host}, v2, c2, m2)
 }
 
 // sshtestAlive tells whether a process runs (see sshtest.Alive).

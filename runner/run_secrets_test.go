@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"releasedesk/events/catalog"
 	"releasedesk/runner/sshtest"
 )
 
@@ -118,9 +119,9 @@ func TestRunSecretsNeverInProcessList(t *testing.T) {
 	secret := token + "\nsecond line of it \\c %s $(touch CANARY) 'q'\n"
 	t.Setenv("RD_TEST_DEPLOY_SECRET", secret)
 	const marker = "rd-hook-marker-7f3a"
-	h := newRunHarness(t, runHarnessOpts{strategy: StrategyRsync, hosts: 2, files: 10,
-		project: func(p *Project) {
-			p.Env = []EnvVar{
+	h := newRunHarness(t, runHarnessOpts{strategy: catalog.StrategyRsync, hosts: 2, files: 10,
+		project: func(p *catalog.Project) {
+			p.Env = []catalog.EnvVar{
 				{Name: "API_TOKEN", FromEnv: "RD_TEST_DEPLOY_SECRET", Secret: true},
 				{Name: "PLAIN_SETTING", Value: "plain-value-1"},
 			}
@@ -130,7 +131,7 @@ printf '%s' "$PLAIN_SETTING" >../../seen-plain
 ps -ww -eo args >../../ps.txt
 sleep 0.3`
 			p.Hooks.PostRelease = `printf '%s' "$API_TOKEN" >../../seen-post`
-			p.HealthCheck = HealthCheck{Command: `printf '%s' "$API_TOKEN" >../../seen-check; sleep 0.2`}
+			p.HealthCheck = catalog.HealthCheck{Command: `printf '%s' "$API_TOKEN" >../../seen-check; sleep 0.2`}
 		}})
 	// The scanner can see a value in an argv: a control run shows it.
 	ctl := runScanCmdlines(token)
@@ -144,7 +145,7 @@ sleep 0.3`
 	scan := runScanCmdlines(token, "second line of it")
 	c := h.head()
 	v := h.versionOf(c)
-	id := h.mustSucceed(KindDeploy, c, v)
+	id := h.mustSucceed(catalog.KindDeploy, c, v)
 	hits := scan.finish()
 	t.Logf("scanned every command line %d times during the deployment", scan.scans.Load())
 	if len(hits) > 0 {

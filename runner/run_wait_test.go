@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"releasedesk/events/catalog"
 )
 
 // runWaitHosts, runWaitParallel: one batch (batch 0) of more hosts than
@@ -21,9 +23,9 @@ const runWaitHosts, runWaitParallel = 7, 2
 
 // newRunWaitHarness is runWaitHosts sshd hosts in one batch with parallel
 // runWaitParallel, under onFailure.
-func newRunWaitHarness(t *testing.T, onFailure string, project func(*Project)) *runHarness {
-	return newRunHarness(t, runHarnessOpts{strategy: StrategyRsync, hosts: runWaitHosts, files: 50,
-		env: func(e *Environment) {
+func newRunWaitHarness(t *testing.T, onFailure string, project func(*catalog.Project)) *runHarness {
+	return newRunHarness(t, runHarnessOpts{strategy: catalog.StrategyRsync, hosts: runWaitHosts, files: 50,
+		env: func(e *catalog.Environment) {
 			e.Parallel, e.Batch, e.OnFailure = runWaitParallel, 0, onFailure
 		},
 		project: project})
@@ -52,14 +54,14 @@ func (h *runHarness) deployWatched(t *testing.T, what, kind, commit, version str
 // unlocked, and connect to each host twice: its stage, then its switch
 // (recorded as the step "reconnect", then "lock.check", before "switch").
 func TestRunBatchLargerThanParallel(t *testing.T) {
-	h := newRunWaitHarness(t, OnFailureHalt, nil)
+	h := newRunWaitHarness(t, catalog.OnFailureHalt, nil)
 	targets := h.targets()
 	run := func(what, commit string) {
 		t.Helper()
 		version := h.versionOf(commit)
 		before := h.handshakes()
-		id, term := h.deployWatched(t, what, KindDeploy, commit, version)
-		if term != TypeDeploySucceeded {
+		id, term := h.deployWatched(t, what, catalog.KindDeploy, commit, version)
+		if term != catalog.TypeDeploySucceeded {
 			t.Fatalf("%s ended %s:\n%s", what, term, h.describe(id))
 		}
 		h.checkHosts(targets, version, commit, h.manifestOf(commit))
@@ -72,7 +74,7 @@ func TestRunBatchLargerThanParallel(t *testing.T) {
 		for _, host := range targets {
 			seq := h.hostSequence(id, host.Addr)
 			i := slices.Index(seq, "reconnect")
-			if i < 0 || !slices.Contains(seq[:i], TypeHostStaged) || slices.Contains(seq[:i], "unlock") {
+			if i < 0 || !slices.Contains(seq[:i], catalog.TypeHostStaged) || slices.Contains(seq[:i], "unlock") {
 				t.Fatalf("%s: %s: %v: want a reconnect after its stage, still locked", what, host.Addr, seq)
 			}
 			if want := []string{"reconnect", "lock.check", "switch"}; len(seq) < i+3 || !slices.Equal(seq[i:i+3], want) {
@@ -92,16 +94,16 @@ func TestRunBatchLargerThanParallel(t *testing.T) {
 // no staging dir and no lock is left (the hosts parked while waiting are
 // connected to again to be unlocked), within the same bound.
 func TestRunBatchLargerThanParallelHalts(t *testing.T) {
-	h := newRunWaitHarness(t, OnFailureHalt, func(p *Project) { p.Hooks.PreRelease = runFailHook })
+	h := newRunWaitHarness(t, catalog.OnFailureHalt, func(p *catalog.Project) { p.Hooks.PreRelease = runFailHook })
 	targets := h.targets()
 	c1 := h.head()
 	v1, m1 := h.versionOf(c1), h.manifestOf(c1)
-	h.mustSucceed(KindDeploy, c1, v1)
+	h.mustSucceed(catalog.KindDeploy, c1, v1)
 	runSetFailFlag(t, targets[4], true)
 
 	c2 := h.commit(map[string]string{"dir0/file000.txt": "v2\n"})
-	id, term := h.deployWatched(t, "halted deployment", KindDeploy, c2, h.versionOf(c2))
-	if term != TypeDeployFailed {
+	id, term := h.deployWatched(t, "halted deployment", catalog.KindDeploy, c2, h.versionOf(c2))
+	if term != catalog.TypeDeployFailed {
 		t.Fatalf("ended %s:\n%s", term, h.describe(id))
 	}
 	fin := h.finished(id)
@@ -120,8 +122,8 @@ func TestRunBatchLargerThanParallelHalts(t *testing.T) {
 	// parked, then connected to again only to be unlocked.
 	for _, host := range targets[:4] {
 		seq := h.hostSequence(id, host.Addr)
-		i := slices.Index(seq, TypeHostStaged)
-		if want := []string{TypeHostStaged, "reconnect", "unlock"}; i < 0 || !slices.Equal(seq[i:], want) {
+		i := slices.Index(seq, catalog.TypeHostStaged)
+		if want := []string{catalog.TypeHostStaged, "reconnect", "unlock"}; i < 0 || !slices.Equal(seq[i:], want) {
 			t.Fatalf("%s: %v, want %v at its end", host.Addr, seq, want)
 		}
 	}
@@ -134,11 +136,11 @@ func TestRunBatchLargerThanParallelHalts(t *testing.T) {
 // switched, and keep the lock as it was left; under continue, every other
 // host is switched.
 func TestRunBatchLargerThanParallelLockChanged(t *testing.T) {
-	h := newRunWaitHarness(t, OnFailureContinue, nil)
+	h := newRunWaitHarness(t, catalog.OnFailureContinue, nil)
 	targets := h.targets()
 	c1 := h.head()
 	v1 := h.versionOf(c1)
-	h.mustSucceed(KindDeploy, c1, v1)
+	h.mustSucceed(catalog.KindDeploy, c1, v1)
 
 	c2 := h.commit(map[string]string{"dir0/file000.txt": "v2\n"})
 	v2 := h.versionOf(c2)
@@ -164,8 +166,8 @@ done
 		QuoteCommand([]string{l0.Release(v2)}), QuoteCommand([]string{l1.Release(v2)}),
 		QuoteCommand(break0), QuoteCommand(lock0), QuoteCommand(break1))
 
-	id, term := h.deployWatched(t, "deployment with changed locks", KindDeploy, c2, v2)
-	if term != TypeDeployFailed || !strings.Contains(h.stepOutput(id, targets[runWaitHosts-1].Addr, "hook.pre_release"), "meddled") {
+	id, term := h.deployWatched(t, "deployment with changed locks", catalog.KindDeploy, c2, v2)
+	if term != catalog.TypeDeployFailed || !strings.Contains(h.stepOutput(id, targets[runWaitHosts-1].Addr, "hook.pre_release"), "meddled") {
 		t.Fatalf("ended %s:\n%s", term, h.describe(id))
 	}
 	fin := h.finished(id)
@@ -173,8 +175,8 @@ done
 		t.Fatalf("deploy.failed %+v", fin)
 	}
 	for i, want := range []string{"locked by deployment other-desk (bob", "its lock was removed (broken)"} {
-		var ev HostEvent
-		for _, e := range h.ofType(id, TypeHostFailed) {
+		var ev catalog.HostEvent
+		for _, e := range h.ofType(id, catalog.TypeHostFailed) {
 			if e.Decode(&ev) == nil && ev.Host == targets[i].Addr {
 				break
 			}
@@ -207,7 +209,7 @@ func TestRunBatchLargerThanParallelCancelled(t *testing.T) {
 	targets := h.targets()
 
 	c2 := h.commit(map[string]string{"dir0/file000.txt": "v2\n"})
-	id := h.submit(KindDeploy, c2, h.versionOf(c2))
+	id := h.submit(catalog.KindDeploy, c2, h.versionOf(c2))
 	w := watchConns(t, h.cluster)
 	done := make(chan error, 1)
 	go func() { done <- h.r.Run(context.Background(), id) }()
@@ -229,7 +231,7 @@ func TestRunBatchLargerThanParallelCancelled(t *testing.T) {
 		t.Errorf("%d connections open at once, want at most parallel %d + %d", peak, runWaitParallel, runConnSlack)
 	}
 	runConnsAfter(t, h.cluster, "cancelled deployment")
-	if term := h.terminal(id); term != TypeDeployCancelled {
+	if term := h.terminal(id); term != catalog.TypeDeployCancelled {
 		t.Fatalf("ended %s:\n%s", term, h.describe(id))
 	}
 	h.checkHosts(targets, v1, c1, m1)
@@ -241,12 +243,12 @@ func TestRunBatchLargerThanParallelCancelled(t *testing.T) {
 	parked := 0
 	for _, host := range targets[:runWaitHosts-1] {
 		seq := h.hostSequence(id, host.Addr)
-		i := slices.Index(seq, TypeHostStaged)
+		i := slices.Index(seq, catalog.TypeHostStaged)
 		if i < 0 {
 			continue
 		}
 		parked++
-		if want := []string{TypeHostStaged, "reconnect", "unlock"}; !slices.Equal(seq[i:], want) {
+		if want := []string{catalog.TypeHostStaged, "reconnect", "unlock"}; !slices.Equal(seq[i:], want) {
 			t.Fatalf("%s: %v, want %v at its end", host.Addr, seq, want)
 		}
 	}
@@ -268,7 +270,7 @@ func TestRunBatchLargerThanParallelLeftToRecovery(t *testing.T) {
 	}
 	c2 := h.commit(map[string]string{"dir0/file000.txt": "v2\n"})
 	v2, m2 := h.versionOf(c2), h.manifestOf(c2)
-	id := h.submit(KindDeploy, c2, v2)
+	id := h.submit(catalog.KindDeploy, c2, v2)
 	runWaitFile(t, filepath.Join(slow.Path, "hook.pid"))
 	if err := h.r.Close(); err != nil {
 		t.Fatal(err)
@@ -276,7 +278,7 @@ func TestRunBatchLargerThanParallelLeftToRecovery(t *testing.T) {
 	runConnsAfter(t, h.cluster, "closed runner")
 	parked := 0
 	for _, host := range targets[:runWaitHosts-1] {
-		if slices.Contains(h.hostSequence(id, host.Addr), TypeHostStaged) {
+		if slices.Contains(h.hostSequence(id, host.Addr), catalog.TypeHostStaged) {
 			parked++
 			ok(t)(Layout{Path: host.Path}.CheckLock(id)) // still the deployment's
 		}
@@ -289,7 +291,7 @@ func TestRunBatchLargerThanParallelLeftToRecovery(t *testing.T) {
 	if err := h.r.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if term := h.terminal(id); term != TypeDeployInterrupted {
+	if term := h.terminal(id); term != catalog.TypeDeployInterrupted {
 		t.Fatalf("after restart: %q\n%s", term, h.describe(id))
 	}
 	h.checkLockFree()
@@ -308,7 +310,7 @@ func TestRunBatchLargerThanParallelLeftToRecovery(t *testing.T) {
 	if peak := w.end(); peak > runWaitParallel+runConnSlack {
 		t.Errorf("resume: %d connections open at once, want at most parallel %d + %d", peak, runWaitParallel, runConnSlack)
 	}
-	if term := h.terminal(id); term != TypeDeploySucceeded {
+	if term := h.terminal(id); term != catalog.TypeDeploySucceeded {
 		t.Fatalf("resume: %s\n%s", term, h.describe(id))
 	}
 	h.checkHosts(targets, v2, c2, m2)
@@ -319,14 +321,14 @@ func TestRunBatchLargerThanParallelLeftToRecovery(t *testing.T) {
 // runs v1 (commit c1, manifest m1) and whose last host, slow, now hangs in
 // pre_release (writing the hook's pid to hook.pid beside its releases), so
 // the hosts staged before it wait parked.
-func newSlowLastHostHarness(t *testing.T) (h *runHarness, slow Host, c1, v1 string, m1 Manifest) {
+func newSlowLastHostHarness(t *testing.T) (h *runHarness, slow catalog.Host, c1, v1 string, m1 Manifest) {
 	t.Helper()
-	h = newRunWaitHarness(t, OnFailureHalt, func(p *Project) {
+	h = newRunWaitHarness(t, catalog.OnFailureHalt, func(p *catalog.Project) {
 		p.Hooks.PreRelease = `if [ -e ../../slow ]; then echo $$ >../../hook.pid; exec sleep 30; fi`
 	})
 	c1 = h.head()
 	v1, m1 = h.versionOf(c1), h.manifestOf(c1)
-	h.mustSucceed(KindDeploy, c1, v1)
+	h.mustSucceed(catalog.KindDeploy, c1, v1)
 	slow = h.targets()[runWaitHosts-1]
 	if err := os.WriteFile(filepath.Join(slow.Path, "slow"), nil, 0o644); err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"releasedesk/events"
+	"releasedesk/events/catalog"
 )
 
 // Log is what the runner needs of the event log. It is declared here, at
@@ -215,10 +216,10 @@ func (r *Runner) follow(sub *events.Subscription) {
 		// subscription delivers each event once.
 		r.st.apply(e)
 		switch e.Type {
-		case TypeDeployRequested:
-			r.enqueue(e.Stream[len("deploy/"):])
-		case TypeDeployCancelRequested:
-			r.cancelLocal(e.Stream[len("deploy/"):])
+		case catalog.TypeDeployRequested:
+			r.enqueue(catalog.StreamID(e.Stream, catalog.DeployPrefix))
+		case catalog.TypeDeployCancelRequested:
+			r.cancelLocal(catalog.StreamID(e.Stream, catalog.DeployPrefix))
 		}
 	}
 	if err := sub.Err(); err != nil && !errors.Is(err, context.Canceled) {
@@ -349,7 +350,7 @@ func (r *Runner) isRunningHere(id string) bool {
 // without a terminal event and is left to recovery; Cancel ends it in
 // deploy.cancelled.
 func (r *Runner) Run(ctx context.Context, id string) error {
-	envs, err := r.log.ReadStream(ctx, DeployStream(id), 1)
+	envs, err := r.log.ReadStream(ctx, catalog.DeployStream(id), 1)
 	if err != nil {
 		return err
 	}
@@ -358,17 +359,17 @@ func (r *Runner) Run(ctx context.Context, id string) error {
 		return err
 	}
 	for _, e := range envs {
-		if e.Type == TypeDeployStarted {
+		if e.Type == catalog.TypeDeployStarted {
 			return fmt.Errorf("%w: %s", ErrClaimed, id)
 		}
 	}
 	return r.execute(ctx, req, actor, nil, nil, envs, func(ctx context.Context) (uint64, error) {
-		e, err := events.NewEvent(TypeDeployStarted, actorRunner, Started{Deployment: id, Runner: r.cfg.Name})
+		e, err := catalog.NewEvent(catalog.TypeDeployStarted, actorRunner, catalog.Started{Deployment: id, Runner: r.cfg.Name})
 		if err != nil {
 			return 0, err
 		}
 		e.CorrelationID = id
-		out, err := r.log.Append(ctx, DeployStream(id), int64(len(envs)), e)
+		out, err := r.log.Append(ctx, catalog.DeployStream(id), int64(len(envs)), e)
 		if err != nil {
 			return 0, err
 		}
@@ -377,13 +378,13 @@ func (r *Runner) Run(ctx context.Context, id string) error {
 }
 
 // requestOf decodes the deploy.requested that opens a deployment stream.
-func requestOf(id string, envs []events.Envelope) (Request, string, error) {
-	if len(envs) == 0 || envs[0].Type != TypeDeployRequested {
-		return Request{}, "", fmt.Errorf("%w: %s", ErrNotFound, id)
+func requestOf(id string, envs []events.Envelope) (catalog.Request, string, error) {
+	if len(envs) == 0 || envs[0].Type != catalog.TypeDeployRequested {
+		return catalog.Request{}, "", fmt.Errorf("%w: %s", ErrNotFound, id)
 	}
-	var req Request
+	var req catalog.Request
 	if err := envs[0].Decode(&req); err != nil {
-		return Request{}, "", err
+		return catalog.Request{}, "", err
 	}
 	return req, envs[0].Actor, nil
 }
@@ -393,7 +394,7 @@ func requestOf(id string, envs []events.Envelope) (Request, string, error) {
 // over hosts (nil: the request's). It is registered for Cancel and Close
 // before the claim, so a cancel request written right after the claim is
 // never missed.
-func (r *Runner) execute(ctx context.Context, req Request, actor string, hosts, skipped []string, prior []events.Envelope,
+func (r *Runner) execute(ctx context.Context, req catalog.Request, actor string, hosts, skipped []string, prior []events.Envelope,
 	claim func(context.Context) (uint64, error)) error {
 	id := req.Deployment
 	dctx, cancel := context.WithCancelCause(ctx)
@@ -414,9 +415,9 @@ func (r *Runner) execute(ctx context.Context, req Request, actor string, hosts, 
 	}
 	// A cancel requested before the claim (the deployment was queued) or
 	// between it and the registration above.
-	if later, err := r.log.ReadStream(ctx, DeployStream(id), 1); err == nil {
+	if later, err := r.log.ReadStream(ctx, catalog.DeployStream(id), 1); err == nil {
 		for _, e := range later {
-			if e.Type == TypeDeployCancelRequested && (e.Version > claimed || !hasRunBefore(later, e.Version)) {
+			if e.Type == catalog.TypeDeployCancelRequested && (e.Version > claimed || !hasRunBefore(later, e.Version)) {
 				cancel(errCancelRequested)
 			}
 		}
@@ -433,14 +434,14 @@ func (r *Runner) execute(ctx context.Context, req Request, actor string, hosts, 
 	if err != nil {
 		// The request cannot run at all (an unreadable secret, say): it
 		// fails before touching anything, and says why.
-		fin := Finished{Deployment: id, Project: req.Project.ID, Environment: req.Environment, Version: req.Version,
+		fin := catalog.Finished{Deployment: id, Project: req.Project.ID, Environment: req.Environment, Version: req.Version,
 			Commit: req.Commit, Kind: req.Kind, Error: err.Error()}
 		if d != nil {
 			fin.Error = d.red.String(fin.Error)
 		}
-		ev, _ := events.NewEvent(TypeDeployFailed, actorRunner, fin)
+		ev, _ := catalog.NewEvent(catalog.TypeDeployFailed, actorRunner, fin)
 		ev.CorrelationID = id
-		_, aerr := r.log.Append(context.WithoutCancel(ctx), DeployStream(id), events.AnyVersion, ev)
+		_, aerr := r.log.Append(context.WithoutCancel(ctx), catalog.DeployStream(id), events.AnyVersion, ev)
 		return errors.Join(err, aerr)
 	}
 	d.skipped = skipped
@@ -456,7 +457,7 @@ func (r *Runner) execute(ctx context.Context, req Request, actor string, hosts, 
 // does not cancel this one.
 func hasRunBefore(envs []events.Envelope, v uint64) bool {
 	for _, e := range envs {
-		if e.Version < v && (e.Type == TypeDeployStarted || e.Type == TypeDeployResumed) {
+		if e.Version < v && (e.Type == catalog.TypeDeployStarted || e.Type == catalog.TypeDeployResumed) {
 			return true
 		}
 	}
@@ -472,7 +473,7 @@ func foldDeploy(envs []events.Envelope) (*deployState, bool) {
 	if len(envs) == 0 {
 		return nil, false
 	}
-	d, ok := st.deploys[envs[0].Stream[len("deploy/"):]]
+	d, ok := st.deploys[catalog.StreamID(envs[0].Stream, catalog.DeployPrefix)]
 	return d, ok
 }
 
@@ -480,7 +481,7 @@ func foldDeploy(envs []events.Envelope) (*deployState, bool) {
 // failed, cancelled or interrupted) once its current run has one, waiting
 // for it by subscription.
 func (r *Runner) Wait(ctx context.Context, id string) (string, error) {
-	stream := DeployStream(id)
+	stream := catalog.DeployStream(id)
 	envs, err := r.log.ReadStream(ctx, stream, 1)
 	if err != nil {
 		return "", err
@@ -491,7 +492,7 @@ func (r *Runner) Wait(ctx context.Context, id string) (string, error) {
 	last, running := "", true
 	note := func(e events.Envelope) {
 		switch {
-		case e.Type == TypeDeployStarted || e.Type == TypeDeployResumed:
+		case e.Type == catalog.TypeDeployStarted || e.Type == catalog.TypeDeployResumed:
 			last, running = "", true
 		case isTerminal(e.Type):
 			last, running = e.Type, false
@@ -527,7 +528,7 @@ func (r *Runner) Wait(ctx context.Context, id string) (string, error) {
 // switched are switched back, locks are released, and it ends in
 // deploy.cancelled. A queued deployment ends cancelled when claimed.
 func (r *Runner) Cancel(ctx context.Context, id, actor, reason string) error {
-	stream := DeployStream(id)
+	stream := catalog.DeployStream(id)
 	envs, err := r.log.ReadStream(ctx, stream, 1)
 	if err != nil {
 		return err
@@ -538,7 +539,7 @@ func (r *Runner) Cancel(ctx context.Context, id, actor, reason string) error {
 	if ds, ok := foldDeploy(envs); ok && !ds.Running && ds.Terminal != "" {
 		return fmt.Errorf("%w: %s is %s", ErrFinished, id, ds.State())
 	}
-	e, err := events.NewEvent(TypeDeployCancelRequested, actor, CancelRequested{Deployment: id, Reason: reason})
+	e, err := catalog.NewEvent(catalog.TypeDeployCancelRequested, actor, catalog.CancelRequested{Deployment: id, Reason: reason})
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"releasedesk/events/catalog"
 )
 
 // envNameRe is what a variable name may be: it becomes NAME=value in an
@@ -37,7 +39,7 @@ func (e resolvedEnv) plain() []string {
 // FromEnv from this process's environment. A secret is read at run time so
 // its value never travels in an event; an unreadable file or an unset
 // variable fails the deployment rather than run hooks with an empty secret.
-func resolveEnv(vars []EnvVar) (resolvedEnv, error) {
+func resolveEnv(vars []catalog.EnvVar) (resolvedEnv, error) {
 	var out resolvedEnv
 	for _, v := range vars {
 		if !envNameRe.MatchString(v.Name) {
@@ -70,7 +72,7 @@ func resolveEnv(vars []EnvVar) (resolvedEnv, error) {
 // ordinary output.
 const minSecretLine = 8
 
-func envValue(v EnvVar) (string, error) {
+func envValue(v catalog.EnvVar) (string, error) {
 	set := 0
 	for _, s := range []string{v.Value, v.FromFile, v.FromEnv} {
 		if s != "" {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"releasedesk/events/catalog"
 	"releasedesk/runner/sshtest"
 )
 
@@ -20,7 +21,7 @@ func dialHost(t *testing.T, c *sshtest.Cluster, i int, d *Dialer) *SSHExecutor {
 	if d == nil {
 		d = &Dialer{KnownHostsPath: c.KnownHostsPath, Timeout: 5 * time.Second}
 	}
-	e, err := d.Dial(context.Background(), Host(c.Hosts[i]), c.KeyPath)
+	e, err := d.Dial(context.Background(), catalog.Host(c.Hosts[i]), c.KeyPath)
 	if err != nil {
 		t.Fatalf("dial host %d: %v", i, err)
 	}
@@ -205,7 +206,7 @@ func TestSSHUnknownHostKeyThenTrust(t *testing.T) {
 	kh := filepath.Join(t.TempDir(), "app", "known_hosts") // missing: created empty
 	d := &Dialer{KnownHostsPath: kh, Timeout: 5 * time.Second}
 	canary := filepath.Join(c.Dir, "CANARY")
-	_, err := d.Dial(context.Background(), Host(c.Hosts[0]), c.KeyPath)
+	_, err := d.Dial(context.Background(), catalog.Host(c.Hosts[0]), c.KeyPath)
 	var ue *UnknownHostKeyError
 	if !errors.As(err, &ue) || !errors.Is(err, ErrHostKey) {
 		t.Fatalf("want *UnknownHostKeyError, got %T %v", err, err)
@@ -249,7 +250,7 @@ func TestSSHUnknownHostKeyThenTrust(t *testing.T) {
 	if b, _ := os.ReadFile(kh); strings.Count(string(b), "\n") != 1 || strings.TrimSpace(string(b)) != c.HostKeyLine(0) {
 		t.Fatalf("known_hosts after trust: %q, want %q", b, c.HostKeyLine(0))
 	}
-	e, err := d.Dial(context.Background(), Host(c.Hosts[0]), c.KeyPath)
+	e, err := d.Dial(context.Background(), catalog.Host(c.Hosts[0]), c.KeyPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,7 +259,7 @@ func TestSSHUnknownHostKeyThenTrust(t *testing.T) {
 		t.Fatal(code, err)
 	}
 	// Host 1 is still unknown.
-	if _, err := d.Dial(context.Background(), Host(c.Hosts[1]), c.KeyPath); !errors.As(err, &ue) {
+	if _, err := d.Dial(context.Background(), catalog.Host(c.Hosts[1]), c.KeyPath); !errors.As(err, &ue) {
 		t.Fatalf("host 1: %v", err)
 	}
 	if err := TrustHostKey(kh, c.Hosts[1].Addr, "not a key"); err == nil {
@@ -273,7 +274,7 @@ func TestSSHChangedHostKey(t *testing.T) {
 	c.RotateHostKey(1)
 	newFP := keygenFingerprint(t, c.HostKeyPath(1)+".pub")
 	before := c.Accepted(1)
-	_, err := d.Dial(context.Background(), Host(c.Hosts[1]), c.KeyPath)
+	_, err := d.Dial(context.Background(), catalog.Host(c.Hosts[1]), c.KeyPath)
 	var ce *ChangedHostKeyError
 	if !errors.As(err, &ce) || !errors.Is(err, ErrHostKey) {
 		t.Fatalf("want *ChangedHostKeyError, got %T %v", err, err)
@@ -302,7 +303,7 @@ func TestSSHFrozenAndKilledHosts(t *testing.T) {
 	c.Freeze(0)
 	d := &Dialer{KnownHostsPath: c.KnownHostsPath, Timeout: 500 * time.Millisecond}
 	start := time.Now()
-	if _, err := d.Dial(context.Background(), Host(c.Hosts[0]), c.KeyPath); err == nil {
+	if _, err := d.Dial(context.Background(), catalog.Host(c.Hosts[0]), c.KeyPath); err == nil {
 		t.Fatal("dialled a frozen host")
 	}
 	if took := time.Since(start); took > 2*time.Second {
@@ -356,7 +357,7 @@ func TestSSHFrozenAndKilledHosts(t *testing.T) {
 		t.Fatalf("Run after the host died: %v", err)
 	}
 	// Down: Dial fails fast (connection refused), and works after restart.
-	if _, err := (&Dialer{KnownHostsPath: c.KnownHostsPath}).Dial(context.Background(), Host(c.Hosts[2]), c.KeyPath); err == nil {
+	if _, err := (&Dialer{KnownHostsPath: c.KnownHostsPath}).Dial(context.Background(), catalog.Host(c.Hosts[2]), c.KeyPath); err == nil {
 		t.Fatal("dialled a dead host")
 	}
 	c.Restart(2)

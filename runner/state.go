@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"releasedesk/events"
+	"releasedesk/events/catalog"
 )
 
 // Deployment states as the runner's fold tells them (the same words as
@@ -22,7 +23,7 @@ const (
 // isTerminal reports whether an event type ends a run of a deployment.
 func isTerminal(typ string) bool {
 	switch typ {
-	case TypeDeploySucceeded, TypeDeployFailed, TypeDeployCancelled, TypeDeployInterrupted:
+	case catalog.TypeDeploySucceeded, catalog.TypeDeployFailed, catalog.TypeDeployCancelled, catalog.TypeDeployInterrupted:
 		return true
 	}
 	return false
@@ -34,7 +35,7 @@ func isTerminal(typ string) bool {
 // but events.
 type deployState struct {
 	ID        string
-	Request   Request
+	Request   catalog.Request
 	Actor     string // who asked for it
 	Requested uint64 // position of deploy.requested: the queue order
 	Started   bool   // claimed once
@@ -69,7 +70,7 @@ type liveHost struct {
 // lockState is the last event of a lock stream.
 type lockState struct {
 	Held    bool
-	Event   LockEvent
+	Event   catalog.LockEvent
 	Version uint64 // stream version of the last event
 }
 
@@ -108,9 +109,9 @@ func (s *state) apply(e events.Envelope) bool {
 	}
 	s.pos = e.Position
 	switch {
-	case strings.HasPrefix(e.Stream, "deploy/"):
-		s.applyDeploy(strings.TrimPrefix(e.Stream, "deploy/"), e)
-	case strings.HasPrefix(e.Stream, "lock/"):
+	case strings.HasPrefix(e.Stream, catalog.DeployPrefix):
+		s.applyDeploy(catalog.StreamID(e.Stream, catalog.DeployPrefix), e)
+	case strings.HasPrefix(e.Stream, catalog.LockPrefix):
 		s.applyLock(e)
 	}
 	return true
@@ -118,8 +119,8 @@ func (s *state) apply(e events.Envelope) bool {
 
 func (s *state) applyDeploy(id string, e events.Envelope) {
 	d := s.deploys[id]
-	if e.Type == TypeDeployRequested {
-		var req Request
+	if e.Type == catalog.TypeDeployRequested {
+		var req catalog.Request
 		if e.Decode(&req) != nil {
 			return
 		}
@@ -132,22 +133,22 @@ func (s *state) applyDeploy(id string, e events.Envelope) {
 		return
 	}
 	switch e.Type {
-	case TypeDeployStarted, TypeDeployResumed:
+	case catalog.TypeDeployStarted, catalog.TypeDeployResumed:
 		d.Started, d.Running, d.Terminal, d.Cancel = true, true, "", false
 		d.Failed = map[string]bool{}
-	case TypeDeployCancelRequested:
+	case catalog.TypeDeployCancelRequested:
 		d.Cancel = true
-	case TypeHostSwitched, TypeHostReverted, TypeHostObserved:
-		var h HostEvent
+	case catalog.TypeHostSwitched, catalog.TypeHostReverted, catalog.TypeHostObserved:
+		var h catalog.HostEvent
 		if e.Decode(&h) != nil {
 			return
 		}
 		d.OnVersion[h.Host] = h.Version != "" && h.Version == d.Request.Version
-		if h.Version != "" || e.Type != TypeHostObserved {
+		if h.Version != "" || e.Type != catalog.TypeHostObserved {
 			s.live[liveKey{h.Project, h.Environment, h.Host}] = liveHost{Version: h.Version, Commit: h.Commit, Deployment: id}
 		}
-	case TypeHostFailed:
-		var h HostEvent
+	case catalog.TypeHostFailed:
+		var h catalog.HostEvent
 		if e.Decode(&h) == nil {
 			d.Failed[h.Host] = true
 		}
@@ -159,15 +160,15 @@ func (s *state) applyDeploy(id string, e events.Envelope) {
 }
 
 func (s *state) applyLock(e events.Envelope) {
-	var l LockEvent
+	var l catalog.LockEvent
 	if e.Decode(&l) != nil {
 		return
 	}
 	st := &lockState{Event: l, Version: e.Version}
 	switch e.Type {
-	case TypeLockAcquired:
+	case catalog.TypeLockAcquired:
 		st.Held = true
-	case TypeLockReleased, TypeLockBroken:
+	case catalog.TypeLockReleased, catalog.TypeLockBroken:
 	default:
 		if old := s.locks[e.Stream]; old != nil {
 			st.Held, st.Event = old.Held, old.Event

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"releasedesk/events/catalog"
+
 	"github.com/sirupsen/logrus"
 )
 
@@ -54,10 +56,10 @@ func (d *deployment) stepID(host, name string) string {
 // step.output.
 func (d *deployment) beginStep(host, name string, argv []string) *step {
 	s := &step{d: d, id: d.stepID(host, name), name: name, host: host, start: time.Now()}
-	d.emit(TypeStepStarted, StepStarted{Deployment: d.id, Step: s.id, Name: name, Host: host, Command: d.red.Strings(argv)})
+	d.emit(catalog.TypeStepStarted, catalog.StepStarted{Deployment: d.id, Step: s.id, Name: name, Host: host, Command: d.red.Strings(argv)})
 	s.sink = newOutputSink(d.red, d.r.cfg.OutputInterval, d.r.cfg.OutputChunk, d.r.cfg.OutputCap,
 		func(text string, truncated bool) error {
-			return d.emit(TypeStepOutput, StepOutput{Deployment: d.id, Step: s.id, Host: host, Text: text, Truncated: truncated})
+			return d.emit(catalog.TypeStepOutput, catalog.StepOutput{Deployment: d.id, Step: s.id, Host: host, Text: text, Truncated: truncated})
 		})
 	return s
 }
@@ -95,12 +97,12 @@ func (s *step) finish(exit int, err error, ok ...int) error {
 	if err == nil && exit != 0 && !slices.Contains(ok, exit) {
 		err = &stepError{Step: s.name, Exit: exit, Last: lastLine(s.Output())}
 	}
-	fin := StepFinished{Deployment: s.d.id, Step: s.id, Host: s.host, ExitCode: exit,
+	fin := catalog.StepFinished{Deployment: s.d.id, Step: s.id, Host: s.host, ExitCode: exit,
 		DurationMS: time.Since(s.start).Milliseconds()}
 	if err != nil {
 		fin.Error = s.d.red.String(err.Error())
 	}
-	s.d.emit(TypeStepFinished, fin)
+	s.d.emit(catalog.TypeStepFinished, fin)
 	if err != nil {
 		s.d.logger.WithFields(logrus.Fields{"step": s.id, "exit": exit}).WithError(errors.New(fin.Error)).Info("step failed")
 	}

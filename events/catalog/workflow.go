@@ -1,13 +1,11 @@
-package projections
+package catalog
 
 import (
 	"encoding/json"
 	"time"
 )
 
-// The workflow's event types: what people decide. The app writes them (it
-// imports this package); the runner's deploy.* events are folded too, from
-// their JSON, since projections import nothing but events.
+// The workflow's event types: what people decide. The app writes them.
 //
 // Streams: user/<name>, project/<id>, release/<id>. Credentials (password
 // and token hashes) are not events: they live in the app's credential store,
@@ -48,18 +46,6 @@ const (
 	RoleManager   = "manager"
 )
 
-// Release states (DESIGN.md section 5).
-const (
-	StateOpen      = "open"
-	StateTesting   = "testing"
-	StateTested    = "tested"
-	StateApproved  = "approved"
-	StateLive      = "live"
-	StateAccepted  = "accepted"
-	StateCompleted = "completed"
-	StateCancelled = "cancelled"
-)
-
 // UserCreated is user.created.
 type UserCreated struct {
 	Name  string              `json:"name"`
@@ -97,7 +83,7 @@ type TokenEvent struct {
 }
 
 // ProjectConfigured is project.configured: the whole configuration (the
-// runner's Project as JSON) and a readable diff against the previous one.
+// Project as JSON) and a readable diff against the previous one.
 type ProjectConfigured struct {
 	ID     string          `json:"id"`
 	Config json.RawMessage `json:"config"`

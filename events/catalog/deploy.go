@@ -1,10 +1,11 @@
-package runner
+package catalog
 
 import "time"
 
-// Event types the runner writes. Each is a constant string (never derived
-// from a Go name) with a payload struct below; projections and the audit
-// trail read them. Deployment events go to stream deploy/<id>, locks to
+// Event types the runner writes (and deploy.requested, the queue entry the
+// app writes for it). Each is a constant string (never derived from a Go
+// name) with a payload struct below; projections and the audit trail read
+// them. Deployment events go to stream deploy/<id>, locks to
 // lock/<project>/<env>, host keys to host/<addr>.
 const (
 	TypeDeployRequested       = "deploy.requested" // written by the app: the queue entry
@@ -38,15 +39,6 @@ const (
 	KindDeploy   = "deploy"
 	KindRollback = "rollback"
 )
-
-// DeployStream is the stream of one deployment.
-func DeployStream(id string) string { return "deploy/" + id }
-
-// LockStream is the stream of an environment's lock.
-func LockStream(project, env string) string { return "lock/" + project + "/" + env }
-
-// HostStream is the stream of one host's key decisions.
-func HostStream(addr string) string { return "host/" + addr }
 
 // Request is deploy.requested: everything a runner needs to do the
 // deployment, fixed when it was asked for.

@@ -1,4 +1,4 @@
-package runner
+package catalog
 
 import (
 	"encoding/json"
@@ -7,8 +7,8 @@ import (
 	"time"
 )
 
-// Project is what the runner needs of a project's configuration (DESIGN.md
-// section 5). The app parses and validates it (YAML or JSON) before any
+// Project is a project's configuration (DESIGN.md section 5), as events
+// carry it: the runner does what it says. The app parses and validates it (YAML or JSON) before any
 // event is written; a deployment carries a snapshot of it, so a deployment
 // does what was configured when it was requested, whatever changes later.
 type Project struct {
