@@ -284,3 +284,101 @@ func procStatus(field string) int64 {
 	childMust(fmt.Errorf("no %s in /proc/self/status", field))
 	return 0
 }
+
+// BenchmarkStreamHead learns a long stream's version, as a caller does before
+// appending at the expected version: with StreamHead, and as the baseline
+// with ReadStream(ctx, stream, 1), which reads the whole stream for its last
+// envelope. The stream is a deployment of 5,000 step events, appended 50 at
+// a time between batches of 50 other streams, as a runner writes it beside
+// the rest of the desk. The store is reopened first, so that it reads
+// tables, as it does for all but the newest events.
+func BenchmarkStreamHead(b *testing.B) {
+	const (
+		steps       = 5000
+		batch       = 50
+		others      = 50
+		readStreams = 20   // ReadStream calls per iteration
+		heads       = 5000 // StreamHead calls per iteration
+		stream      = "deploy/4711"
+	)
+	fill := func(l Log) {
+		evs := make([]Event, batch)
+		for n := 0; n < steps; n += batch {
+			for i := range evs {
+				evs[i] = benchEvent(n + i)
+			}
+			if _, err := l.Append(context.Background(), stream, AnyVersion, evs...); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := l.Append(context.Background(), "release/"+strconv.Itoa(n/batch%others), AnyVersion, evs...); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	logs := map[string]func() Reader{
+		"badger": func() Reader {
+			dir := b.TempDir()
+			s, err := Open(dir, Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			fill(s)
+			if err := s.Close(); err != nil {
+				b.Fatal(err)
+			}
+			if s, err = Open(dir, Options{}); err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { _ = s.Close() })
+			return s
+		},
+		"memory": func() Reader {
+			m := NewMemStore(Options{})
+			fill(m)
+			b.Cleanup(func() { _ = m.Close() })
+			return m
+		},
+	}
+	for _, name := range []string{"badger", "memory"} {
+		b.Run(name, func(b *testing.B) {
+			r := logs[name]()
+			ctx := context.Background()
+			var want StreamHead
+			var read, head time.Duration
+			b.ResetTimer()
+			for range b.N {
+				read += timed(b, func() error {
+					for range readStreams {
+						envs, err := r.ReadStream(ctx, stream, 1)
+						if err != nil {
+							return err
+						}
+						last := envs[len(envs)-1]
+						want = StreamHead{Version: last.Version, Hash: last.Hash}
+					}
+					return nil
+				})
+				head += timed(b, func() error {
+					for range heads {
+						h, err := r.StreamHead(ctx, stream)
+						if err != nil {
+							return err
+						}
+						if h != want || h.Version != steps {
+							return fmt.Errorf("stream head %+v, ReadStream ends at %+v", h, want)
+						}
+					}
+					return nil
+				})
+			}
+			b.StopTimer()
+			perRead := read / time.Duration(readStreams*b.N)
+			perHead := head / time.Duration(heads*b.N)
+			b.ReportMetric(float64(perRead.Nanoseconds())/1e3, "readstream_µs")
+			b.ReportMetric(float64(perHead.Nanoseconds())/1e3, "streamhead_µs")
+			b.ReportMetric(float64(perRead)/float64(perHead), "speedup")
+			b.Logf("%s: version of a %d-event stream: StreamHead %v, ReadStream(ctx, s, 1) %v: %.0fx faster",
+				name, steps, perHead, perRead, float64(perRead)/float64(perHead))
+		})
+	}
+}

@@ -446,15 +446,8 @@ func (s *Store) streamVersion(g *group, stream string) (uint64, error) {
 	}
 	var v uint64
 	err := s.db.View(func(txn *badger.Txn) error {
-		prefix := streamPrefix(stream)
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, Reverse: true})
-		defer it.Close()
-		it.Seek(streamKey(stream, ^uint64(0)))
-		if !it.Valid() {
-			return nil
-		}
 		var err error
-		v, err = streamKeyVersion(it.Item().Key())
+		v, _, _, err = streamEnd(txn, stream, ^uint64(0)) // every committed event
 		return err
 	})
 	if err != nil {

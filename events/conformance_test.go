@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sort"
 	"sync"
 	"testing"
@@ -51,6 +52,8 @@ var conformanceCases = []struct {
 	{"ConcurrentSameStream", confConcurrentSameStream},
 	{"ConcurrentStreams", confConcurrentStreams},
 	{"HashChain", confHashChain},
+	{"StreamHead", confStreamHead},
+	{"StreamHeadDecideThenAppend", confStreamHeadDecideThenAppend},
 	{"SubscribeWhileAppending", confSubscribeWhileAppending},
 	{"SlowSubscriberDoesNotStall", confSlowSubscriber},
 	{"SubscriptionCancel", confSubscriptionCancel},
@@ -433,6 +436,196 @@ func confHashChain(t *testing.T, open func(t *testing.T) Log) {
 }
 
 // collect reads n envelopes from sub or fails after timeout.
+// confStreamEnd is the end of stream as ReadStream gives it: the last
+// envelope's version and hash, or the zero StreamHead.
+func confStreamEnd(t *testing.T, r Reader, stream string) StreamHead {
+	t.Helper()
+	envs, err := r.ReadStream(context.Background(), stream, 1)
+	if err != nil {
+		t.Fatalf("read stream %s: %v", stream, err)
+	}
+	if len(envs) == 0 {
+		return StreamHead{}
+	}
+	last := envs[len(envs)-1]
+	return StreamHead{Version: last.Version, Hash: last.Hash}
+}
+
+// confCheckHeads checks StreamHead of each stream against ReadStream and
+// against want (the envelopes last appended, by stream; absent means none).
+func confCheckHeads(t *testing.T, where string, r Reader, streams []string, want map[string]StreamHead) {
+	t.Helper()
+	for _, stream := range streams {
+		got, err := r.StreamHead(context.Background(), stream)
+		if err != nil {
+			t.Fatalf("%s: stream head of %s: %v", where, stream, err)
+		}
+		if got != want[stream] {
+			t.Fatalf("%s: stream head of %s is %+v, the last append left %+v", where, stream, got, want[stream])
+		}
+		if end := confStreamEnd(t, r, stream); got != end {
+			t.Fatalf("%s: stream head of %s is %+v, ReadStream ends at %+v", where, stream, got, end)
+		}
+	}
+}
+
+func confStreamHead(t *testing.T, open func(t *testing.T) Log) {
+	l := open(t)
+	ctx := context.Background()
+	// deploy/1 is a prefix of deploy/10: neither may see the other's end.
+	streams := []string{"deploy/1", "deploy/10", "deploy/2", "release/9"}
+	want := map[string]StreamHead{}
+	confCheckHeads(t, "empty log", l, streams, want)
+
+	// Interleave appends of one and several events over three streams,
+	// each expecting the version StreamHead gave.
+	plan := []struct {
+		stream string
+		n      int
+	}{{"deploy/1", 1}, {"deploy/10", 3}, {"deploy/1", 2}, {"deploy/2", 1}, {"deploy/10", 1}, {"deploy/1", 5}, {"deploy/2", 4}, {"deploy/1", 1}}
+	for i, p := range plan {
+		h, err := l.StreamHead(ctx, p.stream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		expected := int64(h.Version)
+		if h.Version == 0 {
+			expected = NoStream
+		}
+		evs := make([]Event, p.n)
+		for j := range evs {
+			evs[j] = confEvent("step.finished", 10*i+j)
+		}
+		envs := confAppend(t, l, p.stream, expected, evs...)
+		last := envs[len(envs)-1]
+		if last.Version != h.Version+uint64(p.n) || envs[0].Version != h.Version+1 {
+			t.Fatalf("append %d to %s at head %+v gave versions %d..%d", i, p.stream, h, envs[0].Version, last.Version)
+		}
+		want[p.stream] = StreamHead{Version: last.Version, Hash: last.Hash}
+		confCheckHeads(t, fmt.Sprintf("after append %d", i), l, streams, want)
+	}
+	if want["deploy/1"].Version != 9 || want["deploy/10"].Version != 4 || want["deploy/2"].Version != 5 {
+		t.Fatalf("stream versions %+v", want)
+	}
+
+	// A refused append leaves the head where it was.
+	if _, err := l.Append(ctx, "deploy/1", 3, confEvent("step.finished", 99)); !errors.Is(err, ErrConcurrency) {
+		t.Fatalf("stale append: %v", err)
+	}
+	bad := Event{Type: "step.finished", Data: json.RawMessage(`{"broken":`)}
+	if _, err := l.Append(ctx, "deploy/2", 5, confEvent("step.finished", 99), bad); !errors.Is(err, ErrInvalidEvent) {
+		t.Fatalf("invalid append: %v", err)
+	}
+	confCheckHeads(t, "after refused appends", l, streams, want)
+
+	if _, err := l.StreamHead(ctx, ""); !errors.Is(err, ErrInvalidEvent) {
+		t.Fatalf("stream head of an empty name: %v", err)
+	}
+	if _, err := l.StreamHead(ctx, "deploy/1\x00"); !errors.Is(err, ErrInvalidEvent) {
+		t.Fatalf("stream head of a name with a control byte: %v", err)
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := l.StreamHead(cancelled, "deploy/1"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("stream head with a cancelled context: %v", err)
+	}
+
+	// The same heads from an export opened as an archive.
+	arch, _, err := OpenArchive(exportTo(t, l, filepath.Join(t.TempDir(), "events.jsonl"), ExportOptions{}), OpenArchiveOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	confCheckHeads(t, "archive", arch, streams, want)
+	must(t, arch.Close())
+
+	// The on-disk store: the same heads after a reopen, read-only and not,
+	// and appends continue from them.
+	s, ok := l.(*Store)
+	if !ok {
+		return
+	}
+	dir := s.dir
+	must(t, s.Close())
+	ro := openStore(t, dir, Options{ReadOnly: true})
+	confCheckHeads(t, "reopened read-only", ro, streams, want)
+	must(t, ro.Close())
+	re := openStore(t, dir, Options{})
+	confCheckHeads(t, "reopened", re, streams, want)
+	envs := confAppend(t, re, "deploy/10", int64(want["deploy/10"].Version), confEvent("step.finished", 100))
+	if envs[0].Version != 5 {
+		t.Fatalf("append after reopen at the stream head gave version %d", envs[0].Version)
+	}
+	want["deploy/10"] = StreamHead{Version: 5, Hash: envs[0].Hash}
+	confCheckHeads(t, "after append after reopen", re, streams, want)
+}
+
+// confStreamHeadDecideThenAppend: writers that read StreamHead and append at
+// its version, retrying on a conflict. Every Append is seen by the next
+// StreamHead of its writer, and the stream ends with every event, in order.
+func confStreamHeadDecideThenAppend(t *testing.T, open func(t *testing.T) Log) {
+	l := open(t)
+	ctx := context.Background()
+	const writers, each = 6, 15
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < each; {
+				h, err := l.StreamHead(ctx, "deploy/9")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				expected := int64(h.Version)
+				if h.Version == 0 {
+					expected = NoStream
+				}
+				envs, err := l.Append(ctx, "deploy/9", expected, confEvent("step.finished", 100*w+i))
+				if errors.Is(err, ErrConcurrency) {
+					continue
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if envs[0].Version != h.Version+1 {
+					t.Errorf("append at head %+v gave version %d", h, envs[0].Version)
+					return
+				}
+				after, err := l.StreamHead(ctx, "deploy/9")
+				if err != nil || after.Version < envs[0].Version {
+					t.Errorf("stream head %+v (%v) after an append that returned version %d", after, err, envs[0].Version)
+					return
+				}
+				if after.Version == envs[0].Version && after.Hash != envs[0].Hash {
+					t.Errorf("stream head %+v names another hash than the append's %s", after, envs[0].Hash)
+					return
+				}
+				i++
+			}
+		}()
+	}
+	wg.Wait()
+	envs, err := l.ReadStream(ctx, "deploy/9", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(envs) != writers*each {
+		t.Fatalf("%d events, want %d", len(envs), writers*each)
+	}
+	for i, e := range envs {
+		if e.Version != uint64(i+1) {
+			t.Fatalf("event %d has version %d", i, e.Version)
+		}
+	}
+	h, err := l.StreamHead(ctx, "deploy/9")
+	last := envs[len(envs)-1]
+	if err != nil || h != (StreamHead{Version: last.Version, Hash: last.Hash}) {
+		t.Fatalf("stream head %+v (%v), last event version %d hash %s", h, err, last.Version, last.Hash)
+	}
+}
+
 func confCollect(t *testing.T, sub *Subscription, n int, timeout time.Duration) []Envelope {
 	t.Helper()
 	var out []Envelope
@@ -591,6 +784,9 @@ func confClose(t *testing.T, open func(t *testing.T) Log) {
 	if err := l.ReadAll(context.Background(), 0, func(Envelope) error { return nil }); !errors.Is(err, ErrClosed) {
 		t.Fatalf("read after close: %v", err)
 	}
+	if _, err := l.StreamHead(context.Background(), "user/ann"); !errors.Is(err, ErrClosed) {
+		t.Fatalf("stream head after close: %v", err)
+	}
 	if late := l.Subscribe(context.Background(), 0); !errors.Is(confWaitClosed(t, late), ErrClosed) {
 		t.Fatalf("subscribe after close: %v", late.Err())
 	}
@@ -643,5 +839,20 @@ func confUpcast(t *testing.T, open func(t *testing.T) Log) {
 	}
 	if all[0].Hash != raw[0].Hash {
 		t.Fatalf("upcasting changed the hash")
+	}
+}
+
+// TestUnavailableStreamHead: a log that cannot be opened answers StreamHead
+// with its reason, as it answers ReadStream.
+func TestUnavailableStreamHead(t *testing.T) {
+	reason := &DamagedStoreError{Reason: "a table is damaged"}
+	u := NewUnavailable(Head{Position: 7, Hash: GenesisHash}, reason)
+	h, err := u.StreamHead(context.Background(), "deploy/1")
+	var dse *DamagedStoreError
+	if !errors.As(err, &dse) || h != (StreamHead{}) {
+		t.Fatalf("stream head of an unavailable log: %+v %v", h, err)
+	}
+	if _, rerr := u.ReadStream(context.Background(), "deploy/1", 1); rerr.Error() != err.Error() {
+		t.Fatalf("StreamHead says %q, ReadStream %q", err, rerr)
 	}
 }

@@ -8,6 +8,9 @@
 //     chain (PrevHash, Hash).
 //   - Store is the durable log on disk: Append with an expected stream
 //     version and group commit, ReadStream, ReadAll, Subscribe, Stats.
+//   - StreamHead gives a stream's version and last hash without reading the
+//     stream (one index seek in the Store): what a caller that decides and
+//     then appends at the expected version needs. Every Reader has it.
 //   - MemStore is the same log in memory, used by tests and to serve an
 //     exported archive read-only (OpenArchive).
 //   - Verify walks a log and names the first position where the chain breaks.

@@ -144,6 +144,13 @@ func TestExportJSONLFiltered(t *testing.T) {
 		t.Fatal(err)
 	}
 	sameEnvelopes(t, "filtered stream", got, want)
+	// The archive's stream heads are those of what it holds.
+	if h, err := arch.StreamHead(context.Background(), "release/42"); err != nil || h != (StreamHead{Version: want[len(want)-1].Version, Hash: want[len(want)-1].Hash}) {
+		t.Fatalf("stream head of the kept stream: %+v %v", h, err)
+	}
+	if h, err := arch.StreamHead(context.Background(), "deploy/7"); err != nil || h != (StreamHead{}) {
+		t.Fatalf("stream head of a stream filtered out: %+v %v", h, err)
+	}
 }
 
 func TestExportJSONLEmpty(t *testing.T) {

@@ -12,9 +12,11 @@ import (
 //	'm' name                                -> store metadata
 //
 // Big-endian numbers sort like the numbers, so the global log is the 'g'
-// range in order and a stream is the range under its 's' prefix. A stream
-// name never holds a control byte (ValidateStream), so the 0x00 after it
-// cannot be part of a longer name: "release/1" never sees "release/10".
+// range in order and a stream is the range under its 's' prefix; the last
+// key of that range is the stream's version, which Append's expectation and
+// StreamHead find with one reverse seek (streamEnd). A stream name never
+// holds a control byte (ValidateStream), so the 0x00 after it cannot be
+// part of a longer name: "release/1" never sees "release/10".
 const (
 	prefixEvent  byte = 'g'
 	prefixStream byte = 's'

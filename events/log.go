@@ -12,6 +12,14 @@ type Head struct {
 	Hash     string `json:"hash"`
 }
 
+// StreamHead is the end of one stream: the version of its last event and
+// that event's hash. A stream with no events has Version 0 and an empty
+// Hash. Version is what an Append that continues the stream expects.
+type StreamHead struct {
+	Version uint64 `json:"version"`
+	Hash    string `json:"hash"`
+}
+
 // Stats summarises a log.
 type Stats struct {
 	Count     uint64    `json:"count"`
@@ -28,6 +36,11 @@ type Stats struct {
 type Reader interface {
 	// ReadStream returns the events of one stream whose version is >= fromVersion, in order.
 	ReadStream(ctx context.Context, stream string, fromVersion uint64) ([]Envelope, error)
+	// StreamHead is the version of stream's last event and that event's
+	// hash, without reading the stream: the same end ReadStream would
+	// reach, so a caller that decides and then appends at the expected
+	// version needs no more. After an Append returns, it reflects it.
+	StreamHead(ctx context.Context, stream string) (StreamHead, error)
 	// ReadAll calls fn for each event whose position is >= fromPosition, in
 	// global order, until the end of the log or fn's first error (returned).
 	ReadAll(ctx context.Context, fromPosition uint64, fn func(Envelope) error) error

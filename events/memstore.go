@@ -15,12 +15,14 @@ type MemStore struct {
 	feed     *feed
 	readOnly bool
 
-	mu       sync.RWMutex
-	log      []Envelope // log[i] is position i+1 in a writable store
-	versions map[string]uint64
-	tip      chainTip
-	stats    Stats
-	closed   bool
+	mu  sync.RWMutex
+	log []Envelope // log[i] is position i+1 in a writable store
+	// last is, per stream, the index in log of the stream's last event:
+	// its version for Append's expectation, its hash for StreamHead.
+	last   map[string]int
+	tip    chainTip
+	stats  Stats
+	closed bool
 }
 
 var _ Log = (*MemStore)(nil)
@@ -28,11 +30,11 @@ var _ Log = (*MemStore)(nil)
 // NewMemStore returns an empty, writable log in memory.
 func NewMemStore(opts Options) *MemStore {
 	return &MemStore{
-		opts:     opts.withDefaults(),
-		feed:     newFeed(0),
-		versions: map[string]uint64{},
-		tip:      chainTip{head: emptyHead()},
-		stats:    Stats{Head: emptyHead()},
+		opts:  opts.withDefaults(),
+		feed:  newFeed(0),
+		last:  map[string]int{},
+		tip:   chainTip{head: emptyHead()},
+		stats: Stats{Head: emptyHead()},
 	}
 }
 
@@ -42,15 +44,15 @@ func newReadOnlyMemStore(envs []Envelope, opts Options) *MemStore {
 	m := NewMemStore(opts)
 	m.readOnly = true
 	m.log = append([]Envelope(nil), envs...)
-	for _, e := range m.log {
-		m.versions[e.Stream] = max(m.versions[e.Stream], e.Version)
+	for i, e := range m.log {
+		m.last[e.Stream] = i
 		m.stats.Bytes += uint64(len(e.CanonicalBytes()))
 	}
 	if n := len(m.log); n > 0 {
 		last := m.log[n-1]
 		m.tip = chainTip{head: Head{Position: last.Position, Hash: last.Hash}, lastTime: last.Time}
 		m.stats.Count = uint64(n)
-		m.stats.Streams = uint64(len(m.versions))
+		m.stats.Streams = uint64(len(m.last))
 		m.stats.FirstTime = m.log[0].Time
 		m.stats.LastTime = last.Time
 		m.stats.Head = m.tip.head
@@ -77,14 +79,14 @@ func (m *MemStore) Append(ctx context.Context, stream string, expectedVersion in
 		m.mu.Unlock()
 		return nil, ErrClosed
 	}
-	current := m.versions[stream]
+	current := m.streamHead(stream).Version
 	if err := checkExpected(stream, expectedVersion, current); err != nil {
 		m.mu.Unlock()
 		return nil, err
 	}
 	envs, tip, canonical := seal(m.tip, stream, current, m.tip.stampTime(m.opts.Now()), prepared)
 	m.log = append(m.log, envs...)
-	m.versions[stream] = current + uint64(len(envs))
+	m.last[stream] = len(m.log) - 1
 	if current == 0 {
 		m.stats.Streams++
 	}
@@ -155,6 +157,33 @@ func (m *MemStore) ReadStream(ctx context.Context, stream string, fromVersion ui
 		out = append(out, up)
 	}
 	return out, nil
+}
+
+// StreamHead implements Reader: a map lookup, not a scan.
+func (m *MemStore) StreamHead(ctx context.Context, stream string) (StreamHead, error) {
+	if err := ValidateStream(stream); err != nil {
+		return StreamHead{}, err
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if m.closed {
+		return StreamHead{}, ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return StreamHead{}, err
+	}
+	return m.streamHead(stream), nil
+}
+
+// streamHead is the end of stream, as ReadStream would reach it: its last
+// event in log order. The caller holds mu.
+func (m *MemStore) streamHead(stream string) StreamHead {
+	i, ok := m.last[stream]
+	if !ok {
+		return StreamHead{}
+	}
+	e := m.log[i]
+	return StreamHead{Version: e.Version, Hash: e.Hash}
 }
 
 // ReadAll implements Reader.

@@ -638,3 +638,76 @@ func (s *Store) ReadStream(ctx context.Context, stream string, fromVersion uint6
 	}
 	return s.upcastAll(out, true)
 }
+
+// StreamHead implements Reader: one reverse seek in the stream's index
+// (keys.go) and one read of the event it points to, however long the
+// stream. Like ReadStream it sees published events only, so it never runs
+// ahead of what ReadStream returns, and an Append has published its events
+// before it returns. It reads a read-only or damaged store as ReadStream does.
+func (s *Store) StreamHead(ctx context.Context, stream string) (_ StreamHead, err error) {
+	defer recoverDamage(&err)
+	if err := ValidateStream(stream); err != nil {
+		return StreamHead{}, err
+	}
+	if !s.gate.enter() {
+		return StreamHead{}, ErrClosed
+	}
+	defer s.gate.leave()
+	if err := ctx.Err(); err != nil {
+		return StreamHead{}, err
+	}
+	published := s.Head().Position
+	var h StreamHead
+	err = s.db.View(func(txn *badger.Txn) error {
+		version, pos, found, err := streamEnd(txn, stream, published)
+		if err != nil || !found {
+			return err
+		}
+		item, err := txn.Get(eventKey(pos))
+		if err != nil {
+			return fmt.Errorf("position %d: %w", pos, err)
+		}
+		return item.Value(func(v []byte) error {
+			e, err := decodeEnvelope(v)
+			if err == nil && (e.Position != pos || e.Stream != stream || e.Version != version) {
+				err = fmt.Errorf("%w: version %d indexed at position %d, which holds %q version %d at position %d",
+					errCodec, version, pos, e.Stream, e.Version, e.Position)
+			}
+			h = StreamHead{Version: version, Hash: e.Hash}
+			return err
+		})
+	})
+	if err != nil {
+		return StreamHead{}, fmt.Errorf("events: read the head of stream %q in %s: %w", stream, s.dir, err)
+	}
+	return h, nil
+}
+
+// streamEnd finds the last entry of stream's index whose event is at a
+// position <= atMost: its version and position, found false if none. It is
+// one reverse seek, and a step back for each entry past atMost (events
+// committed but not yet published: one group's at most). Append's
+// expected-version check and StreamHead both use it; the index is the only
+// record of a stream's version, so there is no separate head key to keep.
+func streamEnd(txn *badger.Txn, stream string, atMost uint64) (version, position uint64, found bool, err error) {
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: streamPrefix(stream), Reverse: true})
+	defer it.Close()
+	for it.Seek(streamKey(stream, ^uint64(0))); it.Valid(); it.Next() {
+		item := it.Item()
+		if version, err = streamKeyVersion(item.Key()); err != nil {
+			return 0, 0, false, err
+		}
+		err = item.Value(func(v []byte) error {
+			var err error
+			position, err = decodePositionValue(v)
+			return err
+		})
+		if err != nil {
+			return 0, 0, false, fmt.Errorf("stream index version %d: %w", version, err)
+		}
+		if position <= atMost {
+			return version, position, true, nil
+		}
+	}
+	return 0, 0, false, nil
+}

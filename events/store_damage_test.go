@@ -107,6 +107,19 @@ func TestVerifyOnOpenFindsDamage(t *testing.T) {
 	if s.Head().Position != 300 {
 		t.Errorf("head %d, want 300: the log is still served", s.Head().Position)
 	}
+	// StreamHead reads the stream's last index entry and event, not the
+	// stream: it may well miss the damaged block that fails ReadStream,
+	// and then must give the true end (every event is in release/1, so it
+	// is the log's head). If it meets the damage, it says so; it never
+	// crashes the process.
+	h, err := s.StreamHead(context.Background(), "release/1")
+	var damaged *DamagedStoreError
+	switch {
+	case err == nil && h != (StreamHead{Version: 300, Hash: s.Head().Hash}):
+		t.Errorf("stream head over a damaged table %+v, want version 300 and the head's hash", h)
+	case err != nil && !errors.As(err, &damaged):
+		t.Errorf("stream head over a damaged table: %v, want a DamagedStoreError", err)
+	}
 }
 
 func TestVerifyOnOpenHealthy(t *testing.T) {

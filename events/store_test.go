@@ -173,6 +173,50 @@ func TestStoreGroupIsolatesConflicts(t *testing.T) {
 	confCheckChain(t, s)
 }
 
+// TestStoreStreamHeadPublishedOnly holds a commit between Badger and its
+// publication: the stream index already names the new version, but
+// StreamHead, like ReadStream, must not report it until Append returns.
+func TestStoreStreamHeadPublishedOnly(t *testing.T) {
+	s := openStore(t, t.TempDir(), Options{})
+	entered, release := make(chan struct{}), make(chan struct{})
+	var commits int
+	s.failCommit = func(afterCommit bool) error {
+		if afterCommit {
+			if commits++; commits == 2 {
+				close(entered)
+				<-release
+			}
+		}
+		return nil
+	}
+	ctx := context.Background()
+	first := confAppend(t, s, "deploy/1", NoStream, confEvent("step.finished", 1))
+	done := make(chan []Envelope, 1)
+	go func() {
+		envs, err := s.Append(ctx, "deploy/1", 1, confEvent("step.finished", 2), confEvent("step.finished", 3))
+		if err != nil {
+			t.Error(err)
+		}
+		done <- envs
+	}()
+	<-entered
+	h, err := s.StreamHead(ctx, "deploy/1")
+	if err != nil || h != (StreamHead{Version: 1, Hash: first[0].Hash}) {
+		close(release)
+		t.Fatalf("stream head %+v (%v) while version 3 is committed but not published, want version 1", h, err)
+	}
+	if end := confStreamEnd(t, s, "deploy/1"); end != h {
+		close(release)
+		t.Fatalf("ReadStream ends at %+v, StreamHead at %+v", end, h)
+	}
+	close(release)
+	envs := <-done
+	h, err = s.StreamHead(ctx, "deploy/1")
+	if err != nil || h != (StreamHead{Version: 3, Hash: envs[1].Hash}) {
+		t.Fatalf("stream head %+v (%v) after the append returned version 3", h, err)
+	}
+}
+
 // TestStoreGroupSplitsAtBudget queues large Appends behind a blocked commit:
 // the writer must commit them in several transactions, none split.
 func TestStoreGroupSplitsAtBudget(t *testing.T) {
@@ -587,6 +631,9 @@ func TestStoreReadOnlyOption(t *testing.T) {
 	if got := confReadAll(t, s, 0); len(got) != 3 {
 		t.Fatalf("read %d events", len(got))
 	}
+	if h, err := s.StreamHead(context.Background(), "release/1"); err != nil || h.Version != 3 || h != confStreamEnd(t, s, "release/1") {
+		t.Fatalf("stream head of a read-only store: %+v %v", h, err)
+	}
 	if _, err := s.Append(context.Background(), "release/1", AnyVersion, confEvent("release.noted", 1)); !errors.Is(err, ErrReadOnly) {
 		t.Fatalf("append to a read-only store: %v", err)
 	}
@@ -696,6 +743,11 @@ func assertDamaged(t *testing.T, dir string, logEnd, recorded uint64) {
 	t.Logf("append refused: %v", err)
 	if got := confReadAll(t, s, 0); uint64(len(got)) != logEnd {
 		t.Fatalf("read %d events from the damaged store, want %d", len(got), logEnd)
+	}
+	got := confReadAll(t, s, 0)
+	last := got[len(got)-1]
+	if h, err := s.StreamHead(context.Background(), "release/1"); err != nil || h != (StreamHead{Version: last.Version, Hash: last.Hash}) {
+		t.Fatalf("stream head of the damaged store %+v (%v), want the last event's version %d", h, err, last.Version)
 	}
 	if dh, err := s.DurableHead(); err != nil || dh.Position != recorded {
 		t.Fatalf("durable head %+v %v, want %d", dh, err, recorded)

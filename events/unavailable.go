@@ -28,6 +28,10 @@ func (u *Unavailable) ReadStream(context.Context, string, uint64) ([]Envelope, e
 	return nil, u.err()
 }
 
+func (u *Unavailable) StreamHead(context.Context, string) (StreamHead, error) {
+	return StreamHead{}, u.err()
+}
+
 func (u *Unavailable) ReadAll(context.Context, uint64, func(Envelope) error) error { return u.err() }
 
 func (u *Unavailable) ReadRaw(context.Context, uint64, func(Envelope) error) error { return u.err() }
