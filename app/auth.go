@@ -142,12 +142,6 @@ const (
 	failLocked      = "locked"
 )
 
-// AuthLog is what Auth needs of the event log (events.Store and MemStore).
-type AuthLog interface {
-	Append(ctx context.Context, stream string, expectedVersion int64, evs ...events.Event) ([]events.Envelope, error)
-	ReadStream(ctx context.Context, stream string, fromVersion uint64) ([]events.Envelope, error)
-}
-
 // Auth is the people side: users, passwords, logins, tokens. Decisions are
 // read from Set.Users and appended to user/<name> with the expected stream
 // version; each call waits until its own events are folded into Set, so
@@ -158,7 +152,7 @@ type AuthLog interface {
 // count cannot be outrun by parallel guesses. Now must read the same clock
 // as the log (the lock-out compares it with the events' times).
 type Auth struct {
-	Log        AuthLog
+	Log        streamLog // events.Store or MemStore
 	Set        *projections.Set
 	Creds      *Credentials
 	Now        func() time.Time // nil: time.Now
@@ -169,9 +163,6 @@ type Auth struct {
 
 	wmu   sync.Mutex     // account changes, one at a time
 	names [64]sync.Mutex // striped by user name: one user's events in turn
-
-	vmu      sync.Mutex
-	versions map[string]uint64 // stream -> last version seen
 
 	dummyMu sync.Mutex
 	dummy   string // a hash to verify against when there is no user
@@ -236,55 +227,15 @@ func (a *Auth) dummyHash(ctx context.Context) (string, error) {
 	return a.dummy, nil
 }
 
-// appendUser appends evs to user/<name> at its current version and waits
+// appendUser appends evs to user/<name> after its last event and waits
 // until Set has folded them. The caller holds name's lock.
 func (a *Auth) appendUser(ctx context.Context, name string, evs ...events.Event) error {
-	stream := catalog.UserStream(name)
-	v, err := a.streamVersion(ctx, stream)
-	if err != nil {
-		return err
-	}
-	return a.appendAt(ctx, stream, int64(v), evs...)
+	_, err := a.writer().next(ctx, catalog.UserStream(name), evs...)
+	return err
 }
 
-// streamVersion is a stream's version: the last one seen, caught up by
-// reading what came after it.
-func (a *Auth) streamVersion(ctx context.Context, stream string) (uint64, error) {
-	a.vmu.Lock()
-	v := a.versions[stream]
-	a.vmu.Unlock()
-	envs, err := a.Log.ReadStream(ctx, stream, v+1)
-	if err != nil {
-		return 0, err
-	}
-	if n := len(envs); n > 0 {
-		v = envs[n-1].Version
-	}
-	return v, nil
-}
-
-// appendAt appends at an expected version (or events.AnyVersion) and waits
-// for the events to be folded.
-func (a *Auth) appendAt(ctx context.Context, stream string, expected int64, evs ...events.Event) error {
-	envs, err := a.Log.Append(ctx, stream, expected, evs...)
-	if err != nil {
-		if errors.Is(err, events.ErrConcurrency) {
-			a.vmu.Lock()
-			delete(a.versions, stream)
-			a.vmu.Unlock()
-			return &ConflictError{Message: fmt.Sprintf("%s changed meanwhile; try again", stream), Err: err}
-		}
-		return err
-	}
-	last := envs[len(envs)-1]
-	a.vmu.Lock()
-	if a.versions == nil {
-		a.versions = map[string]uint64{}
-	}
-	a.versions[stream] = max(a.versions[stream], last.Version)
-	a.vmu.Unlock()
-	return a.Set.WaitFor(ctx, last.Position)
-}
+// writer appends the people side's events.
+func (a *Auth) writer() appender { return appender{log: a.Log, set: a.Set} }
 
 func newEvents(actor string, pairs ...any) ([]events.Event, error) {
 	evs := make([]events.Event, 0, len(pairs)/2)
@@ -396,7 +347,7 @@ func (a *Auth) loginFailed(ctx context.Context, name string, known bool, reason 
 		return a.appendUser(ctx, name, evs...)
 	}
 	evs[0].Actor = "" // not a person: the name is only what was typed
-	if err := a.appendAt(ctx, catalog.UnknownLoginStream, events.AnyVersion, evs...); err != nil {
+	if _, err := a.writer().at(ctx, catalog.UnknownLoginStream, events.AnyVersion, evs...); err != nil {
 		return err
 	}
 	a.umu.Lock()

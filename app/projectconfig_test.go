@@ -783,20 +783,6 @@ func pcCheckAllSet(t *testing.T, v reflect.Value, path string) {
 	}
 }
 
-// pcLog is a runner.Log that takes any append: enough for runner.Submit
-// to run its own validation.
-type pcLog struct{ appended int }
-
-func (l *pcLog) Append(_ context.Context, _ string, _ int64, evs ...events.Event) ([]events.Envelope, error) {
-	l.appended += len(evs)
-	return nil, nil
-}
-func (l *pcLog) ReadStream(context.Context, string, uint64) ([]events.Envelope, error) {
-	return nil, nil
-}
-func (l *pcLog) ReadAll(context.Context, uint64, func(events.Envelope) error) error { return nil }
-func (l *pcLog) Subscribe(context.Context, uint64) *events.Subscription             { return nil }
-
 func pcSubmit(p catalog.Project, env string) error {
 	const commit = "0123456789abcdef0123456789abcdef01234567"
 	for i := range p.Environments {
@@ -804,7 +790,7 @@ func pcSubmit(p catalog.Project, env string) error {
 			p.Environments[i].SSHKey = "/keys/id_ed25519" // the app's default key
 		}
 	}
-	return runner.Submit(context.Background(), &pcLog{}, catalog.Request{
+	return runner.Submit(context.Background(), events.NewMemStore(events.Options{}), catalog.Request{
 		Deployment: "d1", Kind: catalog.KindDeploy, Project: p, Environment: env,
 		Commit: commit, Version: "20250101120000-" + commit[:7],
 	}, "tester")

@@ -192,7 +192,7 @@ func (a *Auth) CreateUser(ctx context.Context, actor, name, password string, adm
 	if err != nil {
 		return err
 	}
-	if err := a.appendAt(ctx, catalog.UserStream(name), events.NoStream, evs...); err != nil {
+	if _, err := a.writer().at(ctx, catalog.UserStream(name), events.NoStream, evs...); err != nil {
 		if errors.Is(err, events.ErrConcurrency) {
 			exists.Err = err
 			return exists

@@ -47,47 +47,21 @@ func (d *Desk) decide(ctx context.Context, fn func() error) error {
 	return fn()
 }
 
-// streamVersion is the version of a stream (0 when it does not exist).
-func (d *Desk) streamVersion(ctx context.Context, stream string) (int64, error) {
-	envs, err := d.Log.ReadStream(ctx, stream, 1)
-	if err != nil {
-		return 0, err
-	}
-	if len(envs) == 0 {
-		return events.NoStream, nil
-	}
-	return int64(envs[len(envs)-1].Version), nil
-}
-
-// appendAt appends at the expected version and waits until the read models
-// hold the events. A lost race is a *ConflictError.
-func (d *Desk) appendAt(ctx context.Context, stream string, expected int64, evs ...events.Event) ([]events.Envelope, error) {
-	envs, err := d.Log.Append(ctx, stream, expected, evs...)
-	if err != nil {
-		if errors.Is(err, events.ErrConcurrency) {
-			return nil, &ConflictError{Message: fmt.Sprintf("%s changed meanwhile; reload and try again", stream), Err: err}
-		}
-		return nil, err
-	}
-	return envs, d.Set.WaitFor(ctx, envs[len(envs)-1].Position)
-}
-
-// appendNext appends one event to stream at its current version.
+// appendNext appends one event to stream after its last one.
 func (d *Desk) appendNext(ctx context.Context, stream, typ, actor string, data any) (events.Envelope, error) {
-	v, err := d.streamVersion(ctx, stream)
-	if err != nil {
-		return events.Envelope{}, err
-	}
 	e, err := catalog.NewEvent(typ, actor, data)
 	if err != nil {
 		return events.Envelope{}, err
 	}
-	envs, err := d.appendAt(ctx, stream, v, e)
+	envs, err := d.writer().next(ctx, stream, e)
 	if err != nil {
 		return events.Envelope{}, err
 	}
 	return envs[0], nil
 }
+
+// writer appends the desk's decisions.
+func (d *Desk) writer() appender { return appender{log: d.Log, set: d.Set} }
 
 // project returns a project's current configuration as the runner reads it.
 func (d *Desk) project(id string) (catalog.Project, projections.Project, error) {

@@ -61,16 +61,12 @@ func (d *Desk) CompleteRelease(ctx context.Context, u UserView, id string) (proj
 		if err := check(); err != nil {
 			return err
 		}
-		v, err := d.streamVersion(ctx, catalog.ReleaseStream(id))
-		if err != nil {
-			return err
-		}
 		e, err := catalog.NewEvent(catalog.TypeReleaseCompleted, u.Name, catalog.ReleaseCompleted{
 			ID: id, Project: p.ID, Commit: commit, Tag: tag, FastForwarded: ff})
 		if err != nil {
 			return err
 		}
-		if _, err := d.appendAt(ctx, catalog.ReleaseStream(id), v, e); err != nil {
+		if _, err := d.writer().next(ctx, catalog.ReleaseStream(id), e); err != nil {
 			return err
 		}
 		out, _ = d.Set.Releases.Get(id)

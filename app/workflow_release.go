@@ -99,7 +99,7 @@ func (d *Desk) OpenRelease(ctx context.Context, u UserView, in OpenReleaseInput)
 			if err != nil {
 				return err
 			}
-			if _, err := d.appendAt(ctx, catalog.ReleaseStream(opened.ID), events.NoStream, e); err != nil {
+			if _, err := d.writer().at(ctx, catalog.ReleaseStream(opened.ID), events.NoStream, e); err != nil {
 				return err
 			}
 			out, _ = d.Set.Releases.Get(opened.ID)
@@ -191,16 +191,12 @@ func (d *Desk) DeployRelease(ctx context.Context, u UserView, id, envName string
 		if err := runner.CheckRequest(req); err != nil {
 			return &InvalidError{Field: "project", Reason: err.Error()}
 		}
-		v, err := d.streamVersion(ctx, catalog.ReleaseStream(r.ID))
-		if err != nil {
-			return err
-		}
 		e, err := catalog.NewEvent(catalog.TypeReleaseDeployRequested, u.Name, catalog.ReleaseDeployRequested{
 			ID: r.ID, Project: p.ID, Environment: env.Name, Deployment: dep, Commit: commit, Version: version})
 		if err != nil {
 			return err
 		}
-		if _, err := d.appendAt(ctx, catalog.ReleaseStream(r.ID), v, e); err != nil {
+		if _, err := d.writer().next(ctx, catalog.ReleaseStream(r.ID), e); err != nil {
 			return err
 		}
 		if err := d.submit(ctx, req, u.Name); err != nil {
@@ -341,15 +337,11 @@ func (d *Desk) decideOn(ctx context.Context, u UserView, id string, dc decision,
 		case catalog.TypeReleaseAccepted, catalog.TypeReleaseRefused:
 			_, ev.Commit = liveOf(r, p)
 		}
-		v, err := d.streamVersion(ctx, catalog.ReleaseStream(r.ID))
-		if err != nil {
-			return err
-		}
 		e, err := catalog.NewEvent(dc.typ, u.Name, ev)
 		if err != nil {
 			return err
 		}
-		if _, err := d.appendAt(ctx, catalog.ReleaseStream(r.ID), v, e); err != nil {
+		if _, err := d.writer().next(ctx, catalog.ReleaseStream(r.ID), e); err != nil {
 			return err
 		}
 		out, _ = d.Set.Releases.Get(r.ID)

@@ -21,7 +21,7 @@ import (
 // app/api_routes.go, so a route added there is one these tests cover.
 func chaosRoutes(t *testing.T) []string {
 	t.Helper()
-	src, err := os.ReadFile(filepath.Join("app", "api_routes.go"))
+	src, err := os.ReadFile(filepath.Join("..", "app", "api_routes.go"))
 	if err != nil {
 		t.Fatal(err)
 	}

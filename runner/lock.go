@@ -37,15 +37,13 @@ type logLock struct {
 func (r *Runner) acquireLock(ctx context.Context, p catalog.Project, env, deployment, holder string) (*logLock, error) {
 	stream := catalog.LockStream(p.ID, env)
 	for {
-		envs, err := r.log.ReadStream(ctx, stream, 1)
+		last, found, err := r.lastEvent(ctx, stream)
 		if err != nil {
 			return nil, fmt.Errorf("read lock %s: %w", stream, err)
 		}
-		var last events.Envelope
 		var held catalog.LockEvent
-		free := len(envs) == 0
+		free := !found
 		if !free {
-			last = envs[len(envs)-1]
 			free = last.Type != catalog.TypeLockAcquired
 			if !free {
 				_ = last.Decode(&held)
@@ -75,6 +73,24 @@ func (r *Runner) acquireLock(ctx context.Context, p catalog.Project, env, deploy
 			return nil, err
 		}
 	}
+}
+
+// lastEvent is a stream's last event, found by its head rather than by
+// reading the stream (an environment's lock stream grows by two events a
+// deployment, for good); ok is false for a stream with no event.
+func (r *Runner) lastEvent(ctx context.Context, stream string) (e events.Envelope, ok bool, err error) {
+	head, err := r.log.StreamHead(ctx, stream)
+	if err != nil || head.Version == 0 {
+		return events.Envelope{}, false, err
+	}
+	envs, err := r.log.ReadStream(ctx, stream, head.Version)
+	if err != nil {
+		return events.Envelope{}, false, err
+	}
+	if len(envs) == 0 {
+		return events.Envelope{}, false, fmt.Errorf("stream %s: its head is version %d, but no event is there", stream, head.Version)
+	}
+	return envs[len(envs)-1], true, nil // later than the head if one came meanwhile
 }
 
 // waitStream returns once an event of stream is appended at or after
@@ -116,11 +132,10 @@ func (l *logLock) release(ctx context.Context, reason string) error {
 // it: recovery uses it for deployments that died holding one.
 func (r *Runner) releaseLockOf(ctx context.Context, p catalog.Project, env, deployment, reason string) error {
 	stream := catalog.LockStream(p.ID, env)
-	envs, err := r.log.ReadStream(ctx, stream, 1)
-	if err != nil || len(envs) == 0 {
+	last, found, err := r.lastEvent(ctx, stream)
+	if err != nil || !found {
 		return err
 	}
-	last := envs[len(envs)-1]
 	var held catalog.LockEvent
 	if last.Type != catalog.TypeLockAcquired || last.Decode(&held) != nil || held.Deployment != deployment {
 		return nil
@@ -142,14 +157,14 @@ func (r *Runner) BreakLock(ctx context.Context, p catalog.Project, envName, acto
 		return fmt.Errorf("%w: environment %q not in project %s", ErrInvalidRequest, envName, p.ID)
 	}
 	stream := catalog.LockStream(p.ID, env.Name)
-	envs, err := r.log.ReadStream(ctx, stream, 1)
+	last, _, err := r.lastEvent(ctx, stream)
 	if err != nil {
 		return err
 	}
 	ev := catalog.LockEvent{Project: p.ID, Environment: env.Name, Reason: reason}
-	if n := len(envs); n > 0 && envs[n-1].Type == catalog.TypeLockAcquired {
+	if last.Type == catalog.TypeLockAcquired {
 		var held catalog.LockEvent
-		if envs[n-1].Decode(&held) == nil {
+		if last.Decode(&held) == nil {
 			ev.Deployment, ev.Holder, ev.Since = held.Deployment, held.Holder, held.Since
 		}
 	}
@@ -157,7 +172,7 @@ func (r *Runner) BreakLock(ctx context.Context, p catalog.Project, envName, acto
 	if err != nil {
 		return err
 	}
-	if _, err := r.log.Append(ctx, stream, int64(len(envs)), e); err != nil {
+	if _, err := r.log.Append(ctx, stream, int64(last.Version), e); err != nil {
 		return fmt.Errorf("append lock.broken: %w", err)
 	}
 	r.logger.WithFields(logrus.Fields{"lock": stream, "holder": ev.Deployment, "actor": actor}).Warn("environment lock broken")

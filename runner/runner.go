@@ -20,6 +20,7 @@ import (
 type Log interface {
 	Append(ctx context.Context, stream string, expectedVersion int64, evs ...events.Event) ([]events.Envelope, error)
 	ReadStream(ctx context.Context, stream string, fromVersion uint64) ([]events.Envelope, error)
+	StreamHead(ctx context.Context, stream string) (events.StreamHead, error)
 	ReadAll(ctx context.Context, fromPosition uint64, fn func(events.Envelope) error) error
 	Subscribe(ctx context.Context, fromPosition uint64) *events.Subscription
 }
