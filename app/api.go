@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"releasedesk/app/projectconfig"
 )
 
 // The JSON API's plumbing: who is asking, reading a body strictly, and the
@@ -17,7 +19,7 @@ import (
 // Body limits: a project configuration is the largest document taken.
 const (
 	maxBodyBytes    = 64 << 10
-	maxProjectBytes = MaxProjectConfigSize + 4<<10
+	maxProjectBytes = projectconfig.MaxSize + 4<<10
 )
 
 // apiFunc is a route's handler: it writes its answer, or returns an error

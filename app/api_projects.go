@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 
+	"releasedesk/app/projectconfig"
 	"releasedesk/projections"
 	"releasedesk/runner"
 )
@@ -29,7 +30,7 @@ func (s *Server) getProject(w http.ResponseWriter, r *http.Request, u UserView) 
 	if err != nil {
 		return err
 	}
-	y, err := MarshalProjectYAML(p)
+	y, err := projectconfig.MarshalYAML(p)
 	if err != nil {
 		return err
 	}
@@ -76,16 +77,16 @@ func (s *Server) validateProject(w http.ResponseWriter, r *http.Request, u UserV
 	if err != nil {
 		return err
 	}
-	p, err := ParseProjectConfig(data, r.Header.Get("Content-Type"))
+	p, err := projectconfig.Parse(data, r.Header.Get("Content-Type"))
 	if err != nil {
 		return err
 	}
 	old, _, _ := s.cfg.Desk.project(p.ID) // zero when new: the diff then says "created"
-	diff := DiffProjects(old, p)
+	diff := projectconfig.Diff(old, p)
 	if diff == nil {
 		diff = []string{}
 	}
-	y, err := MarshalProjectYAML(p)
+	y, err := projectconfig.MarshalYAML(p)
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"releasedesk/app/projectconfig"
+
 	"github.com/spf13/cobra"
 )
 
@@ -88,12 +90,12 @@ func apiPath(segments ...string) string {
 
 // serverError is the server's {error: {...}} answer.
 type serverError struct {
-	Status  int          `json:"-"`
-	Code    string       `json:"code"`
-	Message string       `json:"message"`
-	Field   string       `json:"field,omitempty"`
-	Fields  []FieldError `json:"fields,omitempty"`
-	Rule    string       `json:"rule,omitempty"`
+	Status  int                        `json:"-"`
+	Code    string                     `json:"code"`
+	Message string                     `json:"message"`
+	Field   string                     `json:"field,omitempty"`
+	Fields  []projectconfig.FieldError `json:"fields,omitempty"`
+	Rule    string                     `json:"rule,omitempty"`
 }
 
 // Error is the message, with the field or the rule when the server named

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.yaml.in/yaml/v3"
 
+	"releasedesk/app/projectconfig"
 	"releasedesk/projections"
 )
 
@@ -101,7 +102,7 @@ func (c *cli) readConfigFile(file string) ([]byte, string, error) {
 	var data []byte
 	var err error
 	if file == "-" {
-		data, err = io.ReadAll(io.LimitReader(c.stdin, MaxProjectConfigSize+1))
+		data, err = io.ReadAll(io.LimitReader(c.stdin, projectconfig.MaxSize+1))
 	} else {
 		data, err = os.ReadFile(file)
 	}

@@ -8,18 +8,19 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"releasedesk/app/projectconfig"
 	"releasedesk/events"
 )
 
 // apiError is the one error shape of the API: {"error": {"code", "message"}}.
 type apiError struct {
-	Status  int          `json:"-"`
-	Code    string       `json:"code"`
-	Message string       `json:"message"`
-	Field   string       `json:"field,omitempty"`  // the field a validation error is about
-	Fields  []FieldError `json:"fields,omitempty"` // every problem of a configuration
-	Rule    string       `json:"rule,omitempty"`   // the rule a 403 applied
-	retry   int          // Retry-After seconds of a 429
+	Status  int                        `json:"-"`
+	Code    string                     `json:"code"`
+	Message string                     `json:"message"`
+	Field   string                     `json:"field,omitempty"`  // the field a validation error is about
+	Fields  []projectconfig.FieldError `json:"fields,omitempty"` // every problem of a configuration
+	Rule    string                     `json:"rule,omitempty"`   // the rule a 403 applied
+	retry   int                        // Retry-After seconds of a 429
 }
 
 func (e *apiError) Error() string { return e.Message }
@@ -35,7 +36,7 @@ func toAPIError(err error) *apiError {
 		ae  *apiError
 		ie  *InvalidError
 		fe  *ForbiddenError
-		ce  ConfigErrors
+		ce  projectconfig.Errors
 		le  *LockedError
 		mbe *http.MaxBytesError
 	)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"releasedesk/app/projectconfig"
 	"releasedesk/events"
 	"releasedesk/events/catalog"
 	"releasedesk/projections"
@@ -22,7 +23,7 @@ type ApplyResult struct {
 }
 
 // ApplyProject configures a project from a YAML or JSON document: read and
-// validated completely first (a *ConfigErrors lists every problem, by
+// validated completely first (a projectconfig.Errors lists every problem, by
 // field path), then project.configured with the whole configuration and
 // its diff. Applying what is already configured writes nothing. id, when
 // not empty, is the project the caller addresses (the URL's): the
@@ -31,12 +32,12 @@ func (d *Desk) ApplyProject(ctx context.Context, u UserView, id string, data []b
 	if err := d.Writable(); err != nil {
 		return ApplyResult{}, err
 	}
-	p, err := ParseProjectConfig(data, contentType)
+	p, err := projectconfig.Parse(data, contentType)
 	if err != nil {
 		return ApplyResult{}, err
 	}
 	if id != "" && p.ID != id {
-		return ApplyResult{}, ConfigErrors{{Path: "id", Reason: fmt.Sprintf("the document configures %q, not %q", p.ID, id)}}
+		return ApplyResult{}, projectconfig.Errors{{Path: "id", Reason: fmt.Sprintf("the document configures %q, not %q", p.ID, id)}}
 	}
 	var out ApplyResult
 	err = d.decide(ctx, func() error {
@@ -54,7 +55,7 @@ func (d *Desk) ApplyProject(ctx context.Context, u UserView, id string, data []b
 			out.Diff = []string{}
 			return nil
 		}
-		diff := DiffProjects(old, p)
+		diff := projectconfig.Diff(old, p)
 		raw, err := json.Marshal(p)
 		if err != nil {
 			return err

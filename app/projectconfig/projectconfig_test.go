@@ -1,4 +1,4 @@
-package app
+package projectconfig
 
 import (
 	"bytes"
@@ -19,10 +19,10 @@ import (
 	"releasedesk/runner"
 )
 
-var updateProjectConfigGolden = flag.Bool("update-projectconfig", false, "rewrite the golden files of testdata/projectconfig")
+var updateProjectConfigGolden = flag.Bool("update-projectconfig", false, "rewrite the golden files of testdata")
 
-// pcDesignProject is the project of the example of DESIGN.md section 5.
-func pcDesignProject() catalog.Project {
+// designProject is the project of the example of DESIGN.md section 5.
+func designProject() catalog.Project {
 	return catalog.Project{
 		ID:           "blog",
 		Title:        "Blog",
@@ -53,8 +53,8 @@ func pcDesignProject() catalog.Project {
 	}
 }
 
-// pcFullProject sets every field, with values that are awkward in YAML.
-func pcFullProject() catalog.Project {
+// fullProject sets every field, with values that are awkward in YAML.
+func fullProject() catalog.Project {
 	return catalog.Project{
 		ID:           "shop_2",
 		Title:        `Shop: "main" — #1 ünïcode`,
@@ -97,11 +97,11 @@ func pcFullProject() catalog.Project {
 	}
 }
 
-// pcDesignExample is the YAML block of DESIGN.md section 5, read from the
+// designExample is the YAML block of DESIGN.md section 5, read from the
 // document itself so that the example and the reader cannot drift apart.
-func pcDesignExample(t *testing.T) []byte {
+func designExample(t *testing.T) []byte {
 	t.Helper()
-	doc, err := os.ReadFile(filepath.Join("..", "docs", "DESIGN.md"))
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "DESIGN.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,18 +117,18 @@ func pcDesignExample(t *testing.T) []byte {
 	return []byte(block)
 }
 
-func pcTestdata(t *testing.T, name string) []byte {
+func readTestdata(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "projectconfig", name))
+	b, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return b
 }
 
-func pcGolden(t *testing.T, name string, got []byte) {
+func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", "projectconfig", name)
+	path := filepath.Join("testdata", name)
 	if *updateProjectConfigGolden {
 		if err := os.WriteFile(path, got, 0o644); err != nil {
 			t.Fatal(err)
@@ -143,47 +143,47 @@ func pcGolden(t *testing.T, name string, got []byte) {
 	}
 }
 
-func pcMustParse(t *testing.T, doc []byte, ctype string) catalog.Project {
+func mustParse(t *testing.T, doc []byte, ctype string) catalog.Project {
 	t.Helper()
-	p, err := ParseProjectConfig(doc, ctype)
+	p, err := Parse(doc, ctype)
 	if err != nil {
-		t.Fatalf("ParseProjectConfig: %v\n%s", err, doc)
+		t.Fatalf("Parse: %v\n%s", err, doc)
 	}
 	return p
 }
 
 func TestProjectConfigDesignExampleParses(t *testing.T) {
-	want := pcDesignProject()
+	want := designProject()
 	for _, c := range []struct {
 		name, ctype string
 		doc         []byte
 	}{
-		{"DESIGN.md", "application/yaml", pcDesignExample(t)},
-		{"DESIGN.md sniffed", "", pcDesignExample(t)},
-		{"design.yaml", "text/yaml", pcTestdata(t, "design.yaml")},
-		{"design.json", "application/json; charset=utf-8", pcTestdata(t, "design.json")},
-		{"design.json sniffed", "", pcTestdata(t, "design.json")},
+		{"DESIGN.md", "application/yaml", designExample(t)},
+		{"DESIGN.md sniffed", "", designExample(t)},
+		{"design.yaml", "text/yaml", readTestdata(t, "design.yaml")},
+		{"design.json", "application/json; charset=utf-8", readTestdata(t, "design.json")},
+		{"design.json sniffed", "", readTestdata(t, "design.json")},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			got := pcMustParse(t, c.doc, c.ctype)
+			got := mustParse(t, c.doc, c.ctype)
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("got\n%#v\nwant\n%#v", got, want)
 			}
 		})
 	}
-	if !bytes.Equal(pcDesignExample(t), pcTestdata(t, "design.yaml")) {
-		t.Error("testdata/projectconfig/design.yaml is not the example of DESIGN.md section 5 any more")
+	if !bytes.Equal(designExample(t), readTestdata(t, "design.yaml")) {
+		t.Error("testdata/design.yaml is not the example of DESIGN.md section 5 any more")
 	}
 }
 
-// pcWant is one expected error: its exact path and a part of its reason.
-type pcWant struct{ path, reason string }
+// fieldWant is one expected error: its exact path and a part of its reason.
+type fieldWant struct{ path, reason string }
 
-func pcCheckErrors(t *testing.T, err error, wants []pcWant) {
+func checkErrors(t *testing.T, err error, wants []fieldWant) {
 	t.Helper()
-	var ce ConfigErrors
+	var ce Errors
 	if !errors.As(err, &ce) {
-		t.Fatalf("want ConfigErrors %v, got %v (%T)", wants, err, err)
+		t.Fatalf("want Errors %v, got %v (%T)", wants, err, err)
 	}
 	ok := len(ce) == len(wants)
 	for i := 0; ok && i < len(ce); i++ {
@@ -195,7 +195,7 @@ func pcCheckErrors(t *testing.T, err error, wants []pcWant) {
 }
 
 // TestProjectConfigRules: one case per rule, each checked three ways:
-// ValidateProject on the struct, and ParseProjectConfig of the same
+// Validate on the struct, and Parse of the same
 // project written as YAML and as JSON. Each case must report exactly the
 // listed errors, nothing more.
 func TestProjectConfigRules(t *testing.T) {
@@ -203,114 +203,114 @@ func TestProjectConfigRules(t *testing.T) {
 	cases := []struct {
 		name string
 		mut  func(p *catalog.Project)
-		want []pcWant
+		want []fieldWant
 	}{
-		{"id required", func(p *catalog.Project) { p.ID = "" }, []pcWant{{"id", "required"}}},
-		{"id invalid", func(p *catalog.Project) { p.ID = "Blog!" }, []pcWant{{"id", `project id "Blog!"`}}},
-		{"id as path", func(p *catalog.Project) { p.ID = "../etc" }, []pcWant{{"id", "want [a-z0-9]"}}},
-		{"title too long", func(p *catalog.Project) { p.Title = strings.Repeat("é", 201) }, []pcWant{{"title", "201 characters: at most 200"}}},
+		{"id required", func(p *catalog.Project) { p.ID = "" }, []fieldWant{{"id", "required"}}},
+		{"id invalid", func(p *catalog.Project) { p.ID = "Blog!" }, []fieldWant{{"id", `project id "Blog!"`}}},
+		{"id as path", func(p *catalog.Project) { p.ID = "../etc" }, []fieldWant{{"id", "want [a-z0-9]"}}},
+		{"title too long", func(p *catalog.Project) { p.Title = strings.Repeat("é", 201) }, []fieldWant{{"title", "201 characters: at most 200"}}},
 		{"title 200 is fine", func(p *catalog.Project) { p.Title = strings.Repeat("é", 200) }, nil},
-		{"title one line", func(p *catalog.Project) { p.Title = "a\nb" }, []pcWant{{"title", "control character"}}},
-		{"repo required", func(p *catalog.Project) { p.Repo = "" }, []pcWant{{"repo", "required"}}},
-		{"repo relative", func(p *catalog.Project) { p.Repo = "git/blog.git" }, []pcWant{{"repo", "want an absolute path"}}},
-		{"repo ext", func(p *catalog.Project) { p.Repo = "ext::sh -c touch% CANARY" }, []pcWant{{"repo", "bad repository URL"}}},
-		{"repo ext no space", func(p *catalog.Project) { p.Repo = "ext::sh" }, []pcWant{{"repo", "remote helper"}}},
-		{"repo leading dash", func(p *catalog.Project) { p.Repo = "--upload-pack=touch" }, []pcWant{{"repo", "starts with '-'"}}},
-		{"repo upload-pack inside", func(p *catalog.Project) { p.Repo = "ssh://host/x--upload-pack=y" }, []pcWant{{"repo", `contains "--upload-pack"`}}},
-		{"repo file URL with a host", func(p *catalog.Project) { p.Repo = "file://host/srv/x.git" }, []pcWant{{"repo", "file URL"}}},
-		{"repo scp without path", func(p *catalog.Project) { p.Repo = "git@host:" }, []pcWant{{"repo", "no path after ':'"}}},
+		{"title one line", func(p *catalog.Project) { p.Title = "a\nb" }, []fieldWant{{"title", "control character"}}},
+		{"repo required", func(p *catalog.Project) { p.Repo = "" }, []fieldWant{{"repo", "required"}}},
+		{"repo relative", func(p *catalog.Project) { p.Repo = "git/blog.git" }, []fieldWant{{"repo", "want an absolute path"}}},
+		{"repo ext", func(p *catalog.Project) { p.Repo = "ext::sh -c touch% CANARY" }, []fieldWant{{"repo", "bad repository URL"}}},
+		{"repo ext no space", func(p *catalog.Project) { p.Repo = "ext::sh" }, []fieldWant{{"repo", "remote helper"}}},
+		{"repo leading dash", func(p *catalog.Project) { p.Repo = "--upload-pack=touch" }, []fieldWant{{"repo", "starts with '-'"}}},
+		{"repo upload-pack inside", func(p *catalog.Project) { p.Repo = "ssh://host/x--upload-pack=y" }, []fieldWant{{"repo", `contains "--upload-pack"`}}},
+		{"repo file URL with a host", func(p *catalog.Project) { p.Repo = "file://host/srv/x.git" }, []fieldWant{{"repo", "file URL"}}},
+		{"repo scp without path", func(p *catalog.Project) { p.Repo = "git@host:" }, []fieldWant{{"repo", "no path after ':'"}}},
 		{"repo url is fine", func(p *catalog.Project) { p.Repo = "https://git.example.com/blog.git" }, nil},
-		{"branch required", func(p *catalog.Project) { p.Branch = "" }, []pcWant{{"branch", "required"}}},
-		{"branch invalid", func(p *catalog.Project) { p.Branch = "feature..x" }, []pcWant{{"branch", `contains ".."`}}},
-		{"strategy required", func(p *catalog.Project) { p.Strategy = "" }, []pcWant{{"strategy", "required: want rsync, git or local"}}},
-		{"strategy unknown", func(p *catalog.Project) { p.Strategy = "ftp" }, []pcWant{{"strategy", `unknown strategy "ftp": want rsync, git or local`}}},
-		{"build with git", func(p *catalog.Project) { p.Strategy = "git"; p.Build = "make" }, []pcWant{{"build", "git strategy cannot publish a build"}}},
-		{"build NUL", func(p *catalog.Project) { p.Build = "make\x00" }, []pcWant{{"build", "NUL"}}},
-		{"exclude rsync rule", func(p *catalog.Project) { p.Exclude = []string{".git", "- secret"} }, []pcWant{{"exclude[1]", "exclude pattern"}}},
-		{"exclude unsupported", func(p *catalog.Project) { p.Exclude = []string{"a/**"} }, []pcWant{{"exclude[0]", "not supported"}}},
-		{"exclude twice", func(p *catalog.Project) { p.Exclude = []string{".git", ".git"} }, []pcWant{{"exclude[1]", "listed twice (also exclude[0])"}}},
-		{"shared parent", func(p *catalog.Project) { p.Shared = []string{"../x"} }, []pcWant{{"shared[0]", `".." component`}}},
-		{"shared absolute", func(p *catalog.Project) { p.Shared = []string{"/etc"} }, []pcWant{{"shared[0]", "must be relative"}}},
-		{"shared twice", func(p *catalog.Project) { p.Shared = []string{"storage/logs", "storage/logs/"} }, []pcWant{{"shared[1]", `"storage/logs" is listed twice`}}},
-		{"version file not clean", func(p *catalog.Project) { p.VersionFiles = []string{"./VERSION"} }, []pcWant{{"version_files[0]", "not clean"}}},
-		{"version file twice", func(p *catalog.Project) { p.VersionFiles = []string{"VERSION", "VERSION"} }, []pcWant{{"version_files[1]", "listed twice"}}},
-		{"keep_releases 1", func(p *catalog.Project) { p.KeepReleases = 1 }, []pcWant{{"keep_releases", "want 2 to 100"}}},
-		{"keep_releases 101", func(p *catalog.Project) { p.KeepReleases = 101 }, []pcWant{{"keep_releases", "want 2 to 100"}}},
-		{"keep_releases negative", func(p *catalog.Project) { p.KeepReleases = -1 }, []pcWant{{"keep_releases", "want 2 to 100"}}},
+		{"branch required", func(p *catalog.Project) { p.Branch = "" }, []fieldWant{{"branch", "required"}}},
+		{"branch invalid", func(p *catalog.Project) { p.Branch = "feature..x" }, []fieldWant{{"branch", `contains ".."`}}},
+		{"strategy required", func(p *catalog.Project) { p.Strategy = "" }, []fieldWant{{"strategy", "required: want rsync, git or local"}}},
+		{"strategy unknown", func(p *catalog.Project) { p.Strategy = "ftp" }, []fieldWant{{"strategy", `unknown strategy "ftp": want rsync, git or local`}}},
+		{"build with git", func(p *catalog.Project) { p.Strategy = "git"; p.Build = "make" }, []fieldWant{{"build", "git strategy cannot publish a build"}}},
+		{"build NUL", func(p *catalog.Project) { p.Build = "make\x00" }, []fieldWant{{"build", "NUL"}}},
+		{"exclude rsync rule", func(p *catalog.Project) { p.Exclude = []string{".git", "- secret"} }, []fieldWant{{"exclude[1]", "exclude pattern"}}},
+		{"exclude unsupported", func(p *catalog.Project) { p.Exclude = []string{"a/**"} }, []fieldWant{{"exclude[0]", "not supported"}}},
+		{"exclude twice", func(p *catalog.Project) { p.Exclude = []string{".git", ".git"} }, []fieldWant{{"exclude[1]", "listed twice (also exclude[0])"}}},
+		{"shared parent", func(p *catalog.Project) { p.Shared = []string{"../x"} }, []fieldWant{{"shared[0]", `".." component`}}},
+		{"shared absolute", func(p *catalog.Project) { p.Shared = []string{"/etc"} }, []fieldWant{{"shared[0]", "must be relative"}}},
+		{"shared twice", func(p *catalog.Project) { p.Shared = []string{"storage/logs", "storage/logs/"} }, []fieldWant{{"shared[1]", `"storage/logs" is listed twice`}}},
+		{"version file not clean", func(p *catalog.Project) { p.VersionFiles = []string{"./VERSION"} }, []fieldWant{{"version_files[0]", "not clean"}}},
+		{"version file twice", func(p *catalog.Project) { p.VersionFiles = []string{"VERSION", "VERSION"} }, []fieldWant{{"version_files[1]", "listed twice"}}},
+		{"keep_releases 1", func(p *catalog.Project) { p.KeepReleases = 1 }, []fieldWant{{"keep_releases", "want 2 to 100"}}},
+		{"keep_releases 101", func(p *catalog.Project) { p.KeepReleases = 101 }, []fieldWant{{"keep_releases", "want 2 to 100"}}},
+		{"keep_releases negative", func(p *catalog.Project) { p.KeepReleases = -1 }, []fieldWant{{"keep_releases", "want 2 to 100"}}},
 		{"keep_releases 0 is the default", func(p *catalog.Project) { p.KeepReleases = 0 }, nil},
-		{"hook NUL", func(p *catalog.Project) { p.Hooks.PreDeploy = "echo\x00" }, []pcWant{{"hooks.pre_deploy", "NUL"}}},
-		{"hook too long", func(p *catalog.Project) { p.Hooks.PostRelease = strings.Repeat("x", 8193) }, []pcWant{{"hooks.post_release", "at most 8192"}}},
+		{"hook NUL", func(p *catalog.Project) { p.Hooks.PreDeploy = "echo\x00" }, []fieldWant{{"hooks.pre_deploy", "NUL"}}},
+		{"hook too long", func(p *catalog.Project) { p.Hooks.PostRelease = strings.Repeat("x", 8193) }, []fieldWant{{"hooks.post_release", "at most 8192"}}},
 		{"hook 8 KiB is fine", func(p *catalog.Project) { p.Hooks.PostRelease = strings.Repeat("x", 8192) }, nil},
-		{"health check too long", func(p *catalog.Project) { p.HealthCheck.Timeout = catalog.Duration(11 * time.Minute) }, []pcWant{{"health_check.timeout", "at most 10m0s"}}},
-		{"health check negative", func(p *catalog.Project) { p.HealthCheck.Timeout = catalog.Duration(-time.Second) }, []pcWant{{"health_check.timeout", "-1s"}}},
-		{"env name", func(p *catalog.Project) { p.Env = []catalog.EnvVar{{Name: "1X", Value: "v"}} }, []pcWant{{"env[0].name", `"1X"`}}},
-		{"env name required", func(p *catalog.Project) { p.Env = []catalog.EnvVar{{Value: "v"}} }, []pcWant{{"env[0].name", "required"}}},
-		{"env no source", func(p *catalog.Project) { p.Env = []catalog.EnvVar{{Name: "X"}} }, []pcWant{{"env[0]", "exactly one of value, from_file, from_env"}}},
-		{"env two sources", func(p *catalog.Project) { p.Env = []catalog.EnvVar{{Name: "X", Value: "v", FromEnv: "Y"}} }, []pcWant{{"env[0]", "exactly one"}}},
-		{"env from_file relative", func(p *catalog.Project) { p.Env = []catalog.EnvVar{{Name: "X", FromFile: "secrets/x"}} }, []pcWant{{"env[0].from_file", "not absolute"}}},
-		{"env from_env name", func(p *catalog.Project) { p.Env = []catalog.EnvVar{{Name: "X", FromEnv: "A-B"}} }, []pcWant{{"env[0].from_env", `"A-B"`}}},
-		{"env secret value", func(p *catalog.Project) { p.Env = []catalog.EnvVar{{Name: "X", Value: "hunter2", Secret: true}} }, []pcWant{{"env[0].value", "use from_file or from_env"}}},
-		{"env value NUL", func(p *catalog.Project) { p.Env = []catalog.EnvVar{{Name: "X", Value: "a\x00b"}} }, []pcWant{{"env[0].value", "NUL"}}},
+		{"health check too long", func(p *catalog.Project) { p.HealthCheck.Timeout = catalog.Duration(11 * time.Minute) }, []fieldWant{{"health_check.timeout", "at most 10m0s"}}},
+		{"health check negative", func(p *catalog.Project) { p.HealthCheck.Timeout = catalog.Duration(-time.Second) }, []fieldWant{{"health_check.timeout", "-1s"}}},
+		{"env name", func(p *catalog.Project) { p.Env = []catalog.EnvVar{{Name: "1X", Value: "v"}} }, []fieldWant{{"env[0].name", `"1X"`}}},
+		{"env name required", func(p *catalog.Project) { p.Env = []catalog.EnvVar{{Value: "v"}} }, []fieldWant{{"env[0].name", "required"}}},
+		{"env no source", func(p *catalog.Project) { p.Env = []catalog.EnvVar{{Name: "X"}} }, []fieldWant{{"env[0]", "exactly one of value, from_file, from_env"}}},
+		{"env two sources", func(p *catalog.Project) { p.Env = []catalog.EnvVar{{Name: "X", Value: "v", FromEnv: "Y"}} }, []fieldWant{{"env[0]", "exactly one"}}},
+		{"env from_file relative", func(p *catalog.Project) { p.Env = []catalog.EnvVar{{Name: "X", FromFile: "secrets/x"}} }, []fieldWant{{"env[0].from_file", "not absolute"}}},
+		{"env from_env name", func(p *catalog.Project) { p.Env = []catalog.EnvVar{{Name: "X", FromEnv: "A-B"}} }, []fieldWant{{"env[0].from_env", `"A-B"`}}},
+		{"env secret value", func(p *catalog.Project) { p.Env = []catalog.EnvVar{{Name: "X", Value: "hunter2", Secret: true}} }, []fieldWant{{"env[0].value", "use from_file or from_env"}}},
+		{"env value NUL", func(p *catalog.Project) { p.Env = []catalog.EnvVar{{Name: "X", Value: "a\x00b"}} }, []fieldWant{{"env[0].value", "NUL"}}},
 		{"env twice", func(p *catalog.Project) {
 			p.Env = []catalog.EnvVar{{Name: "X", Value: "1"}, {Name: "X", Value: "2"}}
-		}, []pcWant{{"env[1].name", "defined twice (also env[0])"}}},
-		{"environments required", func(p *catalog.Project) { p.Environments = nil }, []pcWant{{"environments", "at least one environment"}}},
-		{"environment name", func(p *catalog.Project) { env(p, 1).Name = "Prod" }, []pcWant{{"environments[1].name", `"Prod"`}}},
-		{"environment name required", func(p *catalog.Project) { env(p, 1).Name = "" }, []pcWant{{"environments[1].name", "required"}}},
-		{"environment name too long", func(p *catalog.Project) { env(p, 1).Name = "p" + strings.Repeat("x", 32) }, []pcWant{{"environments[1].name", "at most 32"}}},
+		}, []fieldWant{{"env[1].name", "defined twice (also env[0])"}}},
+		{"environments required", func(p *catalog.Project) { p.Environments = nil }, []fieldWant{{"environments", "at least one environment"}}},
+		{"environment name", func(p *catalog.Project) { env(p, 1).Name = "Prod" }, []fieldWant{{"environments[1].name", `"Prod"`}}},
+		{"environment name required", func(p *catalog.Project) { env(p, 1).Name = "" }, []fieldWant{{"environments[1].name", "required"}}},
+		{"environment name too long", func(p *catalog.Project) { env(p, 1).Name = "p" + strings.Repeat("x", 32) }, []fieldWant{{"environments[1].name", "at most 32"}}},
 		{"duplicate environment", func(p *catalog.Project) {
 			env(p, 1).Name = "test"
 			env(p, 1).Path = "/home/www/other"
-		}, []pcWant{{"environments[1].name", `duplicate environment "test" (also environments[0])`}}},
-		{"environment path relative", func(p *catalog.Project) { env(p, 0).Path = "www/blog" }, []pcWant{{"environments[0].path", "not absolute"}}},
-		{"environment path required", func(p *catalog.Project) { env(p, 0).Path = "" }, []pcWant{{"environments[0].path", "required"}}},
-		{"environment path root", func(p *catalog.Project) { env(p, 0).Path = "/" }, []pcWant{{"environments[0].path", "root directory"}}},
-		{"hosts required", func(p *catalog.Project) { env(p, 1).Hosts = nil }, []pcWant{{"environments[1].hosts", "at least one host is required for the rsync strategy"}}},
-		{"host without user", func(p *catalog.Project) { env(p, 1).Hosts[0].Addr = "10.0.1.1:22" }, []pcWant{{"environments[1].hosts[0]", "want user@host:port"}}},
-		{"host bad port", func(p *catalog.Project) { env(p, 1).Hosts[1].Addr = "www@10.0.1.2:99999" }, []pcWant{{"environments[1].hosts[1]", "want 1-65535"}}},
-		{"host ipv6 without brackets", func(p *catalog.Project) { env(p, 1).Hosts[1].Addr = "www@::1" }, []pcWant{{"environments[1].hosts[1]", "needs brackets"}}},
-		{"host path relative", func(p *catalog.Project) { env(p, 1).Hosts[0].Path = "blog" }, []pcWant{{"environments[1].hosts[0].path", "not absolute"}}},
+		}, []fieldWant{{"environments[1].name", `duplicate environment "test" (also environments[0])`}}},
+		{"environment path relative", func(p *catalog.Project) { env(p, 0).Path = "www/blog" }, []fieldWant{{"environments[0].path", "not absolute"}}},
+		{"environment path required", func(p *catalog.Project) { env(p, 0).Path = "" }, []fieldWant{{"environments[0].path", "required"}}},
+		{"environment path root", func(p *catalog.Project) { env(p, 0).Path = "/" }, []fieldWant{{"environments[0].path", "root directory"}}},
+		{"hosts required", func(p *catalog.Project) { env(p, 1).Hosts = nil }, []fieldWant{{"environments[1].hosts", "at least one host is required for the rsync strategy"}}},
+		{"host without user", func(p *catalog.Project) { env(p, 1).Hosts[0].Addr = "10.0.1.1:22" }, []fieldWant{{"environments[1].hosts[0]", "want user@host:port"}}},
+		{"host bad port", func(p *catalog.Project) { env(p, 1).Hosts[1].Addr = "www@10.0.1.2:99999" }, []fieldWant{{"environments[1].hosts[1]", "want 1-65535"}}},
+		{"host ipv6 without brackets", func(p *catalog.Project) { env(p, 1).Hosts[1].Addr = "www@::1" }, []fieldWant{{"environments[1].hosts[1]", "needs brackets"}}},
+		{"host path relative", func(p *catalog.Project) { env(p, 1).Hosts[0].Path = "blog" }, []fieldWant{{"environments[1].hosts[0].path", "not absolute"}}},
 		{"host twice", func(p *catalog.Project) {
 			env(p, 1).Hosts = []catalog.Host{{Addr: "www@10.0.1.1"}, {Addr: "www@10.0.1.1:22", Path: "/srv/b"}}
-		}, []pcWant{{"environments[1].hosts[1]", "www@10.0.1.1:22 is listed twice (also environments[1].hosts[0])"}}},
+		}, []fieldWant{{"environments[1].hosts[1]", "www@10.0.1.1:22 is listed twice (also environments[1].hosts[0])"}}},
 		{"host path override is fine", func(p *catalog.Project) { env(p, 1).Hosts[0].Path = "/srv/blog" }, nil},
 		{"same place in two environments", func(p *catalog.Project) {
 			env(p, 1).Hosts[0] = catalog.Host{Addr: "www@10.0.0.5"}
-		}, []pcWant{{"environments[1].hosts[0]", `www@10.0.0.5:22 at /home/www/blog is also a target of environment "test"`}}},
+		}, []fieldWant{{"environments[1].hosts[0]", `www@10.0.0.5:22 at /home/www/blog is also a target of environment "test"`}}},
 		{"local with hosts", func(p *catalog.Project) {
 			p.Strategy = "local"
 			env(p, 0).Hosts = nil
 			env(p, 1).Path = "/home/www/blog-prod"
-		}, []pcWant{{"environments[1].hosts", "the local strategy publishes to path on this machine"}}},
+		}, []fieldWant{{"environments[1].hosts", "the local strategy publishes to path on this machine"}}},
 		{"local in one place", func(p *catalog.Project) {
 			p.Strategy = "local"
 			env(p, 0).Hosts, env(p, 1).Hosts = nil, nil
-		}, []pcWant{{"environments[1].path", "/home/www/blog on this machine is also a target of environment \"test\""}}},
+		}, []fieldWant{{"environments[1].path", "/home/www/blog on this machine is also a target of environment \"test\""}}},
 		{"local is fine", func(p *catalog.Project) {
 			p.Strategy = "local"
 			env(p, 0).Hosts, env(p, 1).Hosts = nil, nil
 			env(p, 1).Path = "/home/www/blog-prod"
 		}, nil},
-		{"ssh_key relative", func(p *catalog.Project) { env(p, 0).SSHKey = "~/.ssh/id_rsa" }, []pcWant{{"environments[0].ssh_key", "not absolute"}}},
-		{"parallel too many", func(p *catalog.Project) { env(p, 0).Parallel = 201 }, []pcWant{{"environments[0].parallel", "want 1 to 200"}}},
-		{"parallel negative", func(p *catalog.Project) { env(p, 0).Parallel = -1 }, []pcWant{{"environments[0].parallel", "want 1 to 200"}}},
-		{"batch negative", func(p *catalog.Project) { env(p, 0).Batch = -1 }, []pcWant{{"environments[0].batch", "must not be negative"}}},
-		{"on_failure", func(p *catalog.Project) { env(p, 0).OnFailure = "retry" }, []pcWant{{"environments[0].on_failure", `"retry": want halt or continue`}}},
+		{"ssh_key relative", func(p *catalog.Project) { env(p, 0).SSHKey = "~/.ssh/id_rsa" }, []fieldWant{{"environments[0].ssh_key", "not absolute"}}},
+		{"parallel too many", func(p *catalog.Project) { env(p, 0).Parallel = 201 }, []fieldWant{{"environments[0].parallel", "want 1 to 200"}}},
+		{"parallel negative", func(p *catalog.Project) { env(p, 0).Parallel = -1 }, []fieldWant{{"environments[0].parallel", "want 1 to 200"}}},
+		{"batch negative", func(p *catalog.Project) { env(p, 0).Batch = -1 }, []fieldWant{{"environments[0].batch", "must not be negative"}}},
+		{"on_failure", func(p *catalog.Project) { env(p, 0).OnFailure = "retry" }, []fieldWant{{"environments[0].on_failure", `"retry": want halt or continue`}}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			p := pcDesignProject()
+			p := designProject()
 			c.mut(&p)
-			errs := ValidateProject(p)
+			errs := Validate(p)
 			if c.want == nil {
 				if errs != nil {
-					t.Fatalf("ValidateProject: %v", errs)
+					t.Fatalf("Validate: %v", errs)
 				}
 			} else {
-				pcCheckErrors(t, errs, c.want)
+				checkErrors(t, errs, c.want)
 			}
 
-			y, err := MarshalProjectYAML(p)
+			y, err := MarshalYAML(p)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -322,7 +322,7 @@ func TestProjectConfigRules(t *testing.T) {
 				format string
 				doc    []byte
 			}{{"application/yaml", y}, {"application/json", j}} {
-				got, err := ParseProjectConfig(d.doc, d.format)
+				got, err := Parse(d.doc, d.format)
 				if c.want == nil {
 					if err != nil {
 						t.Fatalf("%s: %v\n%s", d.format, err, d.doc)
@@ -332,13 +332,13 @@ func TestProjectConfigRules(t *testing.T) {
 					}
 					continue
 				}
-				pcCheckErrors(t, err, c.want)
+				checkErrors(t, err, c.want)
 			}
 		})
 	}
 }
 
-const pcBaseYAML = `id: blog
+const baseYAML = `id: blog
 repo: /srv/git/blog.git
 branch: master
 strategy: rsync
@@ -351,8 +351,8 @@ environments:
     approval: false
 `
 
-// pcEdit replaces old (which must be there) by new in doc.
-func pcEdit(t *testing.T, doc, old, new string) []byte {
+// editDoc replaces old (which must be there) by new in doc.
+func editDoc(t *testing.T, doc, old, new string) []byte {
 	t.Helper()
 	if !strings.Contains(doc, old) {
 		t.Fatalf("%q is not in the document", old)
@@ -360,101 +360,101 @@ func pcEdit(t *testing.T, doc, old, new string) []byte {
 	return []byte(strings.Replace(doc, old, new, 1))
 }
 
-const pcBaseJSON = `{"id": "blog", "repo": "/srv/git/blog.git", "branch": "master", "strategy": "rsync",
+const baseJSON = `{"id": "blog", "repo": "/srv/git/blog.git", "branch": "master", "strategy": "rsync",
  "keep_releases": 5,
  "environments": [{"name": "test", "path": "/home/www/blog", "hosts": ["www@10.0.0.5:22"]}]}`
 
 // TestProjectConfigDocuments: what only a document can get wrong (unknown
 // fields, types, duplicate keys, syntax, size), with exact paths.
 func TestProjectConfigDocuments(t *testing.T) {
-	if _, err := ParseProjectConfig([]byte(pcBaseYAML), ""); err != nil {
+	if _, err := Parse([]byte(baseYAML), ""); err != nil {
 		t.Fatalf("base YAML: %v", err)
 	}
-	if _, err := ParseProjectConfig([]byte(pcBaseJSON), ""); err != nil {
+	if _, err := Parse([]byte(baseJSON), ""); err != nil {
 		t.Fatalf("base JSON: %v", err)
 	}
-	y := func(old, new string) []byte { return pcEdit(t, pcBaseYAML, old, new) }
-	j := func(old, new string) []byte { return pcEdit(t, pcBaseJSON, old, new) }
+	y := func(old, new string) []byte { return editDoc(t, baseYAML, old, new) }
+	j := func(old, new string) []byte { return editDoc(t, baseJSON, old, new) }
 	cases := []struct {
 		name  string
 		ctype string
 		doc   []byte
-		want  []pcWant
+		want  []fieldWant
 	}{
 		{"unknown top-level field", "", y("strategy: rsync", "strategy: rsync\nbuidl: make"),
-			[]pcWant{{"buidl", `unknown field (did you mean "build"?) (line 5)`}}},
+			[]fieldWant{{"buidl", `unknown field (did you mean "build"?) (line 5)`}}},
 		{"unknown field far from any", "", y("strategy: rsync", "strategy: rsync\nwhatever: 1"),
-			[]pcWant{{"whatever", "unknown field; known fields: id, title, repo"}}},
+			[]fieldWant{{"whatever", "unknown field; known fields: id, title, repo"}}},
 		{"field names are case-sensitive", "", y("id: blog", "ID: blog"),
-			[]pcWant{{"ID", `unknown field (did you mean "id"?)`}}},
+			[]fieldWant{{"ID", `unknown field (did you mean "id"?)`}}},
 		{"unknown field at depth", "", y("    hosts:", "    hostz:"),
-			[]pcWant{{"environments[0].hostz", `unknown field (did you mean "hosts"?) (line 10)`}}},
+			[]fieldWant{{"environments[0].hostz", `unknown field (did you mean "hosts"?) (line 10)`}}},
 		{"unknown field of a host", "", y(`["www@10.0.0.5:22"]`, `[{addr: "www@10.0.0.5", port: 22}]`),
-			[]pcWant{{"environments[0].hosts[0].port", "unknown field"}}},
+			[]fieldWant{{"environments[0].hosts[0].port", "unknown field"}}},
 		{"unknown field of a hook", "", y("strategy: rsync", "strategy: rsync\nhooks: {pre_deploy: x, post_switch: y}"),
-			[]pcWant{{"hooks.post_switch", "unknown field"}}},
+			[]fieldWant{{"hooks.post_switch", "unknown field"}}},
 		{"odd key is quoted in the path", "", y("    approval: false", "    approval: false\n    \"a.b\": 1"),
-			[]pcWant{{`environments[0]["a.b"]`, "unknown field"}}},
+			[]fieldWant{{`environments[0]["a.b"]`, "unknown field"}}},
 		{"wrong type keep_releases", "", y("keep_releases: 5", `keep_releases: "five"`),
-			[]pcWant{{"keep_releases", `want an integer, got the string "five" (line 5)`}}},
+			[]fieldWant{{"keep_releases", `want an integer, got the string "five" (line 5)`}}},
 		{"wrong type float", "", y("keep_releases: 5", "keep_releases: 5.5"),
-			[]pcWant{{"keep_releases", "want an integer, got the number 5.5"}}},
+			[]fieldWant{{"keep_releases", "want an integer, got the number 5.5"}}},
 		{"wrong type bool", "", y("approval: false", "approval: yes"),
-			[]pcWant{{"environments[0].approval", `want true or false, got the string "yes"`}}},
+			[]fieldWant{{"environments[0].approval", `want true or false, got the string "yes"`}}},
 		{"wrong type list", "", y("branch: master", "branch: [master]"),
-			[]pcWant{{"branch", "want a string, got a list"}}},
+			[]fieldWant{{"branch", "want a string, got a list"}}},
 		{"wrong type mapping", "", y("    hosts:", "    hosts: {a: b}\n    x_hosts:"),
-			[]pcWant{{"environments[0].hosts", "want a list, got a mapping"}, {"environments[0].x_hosts", "unknown field"}}},
+			[]fieldWant{{"environments[0].hosts", "want a list, got a mapping"}, {"environments[0].x_hosts", "unknown field"}}},
 		{"wrong type host", "", y(`["www@10.0.0.5:22"]`, `[["www@10.0.0.5:22"]]`),
-			[]pcWant{{"environments[0].hosts[0]", `want "user@host:port" or {addr, path}, got a list`}}},
+			[]fieldWant{{"environments[0].hosts[0]", `want "user@host:port" or {addr, path}, got a list`}}},
 		{"wrong type environment", "", y("  - name: test", "  - x\n  - name: test"),
-			[]pcWant{{"environments[0]", "want a mapping of name, path, hosts"}}},
+			[]fieldWant{{"environments[0]", "want a mapping of name, path, hosts"}}},
 		{"wrong type duration", "", y("timeout: 10s", "timeout: 10"),
-			[]pcWant{{"health_check.timeout", `want a duration such as "10s"`}}},
+			[]fieldWant{{"health_check.timeout", `want a duration such as "10s"`}}},
 		{"bad duration", "", y("timeout: 10s", "timeout: ten"),
-			[]pcWant{{"health_check.timeout", `want a duration such as "10s" or "1m30s", got the string "ten"`}}},
+			[]fieldWant{{"health_check.timeout", `want a duration such as "10s" or "1m30s", got the string "ten"`}}},
 		{"top level not a mapping", "", []byte("- a\n- b\n"),
-			[]pcWant{{"", "want a mapping of id, title"}}},
+			[]fieldWant{{"", "want a mapping of id, title"}}},
 		{"duplicate YAML key", "", y("branch: master", "branch: master\nbranch: main"),
-			[]pcWant{{"branch", "duplicate key (first at line 3) (line 4)"}}},
+			[]fieldWant{{"branch", "duplicate key (first at line 3) (line 4)"}}},
 		{"duplicate YAML key at depth", "", y("    approval: false", "    approval: false\n    approval: true"),
-			[]pcWant{{"environments[0].approval", "duplicate key"}}},
+			[]fieldWant{{"environments[0].approval", "duplicate key"}}},
 		{"duplicate JSON key", "application/json", j(`"branch": "master",`, `"branch": "master", "branch": "main",`),
-			[]pcWant{{"branch", "duplicate key"}}},
+			[]fieldWant{{"branch", "duplicate key"}}},
 		{"JSON unknown field at depth", "application/json", j(`"hosts"`, `"hostz"`),
-			[]pcWant{{"environments[0].hostz", `unknown field (did you mean "hosts"?)`}}},
+			[]fieldWant{{"environments[0].hostz", `unknown field (did you mean "hosts"?)`}}},
 		{"JSON wrong type", "", j(`"keep_releases": 5`, `"keep_releases": "five"`),
-			[]pcWant{{"keep_releases", `want an integer, got the string "five" (line 2)`}}},
+			[]fieldWant{{"keep_releases", `want an integer, got the string "five" (line 2)`}}},
 		{"JSON number is not a string", "", j(`"id": "blog"`, `"id": 7`),
-			[]pcWant{{"id", "want a string, got the number 7"}}},
+			[]fieldWant{{"id", "want a string, got the number 7"}}},
 		{"JSON float is not an integer", "", j(`"keep_releases": 5`, `"keep_releases": 5.0`),
-			[]pcWant{{"keep_releases", "want an integer, got the number 5.0"}}},
+			[]fieldWant{{"keep_releases", "want an integer, got the number 5.0"}}},
 		{"JSON host object", "", j(`["www@10.0.0.5:22"]`, `[{"addr": "www@10.0.0.5:22", "path": "x"}]`),
-			[]pcWant{{"environments[0].hosts[0].path", "not absolute"}}},
+			[]fieldWant{{"environments[0].hosts[0].path", "not absolute"}}},
 		{"JSON syntax", "application/json", []byte("{\"id\": \"blog\",\n \"repo\": }"),
-			[]pcWant{{"", "JSON syntax: line 2"}}},
-		{"JSON trailing data", "application/json", []byte(pcBaseJSON + " {}"),
-			[]pcWant{{"", "data after the end of the document"}}},
-		{"JSON truncated", "application/json", []byte(pcBaseJSON[:40]),
-			[]pcWant{{"", "JSON syntax"}}},
+			[]fieldWant{{"", "JSON syntax: line 2"}}},
+		{"JSON trailing data", "application/json", []byte(baseJSON + " {}"),
+			[]fieldWant{{"", "data after the end of the document"}}},
+		{"JSON truncated", "application/json", []byte(baseJSON[:40]),
+			[]fieldWant{{"", "JSON syntax"}}},
 		{"YAML syntax", "", []byte("id: blog\n  repo: x\n"),
-			[]pcWant{{"", "YAML syntax: line 2"}}},
-		{"two YAML documents", "", []byte(pcBaseYAML + "---\nid: other\n"),
-			[]pcWant{{"", "a second YAML document"}}},
+			[]fieldWant{{"", "YAML syntax: line 2"}}},
+		{"two YAML documents", "", []byte(baseYAML + "---\nid: other\n"),
+			[]fieldWant{{"", "a second YAML document"}}},
 		{"YAML merge key", "", y("id: blog", "x: &x {id: blog}\n<<: *x"),
-			[]pcWant{{"", "merge keys"}}},
+			[]fieldWant{{"", "merge keys"}}},
 		{"YAML custom tag", "", y("branch: master", "branch: !shell master"),
-			[]pcWant{{"", "tag !shell is not supported"}}},
-		{"empty", "", []byte(" \n# nothing\n"), []pcWant{{"", "empty"}}},
-		{"empty JSON", "application/json", []byte("  "), []pcWant{{"", "empty"}}},
-		{"null document", "", []byte("null\n"), []pcWant{{"", "empty"}}},
-		{"too large", "", append([]byte(pcBaseYAML+"#"), bytes.Repeat([]byte("x"), MaxProjectConfigSize)...),
-			[]pcWant{{"", "larger than 1048576 bytes"}}},
-		{"not UTF-8", "", y("id: blog", "id: bl\xffog"), []pcWant{{"", "not valid UTF-8"}}},
-		{"content type", "text/plain", []byte(pcBaseYAML), []pcWant{{"", `content type "text/plain": want application/json or application/yaml`}}},
-		{"YAML as JSON", "application/json", []byte(pcBaseYAML), []pcWant{{"", "JSON syntax"}}},
+			[]fieldWant{{"", "tag !shell is not supported"}}},
+		{"empty", "", []byte(" \n# nothing\n"), []fieldWant{{"", "empty"}}},
+		{"empty JSON", "application/json", []byte("  "), []fieldWant{{"", "empty"}}},
+		{"null document", "", []byte("null\n"), []fieldWant{{"", "empty"}}},
+		{"too large", "", append([]byte(baseYAML+"#"), bytes.Repeat([]byte("x"), MaxSize)...),
+			[]fieldWant{{"", "larger than 1048576 bytes"}}},
+		{"not UTF-8", "", y("id: blog", "id: bl\xffog"), []fieldWant{{"", "not valid UTF-8"}}},
+		{"content type", "text/plain", []byte(baseYAML), []fieldWant{{"", `content type "text/plain": want application/json or application/yaml`}}},
+		{"YAML as JSON", "application/json", []byte(baseYAML), []fieldWant{{"", "JSON syntax"}}},
 		{"wrong value then no second error", "", y("id: blog", "id: [blog]"),
-			[]pcWant{{"id", "want a string, got a list"}}},
+			[]fieldWant{{"id", "want a string, got a list"}}},
 		{"five errors at once", "", []byte(`id: Blog!
 repo: relative/path
 branch: master
@@ -464,7 +464,7 @@ environments:
   - name: test
     path: /home/www/blog
     hostz: ["www@10.0.0.5:22"]
-`), []pcWant{
+`), []fieldWant{
 			{"keep_releases", "want an integer"},
 			{"environments[0].hostz", "unknown field"},
 			{"id", `project id "Blog!"`},
@@ -474,8 +474,8 @@ environments:
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			p, err := ParseProjectConfig(c.doc, c.ctype)
-			pcCheckErrors(t, err, c.want)
+			p, err := Parse(c.doc, c.ctype)
+			checkErrors(t, err, c.want)
 			if !reflect.ValueOf(p).IsZero() {
 				t.Errorf("a refused configuration returned %#v", p)
 			}
@@ -486,10 +486,10 @@ environments:
 func TestProjectConfigYAMLNiceties(t *testing.T) {
 	// Plain scalars that YAML reads as numbers or booleans are strings
 	// where a string is wanted; aliases work; null is absent.
-	doc := pcEdit(t, pcBaseYAML, "id: blog", "id: 2024\ntitle: true\nbuild:\nexclude: &ex [\".git\"]")
+	doc := editDoc(t, baseYAML, "id: blog", "id: 2024\ntitle: true\nbuild:\nexclude: &ex [\".git\"]")
 	doc = []byte(strings.Replace(string(doc), "branch: master", "branch: 1.10", 1))
 	doc = []byte(strings.Replace(string(doc), `hosts: ["www@10.0.0.5:22"]`, "hosts: [{addr: www@10.0.0.5, path: /srv/x}]", 1))
-	p := pcMustParse(t, doc, "")
+	p := mustParse(t, doc, "")
 	if p.ID != "2024" || p.Title != "true" || p.Branch != "1.10" || p.Build != "" ||
 		!reflect.DeepEqual(p.Exclude, []string{".git"}) ||
 		!reflect.DeepEqual(p.Environments[0].Hosts, []catalog.Host{{Addr: "www@10.0.0.5", Path: "/srv/x"}}) {
@@ -501,8 +501,8 @@ func TestProjectConfigYAMLNiceties(t *testing.T) {
 	for i := 1; i < 10; i++ {
 		fmt.Fprintf(&bomb, "a%d: &a%d [*a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d]\n", i, i, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1)
 	}
-	_, err := ParseProjectConfig([]byte(bomb.String()), "")
-	pcCheckErrors(t, err, []pcWant{{"", "aliases expand to too much"}})
+	_, err := Parse([]byte(bomb.String()), "")
+	checkErrors(t, err, []fieldWant{{"", "aliases expand to too much"}})
 }
 
 // TestProjectConfigInjection: shell and git option payloads in the fields
@@ -553,22 +553,22 @@ func TestProjectConfigInjection(t *testing.T) {
 			f.payloads = payloads
 		}
 		for _, v := range f.payloads {
-			p := pcDesignProject()
+			p := designProject()
 			f.set(&p, v)
 			var found bool
-			for _, fe := range ValidateProject(p) {
+			for _, fe := range Validate(p) {
 				found = found || fe.Path == f.path
 			}
 			if !found {
-				t.Errorf("%s = %q: not refused (%v)", f.path, v, ValidateProject(p))
+				t.Errorf("%s = %q: not refused (%v)", f.path, v, Validate(p))
 			}
-			for _, enc := range []func(catalog.Project) ([]byte, error){MarshalProjectYAML, func(p catalog.Project) ([]byte, error) { return json.Marshal(p) }} {
+			for _, enc := range []func(catalog.Project) ([]byte, error){MarshalYAML, func(p catalog.Project) ([]byte, error) { return json.Marshal(p) }} {
 				doc, err := enc(p)
 				if err != nil {
 					t.Fatal(err)
 				}
-				_, err = ParseProjectConfig(doc, "")
-				var ce ConfigErrors
+				_, err = Parse(doc, "")
+				var ce Errors
 				if !errors.As(err, &ce) || !strings.Contains("\n"+ce.Error(), "\n"+f.path+": ") {
 					t.Errorf("%s = %q: parse did not name the field: %v", f.path, v, err)
 				}
@@ -583,13 +583,13 @@ func TestProjectConfigInjection(t *testing.T) {
 }
 
 func TestProjectConfigErrorFormat(t *testing.T) {
-	_, err := ParseProjectConfig([]byte("id: blog\nrepo: x\nbranch: master\nstrategy: rsync\nenvironments: []\n"), "")
+	_, err := Parse([]byte("id: blog\nrepo: x\nbranch: master\nstrategy: rsync\nenvironments: []\n"), "")
 	want := `repo: bad repository URL "x": want an absolute path, file://, ssh://, git://, https:// or user@host:path
 environments: at least one environment is required`
 	if err == nil || err.Error() != want {
 		t.Errorf("got\n%v\nwant\n%s", err, want)
 	}
-	var ce ConfigErrors
+	var ce Errors
 	if !errors.As(fmt.Errorf("apply: %w", err), &ce) || len(ce) != 2 {
 		t.Errorf("errors.As: %v", ce)
 	}
@@ -599,22 +599,22 @@ environments: at least one environment is required`
 }
 
 func TestProjectConfigMarshalRoundTrip(t *testing.T) {
-	for name, p := range map[string]catalog.Project{"design": pcDesignProject(), "full": pcFullProject()} {
+	for name, p := range map[string]catalog.Project{"design": designProject(), "full": fullProject()} {
 		t.Run(name, func(t *testing.T) {
-			if errs := ValidateProject(p); errs != nil {
+			if errs := Validate(p); errs != nil {
 				t.Fatalf("test project is invalid: %v", errs)
 			}
-			y, err := MarshalProjectYAML(p)
+			y, err := MarshalYAML(p)
 			if err != nil {
 				t.Fatal(err)
 			}
-			pcGolden(t, name+".canonical.yaml", y)
+			golden(t, name+".canonical.yaml", y)
 			for _, ctype := range []string{"", "application/x-yaml"} {
-				if got := pcMustParse(t, y, ctype); !reflect.DeepEqual(got, p) {
+				if got := mustParse(t, y, ctype); !reflect.DeepEqual(got, p) {
 					t.Errorf("YAML round trip:\n%s\ngot\n%#v\nwant\n%#v", y, got, p)
 				}
 			}
-			again, _ := MarshalProjectYAML(pcMustParse(t, y, ""))
+			again, _ := MarshalYAML(mustParse(t, y, ""))
 			if !bytes.Equal(again, y) {
 				t.Errorf("not canonical: a second marshal differs:\n%s", again)
 			}
@@ -622,10 +622,10 @@ func TestProjectConfigMarshalRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := pcMustParse(t, j, ""); !reflect.DeepEqual(got, p) {
+			if got := mustParse(t, j, ""); !reflect.DeepEqual(got, p) {
 				t.Errorf("JSON round trip:\n%s\ngot\n%#v", j, got)
 			}
-			if d := DiffProjects(p, pcMustParse(t, y, "")); len(d) != 0 {
+			if d := Diff(p, mustParse(t, y, "")); len(d) != 0 {
 				t.Errorf("diff after a round trip: %q", d)
 			}
 		})
@@ -633,19 +633,19 @@ func TestProjectConfigMarshalRoundTrip(t *testing.T) {
 }
 
 func TestProjectConfigDiff(t *testing.T) {
-	old := pcDesignProject()
-	if d := DiffProjects(old, pcDesignProject()); d != nil {
+	old := designProject()
+	if d := Diff(old, designProject()); d != nil {
 		t.Errorf("equal configurations: %q", d)
 	}
-	empty := pcDesignProject()
+	empty := designProject()
 	empty.Shared = []string{}
-	noShared := pcDesignProject()
+	noShared := designProject()
 	noShared.Shared = nil
-	if d := DiffProjects(empty, noShared); d != nil {
+	if d := Diff(empty, noShared); d != nil {
 		t.Errorf("nil and empty lists: %q", d)
 	}
 
-	created := DiffProjects(catalog.Project{}, old)
+	created := Diff(catalog.Project{}, old)
 	wantCreated := []string{
 		"+ project created",
 		"+ id: blog",
@@ -659,7 +659,7 @@ func TestProjectConfigDiff(t *testing.T) {
 		t.Errorf("created:\n%s\nwant\n%s", strings.Join(created, "\n"), strings.Join(wantCreated, "\n"))
 	}
 
-	p := pcDesignProject()
+	p := designProject()
 	p.Title = "The blog"
 	p.Branch = "main"
 	p.Build = "npm ci && npm run build"
@@ -692,19 +692,19 @@ func TestProjectConfigDiff(t *testing.T) {
 			Approval: true,
 		},
 	}
-	if errs := ValidateProject(p); errs != nil {
+	if errs := Validate(p); errs != nil {
 		t.Fatalf("changed project is invalid: %v", errs)
 	}
-	d := DiffProjects(old, p)
-	pcGolden(t, "diff.golden", []byte(strings.Join(d, "\n")+"\n"))
+	d := Diff(old, p)
+	golden(t, "diff.golden", []byte(strings.Join(d, "\n")+"\n"))
 
-	q := pcDesignProject()
+	q := designProject()
 	q.Environments[0], q.Environments[1] = q.Environments[1], q.Environments[0]
 	q.Exclude = []string{"node_modules", ".git"}
 	q.Env = []catalog.EnvVar{{Name: "A", Value: "1"}}
 	r := q
 	r.Env = []catalog.EnvVar{{Name: "A", Value: "two words"}}
-	got := append(DiffProjects(old, q), DiffProjects(q, r)...)
+	got := append(Diff(old, q), Diff(q, r)...)
 	wantOrder := []string{
 		"~ exclude: order [.git, node_modules] -> [node_modules, .git]",
 		"+ env: A (value 1)",
@@ -714,9 +714,9 @@ func TestProjectConfigDiff(t *testing.T) {
 	if !reflect.DeepEqual(got, wantOrder) {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(wantOrder, "\n"))
 	}
-	long := pcDesignProject()
+	long := designProject()
 	long.Hooks.PreDeploy = strings.Repeat("x", 500)
-	if d := DiffProjects(old, long); len(d) != 1 || !strings.HasSuffix(d[0], `... (500 bytes)`) || len(d[0]) > 200 {
+	if d := Diff(old, long); len(d) != 1 || !strings.HasSuffix(d[0], `... (500 bytes)`) || len(d[0]) > 200 {
 		t.Errorf("long value: %q", d)
 	}
 }
@@ -745,20 +745,20 @@ func TestProjectConfigKnowsEveryField(t *testing.T) {
 		{catalog.Host{}, hostFields},
 	} {
 		if got := tags(c.typ); !reflect.DeepEqual(got, c.known) {
-			t.Errorf("%T has fields %v; the config reader knows %v: teach it (and DiffProjects and MarshalProjectYAML) the new ones",
+			t.Errorf("%T has fields %v; the config reader knows %v: teach it (and Diff and MarshalYAML) the new ones",
 				c.typ, got, c.known)
 		}
 	}
 	// The full project sets every field, so a round trip covers them all.
-	pcCheckAllSet(t, reflect.ValueOf(pcFullProject()), "project")
+	checkAllSet(t, reflect.ValueOf(fullProject()), "project")
 }
 
-func pcCheckAllSet(t *testing.T, v reflect.Value, path string) {
+func checkAllSet(t *testing.T, v reflect.Value, path string) {
 	t.Helper()
 	switch v.Kind() {
 	case reflect.Struct:
 		for i := 0; i < v.NumField(); i++ {
-			pcCheckAllSet(t, v.Field(i), path+"."+v.Type().Field(i).Name)
+			checkAllSet(t, v.Field(i), path+"."+v.Type().Field(i).Name)
 		}
 	case reflect.Slice:
 		if v.Len() == 0 {
@@ -783,7 +783,7 @@ func pcCheckAllSet(t *testing.T, v reflect.Value, path string) {
 	}
 }
 
-func pcSubmit(p catalog.Project, env string) error {
+func submitToRunner(p catalog.Project, env string) error {
 	const commit = "0123456789abcdef0123456789abcdef01234567"
 	for i := range p.Environments {
 		if p.Strategy != catalog.StrategyLocal && p.Environments[i].SSHKey == "" {
@@ -796,22 +796,22 @@ func pcSubmit(p catalog.Project, env string) error {
 	}, "tester")
 }
 
-// TestProjectConfigAgreesWithRunner: what ValidateProject accepts,
+// TestProjectConfigAgreesWithRunner: what Validate accepts,
 // runner.Submit accepts for every environment; what Submit refuses,
-// ValidateProject refuses.
+// Validate refuses.
 func TestProjectConfigAgreesWithRunner(t *testing.T) {
-	local := pcDesignProject()
+	local := designProject()
 	local.Strategy = "local"
 	local.Environments[0].Hosts, local.Environments[1].Hosts = nil, nil
 	local.Environments[1].Path = "/home/www/blog-prod"
-	git := pcFullProject()
+	git := fullProject()
 	git.Strategy, git.Build = "git", ""
-	for name, p := range map[string]catalog.Project{"design": pcDesignProject(), "full": pcFullProject(), "local": local, "git": git} {
-		if errs := ValidateProject(p); errs != nil {
+	for name, p := range map[string]catalog.Project{"design": designProject(), "full": fullProject(), "local": local, "git": git} {
+		if errs := Validate(p); errs != nil {
 			t.Fatalf("%s: %v", name, errs)
 		}
 		for _, e := range p.Environments {
-			if err := pcSubmit(p, e.Name); err != nil {
+			if err := submitToRunner(p, e.Name); err != nil {
 				t.Errorf("%s: runner refuses environment %s: %v", name, e.Name, err)
 			}
 		}
@@ -842,36 +842,36 @@ func TestProjectConfigAgreesWithRunner(t *testing.T) {
 		{"strategy", func(p *catalog.Project) { p.Strategy = "scp" }},
 		{"id", func(p *catalog.Project) { p.ID = "A" }},
 	} {
-		p := pcDesignProject()
+		p := designProject()
 		m.mut(&p)
-		if err := pcSubmit(p, "test"); err == nil {
+		if err := submitToRunner(p, "test"); err == nil {
 			t.Errorf("%s: the runner accepts it now; drop or change this case", m.name)
 		}
-		if errs := ValidateProject(p); errs == nil {
-			t.Errorf("%s: the runner refuses it, ValidateProject accepts it", m.name)
+		if errs := Validate(p); errs == nil {
+			t.Errorf("%s: the runner refuses it, Validate accepts it", m.name)
 		}
 	}
 }
 
 func FuzzProjectConfig(f *testing.F) {
-	f.Add([]byte(pcBaseYAML))
-	f.Add([]byte(pcBaseJSON))
+	f.Add([]byte(baseYAML))
+	f.Add([]byte(baseJSON))
 	f.Add([]byte("environments: [{name: a, hosts: [{addr: x}]}]"))
 	f.Add([]byte("{\"environments\": [{\"hosts\": [{}]}]}"))
 	f.Fuzz(func(t *testing.T, doc []byte) {
-		p, err := ParseProjectConfig(doc, "")
+		p, err := Parse(doc, "")
 		if err != nil {
-			var ce ConfigErrors
+			var ce Errors
 			if !errors.As(err, &ce) || len(ce) == 0 {
-				t.Fatalf("error is not ConfigErrors: %v", err)
+				t.Fatalf("error is not Errors: %v", err)
 			}
 			return
 		}
-		y, err := MarshalProjectYAML(p)
+		y, err := MarshalYAML(p)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := pcMustParse(t, y, "application/yaml"); !reflect.DeepEqual(got, p) {
+		if got := mustParse(t, y, "application/yaml"); !reflect.DeepEqual(got, p) {
 			t.Fatalf("round trip:\n%s\ngot %#v\nwant %#v", y, got, p)
 		}
 	})
@@ -881,18 +881,18 @@ func FuzzProjectConfig(f *testing.F) {
 // in linear time, and a flood of problems is cut to a readable list.
 func TestProjectConfigLargeDocuments(t *testing.T) {
 	var manyHosts strings.Builder
-	manyHosts.WriteString(pcBaseYAML)
+	manyHosts.WriteString(baseYAML)
 	manyHosts.WriteString("  - name: prod\n    path: /srv/x\n    hosts:\n")
-	for manyHosts.Len() < MaxProjectConfigSize-20 {
+	for manyHosts.Len() < MaxSize-20 {
 		manyHosts.WriteString("      - nouser\n")
 	}
 	var manyTokens strings.Builder
 	manyTokens.WriteString(`{"id": "blog", "exclude": [`)
-	for manyTokens.Len() < MaxProjectConfigSize-20 {
+	for manyTokens.Len() < MaxSize-20 {
 		manyTokens.WriteString("\"a\",\n")
 	}
 	manyTokens.WriteString(`"b"]}`)
-	deep := strings.Repeat("[", MaxProjectConfigSize/2) + strings.Repeat("]", MaxProjectConfigSize/2)
+	deep := strings.Repeat("[", MaxSize/2) + strings.Repeat("]", MaxSize/2)
 	for name, c := range map[string]struct {
 		doc   string
 		ctype string
@@ -904,11 +904,11 @@ func TestProjectConfigLargeDocuments(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			start := time.Now()
-			_, err := ParseProjectConfig([]byte(c.doc), c.ctype)
+			_, err := Parse([]byte(c.doc), c.ctype)
 			if d := time.Since(start); d > 5*time.Second {
 				t.Errorf("took %s", d)
 			}
-			var ce ConfigErrors
+			var ce Errors
 			if !errors.As(err, &ce) || len(ce) == 0 || len(ce) > maxConfigErrors+1 {
 				t.Fatalf("want at most %d problems and a summary, got %d: %.300v", maxConfigErrors, len(ce), err)
 			}

@@ -1,7 +1,6 @@
-package app
+package projectconfig
 
 import (
-	"bytes"
 	"reflect"
 	"slices"
 	"strconv"
@@ -11,11 +10,9 @@ import (
 	"unicode/utf8"
 
 	"releasedesk/events/catalog"
-
-	"go.yaml.in/yaml/v3"
 )
 
-// DiffProjects describes what changed from old to new, one readable line a
+// Diff describes what changed from old to new, one readable line a
 // change, in a stable order (the fields' canonical order; environments, env
 // variables and hosts by name or address):
 //
@@ -28,7 +25,7 @@ import (
 // empty one are the same). When old is the zero Project (the first
 // configuration of a project) it returns "+ project created" and the main
 // fields. A long or multi-line value (a hook) is shown quoted and cut.
-func DiffProjects(old, new catalog.Project) []string {
+func Diff(old, new catalog.Project) []string {
 	d := &projectDiffer{}
 	if reflect.ValueOf(old).IsZero() {
 		d.line("+ project created")
@@ -80,13 +77,13 @@ func (d *projectDiffer) changed(path, a, b string) { d.line("~ " + path + ": " +
 
 func (d *projectDiffer) added(path, v string) {
 	if v != "" {
-		d.line("+ " + path + ": " + pcShowValue(v))
+		d.line("+ " + path + ": " + showValue(v))
 	}
 }
 
 func (d *projectDiffer) str(path, a, b string) {
 	if a != b {
-		d.changed(path, pcShowValue(a), pcShowValue(b))
+		d.changed(path, showValue(a), showValue(b))
 	}
 }
 
@@ -105,14 +102,14 @@ func (d *projectDiffer) bool(path string, a, b bool) {
 // set diffs a list whose order does not matter to the runner: removed
 // items, then added ones; a change of order alone is one "~" line.
 func (d *projectDiffer) set(path string, a, b []string) {
-	pcDiffKeyed(d, path, a, b, func(s string) string { return s }, func(s string) string { return pcShowValue(s) }, nil)
+	diffKeyed(d, path, a, b, func(s string) string { return s }, func(s string) string { return showValue(s) }, nil)
 }
 
-// pcDiffKeyed diffs two lists of items with a key: "- path: item" for each
+// diffKeyed diffs two lists of items with a key: "- path: item" for each
 // removed, "+ path: item" for each added, change(a, b) for items in both,
 // and, when nothing was added or removed but the order differs, one line
 // with both orders.
-func pcDiffKeyed[T any](d *projectDiffer, path string, a, b []T, key func(T) string, show func(T) string, change func(x, y T)) {
+func diffKeyed[T any](d *projectDiffer, path string, a, b []T, key func(T) string, show func(T) string, change func(x, y T)) {
 	inA, inB := map[string]int{}, map[string]bool{}
 	for i, x := range a {
 		if _, dup := inA[key(x)]; !dup {
@@ -141,19 +138,19 @@ func pcDiffKeyed[T any](d *projectDiffer, path string, a, b []T, key func(T) str
 			}
 		}
 	}
-	ka, kb := pcKeys(a, key), pcKeys(b, key)
+	ka, kb := keysOf(a, key), keysOf(b, key)
 	if added || len(inA) != len(inB) || slices.Equal(ka, kb) {
 		return // nothing but adds and removes, or nothing at all
 	}
 	if len(ka) == len(kb) {
-		d.line("~ " + path + ": order " + pcShowList(ka) + " -> " + pcShowList(kb))
+		d.line("~ " + path + ": order " + showList(ka) + " -> " + showList(kb))
 	} else {
 		// The same items, listed a different number of times.
-		d.line("~ " + path + ": " + pcShowList(ka) + " -> " + pcShowList(kb))
+		d.line("~ " + path + ": " + showList(ka) + " -> " + showList(kb))
 	}
 }
 
-func pcKeys[T any](xs []T, key func(T) string) []string {
+func keysOf[T any](xs []T, key func(T) string) []string {
 	out := make([]string, len(xs))
 	for i, x := range xs {
 		out[i] = key(x)
@@ -161,7 +158,7 @@ func pcKeys[T any](xs []T, key func(T) string) []string {
 	return out
 }
 
-func pcSameSet(a, b map[string]bool) bool {
+func sameSet(a, b map[string]bool) bool {
 	if len(a) != len(b) {
 		return false
 	}
@@ -173,18 +170,18 @@ func pcSameSet(a, b map[string]bool) bool {
 	return true
 }
 
-func pcShowList(xs []string) string {
+func showList(xs []string) string {
 	shown := make([]string, len(xs))
 	for i, x := range xs {
-		shown[i] = pcShowValue(x)
+		shown[i] = showValue(x)
 	}
 	return "[" + strings.Join(shown, ", ") + "]"
 }
 
 func (d *projectDiffer) envVars(a, b []catalog.EnvVar) {
-	pcDiffKeyed(d, "env", a, b,
+	diffKeyed(d, "env", a, b,
 		func(v catalog.EnvVar) string { return v.Name },
-		pcShowEnvVar,
+		showEnvVar,
 		func(x, y catalog.EnvVar) {
 			p := "env[" + y.Name + "]"
 			d.str(p+".value", x.Value, y.Value)
@@ -194,23 +191,23 @@ func (d *projectDiffer) envVars(a, b []catalog.EnvVar) {
 		})
 }
 
-func pcShowEnvVar(v catalog.EnvVar) string {
+func showEnvVar(v catalog.EnvVar) string {
 	var parts []string
 	switch {
 	case v.FromFile != "":
-		parts = append(parts, "from_file "+pcShowValue(v.FromFile))
+		parts = append(parts, "from_file "+showValue(v.FromFile))
 	case v.FromEnv != "":
-		parts = append(parts, "from_env "+pcShowValue(v.FromEnv))
+		parts = append(parts, "from_env "+showValue(v.FromEnv))
 	case v.Secret:
 		// A secret's value is refused by validation; never show one.
 		parts = append(parts, "value [redacted]")
 	default:
-		parts = append(parts, "value "+pcShowValue(v.Value))
+		parts = append(parts, "value "+showValue(v.Value))
 	}
 	if v.Secret {
 		parts = append(parts, "secret")
 	}
-	return pcShowValue(v.Name) + " (" + strings.Join(parts, ", ") + ")"
+	return showValue(v.Name) + " (" + strings.Join(parts, ", ") + ")"
 }
 
 func (d *projectDiffer) environments(old, new catalog.Project) {
@@ -238,8 +235,8 @@ func (d *projectDiffer) environments(old, new catalog.Project) {
 		}
 		d.environment(p, old.Environments[i], e)
 	}
-	ka, kb := pcKeys(old.Environments, name), pcKeys(new.Environments, name)
-	if !slices.Equal(ka, kb) && pcSameSet(inOld, inNew) {
+	ka, kb := keysOf(old.Environments, name), keysOf(new.Environments, name)
+	if !slices.Equal(ka, kb) && sameSet(inOld, inNew) {
 		d.line("~ environments: order " + strings.Join(ka, ", ") + " -> " + strings.Join(kb, ", "))
 	}
 }
@@ -247,7 +244,7 @@ func (d *projectDiffer) environments(old, new catalog.Project) {
 func (d *projectDiffer) addedEnvironment(p string, e catalog.Environment) {
 	d.added(p+".path", e.Path)
 	for _, h := range e.Hosts {
-		d.line("+ " + p + ".hosts: " + pcShowHost(h))
+		d.line("+ " + p + ".hosts: " + showHost(h))
 	}
 	d.added(p+".ssh_key", e.SSHKey)
 	for _, f := range []struct {
@@ -264,18 +261,18 @@ func (d *projectDiffer) addedEnvironment(p string, e catalog.Environment) {
 	}
 }
 
-func pcShowHost(h catalog.Host) string {
+func showHost(h catalog.Host) string {
 	if h.Path != "" {
-		return pcShowValue(h.Addr) + " (path " + pcShowValue(h.Path) + ")"
+		return showValue(h.Addr) + " (path " + showValue(h.Path) + ")"
 	}
-	return pcShowValue(h.Addr)
+	return showValue(h.Addr)
 }
 
 func (d *projectDiffer) environment(p string, a, b catalog.Environment) {
 	d.str(p+".path", a.Path, b.Path)
-	pcDiffKeyed(d, p+".hosts", a.Hosts, b.Hosts,
+	diffKeyed(d, p+".hosts", a.Hosts, b.Hosts,
 		func(h catalog.Host) string { return h.Addr },
-		pcShowHost,
+		showHost,
 		func(x, y catalog.Host) { d.str(p+".hosts["+y.Addr+"].path", x.Path, y.Path) })
 	d.str(p+".ssh_key", a.SSHKey, b.SSHKey)
 	d.int(p+".parallel", a.Parallel, b.Parallel)
@@ -288,9 +285,9 @@ func (d *projectDiffer) environment(p string, a, b catalog.Environment) {
 // configuration anyway.
 const maxShownValue = 120
 
-// pcShowValue is a value as a diff line shows it: as is when it is a plain
+// showValue is a value as a diff line shows it: as is when it is a plain
 // word, path or address; quoted when empty, spaced, multi-line or long.
-func pcShowValue(s string) string {
+func showValue(s string) string {
 	plain := s != ""
 	for _, c := range s {
 		if unicode.IsSpace(c) || unicode.IsControl(c) || c == '"' || c == ',' || c == '[' || c == ']' {
@@ -305,142 +302,4 @@ func pcShowValue(s string) string {
 		return strconv.Quote(string(r[:maxShownValue])) + "... (" + strconv.Itoa(len(s)) + " bytes)"
 	}
 	return strconv.Quote(s)
-}
-
-// MarshalProjectYAML writes the canonical YAML of a configuration: the
-// fields in the order of DESIGN.md section 5, empty ones left out, lists
-// of words and hosts in flow style with double quotes, scripts of several
-// lines as literal blocks. ParseProjectConfig reads it back to the same Project. It does
-// not validate p.
-func MarshalProjectYAML(p catalog.Project) ([]byte, error) {
-	root := yamlMapping()
-	yamlPutStr(root, "id", p.ID)
-	yamlPutStr(root, "title", p.Title)
-	yamlPutStr(root, "repo", p.Repo)
-	yamlPutStr(root, "branch", p.Branch)
-	yamlPutStr(root, "strategy", p.Strategy)
-	yamlPutStr(root, "build", p.Build)
-	yamlPutList(root, "exclude", p.Exclude)
-	yamlPutList(root, "shared", p.Shared)
-	yamlPutList(root, "version_files", p.VersionFiles)
-	yamlPutInt(root, "keep_releases", p.KeepReleases)
-	hooks := yamlMapping()
-	yamlPutStr(hooks, "pre_deploy", p.Hooks.PreDeploy)
-	yamlPutStr(hooks, "post_deploy", p.Hooks.PostDeploy)
-	yamlPutStr(hooks, "pre_release", p.Hooks.PreRelease)
-	yamlPutStr(hooks, "post_release", p.Hooks.PostRelease)
-	yamlPut(root, "hooks", hooks)
-	hc := yamlMapping()
-	yamlPutStr(hc, "command", p.HealthCheck.Command)
-	if p.HealthCheck.Timeout != 0 {
-		yamlPutStr(hc, "timeout", time.Duration(p.HealthCheck.Timeout).String())
-	}
-	yamlPut(root, "health_check", hc)
-	if len(p.Env) > 0 {
-		env := &yaml.Node{Kind: yaml.SequenceNode}
-		for _, v := range p.Env {
-			m := yamlMapping()
-			yamlPutStr(m, "name", v.Name)
-			yamlPutStr(m, "value", v.Value)
-			yamlPutStr(m, "from_file", v.FromFile)
-			yamlPutStr(m, "from_env", v.FromEnv)
-			yamlPutBool(m, "secret", v.Secret)
-			env.Content = append(env.Content, m)
-		}
-		yamlPut(root, "env", env)
-	}
-	envs := &yaml.Node{Kind: yaml.SequenceNode}
-	for _, e := range p.Environments {
-		m := yamlMapping()
-		yamlPutStr(m, "name", e.Name)
-		yamlPutStr(m, "path", e.Path)
-		if len(e.Hosts) > 0 {
-			hosts := &yaml.Node{Kind: yaml.SequenceNode, Style: yaml.FlowStyle}
-			for _, h := range e.Hosts {
-				if h.Path == "" {
-					hosts.Content = append(hosts.Content, yamlQuoted(h.Addr))
-					continue
-				}
-				hosts.Style = 0
-				hm := yamlMapping()
-				hm.Style = yaml.FlowStyle
-				hm.Content = append(hm.Content, yamlStr("addr"), yamlQuoted(h.Addr), yamlStr("path"), yamlQuoted(h.Path))
-				hosts.Content = append(hosts.Content, hm)
-			}
-			yamlPut(m, "hosts", hosts)
-		}
-		yamlPutStr(m, "ssh_key", e.SSHKey)
-		yamlPutInt(m, "parallel", e.Parallel)
-		yamlPutInt(m, "batch", e.Batch)
-		yamlPutStr(m, "on_failure", e.OnFailure)
-		yamlPutBool(m, "approval", e.Approval)
-		envs.Content = append(envs.Content, m)
-	}
-	yamlPut(root, "environments", envs)
-	wf := yamlMapping()
-	yamlPutBool(wf, "fast_forward", p.Workflow.FastForward)
-	yamlPutBool(wf, "allow_self_test", p.Workflow.AllowSelfTest)
-	yamlPut(root, "workflow", wf)
-
-	var buf bytes.Buffer
-	enc := yaml.NewEncoder(&buf)
-	enc.SetIndent(2)
-	if err := enc.Encode(root); err != nil {
-		return nil, err
-	}
-	if err := enc.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
-}
-
-func yamlMapping() *yaml.Node { return &yaml.Node{Kind: yaml.MappingNode} }
-
-func yamlStr(s string) *yaml.Node {
-	n := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s}
-	if strings.Contains(strings.TrimRight(s, "\n"), "\n") {
-		n.Style = yaml.LiteralStyle
-	}
-	return n
-}
-
-func yamlPut(m *yaml.Node, key string, v *yaml.Node) {
-	if len(v.Content) == 0 && v.Kind != yaml.ScalarNode {
-		return
-	}
-	m.Content = append(m.Content, yamlStr(key), v)
-}
-
-func yamlPutStr(m *yaml.Node, key, v string) {
-	if v != "" {
-		yamlPut(m, key, yamlStr(v))
-	}
-}
-
-func yamlPutInt(m *yaml.Node, key string, v int) {
-	if v != 0 {
-		yamlPut(m, key, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.Itoa(v)})
-	}
-}
-
-func yamlPutBool(m *yaml.Node, key string, v bool) {
-	if v {
-		yamlPut(m, key, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: "true"})
-	}
-}
-
-func yamlPutList(m *yaml.Node, key string, xs []string) {
-	if len(xs) == 0 {
-		return
-	}
-	seq := &yaml.Node{Kind: yaml.SequenceNode, Style: yaml.FlowStyle}
-	for _, x := range xs {
-		seq.Content = append(seq.Content, yamlQuoted(x))
-	}
-	yamlPut(m, key, seq)
-}
-
-// yamlQuoted is a string in double quotes, as DESIGN.md writes list items.
-func yamlQuoted(s string) *yaml.Node {
-	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s, Style: yaml.DoubleQuotedStyle}
 }

@@ -1,0 +1,344 @@
+package projectconfig
+
+import (
+	"fmt"
+	"net"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"releasedesk/events/catalog"
+	"releasedesk/runner"
+)
+
+// Validation.
+
+var (
+	environmentNameRe = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
+	envVarNameRe      = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+)
+
+// repoOptionWords are refused anywhere in a repository address, as the
+// runner refuses them: git or ssh would read them as options.
+var repoOptionWords = []string{"--upload-pack", "--receive-pack", "--exec", "-oProxyCommand", "ProxyCommand="}
+
+// Validate checks a whole configuration and returns every problem it
+// finds (nil if none), each named by its path. It reuses the runner's
+// validators, so what it accepts the runner accepts too (runner.Submit
+// checks again), with one exception: an environment of the rsync or git
+// strategy may leave ssh_key unset here, and the app must give the runner
+// a key before it submits a deployment.
+func Validate(p catalog.Project) Errors {
+	var errs Errors
+	add := errs.add
+
+	switch {
+	case p.ID == "":
+		add("id", "required")
+	default:
+		if err := runner.ValidateProjectID(p.ID); err != nil {
+			add("id", "%s", runnerReason(err))
+		}
+	}
+	if msg := checkOneLine(p.Title); msg != "" {
+		add("title", "%s", msg)
+	} else if n := utf8.RuneCountInString(p.Title); n > maxTitleLen {
+		add("title", "%d characters: at most %d", n, maxTitleLen)
+	}
+
+	if p.Repo == "" {
+		add("repo", "required: a local absolute path or a git URL")
+	} else if err := runner.ValidateRepoURL(p.Repo); err != nil {
+		add("repo", "%s", runnerReason(err))
+	} else if msg := repoExtra(p.Repo); msg != "" {
+		add("repo", "%s", msg)
+	}
+
+	if p.Branch == "" {
+		add("branch", "required: the mainline branch")
+	} else if err := runner.ValidateRef(p.Branch); err != nil {
+		add("branch", "%s", runnerReason(err))
+	}
+
+	strategyOK := false
+	switch p.Strategy {
+	case catalog.StrategyRsync, catalog.StrategyGit, catalog.StrategyLocal:
+		strategyOK = true
+	case "":
+		add("strategy", "required: want rsync, git or local")
+	default:
+		add("strategy", "unknown strategy %q: want rsync, git or local", p.Strategy)
+	}
+
+	if msg := checkScript(p.Build); msg != "" {
+		add("build", "%s", msg)
+	} else if p.Strategy == catalog.StrategyGit && strings.TrimSpace(p.Build) != "" {
+		add("build", "the git strategy cannot publish a build: each host extracts the commit from its own "+
+			"git mirror, so nothing built here reaches it; use the rsync strategy, or build on the hosts in a pre_release hook")
+	}
+
+	seen := map[string]int{}
+	for i, x := range p.Exclude {
+		path := indexPath("exclude", i)
+		if err := runner.ValidateExclude(x); err != nil {
+			add(path, "%s: no leading '-' or '+', no control character", runnerReason(err))
+		} else if _, err := runner.CompileExclude([]string{x}); err != nil {
+			add(path, "%s", runnerReason(err))
+		} else if j, dup := seen[x]; dup {
+			add(path, "%q is listed twice (also exclude[%d])", x, j)
+		} else {
+			seen[x] = i
+		}
+	}
+
+	seen = map[string]int{}
+	for i, s := range p.Shared {
+		path := indexPath("shared", i)
+		_, sp := runner.SharedKind(s)
+		if err := runner.ValidateRelPath(sp); err != nil {
+			add(path, "%s", runnerReason(err))
+		} else if j, dup := seen[sp]; dup {
+			add(path, "%q is listed twice (also shared[%d])", sp, j)
+		} else {
+			seen[sp] = i
+		}
+	}
+
+	seen = map[string]int{}
+	for i, f := range p.VersionFiles {
+		path := indexPath("version_files", i)
+		if err := runner.ValidateRelPath(f); err != nil {
+			add(path, "%s", runnerReason(err))
+		} else if j, dup := seen[f]; dup {
+			add(path, "%q is listed twice (also version_files[%d])", f, j)
+		} else {
+			seen[f] = i
+		}
+	}
+
+	if k := p.KeepReleases; k != 0 && (k < minKeepReleases || k > maxKeepReleases) {
+		add("keep_releases", "%d: want %d to %d (0: the default, %d); fewer than 2 leaves nothing to roll back to",
+			k, minKeepReleases, maxKeepReleases, catalog.DefaultKeepReleases)
+	}
+
+	for _, h := range []struct{ name, text string }{
+		{"pre_deploy", p.Hooks.PreDeploy}, {"post_deploy", p.Hooks.PostDeploy},
+		{"pre_release", p.Hooks.PreRelease}, {"post_release", p.Hooks.PostRelease},
+	} {
+		if msg := checkScript(h.text); msg != "" {
+			add("hooks."+h.name, "%s", msg)
+		}
+	}
+	if msg := checkScript(p.HealthCheck.Command); msg != "" {
+		add("health_check.command", "%s", msg)
+	}
+	if t := time.Duration(p.HealthCheck.Timeout); t < 0 || t > maxCheckTimeout {
+		add("health_check.timeout", "%s: want at most %s (0: the default, %s)", t, maxCheckTimeout, runner.DefaultCheckTimeout)
+	}
+
+	seen = map[string]int{}
+	for i, v := range p.Env {
+		validateEnvVar(&errs, v, indexPath("env", i), seen, i)
+	}
+
+	validateEnvironments(&errs, p, strategyOK)
+	return errs
+}
+
+func validateEnvVar(errs *Errors, v catalog.EnvVar, path string, seen map[string]int, i int) {
+	add := errs.add
+	switch {
+	case v.Name == "":
+		add(path+".name", "required")
+	case !envVarNameRe.MatchString(v.Name):
+		add(path+".name", "%q: want letters, digits and _, not starting with a digit", v.Name)
+	default:
+		if j, dup := seen[v.Name]; dup {
+			add(path+".name", "%q is defined twice (also env[%d])", v.Name, j)
+		} else {
+			seen[v.Name] = i
+		}
+	}
+	set := 0
+	for _, s := range []string{v.Value, v.FromFile, v.FromEnv} {
+		if s != "" {
+			set++
+		}
+	}
+	if set != 1 {
+		add(path, "set exactly one of value, from_file, from_env")
+	}
+	if v.Value != "" {
+		if v.Secret {
+			add(path+".value", "a secret must not be written in the configuration (it would stay in the event log): use from_file or from_env")
+		} else if err := runner.ValidateEnv([]string{"X=" + v.Value}); err != nil {
+			add(path+".value", "holds a NUL byte")
+		}
+	}
+	if v.FromFile != "" {
+		if err := runner.ValidatePath(v.FromFile); err != nil {
+			add(path+".from_file", "%s", runnerReason(err))
+		}
+	}
+	if v.FromEnv != "" && !envVarNameRe.MatchString(v.FromEnv) {
+		add(path+".from_env", "%q: want the name of a variable of the app's environment", v.FromEnv)
+	}
+}
+
+func validateEnvironments(errs *Errors, p catalog.Project, strategyOK bool) {
+	add := errs.add
+	if len(p.Environments) == 0 {
+		add("environments", "at least one environment is required")
+		return
+	}
+	names := map[string]int{}
+	// targets: a normalized host address (or "" for this machine) and a
+	// path, to the environment that publishes there.
+	type target struct{ addr, path string }
+	targets := map[target]string{}
+	for i, e := range p.Environments {
+		path := indexPath("environments", i)
+		switch {
+		case e.Name == "":
+			add(path+".name", "required")
+		case !environmentNameRe.MatchString(e.Name):
+			add(path+".name", "%q: want lower-case letters, digits and '-', starting with a letter, at most 32", e.Name)
+		default:
+			if j, dup := names[e.Name]; dup {
+				add(path+".name", "duplicate environment %q (also environments[%d])", e.Name, j)
+			} else {
+				names[e.Name] = i
+			}
+		}
+		envPathOK := false
+		if e.Path == "" {
+			add(path+".path", "required: the absolute deploy path")
+		} else if err := runner.ValidatePath(e.Path); err != nil {
+			add(path+".path", "%s", runnerReason(err))
+		} else {
+			envPathOK = true
+		}
+		if e.SSHKey != "" {
+			if err := runner.ValidatePath(e.SSHKey); err != nil {
+				add(path+".ssh_key", "%s", runnerReason(err))
+			}
+		}
+		if e.Parallel < 0 || e.Parallel > maxParallel {
+			add(path+".parallel", "%d: want 1 to %d (0: the default, %d)", e.Parallel, maxParallel, runner.DefaultParallel)
+		}
+		if e.Batch < 0 {
+			add(path+".batch", "%d: must not be negative (0: all hosts in one batch)", e.Batch)
+		}
+		switch e.OnFailure {
+		case "", catalog.OnFailureHalt, catalog.OnFailureContinue:
+		default:
+			add(path+".on_failure", "%q: want halt or continue", e.OnFailure)
+		}
+
+		claim := func(t target, at, what string) {
+			if other, dup := targets[t]; dup && other != e.Name {
+				add(at, "%s is also a target of environment %q: two environments must not publish to the same place", what, other)
+				return
+			}
+			targets[t] = e.Name
+		}
+		if p.Strategy == catalog.StrategyLocal {
+			if len(e.Hosts) > 0 {
+				add(path+".hosts", "the local strategy publishes to path on this machine: it has no hosts (remove them, or use rsync or git)")
+			} else if envPathOK {
+				claim(target{"", e.Path}, path+".path", fmt.Sprintf("%s on this machine", e.Path))
+			}
+			continue
+		}
+		if strategyOK && len(e.Hosts) == 0 {
+			add(path+".hosts", "at least one host is required for the %s strategy (\"user@host:port\" or {addr, path})", p.Strategy)
+		}
+		addrs := map[string]int{}
+		for j, h := range e.Hosts {
+			hpath := indexPath(path+".hosts", j)
+			norm := ""
+			if h.Addr == "" {
+				add(hpath, "required: \"user@host:port\"")
+			} else if user, host, port, err := runner.ParseHostAddr(h.Addr); err != nil {
+				add(hpath, "%s", runnerReason(err))
+			} else {
+				norm = user + "@" + net.JoinHostPort(host, strconv.Itoa(port))
+			}
+			hostPathOK := h.Path == ""
+			if h.Path != "" {
+				if err := runner.ValidatePath(h.Path); err != nil {
+					add(hpath+".path", "%s", runnerReason(err))
+				} else {
+					hostPathOK = true
+				}
+			}
+			if norm == "" {
+				continue
+			}
+			// The runner deploys each address of an environment once (its
+			// steps, state and lock are per address), whatever the path.
+			if k, dup := addrs[norm]; dup {
+				add(hpath, "host %s is listed twice (also %s.hosts[%d])", norm, path, k)
+				continue
+			}
+			addrs[norm] = j
+			eff := h.Path
+			if eff == "" {
+				eff = e.Path
+			}
+			if hostPathOK && (h.Path != "" || envPathOK) {
+				claim(target{norm, eff}, hpath, fmt.Sprintf("%s at %s", norm, eff))
+			}
+		}
+	}
+}
+
+// repoExtra is what the runner refuses in a repository address beyond
+// runner.ValidateRepoURL.
+func repoExtra(repo string) string {
+	for _, w := range repoOptionWords {
+		if strings.Contains(repo, w) {
+			return fmt.Sprintf("contains %q: git would read it as an option", w)
+		}
+	}
+	if rest, ok := strings.CutPrefix(repo, "file://"); ok && !strings.HasPrefix(rest, "/") {
+		return "a file URL needs an absolute path and no host (file:///srv/git/x.git)"
+	}
+	if !strings.HasPrefix(repo, "/") && !strings.Contains(repo, "://") && strings.HasSuffix(repo, ":") {
+		return "no path after ':' (user@host:path)"
+	}
+	return ""
+}
+
+// checkScript checks configured shell text: any text, but no NUL and at most
+// 8 KiB.
+func checkScript(s string) string {
+	switch {
+	case strings.IndexByte(s, 0) >= 0:
+		return "holds a NUL byte"
+	case len(s) > maxScriptLen:
+		return fmt.Sprintf("%d bytes: at most %d (8 KiB); put a longer script in the repository and call it", len(s), maxScriptLen)
+	}
+	return ""
+}
+
+// checkOneLine checks a text shown on one line.
+func checkOneLine(s string) string {
+	if !utf8.ValidString(s) {
+		return "not valid UTF-8"
+	}
+	for _, c := range s {
+		if unicode.IsControl(c) {
+			return "holds a control character (a newline?): one line of text"
+		}
+	}
+	return ""
+}
+
+// runnerReason is a runner error without its package prefix.
+func runnerReason(err error) string {
+	return strings.TrimPrefix(err.Error(), "runner: ")
+}
