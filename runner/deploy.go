@@ -196,7 +196,7 @@ type deployment struct {
 	halted   bool // a failure under the halt policy: start nothing new
 	export   *exportRef
 	exported bool   // export holds a tree for this run
-	ctlDir   string // private files of the run (controlDir)
+	privDir  string // private files of the run (privateDir)
 	// abort ends the deployment's context with a cause; emit uses it when
 	// the log refuses an event.
 	abort context.CancelCauseFunc

@@ -450,7 +450,7 @@ func (d *deployment) transfer(hr *hostRun, plan *DeltaPlan) bool {
 	}
 	opts := RsyncOptions{Source: d.export.dir, Dest: l.Staging(v), Host: hr.host, Exclude: ex.RsyncPatterns()}
 	if plan != nil {
-		dir, err := d.controlDir()
+		dir, err := d.privateDir()
 		if err == nil {
 			opts.FilesFrom, err = writeFilesFrom(dir, plan.Send)
 		}
@@ -465,13 +465,12 @@ func (d *deployment) transfer(hr *hostRun, plan *DeltaPlan) bool {
 	// To a remote host, rsync's remote half runs on the host's open
 	// connection (relayRsync): no second handshake, no second connection.
 	conn, _ := hr.ex.(*SSHExecutor)
-	if d.p.Strategy == StrategyLocal {
+	relay := d.p.Strategy != StrategyLocal
+	if !relay {
 		opts.Host = Host{Addr: LocalHost, Path: hr.host.Path}
-	} else {
-		opts.Relay = true
 	}
 	argv, err := RsyncCommand(opts)
-	if err == nil && opts.Relay && conn == nil {
+	if err == nil && relay && conn == nil {
 		err = fmt.Errorf("transfer to %s: no SSH connection", hr.host.Addr)
 	}
 	var s *step
@@ -479,7 +478,7 @@ func (d *deployment) transfer(hr *hostRun, plan *DeltaPlan) bool {
 	case err != nil:
 		s = d.beginStep(hr.host.Addr, "transfer", nil)
 		err = s.finish(-1, err)
-	case opts.Relay:
+	case relay:
 		s = d.beginStep(hr.host.Addr, "transfer", argv)
 		exit, rerr := d.relayRsync(d.ctx, s, conn, argv, d.r.cfg.StepTimeout)
 		if err = s.finish(exit, rerr); err != nil {
@@ -598,19 +597,19 @@ func firstTransferError(out string) string {
 	return first + full
 }
 
-// controlDir is the deployment's private directory (0700) of rsync's
+// privateDir is the deployment's private directory (0700) of rsync's
 // files-from lists (a local delta).
-func (d *deployment) controlDir() (string, error) {
+func (d *deployment) privateDir() (string, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.ctlDir == "" {
-		dir, err := os.MkdirTemp("", "rd-ssh-")
+	if d.privDir == "" {
+		dir, err := os.MkdirTemp("", "rd-run-")
 		if err != nil {
 			return "", err
 		}
-		d.ctlDir = dir
+		d.privDir = dir
 	}
-	return d.ctlDir, nil
+	return d.privDir, nil
 }
 
 // switchHost points the host's `current` at the release, then runs

@@ -17,12 +17,12 @@ import (
 	"releasedesk/runner/sshtest"
 )
 
-// TestRsyncCommandRelay: a relayed rsync has relayShell as its remote
-// shell, keeps -s (paths inside the protocol) and names no key, known_hosts
-// or control socket: it rides the host's open connection.
+// TestRsyncCommandRelay: an rsync to a remote host has relayShell as its
+// remote shell, keeps -s (paths inside the protocol) and names no key,
+// known_hosts or control socket: it rides the host's open connection.
 func TestRsyncCommandRelay(t *testing.T) {
 	got, err := RsyncCommand(RsyncOptions{Source: "/srv/export/app", Dest: "/srv/www/releases/.20240102030405-abcdef0.partial",
-		Host: Host{Addr: "www@10.0.0.5:2222"}, Relay: true, LinkDest: "/srv/www/releases/20240101000000-1234567"})
+		Host: Host{Addr: "www@10.0.0.5:2222"}, LinkDest: "/srv/www/releases/20240101000000-1234567"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,13 +35,13 @@ func TestRsyncCommandRelay(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("RsyncCommand:\n got %q\nwant %q", got, want)
 	}
-	if _, err := RsyncCommand(RsyncOptions{Source: "/x", Dest: "/srv/a", Host: Host{Addr: "www@h:bad"}, Relay: true}); err == nil {
+	if _, err := RsyncCommand(RsyncOptions{Source: "/x", Dest: "/srv/a", Host: Host{Addr: "www@h:bad"}}); err == nil {
 		t.Fatal("a bad host address was accepted")
 	}
 
 	// Excludes, in rsync's own dialect.
 	base := RsyncOptions{Source: "/srv/export/app", Dest: "/srv/www/releases/.20240102030405-abcdef0.partial",
-		Host: Host{Addr: "www@10.0.0.5"}, Relay: true, Exclude: []string{".git", "node_modules", "*.log"}}
+		Host: Host{Addr: "www@10.0.0.5"}, Exclude: []string{".git", "node_modules", "*.log"}}
 	got, err = RsyncCommand(base)
 	if err != nil {
 		t.Fatal(err)
@@ -158,7 +158,7 @@ func testRsyncRelayToHost(t *testing.T) {
 	writeTree(t, src, files)
 	writeTestFile(t, src, "bin/run.sh", "#!/bin/sh\n", 0o755)
 
-	opts := RsyncOptions{Source: src, Host: host, Relay: true, Exclude: []string{"node_modules", "*.log"}}
+	opts := RsyncOptions{Source: src, Host: host, Exclude: []string{"node_modules", "*.log"}}
 	publish := func(version, linkDest string) RsyncStats {
 		t.Helper()
 		run(l.Prepare())

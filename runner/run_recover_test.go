@@ -141,8 +141,8 @@ func runCrashTrial(t *testing.T, h *runHarness, trial, trials int, window *time.
 		t.Fatal(err)
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	// The dead runner's ssh control dir is left behind, as after a real
-	// crash: keep it inside the test's temp dir.
+	// The dead runner's private dir (files-from lists) is left behind,
+	// as after a real crash: keep it inside the test's temp dir.
 	cmd.Env = append(os.Environ(), "RD_RUNNER_CHILD="+spec, "TMPDIR="+t.TempDir())
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
