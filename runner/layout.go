@@ -40,14 +40,6 @@ const (
 	ExitTimeout   = 124 // Check: the command ran out of time (timeout(1))
 )
 
-// NewLayout validates path and returns its layout.
-func NewLayout(p string) (Layout, error) {
-	if err := ValidatePath(p); err != nil {
-		return Layout{}, err
-	}
-	return Layout{Path: p}, nil
-}
-
 // Paths of the layout. They do not validate: builders do.
 func (l Layout) Releases() string { return l.Path + "/releases" }
 
