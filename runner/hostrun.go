@@ -508,7 +508,7 @@ func (d *deployment) transfer(hr *hostRun, plan *DeltaPlan) bool {
 // The stream is built here from the export (writeDeltaTar: only regular
 // files, symlinks, directories; every path inside the tree), and the bytes
 // the host's tar took are recorded as the step's last output line
-// (TarStats.Line, ParseTarStats). A stream cut short (cancel, connection
+// (TarStats.Line). A stream cut short (cancel, connection
 // lost, a local read error) fails the step whatever tar says.
 func (d *deployment) transferTar(hr *hostRun, plan *DeltaPlan) bool {
 	argv, err := hr.layout.ExtractDelta(d.req.Version, plan.Dirs)

@@ -55,9 +55,6 @@ func (l Layout) Staging(version string) string {
 // Shared is shared/.
 func (l Layout) Shared() string { return l.Path + "/shared" }
 
-// Current is the `current` symlink.
-func (l Layout) Current() string { return l.Path + "/current" }
-
 // LockDir is .releasedesk/lock: a symlink to the dir holding the lock's
 // info (see Lock), or an older-style lock dir.
 func (l Layout) LockDir() string { return l.Path + "/.releasedesk/lock" }

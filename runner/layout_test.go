@@ -221,6 +221,9 @@ func TestValidateRepoURL(t *testing.T) {
 
 // --- the real commands, run by LocalExecutor on a temp dir ---
 
+// Current is the layout's `current` symlink.
+func (l Layout) Current() string { return l.Path + "/current" }
+
 // fastTempDir is a temp dir on tmpfs when there is one.
 func fastTempDir(t *testing.T) string {
 	t.Helper()

@@ -9,6 +9,11 @@ import (
 	"testing"
 )
 
+// BuildManifest lists dir whole (buildManifest with nothing ignored).
+func BuildManifest(dir string) (Manifest, error) {
+	return buildManifest(dir, nil)
+}
+
 // manifestTree writes a small tree: files (one empty, one executable),
 // nested directories, an empty directory and symlinks.
 func manifestTree(t *testing.T) string {
