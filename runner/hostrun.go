@@ -314,17 +314,12 @@ func (d *deployment) stage(hr *hostRun) bool {
 	}
 	rev := Revision{Version: v, Commit: d.req.Commit, Deployment: d.id, Who: safeName(d.actor)}.String() +
 		"when=" + d.r.now().UTC().Format(time.RFC3339) + "\n"
+	// Hooks and checks run between the files and the seal, in the
+	// staging dir: a release that fails them never gets its name.
 	cmds, err := l.Finalize(v, rev, d.p.VersionFiles, d.p.Shared)
 	seal, serr := l.Seal(v)
-	if err == nil && serr == nil && len(cmds) > len(seal) {
-		// Hooks and checks run between the files and the seal, in the
-		// staging dir: a release that fails them never gets its name.
-		cmds = cmds[:len(cmds)-len(seal)]
-	} else if err == nil {
+	if err == nil {
 		err = serr
-		if err == nil {
-			err = errors.New("finalize: no command")
-		}
 	}
 	parts := make([]seqCmd, 0, len(cmds)+len(seal))
 	for _, c := range cmds {

@@ -178,7 +178,11 @@ func testRsyncRelayToHost(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, c := range cmds {
+		seal, err := l.Seal(version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range append(cmds, seal...) {
 			run(c, nil)
 		}
 		run(l.Switch(version))

@@ -64,10 +64,7 @@ func TestRsyncLocal(t *testing.T) {
 		if prev != "" && st.FilesTransferred != 0 {
 			t.Fatalf("unchanged local resync transferred %d files", st.FilesTransferred)
 		}
-		cmds, _ := l.Finalize(v, "r", nil, nil)
-		for _, c := range cmds {
-			ok(t)(c, nil)
-		}
+		finalizeAndSeal(t, l, v, "r", nil, nil)
 		prev = l.Release(v)
 	}
 	if !sameFile(t, filepath.Join(l.Release(tv1), "b/c"), filepath.Join(l.Release(tv2), "b/c")) {
