@@ -310,8 +310,17 @@ func stage(t *testing.T, l Layout, version string, files map[string]string, vers
 }
 
 // finalizeAndSeal completes the staged release of version on this
-// machine: Finalize's commands, then Seal's.
+// machine (completeCommands).
 func finalizeAndSeal(t *testing.T, l Layout, version, revision string, versionFiles, shared []string) {
+	t.Helper()
+	for _, c := range completeCommands(t, l, version, revision, versionFiles, shared) {
+		ok(t)(c, nil)
+	}
+}
+
+// completeCommands are the commands that complete a staged release:
+// Finalize's, then Seal's.
+func completeCommands(t *testing.T, l Layout, version, revision string, versionFiles, shared []string) [][]string {
 	t.Helper()
 	cmds, err := l.Finalize(version, revision, versionFiles, shared)
 	if err != nil {
@@ -321,9 +330,7 @@ func finalizeAndSeal(t *testing.T, l Layout, version, revision string, versionFi
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range append(cmds, seal...) {
-		ok(t)(c, nil)
-	}
+	return append(cmds, seal...)
 }
 
 func TestLayoutLock(t *testing.T) {

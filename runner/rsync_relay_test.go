@@ -174,15 +174,7 @@ func testRsyncRelayToHost(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%v: %s", err, out)
 		}
-		cmds, err := l.Finalize(version, "r "+version, []string{"VERSION"}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		seal, err := l.Seal(version)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, c := range append(cmds, seal...) {
+		for _, c := range completeCommands(t, l, version, "r "+version, []string{"VERSION"}, nil) {
 			run(c, nil)
 		}
 		run(l.Switch(version))

@@ -66,7 +66,7 @@ func runLifecycle(t *testing.T, h *runHarness) {
 		t.Fatalf("deploy v1 on %s: %v\nwant %v", first.Addr, got, stageSeq())
 	}
 	var planned Planned
-	_ = h.ofType(id1, TypeDeployPlanned)[0].Decode(&planned)
+	h.decodeFirst(id1, TypeDeployPlanned, &planned)
 	if planned.ManifestHash != m1.Hash || planned.Files != m1.Files {
 		t.Fatalf("planned %+v, manifest %s %d", planned, m1.Hash, m1.Files)
 	}
@@ -129,7 +129,7 @@ func runLifecycle(t *testing.T, h *runHarness) {
 		t.Fatalf("rollback events %v", got)
 	}
 	var sw HostEvent
-	_ = h.ofType(id3, TypeHostSwitched)[0].Decode(&sw)
+	h.decodeFirst(id3, TypeHostSwitched, &sw)
 	if sw.Version != v1 || sw.Previous != v2 || sw.Commit != c1 {
 		t.Fatalf("rollback host_switched %+v", sw)
 	}
@@ -243,7 +243,7 @@ func TestRunBuildAndLocalHooks(t *testing.T) {
 		t.Fatalf("post_deploy: %q %v", b, err)
 	}
 	var planned Planned
-	_ = h.ofType(id, TypeDeployPlanned)[0].Decode(&planned)
+	h.decodeFirst(id, TypeDeployPlanned, &planned)
 	if planned.Files != h.manifestOf(c).Files+1 {
 		t.Fatalf("the manifest does not count the built file: %d", planned.Files)
 	}

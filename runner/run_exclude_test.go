@@ -38,9 +38,7 @@ func TestRunExcludeSameTreeEveryStrategy(t *testing.T) {
 		id := h.mustSucceed(KindDeploy, c, v)
 		h.checkHosts(hosts, v, c, want)
 		var planned Planned
-		if err := h.ofType(id, TypeDeployPlanned)[0].Decode(&planned); err != nil {
-			t.Fatal(err)
-		}
+		h.decodeFirst(id, TypeDeployPlanned, &planned)
 		if planned.ManifestHash != want.Hash {
 			t.Fatalf("%s: planned manifest %s, want %s", strategy, planned.ManifestHash, want.Hash)
 		}
@@ -77,9 +75,7 @@ func TestRunExcludeAppliesToTheBuild(t *testing.T) {
 	id := h.mustSucceed(KindDeploy, c, v)
 	h.checkHosts(h.targets(), v, c, want)
 	var planned Planned
-	if err := h.ofType(id, TypeDeployPlanned)[0].Decode(&planned); err != nil {
-		t.Fatal(err)
-	}
+	h.decodeFirst(id, TypeDeployPlanned, &planned)
 	if planned.ManifestHash != want.Hash {
 		t.Fatalf("planned manifest %s, want %s", planned.ManifestHash, want.Hash)
 	}

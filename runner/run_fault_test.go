@@ -59,12 +59,14 @@ func (h *runHarness) finished(id string) Finished {
 	return fin
 }
 
-// runNoStaging asserts no unfinished release dir is left on host.
-func runNoStaging(t *testing.T, host Host) {
+// runNoStaging asserts no unfinished release dir is left on any of hosts.
+func runNoStaging(t *testing.T, hosts ...Host) {
 	t.Helper()
-	for _, name := range runReleasesOn(t, host) {
-		if strings.HasSuffix(name, ".partial") {
-			t.Fatalf("%s: staging dir %s left behind", host.Addr, name)
+	for _, host := range hosts {
+		for _, name := range runReleasesOn(t, host) {
+			if strings.HasSuffix(name, ".partial") {
+				t.Fatalf("%s: staging dir %s left behind", host.Addr, name)
+			}
 		}
 	}
 }
@@ -88,12 +90,10 @@ func TestRunHookFailsUnderHalt(t *testing.T) {
 	}
 	// Everyone is back on (or never left) v1, complete.
 	h.checkHosts(hosts, v1, c1, m1)
-	for _, host := range hosts {
-		runNoStaging(t, host)
-	}
+	runNoStaging(t, hosts...)
 	// The failure carries the hook's output.
 	var hf HostEvent
-	_ = h.ofType(id, TypeHostFailed)[0].Decode(&hf)
+	h.decodeFirst(id, TypeHostFailed, &hf)
 	if hf.Step != "hook.pre_release" || !strings.Contains(hf.Error, "refused: fail-hook is present") {
 		t.Fatalf("host_failed %+v", hf)
 	}
@@ -102,7 +102,7 @@ func TestRunHookFailsUnderHalt(t *testing.T) {
 	}
 	// Switched hosts were reverted with Previous = v2.
 	var rev HostEvent
-	_ = h.ofType(id, TypeHostReverted)[0].Decode(&rev)
+	h.decodeFirst(id, TypeHostReverted, &rev)
 	if rev.Version != v1 || rev.Previous != v2 {
 		t.Fatalf("host_reverted %+v", rev)
 	}
@@ -158,7 +158,7 @@ func TestRunHookFailsUnderContinueThenResume(t *testing.T) {
 		}
 	}
 	var res Resumed
-	_ = h.ofType(id, TypeDeployResumed)[0].Decode(&res)
+	h.decodeFirst(id, TypeDeployResumed, &res)
 	if !slices.Equal(res.Hosts, []string{hosts[2].Addr}) {
 		t.Fatalf("deploy.resumed %+v", res)
 	}
@@ -248,7 +248,7 @@ func TestRunHostUnreachable(t *testing.T) {
 		t.Fatalf("ended %s", term)
 	}
 	var hf HostEvent
-	_ = h.ofType(id, TypeHostFailed)[0].Decode(&hf)
+	h.decodeFirst(id, TypeHostFailed, &hf)
 	if hf.Host != hosts[1].Addr || hf.Step != "connect" || !strings.Contains(hf.Error, "connection refused") {
 		t.Fatalf("host_failed %+v", hf)
 	}
@@ -303,9 +303,7 @@ func TestRunCancelMidDeploy(t *testing.T) {
 	// host 0 had switched: it is switched back, so the environment stays
 	// on one version; the others never left v1.
 	h.checkHosts(hosts, v1, c1, m1)
-	for _, host := range hosts {
-		runNoStaging(t, host)
-	}
+	runNoStaging(t, hosts...)
 	if fin := h.finished(id); !slices.Equal(fin.Reverted, []string{hosts[0].Addr}) || len(fin.Failed) != 0 {
 		t.Fatalf("cancelled %+v", fin)
 	}

@@ -263,9 +263,7 @@ func TestRunInfolessHostLock(t *testing.T) {
 		t.Fatalf("a young info-less lock: %s\n%s", term, h.describe(id))
 	}
 	var hf HostEvent
-	if err := h.ofType(id, TypeHostFailed)[0].Decode(&hf); err != nil {
-		t.Fatal(err)
-	}
+	h.decodeFirst(id, TypeHostFailed, &hf)
 	if hf.Step != "lock" || !strings.Contains(hf.Error, "unknown holder") {
 		t.Fatalf("host_failed %+v", hf)
 	}

@@ -292,14 +292,7 @@ func TestRunCloseLeavesToRecovery(t *testing.T) {
 		t.Fatal("current moved")
 	}
 
-	h.r = h.newRunner(nil)
-	if err := h.r.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if term := h.terminal(id); term != TypeDeployInterrupted {
-		t.Fatalf("after restart: %q\n%s", term, h.describe(id))
-	}
-	h.checkLockFree()
+	h.restartInterrupted(id)
 	h.checkHosts([]Host{host}, v1, c1, m1)
 	runNoStaging(t, host)
 	if err := os.Remove(filepath.Join(host.Path, "slow")); err != nil {
