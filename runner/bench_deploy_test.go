@@ -672,6 +672,15 @@ func (f *benchFixture) rsyncTo(ctx context.Context, i int, src, dest string, ext
 	return exec.CommandContext(ctx, "rsync", argv...)
 }
 
+// rsyncWord quotes one word of rsync's -e value the way rsync splits it:
+// on spaces, with single quotes grouping (a doubled quote inside is one).
+func rsyncWord(s string) string {
+	if s != "" && !strings.ContainsAny(s, " '\"") {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+}
+
 func (f *benchFixture) serialDirs(n int, name string) []string {
 	out := make([]string, n)
 	for i := range n {

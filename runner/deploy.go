@@ -24,8 +24,11 @@ import (
 // lock's holder and a line of REVISION.
 var deployIDRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 
-// envNameRe is what an environment name may be: it names a lock stream and
-// travels to hooks in RELEASEDESK_ENVIRONMENT.
+// envNameIDRe is what the environment a request names may be called
+// (validateRequest; envNameRe, in secrets.go, is for the names of hook
+// variables): the name ends the environment's lock stream
+// (lock/<project>/<env>, LockStream), keys the runner's queue of that
+// environment, and travels to hooks in RELEASEDESK_ENVIRONMENT.
 var envNameIDRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
 
 // Submit validates req and appends deploy.requested to deploy/<id>, which
@@ -197,7 +200,7 @@ type deployment struct {
 	halted   bool // a failure under the halt policy: start nothing new
 	export   *exportRef
 	exported bool   // export holds a tree for this run
-	ctlDir   string // private files of the run (controlDir)
+	privDir  string // private files of the run (privateDir)
 	// abort ends the deployment's context with a cause; emit uses it when
 	// the log refuses an event.
 	abort context.CancelCauseFunc

@@ -19,3 +19,19 @@
 //     in an argv.
 //   - Mirror, Workspace, Manifest: the git side on this machine.
 package runner
+
+// A rollback is a deployment of Kind rollback whose Version is a release
+// the environment ran before and Commit its commit. It runs through the
+// same pipeline as a deploy (locks, batches, failure policy, events), with
+// two differences, both in stageHost:
+//
+//   - a host that still holds releases/<version> with a REVISION naming
+//     the commit is just switched: no export, no transfer, no pre_release
+//     hook, no health check (the release passed them when it was made), so
+//     a rollback costs a handful of remote commands per host;
+//   - a host that pruned it gets it staged again from its commit first
+//     (the export is made only then, on the first host that needs it).
+//
+// post_release runs after the switch, as for a deploy: the app must load
+// the old code. Host events carry Previous, so the versions timeline shows
+// what each host left.

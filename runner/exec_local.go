@@ -26,15 +26,13 @@ import (
 //     goroutine holds its OS thread (runtime.LockOSThread) from Start to
 //     Wait: that thread cannot go away while the command runs;
 //   - Pdeathsig reaches only the command itself, not what it started (a
-//     build script's compiler, rsync's ssh). So the group is led by a
-//     reaper, `sh -c 'read -r _; kill -KILL 0'`, whose stdin is a pipe that
-//     only this process holds open: when this process dies the kernel
-//     closes it, read returns, and the reaper kills the whole group. After
-//     a normal end the reaper alone is killed.
+//     build script's compiler, rsync's remote shell). So the group is led
+//     by a reaper, `sh -c 'read -r _; kill -KILL 0'`, whose stdin is a
+//     pipe that only this process holds open: when this process dies the
+//     kernel closes it, read returns, and the reaper kills the whole group.
+//     After a normal end the reaper alone is killed.
 //
-// A descendant that leaves the group (setsid, a daemon, ssh's
-// ControlPersist master) is beyond both; the ssh master ends by itself
-// (ControlPersist) once its clients are gone.
+// A descendant that leaves the group (setsid, a daemon) is beyond both.
 type LocalExecutor struct {
 	Dir string   // working directory; empty: this process's
 	Env []string // NAME=value pairs added to this process's environment

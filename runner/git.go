@@ -611,13 +611,8 @@ func (m *Mirror) Log(from, to string, max int) ([]Commit, error) {
 	if to == "" {
 		return nil, fmt.Errorf("log: %w: empty", ErrBadRef)
 	}
-	if err := ValidateRef(to); err != nil {
+	if err := validateRange(from, to); err != nil {
 		return nil, err
-	}
-	if from != "" {
-		if err := ValidateRef(from); err != nil {
-			return nil, err
-		}
 	}
 	r, unlock, err := m.lock()
 	if err != nil {
@@ -838,18 +833,25 @@ type FileChange struct {
 	Action string `json:"action"` // added | modified | deleted
 }
 
+// validateRange checks the refs of a range from..to: to, and from unless
+// it is "" (none).
+func validateRange(from, to string) error {
+	if err := ValidateRef(to); err != nil {
+		return err
+	}
+	if from != "" {
+		return ValidateRef(from)
+	}
+	return nil
+}
+
 // ChangedFiles compares the trees of two commits (from "" is the empty
 // tree): every path added, modified (content, mode or type) or deleted,
 // sorted by path, as `git diff --no-renames --name-status from to`.
 // from and to are anything Resolve takes.
 func (m *Mirror) ChangedFiles(from, to string) ([]FileChange, error) {
-	if err := ValidateRef(to); err != nil {
+	if err := validateRange(from, to); err != nil {
 		return nil, err
-	}
-	if from != "" {
-		if err := ValidateRef(from); err != nil {
-			return nil, err
-		}
 	}
 	r, unlock, err := m.lock()
 	if err != nil {

@@ -30,17 +30,11 @@ func (m *Mirror) CreateBranch(ctx context.Context, name, fromRef string) (string
 	if err := ValidateRef(fromRef); err != nil {
 		return "", err
 	}
-	r, unlock, err := m.lock()
+	r, unlock, err := m.lockFetched(ctx)
 	if err != nil {
 		return "", err
 	}
 	defer unlock()
-	if err := m.fetchLocked(ctx, r); err != nil {
-		return "", err
-	}
-	if r, err = m.reopenLocked(); err != nil {
-		return "", err
-	}
 	refName := plumbing.NewBranchReferenceName(name)
 	if ref, err := r.Reference(refName, false); err == nil {
 		return "", fmt.Errorf("branch %q: %w in %s (at %s)", name, ErrRefExists, m.repo, short(ref.Hash()))
@@ -70,17 +64,11 @@ func (m *Mirror) Tag(ctx context.Context, name, sha, message, tagger string) err
 	if err != nil {
 		return err
 	}
-	r, unlock, err := m.lock()
+	r, unlock, err := m.lockFetched(ctx)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	if err := m.fetchLocked(ctx, r); err != nil {
-		return err
-	}
-	if r, err = m.reopenLocked(); err != nil {
-		return err
-	}
 	target := plumbing.NewHash(sha)
 	if _, err := r.CommitObject(target); err != nil {
 		return fmt.Errorf("tag %q: commit %s is not in %s: %w", name, sha, m.repo, err)
@@ -119,17 +107,11 @@ func (m *Mirror) FastForward(ctx context.Context, branch, sha string) error {
 	if err := ValidateCommit(sha); err != nil {
 		return err
 	}
-	r, unlock, err := m.lock()
+	r, unlock, err := m.lockFetched(ctx)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	if err := m.fetchLocked(ctx, r); err != nil {
-		return err
-	}
-	if r, err = m.reopenLocked(); err != nil {
-		return err
-	}
 	refName := plumbing.NewBranchReferenceName(branch)
 	ref, err := r.Reference(refName, true)
 	if err != nil {
@@ -179,6 +161,26 @@ func (m *Mirror) push(ctx context.Context, r *git.Repository, spec string) error
 		return fmt.Errorf("repo %s: push: %w", m.repo, ctx.Err())
 	}
 	return m.remoteError("push "+rs.Dst("").String(), err)
+}
+
+// lockFetched takes the mirror's lock, fetches the repository into it and
+// returns the mirror opened again on what the fetch brought, with the
+// function that releases the lock (the lock is released already when it
+// fails): what a write to the repository starts from.
+func (m *Mirror) lockFetched(ctx context.Context) (*git.Repository, func(), error) {
+	r, unlock, err := m.lock()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := m.fetchLocked(ctx, r); err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	if r, err = m.reopenLocked(); err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	return r, unlock, nil
 }
 
 // reopenLocked opens the repository again after a write; call with the

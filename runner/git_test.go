@@ -175,7 +175,7 @@ func TestOpenMirrorRefusals(t *testing.T) {
 type resolveFixture struct {
 	dir, c1, c2, tree string
 	twinA, twinB      string // same 7-digit prefix
-	annotated, onBoth string
+	annotated         string
 	m                 *Mirror
 }
 

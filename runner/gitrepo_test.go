@@ -113,17 +113,6 @@ func commitFiles(t testing.TB, dir, msg string, files map[string]string) string 
 	return commitAll(t, dir, msg)
 }
 
-// removeFiles deletes paths from the work tree of dir and commits.
-func removeFiles(t testing.TB, dir, msg string, paths ...string) string {
-	t.Helper()
-	for _, p := range paths {
-		if err := os.RemoveAll(filepath.Join(dir, filepath.FromSlash(p))); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return commitAll(t, dir, msg)
-}
-
 // writeTestFile writes one file into the work tree of dir, making parent
 // directories. mode 0755 makes it executable; mode fs.ModeSymlink makes a
 // symlink whose target is content. It does not commit.

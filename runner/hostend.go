@@ -326,14 +326,14 @@ func (d *deployment) closeHost(hr *hostRun) {
 
 // closeHosts closes whatever connection of the run is still open (after a
 // shutdown or a panic; normally none), and removes the run's private
-// directory (controlDir).
+// directory (privateDir).
 func (d *deployment) closeHosts() {
 	d.mu.Lock()
 	hrs := make([]*hostRun, 0, len(d.results))
 	for _, hr := range d.results {
 		hrs = append(hrs, hr)
 	}
-	dir := d.ctlDir
+	dir := d.privDir
 	d.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, hr := range hrs {

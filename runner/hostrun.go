@@ -315,17 +315,12 @@ func (d *deployment) stage(hr *hostRun) bool {
 	}
 	rev := Revision{Version: v, Commit: d.req.Commit, Deployment: d.id, Who: safeName(d.actor)}.String() +
 		"when=" + d.r.now().UTC().Format(time.RFC3339) + "\n"
+	// Hooks and checks run between the files and the seal, in the
+	// staging dir: a release that fails them never gets its name.
 	cmds, err := l.Finalize(v, rev, d.p.VersionFiles, d.p.Shared)
 	seal, serr := l.Seal(v)
-	if err == nil && serr == nil && len(cmds) > len(seal) {
-		// Hooks and checks run between the files and the seal, in the
-		// staging dir: a release that fails them never gets its name.
-		cmds = cmds[:len(cmds)-len(seal)]
-	} else if err == nil {
+	if err == nil {
 		err = serr
-		if err == nil {
-			err = errors.New("finalize: no command")
-		}
 	}
 	parts := make([]seqCmd, 0, len(cmds)+len(seal))
 	for _, c := range cmds {
@@ -451,7 +446,7 @@ func (d *deployment) transfer(hr *hostRun, plan *DeltaPlan) bool {
 	}
 	opts := RsyncOptions{Source: d.export.dir, Dest: l.Staging(v), Host: hr.host, Exclude: ex.RsyncPatterns()}
 	if plan != nil {
-		dir, err := d.controlDir()
+		dir, err := d.privateDir()
 		if err == nil {
 			opts.FilesFrom, err = writeFilesFrom(dir, plan.Send)
 		}
@@ -466,13 +461,12 @@ func (d *deployment) transfer(hr *hostRun, plan *DeltaPlan) bool {
 	// To a remote host, rsync's remote half runs on the host's open
 	// connection (relayRsync): no second handshake, no second connection.
 	conn, _ := hr.ex.(*SSHExecutor)
-	if d.p.Strategy == catalog.StrategyLocal {
+	relay := d.p.Strategy != catalog.StrategyLocal
+	if !relay {
 		opts.Host = catalog.Host{Addr: catalog.LocalHost, Path: hr.host.Path}
-	} else {
-		opts.Relay = true
 	}
 	argv, err := RsyncCommand(opts)
-	if err == nil && opts.Relay && conn == nil {
+	if err == nil && relay && conn == nil {
 		err = fmt.Errorf("transfer to %s: no SSH connection", hr.host.Addr)
 	}
 	var s *step
@@ -480,7 +474,7 @@ func (d *deployment) transfer(hr *hostRun, plan *DeltaPlan) bool {
 	case err != nil:
 		s = d.beginStep(hr.host.Addr, "transfer", nil)
 		err = s.finish(-1, err)
-	case opts.Relay:
+	case relay:
 		s = d.beginStep(hr.host.Addr, "transfer", argv)
 		exit, rerr := d.relayRsync(d.ctx, s, conn, argv, d.r.cfg.StepTimeout)
 		if err = s.finish(exit, rerr); err != nil {
@@ -510,7 +504,7 @@ func (d *deployment) transfer(hr *hostRun, plan *DeltaPlan) bool {
 // The stream is built here from the export (writeDeltaTar: only regular
 // files, symlinks, directories; every path inside the tree), and the bytes
 // the host's tar took are recorded as the step's last output line
-// (TarStats.Line, ParseTarStats). A stream cut short (cancel, connection
+// (TarStats.Line). A stream cut short (cancel, connection
 // lost, a local read error) fails the step whatever tar says.
 func (d *deployment) transferTar(hr *hostRun, plan *DeltaPlan) bool {
 	argv, err := hr.layout.ExtractDelta(d.req.Version, plan.Dirs)
@@ -599,19 +593,19 @@ func firstTransferError(out string) string {
 	return first + full
 }
 
-// controlDir is the deployment's private directory (0700) of rsync's
+// privateDir is the deployment's private directory (0700) of rsync's
 // files-from lists (a local delta).
-func (d *deployment) controlDir() (string, error) {
+func (d *deployment) privateDir() (string, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.ctlDir == "" {
-		dir, err := os.MkdirTemp("", "rd-ssh-")
+	if d.privDir == "" {
+		dir, err := os.MkdirTemp("", "rd-run-")
 		if err != nil {
 			return "", err
 		}
-		d.ctlDir = dir
+		d.privDir = dir
 	}
-	return d.ctlDir, nil
+	return d.privDir, nil
 }
 
 // switchHost points the host's `current` at the release, then runs

@@ -40,14 +40,6 @@ const (
 	ExitTimeout   = 124 // Check: the command ran out of time (timeout(1))
 )
 
-// NewLayout validates path and returns its layout.
-func NewLayout(p string) (Layout, error) {
-	if err := ValidatePath(p); err != nil {
-		return Layout{}, err
-	}
-	return Layout{Path: p}, nil
-}
-
 // Paths of the layout. They do not validate: builders do.
 func (l Layout) Releases() string { return l.Path + "/releases" }
 
@@ -62,9 +54,6 @@ func (l Layout) Staging(version string) string {
 
 // Shared is shared/.
 func (l Layout) Shared() string { return l.Path + "/shared" }
-
-// Current is the `current` symlink.
-func (l Layout) Current() string { return l.Path + "/current" }
 
 // LockDir is .releasedesk/lock: a symlink to the dir holding the lock's
 // info (see Lock), or an older-style lock dir.
@@ -658,19 +647,17 @@ while [ $# -gt 0 ]; do
 	ln -s "$t" "./$p"
 done`
 
-// Finalize returns the commands that complete a staged release, to run in
-// order, stopping at the first failure:
+// A staged release is completed by the commands of Finalize, then those of
+// Seal, run in order, stopping at the first failure (a deployment runs its
+// pre_release hook and health check between the two, in the staging dir).
+// A dir named releases/<version> is therefore always complete.
+
+// Finalize returns the commands that fill in a staged release:
 //  1. write REVISION (revision, as given; see Revision) and each version
 //     file (the version and a newline), each a new file;
 //  2. link each shared path: release/<p> -> <path>/shared/<p>, creating
 //     shared/<p> from the release's copy if shared has none, else as an
-//     empty dir or file (SharedKind);
-//  3. make the staging dir read-only, like chmod -R a-w (symlinks are
-//     not followed; see Seal);
-//  4. rename the staging dir to releases/<version> (mv -T; it fails if a
-//     non-empty releases/<version> exists).
-//
-// A dir named releases/<version> is therefore always complete.
+//     empty dir or file (SharedKind).
 func (l Layout) Finalize(version, revision string, versionFiles, shared []string) ([][]string, error) {
 	if err := l.checkVersion(version); err != nil {
 		return nil, err
@@ -701,29 +688,28 @@ func (l Layout) Finalize(version, revision string, versionFiles, shared []string
 	if len(links) > 0 {
 		cmds = append(cmds, shell(linkSharedScript, append([]string{l.Path, st}, links...)...))
 	}
-	return append(cmds, l.seal(version)...), nil
+	return cmds, nil
 }
 
-// Seal returns the last two commands of Finalize: make the staging dir of
-// version read-only, then rename it to releases/<version>.
+// Seal returns the commands that give a finalized release its name:
+//  1. make the staging dir of version read-only, like chmod -R a-w
+//     (symlinks are not followed);
+//  2. rename it to releases/<version> (mv -T; it fails if a non-empty
+//     releases/<version> exists).
+//
+// `chmod -R a-w` would stat and chmod every entry; most of a delta staging
+// are hard links that are read-only already, so find chmods only what
+// still has a write bit (symlinks are skipped, as chmod -R skips them).
 func (l Layout) Seal(version string) ([][]string, error) {
 	if err := l.checkVersion(version); err != nil {
 		return nil, err
 	}
-	return l.seal(version), nil
-}
-
-// seal: `chmod -R a-w` would stat and chmod every entry; most of a delta
-// staging are hard links that are read-only already, so find chmods only
-// what still has a write bit (symlinks are skipped, as chmod -R skips
-// them).
-func (l Layout) seal(version string) [][]string {
 	st := l.Staging(version)
 	return [][]string{
 		{"find", st, "!", "-type", "l", "(", "-perm", "-0200", "-o", "-perm", "-0020", "-o", "-perm", "-0002", ")",
 			"-exec", "chmod", "a-w", "{}", "+"},
 		{"mv", "-T", st, l.Release(version)},
-	}
+	}, nil
 }
 
 // SharedKind tells how a shared path missing everywhere is created: "d"

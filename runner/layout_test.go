@@ -68,6 +68,7 @@ func builderCases(t *testing.T, l Layout) []struct {
 		{"BeginStaging", one(l.BeginStaging(tv1))},
 		{"Finalize", many(l.Finalize(tv1, "version="+tv1+"\n`touch CANARY`\n", []string{"VERSION", "public/v.txt"}, []string{"storage/logs", ".env", "uploads/"}))},
 		{"FinalizeNoShared", many(l.Finalize(tv1, "r", nil, nil))},
+		{"Seal", many(l.Seal(tv1))},
 		{"Switch", one(l.Switch(tv2))},
 		{"ReleaseInfo", one(l.ReleaseInfo(tv1))},
 		{"ListReleases", one(l.ListReleases())},
@@ -153,6 +154,9 @@ func TestLayoutValidation(t *testing.T) {
 		if _, err := l.Switch(p); err == nil {
 			t.Errorf("Switch(%q) accepted", p)
 		}
+		if _, err := l.Seal(p); err == nil {
+			t.Errorf("Seal(%q) accepted", p)
+		}
 		if _, err := l.Remove(tv1, p); err == nil {
 			t.Errorf("Remove(%q) accepted", p)
 		}
@@ -220,6 +224,9 @@ func TestValidateRepoURL(t *testing.T) {
 }
 
 // --- the real commands, run by LocalExecutor on a temp dir ---
+
+// Current is the layout's `current` symlink.
+func (l Layout) Current() string { return l.Path + "/current" }
 
 // fastTempDir is a temp dir on tmpfs when there is one.
 func fastTempDir(t *testing.T) string {
@@ -299,13 +306,31 @@ func stage(t *testing.T, l Layout, version string, files map[string]string, vers
 	t.Helper()
 	ok(t)(l.BeginStaging(version))
 	writeTree(t, l.Staging(version), files)
+	finalizeAndSeal(t, l, version, revision, versionFiles, shared)
+}
+
+// finalizeAndSeal completes the staged release of version on this
+// machine (completeCommands).
+func finalizeAndSeal(t *testing.T, l Layout, version, revision string, versionFiles, shared []string) {
+	t.Helper()
+	for _, c := range completeCommands(t, l, version, revision, versionFiles, shared) {
+		ok(t)(c, nil)
+	}
+}
+
+// completeCommands are the commands that complete a staged release:
+// Finalize's, then Seal's.
+func completeCommands(t *testing.T, l Layout, version, revision string, versionFiles, shared []string) [][]string {
+	t.Helper()
 	cmds, err := l.Finalize(version, revision, versionFiles, shared)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range cmds {
-		ok(t)(c, nil)
+	seal, err := l.Seal(version)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return append(cmds, seal...)
 }
 
 func TestLayoutLock(t *testing.T) {
@@ -603,7 +628,7 @@ func TestLayoutReleaseLifecycle(t *testing.T) {
 
 	r1 := l.Release(tv1)
 	if _, err := os.Stat(l.Staging(tv1)); !os.IsNotExist(err) {
-		t.Fatal("staging dir left after Finalize")
+		t.Fatal("staging dir left after Seal")
 	}
 	if got := readFile(t, filepath.Join(r1, "REVISION")); got != rev1 {
 		t.Fatalf("REVISION %q", got)
@@ -651,13 +676,7 @@ func TestLayoutReleaseLifecycle(t *testing.T) {
 	for _, p := range []string{"storage/logs", ".env", "uploads", "config/local.yml", "REVISION"} {
 		_ = os.Remove(filepath.Join(l.Staging(tv2), p))
 	}
-	cmds, err := l.Finalize(tv2, Revision{Version: tv2, Commit: tsha, Deployment: "d-2", Who: "bob"}.String(), versionFiles, shared)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range cmds {
-		ok(t)(c, nil)
-	}
+	finalizeAndSeal(t, l, tv2, Revision{Version: tv2, Commit: tsha, Deployment: "d-2", Who: "bob"}.String(), versionFiles, shared)
 	r2 := l.Release(tv2)
 	if readFile(t, filepath.Join(r1, "VERSION")) != tv1+"\n" || readFile(t, filepath.Join(r2, "VERSION")) != tv2+"\n" {
 		t.Fatal("a version file written through a hard link changed the older release")
@@ -814,10 +833,7 @@ func TestLayoutHookAndCheck(t *testing.T) {
 	if want := l.Staging(tv1) + "|prod|" + strings.TrimPrefix(env[1], "NOTE="); out != want {
 		t.Fatalf("hook in staging: %q\nwant %q", out, want)
 	}
-	cmds, _ := l.Finalize(tv1, "r", nil, nil)
-	for _, c := range cmds {
-		ok(t)(c, nil)
-	}
+	finalizeAndSeal(t, l, tv1, "r", nil, nil)
 	out = ok(t)(l.Hook(tv1, script, env))
 	if !strings.HasPrefix(out, l.Release(tv1)+"|prod|") {
 		t.Fatalf("hook in release: %q", out)

@@ -45,13 +45,11 @@ type Manifest struct {
 // ever changes, so old and new hashes never compare equal by accident.
 const manifestVersion = "releasedesk-manifest-1\n"
 
-// BuildManifest lists dir: every file, directory and symlink under it
-// (symlinks are not followed), files hashed in parallel (at most GOMAXPROCS
-// at once). Other file types (sockets, devices, fifos) are refused.
-func BuildManifest(dir string) (Manifest, error) {
-	return buildManifest(dir, nil)
-}
-
+// buildManifest lists dir: every file, directory and symlink under it
+// (symlinks are not followed), files hashed in parallel (at most
+// GOMAXPROCS at once). Other file types (sockets, devices, fifos) are
+// refused. ignore (may be nil) is given slash-separated paths relative to
+// dir; what it returns true for is left out (a directory whole).
 func buildManifest(dir string, ignore func(string) bool) (Manifest, error) {
 	return buildManifestReusing(dir, ignore, nil)
 }

@@ -9,6 +9,11 @@ import (
 	"testing"
 )
 
+// BuildManifest lists dir whole (buildManifest with nothing ignored).
+func BuildManifest(dir string) (Manifest, error) {
+	return buildManifest(dir, nil)
+}
+
 // manifestTree writes a small tree: files (one empty, one executable),
 // nested directories, an empty directory and symlinks.
 func manifestTree(t *testing.T) string {
@@ -144,13 +149,7 @@ func TestManifestVerify(t *testing.T) {
 		}, "a/up", `links to "/etc/passwd"`},
 		{"dir gone", func(d string) { os.Remove(filepath.Join(d, "cache")) }, "cache", "missing"},
 	} {
-		d := t.TempDir()
-		os.CopyFS(d, os.DirFS(dir))
-		os.Remove(filepath.Join(d, "link"))
-		os.Symlink("index.php", filepath.Join(d, "link"))
-		os.Remove(filepath.Join(d, "a/up"))
-		os.Symlink("../index.php", filepath.Join(d, "a/up"))
-		os.Chmod(filepath.Join(d, "bin/run"), 0o755)
+		d := copyManifestTree(t, dir)
 		if err := m.Verify(d, nil); err != nil {
 			t.Fatalf("%s: copy does not verify: %v", tc.name, err)
 		}
@@ -162,19 +161,30 @@ func TestManifestVerify(t *testing.T) {
 		}
 	}
 	// Several differences: the first in path order, and the count.
-	d := t.TempDir()
-	os.CopyFS(d, os.DirFS(dir))
-	os.Remove(filepath.Join(d, "link"))
-	os.Symlink("index.php", filepath.Join(d, "link"))
-	os.Remove(filepath.Join(d, "a/up"))
-	os.Symlink("../index.php", filepath.Join(d, "a/up"))
-	os.Chmod(filepath.Join(d, "bin/run"), 0o755)
+	d := copyManifestTree(t, dir)
 	os.WriteFile(filepath.Join(d, "index.php"), []byte("x"), 0o644)
 	os.WriteFile(filepath.Join(d, "a/b/c.txt"), []byte("cc"), 0o644)
 	var me *ManifestError
 	if err := m.Verify(d, nil); !errors.As(err, &me) || me.Path != "a/b/c.txt" || me.Count != 2 || !strings.Contains(err.Error(), "and 1 more") {
 		t.Errorf("two differences: %v", err)
 	}
+}
+
+// copyManifestTree copies manifestTree's dir into a new temp dir, its
+// symlinks and executable made again as manifestTree makes them, so that
+// the copy verifies against dir's manifest.
+func copyManifestTree(t *testing.T, dir string) string {
+	t.Helper()
+	d := t.TempDir()
+	if err := os.CopyFS(d, os.DirFS(dir)); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(d, "link"))
+	os.Symlink("index.php", filepath.Join(d, "link"))
+	os.Remove(filepath.Join(d, "a/up"))
+	os.Symlink("../index.php", filepath.Join(d, "a/up"))
+	os.Chmod(filepath.Join(d, "bin/run"), 0o755)
+	return d
 }
 
 func TestManifestVerifyIgnore(t *testing.T) {

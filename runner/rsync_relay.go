@@ -21,7 +21,7 @@ import (
 // whatever its transfer, and the connections open at once follow the
 // hosts at work, not twice as many.
 
-// relayShell is rsync's -e in relay mode (RsyncOptions.Relay). It writes
+// relayShell is rsync's -e for a remote host (RsyncCommand). It writes
 // the words rsync gives its remote shell ([-l user] host rsync --server
 // ...), their count first, then its own pid, each NUL-terminated, to fd 3,
 // and reads on fd 4 how the data is to go:
@@ -66,9 +66,9 @@ const relayBufferSize = 64 << 10
 // has ended, before ending it.
 const relayGrace = 2 * time.Second
 
-// relayRsync runs argv, an rsync built with RsyncOptions.Relay, on this
-// machine, and its remote half on ex's connection, as step s, within
-// timeout. rsync's exit status is the transfer's; a remote half that
+// relayRsync runs argv, an rsync that RsyncCommand built for a remote
+// host, on this machine, and its remote half on ex's connection, as step
+// s, within timeout. rsync's exit status is the transfer's; a remote half that
 // failed while rsync said 0 fails it too.
 func (d *deployment) relayRsync(ctx context.Context, s *step, ex *SSHExecutor, argv []string, timeout time.Duration) (int, error) {
 	if timeout > 0 {

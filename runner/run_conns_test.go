@@ -180,9 +180,7 @@ func TestRunHaltRevertsEndedBatches(t *testing.T) {
 		t.Fatalf("deploy.failed %+v", fin)
 	}
 	h.checkHosts(targets, v1, c1, m1)
-	for _, host := range targets {
-		runNoStaging(t, host)
-	}
+	runNoStaging(t, targets...)
 	h.checkLockFree()
 	for _, host := range ended {
 		// Its batch ended it (unlock); the halt came back for it:

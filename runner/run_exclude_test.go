@@ -40,9 +40,7 @@ func TestRunExcludeSameTreeEveryStrategy(t *testing.T) {
 		id := h.mustSucceed(catalog.KindDeploy, c, v)
 		h.checkHosts(hosts, v, c, want)
 		var planned catalog.Planned
-		if err := h.ofType(id, catalog.TypeDeployPlanned)[0].Decode(&planned); err != nil {
-			t.Fatal(err)
-		}
+		h.decodeFirst(id, catalog.TypeDeployPlanned, &planned)
 		if planned.ManifestHash != want.Hash {
 			t.Fatalf("%s: planned manifest %s, want %s", strategy, planned.ManifestHash, want.Hash)
 		}
@@ -79,9 +77,7 @@ func TestRunExcludeAppliesToTheBuild(t *testing.T) {
 	id := h.mustSucceed(catalog.KindDeploy, c, v)
 	h.checkHosts(h.targets(), v, c, want)
 	var planned catalog.Planned
-	if err := h.ofType(id, catalog.TypeDeployPlanned)[0].Decode(&planned); err != nil {
-		t.Fatal(err)
-	}
+	h.decodeFirst(id, catalog.TypeDeployPlanned, &planned)
 	if planned.ManifestHash != want.Hash {
 		t.Fatalf("planned manifest %s, want %s", planned.ManifestHash, want.Hash)
 	}

@@ -142,9 +142,7 @@ func runHostKilledMidTransfer(t *testing.T, delta bool) {
 		t.Fatalf("deploy.failed %+v", fin)
 	}
 	var hf catalog.HostEvent
-	if err := h.ofType(id, catalog.TypeHostFailed)[0].Decode(&hf); err != nil {
-		t.Fatal(err)
-	}
+	h.decodeFirst(id, catalog.TypeHostFailed, &hf)
 	t.Logf("host_failed: %s", hf.Error)
 	if hf.Host != hosts[1].Addr || hf.Step != "transfer" || hf.Version != v1 ||
 		!strings.HasPrefix(hf.Error, "connection to "+hosts[1].Addr+" lost during the transfer: ") {
@@ -173,9 +171,7 @@ func runHostKilledMidTransfer(t *testing.T, delta bool) {
 		t.Fatalf("%s was touched after the halt: %v", hosts[2].Addr, got)
 	}
 	live := []catalog.Host{hosts[0], hosts[2]}
-	for _, host := range live {
-		runNoStaging(t, host)
-	}
+	runNoStaging(t, live...)
 	h.checkLockFreeOn(live)
 	// The dead host kept what nobody could remove there.
 	if _, err := os.Stat(Layout{Path: hosts[1].Path}.Staging(v2)); err != nil {
@@ -190,9 +186,7 @@ func runHostKilledMidTransfer(t *testing.T, delta bool) {
 		t.Fatalf("resume ended %s:\n%s", term, h.describe(id))
 	}
 	h.checkHosts(hosts, v2, c2, m2)
-	for _, host := range hosts {
-		runNoStaging(t, host)
-	}
+	runNoStaging(t, hosts...)
 	h.checkLockFree()
 }
 
@@ -245,9 +239,7 @@ func TestRunHostDiskFull(t *testing.T) {
 		t.Fatalf("deploy.failed %+v", fin)
 	}
 	var hf catalog.HostEvent
-	if err := h.ofType(id, catalog.TypeHostFailed)[0].Decode(&hf); err != nil {
-		t.Fatal(err)
-	}
+	h.decodeFirst(id, catalog.TypeHostFailed, &hf)
 	t.Logf("host_failed: %s", hf.Error)
 	if hf.Host != hosts[1].Addr || hf.Step != "transfer" || hf.Version != v1 ||
 		!strings.HasPrefix(hf.Error, "transfer: exit status ") || !strings.Contains(hf.Error, "No space left on device") {
@@ -258,9 +250,7 @@ func TestRunHostDiskFull(t *testing.T) {
 	}
 	h.checkHosts([]catalog.Host{hosts[1]}, v1, c1, m1)
 	h.checkHosts([]catalog.Host{hosts[0], hosts[2]}, v2, c2, m2)
-	for _, host := range hosts {
-		runNoStaging(t, host)
-	}
+	runNoStaging(t, hosts...)
 	h.checkLockFree()
 	// The partial release is gone: the space is free again.
 	if got := h.hostSequence(id, hosts[1].Addr); !slices.Contains(got, "clean") {

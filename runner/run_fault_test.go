@@ -60,12 +60,14 @@ func (h *runHarness) finished(id string) catalog.Finished {
 	return fin
 }
 
-// runNoStaging asserts no unfinished release dir is left on host.
-func runNoStaging(t *testing.T, host catalog.Host) {
+// runNoStaging asserts no unfinished release dir is left on any of hosts.
+func runNoStaging(t *testing.T, hosts ...catalog.Host) {
 	t.Helper()
-	for _, name := range runReleasesOn(t, host) {
-		if strings.HasSuffix(name, ".partial") {
-			t.Fatalf("%s: staging dir %s left behind", host.Addr, name)
+	for _, host := range hosts {
+		for _, name := range runReleasesOn(t, host) {
+			if strings.HasSuffix(name, ".partial") {
+				t.Fatalf("%s: staging dir %s left behind", host.Addr, name)
+			}
 		}
 	}
 }
@@ -89,12 +91,10 @@ func TestRunHookFailsUnderHalt(t *testing.T) {
 	}
 	// Everyone is back on (or never left) v1, complete.
 	h.checkHosts(hosts, v1, c1, m1)
-	for _, host := range hosts {
-		runNoStaging(t, host)
-	}
+	runNoStaging(t, hosts...)
 	// The failure carries the hook's output.
 	var hf catalog.HostEvent
-	_ = h.ofType(id, catalog.TypeHostFailed)[0].Decode(&hf)
+	h.decodeFirst(id, catalog.TypeHostFailed, &hf)
 	if hf.Step != "hook.pre_release" || !strings.Contains(hf.Error, "refused: fail-hook is present") {
 		t.Fatalf("host_failed %+v", hf)
 	}
@@ -103,7 +103,7 @@ func TestRunHookFailsUnderHalt(t *testing.T) {
 	}
 	// Switched hosts were reverted with Previous = v2.
 	var rev catalog.HostEvent
-	_ = h.ofType(id, catalog.TypeHostReverted)[0].Decode(&rev)
+	h.decodeFirst(id, catalog.TypeHostReverted, &rev)
 	if rev.Version != v1 || rev.Previous != v2 {
 		t.Fatalf("host_reverted %+v", rev)
 	}
@@ -159,7 +159,7 @@ func TestRunHookFailsUnderContinueThenResume(t *testing.T) {
 		}
 	}
 	var res catalog.Resumed
-	_ = h.ofType(id, catalog.TypeDeployResumed)[0].Decode(&res)
+	h.decodeFirst(id, catalog.TypeDeployResumed, &res)
 	if !slices.Equal(res.Hosts, []string{hosts[2].Addr}) {
 		t.Fatalf("deploy.resumed %+v", res)
 	}
@@ -249,7 +249,7 @@ func TestRunHostUnreachable(t *testing.T) {
 		t.Fatalf("ended %s", term)
 	}
 	var hf catalog.HostEvent
-	_ = h.ofType(id, catalog.TypeHostFailed)[0].Decode(&hf)
+	h.decodeFirst(id, catalog.TypeHostFailed, &hf)
 	if hf.Host != hosts[1].Addr || hf.Step != "connect" || !strings.Contains(hf.Error, "connection refused") {
 		t.Fatalf("host_failed %+v", hf)
 	}
@@ -304,9 +304,7 @@ func TestRunCancelMidDeploy(t *testing.T) {
 	// host 0 had switched: it is switched back, so the environment stays
 	// on one version; the others never left v1.
 	h.checkHosts(hosts, v1, c1, m1)
-	for _, host := range hosts {
-		runNoStaging(t, host)
-	}
+	runNoStaging(t, hosts...)
 	if fin := h.finished(id); !slices.Equal(fin.Reverted, []string{hosts[0].Addr}) || len(fin.Failed) != 0 {
 		t.Fatalf("cancelled %+v", fin)
 	}

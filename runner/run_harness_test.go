@@ -156,6 +156,21 @@ func (h *runHarness) reopen() {
 	h.r = h.newRunner(h.cfgTweak)
 }
 
+// restartInterrupted starts a new runner on the log, as after a runner
+// closed or died mid-deployment, and checks that its recovery ended
+// deployment id interrupted and freed the lock.
+func (h *runHarness) restartInterrupted(id string) {
+	h.t.Helper()
+	h.r = h.newRunner(nil)
+	if err := h.r.Start(context.Background()); err != nil {
+		h.t.Fatal(err)
+	}
+	if term := h.terminal(id); term != catalog.TypeDeployInterrupted {
+		h.t.Fatalf("after restart: %q\n%s", term, h.describe(id))
+	}
+	h.checkLockFree()
+}
+
 // newRunner makes a runner on the runHarness's log.
 func (h *runHarness) newRunner(tweak func(*Config)) *Runner {
 	h.t.Helper()
@@ -276,6 +291,19 @@ func (h *runHarness) ofType(id, typ string) []events.Envelope {
 		}
 	}
 	return out
+}
+
+// decodeFirst decodes the deployment's first event of type typ into v,
+// failing the test when there is none or it does not decode.
+func (h *runHarness) decodeFirst(id, typ string, v any) {
+	h.t.Helper()
+	evs := h.ofType(id, typ)
+	if len(evs) == 0 {
+		h.t.Fatalf("%s has no %s:\n%s", id, typ, h.describe(id))
+	}
+	if err := evs[0].Decode(v); err != nil {
+		h.t.Fatalf("%s: %v", typ, err)
+	}
 }
 
 // describe renders a deployment's stream for a failure message.

@@ -264,9 +264,7 @@ func TestRunInfolessHostLock(t *testing.T) {
 		t.Fatalf("a young info-less lock: %s\n%s", term, h.describe(id))
 	}
 	var hf catalog.HostEvent
-	if err := h.ofType(id, catalog.TypeHostFailed)[0].Decode(&hf); err != nil {
-		t.Fatal(err)
-	}
+	h.decodeFirst(id, catalog.TypeHostFailed, &hf)
 	if hf.Step != "lock" || !strings.Contains(hf.Error, "unknown holder") {
 		t.Fatalf("host_failed %+v", hf)
 	}

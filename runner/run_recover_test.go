@@ -142,8 +142,8 @@ func runCrashTrial(t *testing.T, h *runHarness, trial, trials int, window *time.
 		t.Fatal(err)
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	// The dead runner's ssh control dir is left behind, as after a real
-	// crash: keep it inside the test's temp dir.
+	// The dead runner's private dir (files-from lists) is left behind,
+	// as after a real crash: keep it inside the test's temp dir.
 	cmd.Env = append(os.Environ(), "RD_RUNNER_CHILD="+spec, "TMPDIR="+t.TempDir())
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -293,14 +293,7 @@ func TestRunCloseLeavesToRecovery(t *testing.T) {
 		t.Fatal("current moved")
 	}
 
-	h.r = h.newRunner(nil)
-	if err := h.r.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if term := h.terminal(id); term != catalog.TypeDeployInterrupted {
-		t.Fatalf("after restart: %q\n%s", term, h.describe(id))
-	}
-	h.checkLockFree()
+	h.restartInterrupted(id)
 	h.checkHosts([]catalog.Host{host}, v1, c1, m1)
 	runNoStaging(t, host)
 	if err := os.Remove(filepath.Join(host.Path, "slow")); err != nil {

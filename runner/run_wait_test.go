@@ -235,9 +235,7 @@ func TestRunBatchLargerThanParallelCancelled(t *testing.T) {
 		t.Fatalf("ended %s:\n%s", term, h.describe(id))
 	}
 	h.checkHosts(targets, v1, c1, m1)
-	for _, host := range targets {
-		runNoStaging(t, host)
-	}
+	runNoStaging(t, targets...)
 	h.checkLockFree()
 	// At least 5 hosts had staged (and parked) before the last one started.
 	parked := 0
@@ -287,18 +285,9 @@ func TestRunBatchLargerThanParallelLeftToRecovery(t *testing.T) {
 		t.Fatalf("%d hosts parked before the close, want at least %d", parked, runWaitHosts-2)
 	}
 
-	h.r = h.newRunner(nil)
-	if err := h.r.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if term := h.terminal(id); term != catalog.TypeDeployInterrupted {
-		t.Fatalf("after restart: %q\n%s", term, h.describe(id))
-	}
-	h.checkLockFree()
+	h.restartInterrupted(id)
 	h.checkHosts(targets, v1, c1, m1)
-	for _, host := range targets {
-		runNoStaging(t, host)
-	}
+	runNoStaging(t, targets...)
 
 	if err := os.Remove(filepath.Join(slow.Path, "slow")); err != nil {
 		t.Fatal(err)

@@ -10,14 +10,11 @@ import (
 )
 
 // Deployment states as the runner's fold tells them (the same words as
-// DESIGN.md section 5).
+// DESIGN.md section 5) before a run ends; an ended run is in the state
+// its terminal event names (deployState.State).
 const (
-	StateQueued      = "queued"
-	StateRunning     = "running"
-	StateSucceeded   = "succeeded"
-	StateFailed      = "failed"
-	StateCancelled   = "cancelled"
-	StateInterrupted = "interrupted"
+	StateQueued  = "queued"
+	StateRunning = "running"
 )
 
 // isTerminal reports whether an event type ends a run of a deployment.
@@ -46,7 +43,9 @@ type deployState struct {
 	Failed    map[string]bool
 }
 
-// State returns the deployment's state word.
+// State returns the deployment's state word: StateQueued, StateRunning,
+// or succeeded, failed, cancelled or interrupted, after the type of its
+// last terminal event.
 func (d *deployState) State() string {
 	switch {
 	case d.Running:
@@ -83,12 +82,11 @@ type state struct {
 	deploys map[string]*deployState
 	locks   map[string]*lockState
 	live    map[liveKey]liveHost
-	commits map[string]string // "<project>/<version>" -> commit
 }
 
 func newState() *state {
 	return &state{deploys: map[string]*deployState{}, locks: map[string]*lockState{},
-		live: map[liveKey]liveHost{}, commits: map[string]string{}}
+		live: map[liveKey]liveHost{}}
 }
 
 // position is the last applied position.
@@ -126,7 +124,6 @@ func (s *state) applyDeploy(id string, e events.Envelope) {
 		}
 		s.deploys[id] = &deployState{ID: id, Request: req, Actor: e.Actor, Requested: e.Position,
 			OnVersion: map[string]bool{}, Failed: map[string]bool{}}
-		s.commits[req.Project.ID+"/"+req.Version] = req.Commit
 		return
 	}
 	if d == nil {
@@ -219,16 +216,6 @@ func (s *state) unfinished() []string {
 	return s.filter(func(d *deployState) bool { return d.Running })
 }
 
-// lock returns a lock stream's last state.
-func (s *state) lock(stream string) lockState {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if l := s.locks[stream]; l != nil {
-		return *l
-	}
-	return lockState{}
-}
-
 // heldLocks returns the lock streams currently held, by stream name.
 func (s *state) heldLocks() map[string]lockState {
 	s.mu.RLock()
@@ -240,14 +227,6 @@ func (s *state) heldLocks() map[string]lockState {
 		}
 	}
 	return out
-}
-
-// commitOf is the commit of a project's version, as requested.
-func (s *state) commitOf(project, version string) (string, bool) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	c, ok := s.commits[project+"/"+version]
-	return c, ok
 }
 
 // liveVersion is what the log says host runs in project/env.

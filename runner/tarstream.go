@@ -8,8 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
-	"strconv"
 	"time"
 )
 
@@ -23,7 +21,7 @@ import (
 var ErrBadTarEntry = errors.New("runner: refused tar entry")
 
 // TarStats are the figures of a tar transfer, as the transfer step's
-// output records them (TarStatsLine, ParseTarStats).
+// output records them (TarStats.Line).
 type TarStats struct {
 	Bytes     int64 // the tar stream's size: every byte written to the command's stdin
 	Files     int64 // regular files in the stream
@@ -41,26 +39,6 @@ const tarStatsPrefix = "releasedesk: tar stream sent: "
 func (s TarStats) Line() string {
 	return fmt.Sprintf("%s%d bytes (%d files, %d symlinks, %d dirs, %d bytes of file data)",
 		tarStatsPrefix, s.Bytes, s.Files, s.Symlinks, s.Dirs, s.FileBytes)
-}
-
-var tarStatsRe = regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(tarStatsPrefix) +
-	`([0-9]+) bytes \(([0-9]+) files, ([0-9]+) symlinks, ([0-9]+) dirs, ([0-9]+) bytes of file data\)$`)
-
-// ParseTarStats reads the figures of a tar transfer from its step's output.
-func ParseTarStats(out string) (TarStats, error) {
-	m := tarStatsRe.FindStringSubmatch(out)
-	if m == nil {
-		return TarStats{}, errors.New("tar stats: no tar stream line in the output")
-	}
-	var n [5]int64
-	for i := range n {
-		v, err := strconv.ParseInt(m[i+1], 10, 64)
-		if err != nil {
-			return TarStats{}, fmt.Errorf("tar stats: %w", err)
-		}
-		n[i] = v
-	}
-	return TarStats{Bytes: n[0], Files: n[1], Symlinks: n[2], Dirs: n[3], FileBytes: n[4]}, nil
 }
 
 // writeDeltaTar writes the entries of paths (relative to root, a

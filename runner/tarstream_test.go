@@ -10,13 +10,37 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 
 	"releasedesk/runner/sshtest"
 )
+
+// tarStatsRe reads back TarStats.Line, for ParseTarStats.
+var tarStatsRe = regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(tarStatsPrefix) +
+	`([0-9]+) bytes \(([0-9]+) files, ([0-9]+) symlinks, ([0-9]+) dirs, ([0-9]+) bytes of file data\)$`)
+
+// ParseTarStats reads the figures of a tar transfer from its step's
+// output: what TarStats.Line wrote.
+func ParseTarStats(out string) (TarStats, error) {
+	m := tarStatsRe.FindStringSubmatch(out)
+	if m == nil {
+		return TarStats{}, errors.New("tar stats: no tar stream line in the output")
+	}
+	var n [5]int64
+	for i := range n {
+		v, err := strconv.ParseInt(m[i+1], 10, 64)
+		if err != nil {
+			return TarStats{}, fmt.Errorf("tar stats: %w", err)
+		}
+		n[i] = v
+	}
+	return TarStats{Bytes: n[0], Files: n[1], Symlinks: n[2], Dirs: n[3], FileBytes: n[4]}, nil
+}
 
 // The tar stream refuses every path that would not land inside the
 // staging dir, a path under a symlink of the tree, and file types a

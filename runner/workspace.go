@@ -63,22 +63,6 @@ func (w Workspace) ExportDir(project, version string) string {
 	return filepath.Join(w.Dir, "exports", project, version)
 }
 
-// RemoveExport deletes an exported tree, including read-only files and
-// directories a build may have left (Go's module cache makes those). A
-// missing export is not an error.
-func (w Workspace) RemoveExport(project, version string) error {
-	if err := w.validate(); err != nil {
-		return err
-	}
-	if err := ValidateProjectID(project); err != nil {
-		return err
-	}
-	if err := ValidateVersion(version); err != nil {
-		return err
-	}
-	return removeTree(w.ExportDir(project, version))
-}
-
 // removeTree removes dir and everything in it, making directories writable
 // first where a plain removal is refused. Symlinks are removed, never
 // followed.

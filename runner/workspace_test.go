@@ -42,7 +42,9 @@ func TestWorkspacePaths(t *testing.T) {
 	}
 }
 
-func TestRemoveExport(t *testing.T) {
+// TestRemoveTree removes an export the way the runner does,
+// removeTree(ExportDir(...)).
+func TestRemoveTree(t *testing.T) {
 	w := Workspace{Dir: t.TempDir()}
 	const v = "20261126103000-abc1234"
 	dir := w.ExportDir("blog", v)
@@ -53,7 +55,7 @@ func TestRemoveExport(t *testing.T) {
 	outside := t.TempDir()
 	os.WriteFile(filepath.Join(outside, "keep"), nil, 0o644)
 	os.Symlink(outside, filepath.Join(dir, "link"))
-	if err := w.RemoveExport("blog", v); err != nil {
+	if err := removeTree(dir); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Lstat(dir); !os.IsNotExist(err) {
@@ -62,15 +64,16 @@ func TestRemoveExport(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(outside, "keep")); err != nil {
 		t.Errorf("removal followed a symlink: %v", err)
 	}
-	if err := w.RemoveExport("blog", v); err != nil {
+	if err := removeTree(dir); err != nil {
 		t.Errorf("removing a missing export: %v", err)
 	}
+	// An invalid name gives no dir, and removeTree refuses that.
 	for _, bad := range [][2]string{{"../x", v}, {"blog", "../../x"}, {"blog", ""}} {
-		if err := w.RemoveExport(bad[0], bad[1]); err == nil {
-			t.Errorf("RemoveExport(%q, %q) accepted", bad[0], bad[1])
+		if err := removeTree(w.ExportDir(bad[0], bad[1])); err == nil {
+			t.Errorf("removing export (%q, %q) accepted", bad[0], bad[1])
 		}
 	}
-	if err := (Workspace{Dir: "rel"}).RemoveExport("blog", v); err == nil {
+	if err := removeTree((Workspace{Dir: "rel"}).ExportDir("blog", v)); err == nil {
 		t.Error("relative workspace accepted")
 	}
 }
