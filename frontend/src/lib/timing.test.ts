@@ -42,7 +42,9 @@ describe('throttle', () => {
     t();
     t();
     expect(fn).toHaveBeenCalledTimes(1);
-    vi.advanceTimersByTime(1000);
+    vi.advanceTimersByTime(999);
+    expect(fn).toHaveBeenCalledTimes(1);
+    vi.advanceTimersByTime(1);
     expect(fn).toHaveBeenCalledTimes(2);
     vi.advanceTimersByTime(5000);
     expect(fn).toHaveBeenCalledTimes(2);
