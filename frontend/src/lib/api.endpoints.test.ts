@@ -1,6 +1,5 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
-  ApiError,
   decideRelease,
   deployRelease,
   exportAudit,
@@ -10,29 +9,15 @@ import {
   setApiToken,
   streamURL,
 } from './api';
+import { apiError, json, stubFetch, type FetchMock } from './fetchstub';
 
-function json(body: unknown, status = 200): Response {
-  return new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
-}
-
-let fetchMock: ReturnType<typeof vi.fn<typeof fetch>>;
+let fetchMock: FetchMock;
 
 beforeEach(() => {
-  fetchMock = vi.fn<typeof fetch>();
-  vi.stubGlobal('fetch', fetchMock);
+  fetchMock = stubFetch();
 });
 
 afterEach(() => setApiToken(null));
-
-async function caught(p: Promise<unknown>): Promise<ApiError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof ApiError) return err;
-    throw err;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('endpoints', () => {
   it('escapes user text in paths, so an id cannot reach another route', async () => {
@@ -67,13 +52,13 @@ describe('endpoints', () => {
     fetchMock.mockResolvedValueOnce(
       json({ error: { code: 'invalid', message: 'title: is required', field: 'title' } }, 400),
     );
-    const e1 = await caught(deployRelease('4', 'prod'));
+    const e1 = await apiError(deployRelease('4', 'prod'));
     expect([e1.status, e1.code, e1.field]).toEqual([400, 'invalid', 'title']);
 
     fetchMock.mockResolvedValueOnce(
       json({ error: { code: 'forbidden', message: 'nobody approves their own release', rule: 'nobody approves their own release' } }, 403),
     );
-    const e2 = await caught(decideRelease('4', 'approve', ''));
+    const e2 = await apiError(decideRelease('4', 'approve', ''));
     expect(e2.rule).toBe('nobody approves their own release');
 
     fetchMock.mockResolvedValueOnce(
@@ -91,7 +76,7 @@ describe('endpoints', () => {
         400,
       ),
     );
-    const e3 = await caught(putProject('shop', 'id: shop', 'yaml'));
+    const e3 = await apiError(putProject('shop', 'id: shop', 'yaml'));
     expect(e3.fields).toEqual([
       { path: 'environments[0].path', reason: 'must be absolute' },
       { path: 'strategy', reason: 'unknown strategy "ftp"' },

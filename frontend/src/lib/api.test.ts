@@ -1,46 +1,17 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ApiError, getHealth, isApiError, setApiToken } from './api';
+import { HEALTH, apiError, json, rejection, stubFetch, type FetchMock } from './fetchstub';
 
-const HEALTH = {
-  status: 'ok',
-  version: '0.1.0',
-  read_only: false,
-  problem: '',
-  events: { count: 12, head: { position: 12, hash: 'ab12cd34ef56ab12cd34' } },
-  time: '2026-11-26T03:00:00Z',
-};
-
-function json(body: unknown, status = 200): Response {
-  return new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
-}
-
-let fetchMock: ReturnType<typeof vi.fn<typeof fetch>>;
+let fetchMock: FetchMock;
 
 beforeEach(() => {
-  fetchMock = vi.fn<typeof fetch>();
-  vi.stubGlobal('fetch', fetchMock);
+  fetchMock = stubFetch();
 });
 
 afterEach(() => {
   setApiToken(null);
   vi.useRealTimers();
 });
-
-/** Runs `p` and returns what it rejected with; fails the test if it resolved. */
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected the promise to reject');
-}
-
-async function apiError(p: Promise<unknown>): Promise<ApiError> {
-  const err = await rejection(p);
-  expect(err).toBeInstanceOf(ApiError);
-  return err as ApiError;
-}
 
 describe('getHealth', () => {
   it('GETs /api/v1/health on the same origin and parses the answer', async () => {

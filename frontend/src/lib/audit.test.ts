@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   EMPTY_FILTERS,
   FilterError,
@@ -7,7 +7,6 @@ import {
   hasFilters,
   localToRfc3339,
   rfc3339ToLocal,
-  throttle,
   verifyLine,
 } from './audit';
 import type { LiveMessage } from './types';
@@ -125,41 +124,5 @@ describe('batchMatters', () => {
     expect(batchMatters([m({})], { ...EMPTY_FILTERS, actor: 'tess' })).toBe(false);
     expect(batchMatters([m({})], { ...EMPTY_FILTERS, type: 'release.' })).toBe(true);
     expect(batchMatters([m({})], { ...EMPTY_FILTERS, type: 'deploy.' })).toBe(false);
-  });
-});
-
-describe('throttle', () => {
-  beforeEach(() => {
-    vi.useFakeTimers();
-  });
-  afterEach(() => {
-    vi.useRealTimers();
-  });
-
-  it('runs at once, then folds a burst into one trailing call', () => {
-    const fn = vi.fn();
-    const t = throttle(fn, 1000);
-    t();
-    expect(fn).toHaveBeenCalledTimes(1);
-    t();
-    t();
-    t();
-    expect(fn).toHaveBeenCalledTimes(1);
-    vi.advanceTimersByTime(999);
-    expect(fn).toHaveBeenCalledTimes(1);
-    vi.advanceTimersByTime(1);
-    expect(fn).toHaveBeenCalledTimes(2);
-    vi.advanceTimersByTime(5000);
-    expect(fn).toHaveBeenCalledTimes(2);
-  });
-
-  it('cancel drops the trailing call', () => {
-    const fn = vi.fn();
-    const t = throttle(fn, 1000);
-    t();
-    t();
-    t.cancel();
-    vi.advanceTimersByTime(2000);
-    expect(fn).toHaveBeenCalledTimes(1);
   });
 });

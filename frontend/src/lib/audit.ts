@@ -120,31 +120,6 @@ export function batchMatters(batch: LiveMessage[], f: AuditFilters): boolean {
   );
 }
 
-/**
- * Calls fn at most once per `ms`: the first call runs at once, later ones
- * within the window are folded into one trailing call.
- */
-export function throttle(fn: () => void, ms: number): { (): void; cancel(): void } {
-  let last = -Infinity;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const run = () => {
-    timer = undefined;
-    last = Date.now();
-    fn();
-  };
-  const t = () => {
-    if (timer !== undefined) return;
-    const wait = last + ms - Date.now();
-    if (wait <= 0) run();
-    else timer = setTimeout(run, wait);
-  };
-  t.cancel = () => {
-    clearTimeout(timer);
-    timer = undefined;
-  };
-  return t;
-}
-
 /** Hands text to the browser as a file download. */
 export function downloadText(name: string, text: string, type: string): void {
   const url = URL.createObjectURL(new Blob([text], { type }));

@@ -1,18 +1,10 @@
 // The release board's logic, apart from its markup: which columns show,
 // grouping a page of releases into them, paging, and the filters in the URL.
 
-import type { LiveMessage, Release, ReleaseState } from './types';
+import { RELEASE_STATES, type LiveMessage, type Release, type ReleaseState } from './types';
 
 /** The board's columns, in workflow order; cancelled is shown on request. */
-export const BOARD_STATES: readonly ReleaseState[] = [
-  'open',
-  'testing',
-  'tested',
-  'approved',
-  'live',
-  'accepted',
-  'completed',
-];
+export const BOARD_STATES: readonly ReleaseState[] = RELEASE_STATES.filter((s) => s !== 'cancelled');
 
 /** Releases asked for per page (the server allows up to 1000). */
 export const PAGE_SIZE = 100;

@@ -1,12 +1,10 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   readableMarkers,
   OutputBuffer,
   OutputStore,
-  Refresher,
   elapsedOf,
   expectedPhases,
-  formatElapsed,
   hostViews,
   latestRun,
   stepNameOf,
@@ -156,18 +154,6 @@ describe('hostViews', () => {
   });
 });
 
-describe('formatElapsed', () => {
-  it('reads as seconds, minutes, hours', () => {
-    expect(formatElapsed(850)).toBe('0.8s');
-    expect(formatElapsed(9_999)).toBe('9.9s');
-    expect(formatElapsed(10_000)).toBe('10s');
-    expect(formatElapsed(59_000)).toBe('59s');
-    expect(formatElapsed(65_000)).toBe('1m 05s');
-    expect(formatElapsed(3_723_000)).toBe('1h 02m 03s');
-    expect(formatElapsed(-5)).toBe('0.0s');
-  });
-});
-
 describe('OutputBuffer', () => {
   it('heads each step and keeps the text', () => {
     const b = new OutputBuffer();
@@ -273,66 +259,6 @@ describe('OutputStore', () => {
       expect(buf.dropped).toBeGreaterThan(0);
       expect(buf.text().length).toBeLessThanOrEqual(cap);
     }
-  });
-});
-
-describe('Refresher', () => {
-  afterEach(() => {
-    vi.useRealTimers();
-  });
-
-  it('runs at once, then at most once per gap, one in flight', async () => {
-    vi.useFakeTimers();
-    let runs = 0;
-    let release: () => void = () => {};
-    const r = new Refresher(
-      () =>
-        new Promise<void>((res) => {
-          runs++;
-          release = res;
-        }),
-      500,
-      undefined,
-      () => Date.now(),
-    );
-    r.request();
-    expect(runs).toBe(1);
-    r.request();
-    r.request(); // in flight: one more after it
-    expect(runs).toBe(1);
-    release();
-    await vi.advanceTimersByTimeAsync(0);
-    expect(runs).toBe(1); // waits out the gap
-    await vi.advanceTimersByTimeAsync(500);
-    expect(runs).toBe(2);
-    release();
-    await vi.advanceTimersByTimeAsync(0);
-    for (let i = 0; i < 20; i++) r.request();
-    await vi.advanceTimersByTimeAsync(499);
-    expect(runs).toBe(2);
-    await vi.advanceTimersByTimeAsync(1);
-    expect(runs).toBe(3);
-    release();
-    r.stop();
-    r.request();
-    await vi.advanceTimersByTimeAsync(2000);
-    expect(runs).toBe(3);
-  });
-
-  it('reports errors and keeps going', async () => {
-    vi.useFakeTimers();
-    const errors: unknown[] = [];
-    let n = 0;
-    const r = new Refresher(async () => {
-      n++;
-      if (n === 1) throw new Error('boom');
-    }, 100, (e) => errors.push(e));
-    r.request();
-    await vi.advanceTimersByTimeAsync(0);
-    expect(errors).toHaveLength(1);
-    r.request();
-    await vi.advanceTimersByTimeAsync(100);
-    expect(n).toBe(2);
   });
 });
 

@@ -1,9 +1,10 @@
 // The deployment view's pure logic: where each host is in its steps, its
-// output buffers (capped, non-reactive), elapsed times, and a refetch
-// throttle. Nothing here touches the DOM or Svelte's reactivity, so a
-// deployment to 100 hosts with steady output costs one counter write per
-// live batch, whatever the number of messages in it.
+// output buffers (capped, non-reactive) and elapsed times. Nothing here
+// touches the DOM or Svelte's reactivity, so a deployment to 100 hosts with
+// steady output costs one counter write per live batch, whatever the number
+// of messages in it. (Its refetch throttle, Refresher, is in timing.ts.)
 
+import { parseTime } from './time';
 import type { Deployment, HostProgress, LiveMessage, Step } from './types';
 
 // --- steps and progress ---------------------------------------------------------
@@ -107,12 +108,6 @@ export interface HostView {
   failedStep?: string;
 }
 
-function ms(t: string | undefined): number | null {
-  if (!t) return null;
-  const v = Date.parse(t);
-  return Number.isNaN(v) ? null : v;
-}
-
 /** Steps grouped by host ('' for the steps on this machine), in order. */
 export function stepsByHost(steps: readonly Step[] | null): Map<string, Step[]> {
   const out = new Map<string, Step[]>();
@@ -177,14 +172,14 @@ export function hostView(d: Deployment, h: HostProgress, all: readonly Step[], s
   else if (finished) current = lastWork ? `stopped after ${lastWork.name}` : 'stopped';
   else current = steps.at(-1)?.name ?? '';
 
-  const start = ms(steps[0]?.started);
+  const start = parseTime(steps[0]?.started);
   let end: number | null = null;
   const lastFinished = steps.reduce<number | null>((acc, s) => {
-    const f = ms(s.finished);
+    const f = parseTime(s.finished);
     return f !== null && (acc === null || f > acc) ? f : acc;
   }, null);
   const working = !finished && (open !== undefined || h.step !== undefined || !HOST_DONE.has(h.state));
-  if (start !== null && !working) end = lastFinished ?? ms(d.finished) ?? ms(h.updated) ?? start;
+  if (start !== null && !working) end = lastFinished ?? parseTime(d.finished) ?? parseTime(h.updated) ?? start;
   const view: HostView = { host: h.host, state: h.state, steps, done, total, phases, current, start, end };
   if (h.error) view.error = h.error;
   if (h.failed_step) view.failedStep = h.failed_step;
@@ -206,24 +201,6 @@ export function hostViews(d: Deployment): HostView[] {
 export function elapsedOf(v: Pick<HostView, 'start' | 'end'>, now: number): number {
   if (v.start === null) return 0;
   return Math.max(0, (v.end ?? now) - v.start);
-}
-
-/** 850 ms → "0.8s", 65 s → "1m 05s", 3723 s → "1h 02m 03s". */
-export function formatElapsed(msValue: number): string {
-  const v = Math.max(0, msValue);
-  if (v < 10_000) return `${(Math.floor(v / 100) / 10).toFixed(1)}s`;
-  const total = Math.floor(v / 1000);
-  const h = Math.floor(total / 3600);
-  const m = Math.floor((total % 3600) / 60);
-  const s = total % 60;
-  const pad = (n: number) => String(n).padStart(2, '0');
-  if (h > 0) return `${h}h ${pad(m)}m ${pad(s)}s`;
-  if (m > 0) return `${m}m ${pad(s)}s`;
-  return `${s}s`;
-}
-
-export function shortCommit(sha: string | undefined): string {
-  return sha ? sha.slice(0, 7) : '';
 }
 
 // --- output buffers ---------------------------------------------------------------
@@ -432,66 +409,3 @@ export class OutputStore {
 
 /** How much of a seeded step's output is kept to align the stream with. */
 const ALIGN_TAIL = 16 * 1024;
-
-// --- refetching -----------------------------------------------------------------------
-
-/**
- * Coalesces refetch requests: at most one fetch in flight, starts at least
- * `minGapMs` apart (or twice the last fetch's duration when that is longer,
- * so a big deployment's refetches never pile up). Errors go to onError.
- */
-export class Refresher {
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #inFlight = false;
-  #again = false;
-  #lastStart = -Infinity;
-  #lastDuration = 0;
-  #stopped = false;
-
-  constructor(
-    readonly run: () => Promise<void>,
-    readonly minGapMs = 500,
-    readonly onError: (err: unknown) => void = () => {},
-    readonly clock: () => number = () => Date.now(),
-  ) {}
-
-  get gap(): number {
-    return Math.max(this.minGapMs, this.#lastDuration * 2);
-  }
-
-  request(): void {
-    if (this.#stopped) return;
-    if (this.#inFlight) {
-      this.#again = true;
-      return;
-    }
-    if (this.#timer !== undefined) return;
-    const wait = this.#lastStart + this.gap - this.clock();
-    if (wait <= 0) void this.#go();
-    else this.#timer = setTimeout(() => void this.#go(), wait);
-  }
-
-  stop(): void {
-    this.#stopped = true;
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-  }
-
-  async #go(): Promise<void> {
-    this.#timer = undefined;
-    if (this.#stopped) return;
-    this.#inFlight = true;
-    this.#again = false;
-    const start = this.clock();
-    this.#lastStart = start;
-    try {
-      await this.run();
-    } catch (err) {
-      this.onError(err);
-    } finally {
-      this.#lastDuration = this.clock() - start;
-      this.#inFlight = false;
-    }
-    if (this.#again) this.request();
-  }
-}

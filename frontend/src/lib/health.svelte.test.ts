@@ -1,23 +1,12 @@
 import { flushSync } from 'svelte';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { HEALTH as OK, json, stubFetch, type FetchMock } from './fetchstub';
 import { HealthMonitor } from './health.svelte';
 
 // The monitor is driven through the real api.ts with a stubbed global fetch,
 // so these tests cover the whole path from HTTP answer to page state. This
 // file is compiled as a Svelte module (the `.svelte.` infix) and runs on
 // Svelte's client runtime (vite.config.ts), so runes behave as in the app.
-
-const OK = {
-  status: 'ok',
-  version: '0.1.0',
-  read_only: false,
-  problem: '',
-  events: { count: 12, head: { position: 12, hash: 'ab12' } },
-  time: '2026-11-26T03:00:00Z',
-};
-
-const json = (body: unknown, status = 200) =>
-  new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
 
 /** A fetch answer the test releases by hand, to look at the state in between. */
 function deferred() {
@@ -30,14 +19,13 @@ function deferred() {
   return { promise, resolve, reject };
 }
 
-let fetchMock: ReturnType<typeof vi.fn<typeof fetch>>;
+let fetchMock: FetchMock;
 let monitor: HealthMonitor | undefined;
 
 beforeEach(() => {
   vi.useFakeTimers();
   vi.setSystemTime(new Date('2026-11-26T03:00:00Z'));
-  fetchMock = vi.fn<typeof fetch>();
-  vi.stubGlobal('fetch', fetchMock);
+  fetchMock = stubFetch();
 });
 
 afterEach(() => {

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { LiveFeed, touches, WINDOW_EVENT } from './live.svelte';
+import { LiveFeed, reloadOnLive, touches, WINDOW_EVENT } from './live.svelte';
 import { setApiToken } from './api';
 import type { LiveMessage } from './types';
 
@@ -139,5 +139,37 @@ describe('touches', () => {
     expect(touches(b, { deployment: 'd2' })).toBe(false);
     expect(touches(b, { release: '4', project: 'shop' })).toBe(true);
     expect(touches(b, { release: '4', project: 'blog' })).toBe(false);
+  });
+});
+
+describe('reloadOnLive', () => {
+  it('reloads on the batches that matter, at most once per window, until stopped', () => {
+    vi.useFakeTimers();
+    try {
+      const f = frames();
+      const feed = new LiveFeed({ schedule: f.schedule, wails: null });
+      const reload = vi.fn();
+      const stop = reloadOnLive(feed, (b) => b.some((m) => m.type.startsWith('user.')), reload, 2000);
+      feed.push(msg(1));
+      f.run();
+      expect(reload).not.toHaveBeenCalled(); // output only: nothing to reload
+      feed.push(msg(2, { type: 'user.created' }));
+      f.run();
+      expect(reload).toHaveBeenCalledTimes(1);
+      feed.push(msg(3, { type: 'user.disabled' }));
+      f.run();
+      expect(reload).toHaveBeenCalledTimes(1); // folded into the trailing call
+      vi.advanceTimersByTime(2000);
+      expect(reload).toHaveBeenCalledTimes(2);
+      feed.push(msg(4, { type: 'user.enabled' }));
+      f.run();
+      stop(); // drops the pending trailing call and the subscription
+      vi.advanceTimersByTime(5000);
+      feed.push(msg(5, { type: 'user.created' }));
+      f.run();
+      expect(reload).toHaveBeenCalledTimes(2);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

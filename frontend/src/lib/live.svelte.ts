@@ -5,6 +5,7 @@
 // deployment to 100 hosts with steady output costs one render per frame.
 
 import { streamURL } from './api';
+import { throttle } from './timing';
 import type { LiveKind, LiveMessage } from './types';
 
 const KINDS: LiveKind[] = ['release', 'deployment', 'host', 'step', 'output', 'project', 'user', 'other'];
@@ -125,4 +126,25 @@ export function touches(batch: LiveMessage[], what: Partial<Pick<LiveMessage, 'r
   return batch.some((m) =>
     Object.entries(what).every(([k, v]) => v === undefined || (m as unknown as Record<string, unknown>)[k] === v),
   );
+}
+
+/**
+ * Keeps a view fresh: after each live batch that matters to it, calls reload,
+ * at most once per ms (a burst folds into one trailing call). Returns what
+ * stops it (for onMount's cleanup): unsubscribes and drops a pending call.
+ */
+export function reloadOnLive(
+  live: Pick<LiveFeed, 'subscribe'>,
+  matters: (batch: LiveMessage[]) => boolean,
+  reload: () => void,
+  ms: number,
+): () => void {
+  const refresh = throttle(reload, ms);
+  const stop = live.subscribe((batch) => {
+    if (matters(batch)) refresh();
+  });
+  return () => {
+    stop();
+    refresh.cancel();
+  };
 }

@@ -7,7 +7,6 @@ import {
   planActions,
   releaseHead,
   releaseTouched,
-  shortSha,
   timelineTone,
   timelineWords,
 } from './release';
@@ -44,14 +43,6 @@ function env(timeline: VersionEntry[]): EnvVersions {
 function msg(type: string, extra: Partial<LiveMessage> = {}): LiveMessage {
   return { position: 1, type, time: '2026-11-26T09:00:00Z', actor: 'dev', stream: 's', ...extra };
 }
-
-describe('shortSha', () => {
-  it('keeps seven characters, empty for none', () => {
-    expect(shortSha('3f2a9c1e5d7b9f0a')).toBe('3f2a9c1');
-    expect(shortSha(undefined)).toBe('');
-    expect(shortSha('')).toBe('');
-  });
-});
 
 describe('planActions', () => {
   it("offers exactly the server's actions, in workflow order", () => {

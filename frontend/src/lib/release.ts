@@ -2,11 +2,8 @@
 // offers, the timeline's words, the commits to compare, and which live
 // messages mean the view must be fetched again.
 
+import { shortSha } from './format';
 import type { EnvVersions, LiveMessage, Release } from './types';
-
-export function shortSha(sha: string | undefined | null): string {
-  return sha ? sha.slice(0, 7) : '';
-}
 
 /** The decisions a release takes besides deploying, as the server names them. */
 export type Decision = 'test-pass' | 'test-fail' | 'approve' | 'reject' | 'accept' | 'refuse' | 'complete' | 'cancel';

@@ -1,10 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Session } from './session.svelte';
 import { setApiToken } from './api';
-
-function json(body: unknown, status = 200): Response {
-  return new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
-}
+import { json, stubFetch, type FetchMock } from './fetchstub';
 
 const ME = {
   user: { name: 'tess', admin: false, roles: { shop: ['tester'], blog: ['developer', 'manager'] }, disabled: false },
@@ -13,12 +10,11 @@ const ME = {
   offline: false,
 };
 
-let fetchMock: ReturnType<typeof vi.fn<typeof fetch>>;
+let fetchMock: FetchMock;
 let store: Map<string, string>;
 
 beforeEach(() => {
-  fetchMock = vi.fn<typeof fetch>();
-  vi.stubGlobal('fetch', fetchMock);
+  fetchMock = stubFetch();
   store = new Map();
   vi.stubGlobal('sessionStorage', {
     getItem: (k: string) => store.get(k) ?? null,

@@ -13,3 +13,10 @@ export function formatLocal(d: Date, now: Date = new Date(), locale?: string): s
   if (!sameDay) Object.assign(opts, { year: 'numeric', month: 'short', day: 'numeric' });
   return d.toLocaleString(locale, opts);
 }
+
+/** An RFC 3339 time as ms since the epoch; null when absent or unreadable. */
+export function parseTime(t: string | undefined | null): number | null {
+  if (!t) return null;
+  const v = Date.parse(t);
+  return Number.isNaN(v) ? null : v;
+}

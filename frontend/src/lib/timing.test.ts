@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { debounce, throttle } from './timing';
+import { Refresher, debounce, throttle } from './timing';
 
 beforeEach(() => {
   vi.useFakeTimers();
@@ -42,7 +42,9 @@ describe('throttle', () => {
     t();
     t();
     expect(fn).toHaveBeenCalledTimes(1);
-    vi.advanceTimersByTime(1000);
+    vi.advanceTimersByTime(999);
+    expect(fn).toHaveBeenCalledTimes(1);
+    vi.advanceTimersByTime(1);
     expect(fn).toHaveBeenCalledTimes(2);
     vi.advanceTimersByTime(5000);
     expect(fn).toHaveBeenCalledTimes(2);
@@ -77,5 +79,59 @@ describe('throttle', () => {
     t.cancel();
     vi.advanceTimersByTime(500);
     expect(fn).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe('Refresher', () => {
+  it('runs at once, then at most once per gap, one in flight', async () => {
+    let runs = 0;
+    let release: () => void = () => {};
+    const r = new Refresher(
+      () =>
+        new Promise<void>((res) => {
+          runs++;
+          release = res;
+        }),
+      500,
+      undefined,
+      () => Date.now(),
+    );
+    r.request();
+    expect(runs).toBe(1);
+    r.request();
+    r.request(); // in flight: one more after it
+    expect(runs).toBe(1);
+    release();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(runs).toBe(1); // waits out the gap
+    await vi.advanceTimersByTimeAsync(500);
+    expect(runs).toBe(2);
+    release();
+    await vi.advanceTimersByTimeAsync(0);
+    for (let i = 0; i < 20; i++) r.request();
+    await vi.advanceTimersByTimeAsync(499);
+    expect(runs).toBe(2);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(runs).toBe(3);
+    release();
+    r.stop();
+    r.request();
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(runs).toBe(3);
+  });
+
+  it('reports errors and keeps going', async () => {
+    const errors: unknown[] = [];
+    let n = 0;
+    const r = new Refresher(async () => {
+      n++;
+      if (n === 1) throw new Error('boom');
+    }, 100, (e) => errors.push(e));
+    r.request();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(errors).toHaveLength(1);
+    r.request();
+    await vi.advanceTimersByTimeAsync(100);
+    expect(n).toBe(2);
   });
 });

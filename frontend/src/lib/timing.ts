@@ -1,5 +1,6 @@
-// Small timing helpers for views that refetch: a debounce for typing and a
-// throttle for live batches, both cancellable when the view goes away.
+// Small timing helpers for views that refetch: a debounce for typing, a
+// throttle for live batches, and a refresher that keeps one fetch in flight;
+// all cancellable when the view goes away.
 
 export interface Timed<A extends unknown[]> {
   (...args: A): void;
@@ -55,4 +56,65 @@ export function throttle(fn: () => void, ms: number): Timed<[]> {
     pending = false;
   };
   return t;
+}
+
+/**
+ * Coalesces refetch requests: at most one fetch in flight, starts at least
+ * `minGapMs` apart (or twice the last fetch's duration when that is longer,
+ * so a big deployment's refetches never pile up). Errors go to onError.
+ */
+export class Refresher {
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #inFlight = false;
+  #again = false;
+  #lastStart = -Infinity;
+  #lastDuration = 0;
+  #stopped = false;
+
+  constructor(
+    readonly run: () => Promise<void>,
+    readonly minGapMs = 500,
+    readonly onError: (err: unknown) => void = () => {},
+    readonly clock: () => number = () => Date.now(),
+  ) {}
+
+  get gap(): number {
+    return Math.max(this.minGapMs, this.#lastDuration * 2);
+  }
+
+  request(): void {
+    if (this.#stopped) return;
+    if (this.#inFlight) {
+      this.#again = true;
+      return;
+    }
+    if (this.#timer !== undefined) return;
+    const wait = this.#lastStart + this.gap - this.clock();
+    if (wait <= 0) void this.#go();
+    else this.#timer = setTimeout(() => void this.#go(), wait);
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  async #go(): Promise<void> {
+    this.#timer = undefined;
+    if (this.#stopped) return;
+    this.#inFlight = true;
+    this.#again = false;
+    const start = this.clock();
+    this.#lastStart = start;
+    try {
+      await this.run();
+    } catch (err) {
+      this.onError(err);
+    } finally {
+      this.#lastDuration = this.clock() - start;
+      this.#inFlight = false;
+    }
+    if (this.#again) this.request();
+  }
 }

@@ -1,6 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import type { EnvVersions, VersionEntry } from './types';
-import { entryRows, rollbackOffered, rollbackPlan, versionChoices } from './versionsview';
+import {
+  compareDefaults,
+  entryRows,
+  environmentHosts,
+  hostDiffers,
+  rollbackActions,
+  rollbackOffered,
+  rollbackPlan,
+  rowActions,
+  rowIsCurrent,
+  versionChoices,
+} from './versionsview';
 
 function entry(version: string, over: Partial<VersionEntry> = {}): VersionEntry {
   return {
@@ -87,5 +98,75 @@ describe('rollbackOffered', () => {
     expect(rollbackOffered(v, entry('v1', { current: true }))).toBe(true);
     const allMoved = { ...v, hosts: [host('a', 'v2'), host('b', 'v2')], mixed: false };
     expect(rollbackOffered(allMoved, entry('v1', { current: true }))).toBe(true);
+  });
+});
+
+describe('rowIsCurrent', () => {
+  it("reads the newest row against the environment's current version, an older row by its own flag", () => {
+    const [v1again, v2, v1] = entryRows(env([entry('v1', { current: true }), entry('v2'), entry('v1', { position: 3 })], 'v1'));
+    expect(rowIsCurrent(v1again!, 'v1')).toBe(true);
+    expect(rowIsCurrent(v2!, 'v1')).toBe(false);
+    expect(rowIsCurrent(v1!, 'v1')).toBe(true); // older row: its own flag
+    expect(rowIsCurrent(v1again!, undefined)).toBe(false);
+  });
+});
+
+describe('rowActions', () => {
+  const all = { rollback: true, markBad: true };
+  it('offers actions on the newest row of a version only', () => {
+    const v = env([entry('v1'), entry('v2', { current: true }), entry('v1', { position: 3 })], 'v2');
+    const [newest, , older] = entryRows(v);
+    expect(rowActions(v, newest!, all)).toEqual({ rollback: true, markBad: true });
+    expect(rowActions(v, older!, all)).toEqual({ rollback: false, markBad: false });
+  });
+
+  it('follows what the user may do, and never marks a bad version again', () => {
+    const v = env([entry('v1', { bad: true }), entry('v2', { current: true })], 'v2');
+    const [v2, v1] = entryRows(v);
+    expect(rowActions(v, v1!, all)).toEqual({ rollback: false, markBad: false });
+    expect(rowActions(v, v2!, all)).toEqual({ rollback: true, markBad: true }); // no host known: offered
+    expect(rowActions(v, v2!, { rollback: false, markBad: true })).toEqual({ rollback: false, markBad: true });
+    expect(rowActions(v, v2!, { rollback: true, markBad: false })).toEqual({ rollback: true, markBad: false });
+  });
+});
+
+describe('hostDiffers', () => {
+  it('compares with the current version; nothing differs without one', () => {
+    expect(hostDiffers({ current: 'v2' }, { version: 'v1' })).toBe(true);
+    expect(hostDiffers({ current: 'v2' }, { version: '' })).toBe(true);
+    expect(hostDiffers({ current: 'v2' }, { version: 'v2' })).toBe(false);
+    expect(hostDiffers({}, { version: 'v1' })).toBe(false);
+  });
+});
+
+describe('compareDefaults', () => {
+  it('compares the current version with the one before it', () => {
+    expect(compareDefaults(['v3', 'v2', 'v1'], 'v2')).toEqual({ from: 'v1', to: 'v2' });
+  });
+
+  it('takes the newest when none is current, and itself when nothing came before', () => {
+    expect(compareDefaults(['v3', 'v2', 'v1'], undefined)).toEqual({ from: 'v2', to: 'v3' });
+    expect(compareDefaults(['v3', 'v2', 'v1'], 'gone')).toEqual({ from: 'v2', to: 'v3' });
+    expect(compareDefaults(['v3', 'v2', 'v1'], 'v1')).toEqual({ from: 'v3', to: 'v1' });
+    expect(compareDefaults(['v1'], 'v1')).toEqual({ from: 'v1', to: 'v1' });
+    expect(compareDefaults([], undefined)).toEqual({ from: '', to: '' });
+  });
+});
+
+describe('environmentHosts', () => {
+  it('keeps the configured order, then adds hosts only the versions know', () => {
+    const running = [{ host: 'b' }, { host: 'old' }];
+    expect(environmentHosts(['a', 'b'], running)).toEqual(['a', 'b', 'old']);
+    expect(environmentHosts(undefined, running)).toEqual(['b', 'old']);
+    expect(environmentHosts(['a'], undefined)).toEqual(['a']);
+  });
+});
+
+describe('rollbackActions', () => {
+  it('asks for the permission the environment needs; either one while it is unknown', () => {
+    expect(rollbackActions({ approval: true })).toEqual(['environment.rollback_approved']);
+    expect(rollbackActions({ approval: false })).toEqual(['environment.rollback']);
+    expect(rollbackActions({})).toEqual(['environment.rollback']);
+    expect(rollbackActions(null)).toEqual(['environment.rollback', 'environment.rollback_approved']);
   });
 });
