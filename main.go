@@ -12,7 +12,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"releasedesk/app"
+	"releasedesk/app/cli"
 )
 
 // The built frontend. frontend/dist/.gitkeep is committed so a fresh clone
@@ -25,10 +25,10 @@ func main() {
 	assets, err := fs.Sub(frontendDist, "frontend/dist")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "releasedesk: embedded frontend:", err)
-		os.Exit(app.ExitFailure)
+		os.Exit(cli.ExitFailure)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := app.Main(ctx, assets, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	code := cli.Main(ctx, assets, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }

@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"hash/fnv"
 	"strings"
@@ -15,81 +14,6 @@ import (
 	"releasedesk/events/catalog"
 	"releasedesk/projections"
 )
-
-// Errors of the people side. Callers test them with errors.Is; the typed
-// errors below carry the details and match these sentinels. The HTTP layer
-// maps them: ErrInvalid 400, ErrUnauthorized 401, ErrForbidden 403 (with
-// the rule), ErrNotFound 404, ErrConflict 409, ErrLocked 429 with a
-// Retry-After of LockedError.RetrySeconds().
-var (
-	ErrUnauthorized = errors.New("unauthorized")
-	ErrForbidden    = errors.New("forbidden")
-	ErrInvalid      = errors.New("invalid")
-	ErrConflict     = errors.New("conflict")
-	ErrNotFound     = errors.New("not found")
-	ErrLocked       = errors.New("account locked")
-)
-
-// UnauthorizedError: no valid credentials (wrong name or password, unknown,
-// expired or revoked token, disabled account).
-type UnauthorizedError struct{ Reason string }
-
-func (e *UnauthorizedError) Error() string        { return e.Reason }
-func (e *UnauthorizedError) Is(target error) bool { return target == ErrUnauthorized }
-
-// ForbiddenError: signed in, but a rule refuses; Rule says which, in words.
-type ForbiddenError struct{ Rule string }
-
-func (e *ForbiddenError) Error() string        { return e.Rule }
-func (e *ForbiddenError) Is(target error) bool { return target == ErrForbidden }
-
-// InvalidError: a field of a request was refused.
-type InvalidError struct{ Field, Reason string }
-
-func (e *InvalidError) Error() string        { return e.Field + ": " + e.Reason }
-func (e *InvalidError) Is(target error) bool { return target == ErrInvalid }
-
-// ConflictError: the state changed under the request (it also matches
-// events.ErrConcurrency when a stream version was the cause).
-type ConflictError struct {
-	Message string
-	Err     error
-}
-
-func (e *ConflictError) Error() string        { return e.Message }
-func (e *ConflictError) Unwrap() error        { return e.Err }
-func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
-
-// NotFoundError: what was named does not exist.
-type NotFoundError struct{ Message string }
-
-func (e *NotFoundError) Error() string        { return e.Message }
-func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }
-
-// LockedError: too many failed logins in a row; the account waits.
-type LockedError struct {
-	Failures   int
-	RetryAfter time.Duration
-}
-
-func (e *LockedError) Error() string {
-	return fmt.Sprintf("too many failed logins (%d in a row): try again in %s", e.Failures, formatWait(e.RetryAfter))
-}
-func (e *LockedError) Is(target error) bool { return target == ErrLocked }
-
-// RetrySeconds is RetryAfter rounded up, for a Retry-After header.
-func (e *LockedError) RetrySeconds() int { return int((e.RetryAfter + time.Second - 1) / time.Second) }
-
-func formatWait(d time.Duration) string {
-	s := int((d + time.Second - 1) / time.Second)
-	if s < 60 {
-		return fmt.Sprintf("%d s", s)
-	}
-	if s%60 == 0 {
-		return fmt.Sprintf("%d min", s/60)
-	}
-	return fmt.Sprintf("%d min %d s", s/60, s%60)
-}
 
 // Lock-out: after LockoutThreshold failed logins in a row (the Users
 // projection's count, which every user.login_failed raises, a refused
@@ -158,7 +82,7 @@ type Auth struct {
 	Now        func() time.Time // nil: time.Now
 	SessionTTL time.Duration    // 0: DefaultSessionTTL
 
-	argon     argonParams // zero: defaultArgon (tests make it cheap)
+	Argon     ArgonParams // password hashing cost; zero: DefaultArgon (tests make it cheap)
 	argonHook func()      // told of every argon2 run (tests count them)
 
 	wmu   sync.Mutex     // account changes, one at a time
@@ -188,11 +112,11 @@ func (a *Auth) now() time.Time {
 	return time.Now()
 }
 
-func (a *Auth) params() argonParams {
-	if a.argon.Memory == 0 {
-		return defaultArgon
+func (a *Auth) params() ArgonParams {
+	if a.Argon.Memory == 0 {
+		return DefaultArgon
 	}
-	return a.argon
+	return a.Argon
 }
 
 func (a *Auth) sessionTTL() time.Duration {
@@ -291,7 +215,7 @@ func (a *Auth) Login(ctx context.Context, name, password string) (string, UserVi
 	if err != nil {
 		return "", UserView{}, err
 	}
-	good = good && have && utf8.RuneCountInString(password) <= maxPasswordLen
+	good = good && have && utf8.RuneCountInString(password) <= MaxPasswordLen
 
 	var reason string
 	switch {

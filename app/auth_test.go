@@ -36,7 +36,7 @@ func (c *authClock) Advance(d time.Duration) {
 
 // cheapArgon keeps the tests fast (the default parameters are tested in
 // credentials_test.go).
-var cheapArgon = argonParams{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+var cheapArgon = ArgonParams{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 
 // authFix is a live Auth over a MemStore log, a followed projection set and
 // a credential file in a temp dir.
@@ -80,7 +80,7 @@ func newAuthFixOn(t *testing.T, clock *authClock, log events.Log, credsPath stri
 		t.Fatal(err)
 	}
 	f := &authFix{t: t, ctx: ctx, clock: clock, log: log, set: set, credsPath: credsPath}
-	f.auth = &Auth{Log: log, Set: set, Creds: creds, Now: clock.Now, argon: cheapArgon, argonHook: func() { f.argonRuns.Add(1) }}
+	f.auth = &Auth{Log: log, Set: set, Creds: creds, Now: clock.Now, Argon: cheapArgon, argonHook: func() { f.argonRuns.Add(1) }}
 	return f
 }
 
@@ -583,7 +583,7 @@ func TestLoginRehashesAnOutdatedHash(t *testing.T) {
 	f := newAuthFix(t)
 	f.user("alice", false)
 	old, _ := f.auth.Creds.passwordHash("alice")
-	f.auth.argon = argonParams{Memory: 128, Time: 2, Threads: 1, SaltLen: 16, KeyLen: 32} // raised later
+	f.auth.Argon = ArgonParams{Memory: 128, Time: 2, Threads: 1, SaltLen: 16, KeyLen: 32} // raised later
 	f.login("alice")
 	fresh, _ := f.auth.Creds.passwordHash("alice")
 	if fresh == old || !strings.Contains(fresh, "$m=128,t=2,p=1$") {

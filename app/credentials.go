@@ -277,8 +277,8 @@ func writeFileAtomic(path string, data []byte) (err error) {
 // stored string, so raising the defaults later leaves old hashes valid; a
 // login with an older hash stores it again with the current parameters.
 
-// argonParams are argon2id's cost parameters.
-type argonParams struct {
+// ArgonParams are argon2id's cost parameters.
+type ArgonParams struct {
 	Memory  uint32 // KiB
 	Time    uint32 // passes
 	Threads uint8
@@ -286,12 +286,12 @@ type argonParams struct {
 	KeyLen  int
 }
 
-// defaultArgon is measured for a desktop: 64 MiB, 2 passes, 2 lanes take
+// DefaultArgon is measured for a desktop: 64 MiB, 2 passes, 2 lanes take
 // about 55-90 ms on an idle 2-core machine, 100-150 ms on a busy one
 // (BenchmarkArgon2Default). The memory is what makes it costly to attack
 // with GPUs; hashing is also limited to cap(argonSlots) runs at once, so a
 // burst of logins cannot take more than 2 x 64 MiB.
-var defaultArgon = argonParams{Memory: 64 << 10, Time: 2, Threads: 2, SaltLen: 16, KeyLen: 32}
+var DefaultArgon = ArgonParams{Memory: 64 << 10, Time: 2, Threads: 2, SaltLen: 16, KeyLen: 32}
 
 // argonSlots bounds concurrent argon2 computations process-wide.
 var argonSlots = make(chan struct{}, 2)
@@ -305,7 +305,7 @@ const (
 
 // phcHash is a parsed PHC string.
 type phcHash struct {
-	params argonParams
+	params ArgonParams
 	salt   []byte
 	key    []byte
 }
@@ -368,7 +368,7 @@ func parsePHC(s string) (phcHash, error) {
 
 // argon runs argon2id once, waiting for a slot; hook (if set) is told of
 // every run, which the tests count.
-func argon(ctx context.Context, hook func(), password string, salt []byte, p argonParams) ([]byte, error) {
+func argon(ctx context.Context, hook func(), password string, salt []byte, p ArgonParams) ([]byte, error) {
 	select {
 	case argonSlots <- struct{}{}:
 	case <-ctx.Done():
@@ -382,7 +382,7 @@ func argon(ctx context.Context, hook func(), password string, salt []byte, p arg
 }
 
 // hashPassword returns password's PHC string with a fresh salt.
-func hashPassword(ctx context.Context, hook func(), password string, p argonParams) (string, error) {
+func hashPassword(ctx context.Context, hook func(), password string, p ArgonParams) (string, error) {
 	salt := make([]byte, p.SaltLen)
 	if _, err := rand.Read(salt); err != nil {
 		return "", err
@@ -409,7 +409,7 @@ func verifyPassword(ctx context.Context, hook func(), password, phc string) (boo
 }
 
 // outdated tells whether a stored hash was made with other parameters than p.
-func outdated(phc string, p argonParams) bool {
+func outdated(phc string, p ArgonParams) bool {
 	h, err := parsePHC(phc)
 	return err != nil || h.params.Memory != p.Memory || h.params.Time != p.Time || h.params.Threads != p.Threads ||
 		h.params.KeyLen != p.KeyLen || h.params.SaltLen != p.SaltLen

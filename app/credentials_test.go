@@ -19,7 +19,7 @@ var phcRe = regexp.MustCompile(`^\$argon2id\$v=19\$m=65536,t=2,p=2\$[A-Za-z0-9+/
 func TestDefaultArgon2HashAndVerify(t *testing.T) {
 	ctx := context.Background()
 	start := time.Now()
-	phc, err := hashPassword(ctx, nil, "correct horse battery", defaultArgon)
+	phc, err := hashPassword(ctx, nil, "correct horse battery", DefaultArgon)
 	took := time.Since(start)
 	if err != nil {
 		t.Fatal(err)
@@ -34,7 +34,7 @@ func TestDefaultArgon2HashAndVerify(t *testing.T) {
 	if ok, _ := verifyPassword(ctx, nil, "correct horse batterY", phc); ok {
 		t.Fatal("a wrong password verified")
 	}
-	again, _ := hashPassword(ctx, nil, "correct horse battery", defaultArgon)
+	again, _ := hashPassword(ctx, nil, "correct horse battery", DefaultArgon)
 	if again == phc {
 		t.Fatal("two hashes of one password are equal: no salt?")
 	}
@@ -44,7 +44,7 @@ func TestDefaultArgon2HashAndVerify(t *testing.T) {
 // (older) parameters still verify.
 func TestVerifyReadsParametersFromTheHash(t *testing.T) {
 	ctx := context.Background()
-	p := argonParams{Memory: 256, Time: 2, Threads: 3, SaltLen: 24, KeyLen: 20}
+	p := ArgonParams{Memory: 256, Time: 2, Threads: 3, SaltLen: 24, KeyLen: 20}
 	phc, err := hashPassword(ctx, nil, "a password of mine", p)
 	if err != nil {
 		t.Fatal(err)
@@ -55,7 +55,7 @@ func TestVerifyReadsParametersFromTheHash(t *testing.T) {
 	if ok, _ := verifyPassword(ctx, nil, "a password of mine", phc); !ok {
 		t.Fatal("did not verify")
 	}
-	if !outdated(phc, defaultArgon) || outdated(phc, p) {
+	if !outdated(phc, DefaultArgon) || outdated(phc, p) {
 		t.Fatal("outdated")
 	}
 }
@@ -219,7 +219,7 @@ func TestSecretTokenForm(t *testing.T) {
 
 func BenchmarkArgon2Default(b *testing.B) {
 	ctx := context.Background()
-	phc, _ := hashPassword(ctx, nil, "correct horse battery", defaultArgon)
+	phc, _ := hashPassword(ctx, nil, "correct horse battery", DefaultArgon)
 	for b.Loop() {
 		_, _ = verifyPassword(ctx, nil, "correct horse battery", phc)
 	}

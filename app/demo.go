@@ -33,7 +33,7 @@ const (
 	demoDirName    = "demo"
 	demoRepoName   = "shop.git"
 	demoPasswords  = "passwords.txt"
-	demoBranch     = "spring-sale"
+	DemoBranch     = "spring-sale"
 	demoMainline   = "master"
 	demoAuthorName = "Demo Developer"
 )
@@ -102,12 +102,12 @@ func SetupDemo(ctx context.Context, data DataDir, logger logrus.FieldLogger) (De
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return demo, err
 	}
-	if err := createDemoRepo(demo.Repo, d.now()); err != nil {
+	if err := createDemoRepo(demo.Repo, d.NowUTC()); err != nil {
 		return demo, fmt.Errorf("demo repository: %w", err)
 	}
 
 	for _, u := range demoUsers {
-		u.Password = newPassword()
+		u.Password = NewPassword()
 		roles := map[string][]string{}
 		if u.Role != RoleAdmin {
 			roles[DemoProject] = []string{u.Role}
@@ -121,7 +121,7 @@ func SetupDemo(ctx context.Context, data DataDir, logger logrus.FieldLogger) (De
 	if err != nil {
 		return demo, err
 	}
-	cfg, err := demoProjectConfig(dir, demo.Repo)
+	cfg, err := DemoProjectConfig(dir, demo.Repo)
 	if err != nil {
 		return demo, err
 	}
@@ -132,7 +132,7 @@ func SetupDemo(ctx context.Context, data DataDir, logger logrus.FieldLogger) (De
 	if err != nil {
 		return demo, err
 	}
-	rel, err := d.OpenRelease(ctx, dev, OpenReleaseInput{Project: DemoProject, Branch: demoBranch, CreateBranch: true,
+	rel, err := d.OpenRelease(ctx, dev, OpenReleaseInput{Project: DemoProject, Branch: DemoBranch, CreateBranch: true,
 		Title: "Spring sale banner", Note: "A banner on the front page for the spring sale."})
 	if err != nil {
 		return demo, fmt.Errorf("demo release: %w", err)
@@ -166,7 +166,7 @@ func clearDemoDir(dir string) error {
 
 // demoProjectConfig is the project: local strategy, a test stage and a
 // production stage that needs approval, both under dir/hosts.
-func demoProjectConfig(dir, repo string) ([]byte, error) {
+func DemoProjectConfig(dir, repo string) ([]byte, error) {
 	env := func(name string, approval bool) map[string]any {
 		return map[string]any{"name": name, "path": filepath.Join(dir, "hosts", name), "approval": approval}
 	}

@@ -47,8 +47,6 @@ type Desk struct {
 	mirrorMu sync.Mutex
 	mirrors  map[string]*runner.Mirror // project -> its mirror
 
-	deployDocs deployDocCache // encoded deployment views (deploy_cache.go)
-
 	runCtx     context.Context // ends on Close: background work (retries)
 	stop       context.CancelFunc
 	wg         sync.WaitGroup
@@ -85,14 +83,14 @@ func OpenDesk(ctx context.Context, cfg DeskConfig) (*Desk, error) {
 	if cfg.Archive != "" {
 		store, report, err := events.OpenArchive(cfg.Archive, events.OpenArchiveOptions{Upcasters: catalog.Upcasters()})
 		if errors.Is(err, events.ErrChainBroken) {
-			return nil, &exitError{code: ExitVerify, err: fmt.Errorf("archive %s does not verify: %w", cfg.Archive, err)}
+			return nil, &BrokenChainError{What: "archive " + cfg.Archive, Err: err}
 		}
 		if err != nil {
 			return nil, fmt.Errorf("open archive %s: %w", cfg.Archive, err)
 		}
 		if !report.OK() {
 			_ = store.Close()
-			return nil, &exitError{code: ExitVerify, err: fmt.Errorf("archive %s does not verify: %s", cfg.Archive, report.Err())}
+			return nil, &BrokenChainError{What: "archive " + cfg.Archive, Err: report.Err()}
 		}
 		d.archive = cfg.Archive
 		d.Log, d.ReadOnly = store, fmt.Errorf("offline review of %s: read-only", filepath.Base(cfg.Archive))
@@ -208,17 +206,21 @@ func (d *Desk) Problem() error {
 	return nil
 }
 
-// Writable returns why the desk refuses writes, as an API error, or nil.
+// Writable returns why the desk refuses writes (an *UnavailableError), or
+// nil.
 func (d *Desk) Writable() error {
 	p := d.Problem()
 	switch {
 	case p == nil:
 		return nil
 	case errors.Is(p, events.ErrDiskFull):
-		return &apiError{Status: 503, Code: "disk_full", Message: p.Error()}
+		return &UnavailableError{Code: "disk_full", Message: p.Error()}
 	}
-	return &apiError{Status: 503, Code: "read_only", Message: p.Error()}
+	return &UnavailableError{Code: "read_only", Message: p.Error()}
 }
+
+// Archive tells whether the desk serves an archive (offline review).
+func (d *Desk) Archive() bool { return d.archive != "" }
 
 // Close stops the runner (running deployments are left to recovery),
 // saves a checkpoint of the read models and closes the log.
@@ -242,5 +244,5 @@ func (d *Desk) Close() {
 	})
 }
 
-// now is the desk's clock.
-func (d *Desk) now() time.Time { return d.Now().UTC() }
+// NowUTC is the desk's clock, in UTC.
+func (d *Desk) NowUTC() time.Time { return d.Now().UTC() }

@@ -1,4 +1,4 @@
-package app
+package app_test
 
 import (
 	"context"
@@ -8,18 +8,21 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"releasedesk/app"
+	"releasedesk/app/httpapi"
+	"releasedesk/app/httpapi/apitest"
 )
 
 // A table cut short keeps Badger from opening the log at all. The app still
 // starts: it serves the views saved at its last clean stop, read-only, and
 // says what is wrong; the routes that read the log itself answer 503.
 func TestDamagedStoreServesSavedViews(t *testing.T) {
-	env := newAPIEnv(t, apiOptions{noRunner: true})
-	root := env.login("root", rootPassword)
-	env.addUser(root, "alice", false, nil)
-	env.srv.Close()
-	env.desk.Close() // saves the checkpoint; Badger flushes its memtable into a table
-	tables, _ := filepath.Glob(filepath.Join(env.dir, "events", "db", "*.sst"))
+	env := apitest.New(t, apitest.Options{NoRunner: true})
+	root := env.Login("root", apitest.RootPassword)
+	env.AddUser(root, "alice", false, nil)
+	env.Close() // saves the checkpoint; Badger flushes its memtable into a table
+	tables, _ := filepath.Glob(filepath.Join(env.Dir, "events", "db", "*.sst"))
 	if len(tables) == 0 {
 		t.Fatal("no table to damage")
 	}
@@ -31,7 +34,7 @@ func TestDamagedStoreServesSavedViews(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	desk, err := OpenDesk(context.Background(), DeskConfig{Data: DataDir{Path: env.dir}, Logger: testLogger()})
+	desk, err := app.OpenDesk(context.Background(), app.DeskConfig{Data: app.DataDir{Path: env.Dir}, Logger: apitest.Logger()})
 	if err != nil {
 		t.Fatalf("a damaged store must still be served: %v", err)
 	}
@@ -42,22 +45,22 @@ func TestDamagedStoreServesSavedViews(t *testing.T) {
 	if desk.Runner != nil {
 		t.Error("a runner started over a log that cannot be read")
 	}
-	srv := httptest.NewServer(NewServer(ServerConfig{Desk: desk, Assets: testAssets(), Logger: testLogger()}))
+	srv := httptest.NewServer(httpapi.NewServer(httpapi.ServerConfig{Desk: desk, Assets: apitest.Assets(), Logger: apitest.Logger()}))
 	defer srv.Close()
-	env.srv, env.url = srv, srv.URL
+	env.URL = srv.URL
 
-	users := env.must(http.StatusOK, "GET", "/api/v1/users", root, nil)
+	users := env.Must(http.StatusOK, "GET", "/api/v1/users", root, nil)
 	if !strings.Contains(string(users.Raw), `"alice"`) {
 		t.Errorf("the saved views lack alice: %s", users.Raw)
 	}
-	if r := env.call("POST", "/api/v1/tokens", root, map[string]any{"name": "after"}); r.Status != http.StatusServiceUnavailable || r.errCode() != "read_only" {
+	if r := env.Call("POST", "/api/v1/tokens", root, map[string]any{"name": "after"}); r.Status != http.StatusServiceUnavailable || r.ErrCode() != "read_only" {
 		t.Errorf("a write: %d %s, want 503 read_only", r.Status, r.Raw)
 	}
-	if r := env.call("GET", "/api/v1/audit/export?format=jsonl", root, nil); r.Status != http.StatusServiceUnavailable {
+	if r := env.Call("GET", "/api/v1/audit/export?format=jsonl", root, nil); r.Status != http.StatusServiceUnavailable {
 		t.Errorf("an export of a log that cannot be read: %d %s, want 503", r.Status, r.Raw)
 	}
-	h := env.must(http.StatusOK, "GET", "/api/v1/health", "", nil)
-	if h.Body["status"] != "degraded" || !strings.Contains(str(h.Body, "problem"), "damaged") {
+	h := env.Must(http.StatusOK, "GET", "/api/v1/health", "", nil)
+	if h.Body["status"] != "degraded" || !strings.Contains(apitest.Str(h.Body, "problem"), "damaged") {
 		t.Errorf("health: %s", h.Raw)
 	}
 }

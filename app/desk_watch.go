@@ -48,21 +48,3 @@ func (d *Desk) watchLog(ctx context.Context) {
 		}
 	}
 }
-
-// deploymentView is a deployment as the API shows it: the read model, and
-// while the log refuses writes, why a deployment shown queued or running
-// is not moving (its runner stopped at the first event it could not record).
-type deploymentView struct {
-	projections.Deployment
-	Stalled string `json:"stalled,omitempty"`
-}
-
-// viewDeployment makes the view; problem is Desk.Problem, asked once per
-// answer rather than once per deployment.
-func viewDeployment(dep projections.Deployment, problem error) deploymentView {
-	v := deploymentView{Deployment: dep}
-	if problem != nil && (dep.State == projections.DeployQueued || dep.State == projections.DeployRunning) {
-		v.Stalled = problem.Error()
-	}
-	return v
-}

@@ -1,109 +1,115 @@
 package app
 
 import (
-	"encoding/json"
 	"errors"
-	"net/http"
-	"strconv"
+	"fmt"
+	"time"
 
-	"github.com/sirupsen/logrus"
-
-	"releasedesk/app/projectconfig"
 	"releasedesk/events"
 )
 
-// apiError is the one error shape of the API: {"error": {"code", "message"}}.
-type apiError struct {
-	Status  int                        `json:"-"`
-	Code    string                     `json:"code"`
-	Message string                     `json:"message"`
-	Field   string                     `json:"field,omitempty"`  // the field a validation error is about
-	Fields  []projectconfig.FieldError `json:"fields,omitempty"` // every problem of a configuration
-	Rule    string                     `json:"rule,omitempty"`   // the rule a 403 applied
-	retry   int                        // Retry-After seconds of a 429
+// The kinds of refusal the use cases return. Callers test them with
+// errors.Is; the typed errors below carry the details and match these
+// sentinels. The use cases never speak HTTP or exit codes: the HTTP API
+// maps kinds to statuses (ErrInvalid 400, ErrUnauthorized 401,
+// ErrForbidden 403 with the rule, ErrNotFound 404, ErrConflict 409,
+// ErrLocked 429 with a Retry-After of LockedError.RetrySeconds(),
+// ErrUnavailable 503, ErrUpstream 502), the command line to exit codes.
+var (
+	ErrUnauthorized = errors.New("unauthorized")
+	ErrForbidden    = errors.New("forbidden")
+	ErrInvalid      = errors.New("invalid")
+	ErrConflict     = errors.New("conflict")
+	ErrNotFound     = errors.New("not found")
+	ErrLocked       = errors.New("account locked")
+	ErrUnavailable  = errors.New("unavailable")
+	ErrUpstream     = errors.New("upstream failed")
+)
+
+// UnauthorizedError: no valid credentials (wrong name or password, unknown,
+// expired or revoked token, disabled account).
+type UnauthorizedError struct{ Reason string }
+
+func (e *UnauthorizedError) Error() string        { return e.Reason }
+func (e *UnauthorizedError) Is(target error) bool { return target == ErrUnauthorized }
+
+// ForbiddenError: signed in, but a rule refuses; Rule says which, in words.
+type ForbiddenError struct{ Rule string }
+
+func (e *ForbiddenError) Error() string        { return e.Rule }
+func (e *ForbiddenError) Is(target error) bool { return target == ErrForbidden }
+
+// InvalidError: a field of a request was refused.
+type InvalidError struct{ Field, Reason string }
+
+func (e *InvalidError) Error() string        { return e.Field + ": " + e.Reason }
+func (e *InvalidError) Is(target error) bool { return target == ErrInvalid }
+
+// ConflictError: the state changed under the request (it also matches
+// events.ErrConcurrency when a stream version was the cause).
+type ConflictError struct {
+	Message string
+	Err     error
 }
 
-func (e *apiError) Error() string { return e.Message }
+func (e *ConflictError) Error() string        { return e.Message }
+func (e *ConflictError) Unwrap() error        { return e.Err }
+func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
 
-func errNotFound(msg string) *apiError {
-	return &apiError{Status: http.StatusNotFound, Code: "not_found", Message: msg}
+// NotFoundError: what was named does not exist.
+type NotFoundError struct{ Message string }
+
+func (e *NotFoundError) Error() string        { return e.Message }
+func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }
+
+// LockedError: too many failed logins in a row; the account waits.
+type LockedError struct {
+	Failures   int
+	RetryAfter time.Duration
 }
 
-// toAPIError maps package errors to statuses; anything unknown is a 500 whose
-// detail goes to the log, not to the client.
-func toAPIError(err error) *apiError {
-	var (
-		ae  *apiError
-		ie  *InvalidError
-		fe  *ForbiddenError
-		ce  projectconfig.Errors
-		le  *LockedError
-		mbe *http.MaxBytesError
-	)
-	switch {
-	case errors.As(err, &ae):
-		return ae
-	case errors.As(err, &ce):
-		return &apiError{Status: http.StatusBadRequest, Code: "invalid_config", Message: ce.Error(), Fields: ce}
-	case errors.As(err, &ie):
-		return &apiError{Status: http.StatusBadRequest, Code: "invalid", Message: ie.Error(), Field: ie.Field}
-	case errors.As(err, &fe):
-		return &apiError{Status: http.StatusForbidden, Code: "forbidden", Message: fe.Rule, Rule: fe.Rule}
-	case errors.As(err, &le):
-		return &apiError{Status: http.StatusTooManyRequests, Code: "locked", Message: le.Error(), retry: le.RetrySeconds()}
-	case errors.As(err, &mbe):
-		return &apiError{Status: http.StatusRequestEntityTooLarge, Code: "too_large", Message: err.Error()}
-	case errors.Is(err, ErrUnauthorized):
-		return &apiError{Status: http.StatusUnauthorized, Code: "unauthorized", Message: err.Error()}
-	case errors.Is(err, ErrNotFound):
-		return &apiError{Status: http.StatusNotFound, Code: "not_found", Message: err.Error()}
-	case errors.Is(err, ErrConflict):
-		return &apiError{Status: http.StatusConflict, Code: "conflict", Message: err.Error()}
-	case errors.Is(err, ErrInvalid):
-		return &apiError{Status: http.StatusBadRequest, Code: "invalid", Message: err.Error()}
-	case errors.Is(err, events.ErrConcurrency):
-		return &apiError{Status: http.StatusConflict, Code: "conflict", Message: err.Error()}
-	case errors.Is(err, events.ErrInvalidEvent):
-		return &apiError{Status: http.StatusBadRequest, Code: "invalid", Message: err.Error()}
-	case errors.Is(err, events.ErrDiskFull):
-		return &apiError{Status: http.StatusServiceUnavailable, Code: "disk_full", Message: err.Error()}
-	case errors.Is(err, events.ErrReadOnly):
-		return &apiError{Status: http.StatusServiceUnavailable, Code: "read_only", Message: err.Error()}
-	case errors.Is(err, events.ErrChainBroken):
-		return &apiError{Status: http.StatusServiceUnavailable, Code: "damaged", Message: err.Error()}
+func (e *LockedError) Error() string {
+	return fmt.Sprintf("too many failed logins (%d in a row): try again in %s", e.Failures, formatWait(e.RetryAfter))
+}
+func (e *LockedError) Is(target error) bool { return target == ErrLocked }
+
+// RetrySeconds is RetryAfter rounded up, for a Retry-After header.
+func (e *LockedError) RetrySeconds() int { return int((e.RetryAfter + time.Second - 1) / time.Second) }
+
+func formatWait(d time.Duration) string {
+	s := int((d + time.Second - 1) / time.Second)
+	if s < 60 {
+		return fmt.Sprintf("%d s", s)
 	}
-	return &apiError{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error; see the server log"}
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	setJSONHeaders(w, status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v)
-}
-
-// writeEncodedJSON answers with a body already encoded as writeJSON would.
-func writeEncodedJSON(w http.ResponseWriter, status int, body []byte) {
-	setJSONHeaders(w, status)
-	_, _ = w.Write(body)
-}
-
-func setJSONHeaders(w http.ResponseWriter, status int) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-}
-
-func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	ae := toAPIError(err)
-	if ae.Status >= 500 {
-		s.log.WithFields(logrus.Fields{"method": r.Method, "path": r.URL.Path}).WithError(err).Error("request failed")
+	if s%60 == 0 {
+		return fmt.Sprintf("%d min", s/60)
 	}
-	if ae.Status == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="releasedesk"`)
-	}
-	if ae.retry > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(ae.retry))
-	}
-	writeJSON(w, ae.Status, map[string]*apiError{"error": ae})
+	return fmt.Sprintf("%d min %d s", s/60, s%60)
 }
+
+// UnavailableError: the desk cannot do this now, whoever asks: its log is
+// read-only (an archive, a damaged store) or its data disk is full. Code
+// says which, for a client to act on ("read_only", "disk_full").
+type UnavailableError struct{ Code, Message string }
+
+func (e *UnavailableError) Error() string        { return e.Message }
+func (e *UnavailableError) Is(target error) bool { return target == ErrUnavailable }
+
+// UpstreamError: something the desk relies on outside itself failed: a
+// repository that cannot be reached, a host that does not answer. Code
+// names it ("repository", "host_unreachable").
+type UpstreamError struct{ Code, Message string }
+
+func (e *UpstreamError) Error() string        { return e.Message }
+func (e *UpstreamError) Is(target error) bool { return target == ErrUpstream }
+
+// BrokenChainError: a log or archive whose hash chain does not verify.
+// It matches events.ErrChainBroken.
+type BrokenChainError struct {
+	What string // "archive x.jsonl"
+	Err  error  // the first bad position and why
+}
+
+func (e *BrokenChainError) Error() string        { return e.What + " does not verify: " + e.Err.Error() }
+func (e *BrokenChainError) Unwrap() error        { return e.Err }
+func (e *BrokenChainError) Is(target error) bool { return target == events.ErrChainBroken }

@@ -55,10 +55,10 @@ func gitError(field string, err error) error {
 	case errors.Is(err, runner.ErrRefExists), errors.Is(err, runner.ErrNotFastForward):
 		return &ConflictError{Message: err.Error(), Err: err}
 	case errors.Is(err, runner.ErrRepoNotFound):
-		return &apiError{Status: 502, Code: "repository", Message: err.Error()}
+		return &UpstreamError{Code: "repository", Message: err.Error()}
 	}
-	var ae *apiError
-	if errors.As(err, &ae) {
+	var ue *UpstreamError
+	if errors.As(err, &ue) {
 		return err
 	}
 	return fmt.Errorf("git: %w", err)

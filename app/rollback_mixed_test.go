@@ -1,4 +1,4 @@
-package app
+package app_test
 
 import (
 	"net/http"
@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"releasedesk/app/httpapi/apitest"
 	"releasedesk/runner/sshtest"
 )
 
@@ -16,42 +17,42 @@ import (
 // "already current".
 func TestRollbackToCurrentWhenHostsMoved(t *testing.T) {
 	c := sshtest.Start(t, 3)
-	e := newAPIEnv(t, apiOptions{})
-	repo := gitRepo(t)
-	root := e.login("root", rootPassword)
+	e := apitest.New(t, apitest.Options{})
+	repo := apitest.GitRepo(t, nil)
+	root := e.Login("root", apitest.RootPassword)
 	cfg := sshProjectConfig(repo, c, []int{0, 1}, []int{2})
 	cfg = strings.Replace(cfg, "    hosts:\n", "    on_failure: continue\n    hosts:\n", 1)
-	e.must(http.StatusCreated, "PUT", "/api/v1/projects/shop", root, cfg)
-	trustHosts(e, root, c, []int{0, 1})
+	e.Must(http.StatusCreated, "PUT", "/api/v1/projects/shop", root, cfg)
+	e.As(root).TrustHosts(c, 0, 1)
 	open := func(branch string) string {
 		t.Helper()
-		r := e.must(http.StatusCreated, "POST", "/api/v1/releases", root,
+		r := e.Must(http.StatusCreated, "POST", "/api/v1/releases", root,
 			map[string]any{"project": "shop", "branch": branch, "create_branch": true, "title": branch})
-		return str(r.Body, "release", "id")
+		return apitest.Str(r.Body, "release", "id")
 	}
 	res, _ := deployAndWait(e, root, open("first"), "test", "succeeded")
-	v1 := str(res, "version")
+	v1 := apitest.Str(res, "version")
 
-	gitCommit(t, repo, "master", "index.html", "v2\n")
+	apitest.GitCommit(t, repo, "master", map[string]string{"index.html": "v2\n"}, "change index.html")
 	c.Kill(1)
 	res, _ = deployAndWait(e, root, open("second"), "test", "failed")
-	assertHostRuns(t, c, 0, str(res, "version"))
+	assertHostRuns(t, c, 0, apitest.Str(res, "version"))
 	assertHostRuns(t, c, 1, v1)
 	c.Restart(1)
 
-	r := e.call("POST", "/api/v1/projects/shop/environments/test/rollback", root,
+	r := e.Call("POST", "/api/v1/projects/shop/environments/test/rollback", root,
 		map[string]any{"version": v1, "reason": "host 0 runs the failed version"})
 	if r.Status != http.StatusAccepted {
 		t.Fatalf("rollback to the current version while a host runs another: %d %s", r.Status, r.Raw)
 	}
-	if dep := e.waitDeployment(root, str(r.Body, "deployment"), time.Minute); dep["state"] != "succeeded" {
+	if dep := e.WaitDeployment(root, apitest.Str(r.Body, "deployment"), time.Minute); dep["state"] != "succeeded" {
 		t.Fatalf("rollback: %v %v", dep["state"], dep["error"])
 	}
 	assertHostRuns(t, c, 0, v1)
 	assertHostRuns(t, c, 1, v1)
 	// Now every host runs it: the same rollback is refused.
-	r = e.call("POST", "/api/v1/projects/shop/environments/test/rollback", root, map[string]any{"version": v1, "reason": "again"})
-	if r.Status != http.StatusConflict || !strings.Contains(r.errMessage(), "already current") {
+	r = e.Call("POST", "/api/v1/projects/shop/environments/test/rollback", root, map[string]any{"version": v1, "reason": "again"})
+	if r.Status != http.StatusConflict || !strings.Contains(r.ErrMessage(), "already current") {
 		t.Errorf("rollback to what every host runs: %d %s", r.Status, r.Raw)
 	}
 }

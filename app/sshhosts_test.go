@@ -1,4 +1,4 @@
-package app
+package app_test
 
 import (
 	"fmt"
@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"releasedesk/app/httpapi/apitest"
 	"releasedesk/runner/sshtest"
 )
 
@@ -59,26 +60,13 @@ environments:
 
 // hostKeyState asks GET /api/v1/hosts/key about host i and checks the
 // offered key is the one the host really has.
-func hostKeyState(e *apiEnv, token string, c *sshtest.Cluster, i int) map[string]any {
-	e.t.Helper()
-	r := e.must(http.StatusOK, "GET", "/api/v1/hosts/key?addr="+url.QueryEscape(c.Hosts[i].Addr), token, nil)
-	if got, want := str(r.Body, "fingerprint"), ssh.FingerprintSHA256(c.HostKey(i)); got != want {
-		e.t.Fatalf("host %d offers %s, its key is %s", i, got, want)
+func hostKeyState(e *apitest.Env, token string, c *sshtest.Cluster, i int) map[string]any {
+	e.T.Helper()
+	r := e.Must(http.StatusOK, "GET", "/api/v1/hosts/key?addr="+url.QueryEscape(c.Hosts[i].Addr), token, nil)
+	if got, want := apitest.Str(r.Body, "fingerprint"), ssh.FingerprintSHA256(c.HostKey(i)); got != want {
+		e.T.Fatalf("host %d offers %s, its key is %s", i, got, want)
 	}
 	return r.Body
-}
-
-// trustHosts trusts each host's key as root, scanned through the API.
-func trustHosts(e *apiEnv, root string, c *sshtest.Cluster, idx []int) {
-	e.t.Helper()
-	for _, i := range idx {
-		k := hostKeyState(e, root, c, i)
-		r := e.must(http.StatusOK, "POST", "/api/v1/hosts/trust", root,
-			map[string]any{"addr": c.Hosts[i].Addr, "key": str(k, "key")})
-		if str(r.Body, "state") != "trusted" || str(r.Body, "trusted_by") != "root" {
-			e.t.Fatalf("trust host %d: %s", i, r.Raw)
-		}
-	}
 }
 
 // assertHostRuns checks, on host i's own disk, that current points to
@@ -117,12 +105,12 @@ func assertHookRan(t *testing.T, c *sshtest.Cluster, i int, version string) {
 // deployAndWait asks for a deployment of release id to env as token and
 // waits for it; it fails the test unless the deployment ends in want.
 // It returns the deploy answer and the finished deployment.
-func deployAndWait(e *apiEnv, token, id, env, want string) (map[string]any, map[string]any) {
-	e.t.Helper()
-	r := e.must(http.StatusAccepted, "POST", "/api/v1/releases/"+id+"/deploy", token, map[string]any{"env": env})
-	dep := e.waitDeployment(token, str(r.Body, "deployment"), 2*time.Minute)
+func deployAndWait(e *apitest.Env, token, id, env, want string) (map[string]any, map[string]any) {
+	e.T.Helper()
+	r := e.Must(http.StatusAccepted, "POST", "/api/v1/releases/"+id+"/deploy", token, map[string]any{"env": env})
+	dep := e.WaitDeployment(token, apitest.Str(r.Body, "deployment"), 2*time.Minute)
 	if dep["state"] != want {
-		e.t.Fatalf("deploy release %s to %s: %v, want %s: %v", id, env, dep["state"], want, dep)
+		e.T.Fatalf("deploy release %s to %s: %v, want %s: %v", id, env, dep["state"], want, dep)
 	}
 	return r.Body, dep
 }
@@ -139,15 +127,15 @@ func gitRev(t *testing.T, repo, rev string) string {
 
 // refused calls and checks the answer is status with a message holding
 // every one of words.
-func refused(e *apiEnv, status int, method, path, token string, body any, words ...string) apiResp {
-	e.t.Helper()
-	r := e.call(method, path, token, body)
+func refused(e *apitest.Env, status int, method, path, token string, body any, words ...string) apitest.Resp {
+	e.T.Helper()
+	r := e.Call(method, path, token, body)
 	if r.Status != status {
-		e.t.Fatalf("%s %s: status %d, want %d: %s", method, path, r.Status, status, r.Raw)
+		e.T.Fatalf("%s %s: status %d, want %d: %s", method, path, r.Status, status, r.Raw)
 	}
 	for _, w := range words {
-		if !strings.Contains(r.errMessage(), w) {
-			e.t.Fatalf("%s %s: message %q lacks %q", method, path, r.errMessage(), w)
+		if !strings.Contains(r.ErrMessage(), w) {
+			e.T.Fatalf("%s %s: message %q lacks %q", method, path, r.ErrMessage(), w)
 		}
 	}
 	return r

@@ -1,4 +1,4 @@
-package app
+package app_test
 
 import (
 	"bufio"
@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +20,10 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"releasedesk/app"
+	"releasedesk/app/cli"
+	"releasedesk/app/httpapi"
+	"releasedesk/app/httpapi/apitest"
 	"releasedesk/events"
 	"releasedesk/runner/sshtest"
 )
@@ -66,40 +71,40 @@ func TestUIEndToEnd(t *testing.T) {
 	logger.SetOutput(logFile)
 	logger.SetLevel(logrus.InfoLevel)
 	dir := t.TempDir()
-	desk, err := OpenDesk(context.Background(), DeskConfig{Data: DataDir{Path: dir}, Logger: logger})
+	desk, err := app.OpenDesk(context.Background(), app.DeskConfig{Data: app.DataDir{Path: dir}, Logger: logger})
 	if err != nil {
 		t.Fatalf("OpenDesk: %v", err)
 	}
-	desk.Auth.argon = cheapArgon
-	if err := desk.Auth.CreateUser(context.Background(), SystemActor, "root", rootPassword, true, nil); err != nil {
+	desk.Auth.Argon = apitest.CheapArgon
+	if err := desk.Auth.CreateUser(context.Background(), app.SystemActor, "root", apitest.RootPassword, true, nil); err != nil {
 		t.Fatalf("create root: %v", err)
 	}
-	srv := httptest.NewServer(NewServer(ServerConfig{Desk: desk, Assets: assets, Logger: logger}))
+	srv := httptest.NewServer(httpapi.NewServer(httpapi.ServerConfig{Desk: desk, Assets: assets, Logger: logger}))
 	t.Cleanup(func() {
 		srv.CloseClientConnections()
 		srv.Close()
 		desk.Close()
 	})
-	e := &apiEnv{t: t, dir: dir, desk: desk, srv: srv, url: srv.URL}
+	e := &apitest.Env{T: t, Dir: dir, Desk: desk, URL: srv.URL}
 
 	// Five hosts, the repository, the project, the people; host keys trusted.
 	c := sshtest.Start(t, 5)
-	repo := gitRepo(t)
+	repo := apitest.GitRepo(t, nil)
 	// A branch with a commit of its own, for the second release (opened
 	// from an existing branch; the first one creates its branch).
 	gitBranch(t, repo, "feature-2")
-	gitCommit(t, repo, "feature-2", "search.html", "search\n")
-	rootTok := e.login("root", rootPassword)
+	apitest.GitCommit(t, repo, "feature-2", map[string]string{"search.html": "search\n"}, "change search.html")
+	rootTok := e.Login("root", apitest.RootPassword)
 	testHosts, prodHosts := []int{0, 1}, []int{2, 3, 4}
 	// A pre_release hook that prints, so every host has output to show.
 	cfg := strings.Replace(sshProjectConfig(repo, c, testHosts, prodHosts), "hooks:\n",
 		"hooks:\n  pre_release: 'echo \"releasing $RELEASEDESK_VERSION on $(hostname)\"; ls'\n", 1)
-	e.must(http.StatusCreated, "PUT", "/api/v1/projects/shop", rootTok, cfg)
+	e.Must(http.StatusCreated, "PUT", "/api/v1/projects/shop", rootTok, cfg)
 	type person struct {
 		Name     string `json:"name"`
 		Password string `json:"password"`
 	}
-	people := map[string]person{"admin": {"root", rootPassword}}
+	people := map[string]person{"admin": {"root", apitest.RootPassword}}
 	for _, p := range []struct {
 		role, name string
 		roles      []string
@@ -111,10 +116,10 @@ func TestUIEndToEnd(t *testing.T) {
 		{"approver", "alice", []string{"approver"}},
 		{"manager", "max", []string{"manager"}},
 	} {
-		e.addUser(rootTok, p.name, false, map[string][]string{"shop": p.roles})
+		e.AddUser(rootTok, p.name, false, map[string][]string{"shop": p.roles})
 		people[p.role] = person{p.name, p.name + "-password-1"}
 	}
-	trustHosts(e, rootTok, c, append(append([]int{}, testHosts...), prodHosts...))
+	e.As(rootTok).TrustHosts(c, append(slices.Clone(testHosts), prodHosts...)...)
 
 	usersJSON, _ := json.Marshal(people)
 	hostsJSON := func(idx []int) string {
@@ -147,20 +152,20 @@ func TestUIEndToEnd(t *testing.T) {
 	// Offline review: the log exported, opened with `releasedesk open`.
 	// An open release goes in first: online its requester could deploy or
 	// cancel it, so offline its page must offer nothing.
-	devTok := e.login(people["developer"].Name, people["developer"].Password)
-	open := e.must(http.StatusCreated, "POST", "/api/v1/releases", devTok,
+	devTok := e.Login(people["developer"].Name, people["developer"].Password)
+	open := e.Must(http.StatusCreated, "POST", "/api/v1/releases", devTok,
 		map[string]any{"project": "shop", "branch": "feature-3", "create_branch": true, "title": "Third, still open"})
 	if a := open.Body["actions"]; !strings.Contains(fmt.Sprint(a), "cancel") {
 		t.Fatalf("the open release offers its requester %v online, want cancel among them", a)
 	}
-	export := e.must(http.StatusOK, "GET", "/api/v1/audit/export?format=jsonl", rootTok, nil)
+	export := e.Must(http.StatusOK, "GET", "/api/v1/audit/export?format=jsonl", rootTok, nil)
 	archive := filepath.Join(artifacts, "audit.jsonl")
 	if err := os.WriteFile(archive, export.Raw, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	offURL, stop := openArchive(t, assets, archive)
 	start = time.Now()
-	offlineOK := runE2E(t, node, root, "offline", append(env, "RD_OFFLINE_URL="+offURL, "RD_OFFLINE_RELEASE="+str(open.Body, "release", "id")))
+	offlineOK := runE2E(t, node, root, "offline", append(env, "RD_OFFLINE_URL="+offURL, "RD_OFFLINE_RELEASE="+apitest.Str(open.Body, "release", "id")))
 	stop()
 	t.Logf("offline scenarios: %v", time.Since(start).Round(time.Second))
 
@@ -176,11 +181,14 @@ func repoRoot(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	root := filepath.Dir(wd)
-	if !fileExists(filepath.Join(root, "go.mod")) || !fileExists(filepath.Join(root, "frontend", "package.json")) {
-		t.Fatalf("cannot find the repository root above %s", wd)
+	for dir := wd; ; dir = filepath.Dir(dir) {
+		if fileExists(filepath.Join(dir, "go.mod")) && fileExists(filepath.Join(dir, "frontend", "package.json")) {
+			return dir
+		}
+		if dir == filepath.Dir(dir) {
+			t.Fatalf("cannot find the repository root above %s", wd)
+		}
 	}
-	return root
 }
 
 // uiPrerequisites fails, naming what to install, unless node, chromium
@@ -251,10 +259,10 @@ func runE2E(t *testing.T, node, root, phase string, env []string) bool {
 func openArchive(t *testing.T, assets fs.FS, file string) (string, func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	var out, errOut syncBuffer
+	var out, errOut apitest.Buffer
 	done := make(chan int, 1)
 	go func() {
-		done <- Main(ctx, assets, []string{"open", "--addr", "127.0.0.1:0", file}, strings.NewReader(""), &out, &errOut)
+		done <- cli.Main(ctx, assets, []string{"open", "--addr", "127.0.0.1:0", file}, strings.NewReader(""), &out, &errOut)
 	}()
 	var once sync.Once
 	stop := func() {
@@ -273,7 +281,7 @@ func openArchive(t *testing.T, assets fs.FS, file string) (string, func()) {
 	t.Cleanup(stop)
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		if m := urlLine.FindStringSubmatch(out.String()); m != nil {
+		if m := apitest.ServingLine.FindStringSubmatch(out.String()); m != nil {
 			return strings.TrimSuffix(m[1], "/"), stop
 		}
 		select {

@@ -73,7 +73,7 @@ func (a *Auth) Users() []UserView {
 // Account rules.
 const (
 	MinPasswordLen = 10   // characters
-	maxPasswordLen = 1024 // characters
+	MaxPasswordLen = 1024 // characters
 	maxReasonLen   = 500  // characters of a disable/enable reason
 )
 
@@ -99,8 +99,8 @@ func checkPassword(pw string) error {
 		return &InvalidError{Field: "password", Reason: "not valid UTF-8"}
 	case n < MinPasswordLen:
 		return &InvalidError{Field: "password", Reason: fmt.Sprintf("%d characters; at least %d are needed", n, MinPasswordLen)}
-	case n > maxPasswordLen:
-		return &InvalidError{Field: "password", Reason: fmt.Sprintf("%d characters; at most %d are allowed", n, maxPasswordLen)}
+	case n > MaxPasswordLen:
+		return &InvalidError{Field: "password", Reason: fmt.Sprintf("%d characters; at most %d are allowed", n, MaxPasswordLen)}
 	}
 	return nil
 }

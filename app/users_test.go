@@ -105,7 +105,7 @@ func TestCreateUserTwiceConflicts(t *testing.T) {
 // the winner's password alone.
 func TestConcurrentCreateUserOneWins(t *testing.T) {
 	f := newAuthFix(t)
-	other := &Auth{Log: f.log, Set: f.set, Creds: f.auth.Creds, Now: f.clock.Now, argon: cheapArgon}
+	other := &Auth{Log: f.log, Set: f.set, Creds: f.auth.Creds, Now: f.clock.Now, Argon: cheapArgon}
 	const n = 8
 	errs := make([]error, n)
 	var wg sync.WaitGroup
@@ -226,7 +226,7 @@ func TestBootstrapUserOnBadger(t *testing.T) {
 	if !strings.HasPrefix(mustPHC(t, f.auth, "root"), "$argon2id$v=19$m=65536,t=2,p=2$") {
 		t.Fatal("BootstrapUser did not use the default parameters")
 	}
-	f.auth.argon = defaultArgon
+	f.auth.Argon = DefaultArgon
 	tok, u, err := f.auth.Login(ctx, "root", fixPassword)
 	if err != nil {
 		t.Fatal(err)

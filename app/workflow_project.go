@@ -86,12 +86,18 @@ type HostKeyInfo struct {
 // ScanHostKey asks a host for its key (no login) and compares it with the
 // trusted one. Any signed-in user may look; trusting is an admin's.
 func (d *Desk) ScanHostKey(ctx context.Context, addr string) (HostKeyInfo, error) {
+	if d.Archive() {
+		return HostKeyInfo{}, &UnavailableError{Code: "read_only", Message: "offline review reaches no host"}
+	}
+	if addr == "" {
+		return HostKeyInfo{}, &InvalidError{Field: "addr", Reason: "is required: user@host:port or host:port"}
+	}
 	if err := checkHostAddr(addr); err != nil {
 		return HostKeyInfo{}, err
 	}
 	typ, fp, key, err := runner.ScanHostKey(ctx, addr, 10*time.Second)
 	if err != nil {
-		return HostKeyInfo{}, &apiError{Status: 502, Code: "host_unreachable", Message: err.Error()}
+		return HostKeyInfo{}, &UpstreamError{Code: "host_unreachable", Message: err.Error()}
 	}
 	info := HostKeyInfo{Addr: projections.HostPortOf(addr), KeyType: typ, Fingerprint: fp, Key: key, State: projections.KeyUnknown}
 	if k, ok := d.Set.Hosts.Key(addr); ok && k.Fingerprint != "" {

@@ -22,12 +22,12 @@ type OpenReleaseInput struct {
 	Note         string `json:"note"`
 }
 
-// activeStates are the states of a release still under way; allStates
+// activeStates are the states of a release still under way; ReleaseStates
 // adds the two it ends in.
 var (
 	activeStates = []string{projections.StateOpen, projections.StateTesting, projections.StateTested,
 		projections.StateApproved, projections.StateLive, projections.StateAccepted}
-	allStates = append(slices.Clip(activeStates), projections.StateCompleted, projections.StateCancelled)
+	ReleaseStates = append(slices.Clip(activeStates), projections.StateCompleted, projections.StateCancelled)
 )
 
 // Release returns one release, or a *NotFoundError.
@@ -181,7 +181,7 @@ func (d *Desk) DeployRelease(ctx context.Context, u UserView, id, envName string
 		if err := d.busy(p.ID, env.Name); err != nil {
 			return err
 		}
-		version, err := runner.NewVersion(d.now(), commit)
+		version, err := runner.NewVersion(d.NowUTC(), commit)
 		if err != nil {
 			return err
 		}

@@ -1,4 +1,4 @@
-package app
+package app_test
 
 import (
 	"fmt"
@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"releasedesk/app/httpapi/apitest"
 )
 
 // The workflow's rules written out as a table, independently of the code
@@ -124,16 +126,16 @@ func ruleExpect(action, state, actor string) ruleOutcome {
 // ruleWorld is one desk with the shop project, its people and a source
 // repository each release gets its own branch in.
 type ruleWorld struct {
-	e      *apiEnv
+	e      *apitest.Env
 	repo   string
 	tokens map[string]string // actor -> session token
 	n      int               // branches made
 }
 
 func newRuleWorld(t *testing.T) *ruleWorld {
-	e := newAPIEnv(t, apiOptions{})
-	repo := gitRepo(t)
-	root := e.login("root", rootPassword)
+	e := apitest.New(t, apitest.Options{})
+	repo := apitest.GitRepo(t, nil)
+	root := e.Login("root", apitest.RootPassword)
 	target := t.TempDir()
 	cfg := fmt.Sprintf(`id: shop
 repo: %s
@@ -147,27 +149,27 @@ environments:
     path: %s/prod
     approval: true
 `, repo, target, target)
-	e.must(http.StatusCreated, "PUT", "/api/v1/projects/shop", root, cfg)
+	e.Must(http.StatusCreated, "PUT", "/api/v1/projects/shop", root, cfg)
 	all := []string{"developer", "tester", "approver", "manager"}
 	w := &ruleWorld{e: e, repo: repo, tokens: map[string]string{"admin": root}}
 	for _, role := range all {
-		w.tokens[role] = e.addUser(root, role+"-user", false, map[string][]string{"shop": {role}})
+		w.tokens[role] = e.AddUser(root, role+"-user", false, map[string][]string{"shop": {role}})
 	}
-	w.tokens["norole"] = e.addUser(root, "nora", false, map[string][]string{"other": all})
-	w.tokens["self"] = e.addUser(root, "sam", false, map[string][]string{"shop": all})
+	w.tokens["norole"] = e.AddUser(root, "nora", false, map[string][]string{"other": all})
+	w.tokens["self"] = e.AddUser(root, "sam", false, map[string][]string{"shop": all})
 	return w
 }
 
 // on returns the world's API env reporting to t (a subtest).
-func (w *ruleWorld) on(t *testing.T) *apiEnv {
+func (w *ruleWorld) on(t *testing.T) *apitest.Env {
 	e := *w.e
-	e.t = t
+	e.T = t
 	return &e
 }
 
 // branch makes a new branch off master with a commit of its own, so each
 // release deploys a distinct commit (and so a distinct version).
-func (w *ruleWorld) branch(t *testing.T) string {
+func (w *ruleWorld) branch(t testing.TB) string {
 	t.Helper()
 	w.n++
 	name := fmt.Sprintf("rel-%d", w.n)
@@ -193,33 +195,33 @@ func (w *ruleWorld) branch(t *testing.T) string {
 
 // do takes action on release id as actor and returns the answer; an
 // accepted deployment is waited for, so the next step finds the stage free.
-func (w *ruleWorld) do(e *apiEnv, actor, action, id string) apiResp {
-	e.t.Helper()
+func (w *ruleWorld) do(e *apitest.Env, actor, action, id string) apitest.Resp {
+	e.T.Helper()
 	tok := w.tokens[actor]
 	path := "/api/v1/releases/" + id + "/"
-	var r apiResp
+	var r apitest.Resp
 	switch action {
 	case ruleDeployTest:
-		r = e.call("POST", path+"deploy", tok, map[string]any{"env": "test"})
+		r = e.Call("POST", path+"deploy", tok, map[string]any{"env": "test"})
 	case ruleDeployProd:
-		r = e.call("POST", path+"deploy", tok, map[string]any{"env": "production"})
+		r = e.Call("POST", path+"deploy", tok, map[string]any{"env": "production"})
 	case ruleTestPass:
-		r = e.call("POST", path+"test", tok, map[string]any{"passed": true, "note": "works"})
+		r = e.Call("POST", path+"test", tok, map[string]any{"passed": true, "note": "works"})
 	case ruleTestFail:
-		r = e.call("POST", path+"test", tok, map[string]any{"passed": false, "note": "broken"})
+		r = e.Call("POST", path+"test", tok, map[string]any{"passed": false, "note": "broken"})
 	case ruleApprove, ruleAccept:
-		r = e.call("POST", path+action, tok, map[string]any{"note": "fine"})
+		r = e.Call("POST", path+action, tok, map[string]any{"note": "fine"})
 	case ruleReject, ruleRefuse, ruleCancel:
-		r = e.call("POST", path+action, tok, map[string]any{"reason": "not now"})
+		r = e.Call("POST", path+action, tok, map[string]any{"reason": "not now"})
 	case ruleComplete:
-		r = e.call("POST", path+"complete", tok, nil)
+		r = e.Call("POST", path+"complete", tok, nil)
 	default:
-		e.t.Fatalf("unknown action %q", action)
+		e.T.Fatalf("unknown action %q", action)
 	}
 	if r.Status == http.StatusAccepted {
-		dep := str(r.Body, "deployment")
-		if got := e.waitDeployment(tok, dep, time.Minute); got["state"] != "succeeded" {
-			e.t.Fatalf("%s of release %s: deployment %s %v: %v", action, id, dep, got["state"], got)
+		dep := apitest.Str(r.Body, "deployment")
+		if got := e.WaitDeployment(tok, dep, time.Minute); got["state"] != "succeeded" {
+			e.T.Fatalf("%s of release %s: deployment %s %v: %v", action, id, dep, got["state"], got)
 		}
 	}
 	return r
@@ -227,11 +229,11 @@ func (w *ruleWorld) do(e *apiEnv, actor, action, id string) apiResp {
 
 // reach opens a release (as "self") on a fresh branch and drives it to
 // state by the usual people, each step checked.
-func (w *ruleWorld) reach(e *apiEnv, state string) string {
-	e.t.Helper()
-	r := e.must(http.StatusCreated, "POST", "/api/v1/releases", w.tokens["self"],
-		map[string]any{"project": "shop", "branch": w.branch(e.t), "title": "Release for " + state})
-	id := str(r.Body, "release", "id")
+func (w *ruleWorld) reach(e *apitest.Env, state string) string {
+	e.T.Helper()
+	r := e.Must(http.StatusCreated, "POST", "/api/v1/releases", w.tokens["self"],
+		map[string]any{"project": "shop", "branch": w.branch(e.T), "title": "Release for " + state})
+	id := apitest.Str(r.Body, "release", "id")
 	steps := map[string][][2]string{
 		"open":      nil,
 		"testing":   {{"developer", ruleDeployTest}},
@@ -244,11 +246,11 @@ func (w *ruleWorld) reach(e *apiEnv, state string) string {
 	}[state]
 	for _, s := range steps {
 		if r := w.do(e, s[0], s[1], id); r.Status >= 300 {
-			e.t.Fatalf("reaching %s: %s by %s: %d %s", state, s[1], s[0], r.Status, r.Raw)
+			e.T.Fatalf("reaching %s: %s by %s: %d %s", state, s[1], s[0], r.Status, r.Raw)
 		}
 	}
 	if got := w.state(e, id); got != state {
-		e.t.Fatalf("reaching %s: release %s is %s", state, id, got)
+		e.T.Fatalf("reaching %s: release %s is %s", state, id, got)
 	}
 	return id
 }
@@ -261,20 +263,20 @@ type releaseSnapshot struct {
 	allDeploys  int // the desk's
 }
 
-func (w *ruleWorld) snapshot(e *apiEnv, id string) releaseSnapshot {
-	e.t.Helper()
-	r := e.must(http.StatusOK, "GET", "/api/v1/releases/"+id, w.tokens["admin"], nil)
+func (w *ruleWorld) snapshot(e *apitest.Env, id string) releaseSnapshot {
+	e.T.Helper()
+	r := e.Must(http.StatusOK, "GET", "/api/v1/releases/"+id, w.tokens["admin"], nil)
 	tl, _ := r.Body["timeline"].([]any)
 	deps, _ := r.Body["release"].(map[string]any)["deployments"].([]any)
-	list := e.must(http.StatusOK, "GET", "/api/v1/deployments?limit=1", w.tokens["admin"], nil)
+	list := e.Must(http.StatusOK, "GET", "/api/v1/deployments?limit=1", w.tokens["admin"], nil)
 	total, _ := list.Body["total"].(float64)
-	return releaseSnapshot{state: str(r.Body, "release", "state"), timeline: len(tl), deployments: len(deps),
+	return releaseSnapshot{state: apitest.Str(r.Body, "release", "state"), timeline: len(tl), deployments: len(deps),
 		allDeploys: int(total)}
 }
 
-func (w *ruleWorld) state(e *apiEnv, id string) string {
-	e.t.Helper()
-	return str(e.must(http.StatusOK, "GET", "/api/v1/releases/"+id, w.tokens["admin"], nil).Body, "release", "state")
+func (w *ruleWorld) state(e *apitest.Env, id string) string {
+	e.T.Helper()
+	return apitest.Str(e.Must(http.StatusOK, "GET", "/api/v1/releases/"+id, w.tokens["admin"], nil).Body, "release", "state")
 }
 
 func TestWorkflowRulesEveryStateActionActor(t *testing.T) {
@@ -292,7 +294,7 @@ func TestWorkflowRulesEveryStateActionActor(t *testing.T) {
 						want = append(want, ruleOffer[action])
 					}
 				}
-				r := e.must(http.StatusOK, "GET", "/api/v1/releases/"+base, w.tokens[actor], nil)
+				r := e.Must(http.StatusOK, "GET", "/api/v1/releases/"+base, w.tokens[actor], nil)
 				var got []string
 				for _, a := range r.Body["actions"].([]any) {
 					got = append(got, a.(string))
@@ -320,11 +322,11 @@ func TestWorkflowRulesEveryStateActionActor(t *testing.T) {
 					}
 					switch want.status {
 					case http.StatusForbidden:
-						if rule := str(r.Body, "error", "rule"); !strings.Contains(rule, want.rule) {
+						if rule := apitest.Str(r.Body, "error", "rule"); !strings.Contains(rule, want.rule) {
 							t.Errorf("%s release, %s by %s: rule %q, want it to say %q", state, action, actor, rule, want.rule)
 						}
 					case http.StatusConflict:
-						if r.errCode() != "conflict" || !strings.Contains(r.errMessage(), state) {
+						if r.ErrCode() != "conflict" || !strings.Contains(r.ErrMessage(), state) {
 							t.Errorf("%s release, %s by %s: %s, want a conflict naming the state", state, action, actor, r.Raw)
 						}
 					}
@@ -360,19 +362,19 @@ func TestWorkflowRulesEveryStateActionActor(t *testing.T) {
 func TestWorkflowRulesAllowSelfTest(t *testing.T) {
 	w := newRuleWorld(t)
 	e := w.e
-	cfg := str(e.must(http.StatusOK, "GET", "/api/v1/projects/shop", w.tokens["admin"], nil).Body, "yaml")
-	e.must(http.StatusOK, "PUT", "/api/v1/projects/shop", w.tokens["admin"], cfg+"workflow:\n  allow_self_test: true\n")
+	cfg := apitest.Str(e.Must(http.StatusOK, "GET", "/api/v1/projects/shop", w.tokens["admin"], nil).Body, "yaml")
+	e.Must(http.StatusOK, "PUT", "/api/v1/projects/shop", w.tokens["admin"], cfg+"workflow:\n  allow_self_test: true\n")
 	id := w.reach(e, "testing")
-	r := e.must(http.StatusOK, "GET", "/api/v1/releases/"+id, w.tokens["self"], nil)
+	r := e.Must(http.StatusOK, "GET", "/api/v1/releases/"+id, w.tokens["self"], nil)
 	if got := fmt.Sprint(r.Body["actions"]); !strings.Contains(got, "test") {
 		t.Errorf("self-test allowed, but actions offered to the requester: %s", got)
 	}
 	r = w.do(e, "self", ruleTestPass, id)
-	if r.Status != http.StatusOK || str(r.Body, "release", "state") != "tested" || str(r.Body, "release", "tester") != "sam" {
+	if r.Status != http.StatusOK || apitest.Str(r.Body, "release", "state") != "tested" || apitest.Str(r.Body, "release", "tester") != "sam" {
 		t.Fatalf("self-test on a project that allows it: %d %s", r.Status, r.Raw)
 	}
 	r = w.do(e, "self", ruleApprove, id)
-	if r.Status != http.StatusForbidden || !strings.Contains(str(r.Body, "error", "rule"), "nobody approves their own release") {
+	if r.Status != http.StatusForbidden || !strings.Contains(apitest.Str(r.Body, "error", "rule"), "nobody approves their own release") {
 		t.Fatalf("self-approval with self-tests allowed: %d %s", r.Status, r.Raw)
 	}
 }

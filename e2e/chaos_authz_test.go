@@ -12,6 +12,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"releasedesk/app/httpapi"
+	"releasedesk/app/httpapi/apitest"
 )
 
 // Every route without a token, with a revoked token, and with each role
@@ -19,7 +22,7 @@ import (
 func TestChaosAuthorization(t *testing.T) {
 	t.Parallel()
 	rep := newChaosReport(t, 7, "authz", "Authorization on every route; static files",
-		"Every route of `app/api_routes.go` but login and health is sent with no token, with a "+
+		"Every route of the API's table (`app/httpapi/api_routes.go`) but login and health is sent with no token, with a "+
 			"malformed token, with a revoked session token and with a revoked personal token: each must "+
 			"answer 401 with a JSON error. Every route restricted by role is sent, with a valid body, by "+
 			"each user whose roles must not use it (developer, tester, approver, manager, a user with no "+
@@ -31,21 +34,21 @@ func TestChaosAuthorization(t *testing.T) {
 	f := newChaosFleet(t, chaosOpts{hosts: 2, files: 5})
 	f.commit()
 	depID, version := f.deploy()
-	if d := f.root.waitDeployment(depID, 2*time.Minute); d["state"] != "succeeded" {
+	if d := f.root.WaitDeployment(depID, 2*time.Minute); d["state"] != "succeeded" {
 		t.Fatalf("deployment: %v", d)
 	}
 	f.commit()
 	dep2, _ := f.deploy()
-	f.root.waitDeployment(dep2, 2*time.Minute)
+	f.root.WaitDeployment(dep2, 2*time.Minute)
 	rel := f.release
 	// A second release to decide on.
 	// Tokens to revoke: a session and a personal token of dev.
-	revokedSession := login(t, f.app.URL, "dev", chaosPassword)
-	revokedSession.must(http.StatusNoContent, "POST", "/api/v1/logout", nil)
-	pt := f.users["dev"].must(http.StatusCreated, "POST", "/api/v1/tokens", map[string]any{"name": "to revoke"})
-	personal := &client{t: t, base: f.app.URL, token: pt.Body["token"].(string), http: &http.Client{Timeout: time.Minute}}
-	f.users["dev"].must(http.StatusNoContent, "DELETE", "/api/v1/tokens/"+pt.Body["info"].(map[string]any)["id"].(string), nil)
-	rootTok := f.root.must(http.StatusOK, "GET", "/api/v1/tokens", nil).Body["tokens"].([]any)[0].(map[string]any)["id"].(string)
+	revokedSession := apitest.Login(t, f.app.URL, "dev", chaosPassword)
+	revokedSession.Must(http.StatusNoContent, "POST", "/api/v1/logout", nil)
+	pt := f.users["dev"].Must(http.StatusCreated, "POST", "/api/v1/tokens", map[string]any{"name": "to revoke"})
+	personal := &apitest.Caller{T: t, Client: httpapi.Client{Base: f.app.URL, Token: pt.Body["token"].(string), HTTP: &http.Client{Timeout: time.Minute}}}
+	f.users["dev"].Must(http.StatusNoContent, "DELETE", "/api/v1/tokens/"+pt.Body["info"].(map[string]any)["id"].(string), nil)
+	rootTok := f.root.Must(http.StatusOK, "GET", "/api/v1/tokens", nil).Body["tokens"].([]any)[0].(map[string]any)["id"].(string)
 	pos0, hash0, _ := chaosHead(f.app.URL)
 
 	// Each route: a concrete path, a body, and who must be refused (by role).
@@ -111,15 +114,15 @@ func TestChaosAuthorization(t *testing.T) {
 		"GET /api/v1/audit/verify":             {path: "/api/v1/audit/verify"},
 		"GET /api/v1/stream":                   {path: "/api/v1/stream?since=0"},
 	}
-	anon := &client{t: t, base: f.app.URL, http: &http.Client{Timeout: time.Minute}}
-	bogus := &client{t: t, base: f.app.URL, token: "rd_" + strings.Repeat("A", 43), http: &http.Client{Timeout: time.Minute}}
+	anon := &apitest.Caller{T: t, Client: httpapi.Client{Base: f.app.URL, HTTP: &http.Client{Timeout: time.Minute}}}
+	bogus := &apitest.Caller{T: t, Client: httpapi.Client{Base: f.app.URL, Token: "rd_" + strings.Repeat("A", 43), HTTP: &http.Client{Timeout: time.Minute}}}
 	callers := []struct {
 		name string
-		c    *client
+		c    *apitest.Caller
 	}{{"no token", anon}, {"a malformed token", bogus}, {"a revoked session", revokedSession}, {"a revoked personal token", personal}}
 	var tries, bad int
 	var problems []string
-	send := func(c *client, method string, r rt) reply {
+	send := func(c *apitest.Caller, method string, r rt) apitest.Resp {
 		var body []byte
 		ctype := "application/json"
 		switch b := r.body.(type) {
@@ -129,9 +132,9 @@ func TestChaosAuthorization(t *testing.T) {
 		default:
 			body = chaosMustJSON(b)
 		}
-		res, err := c.tryRawCT(method, r.path, body, ctype)
+		res, err := tryRawCT(c, method, r.path, body, ctype)
 		if err != nil {
-			return reply{Status: -1, Raw: []byte(err.Error())}
+			return apitest.Resp{Status: -1, Raw: []byte(err.Error())}
 		}
 		return res
 	}

@@ -21,7 +21,7 @@ func TestChaosConcurrentDeploys(t *testing.T) {
 	f := newChaosFleet(t, chaosOpts{hosts: 3, files: 20})
 	for round := range rounds {
 		f.commit()
-		before := f.root.must(http.StatusOK, "GET", "/api/v1/deployments", nil).Body["total"].(float64)
+		before := f.root.Must(http.StatusOK, "GET", "/api/v1/deployments", nil).Body["total"].(float64)
 		var (
 			wg       sync.WaitGroup
 			gate     = make(chan struct{})
@@ -35,7 +35,7 @@ func TestChaosConcurrentDeploys(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				<-gate
-				r, err := f.users["dev"].try("POST", "/api/v1/releases/"+f.release+"/deploy", map[string]any{"env": "prod"})
+				r, err := f.users["dev"].Try("POST", "/api/v1/releases/"+f.release+"/deploy", map[string]any{"env": "prod"})
 				mu.Lock()
 				defer mu.Unlock()
 				if err != nil {
@@ -63,13 +63,13 @@ func TestChaosConcurrentDeploys(t *testing.T) {
 		if !ok {
 			t.Errorf("round %d: statuses %v, accepted %v, unclear answers %q", round, statuses, accepted, bad)
 		}
-		after := f.root.must(http.StatusOK, "GET", "/api/v1/deployments", nil).Body["total"].(float64)
+		after := f.root.Must(http.StatusOK, "GET", "/api/v1/deployments", nil).Body["total"].(float64)
 		if after-before != 1 {
 			ok = false
 			t.Errorf("round %d: %v new deployments, want 1", round, after-before)
 		}
 		if len(accepted) == 1 {
-			if d := f.root.waitDeployment(accepted[0], 2*time.Minute); d["state"] != "succeeded" {
+			if d := f.root.WaitDeployment(accepted[0], 2*time.Minute); d["state"] != "succeeded" {
 				ok = false
 				t.Errorf("round %d: the one deployment: %v %v", round, d["state"], d["error"])
 			}

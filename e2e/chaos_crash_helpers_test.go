@@ -33,7 +33,7 @@ func (f *chaosFleet) chaosCrashRestart(t *testing.T, run func(rec *chaosSseRecor
 	if err != nil {
 		return nil, fmt.Errorf("health: %w", err)
 	}
-	rec := chaosFollowStream(t, f.app.URL, f.root.token, headPos)
+	rec := chaosFollowStream(t, f.app.URL, f.root.Client.Token, headPos)
 	type head struct {
 		pos  uint64
 		hash string
@@ -153,7 +153,7 @@ func chaosCrashEnded(rec *chaosSseRecorder, stream string) bool {
 // chaosCrashRecorded is what the app says each host of prod runs (GET
 // .../versions), by address.
 func (f *chaosFleet) chaosCrashRecorded() (map[string]string, error) {
-	r := f.root.call("GET", "/api/v1/projects/fleet/environments/prod/versions", nil)
+	r := f.root.Call("GET", "/api/v1/projects/fleet/environments/prod/versions", nil)
 	if r.Status != http.StatusOK {
 		return nil, fmt.Errorf("versions: %d %s", r.Status, r.Raw)
 	}

@@ -65,7 +65,7 @@ func TestChaosKillDuringDeploy(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rec = chaosFollowStream(t, f.app.URL, f.root.token, pos)
+			rec = chaosFollowStream(t, f.app.URL, f.root.Client.Token, pos)
 		}
 		id, prev = f.deploy()
 		if rec != nil {
@@ -74,7 +74,7 @@ func TestChaosKillDuringDeploy(t *testing.T) {
 			}
 			rec.close()
 		}
-		if d, _ := f.root.waitFor(id, 2*time.Minute, func(d map[string]any) bool { return chaosTerminal(d["state"]) }); d["state"] != "succeeded" {
+		if d, _ := waitFor(f.root, id, 2*time.Minute, func(d map[string]any) bool { return chaosTerminal(d["state"]) }); d["state"] != "succeeded" {
 			t.Fatalf("clean deployment: %v\n%s", d, f.app.Log())
 		}
 		length = time.Since(start)
@@ -192,7 +192,7 @@ func (f *chaosFleet) killTrial(t *testing.T, trial int, length time.Duration, pr
 	}
 	if f.opts.batch != batch {
 		f.opts.batch = batch
-		if r := f.root.call("PUT", "/api/v1/projects/fleet", f.projectYAML()); r.Status != http.StatusOK {
+		if r := f.root.Call("PUT", "/api/v1/projects/fleet", f.projectYAML()); r.Status != http.StatusOK {
 			return fail("configure batch %d: %d %s", batch, r.Status, r.Raw)
 		}
 	}
@@ -203,7 +203,7 @@ func (f *chaosFleet) killTrial(t *testing.T, trial int, length time.Duration, pr
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r, err := dev.try("POST", "/api/v1/releases/"+f.release+"/deploy", map[string]any{"env": "prod"})
+			r, err := dev.Try("POST", "/api/v1/releases/"+f.release+"/deploy", map[string]any{"env": "prod"})
 			if err == nil && r.Status == http.StatusAccepted {
 				depID, _ = r.Body["deployment"].(string)
 				depVersion, _ = r.Body["version"].(string)
@@ -241,7 +241,7 @@ func (f *chaosFleet) killTrial(t *testing.T, trial int, length time.Duration, pr
 	}
 	// The deployment: the one acknowledged, or whichever was written.
 	if depID == "" {
-		r := f.root.must(http.StatusOK, "GET", "/api/v1/deployments?limit=1", nil)
+		r := f.root.Must(http.StatusOK, "GET", "/api/v1/deployments?limit=1", nil)
 		if ds, _ := r.Body["deployments"].([]any); len(ds) > 0 {
 			d := ds[0].(map[string]any)
 			if v, _ := d["version"].(string); v != *prev {
@@ -253,7 +253,7 @@ func (f *chaosFleet) killTrial(t *testing.T, trial int, length time.Duration, pr
 		k.states["never written"]++
 		return f.settle(t, trial, *prev, fail)
 	}
-	dep, ok := f.root.waitFor(depID, 30*time.Second, func(d map[string]any) bool { return chaosTerminal(d["state"]) })
+	dep, ok := waitFor(f.root, depID, 30*time.Second, func(d map[string]any) bool { return chaosTerminal(d["state"]) })
 	if !ok {
 		return fail("deployment %s still %v after restart", depID, dep["state"])
 	}
@@ -294,7 +294,7 @@ func (f *chaosFleet) killTrial(t *testing.T, trial int, length time.Duration, pr
 	}
 	if trial%2 == 1 {
 		// Nothing moved: every host still runs prev, already current.
-		r := f.users["dev"].call("POST", "/api/v1/projects/fleet/environments/prod/rollback",
+		r := f.users["dev"].Call("POST", "/api/v1/projects/fleet/environments/prod/rollback",
 			map[string]any{"version": *prev, "reason": fmt.Sprintf("chaos trial %d", trial)})
 		if r.Status != http.StatusConflict {
 			return fail("rollback to %s where no host moved: %d %s, want 409", *prev, r.Status, r.Raw)
@@ -310,11 +310,11 @@ func (f *chaosFleet) killTrial(t *testing.T, trial int, length time.Duration, pr
 
 // retryDeployment retries an interrupted deployment; it must succeed.
 func (f *chaosFleet) retryDeployment(id string, fail func(string, ...any) bool) bool {
-	r := f.users["dev"].call("POST", "/api/v1/deployments/"+id+"/retry", nil)
+	r := f.users["dev"].Call("POST", "/api/v1/deployments/"+id+"/retry", nil)
 	if r.Status != http.StatusAccepted {
 		return fail("retry of %s: %d %s", id, r.Status, r.Raw)
 	}
-	d := f.root.waitDeployment(id, 2*time.Minute)
+	d := f.root.WaitDeployment(id, 2*time.Minute)
 	if d["state"] != "succeeded" {
 		return fail("retry of %s: %v %v\n%s", id, d["state"], d["error"], f.app.Log())
 	}
@@ -330,7 +330,7 @@ func (f *chaosFleet) rollbackAfterCrash(t *testing.T, trial int, version string,
 	t.Helper()
 	body := map[string]any{"version": version, "reason": fmt.Sprintf("chaos trial %d", trial)}
 	start := func() (string, error) {
-		r, err := f.users["dev"].try("POST", "/api/v1/projects/fleet/environments/prod/rollback", body)
+		r, err := f.users["dev"].Try("POST", "/api/v1/projects/fleet/environments/prod/rollback", body)
 		switch {
 		case err != nil:
 			return "", err
@@ -345,7 +345,7 @@ func (f *chaosFleet) rollbackAfterCrash(t *testing.T, trial int, version string,
 		if err != nil {
 			return fail("rollback to %s after the crash: %v", version, err)
 		}
-		d := f.root.waitDeployment(id, 2*time.Minute)
+		d := f.root.WaitDeployment(id, 2*time.Minute)
 		if d["state"] != "succeeded" {
 			return fail("rollback %s: %v %v\n%s", id, d["state"], d["error"], f.app.Log())
 		}
@@ -372,7 +372,7 @@ func (f *chaosFleet) rollbackAfterCrash(t *testing.T, trial int, version string,
 	if err != nil {
 		return fail("rollback %s killed: %v", rbID, err)
 	}
-	d, done := f.root.waitFor(rbID, 30*time.Second, func(d map[string]any) bool { return chaosTerminal(d["state"]) })
+	d, done := waitFor(f.root, rbID, 30*time.Second, func(d map[string]any) bool { return chaosTerminal(d["state"]) })
 	if !done {
 		return fail("rollback %s still %v after restart", rbID, d["state"])
 	}
@@ -401,7 +401,7 @@ func (f *chaosFleet) rollbackAfterCrash(t *testing.T, trial int, version string,
 		k.rbThen["retried"]++
 		return f.retryDeployment(rbID, fail)
 	}
-	r := f.users["dev"].call("POST", "/api/v1/projects/fleet/environments/prod/rollback", body)
+	r := f.users["dev"].Call("POST", "/api/v1/projects/fleet/environments/prod/rollback", body)
 	if r.Status == http.StatusConflict && back == len(f.cl.Hosts) && strings.Contains(string(r.Raw), "already current") {
 		k.rbThen["nothing left to roll back"]++
 		return true // every host was back: the app may say so
@@ -411,7 +411,7 @@ func (f *chaosFleet) rollbackAfterCrash(t *testing.T, trial int, version string,
 	}
 	id := r.Body["deployment"].(string)
 	k.rbThen["rolled back again"]++
-	d = f.root.waitDeployment(id, 2*time.Minute)
+	d = f.root.WaitDeployment(id, 2*time.Minute)
 	if d["state"] != "succeeded" {
 		return fail("rollback %s after the interrupted %s: %v %v\n%s", id, rbID, d["state"], d["error"], f.app.Log())
 	}

@@ -12,6 +12,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"releasedesk/app/httpapi"
+	"releasedesk/app/httpapi/apitest"
 )
 
 // chaosStoreDamage is one way to damage a stopped (or killed) app's store.
@@ -147,13 +150,13 @@ func TestChaosDamagedStore(t *testing.T) {
 			data := filepath.Join(base, fmt.Sprintf("d%d", time.Now().UnixNano()))
 			addUser(t, data, "root", chaosPassword, true)
 			app := startApp(t, data)
-			root := login(t, app.URL, "root", chaosPassword)
-			tok := root.must(http.StatusCreated, "POST", "/api/v1/tokens", map[string]any{"name": "before"}).Body["token"].(string)
+			root := apitest.Login(t, app.URL, "root", chaosPassword)
+			tok := root.Must(http.StatusCreated, "POST", "/api/v1/tokens", map[string]any{"name": "before"}).Body["token"].(string)
 			for i := range 20 {
 				name := fmt.Sprintf("user%02d", i)
-				root.must(http.StatusCreated, "POST", "/api/v1/users", map[string]any{"name": name, "password": chaosPassword})
-				root.must(http.StatusOK, "POST", "/api/v1/users/"+name+"/disable", map[string]any{"reason": "chaos"})
-				root.must(http.StatusOK, "POST", "/api/v1/users/"+name+"/enable", map[string]any{"reason": "chaos"})
+				root.Must(http.StatusCreated, "POST", "/api/v1/users", map[string]any{"name": name, "password": chaosPassword})
+				root.Must(http.StatusOK, "POST", "/api/v1/users/"+name+"/disable", map[string]any{"reason": "chaos"})
+				root.Must(http.StatusOK, "POST", "/api/v1/users/"+name+"/enable", map[string]any{"reason": "chaos"})
 			}
 			head, hash, _ := chaosHead(app.URL)
 			if dmg.kill {
@@ -201,8 +204,8 @@ func chaosEssence(out string) string {
 	return code + chaosFirstLine(out)
 }
 
-// chaosAnswer is a reply in a few words: status, and the error's code and message.
-func chaosAnswer(r reply) string {
+// chaosAnswer is a apitest.Resp in a few words: status, and the error's code and message.
+func chaosAnswer(r apitest.Resp) string {
 	if e, ok := r.Body["error"].(map[string]any); ok {
 		return fmt.Sprintf("%d %v (%s)", r.Status, e["code"], chaosFirstLine(fmt.Sprint(e["message"])))
 	}
@@ -227,7 +230,7 @@ func chaosFirstLine(s string) string {
 func chaosDamagedStart(t *testing.T, data, token string) (outcome, why string) {
 	t.Helper()
 	cmd := exec.Command(sharedBinary(t), "serve", "--addr", "127.0.0.1:0", "--data", data, "--log-level", "warning")
-	out := &lockedBuffer{}
+	out := &apitest.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -255,15 +258,15 @@ func chaosDamagedStart(t *testing.T, data, token string) (outcome, why string) {
 			return "refused", fmt.Sprintf("refused to start: `%s`", msg)
 		default:
 		}
-		if m := servingRe.FindStringSubmatch(out.String()); m != nil {
-			base = m[1]
+		if m := apitest.ServingLine.FindStringSubmatch(out.String()); m != nil {
+			base = strings.TrimSuffix(m[1], "/")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	if base == "" {
 		return "hang", "neither served nor exited in 30 s"
 	}
-	c := &client{t: t, base: base, token: token, http: &http.Client{Timeout: 30 * time.Second}}
+	c := &apitest.Caller{T: t, Client: httpapi.Client{Base: base, Token: token, HTTP: &http.Client{Timeout: 30 * time.Second}}}
 	var h map[string]any
 	for {
 		h = nil
@@ -276,8 +279,8 @@ func chaosDamagedStart(t *testing.T, data, token string) (outcome, why string) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	w, _ := c.try("POST", "/api/v1/tokens", map[string]any{"name": "after"})
-	r, _ := c.try("GET", "/api/v1/users", nil)
+	w, _ := c.Try("POST", "/api/v1/tokens", map[string]any{"name": "after"})
+	r, _ := c.Try("GET", "/api/v1/users", nil)
 	why = fmt.Sprintf("served with health `%v` (%v); a write answered %s; a read %d",
 		h["status"], chaosFirstLine(fmt.Sprint(h["problem"])), chaosAnswer(w), r.Status)
 	switch {

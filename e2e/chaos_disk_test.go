@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"releasedesk/app/httpapi/apitest"
 )
 
 // chaosMountTmpfs mounts a tmpfs of size (e.g. "64m") at a new directory and
@@ -97,18 +99,18 @@ func dataDiskFullTrial(t *testing.T, rep *chaosReport, first bool) {
 	f := newChaosFleet(t, chaosOpts{hosts: 5, files: 40, big: 4 << 20, data: data})
 	f.commit()
 	id, cur := f.deploy()
-	if d := f.root.waitDeployment(id, 2*time.Minute); d["state"] != "succeeded" {
+	if d := f.root.WaitDeployment(id, 2*time.Minute); d["state"] != "succeeded" {
 		t.Fatalf("first deployment: %v\n%s", d, f.app.Log())
 	}
 	head, _, _ := chaosHead(f.app.URL)
-	rec := chaosFollowStream(t, f.app.URL, f.root.token, head)
+	rec := chaosFollowStream(t, f.app.URL, f.root.Client.Token, head)
 	f.commit()
 	id, next := f.deploy()
 	filler := filepath.Join(mnt, "filler")
 	deadline := time.Now().Add(time.Minute)
 	filled := false
 	for !filled && time.Now().Before(deadline) {
-		r := f.root.must(http.StatusOK, "GET", "/api/v1/deployments/"+id, nil)
+		r := f.root.Must(http.StatusOK, "GET", "/api/v1/deployments/"+id, nil)
 		if chaosTerminal(r.Body["state"]) {
 			t.Fatalf("the deployment ended before the disk filled: %v", r.Body["state"])
 		}
@@ -140,7 +142,7 @@ func dataDiskFullTrial(t *testing.T, rep *chaosReport, first bool) {
 		if !alive {
 			break
 		}
-		r, err := f.root.try("GET", "/api/v1/deployments/"+id, nil)
+		r, err := f.root.Try("GET", "/api/v1/deployments/"+id, nil)
 		if err == nil && r.Status == http.StatusOK && (chaosTerminal(r.Body["state"]) || r.Body["stalled"] != nil) {
 			dep = r.Body
 			break
@@ -149,14 +151,14 @@ func dataDiskFullTrial(t *testing.T, rep *chaosReport, first bool) {
 	}
 	stalled, _ := dep["stalled"].(string)
 	var health map[string]any
-	var write reply
+	var write apitest.Resp
 	if alive {
 		res, err := http.Get(f.app.URL + "/api/v1/health")
 		if err == nil {
 			_ = json.NewDecoder(res.Body).Decode(&health)
 			res.Body.Close()
 		}
-		write, _ = f.users["dev"].try("POST", "/api/v1/tokens", map[string]any{"name": "while full"})
+		write, _ = f.users["dev"].Try("POST", "/api/v1/tokens", map[string]any{"name": "while full"})
 	}
 	if first {
 		shown := fmt.Sprint(dep["state"])
@@ -205,7 +207,7 @@ func dataDiskFullTrial(t *testing.T, rep *chaosReport, first bool) {
 	// restart; then it is restarted all the same.
 	_ = os.Remove(filler)
 	if alive {
-		settled, ok := f.root.waitFor(id, 30*time.Second, func(d map[string]any) bool { return chaosTerminal(d["state"]) })
+		settled, ok := waitFor(f.root, id, 30*time.Second, func(d map[string]any) bool { return chaosTerminal(d["state"]) })
 		if !ok {
 			t.Errorf("30 s after the disk had room again the deployment is still %v (stalled %v)", settled["state"], settled["stalled"])
 		} else if first {
@@ -221,7 +223,7 @@ func dataDiskFullTrial(t *testing.T, rep *chaosReport, first bool) {
 	}
 	f.app = startApp(t, data)
 	f.relogin()
-	d, ok := f.root.waitFor(id, time.Minute, func(d map[string]any) bool { return chaosTerminal(d["state"]) })
+	d, ok := waitFor(f.root, id, time.Minute, func(d map[string]any) bool { return chaosTerminal(d["state"]) })
 	if !ok {
 		t.Fatalf("after restart the deployment is still %v", d["state"])
 	}
@@ -262,11 +264,11 @@ func dataDiskFullTrial(t *testing.T, rep *chaosReport, first bool) {
 		t.Error(err)
 	}
 	if d["state"] != "succeeded" {
-		r := f.users["dev"].call("POST", "/api/v1/deployments/"+id+"/retry", nil)
+		r := f.users["dev"].Call("POST", "/api/v1/deployments/"+id+"/retry", nil)
 		if r.Status != http.StatusAccepted {
 			t.Fatalf("retry: %d %s", r.Status, r.Raw)
 		}
-		if d := f.root.waitDeployment(id, 2*time.Minute); d["state"] != "succeeded" {
+		if d := f.root.WaitDeployment(id, 2*time.Minute); d["state"] != "succeeded" {
 			t.Fatalf("retry: %v %v", d["state"], d["error"])
 		}
 	}

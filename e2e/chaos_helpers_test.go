@@ -24,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"releasedesk/app/httpapi/apitest"
 	"releasedesk/runner/sshtest"
 )
 
@@ -149,8 +150,8 @@ type chaosFleet struct {
 	opts    chaosOpts
 	app     *appProc
 	data    string
-	root    *client
-	users   map[string]*client
+	root    *apitest.Caller
+	users   map[string]*apitest.Caller
 	cl      *sshtest.Cluster
 	repo    string
 	release string
@@ -176,13 +177,13 @@ func newChaosFleetWith(t *testing.T, o chaosOpts, setup func(*chaosFleet)) *chao
 	if o.parallel == 0 {
 		o.parallel = o.hosts
 	}
-	f := &chaosFleet{t: t, opts: o, data: o.data, users: map[string]*client{}}
+	f := &chaosFleet{t: t, opts: o, data: o.data, users: map[string]*apitest.Caller{}}
 	if f.data == "" {
 		f.data = t.TempDir()
 	}
 	addUser(t, f.data, "root", chaosPassword, true)
 	f.app = startApp(t, f.data, o.appEnv...)
-	f.root = login(t, f.app.URL, "root", chaosPassword)
+	f.root = apitest.Login(t, f.app.URL, "root", chaosPassword)
 	f.cl = sshtest.Start(t, o.hosts)
 	for i, h := range f.cl.Hosts {
 		p := h.Path
@@ -194,22 +195,22 @@ func newChaosFleetWith(t *testing.T, o chaosOpts, setup func(*chaosFleet)) *chao
 	if setup != nil {
 		setup(f)
 	}
-	f.repo = gitRepo(t, f.tree("base"))
-	f.root.must(http.StatusCreated, "PUT", "/api/v1/projects/fleet", f.projectYAML())
+	f.repo = apitest.GitRepo(t, f.tree("base"))
+	f.root.Must(http.StatusCreated, "PUT", "/api/v1/projects/fleet", f.projectYAML())
 	for name, role := range chaosRoles {
 		roles := map[string][]string{}
 		if role != "" {
 			roles["fleet"] = []string{role}
 		}
-		f.root.must(http.StatusCreated, "POST", "/api/v1/users",
+		f.root.Must(http.StatusCreated, "POST", "/api/v1/users",
 			map[string]any{"name": name, "password": chaosPassword, "roles": roles})
-		f.users[name] = login(t, f.app.URL, name, chaosPassword)
+		f.users[name] = apitest.Login(t, f.app.URL, name, chaosPassword)
 	}
-	f.root.trustAll(f.cl)
-	r := f.users["dev"].must(http.StatusCreated, "POST", "/api/v1/releases",
+	f.root.TrustHosts(f.cl)
+	r := f.users["dev"].Must(http.StatusCreated, "POST", "/api/v1/releases",
 		map[string]any{"project": "fleet", "branch": "r1", "create_branch": true, "title": "chaos"})
 	f.release = r.Body["release"].(map[string]any)["id"].(string)
-	gitRun(t, f.repo, "checkout", "-q", "r1")
+	apitest.Git(t, f.repo, "checkout", "-q", "r1")
 	return f
 }
 
@@ -261,7 +262,7 @@ func chaosFiles(n int, mark string) map[string]string {
 func (f *chaosFleet) commit() string {
 	f.commits++
 	mark := fmt.Sprintf("c%d", f.commits)
-	gitWrite(f.t, f.repo, f.tree(mark), mark)
+	apitest.GitCommit(f.t, f.repo, "", f.tree(mark), mark)
 	return mark
 }
 
@@ -279,16 +280,16 @@ func (f *chaosFleet) tree(mark string) map[string]string {
 // deploy asks for a deployment of the release to prod as dev.
 func (f *chaosFleet) deploy() (id, version string) {
 	f.t.Helper()
-	d := f.users["dev"].must(http.StatusAccepted, "POST", "/api/v1/releases/"+f.release+"/deploy", map[string]any{"env": "prod"})
+	d := f.users["dev"].Must(http.StatusAccepted, "POST", "/api/v1/releases/"+f.release+"/deploy", map[string]any{"env": "prod"})
 	return d.Body["deployment"].(string), d.Body["version"].(string)
 }
 
 // relogin points every client at a (re)started app and signs them in.
 func (f *chaosFleet) relogin() {
 	f.t.Helper()
-	f.root = login(f.t, f.app.URL, "root", chaosPassword)
+	f.root = apitest.Login(f.t, f.app.URL, "root", chaosPassword)
 	for name := range f.users {
-		f.users[name] = login(f.t, f.app.URL, name, chaosPassword)
+		f.users[name] = apitest.Login(f.t, f.app.URL, name, chaosPassword)
 	}
 }
 
@@ -350,8 +351,8 @@ func (f *chaosFleet) checkHosts() ([]string, error) {
 }
 
 // verify asks the app to walk the chain.
-func (f *chaosFleet) verify(c *client) error {
-	r := c.call("GET", "/api/v1/audit/verify", nil)
+func (f *chaosFleet) verify(c *apitest.Caller) error {
+	r := c.Call("GET", "/api/v1/audit/verify", nil)
 	if r.Status != http.StatusOK || r.Body["ok"] != true {
 		return fmt.Errorf("audit/verify: %d %s", r.Status, r.Raw)
 	}
@@ -398,8 +399,8 @@ type chaosEvent struct {
 }
 
 // export reads the whole log through GET /api/v1/audit/export?format=jsonl.
-func (f *chaosFleet) export(c *client) (map[uint64]chaosEvent, []byte, error) {
-	r := c.call("GET", "/api/v1/audit/export?format=jsonl", nil)
+func (f *chaosFleet) export(c *apitest.Caller) (map[uint64]chaosEvent, []byte, error) {
+	r := c.Call("GET", "/api/v1/audit/export?format=jsonl", nil)
 	if r.Status != http.StatusOK {
 		return nil, r.Raw, fmt.Errorf("export: %d %s", r.Status, r.Raw)
 	}
@@ -477,10 +478,10 @@ func (s *chaosSseRecorder) snapshot() map[uint64]chaosEvent {
 }
 
 // waitState polls a deployment until pred accepts it or timeout passes.
-func (c *client) waitFor(id string, timeout time.Duration, pred func(map[string]any) bool) (map[string]any, bool) {
+func waitFor(c *apitest.Caller, id string, timeout time.Duration, pred func(map[string]any) bool) (map[string]any, bool) {
 	deadline := time.Now().Add(timeout)
 	for {
-		r, err := c.try("GET", "/api/v1/deployments/"+url.PathEscape(id), nil)
+		r, err := c.Try("GET", "/api/v1/deployments/"+url.PathEscape(id), nil)
 		if err == nil && r.Status == http.StatusOK && pred(r.Body) {
 			return r.Body, true
 		}
@@ -515,7 +516,7 @@ func chaosHostsOf(dep map[string]any) map[string]map[string]any {
 // matchRecorded compares what the app says each host of prod runs (GET
 // .../versions) with the host's real current.
 func (f *chaosFleet) matchRecorded() error {
-	r := f.root.call("GET", "/api/v1/projects/fleet/environments/prod/versions", nil)
+	r := f.root.Call("GET", "/api/v1/projects/fleet/environments/prod/versions", nil)
 	if r.Status != http.StatusOK {
 		return fmt.Errorf("versions: %d %s", r.Status, r.Raw)
 	}

@@ -62,7 +62,7 @@ func TestChaosHostFaults(t *testing.T) {
 	})
 	f.commit()
 	id, cur := f.deploy()
-	if d := f.root.waitDeployment(id, 2*time.Minute); d["state"] != "succeeded" {
+	if d := f.root.WaitDeployment(id, 2*time.Minute); d["state"] != "succeeded" {
 		t.Fatalf("first deployment: %v\n%s", d, f.app.Log())
 	}
 	victimAddr := f.cl.Hosts[victim].Addr
@@ -96,7 +96,7 @@ func TestChaosHostFaults(t *testing.T) {
 				if n := f.cl.Accepted(victim); n != accepted {
 					return fmt.Errorf("host %d authenticated %d connections after its key changed", victim, n-accepted)
 				}
-				r := f.root.must(http.StatusOK, "GET", "/api/v1/hosts", nil)
+				r := f.root.Must(http.StatusOK, "GET", "/api/v1/hosts", nil)
 				for _, h := range r.Body["hosts"].([]any) {
 					h := h.(map[string]any)
 					if h["addr"] == victimAddr {
@@ -109,8 +109,8 @@ func TestChaosHostFaults(t *testing.T) {
 				return fmt.Errorf("GET /api/v1/hosts does not list %s", victimAddr)
 			},
 			mend: func() {
-				k := f.root.must(http.StatusOK, "GET", "/api/v1/hosts/key?addr="+url.QueryEscape(victimAddr), nil)
-				f.root.must(http.StatusOK, "POST", "/api/v1/hosts/trust", map[string]any{"addr": victimAddr, "key": k.Body["key"]})
+				k := f.root.Must(http.StatusOK, "GET", "/api/v1/hosts/key?addr="+url.QueryEscape(victimAddr), nil)
+				f.root.Must(http.StatusOK, "POST", "/api/v1/hosts/trust", map[string]any{"addr": victimAddr, "key": k.Body["key"]})
 			}},
 		{name: "hang at connect",
 			before: func() { frozenAt = time.Now(); f.cl.Freeze(victim) },
@@ -132,7 +132,7 @@ func TestChaosHostFaults(t *testing.T) {
 			}
 			for _, policy := range policies {
 				f.opts.onFailure = policy
-				f.root.must(http.StatusOK, "PUT", "/api/v1/projects/fleet", f.projectYAML())
+				f.root.Must(http.StatusOK, "PUT", "/api/v1/projects/fleet", f.projectYAML())
 				name := fmt.Sprintf("round %d, %s, %s", round, fl.name, policy)
 				missed := 0
 			again:
@@ -151,7 +151,7 @@ func TestChaosHostFaults(t *testing.T) {
 						injected := false
 						deadline := time.Now().Add(time.Minute)
 						for !injected && time.Now().Before(deadline) {
-							r := f.root.must(http.StatusOK, "GET", "/api/v1/deployments/"+id, nil)
+							r := f.root.Must(http.StatusOK, "GET", "/api/v1/deployments/"+id, nil)
 							if chaosTerminal(r.Body["state"]) {
 								break
 							}
@@ -165,14 +165,14 @@ func TestChaosHostFaults(t *testing.T) {
 							// Too quick to catch: not a trial. The
 							// deployment succeeded; go again from there.
 							fl.mend()
-							if d := f.root.waitDeployment(id, 3*time.Minute); d["state"] != "succeeded" {
+							if d := f.root.WaitDeployment(id, 3*time.Minute); d["state"] != "succeeded" {
 								return fail("the deployment ended %v before the fault could be injected", d["state"])
 							}
 							cur, skip = next, true
 							return true
 						}
 					}
-					d := f.root.waitDeployment(id, 3*time.Minute)
+					d := f.root.WaitDeployment(id, 3*time.Minute)
 					if strings.HasPrefix(fl.name, "hang") {
 						took := time.Since(frozenAt)
 						hangTook = append(hangTook, fmt.Sprintf("%s %s %.1f s", fl.name, policy, took.Seconds()))
@@ -215,11 +215,11 @@ func TestChaosHostFaults(t *testing.T) {
 						rep.note("%s: host 2 reported `%v`", fl.name, h["error"])
 					}
 					fl.mend()
-					r := f.users["dev"].call("POST", "/api/v1/deployments/"+id+"/retry", nil)
+					r := f.users["dev"].Call("POST", "/api/v1/deployments/"+id+"/retry", nil)
 					if r.Status != http.StatusAccepted {
 						return fail("retry: %d %s", r.Status, r.Raw)
 					}
-					if d := f.root.waitDeployment(id, 3*time.Minute); d["state"] != "succeeded" {
+					if d := f.root.WaitDeployment(id, 3*time.Minute); d["state"] != "succeeded" {
 						return fail("retry: %v %v", d["state"], d["error"])
 					}
 					cur = next

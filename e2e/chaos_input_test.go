@@ -1,9 +1,11 @@
 package e2e
 
 import (
-	"bufio"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/http"
 	"net/url"
@@ -15,23 +17,18 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"releasedesk/app/httpapi"
+	"releasedesk/app/httpapi/apitest"
 )
 
-// chaosRoutes reads the route patterns ("METHOD /api/v1/...") from
-// app/api_routes.go, so a route added there is one these tests cover.
+// chaosRoutes is every route pattern ("METHOD /api/v1/...") of the API's
+// table, so a route added there is one these tests cover.
 func chaosRoutes(t *testing.T) []string {
 	t.Helper()
-	src, err := os.ReadFile(filepath.Join("..", "app", "api_routes.go"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	re := regexp.MustCompile(`mux\.HandleFunc\("([A-Z]+ /api/v1/[^"]*)"`)
-	var out []string
-	for _, m := range re.FindAllStringSubmatch(string(src), -1) {
-		out = append(out, m[1])
-	}
+	out := httpapi.Routes()
 	if len(out) < 40 {
-		t.Fatalf("found only %d routes in app/api_routes.go", len(out))
+		t.Fatalf("found only %d routes in the API's table", len(out))
 	}
 	return out
 }
@@ -94,7 +91,7 @@ func chaosHostilePayloads(canary string) []string {
 func TestChaosHostileInput(t *testing.T) {
 	t.Parallel()
 	rep := newChaosReport(t, 6, "hostile", "Hostile input through every API route",
-		"Every route of `app/api_routes.go` that takes text (a path segment, a query parameter or a "+
+		"Every route of the API's table (`app/httpapi/api_routes.go`) that takes text (a path segment, a query parameter or a "+
 			"body field) gets each payload in each of its places: shell metacharacters (`;`, `|`, `||`), "+
 			"`$(...)`, backticks, newlines and CR LF, NUL bytes, a leading `-` (`-rf`, "+
 			"`--upload-pack=...`, `-oProxyCommand=...`), an `ext::` URL, `../` paths, encoded `../`, "+
@@ -112,7 +109,7 @@ func TestChaosHostileInput(t *testing.T) {
 	f := newChaosFleet(t, chaosOpts{hosts: 2, files: 5})
 	f.commit()
 	depID, version := f.deploy()
-	if d := f.root.waitDeployment(depID, 2*time.Minute); d["state"] != "succeeded" {
+	if d := f.root.WaitDeployment(depID, 2*time.Minute); d["state"] != "succeeded" {
 		t.Fatalf("deployment: %v", d)
 	}
 	payloads := chaosHostilePayloads(canary)
@@ -199,7 +196,7 @@ func TestChaosHostileInput(t *testing.T) {
 		if strings.HasPrefix(path, "/api/v1/logout") {
 			c = f.users["nobody"] // logging out must not end root's session
 		}
-		r, err := c.tryRaw(method, path, body)
+		r, err := tryRaw(c, method, path, body)
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("%s %s (%s): %v", method, chaosClip(path), what, err))
 			return
@@ -324,7 +321,7 @@ func TestChaosHostileInput(t *testing.T) {
 		check(route, br.method, br.path, append(append([]byte(`{"note":"`), big...), '"', '}'), "10 MB")
 	}
 	// 3. The project configuration: each payload in each text field.
-	cfg := f.root.must(http.StatusOK, "GET", "/api/v1/projects/fleet", nil).Body["project"].(map[string]any)["config"].(map[string]any)
+	cfg := f.root.Must(http.StatusOK, "GET", "/api/v1/projects/fleet", nil).Body["project"].(map[string]any)["config"].(map[string]any)
 	type cfgField struct {
 		name string
 		set  func(m map[string]any, v string)
@@ -452,20 +449,20 @@ func chaosHostileDeploy(t *testing.T, f *chaosFleet, cfg map[string]any, acc map
 		hosts = append(hosts, map[string]any{"addr": h.Addr, "path": f.paths[i] + "-hostile"})
 	}
 	e["hosts"] = hosts
-	r := f.root.call("PUT", "/api/v1/projects/hostile", m)
+	r := f.root.Call("PUT", "/api/v1/projects/hostile", m)
 	if r.Status != http.StatusOK && r.Status != http.StatusCreated {
 		return fmt.Sprintf("the project with every accepted value together was refused: %d %s", r.Status, chaosClip(string(r.Raw)))
 	}
-	r = f.root.call("POST", "/api/v1/releases", map[string]any{"project": "hostile", "branch": "h1", "create_branch": true, "title": "$(touch x)"})
+	r = f.root.Call("POST", "/api/v1/releases", map[string]any{"project": "hostile", "branch": "h1", "create_branch": true, "title": "$(touch x)"})
 	if r.Status != http.StatusCreated {
 		return fmt.Sprintf("a release of the hostile project: %d %s", r.Status, chaosClip(string(r.Raw)))
 	}
 	id := r.Body["release"].(map[string]any)["id"].(string)
-	d := f.root.call("POST", "/api/v1/releases/"+id+"/deploy", map[string]any{"env": "prod"})
+	d := f.root.Call("POST", "/api/v1/releases/"+id+"/deploy", map[string]any{"env": "prod"})
 	if d.Status != http.StatusAccepted {
 		return fmt.Sprintf("deploying the hostile project: %d %s", d.Status, chaosClip(string(d.Raw)))
 	}
-	dep := f.root.waitDeployment(d.Body["deployment"].(string), 2*time.Minute)
+	dep := f.root.WaitDeployment(d.Body["deployment"].(string), 2*time.Minute)
 	return fmt.Sprintf("the project holding every accepted value (%d excludes, %d shared, %d version files, %d hook variables) deployed to the hosts: %v %s",
 		len(m["exclude"].([]any)), len(m["shared"].([]any)), len(m["version_files"].([]any)), len(env), dep["state"], chaosFirstLine(fmt.Sprint(dep["error"])))
 }
@@ -506,53 +503,31 @@ func chaosClip(s string) string {
 
 // tryRaw sends body as is with Content-Type application/json (nil: no
 // body); a stream that answers 200 is closed after its headers.
-func (c *client) tryRaw(method, path string, body []byte) (reply, error) {
-	return c.tryRawCT(method, path, body, "application/json")
+func tryRaw(c *apitest.Caller, method, path string, body []byte) (apitest.Resp, error) {
+	return tryRawCT(c, method, path, body, "application/json")
 }
 
 // tryRawCT is tryRaw with another Content-Type.
-func (c *client) tryRawCT(method, path string, body []byte, ctype string) (reply, error) {
-	var rd *strings.Reader
+func tryRawCT(c *apitest.Caller, method, path string, body []byte, ctype string) (apitest.Resp, error) {
+	var send any
 	if body != nil {
-		rd = strings.NewReader(string(body))
+		send = httpapi.Raw{Data: body, ContentType: ctype}
 	}
-	var req *http.Request
-	var err error
-	if rd != nil {
-		req, err = http.NewRequest(method, c.base+path, rd)
-	} else {
-		req, err = http.NewRequest(method, c.base+path, nil)
-	}
-	if err != nil {
+	res, err := c.Client.Send(context.Background(), method, path, nil, send)
+	if errors.Is(err, httpapi.ErrNotSent) {
 		// A path Go will not even send is no answer of the app's: count it
 		// as refused by the client.
-		return reply{Status: 400, Body: map[string]any{"error": map[string]any{"code": "client", "message": err.Error()}}}, nil
+		return apitest.Resp{Status: 400, Body: map[string]any{"error": map[string]any{"code": "client", "message": err.Error()}}}, nil
 	}
-	if body != nil {
-		req.Header.Set("Content-Type", ctype)
-	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	res, err := c.http.Do(req)
 	if err != nil {
-		return reply{}, err
+		return apitest.Resp{}, err
 	}
 	defer res.Body.Close()
-	out := reply{Status: res.StatusCode}
+	out := apitest.Resp{Status: res.StatusCode}
 	if strings.HasPrefix(res.Header.Get("Content-Type"), "text/event-stream") {
 		return out, nil
 	}
-	sc := bufio.NewReader(res.Body)
-	raw := make([]byte, 0, 4096)
-	buf := make([]byte, 32*1024)
-	for {
-		n, err := sc.Read(buf)
-		raw = append(raw, buf[:n]...)
-		if err != nil || len(raw) > 64<<20 {
-			break
-		}
-	}
+	raw, _ := io.ReadAll(io.LimitReader(res.Body, 64<<20))
 	out.Raw = raw
 	_ = json.Unmarshal(raw, &out.Body)
 	return out, nil

@@ -49,22 +49,22 @@ func TestChaosSecrets(t *testing.T) {
 	f.relogin()
 	f.commit()
 	id1, _ := f.deploy()
-	d1 := f.root.waitDeployment(id1, 2*time.Minute)
+	d1 := f.root.WaitDeployment(id1, 2*time.Minute)
 	if d1["state"] != "succeeded" {
 		t.Fatalf("deployment: %v %v\n%s", d1["state"], d1["error"], f.app.Log())
 	}
 	// A failing hook right after printing them.
 	f.opts.hooks = strings.Replace(hooks, "  pre_release: "+q, "  pre_release: "+chaosJsonText(echo+"; exit 3"), 1)
-	f.root.must(http.StatusOK, "PUT", "/api/v1/projects/fleet", f.projectYAML())
+	f.root.Must(http.StatusOK, "PUT", "/api/v1/projects/fleet", f.projectYAML())
 	f.commit()
 	id2, _ := f.deploy()
-	if d := f.root.waitDeployment(id2, 2*time.Minute); d["state"] != "failed" {
+	if d := f.root.WaitDeployment(id2, 2*time.Minute); d["state"] != "failed" {
 		t.Fatalf("the failing deployment: %v", d["state"])
 	}
 	// Everything that could hold them.
 	places := map[string][]byte{}
 	get := func(name, path string) {
-		r := f.root.must(http.StatusOK, "GET", path, nil)
+		r := f.root.Must(http.StatusOK, "GET", path, nil)
 		places[name] = r.Raw
 	}
 	get("JSONL export", "/api/v1/audit/export?format=jsonl")
@@ -115,7 +115,7 @@ func chaosReplayStream(t *testing.T, f *chaosFleet) []byte {
 	t.Helper()
 	head, _, _ := chaosHead(f.app.URL)
 	req, _ := http.NewRequest("GET", f.app.URL+"/api/v1/stream?since=0", nil)
-	req.Header.Set("Authorization", "Bearer "+f.root.token)
+	req.Header.Set("Authorization", "Bearer "+f.root.Client.Token)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -52,6 +52,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"releasedesk/app/httpapi/apitest"
 )
 
 // Targets (issues 3, 4 and 6).
@@ -305,7 +307,7 @@ func (fb *fleetBench) apiLoad() {
 	last := fb.lastDeployment()
 	stop := make(chan struct{})
 	time.AfterFunc(5*time.Second, func() { close(stop) })
-	idle := apiLoad(f.app.URL, f.root.token, last, clients, stop)
+	idle := apiLoad(f.app.URL, f.root.Client.Token, last, clients, stop)
 	if idle.errs > 0 {
 		b.Fatalf("API with no deployment: %d errors of %d (first: %s)", idle.errs, idle.n, idle.firstErr)
 	}
@@ -315,7 +317,7 @@ func (fb *fleetBench) apiLoad() {
 	from := headPosition(f.root)
 	var subs []*sseSub
 	for range subscribers {
-		s, err := subscribe(f.app.URL, f.root.token, from)
+		s, err := subscribe(f.app.URL, f.root.Client.Token, from)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -326,7 +328,7 @@ func (fb *fleetBench) apiLoad() {
 	stop = make(chan struct{})
 	loaded := make(chan loadResult, 1)
 	t0 := time.Now()
-	go func() { loaded <- apiLoad(f.app.URL, f.root.token, id, clients, stop) }()
+	go func() { loaded <- apiLoad(f.app.URL, f.root.Client.Token, id, clients, stop) }()
 	d := f.wait(id, 30*time.Minute)
 	close(stop)
 	busy := <-loaded
@@ -371,7 +373,7 @@ func (fb *fleetBench) apiLoad() {
 }
 
 func (fb *fleetBench) lastDeployment() string {
-	r := fb.f.root.must(http.StatusOK, "GET", "/api/v1/deployments?limit=1", nil)
+	r := fb.f.root.Must(http.StatusOK, "GET", "/api/v1/deployments?limit=1", nil)
 	deps, _ := r.Body["deployments"].([]any)
 	if len(deps) == 0 {
 		fb.b.Fatal("no deployment")
@@ -449,7 +451,7 @@ func (fb *fleetBench) startup() {
 	small := filepath.Join(base, "small")
 	addUser(b, small, "root", "root-password-1", true)
 	app := startApp(b, small)
-	tok := login(b, app.URL, "root", "root-password-1").token
+	tok := apitest.Login(b, app.URL, "root", "root-password-1").Client.Token
 	app.Stop()
 	empty := fb.measureStart(small, tok)
 
@@ -462,18 +464,18 @@ func (fb *fleetBench) startup() {
 	gen := time.Since(t0)
 	addUser(b, big, "root", "root-password-1", true)
 	app = startApp(b, big)
-	c := login(b, app.URL, "root", "root-password-1")
+	c := apitest.Login(b, app.URL, "root", "root-password-1")
 	total := headPosition(c)
 	app.Stop()
 	ckpt := filepath.Join(big, "projections.checkpoint")
 	if err := os.Remove(ckpt); err != nil && !os.IsNotExist(err) {
 		b.Fatal(err)
 	}
-	rebuild := fb.measureStart(big, c.token)
+	rebuild := fb.measureStart(big, c.Client.Token)
 	if _, err := os.Stat(ckpt); err != nil {
 		b.Fatalf("no checkpoint after SIGTERM: %v", err)
 	}
-	fromCkpt := fb.measureStart(big, c.token)
+	fromCkpt := fb.measureStart(big, c.Client.Token)
 	fi, _ := os.Stat(ckpt)
 	var ckMB int64
 	if fi != nil {

@@ -30,6 +30,7 @@ import (
 	"testing"
 	"time"
 
+	"releasedesk/app/httpapi/apitest"
 	"releasedesk/runner/sshtest"
 )
 
@@ -60,7 +61,7 @@ func fleetDir(tb testing.TB, name string) string {
 type fleet struct {
 	tb      testing.TB
 	app     *appProc
-	root    *client
+	root    *apitest.Caller
 	cl      *sshtest.Cluster
 	repo    string
 	files   []string // the tree's files (relative), sorted
@@ -80,14 +81,14 @@ func newFleet(tb testing.TB, n, files int, bytes int64) *fleet {
 	data := filepath.Join(base, "data")
 	addUser(tb, data, "root", "root-password-1", true)
 	f.app = startApp(tb, data)
-	f.root = login(tb, f.app.URL, "root", "root-password-1")
+	f.root = apitest.Login(tb, f.app.URL, "root", "root-password-1")
 	f.repo, f.files = fleetRepo(tb, filepath.Join(base, "repo"), files, bytes)
 	f.configure("init", 1, 1)
-	f.root.trustAll(f.cl)
-	r := f.root.must(http.StatusCreated, "POST", "/api/v1/releases",
+	f.root.TrustHosts(f.cl)
+	r := f.root.Must(http.StatusCreated, "POST", "/api/v1/releases",
 		map[string]any{"project": "fleet", "branch": f.branch, "create_branch": true, "title": "fleet"})
 	f.release = r.Body["release"].(map[string]any)["id"].(string)
-	gitRun(tb, f.repo, "checkout", "-q", f.branch)
+	apitest.Git(tb, f.repo, "checkout", "-q", f.branch)
 	return f
 }
 
@@ -119,9 +120,9 @@ func fleetRepo(tb testing.TB, dir string, files int, bytes int64) (string, []str
 	if err := os.WriteFile(filepath.Join(dir, "VERSION"), []byte("dev\n"), 0o644); err != nil {
 		tb.Fatal(err)
 	}
-	gitRun(tb, dir, "init", "-q", "-b", "master")
-	gitRun(tb, dir, "add", "-A")
-	gitRun(tb, dir, "commit", "-q", "-m", "fleet tree")
+	apitest.Git(tb, dir, "init", "-q", "-b", "master")
+	apitest.Git(tb, dir, "add", "-A")
+	apitest.Git(tb, dir, "commit", "-q", "-m", "fleet tree")
 	sort.Strings(names)
 	return dir, names
 }
@@ -158,7 +159,7 @@ environments:
     hosts:
 %s`, f.repo, filepath.Join(f.cl.Hosts[0].Path, "warm"), f.cl.KeyPath, f.cl.Hosts[0].Addr,
 		filepath.Join(f.cl.Dir, "unused"), f.cl.KeyPath, parallel, batch, hosts.String())
-	r := f.root.call("PUT", "/api/v1/projects/fleet", doc)
+	r := f.root.Call("PUT", "/api/v1/projects/fleet", doc)
 	if r.Status != http.StatusOK && r.Status != http.StatusCreated {
 		f.tb.Fatalf("configure: %d %s", r.Status, r.Raw)
 	}
@@ -191,7 +192,7 @@ func (f *fleet) change(n int) int64 {
 		files[name] = content
 		total += int64(len(content))
 	}
-	gitWrite(f.tb, f.repo, files, fmt.Sprintf("change %d (%d files)", f.seq, len(files)))
+	apitest.GitCommit(f.tb, f.repo, "", files, fmt.Sprintf("change %d (%d files)", f.seq, len(files)))
 	return total
 }
 
@@ -199,14 +200,14 @@ func (f *fleet) change(n int) int64 {
 // and version.
 func (f *fleet) deploy(env string) (id, version string) {
 	f.tb.Helper()
-	d := f.root.must(http.StatusAccepted, "POST", "/api/v1/releases/"+f.release+"/deploy", map[string]any{"env": env})
+	d := f.root.Must(http.StatusAccepted, "POST", "/api/v1/releases/"+f.release+"/deploy", map[string]any{"env": env})
 	return d.Body["deployment"].(string), d.Body["version"].(string)
 }
 
 // rollback asks for a rollback of prod to version.
 func (f *fleet) rollback(version string) string {
 	f.tb.Helper()
-	d := f.root.must(http.StatusAccepted, "POST", "/api/v1/projects/fleet/environments/prod/rollback",
+	d := f.root.Must(http.StatusAccepted, "POST", "/api/v1/projects/fleet/environments/prod/rollback",
 		map[string]any{"version": version, "reason": "fleet benchmark rollback"})
 	return d.Body["deployment"].(string)
 }
@@ -220,7 +221,7 @@ func (f *fleet) wait(id string, timeout time.Duration) fleetDeployment {
 	deadline := time.Now().Add(timeout)
 	var d fleetDeployment
 	for {
-		r := f.root.must(http.StatusOK, "GET", "/api/v1/deployments/"+url.PathEscape(id), nil)
+		r := f.root.Must(http.StatusOK, "GET", "/api/v1/deployments/"+url.PathEscape(id), nil)
 		d = fleetDeployment{}
 		if err := json.Unmarshal(r.Raw, &d); err != nil {
 			f.tb.Fatal(err)
@@ -605,9 +606,9 @@ func (s *sseSub) count() int {
 }
 
 // headPosition is the log's head position from /api/v1/health.
-func headPosition(c *client) uint64 {
-	c.t.Helper()
-	r := c.must(http.StatusOK, "GET", "/api/v1/health", nil)
+func headPosition(c *apitest.Caller) uint64 {
+	c.T.Helper()
+	r := c.Must(http.StatusOK, "GET", "/api/v1/health", nil)
 	ev, _ := r.Body["events"].(map[string]any)
 	head, _ := ev["head"].(map[string]any)
 	p, _ := head["position"].(float64)

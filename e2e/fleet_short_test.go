@@ -74,7 +74,7 @@ func TestFleetShort(t *testing.T) {
 	from := headPosition(f.root)
 	var subs []*sseSub
 	for range 5 {
-		s, err := subscribe(f.app.URL, f.root.token, from)
+		s, err := subscribe(f.app.URL, f.root.Client.Token, from)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -85,7 +85,7 @@ func TestFleetShort(t *testing.T) {
 	id, v2 := f.deploy("prod")
 	stop := make(chan struct{})
 	loaded := make(chan loadResult, 1)
-	go func() { loaded <- apiLoad(f.app.URL, f.root.token, id, 10, stop) }()
+	go func() { loaded <- apiLoad(f.app.URL, f.root.Client.Token, id, 10, stop) }()
 	f.wait(id, 3*time.Minute)
 	close(stop)
 	load := <-loaded

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"releasedesk/app/httpapi/apitest"
 	"releasedesk/runner/sshtest"
 )
 
@@ -16,16 +17,16 @@ func TestProcHarnessDeploys(t *testing.T) {
 	data := t.TempDir()
 	addUser(t, data, "root", "root-password-1", true)
 	app := startApp(t, data)
-	root := login(t, app.URL, "root", "root-password-1")
+	root := apitest.Login(t, app.URL, "root", "root-password-1")
 	cl := sshtest.Start(t, 2)
-	repo := gitRepo(t, map[string]string{"index.html": "v1\n"})
-	root.must(http.StatusCreated, "PUT", "/api/v1/projects/fleet", fleetProject(repo, cl, 2, 0))
-	root.trustAll(cl)
-	r := root.must(http.StatusCreated, "POST", "/api/v1/releases",
+	repo := apitest.GitRepo(t, map[string]string{"index.html": "v1\n"})
+	root.Must(http.StatusCreated, "PUT", "/api/v1/projects/fleet", fleetProject(repo, cl, 2, 0))
+	root.TrustHosts(cl)
+	r := root.Must(http.StatusCreated, "POST", "/api/v1/releases",
 		map[string]any{"project": "fleet", "branch": "r1", "create_branch": true, "title": "one"})
 	id := r.Body["release"].(map[string]any)["id"].(string)
-	d := root.must(http.StatusAccepted, "POST", "/api/v1/releases/"+id+"/deploy", map[string]any{"env": "prod"})
-	dep := root.waitDeployment(d.Body["deployment"].(string), 2*time.Minute)
+	d := root.Must(http.StatusAccepted, "POST", "/api/v1/releases/"+id+"/deploy", map[string]any{"env": "prod"})
+	dep := root.WaitDeployment(d.Body["deployment"].(string), 2*time.Minute)
 	if dep["state"] != "succeeded" {
 		t.Fatalf("deployment: %v\n%s", dep, app.Log())
 	}

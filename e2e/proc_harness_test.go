@@ -8,22 +8,16 @@ package e2e
 
 import (
 	"bufio"
-	"bytes"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"releasedesk/app/httpapi/apitest"
 	"releasedesk/runner/sshtest"
 )
 
@@ -33,30 +27,10 @@ type appProc struct {
 	cmd  *exec.Cmd
 	URL  string // base, no trailing slash
 	Data string
-	log  *lockedBuffer // stderr: the app's own log
+	log  *apitest.Buffer // stderr: the app's own log
 	done chan struct{}
 	err  error // of Wait, once done is closed
 }
-
-// lockedBuffer is a bytes.Buffer safe for one writer and many readers.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-var servingRe = regexp.MustCompile(`Release Desk is at (http://\S+)/`)
 
 // startApp runs `releasedesk serve --addr 127.0.0.1:0` over data with the
 // extra environment, waits for its URL, and stops it (SIGTERM, then KILL)
@@ -75,7 +49,7 @@ func startAppWith(t testing.TB, data string, args []string, env ...string) *appP
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &appProc{t: t, cmd: cmd, Data: data, log: &lockedBuffer{}, done: make(chan struct{})}
+	p := &appProc{t: t, cmd: cmd, Data: data, log: &apitest.Buffer{}, done: make(chan struct{})}
 	cmd.Stderr = p.log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -89,8 +63,8 @@ func startAppWith(t testing.TB, data string, args []string, env ...string) *appP
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			if m := servingRe.FindStringSubmatch(sc.Text()); m != nil {
-				urls <- m[1]
+			if m := apitest.ServingLine.FindStringSubmatch(sc.Text()); m != nil {
+				urls <- strings.TrimSuffix(m[1], "/")
 			}
 		}
 	}()
@@ -144,160 +118,6 @@ func addUser(t testing.TB, data, name, password string, admin bool) {
 	cmd.Stdin = strings.NewReader(password + "\n")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("user add %s: %v\n%s", name, err, out)
-	}
-}
-
-// client talks to one app as one user.
-type client struct {
-	t     testing.TB
-	base  string
-	token string
-	http  *http.Client
-}
-
-// reply is a decoded answer.
-type reply struct {
-	Status int
-	Body   map[string]any
-	Raw    []byte
-}
-
-// login signs in and returns a client for that user.
-func login(t testing.TB, base, user, password string) *client {
-	t.Helper()
-	c := &client{t: t, base: base, http: &http.Client{Timeout: 2 * time.Minute}}
-	r := c.call("POST", "/api/v1/login", map[string]string{"user": user, "password": password})
-	if r.Status != http.StatusOK {
-		t.Fatalf("login %s: %d %s", user, r.Status, r.Raw)
-	}
-	c.token, _ = r.Body["token"].(string)
-	return c
-}
-
-// call sends body (nil, []byte or string as is, anything else as JSON).
-func (c *client) call(method, path string, body any) reply {
-	c.t.Helper()
-	r, err := c.try(method, path, body)
-	if err != nil {
-		c.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	return r
-}
-
-// try is call without failing the test (for faults and races).
-func (c *client) try(method, path string, body any) (reply, error) {
-	var rd io.Reader
-	ct := ""
-	switch b := body.(type) {
-	case nil:
-	case []byte:
-		rd = bytes.NewReader(b)
-	case string:
-		rd = strings.NewReader(b)
-	default:
-		data, err := json.Marshal(b)
-		if err != nil {
-			return reply{}, err
-		}
-		rd, ct = bytes.NewReader(data), "application/json"
-	}
-	req, err := http.NewRequest(method, c.base+path, rd)
-	if err != nil {
-		return reply{}, err
-	}
-	if ct != "" {
-		req.Header.Set("Content-Type", ct)
-	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	res, err := c.http.Do(req)
-	if err != nil {
-		return reply{}, err
-	}
-	defer res.Body.Close()
-	raw, err := io.ReadAll(res.Body)
-	if err != nil {
-		return reply{}, err
-	}
-	out := reply{Status: res.StatusCode, Raw: raw}
-	_ = json.Unmarshal(raw, &out.Body)
-	return out, nil
-}
-
-// must calls and fails unless the status is want.
-func (c *client) must(want int, method, path string, body any) reply {
-	c.t.Helper()
-	r := c.call(method, path, body)
-	if r.Status != want {
-		c.t.Fatalf("%s %s: %d, want %d: %s", method, path, r.Status, want, r.Raw)
-	}
-	return r
-}
-
-// waitDeployment polls a deployment until it ends and returns its body.
-func (c *client) waitDeployment(id string, timeout time.Duration) map[string]any {
-	c.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		r := c.must(http.StatusOK, "GET", "/api/v1/deployments/"+url.PathEscape(id), nil)
-		switch r.Body["state"] {
-		case "succeeded", "failed", "cancelled", "interrupted":
-			return r.Body
-		}
-		if time.Now().After(deadline) {
-			c.t.Fatalf("deployment %s still %v after %v", id, r.Body["state"], timeout)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// trustAll trusts every host of c through the API (scan, then trust).
-func (c *client) trustAll(cl *sshtest.Cluster) {
-	c.t.Helper()
-	for _, h := range cl.Hosts {
-		k := c.must(http.StatusOK, "GET", "/api/v1/hosts/key?addr="+url.QueryEscape(h.Addr), nil)
-		c.must(http.StatusOK, "POST", "/api/v1/hosts/trust", map[string]any{"addr": h.Addr, "key": k.Body["key"]})
-	}
-}
-
-// gitRepo makes a real repository (mainline master) holding files, one
-// commit, and returns its path.
-func gitRepo(t testing.TB, files map[string]string) string {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), "repo")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	gitRun(t, dir, "init", "-q", "-b", "master")
-	gitWrite(t, dir, files, "first")
-	return dir
-}
-
-// gitWrite writes files on the checked-out branch and commits them.
-func gitWrite(t testing.TB, repo string, files map[string]string, msg string) {
-	t.Helper()
-	for name, content := range files {
-		p := filepath.Join(repo, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	gitRun(t, repo, "add", "-A")
-	gitRun(t, repo, "commit", "-q", "-m", msg)
-}
-
-func gitRun(t testing.TB, dir string, args ...string) {
-	t.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=dev", "GIT_AUTHOR_EMAIL=dev@example.invalid",
-		"GIT_COMMITTER_NAME=dev", "GIT_COMMITTER_EMAIL=dev@example.invalid")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("git %v: %v\n%s", args, err, out)
 	}
 }
 

@@ -18,6 +18,8 @@ import (
 	"strings"
 	"testing"
 
+	"releasedesk/app/httpapi"
+	"releasedesk/app/httpapi/apitest"
 	"releasedesk/events"
 	"releasedesk/events/catalog"
 )
@@ -63,13 +65,13 @@ func TestUpgradeFixture(t *testing.T) {
 				t.Fatalf("events verify: %v\n%s", err, out)
 			}
 			app := startApp(t, data)
-			reader := &client{t: t, base: app.URL, token: strings.TrimSpace(string(token)), http: http.DefaultClient}
+			reader := &apitest.Caller{T: t, Client: httpapi.Client{Base: app.URL, Token: strings.TrimSpace(string(token))}}
 			for _, a := range upgradeAnswers {
 				want, err := os.ReadFile(filepath.Join(fixture, a.file))
 				if err != nil {
 					t.Fatal(err)
 				}
-				got := reader.must(http.StatusOK, "GET", a.path, nil).Raw
+				got := reader.Must(http.StatusOK, "GET", a.path, nil).Raw
 				if !sameAnswer(t, a.file, want, got) {
 					t.Errorf("GET %s differs from %s of the old build:\n%s", a.path, a.file, firstDifference(want, got))
 				}

@@ -3,7 +3,6 @@ package projections
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -15,7 +14,7 @@ import (
 	"time"
 
 	"releasedesk/events"
-	"releasedesk/events/catalog"
+	"releasedesk/events/catalog/catalogtest"
 )
 
 // Benchmarks over a million realistic events in a Badger store. Each
@@ -84,177 +83,9 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// genLog produces a realistic log: releases through the eight steps,
-// each deployment as the runner reports it (steps with output, host
-// events, locks), some failures, rollbacks, logins.
-type genLog struct {
-	clock   time.Time
-	seq     int
-	units   []genUnit // appends in order
-	n       int
-	mix     map[string]int
-	project catalog.Project
-	raw     json.RawMessage
-}
-
-type genUnit struct {
-	stream string
-	evs    []events.Event
-}
-
-func (g *genLog) add(stream, typ, actor string, data any) {
-	raw, err := json.Marshal(data)
-	if err != nil {
-		panic(err)
-	}
-	e := events.Event{Type: typ, Actor: actor, Data: raw}
-	g.mix[typ]++
-	g.n++
-	if k := len(g.units) - 1; k >= 0 && g.units[k].stream == stream && len(g.units[k].evs) < events.MaxEventsPerAppend {
-		g.units[k].evs = append(g.units[k].evs, e)
-		return
-	}
-	g.units = append(g.units, genUnit{stream: stream, evs: []events.Event{e}})
-}
-
-var benchOutputs = []string{
-	"sending incremental file list\n./\nindex.html\nassets/\nassets/app.3f2a1b0.js\nassets/app.3f2a1b0.css\nassets/img/logo.svg\n\nsent 48,213 bytes  received 1,242 bytes  98,910.00 bytes/sec\ntotal size is 2,345,678  speedup is 47.43\n",
-	"20261126031500-3f2a1b0\nversion=20261126031500-3f2a1b0 commit=3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a deployment=d who=alice\n",
-	"ok\n",
-	"> shop@1.4.2 build\n> vite build\n\nvite v7.0.4 building for production...\n✓ 412 modules transformed.\ndist/index.html                  0.46 kB │ gzip:  0.30 kB\ndist/assets/index-BvP4Tf3x.css  12.31 kB │ gzip:  3.10 kB\ndist/assets/index-D8sGq2hK.js  143.78 kB │ gzip: 46.20 kB\n✓ built in 2.41s\n",
-	"health: GET /healthz 200 in 12ms <ok> & \"ready\"\n",
-}
-
-func (g *genLog) deployment(id, env, commit, version, release, actor, kind, previous string, hosts []string, fail bool) {
-	stream := "deploy/" + id
-	g.add(stream, catalog.TypeDeployRequested, actor, catalog.Request{Deployment: id, Kind: kind, Project: g.project, Environment: env,
-		Commit: commit, Version: version, Release: release})
-	g.add(stream, catalog.TypeDeployStarted, "runner", catalog.Started{Deployment: id, Runner: "build1/4242"})
-	g.add("lock/shop/"+env, catalog.TypeLockAcquired, "runner", catalog.LockEvent{Project: "shop", Environment: env, Deployment: id, Holder: actor, Since: g.clock})
-	g.add(stream, catalog.TypeDeployPlanned, "runner", catalog.Planned{Deployment: id, Project: "shop", Environment: env, Version: version,
-		Commit: commit, Kind: kind, Batches: [][]string{hosts}, Parallel: 10, OnFailure: "halt",
-		ManifestHash: "sha256:" + commit[:32], Files: 1234, Bytes: 45678901})
-	step := func(host, name string, outputs []int, exit int) {
-		sid := name
-		if host != "" {
-			sid = host + ":" + name
-		}
-		g.add(stream, catalog.TypeStepStarted, "runner", catalog.StepStarted{Deployment: id, Step: sid, Name: name, Host: host,
-			Command: []string{"sh", "-c", "cd '/srv/www/shop/releases/." + version + ".partial' && " + name}})
-		for _, o := range outputs {
-			g.add(stream, catalog.TypeStepOutput, "runner", catalog.StepOutput{Deployment: id, Step: sid, Host: host, Text: benchOutputs[o]})
-		}
-		fin := catalog.StepFinished{Deployment: id, Step: sid, Host: host, ExitCode: exit, DurationMS: 87}
-		if exit != 0 {
-			fin.Error = name + ": exit status 1: No space left on device"
-		}
-		g.add(stream, catalog.TypeStepFinished, "runner", fin)
-	}
-	if kind == catalog.KindDeploy {
-		step("", "export", []int{2}, 0)
-		step("", "build", []int{3, 3}, 0)
-	}
-	failed := false
-	for i, h := range hosts {
-		step(h, "connect", nil, 0)
-		step(h, "lock", nil, 0)
-		step(h, "current", []int{1}, 0)
-		if fail && i == len(hosts)-1 {
-			step(h, "stage", []int{0}, 1)
-			g.add(stream, catalog.TypeHostFailed, "runner", catalog.HostEvent{Deployment: id, Project: "shop", Environment: env, Host: h,
-				Step: h + ":stage", Error: "stage: exit status 1"})
-			failed = true
-			break
-		}
-		step(h, "stage", []int{0}, 0)
-		step(h, "link", nil, 0)
-		step(h, "check", []int{4}, 0)
-		g.add(stream, catalog.TypeHostStaged, "runner", catalog.HostEvent{Deployment: id, Project: "shop", Environment: env, Host: h,
-			Version: version, Commit: commit, Previous: previous})
-	}
-	var switched []string
-	if !failed {
-		for _, h := range hosts {
-			step(h, "switch", nil, 0)
-			g.add(stream, catalog.TypeHostSwitched, "runner", catalog.HostEvent{Deployment: id, Project: "shop", Environment: env, Host: h,
-				Version: version, Commit: commit, Previous: previous})
-			step(h, "releases", []int{1}, 0)
-			switched = append(switched, h)
-		}
-		if g.seq%3 == 0 {
-			for _, h := range hosts {
-				g.add(stream, catalog.TypeReleasePruned, "runner", catalog.Pruned{Deployment: id, Project: "shop", Environment: env, Host: h,
-					Versions: []string{"20250101000000-0000000"}})
-			}
-		}
-	}
-	for _, h := range hosts {
-		step(h, "unlock", nil, 0)
-	}
-	g.add("lock/shop/"+env, catalog.TypeLockReleased, "runner", catalog.LockEvent{Project: "shop", Environment: env, Deployment: id, Holder: actor, Reason: "done"})
-	fin := catalog.Finished{Deployment: id, Project: "shop", Environment: env, Version: version, Commit: commit, Kind: kind,
-		Switched: switched, DurationMS: 8123}
-	if failed {
-		fin.Failed = hosts[len(hosts)-1:]
-		fin.Error = "1 host(s) failed"
-		g.add(stream, catalog.TypeDeployFailed, "runner", fin)
-	} else {
-		g.add(stream, catalog.TypeDeploySucceeded, "runner", fin)
-	}
-}
-
-// genBenchLog makes about n events.
-func genBenchLog(n int) *genLog {
-	g := &genLog{clock: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), mix: map[string]int{}}
-	g.project = catalog.Project{ID: "shop", Title: "Shop", Repo: "/srv/git/shop.git", Branch: "main", Strategy: "rsync", KeepReleases: 5,
-		Environments: []catalog.Environment{
-			{Name: "test", Path: "/srv/www/shop", Hosts: []catalog.Host{{Addr: "www@10.0.0.5:22"}, {Addr: "www@10.0.0.6:22"}}, SSHKey: "/k", Parallel: 10},
-			{Name: "production", Path: "/srv/www/shop", Hosts: []catalog.Host{{Addr: "www@10.0.1.1:22"}, {Addr: "www@10.0.1.2:22"}, {Addr: "www@10.0.1.3:22"}},
-				SSHKey: "/k", Parallel: 10, Approval: true},
-		}}
-	g.raw, _ = json.Marshal(g.project)
-	for _, u := range []string{dev, tester, approver, manager} {
-		g.add("user/"+u, catalog.TypeUserCreated, admin, catalog.UserCreated{Name: u, Roles: map[string][]string{"shop": {catalog.RoleDeveloper, catalog.RoleTester}}})
-	}
-	g.add("project/shop", catalog.TypeProjectConfigured, admin, catalog.ProjectConfigured{ID: "shop", Config: g.raw, Diff: []string{"+ id: shop"}})
-	testHosts, prodHosts := []string{"www@10.0.0.5:22", "www@10.0.0.6:22"}, []string{"www@10.0.1.1:22", "www@10.0.1.2:22", "www@10.0.1.3:22"}
-	prev := ""
-	var lastVersions []string
-	for g.n < n {
-		g.seq++
-		id := fmt.Sprint(g.seq)
-		rs := "release/" + id
-		commit := commitOf(id)
-		version := g.clock.Add(time.Duration(g.seq)*time.Minute).Format("20060102150405") + "-" + commit[:7]
-		g.add("user/"+dev, catalog.TypeLoginSucceeded, dev, catalog.UserRef{Name: dev})
-		g.add(rs, catalog.TypeReleaseOpened, dev, catalog.ReleaseOpened{ID: id, Project: "shop", Branch: "release/" + id, Title: "Release " + id + ": checkout and search fixes"})
-		g.add(rs, catalog.TypeReleaseDeployRequested, dev, catalog.ReleaseDeployRequested{ID: id, Project: "shop", Environment: "test", Deployment: "t" + id, Commit: commit, Version: version})
-		fail := g.seq%10 == 0
-		g.deployment("t"+id, "test", commit, version, id, dev, catalog.KindDeploy, prev, testHosts, fail)
-		if fail {
-			g.add(rs, catalog.TypeReleaseCancelled, manager, catalog.ReleaseDecision{ID: id, Project: "shop", Note: "broken build"})
-			continue
-		}
-		g.add(rs, catalog.TypeReleaseTestPassed, tester, catalog.ReleaseDecision{ID: id, Project: "shop", Environment: "test", Commit: commit, Note: "ok"})
-		g.add(rs, catalog.TypeReleaseApproved, approver, catalog.ReleaseDecision{ID: id, Project: "shop", Commit: commit})
-		g.add(rs, catalog.TypeReleaseDeployRequested, approver, catalog.ReleaseDeployRequested{ID: id, Project: "shop", Environment: "production", Deployment: "p" + id, Commit: commit, Version: version})
-		g.deployment("p"+id, "production", commit, version, id, approver, catalog.KindDeploy, prev, prodHosts, false)
-		g.add(rs, catalog.TypeReleaseAccepted, manager, catalog.ReleaseDecision{ID: id, Project: "shop"})
-		g.add(rs, catalog.TypeReleaseCompleted, manager, catalog.ReleaseCompleted{ID: id, Project: "shop", Commit: commit, Tag: "release/" + version})
-		if g.seq%50 == 0 && len(lastVersions) > 1 {
-			back := lastVersions[len(lastVersions)-2]
-			g.add("project/shop", catalog.TypeRollbackRequested, approver, catalog.RollbackRequested{Project: "shop", Environment: "production", Version: back, Deployment: "rb" + id, Reason: "errors"})
-			g.deployment("rb"+id, "production", commitOf(fmt.Sprint(g.seq-1)), back, "", approver, catalog.KindRollback, version, prodHosts, false)
-		}
-		prev = version
-		lastVersions = append(lastVersions, version)
-	}
-	return g
-}
-
 // buildBenchLog writes about n events to a new store in dir.
 func buildBenchLog(dir string, n int) (map[string]int, error) {
-	g := genBenchLog(n)
+	g := catalogtest.Generate(n)
 	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	s, err := events.Open(dir, events.Options{Now: func() time.Time { clock = clock.Add(time.Millisecond); return clock }})
 	if err != nil {
@@ -262,14 +93,11 @@ func buildBenchLog(dir string, n int) (map[string]int, error) {
 	}
 	// One Append per run of events of one stream (up to 1000): a
 	// deployment's steps go in a few appends.
-	ctx := context.Background()
-	for _, u := range g.units {
-		if _, err := s.Append(ctx, u.stream, events.AnyVersion, u.evs...); err != nil {
-			s.Close()
-			return nil, err
-		}
+	if err := g.WriteTo(context.Background(), s); err != nil {
+		s.Close()
+		return nil, err
 	}
-	return g.mix, s.Close()
+	return g.Mix, s.Close()
 }
 
 func openBench(b *testing.B) *events.Store {

@@ -1,0 +1,251 @@
+package cli
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+
+	"releasedesk/app"
+	"releasedesk/app/httpapi"
+	"releasedesk/app/window"
+
+	"github.com/sirupsen/logrus"
+	"github.com/spf13/cobra"
+)
+
+// Exit codes of the command line, stable for scripts.
+const (
+	ExitOK       = 0
+	ExitFailure  = 1 // the command could not do its work
+	ExitUsage    = 2 // bad flags or arguments
+	ExitVerify   = 3 // a verification found a broken chain
+	exitNoWindow = 4 // a window was asked for and cannot be shown
+)
+
+// exitError carries an exit code up to Main.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// cli is the state the commands share: where the data lives, where output
+// goes, and the embedded frontend.
+type cli struct {
+	assets  fs.FS
+	dataDir string
+	logger  *logrus.Logger
+	stdout  io.Writer
+	stderr  io.Writer
+	stdin   io.Reader
+}
+
+// Main runs the releasedesk command line and returns the process exit code.
+// assets is the built frontend (frontend/dist).
+func Main(ctx context.Context, assets fs.FS, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	logger := logrus.New()
+	logger.SetOutput(stderr)
+	c := &cli{assets: assets, logger: logger, stdout: stdout, stderr: stderr, stdin: stdin}
+	root := c.rootCommand()
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	fmt.Fprintln(stderr, "releasedesk:", err)
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	var broken *app.BrokenChainError
+	if errors.As(err, &broken) {
+		return ExitVerify
+	}
+	if isUsageError(err) {
+		return ExitUsage
+	}
+	return ExitFailure
+}
+
+// usageError marks flag and argument mistakes so they exit with ExitUsage.
+type usageError struct{ error }
+
+func isUsageError(err error) bool {
+	var ue usageError
+	return errors.As(err, &ue)
+}
+
+func (c *cli) rootCommand() *cobra.Command {
+	var logLevel, alsoServe string
+	root := &cobra.Command{
+		Use:   "releasedesk",
+		Short: "Release Desk: open, test, approve, publish and roll back Git releases",
+		Long: `Release Desk publishes Git code to servers and keeps the whole story of every
+release in an append-only event log.
+
+With no command it opens the desktop window, or, where no display exists
+(or the binary has no window), serves the UI at http://` + httpapi.DefaultAddr + `.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			lvl, err := logrus.ParseLevel(logLevel)
+			if err != nil {
+				return usageError{fmt.Errorf("--log-level: %w", err)}
+			}
+			c.logger.SetLevel(lvl)
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return c.runDefault(cmd.Context(), alsoServe)
+		},
+	}
+	root.Flags().StringVar(&alsoServe, "serve-addr", "", "with the window, also serve the UI and API on this address "+
+		"(e.g. 127.0.0.1:7788), so scripts and a browser can work beside it")
+	root.PersistentFlags().StringVar(&c.dataDir, "data", app.DefaultDataDir(), "data directory (event log, known_hosts, workspace)")
+	root.PersistentFlags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warning, error")
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(c.serveCommand(), c.openCommand(), c.eventsCommand(), c.versionCommand())
+	root.AddCommand(c.deskCommands()...)
+	return root
+}
+
+func (c *cli) versionCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			fmt.Fprintln(c.stdout, "releasedesk", app.Version)
+			return nil
+		},
+	}
+}
+
+// runDefault opens the window when it can, else serves on loopback and says
+// where, so `make run` works on a machine with no display. alsoServe, when
+// set, serves the same handler on that address beside the window (one
+// process owns the data directory, so this is how scripts reach it then).
+func (c *cli) runDefault(ctx context.Context, alsoServe string) error {
+	if !window.Built || !window.HasDisplay() {
+		why := "no display found"
+		if !window.Built {
+			why = "this binary has no desktop window"
+		}
+		fmt.Fprintf(c.stderr, "releasedesk: %s; serving the UI in the browser instead.\n", why)
+		return c.serve(ctx, httpapi.ListenConfig{Addr: cmp.Or(alsoServe, httpapi.DefaultAddr)}, "")
+	}
+	desk, srv, err := c.openServer(ctx, "")
+	if err != nil {
+		return err
+	}
+	defer desk.Close()
+	if alsoServe != "" {
+		sctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go func() {
+			err := httpapi.ListenAndServe(sctx, httpapi.ListenConfig{Addr: alsoServe}, srv, c.logger, func(url string) {
+				fmt.Fprintf(c.stdout, "Release Desk is at %s/ (beside the window; data: %s)\n", url, c.dataDir)
+			})
+			if err != nil {
+				c.logger.WithError(err).Error("serving beside the window failed")
+			}
+		}()
+	}
+	if err := window.Run(ctx, c.assets, srv, desk); err != nil {
+		return &exitError{code: exitNoWindow, err: err}
+	}
+	return nil
+}
+
+// openServer opens the desk (the data directory, or an archive for
+// offline review) and builds the handler over it.
+func (c *cli) openServer(ctx context.Context, archive string) (*app.Desk, *httpapi.Server, error) {
+	desk, err := app.OpenDesk(ctx, app.DeskConfig{Data: app.DataDir{Path: c.dataDir}, Archive: archive, Logger: c.logger})
+	if err != nil {
+		return nil, nil, err
+	}
+	return desk, httpapi.NewServer(httpapi.ServerConfig{Desk: desk, Assets: c.assets, Logger: c.logger}), nil
+}
+
+func (c *cli) serve(ctx context.Context, lc httpapi.ListenConfig, archive string) error {
+	desk, srv, err := c.openServer(ctx, archive)
+	if err != nil {
+		return err
+	}
+	defer desk.Close()
+	return httpapi.ListenAndServe(ctx, lc, srv, c.logger, func(url string) {
+		if archive != "" {
+			fmt.Fprintf(c.stdout, "Release Desk is at %s/ (offline review of %s: read-only)\n", url, archive)
+			return
+		}
+		fmt.Fprintf(c.stdout, "Release Desk is at %s/ (data: %s)\n", url, c.dataDir)
+	})
+}
+
+func (c *cli) serveCommand() *cobra.Command {
+	var lc httpapi.ListenConfig
+	var archive string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the UI and the JSON API over HTTP (loopback by default)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return c.serve(cmd.Context(), lc, archive)
+		},
+	}
+	cmd.Flags().StringVar(&archive, "archive", "", "serve a JSONL export read-only (offline review) instead of the data directory")
+	cmd.Flags().StringVar(&lc.Addr, "addr", httpapi.DefaultAddr, "address to listen on")
+	cmd.Flags().StringVar(&lc.TLSCert, "tls-cert", "", "TLS certificate file (with --tls-key) when exposed beyond loopback")
+	cmd.Flags().StringVar(&lc.TLSKey, "tls-key", "", "TLS private key file")
+	return cmd
+}
+
+func (c *cli) openCommand() *cobra.Command {
+	lc := httpapi.ListenConfig{Addr: httpapi.DefaultAddr}
+	cmd := &cobra.Command{
+		Use:   "open FILE.jsonl",
+		Short: "Review an exported log offline: verified, then served read-only",
+		Long: `Verifies FILE.jsonl (an export of releasedesk events export or of the audit
+screen) and serves every screen over it read-only: nobody signs in, nothing
+can be changed, and no host is reached. A file whose chain does not verify
+is refused with exit code 3.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageError{fmt.Errorf("open takes one file, got %d arguments", len(args))}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return c.serve(cmd.Context(), lc, args[0])
+		},
+	}
+	cmd.Flags().StringVar(&lc.Addr, "addr", httpapi.DefaultAddr, "address to listen on")
+	return cmd
+}
+
+// stdoutOrFile opens --out, or returns stdout when it is empty or "-".
+func (c *cli) stdoutOrFile(path string) (io.Writer, func() error, error) {
+	if path == "" || path == "-" {
+		return c.stdout, func() error { return nil }, nil
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--out: %w", err)
+	}
+	return f, func() error {
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return err
+		}
+		return f.Close()
+	}, nil
+}

@@ -1,0 +1,173 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"releasedesk/app"
+	"releasedesk/app/projectconfig"
+)
+
+// The JSON API's plumbing: who is asking, reading a body strictly, and the
+// one error shape. The routes are in api_routes.go.
+
+// Body limits: a project configuration is the largest document taken.
+const (
+	maxBodyBytes    = 64 << 10
+	maxProjectBytes = projectconfig.MaxSize + 4<<10
+)
+
+// apiFunc is a route's handler: it writes its answer, or returns an error
+// written as {error: {code, message}} with its status.
+type apiFunc func(w http.ResponseWriter, r *http.Request, u app.UserView) error
+
+// access says who may call a route.
+type access int
+
+const (
+	public   access = iota // anyone (login, health)
+	signedIn               // a valid bearer token; in offline review, anyone may read
+)
+
+// reviewer is who reads an archive in offline review: nobody signed in,
+// shown as such, allowed to read everything and to write nothing.
+var reviewer = app.UserView{Name: "offline-reviewer", Roles: map[string][]string{}}
+
+// handle wraps an apiFunc with authentication and error writing.
+func (s *Server) handle(acc access, h apiFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var u app.UserView
+		if acc == signedIn {
+			var err error
+			if u, err = s.caller(r); err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+		}
+		if err := h(w, r, u); err != nil {
+			s.writeError(w, r, err)
+		}
+	}
+}
+
+// caller authenticates the request's bearer token. In offline review
+// every reader is the reviewer: an archive has no credentials, and the
+// person holding the file may read it all.
+func (s *Server) caller(r *http.Request) (app.UserView, error) {
+	d := s.cfg.Desk
+	if d.Archive() {
+		if r.Method == http.MethodGet {
+			return reviewer, nil
+		}
+		return app.UserView{}, d.Writable()
+	}
+	bearer := r.Header.Get("Authorization")
+	if bearer == "" && r.URL.Path == "/api/v1/stream" {
+		// EventSource cannot set headers: the stream takes its token in
+		// the query (over loopback or TLS, never logged).
+		bearer = r.URL.Query().Get("token")
+	}
+	u, _, err := d.Auth.Authenticate(r.Context(), bearer)
+	return u, err
+}
+
+// decodeBody reads a JSON body into v strictly: at most limit bytes, one
+// JSON object, no unknown field. Every refusal names the field and why.
+func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
+		return &apiError{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type",
+			Message: fmt.Sprintf("Content-Type %q: send application/json", ct)}
+	}
+	data, err := readRaw(w, r, limit)
+	if err != nil {
+		return err
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		data = []byte("{}")
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonError(err)
+	}
+	if dec.More() {
+		return &app.InvalidError{Field: "body", Reason: "holds more than one JSON value"}
+	}
+	return nil
+}
+
+// readRaw reads a body of at most limit bytes.
+func readRaw(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		return nil, bodyError(err, limit)
+	}
+	return data, nil
+}
+
+func bodyError(err error, limit int64) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return &apiError{Status: http.StatusRequestEntityTooLarge, Code: "too_large",
+			Message: fmt.Sprintf("the request body is larger than %d bytes", limit)}
+	}
+	return &app.InvalidError{Field: "body", Reason: err.Error()}
+}
+
+// jsonError names the field a JSON decoding error is about.
+func jsonError(err error) error {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return &app.InvalidError{Field: "body", Reason: fmt.Sprintf("is not valid JSON (at byte %d): %v", se.Offset, se)}
+	case errors.As(err, &te):
+		field := te.Field
+		if field == "" {
+			field = "body"
+		}
+		return &app.InvalidError{Field: field, Reason: fmt.Sprintf("want %s, got a JSON %s", jsonTypeName(te.Type.Kind().String()), te.Value)}
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
+		return &app.InvalidError{Field: name, Reason: "unknown field"}
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return &app.InvalidError{Field: "body", Reason: "is cut short: not a whole JSON value"}
+	}
+	return &app.InvalidError{Field: "body", Reason: err.Error()}
+}
+
+func jsonTypeName(kind string) string {
+	switch kind {
+	case "string":
+		return "a string"
+	case "bool":
+		return "true or false"
+	case "map", "struct":
+		return "an object"
+	case "slice", "array":
+		return "a list"
+	}
+	if strings.HasPrefix(kind, "int") || strings.HasPrefix(kind, "uint") || strings.HasPrefix(kind, "float") {
+		return "a number"
+	}
+	return kind
+}
+
+// queryInt reads a non-negative integer query parameter.
+func queryInt(r *http.Request, name string) (int, error) {
+	s := r.URL.Query().Get(name)
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return 0, &app.InvalidError{Field: name, Reason: "want a non-negative integer"}
+	}
+	return n, nil
+}

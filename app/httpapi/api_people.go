@@ -1,0 +1,275 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"time"
+
+	"releasedesk/app"
+)
+
+type LoginRequest struct {
+	User     string `json:"user"`
+	Password string `json:"password"`
+}
+
+type LoginResponse struct {
+	Token string       `json:"token"`
+	User  app.UserView `json:"user"`
+}
+
+func (s *Server) login(w http.ResponseWriter, r *http.Request, _ app.UserView) error {
+	d := s.cfg.Desk
+	if d.Archive() {
+		return d.Writable()
+	}
+	var in LoginRequest
+	if err := decodeBody(w, r, maxBodyBytes, &in); err != nil {
+		return err
+	}
+	if in.User == "" {
+		return &app.InvalidError{Field: "user", Reason: "is required"}
+	}
+	token, u, err := d.Auth.Login(r.Context(), in.User, in.Password)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, LoginResponse{Token: token, User: u})
+	return nil
+}
+
+// logout revokes the token the request came with.
+func (s *Server) logout(w http.ResponseWriter, r *http.Request, u app.UserView) error {
+	d := s.cfg.Desk
+	_, tok, err := d.Auth.Authenticate(r.Context(), r.Header.Get("Authorization"))
+	if err != nil {
+		return err
+	}
+	if err := d.Auth.RevokeToken(r.Context(), u.Name, tok.ID); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// meResponse is who is signed in and what they may do on each project, so
+// a page offers only the actions its user may take.
+type meResponse struct {
+	User        app.UserView        `json:"user"`
+	Permissions map[string][]string `json:"permissions"` // project -> actions
+	Global      []string            `json:"global"`      // actions on no project (host trust, users)
+	ReadOnly    string              `json:"read_only,omitempty"`
+	Offline     bool                `json:"offline"`
+	PublicKey   string              `json:"public_key,omitempty"` // the app's publishing key, to install on hosts
+}
+
+func (s *Server) me(w http.ResponseWriter, r *http.Request, u app.UserView) error {
+	d := s.cfg.Desk
+	resp := meResponse{User: u, Permissions: map[string][]string{}, Offline: d.Archive(), PublicKey: d.PublicKey()}
+	if p := d.Problem(); p != nil {
+		resp.ReadOnly = p.Error()
+	}
+	for _, p := range d.Set.Projects.List() {
+		resp.Permissions[p.ID] = app.Permissions(u, p.ID)
+	}
+	resp.Global = app.Permissions(u, "")
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+// mayManageUsers guards reading the user list (writes are checked by Auth).
+func mayManageUsers(u app.UserView) error { return app.Authorize(u, "", app.ActionUserManage) }
+
+func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, u app.UserView) error {
+	if err := mayManageUsers(u); err != nil && !s.cfg.Desk.Archive() {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"users": s.cfg.Desk.Auth.Users()})
+	return nil
+}
+
+func (s *Server) getUser(w http.ResponseWriter, r *http.Request, u app.UserView) error {
+	name := r.PathValue("name")
+	if name != u.Name {
+		if err := mayManageUsers(u); err != nil && !s.cfg.Desk.Archive() {
+			return err
+		}
+	}
+	v, err := s.cfg.Desk.Auth.User(name)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+type createUserRequest struct {
+	Name     string              `json:"name"`
+	Password string              `json:"password"`
+	Admin    bool                `json:"admin"`
+	Roles    map[string][]string `json:"roles"`
+}
+
+func (s *Server) createUser(w http.ResponseWriter, r *http.Request, u app.UserView) error {
+	d := s.cfg.Desk
+	if err := d.Writable(); err != nil {
+		return err
+	}
+	var in createUserRequest
+	if err := decodeBody(w, r, maxBodyBytes, &in); err != nil {
+		return err
+	}
+	if err := d.Auth.CreateUser(r.Context(), u.Name, in.Name, in.Password, in.Admin, in.Roles); err != nil {
+		return err
+	}
+	return s.writeUser(w, http.StatusCreated, in.Name)
+}
+
+type rolesRequest struct {
+	Admin bool                `json:"admin"`
+	Roles map[string][]string `json:"roles"`
+}
+
+func (s *Server) setRoles(w http.ResponseWriter, r *http.Request, u app.UserView) error {
+	d := s.cfg.Desk
+	if err := d.Writable(); err != nil {
+		return err
+	}
+	var in rolesRequest
+	if err := decodeBody(w, r, maxBodyBytes, &in); err != nil {
+		return err
+	}
+	name := r.PathValue("name")
+	if err := d.Auth.SetRoles(r.Context(), u.Name, name, in.Admin, in.Roles); err != nil {
+		return err
+	}
+	return s.writeUser(w, http.StatusOK, name)
+}
+
+type passwordRequest struct {
+	Password string `json:"password"`
+	// Current is required to change one's own password.
+	Current string `json:"current_password"`
+}
+
+func (s *Server) setPassword(w http.ResponseWriter, r *http.Request, u app.UserView) error {
+	d := s.cfg.Desk
+	if err := d.Writable(); err != nil {
+		return err
+	}
+	var in passwordRequest
+	if err := decodeBody(w, r, maxBodyBytes, &in); err != nil {
+		return err
+	}
+	name := r.PathValue("name")
+	if name == u.Name {
+		if in.Current == "" {
+			return &app.InvalidError{Field: "current_password", Reason: "is required to change your own password"}
+		}
+		if err := d.Auth.CheckPassword(r.Context(), name, in.Current); err != nil {
+			return err
+		}
+	}
+	if err := d.Auth.SetPassword(r.Context(), u.Name, name, in.Password); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+type ReasonRequest struct {
+	Reason string `json:"reason"`
+}
+
+func (s *Server) disableUser(w http.ResponseWriter, r *http.Request, u app.UserView) error {
+	return s.userSwitch(w, r, u, (*app.Auth).Disable)
+}
+
+func (s *Server) enableUser(w http.ResponseWriter, r *http.Request, u app.UserView) error {
+	return s.userSwitch(w, r, u, (*app.Auth).Enable)
+}
+
+// userSwitch disables or enables the user named in the path, with a reason.
+func (s *Server) userSwitch(w http.ResponseWriter, r *http.Request, u app.UserView,
+	fn func(*app.Auth, context.Context, string, string, string) error) error {
+	d := s.cfg.Desk
+	if err := d.Writable(); err != nil {
+		return err
+	}
+	var in ReasonRequest
+	if err := decodeBody(w, r, maxBodyBytes, &in); err != nil {
+		return err
+	}
+	name := r.PathValue("name")
+	if err := fn(d.Auth, r.Context(), u.Name, name, in.Reason); err != nil {
+		return err
+	}
+	return s.writeUser(w, http.StatusOK, name)
+}
+
+type tokenRequest struct {
+	Name    string `json:"name"`
+	TTLDays int    `json:"ttl_days"` // 0: until revoked
+}
+
+type tokenResponse struct {
+	Token string        `json:"token"` // shown once
+	Info  app.TokenInfo `json:"info"`
+}
+
+func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, u app.UserView) error {
+	if s.cfg.Desk.Archive() {
+		// An archive carries no credentials: nobody has tokens there.
+		writeJSON(w, http.StatusOK, map[string]any{"tokens": []app.TokenInfo{}})
+		return nil
+	}
+	toks, err := s.cfg.Desk.Auth.Tokens(u.Name)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"tokens": toks})
+	return nil
+}
+
+func (s *Server) createToken(w http.ResponseWriter, r *http.Request, u app.UserView) error {
+	d := s.cfg.Desk
+	if err := d.Writable(); err != nil {
+		return err
+	}
+	var in tokenRequest
+	if err := decodeBody(w, r, maxBodyBytes, &in); err != nil {
+		return err
+	}
+	if in.TTLDays < 0 || in.TTLDays > 3650 {
+		return &app.InvalidError{Field: "ttl_days", Reason: "want 0 (until revoked) to 3650 days"}
+	}
+	token, info, err := d.Auth.CreateToken(r.Context(), u.Name, strings.TrimSpace(in.Name), time.Duration(in.TTLDays)*24*time.Hour)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, tokenResponse{Token: token, Info: info})
+	return nil
+}
+
+func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, u app.UserView) error {
+	d := s.cfg.Desk
+	if err := d.Writable(); err != nil {
+		return err
+	}
+	if err := d.Auth.RevokeToken(r.Context(), u.Name, r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// writeUser answers with the user's view as it stands after a change.
+func (s *Server) writeUser(w http.ResponseWriter, status int, name string) error {
+	v, err := s.cfg.Desk.Auth.User(name)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, status, v)
+	return nil
+}

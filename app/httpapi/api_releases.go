@@ -1,0 +1,233 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strings"
+
+	"releasedesk/app"
+	"releasedesk/projections"
+)
+
+func (s *Server) openRelease(w http.ResponseWriter, r *http.Request, u app.UserView) error {
+	var in app.OpenReleaseInput
+	if err := decodeBody(w, r, maxBodyBytes, &in); err != nil {
+		return err
+	}
+	rel, err := s.cfg.Desk.OpenRelease(r.Context(), u, in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, s.releaseView(rel, u))
+	return nil
+}
+
+// board is GET /api/v1/releases?project=&state=a,b&q=&sort=updated&offset=&limit=.
+func (s *Server) board(w http.ResponseWriter, r *http.Request, u app.UserView) error {
+	q := r.URL.Query()
+	bq := projections.BoardQuery{Project: q.Get("project"), Text: q.Get("q")}
+	if st := q.Get("state"); st != "" {
+		for _, x := range strings.Split(st, ",") {
+			if !slices.Contains(app.ReleaseStates, x) {
+				return &app.InvalidError{Field: "state", Reason: "unknown state " + x}
+			}
+			bq.States = append(bq.States, x)
+		}
+	}
+	switch q.Get("sort") {
+	case "", "created":
+		bq.Sort = projections.SortCreated
+	case "updated":
+		bq.Sort = projections.SortUpdated
+	default:
+		return &app.InvalidError{Field: "sort", Reason: "want created or updated"}
+	}
+	var err error
+	if bq.Offset, err = queryInt(r, "offset"); err != nil {
+		return err
+	}
+	if bq.Limit, err = queryInt(r, "limit"); err != nil {
+		return err
+	}
+	page := s.cfg.Desk.Set.Releases.Board(bq)
+	writeJSON(w, http.StatusOK, map[string]any{"total": page.Total, "offset": page.Offset, "limit": page.Limit,
+		"releases": page.Releases, "counts": s.cfg.Desk.Set.Releases.Counts(bq.Project)})
+	return nil
+}
+
+// ReleaseResponse is one release with its timeline and what the caller
+// may do with it now.
+type ReleaseResponse struct {
+	Release  projections.Release         `json:"release"`
+	Timeline []projections.TimelineEntry `json:"timeline"`
+	Actions  []string                    `json:"actions"`
+}
+
+func (s *Server) releaseView(rel projections.Release, u app.UserView) ReleaseResponse {
+	d := s.cfg.Desk
+	return ReleaseResponse{Release: rel, Timeline: d.Set.Releases.Timeline(rel.ID), Actions: d.ReleaseActions(rel, u)}
+}
+
+func (s *Server) getRelease(w http.ResponseWriter, r *http.Request, u app.UserView) error {
+	rel, err := s.cfg.Desk.Release(r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, s.releaseView(rel, u))
+	return nil
+}
+
+type DeployRequest struct {
+	Env string `json:"env"`
+}
+
+func (s *Server) deployRelease(w http.ResponseWriter, r *http.Request, u app.UserView) error {
+	var in DeployRequest
+	if err := decodeBody(w, r, maxBodyBytes, &in); err != nil {
+		return err
+	}
+	res, err := s.cfg.Desk.DeployRelease(r.Context(), u, r.PathValue("id"), in.Env)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, res)
+	return nil
+}
+
+type TestRequest struct {
+	Passed *bool  `json:"passed"`
+	Note   string `json:"note"`
+}
+
+func (s *Server) testRelease(w http.ResponseWriter, r *http.Request, u app.UserView) error {
+	var in TestRequest
+	if err := decodeBody(w, r, maxBodyBytes, &in); err != nil {
+		return err
+	}
+	if in.Passed == nil {
+		return &app.InvalidError{Field: "passed", Reason: "is required: true (passed) or false (failed)"}
+	}
+	rel, err := s.cfg.Desk.Test(r.Context(), u, r.PathValue("id"), *in.Passed, in.Note)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, s.releaseView(rel, u))
+	return nil
+}
+
+// noteDecision serves approve, reject, accept, refuse and cancel: a body of
+// one text field ("note" or "reason") and a decision of the desk.
+func (s *Server) noteDecision(fn func(*app.Desk, context.Context, app.UserView, string, string) (projections.Release, error), field string) apiFunc {
+	return func(w http.ResponseWriter, r *http.Request, u app.UserView) error {
+		var text string
+		var err error
+		if field == "reason" {
+			var in ReasonRequest
+			err = decodeBody(w, r, maxBodyBytes, &in)
+			text = in.Reason
+		} else {
+			var in NoteRequest
+			err = decodeBody(w, r, maxBodyBytes, &in)
+			text = in.Note
+		}
+		if err != nil {
+			return err
+		}
+		rel, err := fn(s.cfg.Desk, r.Context(), u, r.PathValue("id"), text)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, s.releaseView(rel, u))
+		return nil
+	}
+}
+
+type NoteRequest struct {
+	Note string `json:"note"`
+}
+
+func (s *Server) completeRelease(w http.ResponseWriter, r *http.Request, u app.UserView) error {
+	var in struct{}
+	if err := decodeBody(w, r, maxBodyBytes, &in); err != nil {
+		return err
+	}
+	rel, err := s.cfg.Desk.CompleteRelease(r.Context(), u, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, s.releaseView(rel, u))
+	return nil
+}
+
+// listDeployments is GET /api/v1/deployments?project=&env=&release=&state=a,b&offset=&limit=.
+func (s *Server) listDeployments(w http.ResponseWriter, r *http.Request, u app.UserView) error {
+	q := r.URL.Query()
+	dq := projections.DeploymentQuery{Project: q.Get("project"), Environment: q.Get("env"), Release: q.Get("release")}
+	if st := q.Get("state"); st != "" {
+		for _, x := range strings.Split(st, ",") {
+			switch x {
+			case projections.DeployQueued, projections.DeployRunning, projections.DeploySucceeded,
+				projections.DeployFailed, projections.DeployCancelled, projections.DeployInterrupted:
+				dq.States = append(dq.States, x)
+			default:
+				return &app.InvalidError{Field: "state", Reason: "unknown deployment state " + x}
+			}
+		}
+	}
+	var err error
+	if dq.Offset, err = queryInt(r, "offset"); err != nil {
+		return err
+	}
+	if dq.Limit, err = queryInt(r, "limit"); err != nil {
+		return err
+	}
+	list, total := s.cfg.Desk.Set.Deployments.List(dq)
+	offset, limit := dq.Offset, dq.Limit
+	if limit == 0 {
+		limit = projections.DefaultBoardLimit
+	}
+	views := make([]deploymentView, len(list))
+	problem := s.cfg.Desk.Problem()
+	for i, dep := range list {
+		views[i] = viewDeployment(dep, problem)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"total": total, "offset": offset, "limit": min(limit, projections.MaxBoardLimit),
+		"deployments": views})
+	return nil
+}
+
+func (s *Server) getDeployment(w http.ResponseWriter, r *http.Request, u app.UserView) error {
+	doc, err := s.deploymentDoc(r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeEncodedJSON(w, http.StatusOK, doc)
+	return nil
+}
+
+func (s *Server) cancelDeployment(w http.ResponseWriter, r *http.Request, u app.UserView) error {
+	var in ReasonRequest
+	if err := decodeBody(w, r, maxBodyBytes, &in); err != nil {
+		return err
+	}
+	dep, err := s.cfg.Desk.CancelDeployment(r.Context(), u, r.PathValue("id"), in.Reason)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, dep)
+	return nil
+}
+
+func (s *Server) retryDeployment(w http.ResponseWriter, r *http.Request, u app.UserView) error {
+	var in struct{}
+	if err := decodeBody(w, r, maxBodyBytes, &in); err != nil {
+		return err
+	}
+	dep, err := s.cfg.Desk.RetryDeployment(r.Context(), u, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, dep)
+	return nil
+}

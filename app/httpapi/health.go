@@ -1,0 +1,55 @@
+package httpapi
+
+import (
+	"net/http"
+	"time"
+
+	"releasedesk/app"
+	"releasedesk/events"
+)
+
+// HealthResponse is GET /api/v1/health: is the backend up, which version, and
+// is the log writable. Positions are gap-free, so the head position is the
+// event count without a scan.
+type HealthResponse struct {
+	Status   string `json:"status"` // ok | degraded
+	Version  string `json:"version"`
+	ReadOnly bool   `json:"read_only"`
+	Offline  bool   `json:"offline"` // serving an archive for offline review
+	Problem  string `json:"problem"`
+	// Verifying: the log's background verification after a start is still
+	// running; writes wait for it.
+	Verifying bool         `json:"verifying,omitempty"`
+	Events    healthEvents `json:"events"`
+	Time      time.Time    `json:"time"`
+}
+
+type healthEvents struct {
+	Count uint64      `json:"count"`
+	Head  events.Head `json:"head"`
+}
+
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	head := s.cfg.Log.Head()
+	resp := HealthResponse{
+		Status:  "ok",
+		Version: app.Version,
+		Events:  healthEvents{Count: head.Position, Head: head},
+		Time:    s.cfg.Now().UTC(),
+	}
+	problem := s.cfg.Problem
+	if s.cfg.Desk != nil {
+		problem = s.cfg.Desk.Problem()
+		if v, ok := s.cfg.Desk.Log.(interface{ Verifying() bool }); ok {
+			resp.Verifying = v.Verifying()
+		}
+	}
+	switch {
+	case s.cfg.Desk != nil && s.cfg.Desk.Archive():
+		// An archive is read-only by nature, not degraded.
+		resp.ReadOnly, resp.Offline, resp.Problem = true, true, problem.Error()
+	case problem != nil:
+		resp.Status, resp.ReadOnly, resp.Problem = "degraded", true, problem.Error()
+	}
+	writeJSON(w, http.StatusOK, resp)
+}

@@ -1,0 +1,116 @@
+package httpapi
+
+import (
+	"io/fs"
+	"net/http"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"releasedesk/app"
+	"releasedesk/events"
+)
+
+// ServerConfig is what the HTTP face needs: a log to read, the embedded
+// frontend, and where to log.
+type ServerConfig struct {
+	// Desk is the running product behind the API. Without it (tests of
+	// the HTTP face alone) only health and the UI are served.
+	Desk *app.Desk
+	Log  events.Log // Desk's log when Desk is set
+	// Problem, when set, says why the log is served read-only; with a Desk,
+	// health asks Desk.Problem instead, which follows the log's state.
+	Problem error
+	Assets  fs.FS // the built frontend (frontend/dist); may lack index.html in dev trees
+	Logger  logrus.FieldLogger
+	Now     func() time.Time
+	// Heartbeat is how often an idle live stream sends a comment; 0:
+	// defaultHeartbeat.
+	Heartbeat time.Duration
+}
+
+// Server is the JSON API plus the embedded UI, one http.Handler for both the
+// browser and the Wails window.
+type Server struct {
+	cfg        ServerConfig
+	log        logrus.FieldLogger
+	handler    http.Handler
+	deployDocs deployDocCache // encoded deployment views (deploy_cache.go)
+}
+
+// NewServer builds the handler tree.
+func NewServer(cfg ServerConfig) *Server {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = logrus.StandardLogger()
+	}
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = defaultHeartbeat
+	}
+	if cfg.Desk != nil {
+		cfg.Log = cfg.Desk.Log
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/v1/health", s.handleHealth)
+	if cfg.Desk != nil {
+		s.routes(mux)
+	}
+	mux.HandleFunc("/api/", s.handleUnknownAPI)
+	mux.Handle("/", newStaticHandler(cfg.Assets))
+	s.handler = withRequestLog(s.log, withSecurityHeaders(mux))
+	return s
+}
+
+// ServeHTTP makes Server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+func (s *Server) handleUnknownAPI(w http.ResponseWriter, r *http.Request) {
+	s.writeError(w, r, errNotFound("no API route "+r.Method+" "+r.URL.Path))
+}
+
+// withSecurityHeaders keeps the UI from being framed or sniffed; the API is
+// loopback by default but may be exposed with TLS.
+func withSecurityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// statusRecorder remembers the status a handler wrote, for the request log.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+// Flush keeps streaming responses (SSE) working through the recorder.
+func (r *statusRecorder) Flush() {
+	if f, ok := r.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// withRequestLog logs each request at debug level: cheap when off, and the
+// desktop smoke test reads it to prove the window's page reached this handler.
+func withRequestLog(log logrus.FieldLogger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		log.WithFields(logrus.Fields{
+			"method": r.Method, "path": r.URL.Path, "status": rec.status,
+			"ms": time.Since(start).Milliseconds(),
+		}).Debug("request")
+	})
+}

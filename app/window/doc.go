@@ -1,0 +1,8 @@
+// Package window is Release Desk's desktop window (Wails v2): the same UI
+// and API handler as `serve`, with live updates as Wails events. Only the
+// desktop build tags pull in Wails and GTK; without them Run refuses, so
+// tests and vet need no GTK.
+//
+//   - Run opens the window and returns when it closes; Built says whether
+//     this binary has one; HasDisplay whether one could be shown.
+package window

@@ -1,0 +1,54 @@
+//go:build desktop
+
+package window
+
+import (
+	"context"
+	"io/fs"
+	"net/http"
+
+	"releasedesk/app"
+	"releasedesk/app/httpapi"
+
+	"github.com/wailsapp/wails/v2"
+	"github.com/wailsapp/wails/v2/pkg/options"
+	"github.com/wailsapp/wails/v2/pkg/options/assetserver"
+)
+
+// Built is true in desktop builds.
+const Built = true
+
+// Run opens the Wails window. The page's /api requests are not files
+// in assets, so Wails hands them to h: the same handler as `serve`.
+// It returns when the window is closed.
+func Run(ctx context.Context, assets fs.FS, h http.Handler, desk *app.Desk) error {
+	return wails.Run(&options.App{
+		Title:     "Release Desk",
+		Width:     1280,
+		Height:    800,
+		MinWidth:  800,
+		MinHeight: 500,
+		AssetServer: &assetserver.Options{
+			Assets:  assets,
+			Handler: h,
+		},
+		BackgroundColour: &options.RGBA{R: 246, G: 247, B: 249, A: 255},
+		OnStartup: func(wctx context.Context) {
+			// Close the window when the process is asked to stop.
+			go func() {
+				<-ctx.Done()
+				quitWindow(wctx)
+			}()
+			// Live updates reach the page as Wails events: the same
+			// messages as /api/v1/stream, which a Wails response cannot carry.
+			go func() {
+				err := httpapi.FollowChanges(ctx, desk, func(kind string, m httpapi.StreamMessage) {
+					emitToWindow(wctx, EventName, kind, m)
+				})
+				if err != nil {
+					desk.Logger.WithError(err).Warn("live updates to the window stopped")
+				}
+			}()
+		},
+	})
+}
