@@ -19,4 +19,3 @@ environments:
     approval: true
 `, id, repo, target, id, target, id)
 }
-
