@@ -2,9 +2,8 @@ package projections
 
 import "releasedesk/events"
 
-// ChangeOf describes an envelope the set has already applied, as OnApply
-// described it then: a live feed that fell behind reads the log again and
-// needs the same names for each envelope it missed. The names come from
+// ChangeOf describes an envelope the set has already applied: the live
+// feeds read the log by position and name what each envelope touched. The names come from
 // the models as they are now; those it reads (a deployment's project,
 // environment and release, a release's project) never change once set.
 // An envelope past Position may lack them: ask only for applied ones.

@@ -189,21 +189,21 @@ func (m *Deployments) apply(e *events.Envelope, p *payload, d *decoder) error {
 	x := &ds.d
 	switch e.Type {
 	case catalog.TypeStepOutput:
-		if s := m.step(ds, p.StepB); s != nil {
+		if s := m.step(ds, p.StepView); s != nil {
 			ds.appendOutput(s, p)
 		}
 	case catalog.TypeStepStarted:
-		id := m.names.idBytes(p.StepB)
-		ds.steps = append(ds.steps, step{id: id, name: m.names.idBytes(p.NameB),
-			host: m.names.idBytes(p.HostB), cmd: ds.cmdIndex(p.Command), started: e.Time.UnixNano()})
-		if h := ds.host(p.HostB); h != nil {
+		id := m.names.idBytes(p.StepView)
+		ds.steps = append(ds.steps, step{id: id, name: m.names.idBytes(p.NameView),
+			host: m.names.idBytes(p.HostView), cmd: ds.cmdIndex(p.Command), started: e.Time.UnixNano()})
+		if h := ds.host(p.HostView); h != nil {
 			if h.State == HostPending {
 				h.State = HostStaging
 			}
 			h.Step, h.Updated = m.names.name(id), e.Time
 		}
 	case catalog.TypeStepFinished:
-		if s := m.step(ds, p.StepB); s != nil {
+		if s := m.step(ds, p.StepView); s != nil {
 			s.finished, s.exit, s.durationMS = e.Time.UnixNano(), int32(p.ExitCode), p.DurationMS
 			s.err = ds.errIndex(p.Error)
 			if s.out > 0 {
@@ -212,7 +212,7 @@ func (m *Deployments) apply(e *events.Envelope, p *payload, d *decoder) error {
 				}
 			}
 		}
-		if h := ds.host(p.HostB); h != nil && h.Step == string(p.StepB) {
+		if h := ds.host(p.HostView); h != nil && h.Step == string(p.StepView) {
 			h.Step, h.Updated = "", e.Time
 		}
 	case catalog.TypeHostStaged, catalog.TypeHostSwitched, catalog.TypeHostFailed, catalog.TypeHostReverted, catalog.TypeHostObserved:

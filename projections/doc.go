@@ -7,9 +7,9 @@
 // (payload.go), which TestVocabularyFolded holds to the vocabulary.
 //
 //   - Set bundles every model: Build replays a log, CatchUp applies what
-//     came since, Follow keeps it live through Subscribe, OnApply tells a
-//     live feed what each envelope touched (Change), WaitFor lets a writer
-//     wait until its own append is visible.
+//     came since, Follow keeps it live through Subscribe, ChangeOf tells a
+//     live feed what an applied envelope touched (Change), WaitFor lets a
+//     writer wait until its own append is visible.
 //   - Projects (configuration and history), Users (roles, logins, tokens),
 //     Releases (the board, Board queries, each release's Timeline and the
 //     state machine of DESIGN.md section 3), Deployments (plan, hosts,

@@ -37,10 +37,10 @@ type payload struct {
 
 	ExpiresAt, Since time.Time
 
-	// StepB, HostB and NameB are a step event's step, host and step
+	// StepView, HostView and NameView are a step event's step, host and step
 	// name, left as views into the event's data (step events are most of
 	// a log, and Deployments numbers these itself): see stepID, hostName.
-	StepB, HostB, NameB []byte
+	StepView, HostView, NameView []byte
 
 	// Raw values decoded only by the few models that need them.
 	Text       []byte // step.output's text, still a JSON string
@@ -146,7 +146,7 @@ func (p *payload) stepID() string {
 	if p.Step != "" {
 		return p.Step
 	}
-	return string(p.StepB)
+	return string(p.StepView)
 }
 
 // stepName is the step's name however it was decoded.
@@ -154,7 +154,7 @@ func (p *payload) stepName() string {
 	if p.Name != "" {
 		return p.Name
 	}
-	return string(p.NameB)
+	return string(p.NameView)
 }
 
 // hostName is the host however it was decoded.
@@ -162,7 +162,7 @@ func (p *payload) hostName() string {
 	if p.Host != "" {
 		return p.Host
 	}
-	return string(p.HostB)
+	return string(p.HostView)
 }
 
 // argv checks a list of strings and returns its JSON text, interned.
@@ -224,7 +224,7 @@ func (d *decoder) decode(e *events.Envelope) (*payload, error) {
 			p.User, ok = d.str(v, true)
 		case "name":
 			if views {
-				p.NameB, ok = view(v)
+				p.NameView, ok = view(v)
 			} else {
 				p.Name, ok = d.str(v, true)
 			}
@@ -236,13 +236,13 @@ func (d *decoder) decode(e *events.Envelope) (*payload, error) {
 			}
 		case "step":
 			if views {
-				p.StepB, ok = view(v)
+				p.StepView, ok = view(v)
 			} else {
 				p.Step, ok = d.str(v, true)
 			}
 		case "host":
 			if views {
-				p.HostB, ok = view(v)
+				p.HostView, ok = view(v)
 			} else {
 				p.Host, ok = d.str(v, true)
 			}

@@ -31,17 +31,13 @@ type Set struct {
 	skipped uint64 // malformed events
 	lastErr error
 	changed chan struct{} // closed and replaced after each applied batch
-
-	lmu       sync.Mutex
-	listeners map[int]func(Change)
-	nextL     int
 }
 
 // NewSet returns an empty set of models.
 func NewSet() *Set {
 	s := &Set{Projects: NewProjects(), Users: NewUsers(), Releases: NewReleases(), Deployments: NewDeployments(),
 		Versions: NewVersions(), Hosts: NewHosts(), Audit: NewAudit(), Queue: NewQueue(),
-		dec: newDecoder(), changed: make(chan struct{}), listeners: map[int]func(Change){}}
+		dec: newDecoder(), changed: make(chan struct{})}
 	s.models = []folder{s.Projects, s.Users, s.Releases, s.Deployments, s.Versions, s.Hosts, s.Audit, s.Queue}
 	return s
 }
@@ -68,7 +64,7 @@ func (s *Set) Skipped() (uint64, error) {
 	return s.skipped, s.lastErr
 }
 
-// Change tells a listener what an applied envelope touched, so a live
+// Change tells a live feed what an applied envelope touched, so a live
 // feed can say "release 42 changed" or "web1 of deployment d7 progressed"
 // without diffing models. Fields that do not apply are empty. As JSON it
 // carries only those names: the raw event (Envelope, whose data can be a
@@ -81,23 +77,6 @@ type Change struct {
 	Deployment  string          `json:"deployment,omitempty"`
 	Host        string          `json:"host,omitempty"`
 	Step        string          `json:"step,omitempty"`
-}
-
-// OnApply registers fn to be called after each envelope is applied, in
-// order, on the applying goroutine (after the models' locks are released,
-// so fn may query them). fn must not block: hand the change to a channel
-// or a buffer. The returned func unregisters it.
-func (s *Set) OnApply(fn func(Change)) (remove func()) {
-	s.lmu.Lock()
-	defer s.lmu.Unlock()
-	id := s.nextL
-	s.nextL++
-	s.listeners[id] = fn
-	return func() {
-		s.lmu.Lock()
-		defer s.lmu.Unlock()
-		delete(s.listeners, id)
-	}
 }
 
 // WaitFor returns once position is applied (the app waits for its own
@@ -127,10 +106,6 @@ func (s *Set) Apply(e events.Envelope) error {
 
 // applyBatch folds envelopes in order with every model locked once.
 func (s *Set) applyBatch(envs []events.Envelope) error {
-	s.lmu.Lock()
-	notify := len(s.listeners) > 0
-	s.lmu.Unlock()
-	var changes []Change
 	var firstErr error
 
 	s.mu.Lock()
@@ -168,9 +143,6 @@ func (s *Set) applyBatch(envs []events.Envelope) error {
 		}
 		s.pos, s.hash = e.Position, e.Hash
 		applied = true
-		if notify {
-			changes = append(changes, s.change(e, p))
-		}
 	}
 	for i := len(s.models) - 1; i >= 0; i-- {
 		s.models[i].unlock()
@@ -180,20 +152,6 @@ func (s *Set) applyBatch(envs []events.Envelope) error {
 		s.changed = make(chan struct{})
 	}
 	s.mu.Unlock()
-
-	if notify {
-		s.lmu.Lock()
-		fns := make([]func(Change), 0, len(s.listeners))
-		for _, fn := range s.listeners {
-			fns = append(fns, fn)
-		}
-		s.lmu.Unlock()
-		for _, c := range changes {
-			for _, fn := range fns {
-				fn(c)
-			}
-		}
-	}
 	return firstErr
 }
 
@@ -289,7 +247,7 @@ const followBatch = 256
 // the subscription fails (its error). Events already waiting are folded
 // together, so a burst costs one lock round per batch. Run one Follow per
 // Set, and no CatchUp meanwhile: both would apply correctly (Apply is
-// idempotent), but listeners could then see envelopes out of order.
+// idempotent), but the work would be done twice.
 func (s *Set) Follow(ctx context.Context, l subscriber) error {
 	sub := l.Subscribe(ctx, s.Position()+1)
 	batch := make([]events.Envelope, 0, followBatch)

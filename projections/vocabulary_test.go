@@ -69,11 +69,11 @@ func foldedField(p *payload, typ, key, field string) (reflect.Value, bool) {
 	step := strings.HasPrefix(typ, "step.")
 	switch {
 	case step && key == "step":
-		return reflect.ValueOf(string(p.StepB)), true
+		return reflect.ValueOf(string(p.StepView)), true
 	case step && key == "host":
-		return reflect.ValueOf(string(p.HostB)), true
+		return reflect.ValueOf(string(p.HostView)), true
 	case step && key == "name":
-		return reflect.ValueOf(string(p.NameB)), true
+		return reflect.ValueOf(string(p.NameView)), true
 	case step && key == "deployment":
 		return reflect.Value{}, true // the stream's id: not decoded, on purpose (hot path)
 	case key == "command":

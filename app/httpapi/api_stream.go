@@ -130,8 +130,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, u app.UserView) 
 			last = next
 		}
 		// Wait for the next applied batch, or ping when idle. WaitFor
-		// cannot miss a batch that lands meanwhile (an OnApply listener
-		// added now could: Set takes its listeners as a batch begins).
+		// cannot miss a batch that lands meanwhile: it compares positions.
 		wait, done := context.WithTimeout(ctx, s.cfg.Heartbeat)
 		err := d.Set.WaitFor(wait, last+1)
 		done()
