@@ -3,14 +3,12 @@ package app_test
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"releasedesk/app"
-	"releasedesk/app/httpapi"
 	"releasedesk/app/httpapi/apitest"
 )
 
@@ -38,16 +36,14 @@ func TestDamagedStoreServesSavedViews(t *testing.T) {
 	if err != nil {
 		t.Fatalf("a damaged store must still be served: %v", err)
 	}
-	defer desk.Close()
+	served := apitest.Serve(t, desk, apitest.Options{})
 	if p := desk.Problem(); p == nil || !strings.Contains(p.Error(), filepath.Base(tables[0])) || !strings.Contains(p.Error(), "saved at position") {
 		t.Fatalf("Problem = %v, want the damaged file and what is served", p)
 	}
 	if desk.Runner != nil {
 		t.Error("a runner started over a log that cannot be read")
 	}
-	srv := httptest.NewServer(httpapi.NewServer(httpapi.ServerConfig{Desk: desk, Assets: apitest.Assets(), Logger: apitest.Logger()}))
-	defer srv.Close()
-	env.URL = srv.URL
+	env.URL = served.URL
 
 	users := env.Must(http.StatusOK, "GET", "/api/v1/users", root, nil)
 	if !strings.Contains(string(users.Raw), `"alice"`) {

@@ -8,7 +8,6 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,9 +19,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
-	"releasedesk/app"
 	"releasedesk/app/cli"
-	"releasedesk/app/httpapi"
 	"releasedesk/app/httpapi/apitest"
 	"releasedesk/events"
 	"releasedesk/runner/sshtest"
@@ -70,22 +67,7 @@ func TestUIEndToEnd(t *testing.T) {
 	logger := logrus.New()
 	logger.SetOutput(logFile)
 	logger.SetLevel(logrus.InfoLevel)
-	dir := t.TempDir()
-	desk, err := app.OpenDesk(context.Background(), app.DeskConfig{Data: app.DataDir{Path: dir}, Logger: logger})
-	if err != nil {
-		t.Fatalf("OpenDesk: %v", err)
-	}
-	desk.Auth.Argon = apitest.CheapArgon
-	if err := desk.Auth.CreateUser(context.Background(), app.SystemActor, "root", apitest.RootPassword, true, nil); err != nil {
-		t.Fatalf("create root: %v", err)
-	}
-	srv := httptest.NewServer(httpapi.NewServer(httpapi.ServerConfig{Desk: desk, Assets: assets, Logger: logger}))
-	t.Cleanup(func() {
-		srv.CloseClientConnections()
-		srv.Close()
-		desk.Close()
-	})
-	e := &apitest.Env{T: t, Dir: dir, Desk: desk, URL: srv.URL}
+	e := apitest.New(t, apitest.Options{Assets: assets, Logger: logger})
 
 	// Five hosts, the repository, the project, the people; host keys trusted.
 	c := sshtest.Start(t, 5)
@@ -139,7 +121,7 @@ func TestUIEndToEnd(t *testing.T) {
 	}
 
 	start := time.Now()
-	onlineOK := runE2E(t, node, root, "online", append(env, "RD_BASE_URL="+srv.URL))
+	onlineOK := runE2E(t, node, root, "online", append(env, "RD_BASE_URL="+e.URL))
 	t.Logf("online scenarios: %v", time.Since(start).Round(time.Second))
 
 	// The audit screen's JSONL download must verify like the API's export.

@@ -217,34 +217,8 @@ func newChaosFleetWith(t *testing.T, o chaosOpts, setup func(*chaosFleet)) *chao
 // projectYAML is the fleet's configuration.
 func (f *chaosFleet) projectYAML() string {
 	o := f.opts
-	var hosts strings.Builder
-	for i, h := range f.cl.Hosts {
-		fmt.Fprintf(&hosts, "      - {addr: %q, path: %q}\n", h.Addr, f.paths[i])
-	}
-	hooks := o.hooks
-	if hooks == "" {
-		hooks = "  post_release: 'echo \"live: $RELEASEDESK_VERSION\"'\n"
-	}
-	env := ""
-	if o.env != "" {
-		env = "env:\n" + o.env
-	}
-	return fmt.Sprintf(`id: fleet
-repo: %q
-branch: master
-strategy: rsync
-keep_releases: 3
-version_files: [VERSION]
-hooks:
-%s%senvironments:
-  - name: prod
-    path: %q
-    ssh_key: %q
-    parallel: %d
-    batch: %d
-    on_failure: %s
-    hosts:
-%s`, f.repo, hooks, env, filepath.Join(f.cl.Dir, "unused"), f.cl.KeyPath, o.parallel, o.batch, o.onFailure, hosts.String())
+	return fleetConfig{repo: f.repo, cl: f.cl, paths: f.paths, parallel: o.parallel, batch: o.batch, onFailure: o.onFailure,
+		hooks: o.hooks, env: o.env}.yaml()
 }
 
 // chaosFiles is a tree of n files whose content names the mark.

@@ -133,32 +133,8 @@ func fleetRepo(tb testing.TB, dir string, files int, bytes int64) (string, []str
 // parallel and batch as given.
 func (f *fleet) configure(sub string, parallel, batch int) {
 	f.tb.Helper()
-	var hosts strings.Builder
-	for _, h := range f.cl.Hosts {
-		fmt.Fprintf(&hosts, "      - {addr: %q, path: %q}\n", h.Addr, filepath.Join(h.Path, sub))
-	}
-	doc := fmt.Sprintf(`id: fleet
-repo: %q
-branch: master
-strategy: rsync
-keep_releases: 3
-version_files: [VERSION]
-hooks:
-  post_release: 'echo "live: $RELEASEDESK_VERSION"'
-environments:
-  - name: warm
-    path: %q
-    ssh_key: %q
-    hosts: [%q]
-  - name: prod
-    path: %q
-    ssh_key: %q
-    parallel: %d
-    batch: %d
-    on_failure: halt
-    hosts:
-%s`, f.repo, filepath.Join(f.cl.Hosts[0].Path, "warm"), f.cl.KeyPath, f.cl.Hosts[0].Addr,
-		filepath.Join(f.cl.Dir, "unused"), f.cl.KeyPath, parallel, batch, hosts.String())
+	doc := fleetConfig{repo: f.repo, cl: f.cl, paths: f.hostPaths(sub), parallel: parallel, batch: batch, onFailure: "halt",
+		warm: filepath.Join(f.cl.Hosts[0].Path, "warm")}.yaml()
 	r := f.root.Call("PUT", "/api/v1/projects/fleet", doc)
 	if r.Status != http.StatusOK && r.Status != http.StatusCreated {
 		f.tb.Fatalf("configure: %d %s", r.Status, r.Raw)

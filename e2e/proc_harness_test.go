@@ -125,24 +125,50 @@ func addUser(t testing.TB, data, name, password string, admin bool) {
 // environment "prod" (no approval, so one developer deploys), with
 // parallel and batch as given and a post_release hook that prints a line.
 func fleetProject(repo string, cl *sshtest.Cluster, parallel, batch int) string {
-	var hosts strings.Builder
-	for _, h := range cl.Hosts {
-		fmt.Fprintf(&hosts, "      - {addr: %q, path: %q}\n", h.Addr, h.Path)
+	return fleetConfig{repo: repo, cl: cl, parallel: parallel, batch: batch}.yaml()
+}
+
+// fleetConfig is the configuration of the project "fleet" of the whole-app
+// tests: the rsync strategy to the sshd hosts of cl, in an environment
+// "prod" of every host.
+type fleetConfig struct {
+	repo            string
+	cl              *sshtest.Cluster
+	paths           []string // each host's target ("prod"); nil: the host's own path
+	parallel, batch int
+	onFailure       string // "": the default (halt)
+	hooks           string // the lines under hooks:; "": a post_release hook that prints a line
+	env             string // the lines under env:, if any
+	warm            string // a path on the first host for an environment "warm" of it alone; "": none
+}
+
+func (c fleetConfig) yaml() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "id: fleet\nrepo: %q\nbranch: master\nstrategy: rsync\nkeep_releases: 3\nversion_files: [VERSION]\nhooks:\n", c.repo)
+	if c.hooks == "" {
+		b.WriteString("  post_release: 'echo \"live: $RELEASEDESK_VERSION\"'\n")
+	} else {
+		b.WriteString(c.hooks)
 	}
-	return fmt.Sprintf(`id: fleet
-repo: %q
-branch: master
-strategy: rsync
-keep_releases: 3
-version_files: [VERSION]
-hooks:
-  post_release: 'echo "live: $RELEASEDESK_VERSION"'
-environments:
-  - name: prod
-    path: %q
-    ssh_key: %q
-    parallel: %d
-    batch: %d
-    hosts:
-%s`, repo, filepath.Join(cl.Dir, "unused"), cl.KeyPath, parallel, batch, hosts.String())
+	if c.env != "" {
+		b.WriteString("env:\n" + c.env)
+	}
+	b.WriteString("environments:\n")
+	if c.warm != "" {
+		fmt.Fprintf(&b, "  - name: warm\n    path: %q\n    ssh_key: %q\n    hosts: [%q]\n", c.warm, c.cl.KeyPath, c.cl.Hosts[0].Addr)
+	}
+	fmt.Fprintf(&b, "  - name: prod\n    path: %q\n    ssh_key: %q\n    parallel: %d\n    batch: %d\n",
+		filepath.Join(c.cl.Dir, "unused"), c.cl.KeyPath, c.parallel, c.batch)
+	if c.onFailure != "" {
+		fmt.Fprintf(&b, "    on_failure: %s\n", c.onFailure)
+	}
+	b.WriteString("    hosts:\n")
+	for i, h := range c.cl.Hosts {
+		path := h.Path
+		if c.paths != nil {
+			path = c.paths[i]
+		}
+		fmt.Fprintf(&b, "      - {addr: %q, path: %q}\n", h.Addr, path)
+	}
+	return b.String()
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -524,13 +523,7 @@ func TestStreamArchive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(httpapi.NewServer(httpapi.ServerConfig{Desk: desk, Assets: apitest.Assets(), Logger: apitest.Logger(),
-		Heartbeat: fastHeartbeat}))
-	t.Cleanup(func() {
-		srv.Close()
-		desk.Close()
-	})
-	review := &apitest.Env{T: t, Desk: desk, URL: srv.URL}
+	review := apitest.Serve(t, desk, apitest.Options{Heartbeat: fastHeartbeat})
 	sub := openStream(review, "?since=0", "", "")
 	got := sub.until(head, 10*time.Second)
 	gapFree(t, "archive", got, 1)

@@ -4,14 +4,12 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"releasedesk/app"
-	"releasedesk/app/httpapi"
 	"releasedesk/app/httpapi/apitest"
 	"releasedesk/events"
 )
@@ -32,10 +30,7 @@ func TestOfflineReviewOfAnExport(t *testing.T) {
 	if err != nil {
 		t.Fatalf("OpenDesk(archive): %v", err)
 	}
-	t.Cleanup(desk.Close)
-	srv := httptest.NewServer(httpapi.NewServer(httpapi.ServerConfig{Desk: desk, Assets: apitest.Assets(), Logger: apitest.Logger()}))
-	t.Cleanup(srv.Close)
-	off := &apitest.Env{T: t, Desk: desk, URL: srv.URL}
+	off := apitest.Serve(t, desk, apitest.Options{})
 
 	h := off.Must(http.StatusOK, "GET", "/api/v1/health", "", nil)
 	if h.Body["offline"] != true || h.Body["read_only"] != true || h.Body["status"] != "ok" {

@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -61,33 +62,58 @@ type Env struct {
 
 // Options tune New.
 type Options struct {
-	NoRunner  bool          // deployments stay queued
-	Heartbeat time.Duration // of the live stream; 0: the server's default
+	NoRunner  bool               // deployments stay queued
+	Heartbeat time.Duration      // of the live stream; 0: the server's default
+	Assets    fs.FS              // the UI served; nil: Assets()
+	Logger    logrus.FieldLogger // the desk's and the server's; nil: Logger()
 }
 
 // New opens and serves the desk; both close when the test ends.
 func New(t testing.TB, opt Options) *Env {
 	t.Helper()
+	opt = opt.withDefaults()
 	dir := t.TempDir()
-	desk, err := app.OpenDesk(context.Background(), app.DeskConfig{Data: app.DataDir{Path: dir}, Logger: Logger(), NoRunner: opt.NoRunner})
+	desk, err := app.OpenDesk(context.Background(), app.DeskConfig{Data: app.DataDir{Path: dir}, Logger: opt.Logger, NoRunner: opt.NoRunner})
 	if err != nil {
 		t.Fatalf("OpenDesk: %v", err)
 	}
 	desk.Auth.Argon = CheapArgon
 	if err := desk.Auth.CreateUser(context.Background(), app.SystemActor, "root", RootPassword, true, nil); err != nil {
+		desk.Close()
 		t.Fatalf("create root: %v", err)
 	}
-	api := httpapi.NewServer(httpapi.ServerConfig{Desk: desk, Assets: Assets(), Logger: Logger(), Heartbeat: opt.Heartbeat})
-	e := &Env{T: t, Dir: dir, Desk: desk, API: api, srv: httptest.NewServer(api)}
+	e := Serve(t, desk, opt)
+	e.Dir = dir
+	return e
+}
+
+// Serve serves a desk already open (an archive under review, a damaged
+// store) as New serves its own; both close when the test ends.
+func Serve(t testing.TB, desk *app.Desk, opt Options) *Env {
+	t.Helper()
+	opt = opt.withDefaults()
+	api := httpapi.NewServer(httpapi.ServerConfig{Desk: desk, Assets: opt.Assets, Logger: opt.Logger, Heartbeat: opt.Heartbeat})
+	e := &Env{T: t, Desk: desk, API: api, srv: httptest.NewServer(api)}
 	e.URL = e.srv.URL
 	t.Cleanup(e.Close)
 	return e
+}
+
+func (o Options) withDefaults() Options {
+	if o.Assets == nil {
+		o.Assets = Assets()
+	}
+	if o.Logger == nil {
+		o.Logger = Logger()
+	}
+	return o
 }
 
 // Close stops serving and closes the desk (saving its checkpoint), as a
 // stop of the app would; a test may then open the data directory again.
 func (e *Env) Close() {
 	if e.srv != nil {
+		e.srv.CloseClientConnections() // a live stream would hold Close up
 		e.srv.Close()
 	}
 	e.Desk.Close()
