@@ -81,7 +81,7 @@ func (s *Server) caller(r *http.Request) (app.UserView, error) {
 // JSON object, no unknown field. Every refusal names the field and why.
 func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
-		return &apiError{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type",
+		return &Error{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type",
 			Message: fmt.Sprintf("Content-Type %q: send application/json", ct)}
 	}
 	data, err := readRaw(w, r, limit)
@@ -114,7 +114,7 @@ func readRaw(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error
 func bodyError(err error, limit int64) error {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
-		return &apiError{Status: http.StatusRequestEntityTooLarge, Code: "too_large",
+		return &Error{Status: http.StatusRequestEntityTooLarge, Code: "too_large",
 			Message: fmt.Sprintf("the request body is larger than %d bytes", limit)}
 	}
 	return &app.InvalidError{Field: "body", Reason: err.Error()}

@@ -13,28 +13,15 @@ import (
 	"releasedesk/events"
 )
 
-// apiError is the one error shape of the API: {"error": {"code", "message"}}.
-type apiError struct {
-	Status  int                        `json:"-"`
-	Code    string                     `json:"code"`
-	Message string                     `json:"message"`
-	Field   string                     `json:"field,omitempty"`  // the field a validation error is about
-	Fields  []projectconfig.FieldError `json:"fields,omitempty"` // every problem of a configuration
-	Rule    string                     `json:"rule,omitempty"`   // the rule a 403 applied
-	retry   int                        // Retry-After seconds of a 429
-}
-
-func (e *apiError) Error() string { return e.Message }
-
-func errNotFound(msg string) *apiError {
-	return &apiError{Status: http.StatusNotFound, Code: "not_found", Message: msg}
+func errNotFound(msg string) *Error {
+	return &Error{Status: http.StatusNotFound, Code: "not_found", Message: msg}
 }
 
 // toAPIError maps package errors to statuses; anything unknown is a 500 whose
 // detail goes to the log, not to the client.
-func toAPIError(err error) *apiError {
+func toAPIError(err error) *Error {
 	var (
-		ae  *apiError
+		ae  *Error
 		ie  *app.InvalidError
 		fe  *app.ForbiddenError
 		ce  projectconfig.Errors
@@ -47,39 +34,39 @@ func toAPIError(err error) *apiError {
 	case errors.As(err, &ae):
 		return ae
 	case errors.As(err, &ue):
-		return &apiError{Status: http.StatusServiceUnavailable, Code: ue.Code, Message: ue.Message}
+		return &Error{Status: http.StatusServiceUnavailable, Code: ue.Code, Message: ue.Message}
 	case errors.As(err, &up):
-		return &apiError{Status: http.StatusBadGateway, Code: up.Code, Message: up.Message}
+		return &Error{Status: http.StatusBadGateway, Code: up.Code, Message: up.Message}
 	case errors.As(err, &ce):
-		return &apiError{Status: http.StatusBadRequest, Code: "invalid_config", Message: ce.Error(), Fields: ce}
+		return &Error{Status: http.StatusBadRequest, Code: "invalid_config", Message: ce.Error(), Fields: ce}
 	case errors.As(err, &ie):
-		return &apiError{Status: http.StatusBadRequest, Code: "invalid", Message: ie.Error(), Field: ie.Field}
+		return &Error{Status: http.StatusBadRequest, Code: "invalid", Message: ie.Error(), Field: ie.Field}
 	case errors.As(err, &fe):
-		return &apiError{Status: http.StatusForbidden, Code: "forbidden", Message: fe.Rule, Rule: fe.Rule}
+		return &Error{Status: http.StatusForbidden, Code: "forbidden", Message: fe.Rule, Rule: fe.Rule}
 	case errors.As(err, &le):
-		return &apiError{Status: http.StatusTooManyRequests, Code: "locked", Message: le.Error(), retry: le.RetrySeconds()}
+		return &Error{Status: http.StatusTooManyRequests, Code: "locked", Message: le.Error()}
 	case errors.As(err, &mbe):
-		return &apiError{Status: http.StatusRequestEntityTooLarge, Code: "too_large", Message: err.Error()}
+		return &Error{Status: http.StatusRequestEntityTooLarge, Code: "too_large", Message: err.Error()}
 	case errors.Is(err, app.ErrUnauthorized):
-		return &apiError{Status: http.StatusUnauthorized, Code: "unauthorized", Message: err.Error()}
+		return &Error{Status: http.StatusUnauthorized, Code: "unauthorized", Message: err.Error()}
 	case errors.Is(err, app.ErrNotFound):
-		return &apiError{Status: http.StatusNotFound, Code: "not_found", Message: err.Error()}
+		return &Error{Status: http.StatusNotFound, Code: "not_found", Message: err.Error()}
 	case errors.Is(err, app.ErrConflict):
-		return &apiError{Status: http.StatusConflict, Code: "conflict", Message: err.Error()}
+		return &Error{Status: http.StatusConflict, Code: "conflict", Message: err.Error()}
 	case errors.Is(err, app.ErrInvalid):
-		return &apiError{Status: http.StatusBadRequest, Code: "invalid", Message: err.Error()}
+		return &Error{Status: http.StatusBadRequest, Code: "invalid", Message: err.Error()}
 	case errors.Is(err, events.ErrConcurrency):
-		return &apiError{Status: http.StatusConflict, Code: "conflict", Message: err.Error()}
+		return &Error{Status: http.StatusConflict, Code: "conflict", Message: err.Error()}
 	case errors.Is(err, events.ErrInvalidEvent):
-		return &apiError{Status: http.StatusBadRequest, Code: "invalid", Message: err.Error()}
+		return &Error{Status: http.StatusBadRequest, Code: "invalid", Message: err.Error()}
 	case errors.Is(err, events.ErrDiskFull):
-		return &apiError{Status: http.StatusServiceUnavailable, Code: "disk_full", Message: err.Error()}
+		return &Error{Status: http.StatusServiceUnavailable, Code: "disk_full", Message: err.Error()}
 	case errors.Is(err, events.ErrReadOnly):
-		return &apiError{Status: http.StatusServiceUnavailable, Code: "read_only", Message: err.Error()}
+		return &Error{Status: http.StatusServiceUnavailable, Code: "read_only", Message: err.Error()}
 	case errors.Is(err, events.ErrChainBroken):
-		return &apiError{Status: http.StatusServiceUnavailable, Code: "damaged", Message: err.Error()}
+		return &Error{Status: http.StatusServiceUnavailable, Code: "damaged", Message: err.Error()}
 	}
-	return &apiError{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error; see the server log"}
+	return &Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error; see the server log"}
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -109,8 +96,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if ae.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="releasedesk"`)
 	}
-	if ae.retry > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(ae.retry))
+	if le := (*app.LockedError)(nil); errors.As(err, &le) {
+		w.Header().Set("Retry-After", strconv.Itoa(le.RetrySeconds()))
 	}
-	writeJSON(w, ae.Status, map[string]*apiError{"error": ae})
+	writeJSON(w, ae.Status, map[string]*Error{"error": ae})
 }

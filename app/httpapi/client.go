@@ -51,8 +51,9 @@ type Answer struct {
 	Body   []byte
 }
 
-// Error is a refusal: the answer's status and the API's error body
-// ({"error": {"code", "message", ...}}).
+// Error is the one error shape of the API: a refusal's status, and its
+// body {"error": {"code", "message", ...}}. The server writes it
+// (api_errors.go), the client reads it back (ErrorOf).
 type Error struct {
 	Status  int                        `json:"-"`
 	Code    string                     `json:"code"`
