@@ -509,10 +509,10 @@ func (fb *fleetBench) write() {
 	}
 	var w strings.Builder
 	w.WriteString("# Benchmarks\n\n")
-	fmt.Fprintf(&w, "Written by `make bench` (`BenchmarkFleet` in `fleet_bench_test.go`) on %s, in %s; not edited by hand. "+
+	fmt.Fprintf(&w, "Written by `make bench` (`BenchmarkFleet` in `e2e/fleet_bench_test.go`) on %s, in %s; not edited by hand. "+
 		"Every figure is measured against a real `releasedesk serve` process, real sshd hosts, real rsync and git, driven "+
 		"through the HTTP API, beside a baseline measured in the same run. Run again with `make bench` "+
-		"(or `go test -run '^$' -bench BenchmarkFleet -benchtime 1x -timeout 60m .`).\n\n",
+		"(or `go test -run '^$' -bench BenchmarkFleet -benchtime 1x -timeout 60m ./e2e/`).\n\n",
 		fb.started.UTC().Format("2006-01-02 15:04 MST"), fleetSec(time.Since(fb.started)))
 	w.WriteString("## Machine\n\n| | |\n|---|---|\n")
 	for _, kv := range fleetMachine() {

@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # Runs every benchmark once, printing each figure beside the baseline that
 # was measured in the same run: first the package benchmarks (events,
-# projections, runner, app; output in build/bench-<pkg>.txt), then the whole
+# projections, runner, app, app/httpapi; output in build/bench-<pkg>.txt), then the whole
 # app at fleet scale (BenchmarkFleet: a real serve process, 100 sshd
 # hosts, the API under load, start-up on a million events), which writes
 # docs/BENCHMARKS.md itself (output in build/bench-fleet.txt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p build
-for pkg in events projections runner app; do
-  go test -run '^$' -bench . -benchtime 1x -timeout 60m "./$pkg/" | tee "build/bench-$pkg.txt"
+for pkg in events projections runner app app/httpapi; do
+  go test -run '^$' -bench . -benchtime 1x -timeout 60m "./$pkg/" | tee "build/bench-${pkg//\//-}.txt"
 done
 # 100 sshd, their sessions and the app's connections: make room for the
 # descriptors (a no-op where the limit is already higher).
