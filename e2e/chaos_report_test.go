@@ -99,8 +99,8 @@ This file is written by `+"`make chaos`"+` (scripts/chaos.sh), not by hand: each
 section says what is done to the running app and what must hold, then the
 figures of the last run. Everything runs against a real `+"`releasedesk serve`"+`
 process over real sshd hosts (runner/sshtest), real rsync and git, driven
-through the HTTP API; the tests are the `+"`chaos_*_test.go`"+` files of the
-repository root. `+"`make test`"+` runs the same tests in a shortened form (fewer
+through the HTTP API; the tests are the `+"`chaos_*_test.go`"+` files of
+`+"`e2e/`"+`. `+"`make test`"+` runs the same tests in a shortened form (fewer
 trials and payloads, every route); `+"`make chaos`"+` runs the full counts and
 rewrites this file. `+"`RD_CHAOS_STRICT=1`"+` turns the app bugs listed below
 into test failures.
@@ -154,8 +154,8 @@ recorded here instead of failing ` + "`make test`" + ` (see "App bugs" below).
 ## How to run
 
     make chaos                       # full counts; rewrites this file
-    go test -run '^TestChaos' .      # the short form (also part of make test)
-    RD_CHAOS=full go test -run '^TestChaosKillDuringDeploy$' -v .
+    go test -run '^TestChaos' ./e2e/      # the short form (also part of make test)
+    RD_CHAOS=full go test -run '^TestChaosKillDuringDeploy$' -v ./e2e/
 
 The host disk-full and data-disk-full faults mount small tmpfs file systems
 and need root (they skip otherwise); every mount is unmounted and every sshd
