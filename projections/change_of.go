@@ -2,6 +2,21 @@ package projections
 
 import "releasedesk/events"
 
+// Change tells a listener what an applied envelope touched, so a live
+// feed can say "release 42 changed" or "web1 of deployment d7 progressed"
+// without diffing models. Fields that do not apply are empty. As JSON it
+// carries only those names: the raw event (Envelope, whose data can be a
+// step's whole output) stays out, as the audit export is for managers.
+type Change struct {
+	Envelope    events.Envelope `json:"-"` // its Data must not be modified
+	Project     string          `json:"project,omitempty"`
+	Environment string          `json:"environment,omitempty"`
+	Release     string          `json:"release,omitempty"`
+	Deployment  string          `json:"deployment,omitempty"`
+	Host        string          `json:"host,omitempty"`
+	Step        string          `json:"step,omitempty"`
+}
+
 // ChangeOf describes an envelope the set has already applied, as OnApply
 // described it then: a live feed that fell behind reads the log again and
 // needs the same names for each envelope it missed. The names come from

@@ -68,21 +68,6 @@ func (s *Set) Skipped() (uint64, error) {
 	return s.skipped, s.lastErr
 }
 
-// Change tells a listener what an applied envelope touched, so a live
-// feed can say "release 42 changed" or "web1 of deployment d7 progressed"
-// without diffing models. Fields that do not apply are empty. As JSON it
-// carries only those names: the raw event (Envelope, whose data can be a
-// step's whole output) stays out, as the audit export is for managers.
-type Change struct {
-	Envelope    events.Envelope `json:"-"` // its Data must not be modified
-	Project     string          `json:"project,omitempty"`
-	Environment string          `json:"environment,omitempty"`
-	Release     string          `json:"release,omitempty"`
-	Deployment  string          `json:"deployment,omitempty"`
-	Host        string          `json:"host,omitempty"`
-	Step        string          `json:"step,omitempty"`
-}
-
 // OnApply registers fn to be called after each envelope is applied, in
 // order, on the applying goroutine (after the models' locks are released,
 // so fn may query them). fn must not block: hand the change to a channel

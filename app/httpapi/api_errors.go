@@ -13,18 +13,42 @@ import (
 	"releasedesk/events"
 )
 
-// apiError is the one error shape of the API: {"error": {"code", "message"}}.
-type apiError struct {
+// ErrorResponse is the one error shape of the API, the body of every
+// refusal: {"error": {"code", "message", ...}}.
+type ErrorResponse struct {
+	Error Error `json:"error"`
+}
+
+// Error is a refusal: the answer's status and the API's error body. The
+// server sends it (as ErrorResponse, and as the data of the live stream's
+// "unauthorized" event); the client reads it back (ErrorOf).
+type Error struct {
 	Status  int                        `json:"-"`
 	Code    string                     `json:"code"`
 	Message string                     `json:"message"`
 	Field   string                     `json:"field,omitempty"`  // the field a validation error is about
 	Fields  []projectconfig.FieldError `json:"fields,omitempty"` // every problem of a configuration
 	Rule    string                     `json:"rule,omitempty"`   // the rule a 403 applied
-	retry   int                        // Retry-After seconds of a 429
+}
+
+// apiError is a refusal on its way out: what its body says (body), its
+// status, and a 429's Retry-After.
+type apiError struct {
+	Status  int
+	Code    string
+	Message string
+	Field   string
+	Fields  []projectconfig.FieldError
+	Rule    string
+	retry   int // Retry-After seconds of a 429
 }
 
 func (e *apiError) Error() string { return e.Message }
+
+// body is the Error the answer carries.
+func (e *apiError) body() Error {
+	return Error{Status: e.Status, Code: e.Code, Message: e.Message, Field: e.Field, Fields: e.Fields, Rule: e.Rule}
+}
 
 func errNotFound(msg string) *apiError {
 	return &apiError{Status: http.StatusNotFound, Code: "not_found", Message: msg}
@@ -112,5 +136,5 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if ae.retry > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(ae.retry))
 	}
-	writeJSON(w, ae.Status, map[string]*apiError{"error": ae})
+	writeJSON(w, ae.Status, ErrorResponse{Error: ae.body()})
 }
