@@ -9,7 +9,7 @@ DATA     ?=
 DATAFLAG := $(if $(DATA),--data $(DATA),)
 GO_TEST_FLAGS ?= -count=1 -timeout 20m
 
-.PHONY: all setup frontend build run serve test test-go test-frontend test-desktop vet bench chaos clean
+.PHONY: all setup frontend wire build run serve test test-go test-frontend test-desktop vet bench chaos clean
 
 all: build
 
@@ -18,6 +18,14 @@ setup:
 
 frontend:
 	cd frontend && npm run build
+
+# The frontend's TypeScript types of the API's JSON (frontend/src/lib/wire/),
+# generated from the Go types by tygo (tygo.yaml; a tool of go.mod).
+# TestWireTypes fails while they are stale: run this after changing a wire
+# type, and commit what it writes.
+wire:
+	rm -f frontend/src/lib/wire/*.ts
+	go tool tygo generate
 
 # The desktop binary: frontend first (it is embedded), then Go with the
 # Wails tags. `go tool wails` is not needed (see docs/DEVELOPING.md).

@@ -328,20 +328,6 @@ func (a *Auth) issueToken(ctx context.Context, actor, user, kind, name string, e
 	return secret, tokenInfo(t, user), nil
 }
 
-// TokenInfo describes a bearer token (never its secret).
-type TokenInfo struct {
-	ID        string    `json:"id"`
-	User      string    `json:"user"`
-	Kind      string    `json:"kind"` // session | personal
-	Name      string    `json:"name,omitempty"`
-	Created   time.Time `json:"created"`
-	ExpiresAt time.Time `json:"expires_at,omitzero"`
-}
-
-func tokenInfo(t projections.Token, user string) TokenInfo {
-	return TokenInfo{ID: t.ID, User: user, Kind: t.Kind, Name: t.Name, Created: t.Created, ExpiresAt: t.ExpiresAt}
-}
-
 // Authenticate checks a bearer token ("rd_..." or "Bearer rd_...") on every
 // request: a sha256 lookup, no argon2. The token must be stored, known to
 // the projection, unrevoked and unexpired, and its user enabled.

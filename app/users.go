@@ -51,6 +51,20 @@ func (a *Auth) view(u projections.User) UserView {
 	return v
 }
 
+// TokenInfo describes a bearer token (never its secret).
+type TokenInfo struct {
+	ID        string    `json:"id"`
+	User      string    `json:"user"`
+	Kind      string    `json:"kind"` // session | personal
+	Name      string    `json:"name,omitempty"`
+	Created   time.Time `json:"created"`
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+}
+
+func tokenInfo(t projections.Token, user string) TokenInfo {
+	return TokenInfo{ID: t.ID, User: user, Kind: t.Kind, Name: t.Name, Created: t.Created, ExpiresAt: t.ExpiresAt}
+}
+
 // User returns one user.
 func (a *Auth) User(name string) (UserView, error) {
 	u, ok := a.Set.Users.Get(name)

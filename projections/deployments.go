@@ -37,8 +37,8 @@ type Deployment struct {
 	Resumed           time.Time `json:"resumed,omitzero"`
 
 	Plan  Plan           `json:"plan"`
-	Hosts []HostProgress `json:"hosts"` // in target order
-	Steps []Step         `json:"steps"` // in start order; omitted by List
+	Hosts []HostProgress `json:"hosts"`                        // in target order
+	Steps []Step         `json:"steps" tstype:"Step[] | null"` // in start order; null from List
 
 	Error    string   `json:"error,omitempty"`
 	Switched []string `json:"switched,omitempty"` // from the terminal event: hosts on Version
@@ -55,7 +55,7 @@ type Deployment struct {
 
 // Plan is deploy.planned: the hosts in batches and the tree to publish.
 type Plan struct {
-	Batches      [][]string `json:"batches"`
+	Batches      [][]string `json:"batches" tstype:"string[][] | null"` // null until planned
 	Parallel     int        `json:"parallel"`
 	OnFailure    string     `json:"on_failure"`
 	ManifestHash string     `json:"manifest_hash"`
@@ -83,8 +83,8 @@ type HostProgress struct {
 type Step struct {
 	ID         string    `json:"id"`
 	Name       string    `json:"name"`
-	Host       string    `json:"host,omitempty"` // "" for a step on this machine
-	Command    []string  `json:"command"`
+	Host       string    `json:"host,omitempty"`                   // "" for a step on this machine
+	Command    []string  `json:"command" tstype:"string[] | null"` // null: none recorded
 	Started    time.Time `json:"started"`
 	Finished   time.Time `json:"finished,omitzero"` // zero while it runs
 	ExitCode   int       `json:"exit_code"`

@@ -13,10 +13,10 @@ import (
 
 // Host is what the log says of one target address.
 type Host struct {
-	Addr     string    `json:"addr"`         // as configured: user@host:port (or "local")
-	HostPort string    `json:"host_port"`    // host:port, what its key is recorded under
-	Runs     []HostRun `json:"runs"`         // per project and environment, sorted
-	Key      HostKey   `json:"key,omitzero"` // from host/<host:port>; zero if never seen
+	Addr     string    `json:"addr"`                           // as configured: user@host:port (or "local")
+	HostPort string    `json:"host_port"`                      // host:port, what its key is recorded under
+	Runs     []HostRun `json:"runs" tstype:"HostRun[] | null"` // per project and environment, sorted; null for a host known only by its key
+	Key      HostKey   `json:"key,omitzero"`                   // from host/<host:port>; zero if never seen
 }
 
 // HostRun is what a host runs for one project environment.

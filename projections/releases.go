@@ -35,8 +35,9 @@ type Release struct {
 	Created        time.Time `json:"created"`
 	Updated        time.Time `json:"updated"`
 	// Deployments is the last deployment of the release to each
-	// environment, in the order the environments were first deployed to.
-	Deployments []ReleaseDeployment `json:"deployments"`
+	// environment, in the order the environments were first deployed to;
+	// null before the first.
+	Deployments []ReleaseDeployment `json:"deployments" tstype:"ReleaseDeployment[] | null"`
 	Position    uint64              `json:"position"` // of release.opened
 }
 

@@ -64,21 +64,6 @@ func (s *Set) Skipped() (uint64, error) {
 	return s.skipped, s.lastErr
 }
 
-// Change tells a live feed what an applied envelope touched, so a live
-// feed can say "release 42 changed" or "web1 of deployment d7 progressed"
-// without diffing models. Fields that do not apply are empty. As JSON it
-// carries only those names: the raw event (Envelope, whose data can be a
-// step's whole output) stays out, as the audit export is for managers.
-type Change struct {
-	Envelope    events.Envelope `json:"-"` // its Data must not be modified
-	Project     string          `json:"project,omitempty"`
-	Environment string          `json:"environment,omitempty"`
-	Release     string          `json:"release,omitempty"`
-	Deployment  string          `json:"deployment,omitempty"`
-	Host        string          `json:"host,omitempty"`
-	Step        string          `json:"step,omitempty"`
-}
-
 // WaitFor returns once position is applied (the app waits for its own
 // append to be visible before answering), or when ctx ends.
 func (s *Set) WaitFor(ctx context.Context, position uint64) error {

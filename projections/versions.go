@@ -24,13 +24,14 @@ type EnvVersions struct {
 	Current           string `json:"current,omitempty"`
 	CurrentDeployment string `json:"current_deployment,omitempty"`
 	// Hosts is what each host runs, as the log says (switches, reverts,
-	// observations), by host.
-	Hosts []HostVersion `json:"hosts"`
+	// observations), by host; null for an environment never deployed to.
+	Hosts []HostVersion `json:"hosts" tstype:"HostVersion[] | null"`
 	// Mixed: the hosts do not all run the same version (a partial
 	// deployment, or a host not yet deployed).
 	Mixed bool `json:"mixed,omitempty"`
-	// Timeline holds the versions that went live, oldest first.
-	Timeline []VersionEntry `json:"timeline"`
+	// Timeline holds the versions that went live, oldest first; null in a
+	// project's view of an environment never deployed to.
+	Timeline []VersionEntry `json:"timeline" tstype:"VersionEntry[] | null"`
 }
 
 // HostVersion is what one host of an environment runs.

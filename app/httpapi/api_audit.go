@@ -113,11 +113,20 @@ func (s *Server) auditVerify(w http.ResponseWriter, r *http.Request, u app.UserV
 	if err != nil {
 		return err
 	}
-	resp := map[string]any{"ok": report.OK(), "count": report.Count, "head": report.Head}
+	resp := VerifyResponse{OK: report.OK(), Count: report.Count, Head: report.Head, Problem: report.Problem}
 	if report.Problem != nil {
-		resp["problem"] = report.Problem
-		resp["message"] = report.Err().Error()
+		resp.Message = report.Err().Error()
 	}
 	writeJSON(w, http.StatusOK, resp)
 	return nil
+}
+
+// VerifyResponse is GET /api/v1/audit/verify: whether the whole hash chain
+// holds, and if not, where it first breaks.
+type VerifyResponse struct {
+	OK      bool            `json:"ok"`
+	Count   uint64          `json:"count"` // events that verified
+	Head    events.Head     `json:"head"`  // the last event that verified
+	Problem *events.Problem `json:"problem,omitempty"`
+	Message string          `json:"message,omitempty"` // the problem in words
 }

@@ -13,6 +13,24 @@ import (
 	"releasedesk/events"
 )
 
+// ErrorResponse is the one error shape of the API, the body of every
+// refusal: {"error": {"code", "message", ...}}.
+type ErrorResponse struct {
+	Error Error `json:"error"`
+}
+
+// Error is a refusal: the answer's status and the API's error body. The
+// server sends it (as ErrorResponse, and as the data of the live stream's
+// "unauthorized" event); the client reads it back (ErrorOf).
+type Error struct {
+	Status  int                        `json:"-"`
+	Code    string                     `json:"code"`
+	Message string                     `json:"message"`
+	Field   string                     `json:"field,omitempty"`  // the field a validation error is about
+	Fields  []projectconfig.FieldError `json:"fields,omitempty"` // every problem of a configuration
+	Rule    string                     `json:"rule,omitempty"`   // the rule a 403 applied
+}
+
 func errNotFound(msg string) *Error {
 	return &Error{Status: http.StatusNotFound, Code: "not_found", Message: msg}
 }
@@ -99,5 +117,5 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if le := (*app.LockedError)(nil); errors.As(err, &le) {
 		w.Header().Set("Retry-After", strconv.Itoa(le.RetrySeconds()))
 	}
-	writeJSON(w, ae.Status, map[string]*Error{"error": ae})
+	writeJSON(w, ae.Status, ErrorResponse{Error: *ae})
 }

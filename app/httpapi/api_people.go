@@ -9,11 +9,13 @@ import (
 	"releasedesk/app"
 )
 
+// LoginRequest is POST /api/v1/login.
 type LoginRequest struct {
 	User     string `json:"user"`
 	Password string `json:"password"`
 }
 
+// LoginResponse is a session token and who it signs in.
 type LoginResponse struct {
 	Token string       `json:"token"`
 	User  app.UserView `json:"user"`
@@ -53,12 +55,12 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request, u app.UserView) 
 	return nil
 }
 
-// meResponse is who is signed in and what they may do on each project, so
+// MeResponse is who is signed in and what they may do on each project, so
 // a page offers only the actions its user may take.
-type meResponse struct {
+type MeResponse struct {
 	User        app.UserView        `json:"user"`
-	Permissions map[string][]string `json:"permissions"` // project -> actions
-	Global      []string            `json:"global"`      // actions on no project (host trust, users)
+	Permissions map[string][]string `json:"permissions"`                     // project -> actions
+	Global      []string            `json:"global" tstype:"string[] | null"` // actions on no project (host trust, users); null if none
 	ReadOnly    string              `json:"read_only,omitempty"`
 	Offline     bool                `json:"offline"`
 	PublicKey   string              `json:"public_key,omitempty"` // the app's publishing key, to install on hosts
@@ -66,7 +68,7 @@ type meResponse struct {
 
 func (s *Server) me(w http.ResponseWriter, r *http.Request, u app.UserView) error {
 	d := s.cfg.Desk
-	resp := meResponse{User: u, Permissions: map[string][]string{}, Offline: d.Archive(), PublicKey: d.PublicKey()}
+	resp := MeResponse{User: u, Permissions: map[string][]string{}, Offline: d.Archive(), PublicKey: d.PublicKey()}
 	if p := d.Problem(); p != nil {
 		resp.ReadOnly = p.Error()
 	}
@@ -85,8 +87,13 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, u app.UserVie
 	if err := mayManageUsers(u); err != nil && !s.cfg.Desk.Archive() {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"users": s.cfg.Desk.Auth.Users()})
+	writeJSON(w, http.StatusOK, UserList{Users: s.cfg.Desk.Auth.Users()})
 	return nil
+}
+
+// UserList is GET /api/v1/users.
+type UserList struct {
+	Users []app.UserView `json:"users"`
 }
 
 func (s *Server) getUser(w http.ResponseWriter, r *http.Request, u app.UserView) error {
@@ -104,7 +111,8 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request, u app.UserView)
 	return nil
 }
 
-type createUserRequest struct {
+// CreateUserRequest is POST /api/v1/users.
+type CreateUserRequest struct {
 	Name     string              `json:"name"`
 	Password string              `json:"password"`
 	Admin    bool                `json:"admin"`
@@ -116,7 +124,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, u app.UserVi
 	if err := d.Writable(); err != nil {
 		return err
 	}
-	var in createUserRequest
+	var in CreateUserRequest
 	if err := decodeBody(w, r, maxBodyBytes, &in); err != nil {
 		return err
 	}
@@ -126,7 +134,8 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, u app.UserVi
 	return s.writeUser(w, http.StatusCreated, in.Name)
 }
 
-type rolesRequest struct {
+// RolesRequest is PUT /api/v1/users/{name}.
+type RolesRequest struct {
 	Admin bool                `json:"admin"`
 	Roles map[string][]string `json:"roles"`
 }
@@ -136,7 +145,7 @@ func (s *Server) setRoles(w http.ResponseWriter, r *http.Request, u app.UserView
 	if err := d.Writable(); err != nil {
 		return err
 	}
-	var in rolesRequest
+	var in RolesRequest
 	if err := decodeBody(w, r, maxBodyBytes, &in); err != nil {
 		return err
 	}
@@ -147,7 +156,8 @@ func (s *Server) setRoles(w http.ResponseWriter, r *http.Request, u app.UserView
 	return s.writeUser(w, http.StatusOK, name)
 }
 
-type passwordRequest struct {
+// PasswordRequest is POST /api/v1/users/{name}/password.
+type PasswordRequest struct {
 	Password string `json:"password"`
 	// Current is required to change one's own password.
 	Current string `json:"current_password"`
@@ -158,7 +168,7 @@ func (s *Server) setPassword(w http.ResponseWriter, r *http.Request, u app.UserV
 	if err := d.Writable(); err != nil {
 		return err
 	}
-	var in passwordRequest
+	var in PasswordRequest
 	if err := decodeBody(w, r, maxBodyBytes, &in); err != nil {
 		return err
 	}
@@ -178,6 +188,9 @@ func (s *Server) setPassword(w http.ResponseWriter, r *http.Request, u app.UserV
 	return nil
 }
 
+// ReasonRequest is the body of what takes a reason: reject, refuse and
+// cancel a release, cancel a deployment, disable or enable a user, mark a
+// version bad.
 type ReasonRequest struct {
 	Reason string `json:"reason"`
 }
@@ -208,27 +221,34 @@ func (s *Server) userSwitch(w http.ResponseWriter, r *http.Request, u app.UserVi
 	return s.writeUser(w, http.StatusOK, name)
 }
 
-type tokenRequest struct {
+// TokenRequest is POST /api/v1/tokens.
+type TokenRequest struct {
 	Name    string `json:"name"`
 	TTLDays int    `json:"ttl_days"` // 0: until revoked
 }
 
-type tokenResponse struct {
+// TokenResponse is a new token: its secret, shown this once, and its record.
+type TokenResponse struct {
 	Token string        `json:"token"` // shown once
 	Info  app.TokenInfo `json:"info"`
+}
+
+// TokenList is GET /api/v1/tokens: the caller's own tokens.
+type TokenList struct {
+	Tokens []app.TokenInfo `json:"tokens"`
 }
 
 func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, u app.UserView) error {
 	if s.cfg.Desk.Archive() {
 		// An archive carries no credentials: nobody has tokens there.
-		writeJSON(w, http.StatusOK, map[string]any{"tokens": []app.TokenInfo{}})
+		writeJSON(w, http.StatusOK, TokenList{Tokens: []app.TokenInfo{}})
 		return nil
 	}
 	toks, err := s.cfg.Desk.Auth.Tokens(u.Name)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"tokens": toks})
+	writeJSON(w, http.StatusOK, TokenList{Tokens: toks})
 	return nil
 }
 
@@ -237,7 +257,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, u app.UserV
 	if err := d.Writable(); err != nil {
 		return err
 	}
-	var in tokenRequest
+	var in TokenRequest
 	if err := decodeBody(w, r, maxBodyBytes, &in); err != nil {
 		return err
 	}
@@ -248,7 +268,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, u app.UserV
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, tokenResponse{Token: token, Info: info})
+	writeJSON(w, http.StatusCreated, TokenResponse{Token: token, Info: info})
 	return nil
 }
 

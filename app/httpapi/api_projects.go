@@ -4,15 +4,22 @@ import (
 	"net/http"
 
 	"releasedesk/app"
+	"releasedesk/projections"
 )
 
+// ProjectList is GET /api/v1/projects.
+type ProjectList struct {
+	Projects []projections.Project `json:"projects"`
+}
+
 func (s *Server) listProjects(w http.ResponseWriter, r *http.Request, u app.UserView) error {
-	writeJSON(w, http.StatusOK, map[string]any{"projects": s.cfg.Desk.Set.Projects.List()})
+	writeJSON(w, http.StatusOK, ProjectList{Projects: s.cfg.Desk.Set.Projects.List()})
 	return nil
 }
 
-// projectResponse is one project: its configuration as stored and as
-// canonical YAML, its history of changes, and each environment's state.
+// getProject answers app.ProjectView: one project, its configuration as
+// stored and as canonical YAML, its history of changes, and each
+// environment's state.
 func (s *Server) getProject(w http.ResponseWriter, r *http.Request, u app.UserView) error {
 	v, err := s.cfg.Desk.Project(r.PathValue("project"))
 	if err != nil {
@@ -41,8 +48,16 @@ func (s *Server) putProject(w http.ResponseWriter, r *http.Request, u app.UserVi
 	if res.Changed && len(d.Set.Projects.History(res.Project.ID)) == 1 {
 		status = http.StatusCreated
 	}
-	writeJSON(w, status, map[string]any{"project": res.Project, "diff": res.Diff, "changed": res.Changed})
+	writeJSON(w, status, ProjectApplied{Project: res.Project, Diff: res.Diff, Changed: res.Changed})
 	return nil
+}
+
+// ProjectApplied is PUT /api/v1/projects/{project}'s answer: the project as
+// it now stands, what changed, and whether anything did.
+type ProjectApplied struct {
+	Project projections.Project `json:"project"`
+	Diff    []string            `json:"diff"`
+	Changed bool                `json:"changed"`
 }
 
 // validateProject checks a configuration without writing anything: the
@@ -56,8 +71,15 @@ func (s *Server) validateProject(w http.ResponseWriter, r *http.Request, u app.U
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"valid": true, "diff": check.Diff, "yaml": check.YAML})
+	writeJSON(w, http.StatusOK, ProjectValidated{Valid: true, ProjectCheck: check})
 	return nil
+}
+
+// ProjectValidated is POST /api/v1/projects/validate's answer for a valid
+// configuration (an invalid one is refused, with every problem).
+type ProjectValidated struct {
+	Valid            bool `json:"valid"`
+	app.ProjectCheck `tstype:",extends"`
 }
 
 func (s *Server) branches(w http.ResponseWriter, r *http.Request, u app.UserView) error {
@@ -65,8 +87,14 @@ func (s *Server) branches(w http.ResponseWriter, r *http.Request, u app.UserView
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"mainline": mainline, "branches": bs})
+	writeJSON(w, http.StatusOK, BranchList{Mainline: mainline, Branches: bs})
 	return nil
+}
+
+// BranchList is GET /api/v1/projects/{project}/branches.
+type BranchList struct {
+	Mainline string   `json:"mainline"`
+	Branches []string `json:"branches"`
 }
 
 // compare lists the commits and the files changed between two commits or
@@ -91,6 +119,7 @@ func (s *Server) versions(w http.ResponseWriter, r *http.Request, u app.UserView
 	return nil
 }
 
+// RollbackRequest is POST /api/v1/projects/{project}/environments/{env}/rollback.
 type RollbackRequest struct {
 	Version string `json:"version"`
 	Reason  string `json:"reason"`
@@ -123,8 +152,13 @@ func (s *Server) markBad(w http.ResponseWriter, r *http.Request, u app.UserView)
 }
 
 func (s *Server) listHosts(w http.ResponseWriter, r *http.Request, u app.UserView) error {
-	writeJSON(w, http.StatusOK, map[string]any{"hosts": s.cfg.Desk.Set.Hosts.List()})
+	writeJSON(w, http.StatusOK, HostList{Hosts: s.cfg.Desk.Set.Hosts.List()})
 	return nil
+}
+
+// HostList is GET /api/v1/hosts; hosts is null while no host is known.
+type HostList struct {
+	Hosts []projections.Host `json:"hosts" tstype:"projections.Host[] | null"`
 }
 
 func (s *Server) hostKey(w http.ResponseWriter, r *http.Request, u app.UserView) error {
@@ -136,6 +170,7 @@ func (s *Server) hostKey(w http.ResponseWriter, r *http.Request, u app.UserView)
 	return nil
 }
 
+// TrustRequest is POST /api/v1/hosts/trust: the key as GET /api/v1/hosts/key gave it.
 type TrustRequest struct {
 	Addr string `json:"addr"`
 	Key  string `json:"key"`

@@ -51,9 +51,15 @@ func (s *Server) board(w http.ResponseWriter, r *http.Request, u app.UserView) e
 		return err
 	}
 	page := s.cfg.Desk.Set.Releases.Board(bq)
-	writeJSON(w, http.StatusOK, map[string]any{"total": page.Total, "offset": page.Offset, "limit": page.Limit,
-		"releases": page.Releases, "counts": s.cfg.Desk.Set.Releases.Counts(bq.Project)})
+	writeJSON(w, http.StatusOK, BoardResponse{BoardPage: page, Counts: s.cfg.Desk.Set.Releases.Counts(bq.Project)})
 	return nil
+}
+
+// BoardResponse is GET /api/v1/releases: one page of the board, and how
+// many releases of the project (or of all) are in each state.
+type BoardResponse struct {
+	projections.BoardPage `tstype:",extends"`
+	Counts                map[string]int `json:"counts"`
 }
 
 // ReleaseResponse is one release with its timeline and what the caller
@@ -78,6 +84,7 @@ func (s *Server) getRelease(w http.ResponseWriter, r *http.Request, u app.UserVi
 	return nil
 }
 
+// DeployRequest is POST /api/v1/releases/{id}/deploy.
 type DeployRequest struct {
 	Env string `json:"env"`
 }
@@ -95,6 +102,7 @@ func (s *Server) deployRelease(w http.ResponseWriter, r *http.Request, u app.Use
 	return nil
 }
 
+// TestRequest is POST /api/v1/releases/{id}/test.
 type TestRequest struct {
 	Passed *bool  `json:"passed"`
 	Note   string `json:"note"`
@@ -143,6 +151,8 @@ func (s *Server) noteDecision(fn func(*app.Desk, context.Context, app.UserView, 
 	}
 }
 
+// NoteRequest is the body of approve and accept (reject, refuse and
+// cancel take a ReasonRequest).
 type NoteRequest struct {
 	Note string `json:"note"`
 }
@@ -187,14 +197,23 @@ func (s *Server) listDeployments(w http.ResponseWriter, r *http.Request, u app.U
 	if limit == 0 {
 		limit = projections.DefaultBoardLimit
 	}
-	views := make([]deploymentView, len(list))
+	views := make([]DeploymentView, len(list))
 	problem := s.cfg.Desk.Problem()
 	for i, dep := range list {
 		views[i] = viewDeployment(dep, problem)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"total": total, "offset": offset, "limit": min(limit, projections.MaxBoardLimit),
-		"deployments": views})
+	writeJSON(w, http.StatusOK, DeploymentList{Total: total, Offset: offset, Limit: min(limit, projections.MaxBoardLimit),
+		Deployments: views})
 	return nil
+}
+
+// DeploymentList is GET /api/v1/deployments: one page of deployments,
+// newest first, without their steps (steps is null), and how many match.
+type DeploymentList struct {
+	Total       int              `json:"total"`
+	Offset      int              `json:"offset"`
+	Limit       int              `json:"limit"`
+	Deployments []DeploymentView `json:"deployments"`
 }
 
 func (s *Server) getDeployment(w http.ResponseWriter, r *http.Request, u app.UserView) error {

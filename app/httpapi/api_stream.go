@@ -68,9 +68,10 @@ type StreamMessage struct {
 	Time     time.Time `json:"time"`
 	Actor    string    `json:"actor"`
 	Stream   string    `json:"stream"`
-	projections.Change
-	Text      string `json:"text,omitempty"`      // step.output only
-	Truncated bool   `json:"truncated,omitempty"` // step.output only
+	// The names the event touched.
+	projections.Change `tstype:",extends"`
+	Text               string `json:"text,omitempty"`      // step.output only
+	Truncated          bool   `json:"truncated,omitempty"` // step.output only
 }
 
 func (s *Server) stream(w http.ResponseWriter, r *http.Request, u app.UserView) error {
@@ -107,7 +108,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, u app.UserView) 
 		// ends it, with an event saying why (a client that reconnects
 		// then gets the 401 or 403 itself).
 		if err := s.streamAllowed(r); err != nil {
-			if msg, jerr := json.Marshal(toAPIError(err)); jerr == nil {
+			if msg, jerr := json.Marshal(*toAPIError(err)); jerr == nil {
 				fmt.Fprintf(w, "event: unauthorized\ndata: %s\n\n", msg)
 				flusher.Flush()
 			}

@@ -11,8 +11,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-
-	"releasedesk/app/projectconfig"
 )
 
 // ErrNotSent: a request that could not even be made (a path no URL can
@@ -49,18 +47,6 @@ type Answer struct {
 	Status int
 	Header http.Header
 	Body   []byte
-}
-
-// Error is the one error shape of the API: a refusal's status, and its
-// body {"error": {"code", "message", ...}}. The server writes it
-// (api_errors.go), the client reads it back (ErrorOf).
-type Error struct {
-	Status  int                        `json:"-"`
-	Code    string                     `json:"code"`
-	Message string                     `json:"message"`
-	Field   string                     `json:"field,omitempty"`  // the field a validation error is about
-	Fields  []projectconfig.FieldError `json:"fields,omitempty"` // every problem of a configuration
-	Rule    string                     `json:"rule,omitempty"`   // the rule a 403 applied
 }
 
 // Error is the message, with the field or the rule when the server named

@@ -86,18 +86,18 @@ func (s *Server) deploymentDoc(id string) ([]byte, error) {
 	return doc, nil
 }
 
-// deploymentView is a deployment as the API shows it: the read model, and
+// DeploymentView is a deployment as the API shows it: the read model, and
 // while the log refuses writes, why a deployment shown queued or running
 // is not moving (its runner stopped at the first event it could not record).
-type deploymentView struct {
-	projections.Deployment
-	Stalled string `json:"stalled,omitempty"`
+type DeploymentView struct {
+	projections.Deployment `tstype:",extends"`
+	Stalled                string `json:"stalled,omitempty"`
 }
 
 // viewDeployment makes the view; problem is Desk.Problem, asked once per
 // answer rather than once per deployment.
-func viewDeployment(dep projections.Deployment, problem error) deploymentView {
-	v := deploymentView{Deployment: dep}
+func viewDeployment(dep projections.Deployment, problem error) DeploymentView {
+	v := DeploymentView{Deployment: dep}
 	if problem != nil && (dep.State == projections.DeployQueued || dep.State == projections.DeployRunning) {
 		v.Stalled = problem.Error()
 	}

@@ -8,7 +8,10 @@
 //   - The mapping of the use cases' error kinds to statuses and the one
 //     error shape {"error": {"code", "message", ...}} (api_errors.go).
 //   - Request and response types (LoginRequest, ReleaseResponse,
-//     HealthResponse, StreamMessage, ...): the wire format.
+//     HealthResponse, StreamMessage, ...): the wire format. The frontend's
+//     TypeScript types are generated from them and from the app's and the
+//     read models' types (tygo.yaml, `make wire`); TestWireTypes fails
+//     when they are stale.
 //   - Client: the API's client; the command line and every test use it.
 //   - ListenAndServe: loopback or TLS; FollowChanges: the live stream for
 //     a consumer in this process (the window).

@@ -20,11 +20,12 @@ type HealthResponse struct {
 	// Verifying: the log's background verification after a start is still
 	// running; writes wait for it.
 	Verifying bool         `json:"verifying,omitempty"`
-	Events    healthEvents `json:"events"`
+	Events    HealthEvents `json:"events"`
 	Time      time.Time    `json:"time"`
 }
 
-type healthEvents struct {
+// HealthEvents is the log's size and head.
+type HealthEvents struct {
 	Count uint64      `json:"count"`
 	Head  events.Head `json:"head"`
 }
@@ -34,7 +35,7 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	resp := HealthResponse{
 		Status:  "ok",
 		Version: app.Version,
-		Events:  healthEvents{Count: head.Position, Head: head},
+		Events:  HealthEvents{Count: head.Position, Head: head},
 		Time:    s.cfg.Now().UTC(),
 	}
 	problem := s.cfg.Problem

@@ -5,6 +5,10 @@
 // answers. Callers get typed values or an ApiError, never a raw Response.
 
 import type * as T from './types';
+import type * as app from './wire/app';
+import type * as events from './wire/events';
+import type * as httpapi from './wire/httpapi';
+import type * as projectconfig from './wire/projectconfig';
 
 const BASE = '/api/v1';
 
@@ -19,20 +23,14 @@ export const ClientErrorCode = {
 } as const;
 
 /** One problem of a configuration document, named by its path. */
-export interface FieldProblem {
-  path: string;
-  reason: string;
-}
+export type FieldProblem = projectconfig.FieldError;
 
-/** What the server said beyond code and message: where a form shows it. */
-export interface ErrorDetail {
-  /** The request field a 400 is about. */
-  field?: string;
-  /** Every problem of a project configuration (400 invalid_config). */
-  fields?: FieldProblem[];
-  /** The rule a 403 applied, in words. */
-  rule?: string;
-}
+/**
+ * What the server said beyond code and message (httpapi.Error): the request
+ * field a 400 is about, every problem of a project configuration (400
+ * invalid_config), the rule a 403 applied. Where a form shows it.
+ */
+export type ErrorDetail = Pick<httpapi.Error, 'field' | 'fields' | 'rule'>;
 
 export class ApiError extends Error {
   override readonly name = 'ApiError';
@@ -182,27 +180,15 @@ function httpLine(status: number, statusText: string): string {
 
 // --- endpoints -----------------------------------------------------------------
 
-export interface EventHead {
-  position: number;
-  hash: string;
-}
+/** The log's last position (0: an empty log) and that event's hash. */
+export type EventHead = events.Head;
 
-/** GET /api/v1/health. Field names follow the wire format. */
-export interface Health {
-  /** 'ok' or 'degraded'; kept open so a new server state shows instead of failing. */
-  status: 'ok' | 'degraded' | (string & {});
-  version: string;
-  read_only: boolean;
-  /** Why the status is not ok; '' when it is. */
-  problem: string;
-  events: {
-    count: number;
-    /** Position 0 means an empty log. */
-    head: EventHead;
-  };
-  /** Server clock, RFC 3339. */
-  time: string;
-}
+/**
+ * GET /api/v1/health, as parseHealth keeps it. status is 'ok' or
+ * 'degraded', kept open so a new server state shows instead of failing;
+ * problem says why it is not ok ('' when it is); time is the server's clock.
+ */
+export type Health = Pick<httpapi.HealthResponse, 'status' | 'version' | 'read_only' | 'problem' | 'events' | 'time'>;
 
 export async function getHealth(opts?: RequestOptions): Promise<Health> {
   return requestJSON('/health', { method: 'GET' }, parseHealth, opts);
@@ -265,27 +251,29 @@ const get = <T>(path: string, opts?: RequestOptions) => send<T>('GET', path, und
 
 // People and tokens.
 export const login = (user: string, password: string) =>
-  send<{ token: string; user: T.UserView }>('POST', '/login', { user, password });
+  send<httpapi.LoginResponse>('POST', '/login', { user, password } satisfies httpapi.LoginRequest);
 export const logout = () => send<null>('POST', '/logout');
 export const getMe = (opts?: RequestOptions) => get<T.Me>('/me', opts);
-export const listUsers = () => get<{ users: T.UserView[] }>('/users');
-export const createUser = (u: { name: string; password: string; admin: boolean; roles: Record<string, string[]> }) =>
-  send<T.UserView>('POST', '/users', u);
+export const listUsers = () => get<httpapi.UserList>('/users');
+export const createUser = (u: httpapi.CreateUserRequest) => send<T.UserView>('POST', '/users', u);
 export const setRoles = (name: string, admin: boolean, roles: Record<string, string[]>) =>
-  send<T.UserView>('PUT', `/users/${seg(name)}`, { admin, roles });
+  send<T.UserView>('PUT', `/users/${seg(name)}`, { admin, roles } satisfies httpapi.RolesRequest);
 export const setPassword = (name: string, password: string, currentPassword?: string) =>
-  send<null>('POST', `/users/${seg(name)}/password`, { password, current_password: currentPassword ?? '' });
+  send<null>('POST', `/users/${seg(name)}/password`, {
+    password,
+    current_password: currentPassword ?? '',
+  } satisfies httpapi.PasswordRequest);
 export const disableUser = (name: string, reason: string) =>
-  send<T.UserView>('POST', `/users/${seg(name)}/disable`, { reason });
+  send<T.UserView>('POST', `/users/${seg(name)}/disable`, { reason } satisfies httpapi.ReasonRequest);
 export const enableUser = (name: string, reason: string) =>
-  send<T.UserView>('POST', `/users/${seg(name)}/enable`, { reason });
-export const listTokens = () => get<{ tokens: T.TokenInfo[] }>('/tokens');
+  send<T.UserView>('POST', `/users/${seg(name)}/enable`, { reason } satisfies httpapi.ReasonRequest);
+export const listTokens = () => get<httpapi.TokenList>('/tokens');
 export const createToken = (name: string, ttlDays: number) =>
-  send<{ token: string; info: T.TokenInfo }>('POST', '/tokens', { name, ttl_days: ttlDays });
+  send<httpapi.TokenResponse>('POST', '/tokens', { name, ttl_days: ttlDays } satisfies httpapi.TokenRequest);
 export const revokeToken = (id: string) => send<null>('DELETE', `/tokens/${seg(id)}`);
 
 // Projects, hosts, versions.
-export const listProjects = () => get<{ projects: T.Project[] }>('/projects');
+export const listProjects = () => get<httpapi.ProjectList>('/projects');
 export const getProject = (id: string) => get<T.ProjectResponse>(`/projects/${seg(id)}`);
 /** Configures a project from a YAML or JSON document, sent as typed. */
 export function putProject(id: string, doc: string, format: 'yaml' | 'json') {
@@ -293,7 +281,7 @@ export function putProject(id: string, doc: string, format: 'yaml' | 'json') {
   return requestJSON(
     `/projects/${seg(id)}`,
     { method: 'PUT', body: doc, headers: { 'Content-Type': contentType } },
-    asIs<{ project: T.Project; diff: string[]; changed: boolean }>,
+    asIs<httpapi.ProjectApplied>,
   );
 }
 export function validateProject(doc: string, format: 'yaml' | 'json') {
@@ -301,26 +289,30 @@ export function validateProject(doc: string, format: 'yaml' | 'json') {
   return requestJSON(
     '/projects/validate',
     { method: 'POST', body: doc, headers: { 'Content-Type': contentType } },
-    asIs<{ valid: boolean; diff: string[]; yaml: string }>,
+    asIs<httpapi.ProjectValidated>,
   );
 }
-export const listBranches = (project: string) =>
-  get<{ mainline: string; branches: string[] }>(`/projects/${seg(project)}/branches`);
+export const listBranches = (project: string) => get<httpapi.BranchList>(`/projects/${seg(project)}/branches`);
 export const compare = (project: string, from: string, to: string, env?: string) =>
   get<T.CompareResult>(`/projects/${seg(project)}/compare${query({ from, to, env })}`);
 export const getVersions = (project: string, env: string) =>
   get<T.EnvVersions>(`/projects/${seg(project)}/environments/${seg(env)}/versions`);
 export const rollback = (project: string, env: string, version: string, reason: string) =>
-  send<T.DeployResult>('POST', `/projects/${seg(project)}/environments/${seg(env)}/rollback`, { version, reason });
+  send<T.DeployResult>('POST', `/projects/${seg(project)}/environments/${seg(env)}/rollback`, {
+    version,
+    reason,
+  } satisfies httpapi.RollbackRequest);
 export const markBad = (project: string, env: string, version: string, reason: string) =>
   send<T.VersionEntry>(
     'POST',
     `/projects/${seg(project)}/environments/${seg(env)}/versions/${seg(version)}/bad`,
-    { reason },
+    { reason } satisfies httpapi.ReasonRequest,
   );
-export const listHosts = () => get<{ hosts: T.Host[] }>('/hosts');
+/** hosts is null while no host is known. */
+export const listHosts = () => get<httpapi.HostList>('/hosts');
 export const scanHostKey = (addr: string) => get<T.HostKeyInfo>(`/hosts/key${query({ addr })}`);
-export const trustHost = (addr: string, key: string) => send<T.HostKey>('POST', '/hosts/trust', { addr, key });
+export const trustHost = (addr: string, key: string) =>
+  send<T.HostKey>('POST', '/hosts/trust', { addr, key } satisfies httpapi.TrustRequest);
 
 // Releases.
 export interface BoardQuery {
@@ -333,30 +325,31 @@ export interface BoardQuery {
 }
 export const getBoard = (q: BoardQuery = {}, opts?: RequestOptions) =>
   get<T.BoardResponse>(`/releases${query({ ...q })}`, opts);
-export const openRelease = (r: { project: string; branch: string; create_branch: boolean; title: string; note: string }) =>
-  send<T.ReleaseResponse>('POST', '/releases', r);
+export const openRelease = (r: app.OpenReleaseInput) => send<T.ReleaseResponse>('POST', '/releases', r);
 export const getRelease = (id: string, opts?: RequestOptions) => get<T.ReleaseResponse>(`/releases/${seg(id)}`, opts);
 export const deployRelease = (id: string, env: string) =>
-  send<T.DeployResult>('POST', `/releases/${seg(id)}/deploy`, { env });
+  send<T.DeployResult>('POST', `/releases/${seg(id)}/deploy`, { env } satisfies httpapi.DeployRequest);
 export const testRelease = (id: string, passed: boolean, note: string) =>
-  send<T.ReleaseResponse>('POST', `/releases/${seg(id)}/test`, { passed, note });
+  send<T.ReleaseResponse>('POST', `/releases/${seg(id)}/test`, { passed, note } satisfies httpapi.TestRequest);
 /** approve and accept take a note; reject, refuse and cancel a reason. */
 export function decideRelease(
   id: string,
   action: 'approve' | 'accept' | 'reject' | 'refuse' | 'cancel',
   text: string,
 ): Promise<T.ReleaseResponse> {
-  const body = action === 'approve' || action === 'accept' ? { note: text } : { reason: text };
+  const body: httpapi.NoteRequest | httpapi.ReasonRequest =
+    action === 'approve' || action === 'accept' ? { note: text } : { reason: text };
   return send<T.ReleaseResponse>('POST', `/releases/${seg(id)}/${action}`, body);
 }
 export const completeRelease = (id: string) => send<T.ReleaseResponse>('POST', `/releases/${seg(id)}/complete`, {});
 
 // Deployments.
+/** Deployments without their steps (steps is null), newest first. */
 export const listDeployments = (q: { project?: string; env?: string; release?: string; state?: string } = {}) =>
-  get<{ total: number; deployments: T.Deployment[] }>(`/deployments${query(q)}`);
+  get<httpapi.DeploymentList>(`/deployments${query(q)}`);
 export const getDeployment = (id: string, opts?: RequestOptions) => get<T.Deployment>(`/deployments/${seg(id)}`, opts);
 export const cancelDeployment = (id: string, reason: string) =>
-  send<T.Deployment>('POST', `/deployments/${seg(id)}/cancel`, { reason });
+  send<T.Deployment>('POST', `/deployments/${seg(id)}/cancel`, { reason } satisfies httpapi.ReasonRequest);
 export const retryDeployment = (id: string) => send<T.Deployment>('POST', `/deployments/${seg(id)}/retry`, {});
 
 // Audit.

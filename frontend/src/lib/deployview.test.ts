@@ -19,6 +19,7 @@ function step(host: string, name: string, start: number, end?: number, extra: Pa
   const s: Step = {
     id: host ? `${host}:${name}` : name,
     name,
+    command: null,
     started: at(start),
     exit_code: 0,
     duration_ms: end === undefined ? 0 : (end - start) * 1000,
@@ -40,7 +41,7 @@ function deployment(over: Partial<Deployment> = {}): Deployment {
     requested_by: 'dev',
     state: 'running',
     runs: 1,
-    plan: { batches: [['web1', 'web2']], parallel: 10, on_failure: 'halt', files: 3, bytes: 577 },
+    plan: { batches: [['web1', 'web2']], parallel: 10, on_failure: 'halt', manifest_hash: '', files: 3, bytes: 577 },
     hosts: [],
     steps: [],
     requested: at(0),

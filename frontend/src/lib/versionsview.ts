@@ -67,7 +67,7 @@ export function compareDefaults(choices: readonly string[], current: string | un
 /** The environment's hosts: the configured ones, then any other the versions know of. */
 export function environmentHosts(
   configured: readonly string[] | undefined,
-  running: readonly Pick<HostVersion, 'host'>[] | undefined,
+  running: readonly Pick<HostVersion, 'host'>[] | null | undefined,
 ): string[] {
   const hs = [...(configured ?? [])];
   for (const h of running ?? []) if (!hs.includes(h.host)) hs.push(h.host);
