@@ -130,9 +130,6 @@ func OpenCredentials(path string) (*Credentials, error) {
 	return c, nil
 }
 
-// Path is the store's file.
-func (c *Credentials) Path() string { return c.path }
-
 func decodeTokenHash(s string) ([32]byte, error) {
 	var h [32]byte
 	b, err := hex.DecodeString(s)

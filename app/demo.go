@@ -256,22 +256,3 @@ func writeDemoPasswords(path string, users []DemoUser) error {
 	}
 	return os.Rename(tmp, path)
 }
-
-// ReadDemoPasswords reads the passwords file back: user name -> password.
-func ReadDemoPasswords(path string) (map[string]string, error) {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]string{}
-	for _, line := range strings.Split(string(raw), "\n") {
-		f := strings.Fields(line)
-		if len(f) == 3 && !strings.HasPrefix(f[0], "#") {
-			out[f[0]] = f[2]
-		}
-	}
-	if len(out) == 0 {
-		return nil, errors.New("no users in " + path)
-	}
-	return out, nil
-}

@@ -60,7 +60,6 @@ type DeskConfig struct {
 	Data    DataDir
 	Archive string // a JSONL export to review read-only instead of Data's log
 	Logger  logrus.FieldLogger
-	Now     func() time.Time
 	// NoRunner keeps deployments queued instead of running them (tests of
 	// the API alone); the default runs them in this process.
 	NoRunner bool
@@ -76,10 +75,7 @@ func OpenDesk(ctx context.Context, cfg DeskConfig) (*Desk, error) {
 		l.SetOutput(os.Stderr)
 		cfg.Logger = l
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	d := &Desk{Now: cfg.Now, Logger: cfg.Logger, mirrors: map[string]*runner.Mirror{}}
+	d := &Desk{Now: time.Now, Logger: cfg.Logger, mirrors: map[string]*runner.Mirror{}}
 	if cfg.Archive != "" {
 		store, report, err := events.OpenArchive(cfg.Archive, events.OpenArchiveOptions{Upcasters: catalog.Upcasters()})
 		if errors.Is(err, events.ErrChainBroken) {
@@ -100,7 +96,7 @@ func OpenDesk(ctx context.Context, cfg DeskConfig) (*Desk, error) {
 			return nil, err
 		}
 		d.Set = set
-		d.Auth = &Auth{Log: store, Set: set, Creds: emptyCredentials(), Now: cfg.Now}
+		d.Auth = &Auth{Log: store, Set: set, Creds: emptyCredentials(), Now: d.Now}
 		return d, nil
 	}
 
@@ -132,7 +128,7 @@ func OpenDesk(ctx context.Context, cfg DeskConfig) (*Desk, error) {
 		_ = store.Close()
 		return nil, err
 	}
-	d.Auth = &Auth{Log: store, Set: set, Creds: creds, Now: cfg.Now}
+	d.Auth = &Auth{Log: store, Set: set, Creds: creds, Now: d.Now}
 	d.Workspace = runner.Workspace{Dir: data.WorkspacePath()}
 	d.KnownHostsPath = data.KnownHostsPath()
 
@@ -157,7 +153,7 @@ func OpenDesk(ctx context.Context, cfg DeskConfig) (*Desk, error) {
 		return nil, fmt.Errorf("workspace: %w", err)
 	}
 	r, err := runner.New(runner.Config{Log: store, Workspace: d.Workspace, KnownHostsPath: d.KnownHostsPath,
-		Now: cfg.Now, Logger: cfg.Logger})
+		Now: d.Now, Logger: cfg.Logger})
 	if err != nil {
 		d.Close()
 		return nil, err

@@ -34,7 +34,7 @@ func openDamagedDesk(d *Desk, cfg DeskConfig, damage error) (*Desk, error) {
 	if err != nil {
 		return nil, err
 	}
-	d.Auth = &Auth{Log: d.Log, Set: set, Creds: creds, Now: cfg.Now}
+	d.Auth = &Auth{Log: d.Log, Set: set, Creds: creds, Now: d.Now}
 	d.KnownHostsPath = data.KnownHostsPath()
 	cfg.Logger.WithError(damage).WithField("position", set.Position()).Error("event log cannot be opened: serving the saved views read-only")
 	return d, nil

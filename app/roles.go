@@ -97,15 +97,6 @@ var roleRuleOf = func() map[string]*roleRule {
 	return m
 }()
 
-// Actions lists every action of the table, in its order.
-func Actions() []string {
-	out := make([]string, len(roleTable))
-	for i, r := range roleTable {
-		out[i] = r.action
-	}
-	return out
-}
-
 // DeployAction is the action deploying to a stage takes.
 func DeployAction(needsApproval bool) string {
 	if needsApproval {

@@ -101,9 +101,18 @@ func TestRoleTableRowByRow(t *testing.T) {
 			}
 		})
 	}
-	if !slices.Equal(covered, Actions()) {
-		t.Fatalf("the test covers %v, the table has %v", covered, Actions())
+	if !slices.Equal(covered, tableActions()) {
+		t.Fatalf("the test covers %v, the table has %v", covered, tableActions())
 	}
+}
+
+// tableActions lists every action of roleTable, in its order.
+func tableActions() []string {
+	out := make([]string, len(roleTable))
+	for i, r := range roleTable {
+		out[i] = r.action
+	}
+	return out
 }
 
 func TestCanRefusesWithoutAUser(t *testing.T) {

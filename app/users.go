@@ -395,15 +395,11 @@ func rolesEqual(x, y map[string][]string) bool {
 	return true
 }
 
-// BootstrapUser creates a user without a server (`releasedesk user add`):
-// it folds the log into a projection set, keeps it live while it works,
-// and creates the user as SystemActor. credsPath is the data directory's
-// CredentialsPath(); the caller owns store (and closes it).
-func BootstrapUser(ctx context.Context, store events.Log, credsPath, name, password string, admin bool) error {
-	return BootstrapUserRoles(ctx, store, credsPath, name, password, admin, nil)
-}
-
-// BootstrapUserRoles is BootstrapUser with per-project roles.
+// BootstrapUserRoles creates a user without a server (`releasedesk user
+// add`), with roles per project (nil: none): it folds the log into a
+// projection set, keeps it live while it works, and creates the user as
+// SystemActor. credsPath is the data directory's CredentialsPath(); the
+// caller owns store (and closes it).
 func BootstrapUserRoles(ctx context.Context, store events.Log, credsPath, name, password string, admin bool, roles map[string][]string) error {
 	set, err := projections.Build(ctx, store)
 	if err != nil {

@@ -190,7 +190,7 @@ func TestSetRoles(t *testing.T) {
 	}
 }
 
-// BootstrapUser creates the first admin on a real Badger log without a
+// BootstrapUserRoles creates the first admin on a real Badger log without a
 // server; the user survives a reopen of the log and the credential file.
 func TestBootstrapUserOnBadger(t *testing.T) {
 	dir := t.TempDir()
@@ -200,11 +200,11 @@ func TestBootstrapUserOnBadger(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := BootstrapUser(ctx, store, data.CredentialsPath(), "root", fixPassword, true); err != nil {
+	if err := BootstrapUserRoles(ctx, store, data.CredentialsPath(), "root", fixPassword, true, nil); err != nil {
 		t.Fatal(err)
 	}
-	wantErr(t, BootstrapUser(ctx, store, data.CredentialsPath(), "root", "other password", true), ErrConflict, "user root already exists")
-	wantErr(t, BootstrapUser(ctx, store, data.CredentialsPath(), "R", fixPassword, true), ErrInvalid, "name")
+	wantErr(t, BootstrapUserRoles(ctx, store, data.CredentialsPath(), "root", "other password", true, nil), ErrConflict, "user root already exists")
+	wantErr(t, BootstrapUserRoles(ctx, store, data.CredentialsPath(), "R", fixPassword, true, nil), ErrInvalid, "name")
 	if err := store.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +224,7 @@ func TestBootstrapUserOnBadger(t *testing.T) {
 	f := newAuthFixOn(t, &authClock{t: time.Now()}, store, data.CredentialsPath())
 	f.auth.Now = time.Now
 	if !strings.HasPrefix(mustPHC(t, f.auth, "root"), "$argon2id$v=19$m=65536,t=2,p=2$") {
-		t.Fatal("BootstrapUser did not use the default parameters")
+		t.Fatal("BootstrapUserRoles did not use the default parameters")
 	}
 	f.auth.Argon = DefaultArgon
 	tok, u, err := f.auth.Login(ctx, "root", fixPassword)

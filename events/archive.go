@@ -21,9 +21,6 @@ const maxArchiveLine = 2*MaxDataBytes + 64<<10
 type OpenArchiveOptions struct {
 	// Upcasters lift old schemas when the archive is read, as a store does.
 	Upcasters *Upcasters
-	// KnownTypes, if set, refuses an archive holding an event type for which
-	// it returns false. The events package itself accepts any type.
-	KnownTypes func(typ string) bool
 }
 
 // ReadArchive parses a JSON Lines export strictly: a header line naming the
@@ -205,15 +202,6 @@ func OpenArchive(path string, opts OpenArchiveOptions) (*MemStore, Report, error
 	hdr, envs, err := readArchiveFile(path)
 	if err != nil {
 		return nil, Report{}, err
-	}
-	if opts.KnownTypes != nil {
-		for i, e := range envs {
-			if !opts.KnownTypes(e.Type) {
-				// Event i is on line i+2: the header is line 1 and blank
-				// lines are refused.
-				return nil, Report{}, fmt.Errorf("%s: %w", path, badLine(i+2, "unknown event type %q at position %d", e.Type, e.Position))
-			}
-		}
 	}
 	rep, err := verifyArchive(context.Background(), hdr, envs)
 	if err != nil {

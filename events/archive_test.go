@@ -203,31 +203,6 @@ func checkBadArchive(t *testing.T, err error, want []string) {
 	}
 }
 
-func TestOpenArchiveKnownTypes(t *testing.T) {
-	l := NewMemStore(Options{Now: tickClock()})
-	defer l.Close()
-	mustAppend(t, l, "project/p", "project.created", "alice", map[string]any{"project": "p"})
-	mustAppend(t, l, "project/p", "project.renamed", "alice", map[string]any{"project": "q"})
-	mustAppend(t, l, "project/p", "mystery.happened", "alice", map[string]any{})
-	path := exportTo(t, l, filepath.Join(t.TempDir(), "types.jsonl"), ExportOptions{})
-	unchanged := snapshotFile(t, path)
-	defer unchanged()
-
-	// The events package is type-agnostic: without KnownTypes it opens.
-	arch, rep, err := OpenArchive(path, OpenArchiveOptions{})
-	if err != nil || !rep.OK() {
-		t.Fatalf("%v %+v", err, rep)
-	}
-	arch.Close()
-
-	known := func(typ string) bool { return strings.HasPrefix(typ, "project.") }
-	arch, _, err = OpenArchive(path, OpenArchiveOptions{KnownTypes: known})
-	if arch != nil {
-		t.Fatal("served an archive with an unknown type")
-	}
-	checkBadArchive(t, err, []string{"line 4", `unknown event type "mystery.happened"`})
-}
-
 func TestOpenArchiveNotAFile(t *testing.T) {
 	dir := t.TempDir()
 	_, err := VerifyArchive(dir)

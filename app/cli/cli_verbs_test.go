@@ -39,7 +39,7 @@ func startCLIDemo(t *testing.T) *cliDemo {
 	if code != cli.ExitOK || !strings.Contains(out, "release 1 is open on branch spring-sale") {
 		t.Fatalf("demo: exit %d\n%s\n%s", code, out, errOut)
 	}
-	pw, err := app.ReadDemoPasswords(filepath.Join(data, "demo", "passwords.txt"))
+	pw, err := readDemoPasswords(filepath.Join(data, "demo", "passwords.txt"))
 	if err != nil {
 		t.Fatal(err)
 	}

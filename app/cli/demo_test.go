@@ -3,6 +3,7 @@ package cli_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,6 +29,26 @@ func logStats(t *testing.T, data string) events.Stats {
 	return st
 }
 
+// readDemoPasswords reads back the passwords file the demo writes (lines
+// of name, role, password): user name -> password.
+func readDemoPasswords(path string) (map[string]string, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, line := range strings.Split(string(raw), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 3 && !strings.HasPrefix(f[0], "#") {
+			out[f[0]] = f[2]
+		}
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no users in " + path)
+	}
+	return out, nil
+}
+
 func TestDemoSetsUpAndIsIdempotent(t *testing.T) {
 	ctx := context.Background()
 	data := t.TempDir()
@@ -39,7 +60,7 @@ func TestDemoSetsUpAndIsIdempotent(t *testing.T) {
 	if fi, err := os.Stat(pwFile); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("passwords file: %v %v", fi, err)
 	}
-	pw, err := app.ReadDemoPasswords(pwFile)
+	pw, err := readDemoPasswords(pwFile)
 	if err != nil || len(pw) != 5 {
 		t.Fatalf("passwords: %v %v", pw, err)
 	}

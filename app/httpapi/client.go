@@ -205,10 +205,3 @@ func (c *Client) Send(ctx context.Context, method, path string, query url.Values
 	}
 	return res, nil
 }
-
-// Login signs in and returns the session's token, or the refusal.
-func (c *Client) Login(ctx context.Context, user, password string) (LoginResponse, error) {
-	var out LoginResponse
-	_, err := c.Call(ctx, http.MethodPost, Path("login"), nil, LoginRequest{User: user, Password: password}, &out)
-	return out, err
-}
