@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -36,14 +35,6 @@ func chaosMountTmpfs(t *testing.T, size string) string {
 		_ = os.Remove(dir)
 	})
 	return dir
-}
-
-func chaosFreeBytes(dir string) int64 {
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(dir, &st); err != nil {
-		return -1
-	}
-	return int64(st.Bavail) * st.Bsize
 }
 
 // chaosExportEvent is one event of an export with the fields the checks read.

@@ -575,12 +575,6 @@ func (s *sseSub) check(from, until uint64, timeout time.Duration) error {
 	return nil
 }
 
-func (s *sseSub) count() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.ids)
-}
-
 // headPosition is the log's head position from /api/v1/health.
 func headPosition(c *apitest.Caller) uint64 {
 	c.T.Helper()

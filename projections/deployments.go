@@ -475,17 +475,6 @@ func (m *Deployments) List(q DeploymentQuery) ([]Deployment, int) {
 	return out, total
 }
 
-// ref is what the Set's change notices name of a deployment.
-func (m *Deployments) ref(id string) (project, env, release string, ok bool) {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	ds, found := m.byID[id]
-	if !found {
-		return "", "", "", false
-	}
-	return ds.d.Project, ds.d.Environment, ds.d.Release, true
-}
-
 func (d Deployment) clone() Deployment {
 	d.OnlyHosts = slices.Clone(d.OnlyHosts)
 	d.Hosts = append([]HostProgress{}, d.Hosts...) // [] not null in JSON
