@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -25,10 +26,12 @@ import (
 var deployIDRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 
 // envNameIDRe is what the environment a request names may be called
-// (validateRequest; envNameRe, in secrets.go, is for the names of hook
-// variables): the name ends the environment's lock stream
-// (lock/<project>/<env>, LockStream), keys the runner's queue of that
-// environment, and travels to hooks in RELEASEDESK_ENVIRONMENT.
+// (validateRequest; CheckEnvVarName is for the names of hook variables):
+// the name ends the environment's lock stream (lock/<project>/<env>,
+// LockStream), keys the runner's queue of that environment, and travels to
+// hooks in RELEASEDESK_ENVIRONMENT. It is the runner's own rule, wider
+// than the names a configuration may give (app/projectconfig: lower-case
+// letters, digits and '-', at most 32), each of which it takes.
 var envNameIDRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
 
 // Submit validates req and appends deploy.requested to deploy/<id>, which
@@ -60,7 +63,9 @@ func Submit(ctx context.Context, log Log, req catalog.Request, actor string) err
 }
 
 // validateRequest checks everything of a request that will reach a shell,
-// a host or a path.
+// a host or a path. The project's rules are those of rules.go, the ones
+// the app's validation applies to a whole configuration; a refusal names
+// the field as the app does, under "project.".
 func validateRequest(req catalog.Request) error {
 	if !deployIDRe.MatchString(req.Deployment) {
 		return fmt.Errorf("deployment id %q: want [A-Za-z0-9][A-Za-z0-9._-]{0,127}", req.Deployment)
@@ -81,13 +86,11 @@ func validateRequest(req catalog.Request) error {
 	if err := ValidateProjectID(p.ID); err != nil {
 		return err
 	}
-	switch p.Strategy {
-	case catalog.StrategyRsync, catalog.StrategyGit, catalog.StrategyLocal:
-	default:
-		return fmt.Errorf("strategy %q: want rsync, git or local", p.Strategy)
+	if err := CheckStrategy(p.Strategy); err != nil {
+		return projectField("strategy", err)
 	}
-	if err := validateRepo(p.Repo); err != nil {
-		return err
+	if err := CheckRepo(p.Repo); err != nil {
+		return projectField("repo", err)
 	}
 	if p.Strategy == catalog.StrategyGit {
 		// The git strategy hands the address to each host's git.
@@ -96,73 +99,64 @@ func validateRequest(req catalog.Request) error {
 		}
 	}
 	if p.KeepReleases < 0 {
-		return fmt.Errorf("keep_releases %d: must not be negative", p.KeepReleases)
+		// Any other count is honoured (see CheckKeepReleases).
+		return projectField("keep_releases", CheckKeepReleases(p.KeepReleases))
 	}
 	for _, f := range p.VersionFiles {
 		if err := ValidateRelPath(f); err != nil {
 			return fmt.Errorf("version file: %w", err)
 		}
 	}
-	for _, s := range p.Shared {
-		if _, sp := SharedKind(s); ValidateRelPath(sp) != nil {
-			return fmt.Errorf("shared path %q: %w", s, ValidateRelPath(sp))
+	for i, s := range p.Shared {
+		if _, err := CheckSharedPath(s); err != nil {
+			return projectField(indexPath("shared", i), err)
 		}
 	}
-	for _, x := range p.Exclude {
-		if err := ValidateExclude(x); err != nil {
-			return err
+	for i, x := range p.Exclude {
+		if err := CheckExclude(x); err != nil {
+			return projectField(indexPath("exclude", i), err)
 		}
 	}
-	if _, err := CompileExclude(p.Exclude); err != nil {
-		return err
+	if err := CheckGitBuild(p.Strategy, p.Build); err != nil {
+		return projectField("build", err)
 	}
-	if p.Strategy == catalog.StrategyGit && strings.TrimSpace(p.Build) != "" {
-		// Each host of the git strategy extracts the commit from its own
-		// mirror: what a build makes here never reaches it, and the
-		// hosts would run a tree other than the one built and listed.
-		return fmt.Errorf("project.build is set, but the git strategy cannot publish a build: each host " +
-			"extracts the commit from its own git mirror, so nothing built here reaches it; use the rsync " +
-			"strategy to publish a built tree, or build on the hosts in a pre_release hook")
-	}
-	for _, v := range p.Env {
-		if !envNameRe.MatchString(v.Name) {
-			return fmt.Errorf("env %q: not a valid variable name", v.Name)
+	for i, v := range p.Env {
+		if err := CheckEnvVarName(v.Name); err != nil {
+			return projectField(indexPath("env", i)+".name", err)
 		}
-		if v.Secret && v.Value != "" {
-			// The request is an event: a value in it would be in the log
-			// for good.
-			return fmt.Errorf("env %s is secret: give it with from_file or from_env, not a value", v.Name)
+		if err := CheckSecretValue(v); err != nil {
+			return projectField(indexPath("env", i)+".value", err)
 		}
 	}
 	if !envNameIDRe.MatchString(req.Environment) {
 		return fmt.Errorf("environment %q: want [A-Za-z0-9][A-Za-z0-9._-]{0,62}", req.Environment)
 	}
-	env, ok := p.Environment(req.Environment)
-	if !ok {
+	ei := slices.IndexFunc(p.Environments, func(e catalog.Environment) bool { return e.Name == req.Environment })
+	if ei < 0 {
 		return fmt.Errorf("environment %q: not in project %s", req.Environment, p.ID)
 	}
-	switch env.OnFailure {
-	case "", catalog.OnFailureHalt, catalog.OnFailureContinue:
-	default:
-		return fmt.Errorf("on_failure %q: want halt or continue", env.OnFailure)
+	env, envPath := p.Environments[ei], indexPath("environments", ei)
+	if err := CheckOnFailure(env.OnFailure); err != nil {
+		return projectField(envPath+".on_failure", err)
 	}
-	targets := p.Targets(env)
-	if len(targets) == 0 {
-		return fmt.Errorf("environment %s has no hosts", env.Name)
+	if err := CheckHostsRequired(p.Strategy, env.Hosts); err != nil {
+		return projectField(envPath+".hosts", err)
 	}
-	known := map[string]bool{}
-	for _, h := range targets {
-		if known[h.Addr] {
-			return fmt.Errorf("host %s is listed twice", h.Addr)
+	known, keys := map[string]bool{}, map[string]int{}
+	for j, h := range p.Targets(env) {
+		if p.Strategy != catalog.StrategyLocal {
+			hostPath := indexPath(envPath+".hosts", j)
+			key, err := HostKey(h.Addr)
+			if err != nil {
+				return projectField(hostPath, err)
+			}
+			if k, err := CheckHostOnce(keys, key, j); err != nil {
+				return projectField(hostPath, fmt.Errorf("%w (also %s.hosts[%d])", err, envPath, k))
+			}
 		}
 		known[h.Addr] = true
 		if err := ValidatePath(h.Path); err != nil {
 			return fmt.Errorf("host %s path: %w", h.Addr, err)
-		}
-		if p.Strategy != catalog.StrategyLocal {
-			if _, _, _, err := ParseHostAddr(h.Addr); err != nil {
-				return err
-			}
 		}
 	}
 	if p.Strategy != catalog.StrategyLocal && env.SSHKey == "" {
@@ -175,6 +169,14 @@ func validateRequest(req catalog.Request) error {
 	}
 	return nil
 }
+
+// projectField names the field of the request's project a rule refused,
+// as the app names it in a configuration: "project.env[2].name: reason".
+func projectField(path string, err error) error {
+	return fmt.Errorf("project.%s: %w", path, err)
+}
+
+func indexPath(path string, i int) string { return path + "[" + strconv.Itoa(i) + "]" }
 
 // deployment is one run of a deployment: its first run, or a resume.
 type deployment struct {

@@ -18,6 +18,9 @@
 //     LocalExecutor; its RunEnv hands a command secrets out of band, never
 //     in an argv.
 //   - Mirror, Workspace, Manifest: the git side on this machine.
+//   - rules.go: the rules of a project configuration that both the app's
+//     validation (app/projectconfig) and Submit's check of a request
+//     apply, one function each (CheckStrategy, CheckRepo, HostKey, ...).
 package runner
 
 // A rollback is a deployment of Kind rollback whose Version is a release

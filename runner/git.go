@@ -513,73 +513,13 @@ func ValidateRef(ref string) error {
 	return nil
 }
 
-var (
-	helperURLRe = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*::`)
-	scpLikeRe   = regexp.MustCompile(`^(?:([^@/:]+)@)?([^@/:]+):(.*)$`)
-	repoSchemes = map[string]bool{"file": true, "http": true, "https": true, "ssh": true, "git": true, "git+ssh": true, "ssh+git": true}
-)
-
-// validateRepo checks a project's repository address: an absolute local
-// path, a URL of scheme file, http, https, ssh or git, or scp-like
-// user@host:path. Remote helpers (ext::, fd::), anything starting with '-'
-// and option-like text (--upload-pack=, -oProxyCommand=) are refused.
+// validateRepo is CheckRepo's refusal as the mirror reports it: naming
+// the address, wrapping ErrBadRepo.
 func validateRepo(repo string) error {
-	bad := func(why string) error { return fmt.Errorf("repo %q: %w: %s", repo, ErrBadRepo, why) }
-	if repo == "" {
-		return bad("empty")
+	if err := CheckRepo(repo); err != nil {
+		return fmt.Errorf("repo %q: %w: %w", repo, ErrBadRepo, err)
 	}
-	for _, c := range repo {
-		if c < 0x20 || c == 0x7f {
-			return bad("contains a control character")
-		}
-	}
-	if strings.TrimSpace(repo) != repo {
-		return bad("leading or trailing space")
-	}
-	if strings.HasPrefix(repo, "-") {
-		return bad("starts with '-'")
-	}
-	if helperURLRe.MatchString(repo) {
-		return bad("remote helper addresses (ext::, fd::, ...) are not allowed")
-	}
-	for _, opt := range []string{"--upload-pack", "--receive-pack", "--exec", "-oProxyCommand", "ProxyCommand="} {
-		if strings.Contains(repo, opt) {
-			return bad(fmt.Sprintf("contains %q", opt))
-		}
-	}
-	if filepath.IsAbs(repo) {
-		return nil
-	}
-	if i := strings.Index(repo, "://"); i > 0 {
-		u, err := url.Parse(repo)
-		if err != nil {
-			return bad(err.Error())
-		}
-		if !repoSchemes[strings.ToLower(u.Scheme)] {
-			return bad(fmt.Sprintf("scheme %q (want file, http, https, ssh or git)", u.Scheme))
-		}
-		if strings.HasPrefix(u.Hostname(), "-") || (u.User != nil && strings.HasPrefix(u.User.Username(), "-")) {
-			return bad("host or user starts with '-'")
-		}
-		if u.Scheme == "file" {
-			if u.Host != "" || !filepath.IsAbs(u.Path) {
-				return bad("a file URL needs an absolute path and no host")
-			}
-		} else if u.Host == "" {
-			return bad("no host")
-		}
-		return nil
-	}
-	if m := scpLikeRe.FindStringSubmatch(repo); m != nil {
-		if strings.HasPrefix(m[1], "-") || strings.HasPrefix(m[2], "-") {
-			return bad("host or user starts with '-'")
-		}
-		if m[3] == "" {
-			return bad("no path after ':'")
-		}
-		return nil
-	}
-	return bad("a local path must be absolute")
+	return nil
 }
 
 // localRepoPath returns the directory of a local repository address.

@@ -840,14 +840,12 @@ func (l Layout) RemoveStaging(version string) ([]string, error) {
 	return shell(removeScript, l.Path, l.Staging(version)), nil
 }
 
-var hookEnvNameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
-// ValidateEnv accepts NAME=value pairs with NAME matching
-// ^[A-Za-z_][A-Za-z0-9_]*$ and a value without NUL.
+// ValidateEnv accepts NAME=value pairs with NAME a variable name
+// (CheckEnvVarName) and a value without NUL.
 func ValidateEnv(env []string) error {
 	for _, kv := range env {
 		name, value, ok := strings.Cut(kv, "=")
-		if !ok || !hookEnvNameRe.MatchString(name) {
+		if !ok || CheckEnvVarName(name) != nil {
 			return fmt.Errorf("%w: %q: want NAME=value, NAME of letters, digits and _", ErrBadEnv, kv)
 		}
 		if strings.IndexByte(value, 0) >= 0 {

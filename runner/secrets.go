@@ -3,17 +3,12 @@ package runner
 import (
 	"fmt"
 	"os"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
 
 	"releasedesk/events/catalog"
 )
-
-// envNameRe is what a variable name may be: it becomes NAME=value in an
-// environment, and a name with '=' or a newline would smuggle in another.
-var envNameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // resolvedEnv is a project's hook environment with its values read, and the
 // secret values to scrub from everything the runner records.
@@ -42,8 +37,8 @@ func (e resolvedEnv) plain() []string {
 func resolveEnv(vars []catalog.EnvVar) (resolvedEnv, error) {
 	var out resolvedEnv
 	for _, v := range vars {
-		if !envNameRe.MatchString(v.Name) {
-			return resolvedEnv{}, fmt.Errorf("env %q: not a valid variable name", v.Name)
+		if err := CheckEnvVarName(v.Name); err != nil {
+			return resolvedEnv{}, fmt.Errorf("env name %w", err)
 		}
 		val, err := envValue(v)
 		if err != nil {

@@ -19,8 +19,6 @@ const (
 	maxTitleLen        = 200     // runes
 	maxScriptLen       = 8 << 10 // bytes of a hook, the build or the health check
 	maxCheckTimeout    = 10 * time.Minute
-	minKeepReleases    = 2 // 1 would leave nothing to roll back to
-	maxKeepReleases    = 100
 	maxParallel        = 200
 	maxYAMLAliasExpand = 10000 // nodes an alias may expand to, all aliases together
 	maxConfigErrors    = 100   // problems listed; then "and N more problems"

@@ -7,6 +7,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -806,7 +809,12 @@ func TestProjectConfigAgreesWithRunner(t *testing.T) {
 	local.Environments[1].Path = "/home/www/blog-prod"
 	git := fullProject()
 	git.Strategy, git.Build = "git", ""
-	for name, p := range map[string]catalog.Project{"design": designProject(), "full": fullProject(), "local": local, "git": git} {
+	// The names a configuration may give its environments, at their
+	// edges: the runner's own rule for a request's environment takes them.
+	names := designProject()
+	names.Environments[0].Name = "a"
+	names.Environments[1].Name = "z" + strings.Repeat("-9", 15) + "x"
+	for name, p := range map[string]catalog.Project{"design": designProject(), "full": fullProject(), "local": local, "git": git, "names": names} {
 		if errs := Validate(p); errs != nil {
 			t.Fatalf("%s: %v", name, errs)
 		}
@@ -841,6 +849,14 @@ func TestProjectConfigAgreesWithRunner(t *testing.T) {
 		{"env path", func(p *catalog.Project) { p.Environments[0].Path = "/a/../b" }},
 		{"strategy", func(p *catalog.Project) { p.Strategy = "scp" }},
 		{"id", func(p *catalog.Project) { p.ID = "A" }},
+		// Addresses Validate used to take and the runner refused.
+		{"repo bad port", func(p *catalog.Project) { p.Repo = "https://git.example.com:git/blog.git" }},
+		{"repo host starts with '-'", func(p *catalog.Project) { p.Repo = "ssh://git@-git.example.com/blog.git" }},
+		{"repo URL without host", func(p *catalog.Project) { p.Repo = "ssh:///srv/git/blog.git" }},
+		// Two spellings of one host, which the runner used to take.
+		{"host twice spelled two ways", func(p *catalog.Project) {
+			p.Environments[0].Hosts = []catalog.Host{{Addr: "www@10.0.0.5"}, {Addr: "www@10.0.0.5:22", Path: "/srv/b"}}
+		}},
 	} {
 		p := designProject()
 		m.mut(&p)
@@ -851,6 +867,103 @@ func TestProjectConfigAgreesWithRunner(t *testing.T) {
 			t.Errorf("%s: the runner refuses it, Validate accepts it", m.name)
 		}
 	}
+}
+
+// TestProjectConfigSharedRules: each rule of runner/rules.go, the rules
+// both Validate and the runner's check of a request apply, is reached from
+// both sides: a configuration that breaks it is refused by Validate at the
+// field's path and by runner.Submit naming the same field
+// ("project.<path>"), with the same reason, the rule's own. A new rule in
+// rules.go needs a case here.
+func TestProjectConfigSharedRules(t *testing.T) {
+	env := func(p *catalog.Project) *catalog.Environment { return &p.Environments[0] }
+	cases := map[string]struct {
+		mut  func(p *catalog.Project)
+		path string
+		// rule is the rule's own refusal of the value, called directly.
+		rule func() error
+	}{
+		"CheckStrategy": {func(p *catalog.Project) { p.Strategy = "ftp" }, "strategy",
+			func() error { return runner.CheckStrategy("ftp") }},
+		"CheckRepo": {func(p *catalog.Project) { p.Repo = "ssh://host/x--upload-pack=y" }, "repo",
+			func() error { return runner.CheckRepo("ssh://host/x--upload-pack=y") }},
+		"CheckGitBuild": {func(p *catalog.Project) { p.Strategy, p.Build = "git", "make" }, "build",
+			func() error { return runner.CheckGitBuild("git", "make") }},
+		"CheckExclude": {func(p *catalog.Project) { p.Exclude = []string{".git", "+ x"} }, "exclude[1]",
+			func() error { return runner.CheckExclude("+ x") }},
+		"CheckSharedPath": {func(p *catalog.Project) { p.Shared = []string{"../x/"} }, "shared[0]",
+			func() error { _, err := runner.CheckSharedPath("../x/"); return err }},
+		"CheckKeepReleases": {func(p *catalog.Project) { p.KeepReleases = -2 }, "keep_releases",
+			func() error { return runner.CheckKeepReleases(-2) }},
+		"CheckEnvVarName": {func(p *catalog.Project) { p.Env = []catalog.EnvVar{{Name: "X-Y", Value: "v"}} }, "env[0].name",
+			func() error { return runner.CheckEnvVarName("X-Y") }},
+		"CheckSecretValue": {func(p *catalog.Project) { p.Env = []catalog.EnvVar{{Name: "X", Value: "v", Secret: true}} }, "env[0].value",
+			func() error { return runner.CheckSecretValue(catalog.EnvVar{Name: "X", Value: "v", Secret: true}) }},
+		"CheckOnFailure": {func(p *catalog.Project) { env(p).OnFailure = "retry" }, "environments[0].on_failure",
+			func() error { return runner.CheckOnFailure("retry") }},
+		"CheckHostsRequired": {func(p *catalog.Project) { env(p).Hosts = nil }, "environments[0].hosts",
+			func() error { return runner.CheckHostsRequired("rsync", nil) }},
+		"HostKey": {func(p *catalog.Project) { env(p).Hosts[0].Addr = "10.0.0.5:22" }, "environments[0].hosts[0]",
+			func() error { _, err := runner.HostKey("10.0.0.5:22"); return err }},
+		"CheckHostOnce": {func(p *catalog.Project) {
+			env(p).Hosts = []catalog.Host{{Addr: "www@10.0.0.5"}, {Addr: "www@10.0.0.5:22", Path: "/srv/b"}}
+		}, "environments[0].hosts[1]",
+			func() error {
+				_, err := runner.CheckHostOnce(map[string]int{"www@10.0.0.5:22": 0}, "www@10.0.0.5:22", 1)
+				return err
+			}},
+	}
+	for _, name := range sharedRuleNames(t) {
+		c, ok := cases[name]
+		if !ok {
+			t.Errorf("runner.%s: no case here", name)
+			continue
+		}
+		delete(cases, name)
+		t.Run(name, func(t *testing.T) {
+			rule := c.rule()
+			if rule == nil {
+				t.Fatal("the rule itself takes the value")
+			}
+			p := designProject()
+			c.mut(&p)
+			var fe *FieldError
+			for _, e := range Validate(p) {
+				if e.Path == c.path {
+					fe = &e
+				}
+			}
+			if fe == nil || !strings.HasPrefix(fe.Reason, rule.Error()) {
+				t.Fatalf("Validate: %v\nwant %s: %s", Validate(p), c.path, rule)
+			}
+			err := submitToRunner(p, p.Environments[0].Name)
+			if err == nil || !strings.HasSuffix(err.Error(), "project."+c.path+": "+fe.Reason) {
+				t.Errorf("runner: %v\nwant ...project.%s: %s", err, c.path, fe.Reason)
+			}
+		})
+	}
+	for name := range cases {
+		t.Errorf("runner.%s: not a function of runner/rules.go", name)
+	}
+}
+
+// sharedRuleNames lists the exported functions of runner/rules.go.
+func sharedRuleNames(t *testing.T) []string {
+	t.Helper()
+	f, err := parser.ParseFile(token.NewFileSet(), filepath.Join("..", "..", "runner", "rules.go"), nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, d := range f.Decls {
+		if fd, ok := d.(*ast.FuncDecl); ok && fd.Recv == nil && fd.Name.IsExported() {
+			names = append(names, fd.Name.Name)
+		}
+	}
+	if len(names) == 0 {
+		t.Fatal("runner/rules.go has no rule")
+	}
+	return names
 }
 
 func FuzzProjectConfig(f *testing.F) {

@@ -2,9 +2,7 @@ package projectconfig
 
 import (
 	"fmt"
-	"net"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -16,21 +14,20 @@ import (
 
 // Validation.
 
-var (
-	environmentNameRe = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
-	envVarNameRe      = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-)
-
-// repoOptionWords are refused anywhere in a repository address, as the
-// runner refuses them: git or ssh would read them as options.
-var repoOptionWords = []string{"--upload-pack", "--receive-pack", "--exec", "-oProxyCommand", "ProxyCommand="}
+// environmentNameRe is what a configured environment may be called: a
+// rule of the configuration alone. The runner checks the environment a
+// request names with a wider rule of its own, which takes every name this
+// one does.
+var environmentNameRe = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
 
 // Validate checks a whole configuration and returns every problem it
-// finds (nil if none), each named by its path. It reuses the runner's
-// validators, so what it accepts the runner accepts too (runner.Submit
-// checks again), with one exception: an environment of the rsync or git
-// strategy may leave ssh_key unset here, and the app must give the runner
-// a key before it submits a deployment.
+// finds (nil if none), each named by its path. A rule the runner checks
+// too is the runner's own function (runner/rules.go and the runner's
+// validators), called here with the field's path, so what Validate accepts
+// the runner accepts too (runner.Submit checks again), with one exception:
+// an environment of the rsync or git strategy may leave ssh_key unset
+// here, and the app must give the runner a key before it submits a
+// deployment.
 func Validate(p catalog.Project) Errors {
 	var errs Errors
 	add := errs.add
@@ -53,8 +50,8 @@ func Validate(p catalog.Project) Errors {
 		add("repo", "required: a local absolute path or a git URL")
 	} else if err := runner.ValidateRepoURL(p.Repo); err != nil {
 		add("repo", "%s", runnerReason(err))
-	} else if msg := repoExtra(p.Repo); msg != "" {
-		add("repo", "%s", msg)
+	} else if err := runner.CheckRepo(p.Repo); err != nil {
+		add("repo", "%v", err)
 	}
 
 	if p.Branch == "" {
@@ -63,30 +60,23 @@ func Validate(p catalog.Project) Errors {
 		add("branch", "%s", runnerReason(err))
 	}
 
-	strategyOK := false
-	switch p.Strategy {
-	case catalog.StrategyRsync, catalog.StrategyGit, catalog.StrategyLocal:
-		strategyOK = true
-	case "":
-		add("strategy", "required: want rsync, git or local")
-	default:
-		add("strategy", "unknown strategy %q: want rsync, git or local", p.Strategy)
+	strategyOK := true
+	if err := runner.CheckStrategy(p.Strategy); err != nil {
+		add("strategy", "%v", err)
+		strategyOK = false
 	}
 
 	if msg := checkScript(p.Build); msg != "" {
 		add("build", "%s", msg)
-	} else if p.Strategy == catalog.StrategyGit && strings.TrimSpace(p.Build) != "" {
-		add("build", "the git strategy cannot publish a build: each host extracts the commit from its own "+
-			"git mirror, so nothing built here reaches it; use the rsync strategy, or build on the hosts in a pre_release hook")
+	} else if err := runner.CheckGitBuild(p.Strategy, p.Build); err != nil {
+		add("build", "%v", err)
 	}
 
 	seen := map[string]int{}
 	for i, x := range p.Exclude {
 		path := indexPath("exclude", i)
-		if err := runner.ValidateExclude(x); err != nil {
-			add(path, "%s: no leading '-' or '+', no control character", runnerReason(err))
-		} else if _, err := runner.CompileExclude([]string{x}); err != nil {
-			add(path, "%s", runnerReason(err))
+		if err := runner.CheckExclude(x); err != nil {
+			add(path, "%v", err)
 		} else if j, dup := seen[x]; dup {
 			add(path, "%q is listed twice (also exclude[%d])", x, j)
 		} else {
@@ -97,9 +87,8 @@ func Validate(p catalog.Project) Errors {
 	seen = map[string]int{}
 	for i, s := range p.Shared {
 		path := indexPath("shared", i)
-		_, sp := runner.SharedKind(s)
-		if err := runner.ValidateRelPath(sp); err != nil {
-			add(path, "%s", runnerReason(err))
+		if sp, err := runner.CheckSharedPath(s); err != nil {
+			add(path, "%v", err)
 		} else if j, dup := seen[sp]; dup {
 			add(path, "%q is listed twice (also shared[%d])", sp, j)
 		} else {
@@ -119,9 +108,8 @@ func Validate(p catalog.Project) Errors {
 		}
 	}
 
-	if k := p.KeepReleases; k != 0 && (k < minKeepReleases || k > maxKeepReleases) {
-		add("keep_releases", "%d: want %d to %d (0: the default, %d); fewer than 2 leaves nothing to roll back to",
-			k, minKeepReleases, maxKeepReleases, catalog.DefaultKeepReleases)
+	if err := runner.CheckKeepReleases(p.KeepReleases); err != nil {
+		add("keep_releases", "%v", err)
 	}
 
 	for _, h := range []struct{ name, text string }{
@@ -150,17 +138,14 @@ func Validate(p catalog.Project) Errors {
 
 func validateEnvVar(errs *Errors, v catalog.EnvVar, path string, seen map[string]int, i int) {
 	add := errs.add
-	switch {
-	case v.Name == "":
+	if v.Name == "" {
 		add(path+".name", "required")
-	case !envVarNameRe.MatchString(v.Name):
-		add(path+".name", "%q: want letters, digits and _, not starting with a digit", v.Name)
-	default:
-		if j, dup := seen[v.Name]; dup {
-			add(path+".name", "%q is defined twice (also env[%d])", v.Name, j)
-		} else {
-			seen[v.Name] = i
-		}
+	} else if err := runner.CheckEnvVarName(v.Name); err != nil {
+		add(path+".name", "%v", err)
+	} else if j, dup := seen[v.Name]; dup {
+		add(path+".name", "%q is defined twice (also env[%d])", v.Name, j)
+	} else {
+		seen[v.Name] = i
 	}
 	set := 0
 	for _, s := range []string{v.Value, v.FromFile, v.FromEnv} {
@@ -172,8 +157,8 @@ func validateEnvVar(errs *Errors, v catalog.EnvVar, path string, seen map[string
 		add(path, "set exactly one of value, from_file, from_env")
 	}
 	if v.Value != "" {
-		if v.Secret {
-			add(path+".value", "a secret must not be written in the configuration (it would stay in the event log): use from_file or from_env")
+		if err := runner.CheckSecretValue(v); err != nil {
+			add(path+".value", "%v", err)
 		} else if err := runner.ValidateEnv([]string{"X=" + v.Value}); err != nil {
 			add(path+".value", "holds a NUL byte")
 		}
@@ -183,7 +168,7 @@ func validateEnvVar(errs *Errors, v catalog.EnvVar, path string, seen map[string
 			add(path+".from_file", "%s", runnerReason(err))
 		}
 	}
-	if v.FromEnv != "" && !envVarNameRe.MatchString(v.FromEnv) {
+	if v.FromEnv != "" && runner.CheckEnvVarName(v.FromEnv) != nil {
 		add(path+".from_env", "%q: want the name of a variable of the app's environment", v.FromEnv)
 	}
 }
@@ -232,10 +217,8 @@ func validateEnvironments(errs *Errors, p catalog.Project, strategyOK bool) {
 		if e.Batch < 0 {
 			add(path+".batch", "%d: must not be negative (0: all hosts in one batch)", e.Batch)
 		}
-		switch e.OnFailure {
-		case "", catalog.OnFailureHalt, catalog.OnFailureContinue:
-		default:
-			add(path+".on_failure", "%q: want halt or continue", e.OnFailure)
+		if err := runner.CheckOnFailure(e.OnFailure); err != nil {
+			add(path+".on_failure", "%v", err)
 		}
 
 		claim := func(t target, at, what string) {
@@ -253,8 +236,10 @@ func validateEnvironments(errs *Errors, p catalog.Project, strategyOK bool) {
 			}
 			continue
 		}
-		if strategyOK && len(e.Hosts) == 0 {
-			add(path+".hosts", "at least one host is required for the %s strategy (\"user@host:port\" or {addr, path})", p.Strategy)
+		if strategyOK {
+			if err := runner.CheckHostsRequired(p.Strategy, e.Hosts); err != nil {
+				add(path+".hosts", "%v", err)
+			}
 		}
 		addrs := map[string]int{}
 		for j, h := range e.Hosts {
@@ -262,10 +247,10 @@ func validateEnvironments(errs *Errors, p catalog.Project, strategyOK bool) {
 			norm := ""
 			if h.Addr == "" {
 				add(hpath, "required: \"user@host:port\"")
-			} else if user, host, port, err := runner.ParseHostAddr(h.Addr); err != nil {
-				add(hpath, "%s", runnerReason(err))
+			} else if key, err := runner.HostKey(h.Addr); err != nil {
+				add(hpath, "%v", err)
 			} else {
-				norm = user + "@" + net.JoinHostPort(host, strconv.Itoa(port))
+				norm = key
 			}
 			hostPathOK := h.Path == ""
 			if h.Path != "" {
@@ -278,13 +263,10 @@ func validateEnvironments(errs *Errors, p catalog.Project, strategyOK bool) {
 			if norm == "" {
 				continue
 			}
-			// The runner deploys each address of an environment once (its
-			// steps, state and lock are per address), whatever the path.
-			if k, dup := addrs[norm]; dup {
-				add(hpath, "host %s is listed twice (also %s.hosts[%d])", norm, path, k)
+			if k, err := runner.CheckHostOnce(addrs, norm, j); err != nil {
+				add(hpath, "%v (also %s.hosts[%d])", err, path, k)
 				continue
 			}
-			addrs[norm] = j
 			eff := h.Path
 			if eff == "" {
 				eff = e.Path
@@ -294,23 +276,6 @@ func validateEnvironments(errs *Errors, p catalog.Project, strategyOK bool) {
 			}
 		}
 	}
-}
-
-// repoExtra is what the runner refuses in a repository address beyond
-// runner.ValidateRepoURL.
-func repoExtra(repo string) string {
-	for _, w := range repoOptionWords {
-		if strings.Contains(repo, w) {
-			return fmt.Sprintf("contains %q: git would read it as an option", w)
-		}
-	}
-	if rest, ok := strings.CutPrefix(repo, "file://"); ok && !strings.HasPrefix(rest, "/") {
-		return "a file URL needs an absolute path and no host (file:///srv/git/x.git)"
-	}
-	if !strings.HasPrefix(repo, "/") && !strings.Contains(repo, "://") && strings.HasSuffix(repo, ":") {
-		return "no path after ':' (user@host:path)"
-	}
-	return ""
 }
 
 // checkScript checks configured shell text: any text, but no NUL and at most
