@@ -145,8 +145,12 @@ var upcasts []struct {
 
 // Upcasters returns a registry of the vocabulary's schema steps, for
 // events.Options and events.OpenArchive: old shapes are lifted on read,
-// stored events never rewritten.
+// stored events never rewritten. With no step yet it is nil, which the
+// store reads as "nothing to lift" without a lookup per event.
 func Upcasters() *events.Upcasters {
+	if len(upcasts) == 0 {
+		return nil
+	}
 	u := events.NewUpcasters()
 	for _, s := range upcasts {
 		if err := u.Register(s.typ, s.from, s.step); err != nil {
