@@ -41,6 +41,9 @@ type Desk struct {
 	Logger        logrus.FieldLogger
 	// KnownHostsPath is the app's known_hosts (strict host key checking).
 	KnownHostsPath string
+	// OpenToOthers is what of the data directory other accounts could
+	// read, found at open (DataDir.OpenToOthers); health reports it.
+	OpenToOthers []OpenFile
 
 	cmdMu sync.Mutex // one workflow decision at a time
 
@@ -151,6 +154,10 @@ func OpenDesk(ctx context.Context, cfg DeskConfig) (*Desk, error) {
 	if err := os.MkdirAll(d.Workspace.Dir, 0o700); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("workspace: %w", err)
+	}
+	d.OpenToOthers = data.OpenToOthers()
+	for _, w := range d.OpenToOthers {
+		cfg.Logger.Warn(w.String())
 	}
 	r, err := runner.New(runner.Config{Log: store, Workspace: d.Workspace, KnownHostsPath: d.KnownHostsPath,
 		Now: d.Now, Logger: cfg.Logger})

@@ -141,9 +141,9 @@ func (c *cli) runDefault(ctx context.Context, alsoServe string) error {
 			why = "this binary has no desktop window"
 		}
 		fmt.Fprintf(c.stderr, "releasedesk: %s; serving the UI in the browser instead.\n", why)
-		return c.serve(ctx, httpapi.ListenConfig{Addr: cmp.Or(alsoServe, httpapi.DefaultAddr)}, "")
+		return c.serve(ctx, listenOptions{ListenConfig: httpapi.ListenConfig{Addr: cmp.Or(alsoServe, httpapi.DefaultAddr)}}, "")
 	}
-	desk, srv, err := c.openServer(ctx, "")
+	desk, srv, err := c.openServer(ctx, "", httpapi.ServerConfig{})
 	if err != nil {
 		return err
 	}
@@ -167,24 +167,61 @@ func (c *cli) runDefault(ctx context.Context, alsoServe string) error {
 }
 
 // openServer opens the desk (the data directory, or an archive for
-// offline review) and builds the handler over it.
-func (c *cli) openServer(ctx context.Context, archive string) (*app.Desk, *httpapi.Server, error) {
+// offline review) and builds the handler over it; web says how it is
+// reached (names, plain HTTP).
+func (c *cli) openServer(ctx context.Context, archive string, web httpapi.ServerConfig) (*app.Desk, *httpapi.Server, error) {
 	desk, err := app.OpenDesk(ctx, app.DeskConfig{Data: app.DataDir{Path: c.dataDir}, Archive: archive, Logger: c.logger})
 	if err != nil {
 		return nil, nil, err
 	}
-	return desk, httpapi.NewServer(httpapi.ServerConfig{Desk: desk, Assets: c.assets, Logger: c.logger}), nil
+	web.Desk, web.Assets, web.Logger = desk, c.assets, c.logger
+	return desk, httpapi.NewServer(web), nil
 }
 
-func (c *cli) serve(ctx context.Context, lc httpapi.ListenConfig, archive string) error {
-	desk, srv, err := c.openServer(ctx, archive)
+// listenOptions are serve's flags about the network.
+type listenOptions struct {
+	httpapi.ListenConfig
+	publicNames []string // --public-name
+}
+
+// flags adds --addr, the TLS pair, --public-name and --insecure-http.
+func (o *listenOptions) flags(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&o.Addr, "addr", httpapi.DefaultAddr, "address to listen on")
+	cmd.Flags().StringVar(&o.TLSCert, "tls-cert", "", "TLS certificate file (with --tls-key) when exposed beyond loopback")
+	cmd.Flags().StringVar(&o.TLSKey, "tls-key", "", "TLS private key file")
+	cmd.Flags().StringArrayVar(&o.publicNames, "public-name", nil, "a name people reach the desk by (desk.example.com, "+
+		"or name:port); repeatable. Loopback, the --addr address and the certificate's names are always allowed")
+	cmd.Flags().BoolVar(&o.InsecureHTTP, "insecure-http", false, "allow plain HTTP on an --addr beyond loopback "+
+		"(only behind a proxy that terminates TLS on this machine); the UI shows a warning")
+}
+
+func (c *cli) serve(ctx context.Context, lo listenOptions, archive string) error {
+	if lo.Addr == "" {
+		lo.Addr = httpapi.DefaultAddr
+	}
+	if err := lo.Check(); err != nil {
+		return usageError{err} // before the data directory is opened: nothing started
+	}
+	if err := httpapi.CheckPublicNames(lo.publicNames); err != nil {
+		return usageError{err}
+	}
+	certNames, err := httpapi.CertNames(lo.TLSCert)
+	if err != nil {
+		return usageError{err}
+	}
+	web := httpapi.ServerConfig{Hosts: httpapi.HostPolicy{PublicNames: append(lo.publicNames, certNames...)},
+		InsecureHTTP: lo.Plain()}
+	desk, srv, err := c.openServer(ctx, archive, web)
 	if err != nil {
 		return err
 	}
 	defer desk.Close()
-	return httpapi.ListenAndServe(ctx, lc, srv, c.logger, func(url string) {
+	return httpapi.ListenAndServe(ctx, lo.ListenConfig, srv, c.logger, func(url string) {
 		if archive != "" {
-			fmt.Fprintf(c.stdout, "Release Desk is at %s/ (offline review of %s: read-only)\n", url, archive)
+			// The secret rides in the fragment: a browser never sends it in a
+			// request line, so no log or proxy keeps it.
+			fmt.Fprintf(c.stdout, "Release Desk is at %s/ (offline review of %s: read-only)\n"+
+				"Open this link to review it (it works once): %s\n", url, archive, srv.ReviewURL(url))
 			return
 		}
 		fmt.Fprintf(c.stdout, "Release Desk is at %s/ (data: %s)\n", url, c.dataDir)
@@ -192,32 +229,32 @@ func (c *cli) serve(ctx context.Context, lc httpapi.ListenConfig, archive string
 }
 
 func (c *cli) serveCommand() *cobra.Command {
-	var lc httpapi.ListenConfig
+	var lo listenOptions
 	var archive string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the UI and the JSON API over HTTP (loopback by default)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return c.serve(cmd.Context(), lc, archive)
+			return c.serve(cmd.Context(), lo, archive)
 		},
 	}
 	cmd.Flags().StringVar(&archive, "archive", "", "serve a JSONL export read-only (offline review) instead of the data directory")
-	cmd.Flags().StringVar(&lc.Addr, "addr", httpapi.DefaultAddr, "address to listen on")
-	cmd.Flags().StringVar(&lc.TLSCert, "tls-cert", "", "TLS certificate file (with --tls-key) when exposed beyond loopback")
-	cmd.Flags().StringVar(&lc.TLSKey, "tls-key", "", "TLS private key file")
+	lo.flags(cmd)
 	return cmd
 }
 
 func (c *cli) openCommand() *cobra.Command {
-	lc := httpapi.ListenConfig{Addr: httpapi.DefaultAddr}
+	var lo listenOptions
 	cmd := &cobra.Command{
 		Use:   "open FILE.jsonl",
 		Short: "Review an exported log offline: verified, then served read-only",
 		Long: `Verifies FILE.jsonl (an export of releasedesk events export or of the audit
 screen) and serves every screen over it read-only: nobody signs in, nothing
 can be changed, and no host is reached. A file whose chain does not verify
-is refused with exit code 3.`,
+is refused with exit code 3. It prints a link with a one-time secret: open
+it in a browser; without it every route answers 401, so no other page the
+reviewer visits can read the archive.`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return usageError{fmt.Errorf("open takes one file, got %d arguments", len(args))}
@@ -225,10 +262,10 @@ is refused with exit code 3.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return c.serve(cmd.Context(), lc, args[0])
+			return c.serve(cmd.Context(), lo, args[0])
 		},
 	}
-	cmd.Flags().StringVar(&lc.Addr, "addr", httpapi.DefaultAddr, "address to listen on")
+	lo.flags(cmd)
 	return cmd
 }
 

@@ -59,6 +59,9 @@ func TestUsageErrorsExit2AndNameTheFlag(t *testing.T) {
 		{"events", "export", "--format", "xml", "--data", data},
 		{"serve", "--no-such-flag"},
 		{"--log-level", "loud", "version"},
+		{"serve", "--public-name", "https://desk.example.com", "--data", data},
+		{"serve", "--tls-cert", "c.pem", "--addr", "127.0.0.1:0", "--data", data},
+		{"open", "--addr", "0.0.0.0:0", filepath.Join(data, "none.jsonl")},
 	} {
 		code, _, errOut := run(t, context.Background(), args...)
 		if code != cli.ExitUsage {

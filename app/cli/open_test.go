@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"releasedesk/app/cli"
+	"releasedesk/app/httpapi"
 	"releasedesk/app/httpapi/apitest"
 )
 
@@ -44,13 +46,24 @@ func TestOpenCommand(t *testing.T) {
 	if !strings.Contains(serveOut.String(), "offline review") {
 		t.Fatalf("open does not say it is read-only: %q", serveOut.String())
 	}
-	res, err := http.Get(url + "api/v1/releases")
-	if err != nil {
+	// Without the review link's secret nothing is read; with it, all is.
+	c := httpapi.Client{Base: strings.TrimSuffix(url, "/")}
+	var refusal *httpapi.Error
+	if _, err := c.Call(ctx, "GET", "/api/v1/releases", nil, nil, nil); !errors.As(err, &refusal) || refusal.Code != "review_secret_required" {
+		t.Fatalf("GET releases without the review secret: %v", err)
+	}
+	m := apitest.ReviewLine.FindStringSubmatch(serveOut.String())
+	if m == nil || !strings.HasPrefix(m[1], url+"#/review/rdv_") {
+		t.Fatalf("open printed no review link: %q", serveOut.String())
+	}
+	_, secret, _ := strings.Cut(m[1], "#/review/")
+	var session httpapi.ReviewResponse
+	if _, err := c.Call(ctx, "POST", "/api/v1/review", nil, httpapi.ReviewRequest{Secret: secret}, &session); err != nil {
 		t.Fatal(err)
 	}
-	res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		t.Fatalf("GET releases in offline review: %d", res.StatusCode)
+	c.Token = session.Token
+	if _, err := c.Call(ctx, "GET", "/api/v1/releases", nil, nil, nil); err != nil {
+		t.Fatalf("GET releases in offline review: %v", err)
 	}
 	cancel()
 	if code := <-done; code != cli.ExitOK {

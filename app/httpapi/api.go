@@ -32,7 +32,10 @@ type access int
 
 const (
 	public   access = iota // anyone (login, health)
-	signedIn               // a valid bearer token; in offline review, anyone may read
+	signedIn               // a valid bearer token (in offline review, the review session: reads only)
+	// reader: signed in, and a read even though POSTed, so offline review
+	// may call it (the live stream's ticket).
+	reader
 )
 
 // reviewer is who reads an archive in offline review: nobody signed in,
@@ -43,12 +46,16 @@ var reviewer = app.UserView{Name: "offline-reviewer", Roles: map[string][]string
 func (s *Server) handle(acc access, h apiFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var u app.UserView
-		if acc == signedIn {
-			var err error
-			if u, err = s.caller(r); err != nil {
+		if acc != public {
+			bearer, err := s.bearer(r)
+			if err == nil {
+				u, err = s.authenticate(r, bearer, acc == reader || r.Method == http.MethodGet)
+			}
+			if err != nil {
 				s.writeError(w, r, err)
 				return
 			}
+			r = r.WithContext(withBearer(r.Context(), bearer))
 		}
 		if err := h(w, r, u); err != nil {
 			s.writeError(w, r, err)
@@ -56,22 +63,44 @@ func (s *Server) handle(acc access, h apiFunc) http.HandlerFunc {
 	}
 }
 
-// caller authenticates the request's bearer token. In offline review
-// every reader is the reviewer: an archive has no credentials, and the
-// person holding the file may read it all.
-func (s *Server) caller(r *http.Request) (app.UserView, error) {
+// bearer is the Authorization header a request authenticates with; on the
+// live stream, a ticket stands for the header of the session it was issued
+// to (tickets.go). Tokens are never taken from a URL.
+func (s *Server) bearer(r *http.Request) (string, error) {
+	header := r.Header.Get("Authorization")
+	if r.URL.Path != "/api/v1/stream" || !r.URL.Query().Has("ticket") {
+		return header, nil
+	}
+	t, err := s.tickets.take(r.URL.Query().Get("ticket"))
+	if err != nil {
+		return "", err
+	}
+	if header != "" && header != t.bearer {
+		// A second credential must be the same person's.
+		u, err := s.authenticate(r, header, true)
+		if err != nil {
+			return "", err
+		}
+		if u.Name != t.user {
+			return "", &app.UnauthorizedError{Reason: "ticket: issued to another user"}
+		}
+	}
+	return t.bearer, nil
+}
+
+// authenticate is who a bearer header signs in. In offline review the
+// only credential is the review session, and it reads (read) but never
+// writes: an archive has no accounts.
+func (s *Server) authenticate(r *http.Request, bearer string, read bool) (app.UserView, error) {
 	d := s.cfg.Desk
-	if d.Archive() {
-		if r.Method == http.MethodGet {
+	if s.review != nil {
+		if !s.review.admits(bearer) {
+			return app.UserView{}, errReviewLocked
+		}
+		if read {
 			return reviewer, nil
 		}
 		return app.UserView{}, d.Writable()
-	}
-	bearer := r.Header.Get("Authorization")
-	if bearer == "" && r.URL.Path == "/api/v1/stream" {
-		// EventSource cannot set headers: the stream takes its token in
-		// the query (over loopback or TLS, never logged).
-		bearer = r.URL.Query().Get("token")
 	}
 	u, _, err := d.Auth.Authenticate(r.Context(), bearer)
 	return u, err

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -23,8 +24,15 @@ type LoginResponse struct {
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request, _ app.UserView) error {
 	d := s.cfg.Desk
-	if d.Archive() {
+	if s.review != nil {
+		if !s.review.admits(r.Header.Get("Authorization")) {
+			return errReviewLocked
+		}
 		return d.Writable()
+	}
+	from := sourceAddress(r)
+	if wait := s.logins.wait(from); wait > 0 {
+		return errThrottled(w, from, wait)
 	}
 	var in LoginRequest
 	if err := decodeBody(w, r, maxBodyBytes, &in); err != nil {
@@ -34,6 +42,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, _ app.UserView) e
 		return &app.InvalidError{Field: "user", Reason: "is required"}
 	}
 	token, u, err := d.Auth.Login(r.Context(), in.User, in.Password)
+	if errors.Is(err, app.ErrUnauthorized) {
+		s.logins.failed(from)
+	}
 	if err != nil {
 		return err
 	}

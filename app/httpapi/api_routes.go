@@ -8,7 +8,7 @@ import (
 
 // routeTable is the API of DESIGN.md section 5 (docs/api.md documents
 // each with an example). Every route but login and health needs a bearer
-// token; what each user may do is decided by the workflow, not here.
+// token (or, in offline review, the review session); what each user may do is decided by the workflow, not here.
 func (s *Server) routeTable() []route {
 	return []route{
 		// People.
@@ -61,7 +61,11 @@ func (s *Server) routeTable() []route {
 		{"GET /api/v1/audit", signedIn, s.audit},
 		{"GET /api/v1/audit/export", signedIn, s.auditExport},
 		{"GET /api/v1/audit/verify", signedIn, s.auditVerify},
+		{"POST /api/v1/stream/ticket", reader, s.streamTicket},
 		{"GET /api/v1/stream", signedIn, s.stream},
+
+		// Offline review: the review URL's secret, for a read-only session.
+		{"POST /api/v1/review", public, s.startReview},
 	}
 }
 

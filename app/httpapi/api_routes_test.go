@@ -37,6 +37,17 @@ func apiRoutes(t *testing.T) []string {
 	return out
 }
 
+// routesBut is every route of the table but those named.
+func routesBut(t *testing.T, except ...string) []string {
+	var out []string
+	for _, r := range apiRoutes(t) {
+		if !slices.Contains(except, r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // routePath fills a pattern's wildcards with plausible values.
 func routePath(pattern string) (method, path string) {
 	method, path, _ = strings.Cut(pattern, " ")
@@ -409,10 +420,13 @@ func TestAPIEveryRouteAnswers(t *testing.T) {
 		t.Fatalf("verify: %s", r.Raw)
 	}
 
-	// The live stream: a signed-in client gets an event stream
-	// (EventSource passes its token in the query).
-	streamAnswers(t, e, root)
+	// The live stream: a signed-in client gets a ticket, and with it an
+	// event stream (EventSource cannot send the bearer header).
+	tk := c.Must(http.StatusOK, "POST /api/v1/stream/ticket", "/api/v1/stream/ticket", root, nil)
+	streamAnswers(t, e, apitest.Str(tk.Body, "ticket"))
 	c.hit["GET /api/v1/stream"] = true
+	// Served only in offline review: TestOfflineReviewNeedsTheSecret.
+	c.hit["POST /api/v1/review"] = true
 
 	// Logout ends the session it is called with.
 	c.Must(http.StatusNoContent, "POST /api/v1/logout", "/api/v1/logout", tess, nil)
@@ -427,13 +441,13 @@ func TestAPIEveryRouteAnswers(t *testing.T) {
 	}
 }
 
-// streamAnswers opens the stream with the token in the query and fails
+// streamAnswers opens the stream with a ticket in the query and fails
 // the test unless it answers as an event stream.
-func streamAnswers(t *testing.T, e *apitest.Env, token string) {
+func streamAnswers(t *testing.T, e *apitest.Env, ticket string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "GET", e.URL+"/api/v1/stream?token="+token, nil)
+	req, _ := http.NewRequestWithContext(ctx, "GET", e.URL+"/api/v1/stream?ticket="+ticket, nil)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("stream: %v", err)
@@ -468,6 +482,11 @@ func TestAPIRoutesNeedAValidToken(t *testing.T) {
 			case "POST /api/v1/login", "GET /api/v1/health":
 				if r.Status == http.StatusUnauthorized {
 					t.Errorf("%s with %s: 401, want it public", route, tc.name)
+				}
+				continue
+			case "POST /api/v1/review": // public, and only in offline review
+				if r.Status != http.StatusNotFound {
+					t.Errorf("%s with %s outside offline review: %d %s, want 404", route, tc.name, r.Status, r.Raw)
 				}
 				continue
 			}

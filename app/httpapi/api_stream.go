@@ -149,7 +149,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, u app.UserView) 
 
 // streamAllowed authenticates and authorizes the stream's caller again.
 func (s *Server) streamAllowed(r *http.Request) error {
-	u, err := s.caller(r)
+	u, err := s.authenticate(r, bearerOf(r.Context()), true)
 	if err != nil {
 		return err
 	}

@@ -289,8 +289,10 @@ environments:
 	}
 }
 
-// TestStreamAuthAndResumeErrors: a token in the header or the query, none
-// refused; a bad resume point is a 400 naming its field.
+// TestStreamAuthAndResumeErrors: a token in the header or a ticket in the
+// query, none refused, and a session token in the query refused (URLs
+// are kept by proxies, logs and history); a bad resume point is a 400
+// naming its field.
 func TestStreamAuthAndResumeErrors(t *testing.T) {
 	e := apitest.New(t, apitest.Options{NoRunner: true})
 	root := e.Login("root", apitest.RootPassword)
@@ -298,18 +300,18 @@ func TestStreamAuthAndResumeErrors(t *testing.T) {
 	if r := e.Call("GET", "/api/v1/stream", "", nil); r.Status != http.StatusUnauthorized || r.ErrCode() != "unauthorized" {
 		t.Fatalf("no token: %d %s", r.Status, r.Raw)
 	}
-	if r := e.Call("GET", "/api/v1/stream?token=nope", "", nil); r.Status != http.StatusUnauthorized {
-		t.Fatalf("bad query token: %d %s", r.Status, r.Raw)
+	if r := e.Call("GET", "/api/v1/stream?token="+root, "", nil); r.Status != http.StatusUnauthorized {
+		t.Fatalf("a session token in the stream's query: %d %s, want 401", r.Status, r.Raw)
 	}
 	if r := e.Call("GET", "/api/v1/audit?token="+root, "", nil); r.Status != http.StatusUnauthorized {
 		t.Fatalf("a query token outside the stream: %d %s", r.Status, r.Raw)
 	}
-	sub := openStream(e, "?token="+root, "", "")
+	sub := openStream(e, "?ticket="+ticketFor(e, root), "", "")
 	before := head(e)
 	e.AddUser(root, "ann", false, nil)
 	m := sub.next(10 * time.Second)
 	if m.ID != before+1 || m.Event != "user" || apitest.Str(m.Data, "type") != "user.created" || apitest.Str(m.Data, "actor") != "root" {
-		t.Fatalf("query-token subscriber got %d %s %s", m.ID, m.Event, m.Raw)
+		t.Fatalf("ticket subscriber got %d %s %s", m.ID, m.Event, m.Raw)
 	}
 
 	past := strconv.FormatUint(head(e)+5, 10)
@@ -501,7 +503,7 @@ func TestStreamManySubscribers(t *testing.T) {
 	}
 }
 
-// TestStreamArchive: in offline review (no token, a log that never grows)
+// TestStreamArchive: in offline review (the review session, a log that never grows)
 // the stream replays the archive from ?since= and then only pings.
 func TestStreamArchive(t *testing.T) {
 	e := apitest.New(t, apitest.Options{NoRunner: true, Heartbeat: fastHeartbeat})
@@ -524,7 +526,11 @@ func TestStreamArchive(t *testing.T) {
 		t.Fatal(err)
 	}
 	review := apitest.Serve(t, desk, apitest.Options{Heartbeat: fastHeartbeat})
-	sub := openStream(review, "?since=0", "", "")
+	if r := review.Call("GET", "/api/v1/stream?since=0", "", nil); r.Status != http.StatusUnauthorized || r.ErrCode() != "review_secret_required" {
+		t.Fatalf("the archive's stream without the review session: %d %s", r.Status, r.Raw)
+	}
+	session := review.Review()
+	sub := openStream(review, "?since=0&ticket="+ticketFor(review, session), "", "")
 	got := sub.until(head, 10*time.Second)
 	gapFree(t, "archive", got, 1)
 	if last := got[len(got)-1]; last.Event != "user" || apitest.Str(last.Data, "stream") != "user/ann" {

@@ -22,6 +22,15 @@ type HealthResponse struct {
 	Verifying bool         `json:"verifying,omitempty"`
 	Events    HealthEvents `json:"events"`
 	Time      time.Time    `json:"time"`
+	// Warnings are what the operator should fix though the desk works:
+	// plain HTTP beyond loopback, files open to other accounts.
+	Warnings []HealthWarning `json:"warnings"`
+}
+
+// HealthWarning is one warning: a stable code and a sentence with the fix.
+type HealthWarning struct {
+	Code    string `json:"code"` // insecure_http | open_to_others
+	Message string `json:"message"`
 }
 
 // HealthEvents is the log's size and head.
@@ -31,12 +40,26 @@ type HealthEvents struct {
 }
 
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	if s.review != nil && !s.review.admits(r.Header.Get("Authorization")) {
+		s.writeError(w, r, errReviewLocked) // even the log's head is the archive's
+		return
+	}
 	head := s.cfg.Log.Head()
 	resp := HealthResponse{
-		Status:  "ok",
-		Version: app.Version,
-		Events:  HealthEvents{Count: head.Position, Head: head},
-		Time:    s.cfg.Now().UTC(),
+		Status:   "ok",
+		Version:  app.Version,
+		Events:   HealthEvents{Count: head.Position, Head: head},
+		Time:     s.cfg.Now().UTC(),
+		Warnings: []HealthWarning{},
+	}
+	if s.cfg.InsecureHTTP {
+		resp.Warnings = append(resp.Warnings, HealthWarning{Code: "insecure_http",
+			Message: "this desk is served over plain HTTP beyond loopback (--insecure-http): passwords and tokens cross the network readable; serve it with --tls-cert and --tls-key, or behind a proxy that terminates TLS"})
+	}
+	if s.cfg.Desk != nil {
+		for _, m := range s.cfg.Desk.OpenToOthers {
+			resp.Warnings = append(resp.Warnings, HealthWarning{Code: "open_to_others", Message: m.Brief()})
+		}
 	}
 	problem := s.cfg.Problem
 	if s.cfg.Desk != nil {

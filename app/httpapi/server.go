@@ -27,6 +27,12 @@ type ServerConfig struct {
 	// Heartbeat is how often an idle live stream sends a comment; 0:
 	// defaultHeartbeat.
 	Heartbeat time.Duration
+	// Hosts are the names the desk answers to beyond loopback and the
+	// address a request arrived on (guard.go).
+	Hosts HostPolicy
+	// InsecureHTTP: serving plain HTTP beyond loopback on purpose
+	// (--insecure-http); health warns of it, and so does the UI.
+	InsecureHTTP bool
 }
 
 // Server is the JSON API plus the embedded UI, one http.Handler for both the
@@ -36,6 +42,9 @@ type Server struct {
 	log        logrus.FieldLogger
 	handler    http.Handler
 	deployDocs deployDocCache // encoded deployment views (deploy_cache.go)
+	tickets    *ticketBook    // the live stream's one-time tickets (tickets.go)
+	review     *reviewGate    // offline review's secret and session; nil unless serving an archive
+	logins     *addressThrottle
 }
 
 // NewServer builds the handler tree.
@@ -52,7 +61,10 @@ func NewServer(cfg ServerConfig) *Server {
 	if cfg.Desk != nil {
 		cfg.Log = cfg.Desk.Log
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger}
+	s := &Server{cfg: cfg, log: cfg.Logger, tickets: newTicketBook(cfg.Now), logins: newAddressThrottle(cfg.Now)}
+	if cfg.Desk != nil && cfg.Desk.Archive() {
+		s.review = newReviewGate()
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/health", s.handleHealth)
 	if cfg.Desk != nil {
@@ -60,7 +72,7 @@ func NewServer(cfg ServerConfig) *Server {
 	}
 	mux.HandleFunc("/api/", s.handleUnknownAPI)
 	mux.Handle("/", newStaticHandler(cfg.Assets))
-	s.handler = withRequestLog(s.log, withSecurityHeaders(mux))
+	s.handler = withRequestLog(s.log, newHostGuard(cfg.Hosts).wrap(withSecurityHeaders(mux)))
 	return s
 }
 
@@ -71,14 +83,22 @@ func (s *Server) handleUnknownAPI(w http.ResponseWriter, r *http.Request) {
 	s.writeError(w, r, errNotFound("no API route "+r.Method+" "+r.URL.Path))
 }
 
-// withSecurityHeaders keeps the UI from being framed or sniffed; the API is
-// loopback by default but may be exposed with TLS.
+// contentSecurityPolicy lets the UI run only its own files: no inline or
+// foreign script, requests only to the desk, never inside a frame. The
+// built page has no inline script or style (Vite emits files), and its
+// icon is a data: URL.
+const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
+// withSecurityHeaders keeps the UI from being framed, sniffed or fed
+// foreign script; the API is loopback by default but may be exposed with TLS.
 func withSecurityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Content-Security-Policy", contentSecurityPolicy)
 		next.ServeHTTP(w, r)
 	})
 }

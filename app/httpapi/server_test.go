@@ -119,6 +119,15 @@ func TestStaticServesAppAndFallsBackToIndex(t *testing.T) {
 		if resp.Header.Get("X-Content-Type-Options") != "nosniff" {
 			t.Errorf("%s: security headers missing", c.path)
 		}
+		csp := resp.Header.Get("Content-Security-Policy")
+		for _, d := range []string{"default-src 'self'", "script-src 'self'", "connect-src 'self'", "frame-ancestors 'none'"} {
+			if !strings.Contains(csp, d) {
+				t.Errorf("%s: Content-Security-Policy %q lacks %q", c.path, csp, d)
+			}
+		}
+		if strings.Contains(csp, "unsafe-inline") || strings.Contains(csp, "unsafe-eval") {
+			t.Errorf("%s: Content-Security-Policy allows inline or eval: %q", c.path, csp)
+		}
 	}
 	resp, _ := get(t, srv.URL+"/assets/app-abc.js")
 	if !strings.Contains(resp.Header.Get("Cache-Control"), "immutable") {

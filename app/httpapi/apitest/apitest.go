@@ -13,6 +13,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"strings"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -66,6 +68,8 @@ type Options struct {
 	Heartbeat time.Duration      // of the live stream; 0: the server's default
 	Assets    fs.FS              // the UI served; nil: Assets()
 	Logger    logrus.FieldLogger // the desk's and the server's; nil: Logger()
+	Hosts     httpapi.HostPolicy // names the server answers to beyond loopback
+	Now       func() time.Time   // the server's clock (stream tickets' expiry); nil: time.Now
 }
 
 // New opens and serves the desk; both close when the test ends.
@@ -73,6 +77,11 @@ func New(t testing.TB, opt Options) *Env {
 	t.Helper()
 	opt = opt.withDefaults()
 	dir := t.TempDir()
+	// As the desk makes a data directory: t.TempDir's is open to others,
+	// which health would warn of on every page.
+	if err := os.Chmod(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	desk, err := app.OpenDesk(context.Background(), app.DeskConfig{Data: app.DataDir{Path: dir}, Logger: opt.Logger, NoRunner: opt.NoRunner})
 	if err != nil {
 		t.Fatalf("OpenDesk: %v", err)
@@ -92,7 +101,8 @@ func New(t testing.TB, opt Options) *Env {
 func Serve(t testing.TB, desk *app.Desk, opt Options) *Env {
 	t.Helper()
 	opt = opt.withDefaults()
-	api := httpapi.NewServer(httpapi.ServerConfig{Desk: desk, Assets: opt.Assets, Logger: opt.Logger, Heartbeat: opt.Heartbeat})
+	api := httpapi.NewServer(httpapi.ServerConfig{Desk: desk, Assets: opt.Assets, Logger: opt.Logger, Heartbeat: opt.Heartbeat,
+		Hosts: opt.Hosts, Now: opt.Now})
 	e := &Env{T: t, Desk: desk, API: api, srv: httptest.NewServer(api)}
 	e.URL = e.srv.URL
 	t.Cleanup(e.Close)
@@ -117,6 +127,18 @@ func (e *Env) Close() {
 		e.srv.Close()
 	}
 	e.Desk.Close()
+}
+
+// Review spends the review secret of an archive's server (as the page
+// does with the link `releasedesk open` prints) and returns the session.
+func (e *Env) Review() string {
+	e.T.Helper()
+	_, secret, ok := strings.Cut(e.API.ReviewURL(""), "/#/review/")
+	if !ok {
+		e.T.Fatalf("this server serves no archive")
+	}
+	r := e.Must(http.StatusOK, "POST", "/api/v1/review", "", map[string]string{"secret": secret})
+	return Str(r.Body, "token")
 }
 
 // As is the caller with token (may be "").

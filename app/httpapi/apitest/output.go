@@ -31,6 +31,10 @@ func (s *Buffer) String() string {
 // the URL with its trailing slash.
 var ServingLine = regexp.MustCompile(`Release Desk is at (https?://\S+/)`)
 
+// ReviewLine is what open (and serve --archive) print with the serving
+// line: the review link, with its one-time secret.
+var ReviewLine = regexp.MustCompile(`it works once\): (https?://\S+/#/review/\S+)`)
+
 // WaitForURL waits (at most 10 s) for out to show the serving line and
 // returns its URL, with the trailing slash.
 func WaitForURL(t testing.TB, out *Buffer) string {

@@ -284,6 +284,18 @@ export interface HealthResponse {
   verifying?: boolean;
   events: HealthEvents;
   time: string /* RFC 3339 */;
+  /**
+   * Warnings are what the operator should fix though the desk works:
+   * plain HTTP beyond loopback, files open to other accounts.
+   */
+  warnings: HealthWarning[];
+}
+/**
+ * HealthWarning is one warning: a stable code and a sentence with the fix.
+ */
+export interface HealthWarning {
+  code: string; // insecure_http | open_to_others
+  message: string;
 }
 /**
  * HealthEvents is the log's size and head.
@@ -291,4 +303,32 @@ export interface HealthResponse {
 export interface HealthEvents {
   count: number /* uint64 */;
   head: events.Head;
+}
+
+//////////
+// source: review.go
+
+/**
+ * ReviewRequest is POST /api/v1/review: the secret of the review URL.
+ */
+export interface ReviewRequest {
+  secret: string;
+}
+/**
+ * ReviewResponse is the read-only session the secret was exchanged for,
+ * sent as a bearer token like a login's.
+ */
+export interface ReviewResponse {
+  token: string;
+}
+
+//////////
+// source: tickets.go
+
+/**
+ * StreamTicket is POST /api/v1/stream/ticket's answer.
+ */
+export interface StreamTicket {
+  ticket: string;
+  expires_at: string /* RFC 3339 */;
 }
