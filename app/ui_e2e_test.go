@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -66,7 +69,9 @@ func TestUIEndToEnd(t *testing.T) {
 	t.Cleanup(func() { logFile.Close() })
 	logger := logrus.New()
 	logger.SetOutput(logFile)
-	logger.SetLevel(logrus.InfoLevel)
+	// Debug: every request is logged, so the check below that no token,
+	// ticket or secret reaches a log line covers every request of the flow.
+	logger.SetLevel(logrus.DebugLevel)
 	e := apitest.New(t, apitest.Options{Assets: assets, Logger: logger})
 
 	// Five hosts, the repository, the project, the people; host keys trusted.
@@ -145,16 +150,51 @@ func TestUIEndToEnd(t *testing.T) {
 	if err := os.WriteFile(archive, export.Raw, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	offURL, stop := openArchive(t, assets, archive)
+	offURL, reviewURL, reviewLog, stop := openArchive(t, assets, archive)
 	start = time.Now()
-	offlineOK := runE2E(t, node, root, "offline", append(env, "RD_OFFLINE_URL="+offURL, "RD_OFFLINE_RELEASE="+apitest.Str(open.Body, "release", "id")))
+	offlineOK := runE2E(t, node, root, "offline", append(env, "RD_OFFLINE_URL="+offURL, "RD_REVIEW_URL="+reviewURL,
+		"RD_OFFLINE_RELEASE="+apitest.Str(open.Body, "release", "id")))
 	stop()
 	t.Logf("offline scenarios: %v", time.Since(start).Round(time.Second))
+
+	// No credential reached the server's log, nor the review process's.
+	logFile.Sync()
+	serverLog, err := os.ReadFile(filepath.Join(artifacts, "server.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, log := range map[string]string{"the server's log": string(serverLog), "the review's log": reviewLog()} {
+		if m := credentialShape.FindString(log); m != "" {
+			t.Errorf("%s holds a credential: %s", name, m)
+		}
+		if strings.Contains(log, rootTok) {
+			t.Errorf("%s holds root's session token", name)
+		}
+	}
+	if n := strings.Count(string(serverLog), "msg=request"); n < 100 {
+		t.Errorf("the server's log shows only %d requests: the credential check read too little", n)
+	}
 
 	if !onlineOK || !offlineOK {
 		t.Fatalf("UI end-to-end scenarios failed (online ok: %v, offline ok: %v): see the log above and the screenshots in build/artifacts/ui/", onlineOK, offlineOK)
 	}
 }
+
+// loopbackURL is u with its host (an unspecified address) made 127.0.0.1.
+func loopbackURL(t *testing.T, u string) string {
+	t.Helper()
+	p, err := url.Parse(u)
+	if err != nil {
+		t.Fatalf("%q: %v", u, err)
+	}
+	p.Host = net.JoinHostPort("127.0.0.1", p.Port())
+	return p.String()
+}
+
+// credentialShape matches anything shaped like one of the desk's
+// credentials: a token (rd_), a stream ticket (rdt_), a review secret
+// (rdv_) or session (rdr_).
+var credentialShape = regexp.MustCompile(`\brd[tvr]?_[A-Za-z0-9_-]{20,}`)
 
 // repoRoot is the repository's top directory (go test runs in ./app).
 func repoRoot(t *testing.T) string {
@@ -236,15 +276,20 @@ func runE2E(t *testing.T, node, root, phase string, env []string) bool {
 	return true
 }
 
-// openArchive runs `releasedesk open --addr 127.0.0.1:0 FILE` and returns
-// its URL (no trailing slash) and a stop function.
-func openArchive(t *testing.T, assets fs.FS, file string) (string, func()) {
+// openArchive runs `releasedesk open --addr 0.0.0.0:0 --insecure-http
+// FILE` (its log at debug level) and returns its URL (no trailing slash)
+// and the review link it printed, both on 127.0.0.1, its log so far, and
+// a stop function.
+func openArchive(t *testing.T, assets fs.FS, file string) (string, string, func() string, func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var out, errOut apitest.Buffer
 	done := make(chan int, 1)
 	go func() {
-		done <- cli.Main(ctx, assets, []string{"open", "--addr", "127.0.0.1:0", file}, strings.NewReader(""), &out, &errOut)
+		// On every interface, as plain HTTP on purpose: the review shows
+		// the warning banner that comes with it.
+		done <- cli.Main(ctx, assets, []string{"open", "--addr", "0.0.0.0:0", "--insecure-http", "--log-level", "debug", file},
+			strings.NewReader(""), &out, &errOut)
 	}()
 	var once sync.Once
 	stop := func() {
@@ -264,7 +309,11 @@ func openArchive(t *testing.T, assets fs.FS, file string) (string, func()) {
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		if m := apitest.ServingLine.FindStringSubmatch(out.String()); m != nil {
-			return strings.TrimSuffix(m[1], "/"), stop
+			review := apitest.ReviewLine.FindStringSubmatch(out.String())
+			if review == nil {
+				t.Fatalf("releasedesk open printed no review link: %q", out.String())
+			}
+			return loopbackURL(t, strings.TrimSuffix(m[1], "/")), loopbackURL(t, review[1]), errOut.String, stop
 		}
 		select {
 		case code := <-done:
@@ -273,5 +322,5 @@ func openArchive(t *testing.T, assets fs.FS, file string) (string, func()) {
 		}
 	}
 	t.Fatalf("releasedesk open printed no URL: %q %q", out.String(), errOut.String())
-	return "", stop
+	return "", "", errOut.String, stop
 }

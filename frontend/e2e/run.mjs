@@ -10,6 +10,7 @@
 // Environment (set by the Go harness):
 //   RD_BASE_URL         the server, e.g. http://127.0.0.1:41234 (online)
 //   RD_OFFLINE_URL      the offline review server (offline)
+//   RD_REVIEW_URL       its review link, with the one-time secret (offline)
 //   RD_USERS            JSON {"developer": {"name","password"}, "tester", "approver", "manager", "admin"}
 //   RD_PROJECT          project id; RD_TEST_ENV / RD_PROD_ENV environment names
 //   RD_TEST_HOSTS, RD_PROD_HOSTS   JSON lists of host addresses (user@host:port)
@@ -25,6 +26,7 @@
 import { chromium } from 'playwright-core';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import {
   Artifacts, DEPLOY_TIMEOUT, StepError, UI_TIMEOUT, absent, choose, hasAttr, parseCSV, sel, showsText, testIds, textOf, tid,
@@ -64,12 +66,35 @@ if (phase === 'online') {
   });
 } else {
   cfg.base = need('RD_OFFLINE_URL').replace(/\/$/, '');
+  cfg.reviewURL = need('RD_REVIEW_URL');
 }
 
 const art = new Artifacts(cfg.artifacts);
-const LAUNCH_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+// attacker.example resolves to loopback, as a DNS-rebinding attacker's name
+// would after its first answer: the desk must refuse the name.
+const REBOUND = 'attacker.example';
+const LAUNCH_ARGS = [`--host-resolver-rules=MAP ${REBOUND} 127.0.0.1`, '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 
 // ---- people, each in a browser context of their own --------------------------
+
+/**
+ * Every Content-Security-Policy violation any page reported: the run
+ * fails on one (the UI must run under default-src 'self' as it is).
+ */
+const cspViolations = [];
+
+/** A browser context whose pages report CSP violations to cspViolations. */
+async function newContext(browser, options = {}) {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, ...options });
+  ctx.setDefaultTimeout(UI_TIMEOUT);
+  await ctx.exposeBinding('__rdCSPViolation', ({ page }, v) => cspViolations.push({ url: page.url(), ...v }));
+  await ctx.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (e) =>
+      window.__rdCSPViolation({ directive: e.violatedDirective, blocked: e.blockedURI, sample: e.sample, line: e.lineNumber }),
+    );
+  });
+  return ctx;
+}
 
 /** Diagnostics of a page: console errors, page errors, refused API calls. */
 function watch(page, label) {
@@ -80,6 +105,7 @@ function watch(page, label) {
   };
   page.on('console', (m) => {
     if ((m.type() === 'error' || m.type() === 'warning') && !/status of 401/.test(m.text())) push(`console.${m.type()}: ${m.text()}`);
+    if (/Content Security Policy/i.test(m.text())) cspViolations.push({ url: page.url(), console: m.text() });
   });
   page.on('pageerror', (e) => push(`page error: ${e.message}`));
   page.on('response', async (r) => {
@@ -124,8 +150,7 @@ class Person {
   }
 
   async #open(signIn) {
-    const ctx = await this.browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
-    ctx.setDefaultTimeout(UI_TIMEOUT);
+    const ctx = await newContext(this.browser, { acceptDownloads: true });
     const page = watch(await ctx.newPage(), this.role);
     await page.goto(`${cfg.base}/#/releases`);
     if (signIn) await signInAs(page, this.user);
@@ -408,6 +433,10 @@ async function online(browser) {
   const admin = new Person(browser, 'admin', U.admin);
   const P = cfg.project;
   const state = { live: [] }; // what later scenarios need
+
+  await scenario('foreign-origins', [], async () => {
+    await foreignOrigins(browser, U.admin);
+  });
 
   await scenario('sign-in', [], async () => {
     const page = await dev.blankPage();
@@ -789,14 +818,106 @@ async function online(browser) {
   fs.writeFileSync(lasting, JSON.stringify(state, null, 2));
 }
 
+// ---- pages that are not the desk's --------------------------------------------------------
+
+/** The event count the desk reports (health), read from Node, outside any page. */
+async function eventCount(base, token) {
+  const res = await fetch(`${base}/api/v1/health`, { headers: token ? { Authorization: `Bearer ${token}` } : {} });
+  if (!res.ok) throw new StepError(`health: ${res.status}`);
+  return (await res.json()).events.count;
+}
+
+/**
+ * Another page on this machine (another loopback port) and a page under a
+ * rebound name try the desk's API, with and without credentials: they
+ * read nothing and change nothing.
+ */
+async function foreignOrigins(browser, admin) {
+  const foreign = http.createServer((req, res) => {
+    res.writeHead(200, { 'Content-Type': 'text/html' });
+    res.end('<!doctype html><title>another site</title><p>another site</p>');
+  });
+  await new Promise((r) => foreign.listen(0, '127.0.0.1', r));
+  const foreignURL = `http://127.0.0.1:${foreign.address().port}/`;
+  const ctx = await newContext(browser);
+  const page = watch(await ctx.newPage(), 'another site');
+  try {
+    const before = await eventCount(cfg.base);
+    await step(page, `a page of ${foreignURL} reads nothing of the desk and changes nothing`, async () => {
+      await page.goto(foreignURL);
+      const got = await page.evaluate(async ({ base, admin }) => {
+        const tryFetch = async (url, init) => {
+          try {
+            const r = await fetch(url, init);
+            return `answered ${r.status} ${r.type}: ${(await r.text()).slice(0, 80)}`;
+          } catch (e) {
+            return `refused: ${e.name}`;
+          }
+        };
+        const body = JSON.stringify({ user: admin.name, password: admin.password });
+        return {
+          read: await tryFetch(`${base}/api/v1/health`),
+          readWithCredentials: await tryFetch(`${base}/api/v1/audit`, { credentials: 'include' }),
+          signIn: await tryFetch(`${base}/api/v1/login`, { method: 'POST', body, headers: { 'Content-Type': 'application/json' } }),
+          // A "simple" request goes without a preflight: the desk itself must refuse it.
+          blindSignIn: await tryFetch(`${base}/api/v1/login`, { method: 'POST', body, mode: 'no-cors', headers: { 'Content-Type': 'text/plain' } }),
+        };
+      }, { base: cfg.base, admin });
+      for (const k of ['read', 'readWithCredentials', 'signIn']) check(got[k].startsWith('refused'), `${k}: ${got[k]}`);
+      check(got.blindSignIn === 'answered 0 opaque: ', `the blind sign-in: ${got.blindSignIn}`);
+    });
+    await step(page, 'the blind sign-in was refused by the desk: no session was made', async () => {
+      const after = await eventCount(cfg.base);
+      check(after === before, `the log grew from ${before} to ${after} events`);
+    });
+    const port = new URL(cfg.base).port;
+    await step(page, `under a rebound name (http://${REBOUND}:${port}) the desk answers 421 and nothing else`, async () => {
+      const res = await page.goto(`http://${REBOUND}:${port}/`);
+      check(res.status() === 421, `the page under ${REBOUND}: ${res.status()}`);
+      check((await res.text()).includes('--public-name'), 'the 421 does not say how to allow a name');
+      const api = await page.evaluate(async () => {
+        const r = await fetch('/api/v1/health');
+        return `${r.status} ${await r.text()}`;
+      });
+      check(api.startsWith('421') && !api.includes('"events"'), `the API under ${REBOUND}: ${api.slice(0, 120)}`);
+      await art.shot(page, '00-rebound-name-refused');
+    });
+  } finally {
+    await ctx.close();
+    foreign.close();
+  }
+}
+
 // ---- offline review -------------------------------------------------------------------
 
 async function offline(browser) {
   await scenario('offline-review', [], async () => {
-    const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    ctx.setDefaultTimeout(UI_TIMEOUT);
+    const stranger = await newContext(browser);
+    const locked = watch(await stranger.newPage(), 'no review link');
+    await step(locked, 'without the review link nothing is shown', async () => {
+      await locked.goto(`${cfg.base}/#/releases`);
+      await visible(locked, 'review-locked');
+      await absent(locked, 'login-user', 'an archive has no accounts');
+      const cards = await testIds(locked, 'release-card-');
+      check(cards.length === 0, `the locked page shows releases: ${cards.join(', ')}`);
+      await art.shot(locked, '16-offline-locked');
+    });
+    const ctx = await newContext(browser);
     const page = watch(await ctx.newPage(), 'reviewer');
-    await page.goto(`${cfg.base}/#/releases`);
+    await page.goto(cfg.reviewURL);
+    await step(page, 'the review link opens the archive, and leaves no secret in the address', async () => {
+      await showsText(page, 'offline-banner', /offline|read-only/i);
+      check(!page.url().includes('rdv_'), `the address still holds the secret: ${page.url()}`);
+    });
+    await step(page, 'served as plain HTTP beyond loopback on purpose (--insecure-http): a warning says so', async () => {
+      await showsText(page, 'warning-insecure_http', /plain HTTP/);
+    });
+    await step(locked, 'the review link works once: a second use is refused', async () => {
+      await locked.goto(cfg.reviewURL);
+      await locked.reload();
+      await showsText(locked, 'error', /used already/);
+      await stranger.close();
+    });
     await step(page, 'the banner, and no sign-in needed', async () => {
       await showsText(page, 'offline-banner', /offline|read-only/i);
       await absent(page, 'login-user', 'offline review needs no sign-in');
@@ -875,6 +996,11 @@ try {
 } finally {
   await browser.close().catch(() => {});
 }
+results.push(
+  cspViolations.length === 0
+    ? { name: 'no Content-Security-Policy violation', status: 'passed', ms: 0 }
+    : { name: 'no Content-Security-Policy violation', status: 'failed', ms: 0, message: JSON.stringify(cspViolations.slice(0, 5)) },
+);
 
 const count = (s) => results.filter((r) => r.status === s).length;
 fs.writeFileSync(art.path(`results-${phase}.json`), JSON.stringify({ phase, results, screenshots: art.shots }, null, 2));

@@ -7,6 +7,8 @@ import {
   logout,
   putProject,
   setApiToken,
+  startReview,
+  streamTicket,
   streamURL,
 } from './api';
 import { apiError, json, stubFetch, type FetchMock } from './fetchstub';
@@ -103,9 +105,23 @@ describe('endpoints', () => {
     expect(new Headers(fetchMock.mock.calls[0]?.[1]?.headers).get('Authorization')).toBe('Bearer rd_x');
   });
 
-  it('puts the token in the stream URL, since EventSource sends no headers', () => {
+  it('asks for a stream ticket with the bearer header, and puts only the ticket in the stream URL', async () => {
     setApiToken('rd_y');
-    expect(streamURL()).toBe('/api/v1/stream?token=rd_y');
-    expect(streamURL(41)).toBe('/api/v1/stream?token=rd_y&since=41');
+    fetchMock.mockResolvedValueOnce(json({ ticket: 'rdt_1', expires_at: '2026-12-06T10:00:15Z' }));
+    const t = await streamTicket();
+    expect(t.ticket).toBe('rdt_1');
+    expect(fetchMock.mock.calls[0]?.[0]).toBe('/api/v1/stream/ticket');
+    expect(fetchMock.mock.calls[0]?.[1]?.method).toBe('POST');
+    expect(new Headers(fetchMock.mock.calls[0]?.[1]?.headers).get('Authorization')).toBe('Bearer rd_y');
+    expect(streamURL('rdt_1')).toBe('/api/v1/stream?ticket=rdt_1');
+    expect(streamURL('rdt_1', 41)).toBe('/api/v1/stream?ticket=rdt_1&since=41');
+    expect(streamURL('rdt_1', 41)).not.toContain('rd_y');
+  });
+
+  it('exchanges a review secret for a session', async () => {
+    fetchMock.mockResolvedValueOnce(json({ token: 'rdr_1' }));
+    await expect(startReview('rdv_s')).resolves.toEqual({ token: 'rdr_1' });
+    expect(fetchMock.mock.calls[0]?.[0]).toBe('/api/v1/review');
+    expect(JSON.parse(String(fetchMock.mock.calls[0]?.[1]?.body))).toEqual({ secret: 'rdv_s' });
   });
 });

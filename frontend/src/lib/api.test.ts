@@ -53,7 +53,16 @@ describe('getHealth', () => {
       problem: '',
       events: { count: 0, head: { position: 0, hash: '' } },
       time: '',
+      warnings: [],
     });
+  });
+
+  it('keeps the warnings the operator should see', async () => {
+    fetchMock.mockResolvedValue(
+      json({ status: 'ok', warnings: [{ code: 'insecure_http', message: 'plain HTTP' }, 'junk'] }),
+    );
+    const h = await getHealth();
+    expect(h.warnings).toEqual([{ code: 'insecure_http', message: 'plain HTTP' }]);
   });
 
   it('turns the server error JSON into an ApiError with status, code and message', async () => {

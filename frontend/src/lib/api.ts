@@ -188,7 +188,7 @@ export type EventHead = events.Head;
  * 'degraded', kept open so a new server state shows instead of failing;
  * problem says why it is not ok ('' when it is); time is the server's clock.
  */
-export type Health = Pick<httpapi.HealthResponse, 'status' | 'version' | 'read_only' | 'problem' | 'events' | 'time'>;
+export type Health = Pick<httpapi.HealthResponse, 'status' | 'version' | 'read_only' | 'problem' | 'events' | 'time' | 'warnings'>;
 
 export async function getHealth(opts?: RequestOptions): Promise<Health> {
   return requestJSON('/health', { method: 'GET' }, parseHealth, opts);
@@ -211,6 +211,9 @@ function parseHealth(raw: unknown): Health {
       head: { position: toCount(head.position), hash: typeof head.hash === 'string' ? head.hash : '' },
     },
     time: typeof raw.time === 'string' ? raw.time : '',
+    warnings: Array.isArray(raw.warnings)
+      ? raw.warnings.filter(isObject).map((w) => ({ code: String(w.code ?? ''), message: String(w.message ?? '') }))
+      : [],
   };
 }
 
@@ -253,6 +256,11 @@ const get = <T>(path: string, opts?: RequestOptions) => send<T>('GET', path, und
 export const login = (user: string, password: string) =>
   send<httpapi.LoginResponse>('POST', '/login', { user, password } satisfies httpapi.LoginRequest);
 export const logout = () => send<null>('POST', '/logout');
+/** Offline review: the review link's secret, exchanged once for a read-only session. */
+export const startReview = (secret: string) =>
+  send<httpapi.ReviewResponse>('POST', '/review', { secret } satisfies httpapi.ReviewRequest);
+/** A one-time ticket for the live stream: EventSource cannot send the bearer header. */
+export const streamTicket = () => send<httpapi.StreamTicket>('POST', '/stream/ticket');
 export const getMe = (opts?: RequestOptions) => get<T.Me>('/me', opts);
 export const listUsers = () => get<httpapi.UserList>('/users');
 export const createUser = (u: httpapi.CreateUserRequest) => send<T.UserView>('POST', '/users', u);
@@ -383,9 +391,12 @@ export async function exportAudit(q: AuditQuery, format: 'csv' | 'jsonl'): Promi
   return { name, text };
 }
 
-/** The live stream's URL for EventSource (which cannot send headers). */
-export function streamURL(since?: number): string {
-  return `${BASE}/stream${query({ token: token ?? undefined, since })}`;
+/**
+ * The live stream's URL for EventSource, with a ticket from streamTicket:
+ * good once and for seconds, so no session token is ever in a URL.
+ */
+export function streamURL(ticket: string, since?: number): string {
+  return `${BASE}/stream${query({ ticket, since })}`;
 }
 
 // --- helpers -------------------------------------------------------------------

@@ -27,6 +27,7 @@ export const HEALTH = {
   problem: '',
   events: { count: 12, head: { position: 12, hash: 'ab12cd34ef56ab12cd34' } },
   time: '2026-11-26T03:00:00Z',
+  warnings: [] as { code: string; message: string }[],
 };
 
 /** Runs `p` and returns what it rejected with; fails the test if it resolved. */

@@ -68,16 +68,23 @@ describe('LiveFeed', () => {
     expect(feed.last).toBe(3);
   });
 
-  it('reads the SSE stream with the token, and resumes from the last position on a new connection', () => {
+  it('opens the SSE stream with a one-time ticket, never a token, and resumes from the last position', async () => {
     const f = frames();
     setApiToken('rd_secret');
-    const feed = new LiveFeed({ schedule: f.schedule, wails: null, eventSource: (u) => new FakeEventSource(u) as unknown as EventSource });
+    let n = 0;
+    const feed = new LiveFeed({
+      schedule: f.schedule,
+      wails: null,
+      ticket: async () => `rdt_${++n}`,
+      eventSource: (u) => new FakeEventSource(u) as unknown as EventSource,
+    });
     const got: LiveMessage[] = [];
     feed.subscribe((b) => got.push(...b));
     feed.connect();
-    const es1 = FakeEventSource.last!;
-    expect(es1.url).toBe('/api/v1/stream?token=rd_secret');
     expect(feed.status).toBe('connecting');
+    await vi.waitFor(() => expect(FakeEventSource.last?.url).toBe('/api/v1/stream?ticket=rdt_1'));
+    const es1 = FakeEventSource.last!;
+    expect(es1.url).not.toContain('rd_secret');
     es1.onopen?.();
     expect(feed.status).toBe('live');
     es1.emit('output', msg(7, { text: 'hello\n' }));
@@ -87,8 +94,41 @@ describe('LiveFeed', () => {
 
     feed.connect(); // e.g. after signing in again
     expect(es1.closed).toBe(true);
-    expect(FakeEventSource.last!.url).toBe('/api/v1/stream?token=rd_secret&since=8');
+    await vi.waitFor(() => expect(FakeEventSource.last?.url).toBe('/api/v1/stream?ticket=rdt_2&since=8'));
+    feed.disconnect();
     setApiToken(null);
+  });
+
+  it('reconnects after a drop with a new ticket (the old one is spent), after a wait', async () => {
+    vi.useFakeTimers();
+    try {
+      let n = 0;
+      const feed = new LiveFeed({
+        schedule: (fn) => fn(),
+        wails: null,
+        retryMs: [1000, 5000],
+        ticket: async () => `rdt_${++n}`,
+        eventSource: (u) => new FakeEventSource(u) as unknown as EventSource,
+      });
+      feed.connect();
+      await vi.waitFor(() => expect(FakeEventSource.last?.url).toBe('/api/v1/stream?ticket=rdt_1'));
+      const es1 = FakeEventSource.last!;
+      es1.onopen?.();
+      es1.emit('host', msg(12, { type: 'deploy.host_started' }));
+      es1.onerror?.();
+      expect(es1.closed).toBe(true);
+      expect(feed.status).toBe('reconnecting');
+      await vi.advanceTimersByTimeAsync(999);
+      expect(FakeEventSource.last).toBe(es1); // waits before trying again
+      await vi.advanceTimersByTimeAsync(1);
+      expect(FakeEventSource.last?.url).toBe('/api/v1/stream?ticket=rdt_2&since=12');
+      feed.disconnect();
+      await vi.advanceTimersByTimeAsync(60000);
+      expect(FakeEventSource.last?.url).toBe('/api/v1/stream?ticket=rdt_2&since=12'); // stopped for good
+      expect(feed.status).toBe('off');
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('listens to the Wails event inside the desktop window', () => {

@@ -4,7 +4,7 @@
 // messages in batches, at most one batch per animation frame, so a
 // deployment to 100 hosts with steady output costs one render per frame.
 
-import { streamURL } from './api';
+import { streamTicket, streamURL } from './api';
 import { throttle } from './timing';
 import type { LiveKind, LiveMessage } from './types';
 
@@ -29,9 +29,15 @@ type Listener = (batch: LiveMessage[]) => void;
 export interface LiveOptions {
   /** Injection points for tests. */
   eventSource?: (url: string) => EventSource;
+  /** Fetches a one-time stream ticket (default: POST /api/v1/stream/ticket). */
+  ticket?: () => Promise<string>;
+  /** Waits before each reconnect in ms, the last one repeating. */
+  retryMs?: readonly number[];
   schedule?: (fn: () => void) => void;
   wails?: WailsRuntime | null;
 }
+
+const RETRY_MS = [1000, 2000, 5000, 10000] as const;
 
 function nextFrame(fn: () => void): void {
   if (typeof requestAnimationFrame === 'function') requestAnimationFrame(() => fn());
@@ -69,15 +75,22 @@ export class LiveFeed {
       return;
     }
     const make = this.#opts.eventSource ?? ((url: string) => new EventSource(url));
+    const getTicket = this.#opts.ticket ?? (async () => (await streamTicket()).ticket);
+    const waits = this.#opts.retryMs ?? RETRY_MS;
     this.status = 'connecting';
-    // EventSource resumes by itself with Last-Event-ID after a drop; a new
-    // connection (new token) resumes from what this page last saw.
-    const es = make(streamURL(this.last > 0 ? this.last : undefined));
-    es.onopen = () => {
-      this.status = 'live';
-    };
-    es.onerror = () => {
-      this.status = es.readyState === 2 ? 'off' : 'reconnecting';
+    let closed = false;
+    let es: EventSource | null = null;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let failures = 0;
+    // A ticket is good once: EventSource's own reconnect would present it
+    // again and be refused, so on any error the feed closes the source and
+    // opens a new one with a new ticket, resuming after the last message.
+    const retry = () => {
+      if (closed) return;
+      this.status = 'reconnecting';
+      const ms = waits[Math.min(failures, waits.length - 1)] ?? 1000;
+      failures++;
+      timer = setTimeout(() => void open(), ms);
     };
     const onMessage = (ev: MessageEvent<string>) => {
       try {
@@ -86,8 +99,34 @@ export class LiveFeed {
         // Not our message: ignore it rather than break the feed.
       }
     };
-    for (const k of KINDS) es.addEventListener(k, onMessage as EventListener);
-    this.#close = () => es.close();
+    const open = async () => {
+      let ticket: string;
+      try {
+        ticket = await getTicket();
+      } catch {
+        retry();
+        return;
+      }
+      if (closed) return;
+      const source = make(streamURL(ticket, this.last > 0 ? this.last : undefined));
+      es = source;
+      source.onopen = () => {
+        failures = 0;
+        this.status = 'live';
+      };
+      source.onerror = () => {
+        source.close();
+        if (es === source) es = null;
+        retry();
+      };
+      for (const k of KINDS) source.addEventListener(k, onMessage as EventListener);
+    };
+    void open();
+    this.#close = () => {
+      closed = true;
+      clearTimeout(timer);
+      es?.close();
+    };
   }
 
   disconnect(): void {

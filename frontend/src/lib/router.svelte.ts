@@ -43,6 +43,19 @@ export function parseHash(hash: string): Route {
   return r('not-found');
 }
 
+/**
+ * Takes a review link's secret (#/review/<secret>, printed by `releasedesk
+ * open`) out of the address, so history keeps no copy, and returns it;
+ * null when the address holds none. Called before the router reads it.
+ */
+export function takeReviewSecret(loc: Pick<Location, 'hash'> | undefined = globalThis.location,
+  hist: Pick<History, 'replaceState'> | undefined = globalThis.history): string | null {
+  const m = /^#\/review\/([^/?]+)$/.exec(loc?.hash ?? '');
+  if (!m?.[1]) return null;
+  hist?.replaceState(null, '', '#/releases');
+  return decodeURIComponent(m[1]);
+}
+
 /** Builds a hash link: link('releases', '42') is '#/releases/42'. */
 export function link(...parts: string[]): string {
   return '#/' + parts.map(encodeURIComponent).join('/');

@@ -36,6 +36,35 @@ describe('Session', () => {
     expect(new Headers(init?.headers).get('Authorization')).toBe('Bearer rd_abc');
   });
 
+  it('offline review: locked without the review session; the link\'s secret opens it', async () => {
+    fetchMock.mockResolvedValueOnce(
+      json({ error: { code: 'review_secret_required', message: 'open the link that releasedesk open printed' } }, 401),
+    );
+    const s = new Session();
+    await s.restore();
+    expect(s.reviewLocked).toBe(true);
+    expect(s.signedIn).toBe(false);
+
+    fetchMock.mockResolvedValueOnce(json({ token: 'rdr_x' })).mockResolvedValueOnce(json({ ...ME, offline: true }));
+    await s.review('rdv_secret');
+    expect(JSON.parse(String(fetchMock.mock.calls[1]?.[1]?.body))).toEqual({ secret: 'rdv_secret' });
+    expect(new Headers(fetchMock.mock.calls[2]?.[1]?.headers).get('Authorization')).toBe('Bearer rdr_x');
+    expect(store.get('releasedesk.token')).toBe('rdr_x');
+    expect(s.reviewLocked).toBe(false);
+    expect(s.offline).toBe(true);
+  });
+
+  it('a spent review link says so and signs nobody in', async () => {
+    fetchMock.mockResolvedValueOnce(
+      json({ error: { code: 'review_secret_spent', message: 'this review link was used already' } }, 401),
+    );
+    const s = new Session();
+    await expect(s.review('rdv_old')).rejects.toMatchObject({ status: 401, code: 'review_secret_spent' });
+    expect(s.signedIn).toBe(false);
+    expect(s.loading).toBe(false);
+    expect(store.size).toBe(0);
+  });
+
   it('a failed sign-in stores nothing', async () => {
     fetchMock.mockResolvedValueOnce(json({ error: { code: 'unauthorized', message: 'wrong name or password' } }, 401));
     const s = new Session();

@@ -2,7 +2,7 @@
 // session across reloads, two browser contexts (or two people on one
 // machine) never share one, and closing the tab forgets it.
 
-import { getMe, isApiError, login as apiLogin, logout as apiLogout, setApiToken } from './api';
+import { getMe, isApiError, login as apiLogin, logout as apiLogout, setApiToken, startReview } from './api';
 import type { Me } from './types';
 
 const KEY = 'releasedesk.token';
@@ -20,6 +20,11 @@ export class Session {
   me = $state<Me | null>(null);
   /** The first check of a stored token (or of offline review) is under way. */
   loading = $state(true);
+  /**
+   * The server serves an archive for offline review and this page has no
+   * review session: only the link `releasedesk open` printed lets it in.
+   */
+  reviewLocked = $state(false);
 
   get signedIn(): boolean {
     return this.me !== null;
@@ -40,9 +45,25 @@ export class Session {
         this.me = await getMe();
       } catch (err) {
         // A stale token: forget it and show the sign-in page.
-        if (isApiError(err) && err.status === 401) this.#forget();
-        else throw err;
+        if (isApiError(err) && err.status === 401) {
+          this.#forget();
+          this.reviewLocked = err.code === 'review_secret_required';
+        } else throw err;
       }
+    } finally {
+      this.loading = false;
+    }
+  }
+
+  /** Offline review: spends the review link's secret for a read-only session. */
+  async review(secret: string): Promise<void> {
+    this.loading = true;
+    try {
+      const { token } = await startReview(secret);
+      setApiToken(token);
+      storage()?.setItem(KEY, token);
+      this.me = await getMe();
+      this.reviewLocked = false;
     } finally {
       this.loading = false;
     }
