@@ -22,7 +22,7 @@ import (
 func TestChaosAuthorization(t *testing.T) {
 	t.Parallel()
 	rep := newChaosReport(t, 7, "authz", "Authorization on every route; static files",
-		"Every route of the API's table (`app/httpapi/api_routes.go`) but login and health is sent with no token, with a "+
+		"Every route of the API's table (`app/httpapi/api_routes.go`) but login, health and the review secret's exchange is sent with no token, with a "+
 			"malformed token, with a revoked session token and with a revoked personal token: each must "+
 			"answer 401 with a JSON error. Every route restricted by role is sent, with a valid body, by "+
 			"each user whose roles must not use it (developer, tester, approver, manager, a user with no "+
@@ -113,6 +113,8 @@ func TestChaosAuthorization(t *testing.T) {
 		"GET /api/v1/audit/export":             {path: "/api/v1/audit/export?format=jsonl", refused: except("mgr")},
 		"GET /api/v1/audit/verify":             {path: "/api/v1/audit/verify"},
 		"GET /api/v1/stream":                   {path: "/api/v1/stream?since=0"},
+		"POST /api/v1/stream/ticket":           {path: "/api/v1/stream/ticket"},
+		"POST /api/v1/review":                  {path: "/api/v1/review", body: map[string]any{"secret": "rdv_x"}},
 	}
 	anon := &apitest.Caller{T: t, Client: httpapi.Client{Base: f.app.URL, HTTP: &http.Client{Timeout: time.Minute}}}
 	bogus := &apitest.Caller{T: t, Client: httpapi.Client{Base: f.app.URL, Token: "rd_" + strings.Repeat("A", 43), HTTP: &http.Client{Timeout: time.Minute}}}
@@ -145,7 +147,9 @@ func TestChaosAuthorization(t *testing.T) {
 			continue
 		}
 		method, _, _ := strings.Cut(pattern, " ")
-		if pattern != "POST /api/v1/login" {
+		// Public: login, and the review secret's exchange (404 outside
+		// offline review; TestChaosPerimeter covers it there).
+		if pattern != "POST /api/v1/login" && pattern != "POST /api/v1/review" {
 			for _, cl := range callers {
 				tries++
 				res := send(cl.c, method, r)

@@ -146,6 +146,7 @@ func TestChaosHostileInput(t *testing.T) {
 		{"POST", "/api/v1/deployments/" + depID + "/cancel", []string{"reason"}, nil},
 		{"POST", "/api/v1/deployments/" + depID + "/retry", nil, nil},
 		{"POST", "/api/v1/logout", nil, nil},
+		{"POST", "/api/v1/review", []string{"secret"}, nil},
 	}
 	// Path and query places: a format with %s where the payload goes.
 	places := map[string][]string{
@@ -179,11 +180,12 @@ func TestChaosHostileInput(t *testing.T) {
 		"POST /api/v1/deployments/{id}/retry":                                       {"/api/v1/deployments/%s/retry"},
 		"GET /api/v1/audit":                                                         {"/api/v1/audit?project=%s", "/api/v1/audit?actor=%s", "/api/v1/audit?type=%s", "/api/v1/audit?since=%s", "/api/v1/audit?until=%s", "/api/v1/audit?oldest=%s"},
 		"GET /api/v1/audit/export":                                                  {"/api/v1/audit/export?format=%s", "/api/v1/audit/export?format=csv&actor=%s", "/api/v1/audit/export?format=jsonl&project=%s"},
-		"GET /api/v1/stream":                                                        {"/api/v1/stream?since=%s"},
+		"GET /api/v1/stream":                                                        {"/api/v1/stream?since=%s", "/api/v1/stream?since=0&ticket=%s"},
 	}
 	// Routes that take no text at all (no body, no segment, no query).
 	noText := map[string]bool{"GET /api/v1/me": true, "GET /api/v1/users": true, "GET /api/v1/tokens": true,
-		"GET /api/v1/projects": true, "GET /api/v1/hosts": true, "GET /api/v1/audit/verify": true}
+		"GET /api/v1/projects": true, "GET /api/v1/hosts": true, "GET /api/v1/audit/verify": true,
+		"POST /api/v1/stream/ticket": true}
 
 	covered := map[string]bool{}
 	var requests, accepted, refused int

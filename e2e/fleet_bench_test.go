@@ -31,7 +31,7 @@ package e2e
 //  3. API under load: 50 clients alternating GET /api/v1/releases and GET
 //     /api/v1/deployments/{id} while a full deployment to every host
 //     (parallel 20) streams its output, and 20 SSE subscribers following
-//     /api/v1/stream?token= from the head: every one must receive every
+//     /api/v1/stream (bearer header) from the head: every one must receive every
 //     event id to the end, in order, no gap, no duplicate. Baseline: the
 //     same clients for 5 s with no deployment running.
 //  4. Start-up on a log of 1,000,000 realistic events (fleet_events_test.go):

@@ -476,13 +476,13 @@ type sseSub struct {
 	until  uint64
 }
 
-// subscribe opens the stream with ?token= and ?since=from; the
+// subscribe opens the stream with the bearer header and ?since=from; the
 // subscriber's seen channel closes once it has received an id >= until
 // (set later with expect).
 func subscribe(base, token string, from uint64) (*sseSub, error) {
 	ctx, cancel := context.WithCancel(context.Background())
-	req, _ := http.NewRequestWithContext(ctx, "GET",
-		fmt.Sprintf("%s/api/v1/stream?since=%d&token=%s", base, from, url.QueryEscape(token)), nil)
+	req, _ := http.NewRequestWithContext(ctx, "GET", fmt.Sprintf("%s/api/v1/stream?since=%d", base, from), nil)
+	req.Header.Set("Authorization", "Bearer "+token)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		cancel()

@@ -28,6 +28,7 @@ type appProc struct {
 	URL  string // base, no trailing slash
 	Data string
 	log  *apitest.Buffer // stderr: the app's own log
+	out  *apitest.Buffer // stdout: what it tells its user
 	done chan struct{}
 	err  error // of Wait, once done is closed
 }
@@ -43,13 +44,22 @@ func startApp(t testing.TB, data string, env ...string) *appProc {
 // startAppWith is startApp with extra serve arguments (e.g. --log-level debug).
 func startAppWith(t testing.TB, data string, args []string, env ...string) *appProc {
 	t.Helper()
-	cmd := exec.Command(sharedBinary(t), append([]string{"serve", "--addr", "127.0.0.1:0", "--data", data}, args...)...)
+	p := startBinary(t, append([]string{"serve", "--addr", "127.0.0.1:0", "--data", data}, args...), env...)
+	p.Data = data
+	return p
+}
+
+// startBinary runs the binary with args (a command that serves: serve,
+// open), waits for its URL, and stops it at the end of the test.
+func startBinary(t testing.TB, args []string, env ...string) *appProc {
+	t.Helper()
+	cmd := exec.Command(sharedBinary(t), args...)
 	cmd.Env = append(os.Environ(), env...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &appProc{t: t, cmd: cmd, Data: data, log: &apitest.Buffer{}, done: make(chan struct{})}
+	p := &appProc{t: t, cmd: cmd, log: &apitest.Buffer{}, out: &apitest.Buffer{}, done: make(chan struct{})}
 	cmd.Stderr = p.log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -63,6 +73,7 @@ func startAppWith(t testing.TB, data string, args []string, env ...string) *appP
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
+			fmt.Fprintln(p.out, sc.Text())
 			if m := apitest.ServingLine.FindStringSubmatch(sc.Text()); m != nil {
 				urls <- strings.TrimSuffix(m[1], "/")
 			}
@@ -72,9 +83,9 @@ func startAppWith(t testing.TB, data string, args []string, env ...string) *appP
 	case p.URL = <-urls:
 		return p
 	case <-p.done:
-		t.Fatalf("serve exited before serving: %v\n%s", p.err, p.log.String())
+		t.Fatalf("%s exited before serving: %v\n%s", args[0], p.err, p.log.String())
 	case <-time.After(60 * time.Second):
-		t.Fatalf("serve printed no URL in 60 s\n%s", p.log.String())
+		t.Fatalf("%s printed no URL in 60 s\n%s", args[0], p.log.String())
 	}
 	return nil
 }
@@ -105,6 +116,9 @@ func (p *appProc) Stop() {
 
 // Log is what the app wrote to stderr so far.
 func (p *appProc) Log() string { return p.log.String() }
+
+// Out is what the app wrote to stdout so far.
+func (p *appProc) Out() string { return p.out.String() }
 
 // addUser creates a user on a data directory no server holds (the
 // bootstrap path, `releasedesk user add --password-stdin`).
