@@ -3,7 +3,8 @@
 # titled "Release Desk" whose content is not blank; a person signs in by
 # typing into it; and a change made through the API beside the window
 # reaches its page live, as a Wails event (the page then re-reads the
-# board). Screenshots are kept in build/artifacts/ for a person to look at.
+# board); then an exported log opens in the window for offline review.
+# Screenshots are kept in build/artifacts/ for a person to look at.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${1:-build/bin/releasedesk}
@@ -109,4 +110,24 @@ if [ "$colours" -lt 64 ]; then
   cat "$work/app.log" >&2
   exit 1
 fi
-echo "desktop-smoke: window rendered ($colours colours), signed in by typing, live update received; screenshots in $ART"
+
+# Offline review in the window: the log exported, opened with
+# `open --window`. The window's page is no network peer, so it reads the
+# archive without the review link's secret, and nothing answers 401.
+kill "$app" 2>/dev/null || true
+wait "$app" 2>/dev/null || true
+"$BIN" events export --format jsonl --out "$work/audit.jsonl" --data "$work/data" --log-level warning >/dev/null
+"$BIN" open --window --log-level debug "$work/audit.jsonl" >"$work/review.log" 2>&1 &
+review=$!
+pids+=($review)
+for _ in $(seq 60); do grep -q 'path=/api/v1/releases status=200' "$work/review.log" && break; sleep 0.5; done
+if ! grep -q 'path=/api/v1/releases status=200' "$work/review.log" || grep -q 'status=401' "$work/review.log"; then
+  echo "desktop-smoke: the review window did not read the archive without a secret" >&2
+  cat "$work/review.log" >&2
+  exit 1
+fi
+sleep 1
+import -display "$DISPLAY" -window root "$ART/desktop-review.png" 2>/dev/null || true
+kill "$review" 2>/dev/null || true
+
+echo "desktop-smoke: window rendered ($colours colours), signed in by typing, live update received, an archive reviewed in the window; screenshots in $ART"

@@ -246,6 +246,7 @@ func (c *cli) serveCommand() *cobra.Command {
 
 func (c *cli) openCommand() *cobra.Command {
 	var lo listenOptions
+	var inWindow bool
 	cmd := &cobra.Command{
 		Use:   "open FILE.jsonl",
 		Short: "Review an exported log offline: verified, then served read-only",
@@ -262,11 +263,38 @@ reviewer visits can read the archive.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if inWindow {
+				return c.reviewInWindow(cmd.Context(), args[0])
+			}
 			return c.serve(cmd.Context(), lo, args[0])
 		},
 	}
 	lo.flags(cmd)
+	cmd.Flags().BoolVar(&inWindow, "window", false, "review in the desktop window instead of a browser: "+
+		"nothing listens on the network, so no link is needed")
 	return cmd
+}
+
+// reviewInWindow opens the archive in the desktop window. The window's
+// page reaches the handler in-process, never over the network, so it
+// reads without the review link's secret (httpapi.fromWindow).
+func (c *cli) reviewInWindow(ctx context.Context, archive string) error {
+	if !window.Built || !window.HasDisplay() {
+		why := window.ErrNoWindow
+		if window.Built {
+			why = errors.New("no display found: review in a browser with `releasedesk open FILE` instead")
+		}
+		return &exitError{code: exitNoWindow, err: fmt.Errorf("--window: %w", why)}
+	}
+	desk, srv, err := c.openServer(ctx, archive, httpapi.ServerConfig{})
+	if err != nil {
+		return err
+	}
+	defer desk.Close()
+	if err := window.Run(ctx, c.assets, srv, desk); err != nil {
+		return &exitError{code: exitNoWindow, err: err}
+	}
+	return nil
 }
 
 // stdoutOrFile opens --out, or returns stdout when it is empty or "-".

@@ -36,6 +36,15 @@ func TestOpenCommand(t *testing.T) {
 		t.Fatalf("open a tampered file: exit %d, want %d (%s)", code, cli.ExitVerify, errOut.String())
 	}
 
+	// The window without one to show: exit 4, saying why.
+	var winOut, winErr apitest.Buffer
+	t.Setenv("DISPLAY", "")
+	t.Setenv("WAYLAND_DISPLAY", "")
+	if code := cli.Main(context.Background(), apitest.Assets(), []string{"open", "--window", file}, strings.NewReader(""), &winOut, &winErr); code != 4 ||
+		!strings.Contains(winErr.String(), "--window") {
+		t.Fatalf("open --window with no window: exit %d: %s", code, winErr.String())
+	}
+
 	ctx, cancel := context.WithCancel(context.Background())
 	var serveOut apitest.Buffer
 	done := make(chan int, 1)

@@ -83,6 +83,14 @@ func (g *hostGuard) allows(hostport string, local net.Addr) bool {
 	return loopbackNames[name]
 }
 
+// fromWindow reports whether r came through the Wails window's asset
+// server: every request over the network carries its connection's local
+// address, which Wails' in-process requests never have.
+func fromWindow(r *http.Request) bool {
+	_, network := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	return !network
+}
+
 // wrap refuses requests whose Host is not the desk's (421) and writes whose
 // Origin or Referer is not one of the desk's own pages (403).
 func (g *hostGuard) wrap(next http.Handler) http.Handler {

@@ -40,7 +40,7 @@ type HealthEvents struct {
 }
 
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
-	if s.review != nil && !s.review.admits(r.Header.Get("Authorization")) {
+	if s.review != nil && !s.review.admits(r.Header.Get("Authorization")) && !fromWindow(r) {
 		s.writeError(w, r, errReviewLocked) // even the log's head is the archive's
 		return
 	}

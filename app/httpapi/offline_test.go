@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -148,6 +149,24 @@ func TestOfflineReviewNeedsTheSecret(t *testing.T) {
 	}
 	if desk.Log.Head() != head {
 		t.Fatalf("review wrote to the archive's log")
+	}
+
+	// The desktop window (`open --window`) reads without the secret: its
+	// page reaches the handler in-process, never over the network.
+	inWindow := func(method, target string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(method, target, strings.NewReader("{}"))
+		rec := httptest.NewRecorder()
+		off.API.ServeHTTP(rec, req)
+		return rec
+	}
+	if rec := inWindow("GET", "wails://wails/api/v1/me"); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), "offline-reviewer") {
+		t.Fatalf("the window in offline review: %d %s", rec.Code, rec.Body)
+	}
+	if rec := inWindow("GET", "wails://wails/api/v1/health"); rec.Code != http.StatusOK {
+		t.Fatalf("the window's health in offline review: %d %s", rec.Code, rec.Body)
+	}
+	if rec := inWindow("POST", "wails://wails/api/v1/releases"); rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("a write from the window in offline review: %d %s", rec.Code, rec.Body)
 	}
 }
 
