@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -164,7 +163,7 @@ func TestUIEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, log := range map[string]string{"the server's log": string(serverLog), "the review's log": reviewLog()} {
-		if m := credentialShape.FindString(log); m != "" {
+		if m := apitest.CredentialShape.FindString(log); m != "" {
 			t.Errorf("%s holds a credential: %s", name, m)
 		}
 		if strings.Contains(log, rootTok) {
@@ -190,11 +189,6 @@ func loopbackURL(t *testing.T, u string) string {
 	p.Host = net.JoinHostPort("127.0.0.1", p.Port())
 	return p.String()
 }
-
-// credentialShape matches anything shaped like one of the desk's
-// credentials: a token (rd_), a stream ticket (rdt_), a review secret
-// (rdv_) or session (rdr_).
-var credentialShape = regexp.MustCompile(`\brd[tvr]?_[A-Za-z0-9_-]{20,}`)
 
 // repoRoot is the repository's top directory (go test runs in ./app).
 func repoRoot(t *testing.T) string {

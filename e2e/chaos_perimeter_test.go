@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,11 +19,6 @@ import (
 	"releasedesk/app/httpapi"
 	"releasedesk/app/httpapi/apitest"
 )
-
-// credentialRe matches anything shaped like one of the desk's credentials:
-// a session or personal token (rd_), a stream ticket (rdt_), a review
-// secret (rdv_) or a review session (rdr_).
-var credentialRe = regexp.MustCompile(`\brd[tvr]?_[A-Za-z0-9_-]{20,}`)
 
 // The perimeter of a real serve process: names, origins, tickets, offline
 // review, sign-in throttling, plain HTTP, and credentials in its log.
@@ -191,7 +185,7 @@ func TestChaosPerimeter(t *testing.T) {
 	handedOut := []string{token, f.users["dev"].Client.Token, tk}
 	for name, log := range map[string]string{"the app": f.app.Log(), "the review process": review.Log()} {
 		lines := strings.Count(log, "\n")
-		m := credentialRe.FindString(log)
+		m := apitest.CredentialShape.FindString(log)
 		check(m == "", "%s's log (%d lines) holds a credential: %s", name, lines, m)
 		for _, c := range handedOut {
 			check(!strings.Contains(log, c), "%s's log holds a token handed out in the run", name)

@@ -118,7 +118,9 @@ into test failures.
 	b.WriteString(`
 A trial is one kill, one host fault under one policy, one round of 50
 requests, one damaged store, one request with hostile input or a refused
-authorization, or one (secret, place) pair searched. A failure is a trial in
+authorization, one (secret, place) pair searched, or one request from a
+foreign name or origin, or one check of a ticket, the review secret,
+throttling, plain HTTP or a log. A failure is a trial in
 which the app broke what the section says must hold. An app bug is a
 requirement of issue 6 the app does not meet yet, met by a trial and
 recorded here instead of failing ` + "`make test`" + ` (see "App bugs" below).

@@ -3,7 +3,6 @@ package cli_test
 import (
 	"context"
 	"errors"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,17 +18,13 @@ import (
 func TestOpenCommand(t *testing.T) {
 	e := apitest.New(t, apitest.Options{NoRunner: true})
 	root := e.Login("root", apitest.RootPassword)
-	export := e.Must(http.StatusOK, "GET", "/api/v1/audit/export?format=jsonl", root, nil)
-	file := filepath.Join(t.TempDir(), "log.jsonl")
-	if err := os.WriteFile(file, export.Raw, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	file, exported := e.Export(root)
 	var out, errOut apitest.Buffer
 	if code := cli.Main(context.Background(), apitest.Assets(), []string{"open"}, strings.NewReader(""), &out, &errOut); code != cli.ExitUsage {
 		t.Fatalf("open without a file: exit %d, want %d (%s)", code, cli.ExitUsage, errOut.String())
 	}
 	tampered := filepath.Join(t.TempDir(), "bad.jsonl")
-	if err := os.WriteFile(tampered, []byte(strings.Replace(string(export.Raw), `"root"`, `"toor"`, 1)), 0o600); err != nil {
+	if err := os.WriteFile(tampered, []byte(strings.Replace(string(exported), `"root"`, `"toor"`, 1)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if code := cli.Main(context.Background(), apitest.Assets(), []string{"open", tampered}, strings.NewReader(""), &out, &errOut); code != cli.ExitVerify {

@@ -7,15 +7,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"releasedesk/app"
 	"releasedesk/app/httpapi"
 	"releasedesk/app/httpapi/apitest"
 	"releasedesk/events"
@@ -510,22 +507,8 @@ func TestStreamArchive(t *testing.T) {
 	root := e.Login("root", apitest.RootPassword)
 	e.AddUser(root, "ann", false, nil)
 	head := head(e)
-	path := filepath.Join(t.TempDir(), "log.jsonl")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := events.ExportJSONL(context.Background(), e.Desk.Log, f, events.ExportOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	desk, err := app.OpenDesk(context.Background(), app.DeskConfig{Archive: path, Logger: apitest.Logger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	review := apitest.Serve(t, desk, apitest.Options{Heartbeat: fastHeartbeat})
+	file, _ := e.Export(root)
+	review := apitest.ServeArchive(t, file, apitest.Options{Heartbeat: fastHeartbeat})
 	if r := review.Call("GET", "/api/v1/stream?since=0", "", nil); r.Status != http.StatusUnauthorized || r.ErrCode() != "review_secret_required" {
 		t.Fatalf("the archive's stream without the review session: %d %s", r.Status, r.Raw)
 	}

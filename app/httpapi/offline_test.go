@@ -21,17 +21,9 @@ func TestOfflineReviewOfAnExport(t *testing.T) {
 	e := apitest.New(t, apitest.Options{NoRunner: true})
 	root := e.Login("root", apitest.RootPassword)
 	e.AddUser(root, "dev", false, map[string][]string{"shop": {"developer"}})
-	export := e.Must(http.StatusOK, "GET", "/api/v1/audit/export?format=jsonl", root, nil)
-	file := filepath.Join(t.TempDir(), "audit.jsonl")
-	if err := os.WriteFile(file, export.Raw, 0o600); err != nil {
-		t.Fatal(err)
-	}
-
-	desk, err := app.OpenDesk(context.Background(), app.DeskConfig{Archive: file, Logger: apitest.Logger()})
-	if err != nil {
-		t.Fatalf("OpenDesk(archive): %v", err)
-	}
-	off := apitest.Serve(t, desk, apitest.Options{})
+	file, exported := e.Export(root)
+	off := apitest.ServeArchive(t, file, apitest.Options{})
+	desk := off.Desk
 	rev := off.Review()
 
 	h := off.Must(http.StatusOK, "GET", "/api/v1/health", rev, nil)
@@ -67,12 +59,12 @@ func TestOfflineReviewOfAnExport(t *testing.T) {
 	}
 
 	// A tampered file is refused as a broken chain (the verify exit code).
-	bad := strings.Replace(string(export.Raw), `"dev"`, `"eve"`, 1)
+	bad := strings.Replace(string(exported), `"dev"`, `"eve"`, 1)
 	badFile := filepath.Join(t.TempDir(), "tampered.jsonl")
 	if err := os.WriteFile(badFile, []byte(bad), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err = app.OpenDesk(context.Background(), app.DeskConfig{Archive: badFile, Logger: apitest.Logger()})
+	_, err := app.OpenDesk(context.Background(), app.DeskConfig{Archive: badFile, Logger: apitest.Logger()})
 	var broken *app.BrokenChainError
 	if !errors.As(err, &broken) || !errors.Is(err, events.ErrChainBroken) {
 		t.Fatalf("a tampered archive: %v, want a broken chain", err)
@@ -86,16 +78,9 @@ func TestOfflineReviewOfAnExport(t *testing.T) {
 func TestOfflineReviewNeedsTheSecret(t *testing.T) {
 	e := apitest.New(t, apitest.Options{NoRunner: true})
 	root := e.Login("root", apitest.RootPassword)
-	export := e.Must(http.StatusOK, "GET", "/api/v1/audit/export?format=jsonl", root, nil)
-	file := filepath.Join(t.TempDir(), "audit.jsonl")
-	if err := os.WriteFile(file, export.Raw, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	desk, err := app.OpenDesk(context.Background(), app.DeskConfig{Archive: file, Logger: apitest.Logger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	off := apitest.Serve(t, desk, apitest.Options{})
+	file, _ := e.Export(root)
+	off := apitest.ServeArchive(t, file, apitest.Options{})
+	desk := off.Desk
 
 	locked := func(when, token string) {
 		t.Helper()

@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -304,4 +305,27 @@ func Str(m map[string]any, path ...string) string {
 	}
 	s, _ := cur.(string)
 	return s
+}
+
+// Export saves the desk's log as the audit screen exports it (JSONL, with
+// token) in a file of the test's, and returns its path and content.
+func (e *Env) Export(token string) (string, []byte) {
+	e.T.Helper()
+	r := e.Must(http.StatusOK, "GET", "/api/v1/audit/export?format=jsonl", token, nil)
+	file := filepath.Join(e.T.TempDir(), "audit.jsonl")
+	if err := os.WriteFile(file, r.Raw, 0o600); err != nil {
+		e.T.Fatal(err)
+	}
+	return file, r.Raw
+}
+
+// ServeArchive opens an exported log for offline review and serves it as
+// Serve does (behind its review secret: see Env.Review).
+func ServeArchive(t testing.TB, file string, opt Options) *Env {
+	t.Helper()
+	desk, err := app.OpenDesk(context.Background(), app.DeskConfig{Archive: file, Logger: opt.withDefaults().Logger})
+	if err != nil {
+		t.Fatalf("OpenDesk(archive %s): %v", filepath.Base(file), err)
+	}
+	return Serve(t, desk, opt)
 }

@@ -35,6 +35,11 @@ var ServingLine = regexp.MustCompile(`Release Desk is at (https?://\S+/)`)
 // line: the review link, with its one-time secret.
 var ReviewLine = regexp.MustCompile(`it works once\): (https?://\S+/#/review/\S+)`)
 
+// CredentialShape matches anything shaped like one of the desk's
+// credentials: a session or personal token (rd_), a stream ticket (rdt_),
+// a review secret (rdv_) or a review session (rdr_). A log must hold none.
+var CredentialShape = regexp.MustCompile(`\brd[tvr]?_[A-Za-z0-9_-]{20,}`)
+
 // WaitForURL waits (at most 10 s) for out to show the serving line and
 // returns its URL, with the trailing slash.
 func WaitForURL(t testing.TB, out *Buffer) string {
