@@ -40,6 +40,7 @@ export default defineConfig(({ mode }) => {
     resolve: mode === 'test' ? { conditions: ['browser'] } : undefined,
     test: {
       include: ['src/**/*.test.ts'],
+      setupFiles: ['src/i18n/test-setup.ts'],
       environment: 'node',
       testTransformMode: { web: ['**/*.test.ts'] },
       restoreMocks: true,

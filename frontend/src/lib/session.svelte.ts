@@ -4,6 +4,7 @@
 
 import { getMe, isApiError, login as apiLogin, logout as apiLogout, setApiToken, startReview } from './api';
 import type { Me } from './types';
+import { t } from '../i18n';
 
 const KEY = 'releasedesk.token';
 
@@ -100,11 +101,12 @@ export class Session {
   get rolesLine(): string {
     const u = this.me?.user;
     if (!u) return '';
+    const sep = t('common.list_separator');
     const parts = Object.entries(u.roles ?? {})
       .filter(([, rs]) => rs.length > 0)
-      .map(([p, rs]) => `${p}: ${rs.join(', ')}`);
-    if (u.admin) parts.unshift('admin');
-    return parts.join(' · ') || 'no roles yet';
+      .map(([p, rs]) => t('app.roles_line', { project: p, roles: rs.map((r) => t(`common.role.${r}`)).join(sep) }));
+    if (u.admin) parts.unshift(t('app.roles_admin'));
+    return parts.join(' · ') || t('app.roles_none');
   }
 
   #forget(): void {
