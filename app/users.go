@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -29,6 +30,9 @@ type UserView struct {
 	LastLogin       time.Time           `json:"last_login,omitzero"`
 	FailedLogins    int                 `json:"failed_logins,omitempty"` // in a row, since the last success
 	LockedUntil     time.Time           `json:"locked_until,omitzero"`
+	// Language is the UI's language the user chose ("" until they do:
+	// the UI then follows the browser).
+	Language string `json:"language,omitempty"`
 }
 
 // UserViewOf is the view of a projected user (without lock-out time).
@@ -38,7 +42,8 @@ func UserViewOf(u projections.User) UserView {
 		roles[p] = slices.Clone(rs)
 	}
 	return UserView{Name: u.Name, Admin: u.Admin, Roles: roles, Disabled: u.Disabled, Created: u.Created,
-		CreatedBy: u.CreatedBy, PasswordChanged: u.PasswordChanged, LastLogin: u.LastLogin, FailedLogins: u.FailedLogins}
+		CreatedBy: u.CreatedBy, PasswordChanged: u.PasswordChanged, LastLogin: u.LastLogin, FailedLogins: u.FailedLogins,
+		Language: u.Language}
 }
 
 func (a *Auth) view(u projections.User) UserView {
@@ -356,6 +361,35 @@ func (a *Auth) Enable(ctx context.Context, actor, name, reason string) error {
 		return nil
 	}
 	evs, err := newEvents(actor, catalog.TypeUserEnabled, catalog.UserRef{Name: name, Reason: reason})
+	if err != nil {
+		return err
+	}
+	return a.appendUser(ctx, name, evs...)
+}
+
+// Languages are the UI's languages a user may choose.
+var Languages = []string{"en", "zh-CN"}
+
+// SetLanguage records the UI's language a user chose: their own choice
+// (an admin's for another would be a surprise, not a help). Choosing the
+// language already recorded records nothing.
+func (a *Auth) SetLanguage(ctx context.Context, actor, name, language string) error {
+	if actor != name {
+		return &ForbiddenError{Rule: "each person chooses their own language"}
+	}
+	if !slices.Contains(Languages, language) {
+		return &InvalidError{Field: "language", Reason: fmt.Sprintf("%q is not a language of the UI: want one of %s",
+			language, strings.Join(Languages, ", "))}
+	}
+	defer a.lockUser(name)()
+	u, err := a.getUser(name)
+	if err != nil {
+		return err
+	}
+	if u.Language == language {
+		return nil
+	}
+	evs, err := newEvents(actor, catalog.TypeUserLanguageSet, catalog.UserLanguageSet{Name: name, Language: language})
 	if err != nil {
 		return err
 	}

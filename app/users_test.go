@@ -247,3 +247,26 @@ func mustPHC(t *testing.T, a *Auth, name string) string {
 	}
 	return phc
 }
+
+func TestSetLanguage(t *testing.T) {
+	f := newAuthFix(t)
+	f.user("root", true)
+	f.user("alice", false, "developer")
+	pos := f.head()
+	wantErr(t, f.auth.SetLanguage(f.ctx, "root", "alice", "zh-CN"), ErrForbidden, "their own language")
+	wantErr(t, f.auth.SetLanguage(f.ctx, "alice", "alice", "de"), ErrInvalid, "want one of en, zh-CN")
+	wantErr(t, f.auth.SetLanguage(f.ctx, "nobody", "nobody", "en"), ErrNotFound, "nobody")
+	if f.head() != pos {
+		t.Fatalf("refusals wrote %d events", f.head()-pos)
+	}
+	if err := f.auth.SetLanguage(f.ctx, "alice", "alice", "zh-CN"); err != nil {
+		t.Fatal(err)
+	}
+	wantEvent(t, f.since(pos)[0], catalog.TypeUserLanguageSet, "user/alice", "alice", catalog.UserLanguageSet{Name: "alice", Language: "zh-CN"})
+	if u := mustView(t, f, "alice"); u.Language != "zh-CN" {
+		t.Fatalf("alice's language: %q", u.Language)
+	}
+	if err := f.auth.SetLanguage(f.ctx, "alice", "alice", "zh-CN"); err != nil || f.head() != pos+1 {
+		t.Fatalf("the same choice again: %v, %d events", err, f.head()-pos)
+	}
+}

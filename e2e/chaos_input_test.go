@@ -147,6 +147,7 @@ func TestChaosHostileInput(t *testing.T) {
 		{"POST", "/api/v1/deployments/" + depID + "/retry", nil, nil},
 		{"POST", "/api/v1/logout", nil, nil},
 		{"POST", "/api/v1/review", []string{"secret"}, nil},
+		{"PUT", "/api/v1/me/language", []string{"language"}, nil},
 	}
 	// Path and query places: a format with %s where the payload goes.
 	places := map[string][]string{

@@ -110,6 +110,12 @@ func summarize(e *events.Envelope, p *payload, d *decoder, row *events.AuditRow)
 		s = fmt.Sprintf("%s disabled user %s%s", a, p.Name, suffix(": ", p.Reason))
 	case catalog.TypeUserEnabled:
 		s = fmt.Sprintf("%s enabled user %s", a, p.Name)
+	case catalog.TypeUserLanguageSet:
+		if a == p.Name {
+			s = fmt.Sprintf("%s chose %s as their language", a, p.Language)
+		} else {
+			s = fmt.Sprintf("%s set the language of %s to %s", a, p.Name, p.Language)
+		}
 	case catalog.TypeLoginSucceeded:
 		s = p.Name + " logged in"
 	case catalog.TypeLoginFailed:

@@ -143,6 +143,7 @@ func (m *Users) encode(w *encoder) {
 			w.time(t.RevokedAt)
 			w.str(t.RevokedBy)
 		}
+		w.str(u.Language)
 	}
 }
 
@@ -157,6 +158,7 @@ func (m *Users) decode(r *cpDecoder) {
 			u.Tokens = append(u.Tokens, t)
 			m.tokenOf[t.ID] = u.Name
 		}
+		u.Language = r.str()
 		m.byName[u.Name] = u
 	}
 }

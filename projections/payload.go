@@ -21,7 +21,7 @@ type payload struct {
 	Project, Environment, Version, Commit, Previous, Kind string
 	Release, Reason, Runner, OnFailure, ManifestHash      string
 	Holder, KeyType, Fingerprint, Key, Error, Note        string
-	Branch, Title, Tag, BaseCommit                        string
+	Branch, Title, Tag, BaseCommit, Language              string
 
 	Admin, Truncated, CreatedBranch, FastForwarded bool
 
@@ -292,6 +292,8 @@ func (d *decoder) decode(e *events.Envelope) (*payload, error) {
 			p.Tag, ok = d.str(v, false)
 		case "base_commit":
 			p.BaseCommit, ok = d.str(v, true)
+		case "language":
+			p.Language, ok = d.str(v, true)
 		case "admin":
 			p.Admin, ok = boolValue(v)
 		case "truncated":

@@ -27,6 +27,8 @@ type User struct {
 	FailedLogins int       `json:"failed_logins"`
 	LastFailure  time.Time `json:"last_failure,omitzero"`
 	Tokens       []Token   `json:"tokens,omitempty"`
+	// Language is the UI's language the user chose ("" until they do).
+	Language string `json:"language,omitempty"`
 }
 
 // Token is a bearer token's record (never its secret).
@@ -75,7 +77,8 @@ func (m *Users) apply(e *events.Envelope, p *payload, d *decoder) error {
 		return nil
 	case catalog.TypeTokenCreated, catalog.TypeTokenRevoked:
 		return m.applyToken(e, p, d)
-	case catalog.TypeUserRolesChanged, catalog.TypeUserPasswordChanged, catalog.TypeUserDisabled, catalog.TypeUserEnabled, catalog.TypeLoginSucceeded, catalog.TypeLoginFailed:
+	case catalog.TypeUserRolesChanged, catalog.TypeUserPasswordChanged, catalog.TypeUserDisabled, catalog.TypeUserEnabled,
+		catalog.TypeUserLanguageSet, catalog.TypeLoginSucceeded, catalog.TypeLoginFailed:
 	default:
 		return nil
 	}
@@ -93,6 +96,8 @@ func (m *Users) apply(e *events.Envelope, p *payload, d *decoder) error {
 	case catalog.TypeUserEnabled:
 		u.Disabled = false
 		u.FailedLogins = 0
+	case catalog.TypeUserLanguageSet:
+		u.Language = p.Language
 	case catalog.TypeLoginSucceeded:
 		u.LastLogin, u.FailedLogins = e.Time, 0
 	case catalog.TypeLoginFailed:

@@ -199,6 +199,37 @@ func (s *Server) setPassword(w http.ResponseWriter, r *http.Request, u app.UserV
 	return nil
 }
 
+// LanguageRequest is PUT /api/v1/me/language: the UI's language the
+// signed-in user chose ("en" or "zh-CN").
+type LanguageRequest struct {
+	Language string `json:"language"`
+}
+
+// setLanguage records the signed-in user's language and answers who they
+// are now.
+func (s *Server) setLanguage(w http.ResponseWriter, r *http.Request, u app.UserView) error {
+	d := s.cfg.Desk
+	if err := d.Writable(); err != nil {
+		return err
+	}
+	var in LanguageRequest
+	if err := decodeBody(w, r, maxBodyBytes, &in); err != nil {
+		return err
+	}
+	if in.Language == "" {
+		return &app.InvalidError{Field: "language", Reason: "is required"}
+	}
+	if err := d.Auth.SetLanguage(r.Context(), u.Name, u.Name, in.Language); err != nil {
+		return err
+	}
+	v, err := d.Auth.User(u.Name)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
 // ReasonRequest is the body of what takes a reason: reject, refuse and
 // cancel a release, cancel a deployment, disable or enable a user, mark a
 // version bad.

@@ -17,6 +17,7 @@ const (
 	TypeUserPasswordChanged = "user.password_changed"
 	TypeUserDisabled        = "user.disabled"
 	TypeUserEnabled         = "user.enabled"
+	TypeUserLanguageSet     = "user.language_set" // the language the UI shows the user
 	TypeLoginSucceeded      = "user.login_succeeded"
 	TypeLoginFailed         = "user.login_failed"
 	TypeTokenCreated        = "token.created"
@@ -65,6 +66,13 @@ type UserRolesChanged struct {
 type UserRef struct {
 	Name   string `json:"name"`
 	Reason string `json:"reason,omitempty"`
+}
+
+// UserLanguageSet is user.language_set: the UI's language the user chose
+// (a BCP 47 tag the UI has: "en", "zh-CN").
+type UserLanguageSet struct {
+	Name     string `json:"name"`
+	Language string `json:"language"`
 }
 
 // LoginFailed is user.login_failed. Name is what was typed (it may name no user).

@@ -262,6 +262,9 @@ export const startReview = (secret: string) =>
 /** A one-time ticket for the live stream: EventSource cannot send the bearer header. */
 export const streamTicket = () => send<httpapi.StreamTicket>('POST', '/stream/ticket');
 export const getMe = (opts?: RequestOptions) => get<T.Me>('/me', opts);
+/** Records the UI's language the signed-in user chose ("en" or "zh-CN"). */
+export const setMyLanguage = (language: string) =>
+  send<T.UserView>('PUT', '/me/language', { language } satisfies httpapi.LanguageRequest);
 export const listUsers = () => get<httpapi.UserList>('/users');
 export const createUser = (u: httpapi.CreateUserRequest) => send<T.UserView>('POST', '/users', u);
 export const setRoles = (name: string, admin: boolean, roles: Record<string, string[]>) =>

@@ -51,6 +51,11 @@ export interface UserView {
   last_login?: string /* RFC 3339 */;
   failed_logins?: number /* int */; // in a row, since the last success
   locked_until?: string /* RFC 3339 */;
+  /**
+   * Language is the UI's language the user chose ("" until they do:
+   * the UI then follows the browser).
+   */
+  language?: string;
 }
 /**
  * TokenInfo describes a bearer token (never its secret).

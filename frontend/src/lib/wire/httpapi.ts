@@ -104,6 +104,13 @@ export interface PasswordRequest {
   current_password: string;
 }
 /**
+ * LanguageRequest is PUT /api/v1/me/language: the UI's language the
+ * signed-in user chose ("en" or "zh-CN").
+ */
+export interface LanguageRequest {
+  language: string;
+}
+/**
  * ReasonRequest is the body of what takes a reason: reject, refuse and
  * cancel a release, cancel a deployment, disable or enable a user, mark a
  * version bad.
