@@ -11,6 +11,7 @@ APT_PACKAGES=(
   openssh-client openssh-server rsync iproute2 # real hosts in tests
   xvfb xauth xdotool imagemagick fonts-noto-color-emoji curl # the window under Xvfb
   chromium                                     # browser tests
+  fonts-noto-cjk                               # the Chinese UI, in the window and the browser
 )
 
 missing=()

@@ -4,6 +4,7 @@
 // Wails hands /api/ to the Go http.Handler; in a browser, `releasedesk serve`
 // answers. Callers get typed values or an ApiError, never a raw Response.
 
+import { t } from '../i18n';
 import type * as T from './types';
 import type * as app from './wire/app';
 import type * as events from './wire/events';
@@ -111,8 +112,8 @@ async function requestJSON<T>(
   } catch (err) {
     if (signal?.aborted && !timedOut) throw signal.reason ?? err;
     const message = timedOut
-      ? `The Release Desk server did not answer within ${formatSeconds(timeoutMs ?? 0)}.`
-      : 'Cannot reach the Release Desk server. Is it running?';
+      ? t('api.timeout', { seconds: formatSeconds(timeoutMs ?? 0) })
+      : t('api.unreachable');
     throw new ApiError(0, ClientErrorCode.Network, message, { cause: err });
   } finally {
     clearTimeout(timer);
@@ -130,7 +131,7 @@ async function requestJSON<T>(
     throw new ApiError(
       res.status,
       ClientErrorCode.InvalidResponse,
-      `The server's answer to ${path} is not JSON. Is the API served at this address?`,
+      t('api.not_json', { path }),
       { cause: err },
     );
   }
@@ -138,7 +139,7 @@ async function requestJSON<T>(
     return parse(raw);
   } catch (err) {
     if (!(err instanceof ShapeError)) throw err;
-    throw new ApiError(res.status, ClientErrorCode.InvalidResponse, `Unexpected answer to ${path}: ${err.message}.`, {
+    throw new ApiError(res.status, ClientErrorCode.InvalidResponse, t('api.unexpected', { path, detail: err.message }), {
       cause: err,
     });
   }
@@ -385,7 +386,7 @@ export async function exportAudit(q: AuditQuery, format: 'csv' | 'jsonl'): Promi
   try {
     res = await fetch(`${BASE}/audit/export${query({ ...filters, format })}`, { headers });
   } catch (err) {
-    throw new ApiError(0, ClientErrorCode.Network, 'Cannot reach the Release Desk server. Is it running?', { cause: err });
+    throw new ApiError(0, ClientErrorCode.Network, t('api.unreachable'), { cause: err });
   }
   const text = await res.text();
   if (!res.ok) throw errorFromBody(res.status, res.statusText, text);

@@ -6,6 +6,7 @@
 import type { AuditQuery } from './api';
 import type { LiveMessage, VerifyResult } from './types';
 import { formatUtc } from './time';
+import { t } from '../i18n';
 
 /** The filter form as typed: times are `<input type="datetime-local">` values. */
 export interface AuditFilters {
@@ -63,11 +64,11 @@ export function rfc3339ToLocal(value: string): string {
 /** The API query for the filters and a page; throws FilterError on a time that cannot be read. */
 export function buildAuditQuery(f: AuditFilters, offset = 0, limit = 100): AuditQuery {
   const since = localToRfc3339(f.since);
-  if (since === null) throw new FilterError('since', 'Since: not a date and time.');
+  if (since === null) throw new FilterError('since', t('audit.filter.since_invalid'));
   const until = localToRfc3339(f.until);
-  if (until === null) throw new FilterError('until', 'Until: not a date and time.');
+  if (until === null) throw new FilterError('until', t('audit.filter.until_invalid'));
   if (since && until && Date.parse(since) >= Date.parse(until)) {
-    throw new FilterError('until', 'Until must be after since.');
+    throw new FilterError('until', t('audit.filter.until_before_since'));
   }
   const q: AuditQuery = {};
   const project = f.project.trim();
@@ -96,14 +97,14 @@ export type Verification = VerifyResult & {
 /** "verified: 412 events", or "broken at position 142: edited (its hash does not match its content)". */
 export function verifyLine(v: Verification): { ok: boolean; text: string } {
   const n = v.count;
-  if (v.ok) return { ok: true, text: `verified: ${n} ${n === 1 ? 'event' : 'events'}` };
+  if (v.ok) return { ok: true, text: t('audit.verify.verified', { n }) };
   if (v.problem) {
-    const why = v.problem.reason ? `${v.problem.kind} (${v.problem.reason})` : v.problem.kind;
-    return { ok: false, text: `broken at position ${v.problem.position}: ${why}` };
+    const why = v.problem.reason ? t('audit.verify.why', { kind: v.problem.kind, reason: v.problem.reason }) : v.problem.kind;
+    return { ok: false, text: t('audit.verify.broken_at', { position: v.problem.position, why }) };
   }
   const m = /position (\d+):\s*(.*)$/.exec(v.message ?? '');
-  if (m) return { ok: false, text: `broken at position ${m[1]}: ${m[2]}` };
-  return { ok: false, text: `broken: ${v.message || 'the hash chain does not verify'}` };
+  if (m) return { ok: false, text: t('audit.verify.broken_at', { position: m[1], why: m[2] }) };
+  return { ok: false, text: t('audit.verify.broken', { message: v.message || t('audit.verify.does_not_verify') }) };
 }
 
 /** Whether a live batch may change what a filtered first page shows. */

@@ -11,6 +11,7 @@ import {
   reloadLimit,
   shownStates,
 } from './board';
+import { t } from '../i18n';
 import type { LiveMessage, Release, ReleaseState } from './types';
 
 function rel(id: string, state: ReleaseState, title = `Release ${id}`): Release {

@@ -4,6 +4,7 @@
 // steady output costs one counter write per live batch, whatever the number
 // of messages in it. (Its refetch throttle, Refresher, is in timing.ts.)
 
+import { t } from '../i18n';
 import { parseTime } from './time';
 import type { Deployment, HostProgress, LiveMessage, Step } from './types';
 
@@ -60,6 +61,50 @@ const OPTIONAL = new Set<Phase>(['hook.pre_release', 'check', 'hook.post_release
 /** A rollback to a release the host still holds: a mere switch. */
 const INSTANT: readonly Phase[] = ['connect', 'lock', 'switch', 'hook.post_release', 'finish'];
 
+/** The catalog key (deployment.step.<key>) of each step or phase name the runner uses. */
+const STEP_KEY: Record<string, string> = {
+  connect: 'connect',
+  reconnect: 'reconnect',
+  probe: 'probe',
+  prepare: 'prepare',
+  lock: 'lock',
+  relock: 'relock',
+  'lock.check': 'lock_check',
+  current: 'current',
+  release: 'release',
+  clean: 'clean',
+  unlock: 'unlock',
+  staging: 'staging',
+  stage: 'stage',
+  transfer: 'transfer',
+  'git.fetch': 'git_fetch',
+  'git.archive': 'git_archive',
+  finalize: 'finalize',
+  link: 'link',
+  seal: 'seal',
+  version: 'version',
+  version_files: 'version_files',
+  'version files': 'version_files_spaced',
+  'hook.pre_release': 'hook_pre_release',
+  check: 'check',
+  switch: 'switch',
+  'hook.post_release': 'hook_post_release',
+  prune: 'prune',
+  revert: 'revert',
+  fetch: 'fetch',
+  export: 'export',
+  build: 'build',
+  manifest: 'manifest',
+  'hook.pre_deploy': 'hook_pre_deploy',
+  'hook.post_deploy': 'hook_post_deploy',
+};
+
+/** A step's or phase's name for people, in the page's language; an unknown name as it is. */
+export function stepLabel(name: string): string {
+  const key = Object.hasOwn(STEP_KEY, name) ? STEP_KEY[name] : undefined;
+  return key ? t(`deployment.step.${key}`) : name;
+}
+
 export function phaseOf(stepName: string): Phase | undefined {
   return PHASE_OF[stepName];
 }
@@ -98,7 +143,7 @@ export interface HostView {
   done: number;
   total: number;
   phases: Phase[];
-  /** The step running now, or what the host ended on. */
+  /** The step running now, or what the host ended on, for people (in the page's language). */
   current: string;
   /** ms since the epoch; null before the host's first step. */
   start: number | null;
@@ -163,14 +208,16 @@ export function hostView(d: Deployment, h: HostProgress, all: readonly Step[], s
     return p !== undefined && p !== 'finish';
   });
   let current = '';
-  if (h.step && !finished) current = stepNameOf(h.step, h.host);
-  else if (open && !finished) current = open.name;
-  else if (h.state === 'failed') current = h.failed_step ? `failed at ${h.failed_step}` : 'failed';
-  else if (onVersion) current = 'done';
-  else if (h.state === 'reverted') current = 'reverted';
-  else if (h.state === 'pending') current = finished ? 'not run' : 'waiting';
-  else if (finished) current = lastWork ? `stopped after ${lastWork.name}` : 'stopped';
-  else current = steps.at(-1)?.name ?? '';
+  if (h.step && !finished) current = stepLabel(stepNameOf(h.step, h.host));
+  else if (open && !finished) current = stepLabel(open.name);
+  else if (h.state === 'failed')
+    current = h.failed_step ? t('deployment.current.failed_at', { step: stepLabel(h.failed_step) }) : t('deployment.current.failed');
+  else if (onVersion) current = t('deployment.current.done');
+  else if (h.state === 'reverted') current = t('deployment.current.reverted');
+  else if (h.state === 'pending') current = t(finished ? 'deployment.current.not_run' : 'deployment.current.waiting');
+  else if (finished)
+    current = lastWork ? t('deployment.current.stopped_after', { step: stepLabel(lastWork.name) }) : t('deployment.current.stopped');
+  else current = stepLabel(steps.at(-1)?.name ?? '');
 
   const start = parseTime(steps[0]?.started);
   let end: number | null = null;
@@ -215,7 +262,7 @@ const MARKER = /\n?rd-[0-9a-f]{24} ([a-z][a-z._]{0,31}) exit (\d+)\n/g;
 
 /** The output with the runner's sequence markers written for people. */
 export function readableMarkers(text: string): string {
-  return text.replace(MARKER, (_m, name: string, status: string) => `  · ${name}: exit ${status}\n`);
+  return text.replace(MARKER, (_m, name: string, status: string) => `  · ${t('deployment.output.marker', { name: stepLabel(name), status })}\n`);
 }
 
 /**
@@ -252,14 +299,14 @@ export class OutputBuffer {
     this.#trim();
   }
 
-  /** Output of a step, headed by its name when the step changes. */
+  /** Output of a step, headed by its name (for people) when the step changes. */
   appendStep(step: string, text: string): void {
     text = readableMarkers(text);
     if (!text) return;
     if (step !== this.lastStep) {
       const prev = this.#chunks.at(-1);
       const sep = prev !== undefined && this.#chunks.length > this.#head && !prev.endsWith('\n') ? '\n' : '';
-      this.append(`${sep}── ${step} ──\n`);
+      this.append(`${sep}── ${stepLabel(step)} ──\n`);
       this.lastStep = step;
     }
     this.append(text);

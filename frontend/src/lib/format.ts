@@ -1,3 +1,5 @@
+import { t } from '../i18n';
+
 // Small formatting helpers any screen may use: durations, commits, sizes of
 // text and lists of names, written the way Release Desk shows them.
 
@@ -22,10 +24,10 @@ export function shortSha(sha: string | undefined | null): string {
 
 /** A length of text (UTF-16 code units): "900 characters", or "12 KiB" from 1024 on. */
 export function formatTextSize(n: number): string {
-  return n < 1024 ? `${n} characters` : `${Math.round(n / 1024)} KiB`;
+  return n < 1024 ? t('format.characters', { n }) : t('format.kib', { n: Math.round(n / 1024) });
 }
 
 /** Names joined with commas, or "none" when there are none. */
 export function listOrNone(names: readonly string[] | undefined): string {
-  return names && names.length > 0 ? names.join(', ') : 'none';
+  return names && names.length > 0 ? names.join(t('common.list_separator')) : t('common.none');
 }

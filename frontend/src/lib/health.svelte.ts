@@ -2,6 +2,7 @@
 // exposes the result as reactive state (Svelte 5 runes), so any component that
 // reads it re-renders when it changes.
 
+import { t } from '../i18n';
 import { ApiError, ClientErrorCode, getHealth, isApiError, type Health, type RequestOptions } from './api';
 
 /**
@@ -124,7 +125,7 @@ export class HealthMonitor {
       if (!current()) return;
       this.error = isApiError(err)
         ? err
-        : new ApiError(0, ClientErrorCode.Network, 'The health check failed unexpectedly.', { cause: err });
+        : new ApiError(0, ClientErrorCode.Network, t('api.health_failed'), { cause: err });
     } finally {
       if (current()) {
         this.#abort = null;

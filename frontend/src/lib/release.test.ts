@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { t } from '../i18n';
 import {
   compareRange,
+  decisionLabel,
   deployWhat,
   nextStep,
   needsReason,
@@ -177,5 +179,13 @@ describe('deployWhat', () => {
     expect(deployWhat(rel({ tested_commit: B, approved_commit: C }), 'live', two).commit).toBe(C);
     expect(deployWhat(rel({ tested_commit: B }), 'live', two)).toEqual({ commit: B, words: 'the tested commit' });
     expect(deployWhat(rel(), 'live', two).words).toBe('the head of feature/comments');
+  });
+});
+
+describe('decisionLabel', () => {
+  it('names each decision on its button', () => {
+    expect(decisionLabel('test-pass')).toBe('Test passed');
+    expect(decisionLabel('approve')).toBe('Approve');
+    expect(decisionLabel('cancel')).toBe('Cancel release');
   });
 });

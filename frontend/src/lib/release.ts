@@ -2,6 +2,7 @@
 // offers, the timeline's words, the commits to compare, and which live
 // messages mean the view must be fetched again.
 
+import { t } from '../i18n';
 import { shortSha } from './format';
 import type { EnvVersions, LiveMessage, Release } from './types';
 
@@ -43,39 +44,39 @@ export function needsReason(d: Decision): boolean {
   return d === 'test-fail' || d === 'reject' || d === 'refuse' || d === 'cancel';
 }
 
-export const DECISION_LABEL: Record<Decision, string> = {
-  'test-pass': 'Test passed',
-  'test-fail': 'Test failed',
-  approve: 'Approve',
-  reject: 'Reject',
-  accept: 'Accept',
-  refuse: 'Refuse',
-  complete: 'Complete',
-  cancel: 'Cancel release',
-};
+/** A decision's catalog key: "test-pass" → "test_pass". */
+export function decisionKey(d: Decision): string {
+  return d.replace('-', '_');
+}
 
+/** A decision's button label, in the page's language ("Test passed", "Approve"). */
+export function decisionLabel(d: Decision): string {
+  return t(`release.decision.${decisionKey(d)}`);
+}
+
+/** The timeline actions said in words; each is release.timeline.action.<key> in the catalogs. */
 const TIMELINE_WORDS: Record<string, string> = {
-  'release.opened': 'opened the release',
-  'release.deploy_requested': 'asked for a deployment',
-  'deploy.requested': 'asked for a deployment',
-  'deploy.succeeded': 'deployment succeeded',
-  'deploy.failed': 'deployment failed',
-  'deploy.cancelled': 'deployment cancelled',
-  'deploy.interrupted': 'deployment interrupted',
-  'release.test_passed': 'passed the test',
-  'release.test_failed': 'failed the test',
+  'release.opened': 'release_opened',
+  'release.deploy_requested': 'deploy_requested',
+  'deploy.requested': 'deploy_requested',
+  'deploy.succeeded': 'deploy_succeeded',
+  'deploy.failed': 'deploy_failed',
+  'deploy.cancelled': 'deploy_cancelled',
+  'deploy.interrupted': 'deploy_interrupted',
+  'release.test_passed': 'test_passed',
+  'release.test_failed': 'test_failed',
   'release.approved': 'approved',
   'release.rejected': 'rejected',
   'release.accepted': 'accepted',
   'release.refused': 'refused',
-  'release.completed': 'completed the release',
-  'release.cancelled': 'cancelled the release',
+  'release.completed': 'completed',
+  'release.cancelled': 'cancelled',
 };
 
 /** A timeline entry's action in words ("release.test_passed" → "passed the test"). */
 export function timelineWords(action: string): string {
   const known = TIMELINE_WORDS[action];
-  if (known) return known;
+  if (known) return t(`release.timeline.action.${known}`);
   const tail = action.includes('.') ? action.slice(action.indexOf('.') + 1) : action;
   return tail.replace(/_/g, ' ');
 }
@@ -144,24 +145,26 @@ export function releaseTouched(batch: readonly LiveMessage[], id: string, deploy
 
 /** Who acts next, in words: shown when the user has nothing to do now. */
 export function nextStep(r: Release, lastEnv = ''): string {
-  const last = lastEnv || 'the last stage';
+  const env = lastEnv || t('release.next.last_stage');
   switch (r.state) {
     case 'open':
-      return 'Next: a developer deploys the branch to a test stage.';
-    case 'testing':
-      return `Next: a tester passes or fails the test of ${shortSha(r.pinned_commit) || 'the pinned commit'}${r.pinned_env ? ` on ${r.pinned_env}` : ''}.`;
+      return t('release.next.open');
+    case 'testing': {
+      const commit = shortSha(r.pinned_commit) || t('release.next.pinned_commit');
+      return r.pinned_env ? t('release.next.testing_on', { commit, env: r.pinned_env }) : t('release.next.testing', { commit });
+    }
     case 'tested':
-      return `Next: an approver other than ${r.requester} approves or rejects ${shortSha(r.tested_commit) || 'the tested commit'}.`;
+      return t('release.next.tested', { requester: r.requester, commit: shortSha(r.tested_commit) || t('release.next.tested_commit') });
     case 'approved':
-      return `Next: an approver deploys ${shortSha(r.approved_commit) || 'the approved commit'} to ${last}.`;
+      return t('release.next.approved', { commit: shortSha(r.approved_commit) || t('release.next.approved_commit'), env });
     case 'live':
-      return `Next: a manager accepts or refuses what runs on ${last}.`;
+      return t('release.next.live', { env });
     case 'accepted':
-      return 'Next: a developer or manager completes the release, which tags the commit that went live.';
+      return t('release.next.accepted');
     case 'completed':
-      return r.tag ? `Done: tagged ${r.tag}.` : 'Done.';
+      return r.tag ? t('release.next.completed_tag', { tag: r.tag }) : t('release.next.completed');
     case 'cancelled':
-      return 'Cancelled: nothing more happens to this release.';
+      return t('release.next.cancelled');
   }
   return '';
 }
@@ -181,10 +184,10 @@ export function deployWhat(r: Release, env: string, stages: readonly StageInfo[]
   const i = stages.findIndex((s) => s.name === env);
   const stage = stages[i];
   const last = i >= 0 && i === stages.length - 1;
-  if (stage?.approval) return { commit: r.approved_commit ?? '', words: 'the approved commit' };
+  if (stage?.approval) return { commit: r.approved_commit ?? '', words: t('release.deploy_what.approved') };
   if (last) {
-    if (r.approved_commit) return { commit: r.approved_commit, words: 'the approved commit' };
-    if (r.tested_commit) return { commit: r.tested_commit, words: 'the tested commit' };
+    if (r.approved_commit) return { commit: r.approved_commit, words: t('release.deploy_what.approved') };
+    if (r.tested_commit) return { commit: r.tested_commit, words: t('release.deploy_what.tested') };
   }
-  return { commit: '', words: `the head of ${r.branch}` };
+  return { commit: '', words: t('release.deploy_what.head', { branch: r.branch }) };
 }

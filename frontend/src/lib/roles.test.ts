@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatRoles, gridFromRoles, parseRoles, rolesFromGrid, sameRoles } from './roles';
+import { describeRoles, formatRoles, gridFromRoles, parseRoles, rolesFromGrid, sameRoles } from './roles';
 
 describe('role grid', () => {
   it('has a row per project, then projects only the user knows', () => {
@@ -33,6 +33,19 @@ describe('roles as text', () => {
       'blog: manager; shop: developer, tester',
     );
     expect(formatRoles({})).toBe('');
+  });
+
+  it('describes roles for reading', () => {
+    expect(describeRoles({ shop: ['tester', 'developer'], blog: ['manager'], x: [] })).toBe(
+      'blog: manager; shop: developer, tester',
+    );
+    expect(describeRoles(undefined)).toBe('');
+  });
+
+  it('takes the full-width punctuation of a Chinese keyboard', () => {
+    expect(parseRoles('shop：developer，tester；blog: approver、manager')).toEqual({
+      roles: { shop: ['developer', 'tester'], blog: ['approver', 'manager'] },
+    });
   });
 
   it('parses what it formats, and forgiving spacing', () => {

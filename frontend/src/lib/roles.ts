@@ -1,6 +1,10 @@
 // A user's roles three ways: the API's map (project -> roles), the grid of
 // checkboxes the Users screen shows (a row per project), and one line of
 // text ("shop: developer, tester; blog: manager") for typing or pasting.
+// The text form is a syntax of role ids, the same in every language; what
+// is only read (describeRoles) names the roles in the page's language.
+
+import { t } from '../i18n';
 
 export const ROLES = ['developer', 'tester', 'approver', 'manager'] as const;
 export type Role = (typeof ROLES)[number];
@@ -52,27 +56,39 @@ export function formatRoles(roles: RolesMap | null | undefined): string {
     .join('; ');
 }
 
+/** The roles for reading, in the page's language ("blog: manager; shop: developer, tester" in English); '' for none. */
+export function describeRoles(roles: RolesMap | null | undefined): string {
+  const sep = t('common.list_separator');
+  return Object.keys(roles ?? {})
+    .sort()
+    .map((p) => [p, ROLES.filter((r) => (roles?.[p] ?? []).includes(r))] as const)
+    .filter(([, rs]) => rs.length > 0)
+    .map(([p, rs]) => t('users.roles_line', { project: p, roles: rs.map((r) => t(`common.role.${r}`)).join(sep) }))
+    .join(t('users.roles_separator'));
+}
+
 /**
  * Reads the text form back: entries split by ';' or newlines, each
- * "project: role, role" (commas or spaces between roles). The first
+ * "project: role, role" (commas or spaces between roles; the full-width
+ * ；：，、 of a Chinese keyboard are taken too). The first
  * problem is returned in words.
  */
 export function parseRoles(text: string): { roles: RolesMap } | { error: string } {
   const roles: RolesMap = {};
-  for (const raw of text.split(/[;\n]/)) {
+  for (const raw of text.split(/[;；\n]/)) {
     const entry = raw.trim();
     if (entry === '') continue;
-    const colon = entry.indexOf(':');
-    if (colon < 0) return { error: `"${entry}": write project: role, role` };
+    const colon = entry.search(/[:：]/);
+    if (colon < 0) return { error: t('users.parse.no_colon', { entry }) };
     const project = entry.slice(0, colon).trim();
-    if (project === '') return { error: `"${entry}": the project is missing` };
+    if (project === '') return { error: t('users.parse.no_project', { entry }) };
     const names = entry
       .slice(colon + 1)
-      .split(/[\s,]+/)
+      .split(/[\s,，、]+/)
       .filter(Boolean);
     for (const n of names) {
       const r = n.toLowerCase();
-      if (!isRole(r)) return { error: `unknown role "${n}" (want ${ROLES.join(', ')})` };
+      if (!isRole(r)) return { error: t('users.parse.unknown_role', { name: n, roles: ROLES.join(t('common.list_separator')) }) };
       const list = (roles[project] ??= []);
       if (!list.includes(r)) list.push(r);
     }

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { locale } from 'svelte-i18n';
+import { t } from '../i18n';
 import type { EnvVersions, VersionEntry } from './types';
 import {
   compareDefaults,
