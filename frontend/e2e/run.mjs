@@ -814,8 +814,114 @@ async function online(browser) {
     });
   });
 
+  await scenario('zh-CN', ['sign-in'], async () => {
+    await walkInChinese(await admin.page(), state);
+  });
+
   const lasting = path.join(cfg.artifacts, 'state.json');
   fs.writeFileSync(lasting, JSON.stringify(state, null, 2));
+}
+
+// ---- the UI in Chinese ----------------------------------------------------------------------
+
+/**
+ * The phrases of the English catalog a Chinese page must never show: the
+ * literal text of each English message that differs from its Chinese one,
+ * cut at its placeholders, keeping pieces of two words or more (single
+ * words could be a project's or a person's name).
+ */
+function englishPhrases() {
+  const dir = path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'src', 'i18n');
+  const flat = (tree, prefix = '', out = new Map()) => {
+    for (const [k, v] of Object.entries(tree)) {
+      const key = prefix ? `${prefix}.${k}` : k;
+      if (typeof v === 'string') out.set(key, v);
+      else flat(v, key, out);
+    }
+    return out;
+  };
+  const load = (locale) => {
+    const all = new Map();
+    for (const f of fs.readdirSync(path.join(dir, locale))) {
+      if (f.endsWith('.json')) flat(JSON.parse(fs.readFileSync(path.join(dir, locale, f), 'utf8')), f.slice(0, -5), all);
+    }
+    return all;
+  };
+  const en = load('en');
+  const zh = load('zh-CN');
+  const phrases = new Set();
+  for (const [k, v] of en) {
+    if (zh.get(k) === v) continue;
+    let text = v;
+    // Innermost ICU arguments first, until none is left: the rest is literal.
+    for (let prev = ''; prev !== text; ) [prev, text] = [text, text.replace(/\{[^{}]*\}/g, '\u0000')];
+    for (const piece of text.split('\u0000')) {
+      const p = piece.trim().replace(/^[.,:;()]+|[.,:;()]+$/g, '').trim();
+      if (p.length >= 8 && /[A-Za-z]{2,}\s+[A-Za-z]{2,}/.test(p)) phrases.add(p);
+    }
+  }
+  return [...phrases];
+}
+
+/**
+ * The admin switches to 简体中文 (saved with the user: the page reloads in
+ * it), then every screen is opened once: its screenshot is kept, and it
+ * fails if it shows a phrase of the English catalog. Then back to English.
+ */
+async function walkInChinese(page, state) {
+  const english = englishPhrases();
+  check(english.length > 200, `only ${english.length} English phrases to look for`);
+  await step(page, 'switch to 简体中文: the page reloads in it', async () => {
+    await page.goto(`${cfg.base}/#/releases`);
+    const sw = await visible(page, 'language-switch');
+    await Promise.all([page.waitForEvent('load'), sw.selectOption('zh-CN')]);
+    await showsText(page, 'nav-board', '发布单');
+    const lang = await page.evaluate(() => document.documentElement.lang);
+    check(lang === 'zh-CN', `<html lang> is ${lang}`);
+  });
+  const release = state.r1;
+  let deployment = '';
+  await step(page, 'find a deployment to show', async () => {
+    await page.goto(`${cfg.base}/#/releases/${release}`);
+    const links = await waitUntil('a deployment-link-<id>', async () => {
+      const l = await testIds(page, 'deployment-link-');
+      return l.length > 0 ? l : false;
+    });
+    deployment = links[0].slice('deployment-link-'.length);
+  });
+  const screens = [
+    ['board', '#/releases', 'new-release-button'],
+    ['new-release', '#/releases/new', 'new-submit'],
+    ['release', `#/releases/${release}`, 'release-timeline'],
+    ['deployment', `#/deployments/${deployment}`, 'deployment-result'],
+    ['versions', `#/versions/${cfg.project}/${cfg.prodEnv}`, 'versions-title'],
+    ['audit', '#/audit', 'audit-table'],
+    ['projects', '#/projects', `project-link-${cfg.project}`],
+    ['project', `#/projects/${cfg.project}`, 'project-yaml'],
+    ['users', '#/users', 'user-create'],
+  ];
+  for (const [name, hash, ready] of screens) {
+    await step(page, `${name} in Chinese: no English phrase of the catalog`, async () => {
+      await page.goto(`${cfg.base}/${hash}`);
+      await visible(page, ready);
+      // What loads after the first paint (a timeline, output) is in too.
+      const shown = await waitUntil(`${name} to settle`, async () => {
+        const a = await page.evaluate(() => document.body.innerText);
+        await page.waitForTimeout(400);
+        const b = await page.evaluate(() => document.body.innerText);
+        return a === b ? b : false;
+      });
+      const found = english.filter((p) => shown.includes(p));
+      check(found.length === 0, `${name} shows English: ${found.slice(0, 6).map((f) => JSON.stringify(f)).join(', ')}`);
+      check(/[\u4e00-\u9fff]/.test(shown), `${name} shows no Chinese at all`);
+      await art.shot(page, `zh-${name}`);
+    });
+  }
+  await step(page, 'back to English', async () => {
+    const sw = await visible(page, 'language-switch');
+    await Promise.all([page.waitForEvent('load'), sw.selectOption('en')]);
+    await showsText(page, 'nav-board', 'Releases');
+  });
 }
 
 // ---- pages that are not the desk's --------------------------------------------------------
