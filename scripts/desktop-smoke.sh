@@ -111,18 +111,21 @@ if [ "$colours" -lt 64 ]; then
   exit 1
 fi
 
-# Offline review in the window: the log exported, opened with
-# `open --window`. The window's page is no network peer, so it reads the
-# archive without the review link's secret, and nothing answers 401.
+# Offline review in the window, on a machine set to Chinese: the log
+# exported, opened with `open --window`. The window's page is no network
+# peer, so it reads the archive without the review link's secret, and
+# nothing answers 401; it takes the machine's language (health tells it),
+# which every request of the page then carries (lang=zh-CN in the log).
 kill "$app" 2>/dev/null || true
 wait "$app" 2>/dev/null || true
 "$BIN" events export --format jsonl --out "$work/audit.jsonl" --data "$work/data" --log-level warning >/dev/null
-"$BIN" open --window --log-level debug "$work/audit.jsonl" >"$work/review.log" 2>&1 &
+LANGUAGE=zh_CN LANG=zh_CN.UTF-8 "$BIN" open --window --log-level debug "$work/audit.jsonl" >"$work/review.log" 2>&1 &
 review=$!
 pids+=($review)
-for _ in $(seq 60); do grep -q 'path=/api/v1/releases status=200' "$work/review.log" && break; sleep 0.5; done
-if ! grep -q 'path=/api/v1/releases status=200' "$work/review.log" || grep -q 'status=401' "$work/review.log"; then
-  echo "desktop-smoke: the review window did not read the archive without a secret" >&2
+chinese='lang=zh-CN .*path=/api/v1/releases status=200'
+for _ in $(seq 60); do grep -q "$chinese" "$work/review.log" && break; sleep 0.5; done
+if ! grep -q "$chinese" "$work/review.log" || grep -q 'status=401' "$work/review.log"; then
+  echo "desktop-smoke: the review window did not read the archive in Chinese without a secret" >&2
   cat "$work/review.log" >&2
   exit 1
 fi
@@ -130,4 +133,4 @@ sleep 1
 import -display "$DISPLAY" -window root "$ART/desktop-review.png" 2>/dev/null || true
 kill "$review" 2>/dev/null || true
 
-echo "desktop-smoke: window rendered ($colours colours), signed in by typing, live update received, an archive reviewed in the window; screenshots in $ART"
+echo "desktop-smoke: window rendered ($colours colours), signed in by typing, live update received, an archive reviewed in the window in Chinese; screenshots in $ART"

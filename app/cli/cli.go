@@ -143,7 +143,7 @@ func (c *cli) runDefault(ctx context.Context, alsoServe string) error {
 		fmt.Fprintf(c.stderr, "releasedesk: %s; serving the UI in the browser instead.\n", why)
 		return c.serve(ctx, listenOptions{ListenConfig: httpapi.ListenConfig{Addr: cmp.Or(alsoServe, httpapi.DefaultAddr)}}, "")
 	}
-	desk, srv, err := c.openServer(ctx, "", httpapi.ServerConfig{})
+	desk, srv, err := c.openServer(ctx, "", httpapi.ServerConfig{WindowLanguage: window.Language()})
 	if err != nil {
 		return err
 	}
@@ -286,7 +286,7 @@ func (c *cli) reviewInWindow(ctx context.Context, archive string) error {
 		}
 		return &exitError{code: exitNoWindow, err: fmt.Errorf("--window: %w", why)}
 	}
-	desk, srv, err := c.openServer(ctx, archive, httpapi.ServerConfig{})
+	desk, srv, err := c.openServer(ctx, archive, httpapi.ServerConfig{WindowLanguage: window.Language()})
 	if err != nil {
 		return err
 	}

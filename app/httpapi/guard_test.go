@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"bytes"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -200,5 +201,29 @@ func TestCheckPublicNames(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "--public-name") {
 			t.Errorf("%q: %v, want a refusal naming --public-name", bad, err)
 		}
+	}
+}
+
+// TestWindowLanguage: the machine's language is told to the window's own
+// page (in-process requests) and to no browser.
+func TestWindowLanguage(t *testing.T) {
+	e := apitest.New(t, apitest.Options{NoRunner: true})
+	srv := httpapi.NewServer(httpapi.ServerConfig{Desk: e.Desk, Assets: apitest.Assets(), Logger: apitest.Logger(), WindowLanguage: "zh-CN"})
+	rec := httptest.NewRecorder()
+	srv.ServeHTTP(rec, httptest.NewRequest("GET", "wails://wails/api/v1/health", nil))
+	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"window_language":"zh-CN"`) {
+		t.Fatalf("the window's health: %d %s", rec.Code, rec.Body)
+	}
+	web := httptest.NewServer(srv)
+	defer web.Close()
+	res, err := http.Get(web.URL + "/api/v1/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var b strings.Builder
+	_, _ = io.Copy(&b, res.Body)
+	if res.StatusCode != http.StatusOK || strings.Contains(b.String(), "window_language") {
+		t.Fatalf("a browser's health: %d %s", res.StatusCode, b.String())
 	}
 }

@@ -25,6 +25,10 @@ type HealthResponse struct {
 	// Warnings are what the operator should fix though the desk works:
 	// plain HTTP beyond loopback, files open to other accounts.
 	Warnings []HealthWarning `json:"warnings"`
+	// WindowLanguage is the language of the machine the desktop window
+	// runs on, answered to the window's own page only: it starts in that
+	// language until its user chooses one.
+	WindowLanguage string `json:"window_language,omitempty"`
 }
 
 // HealthWarning is one warning: a stable code and a sentence with the fix.
@@ -51,6 +55,9 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 		Events:   HealthEvents{Count: head.Position, Head: head},
 		Time:     s.cfg.Now().UTC(),
 		Warnings: []HealthWarning{},
+	}
+	if fromWindow(r) {
+		resp.WindowLanguage = s.cfg.WindowLanguage
 	}
 	if s.cfg.InsecureHTTP {
 		resp.Warnings = append(resp.Warnings, HealthWarning{Code: "insecure_http",

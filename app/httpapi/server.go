@@ -33,6 +33,10 @@ type ServerConfig struct {
 	// InsecureHTTP: serving plain HTTP beyond loopback on purpose
 	// (--insecure-http); health warns of it, and so does the UI.
 	InsecureHTTP bool
+	// WindowLanguage is the language of the machine the desktop window
+	// runs on (window.Language), told to the window's page in health: a
+	// browser has languages of its own, the window's page has none.
+	WindowLanguage string
 }
 
 // Server is the JSON API plus the embedded UI, one http.Handler for both the
@@ -128,9 +132,13 @@ func withRequestLog(log logrus.FieldLogger, next http.Handler) http.Handler {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r)
-		log.WithFields(logrus.Fields{
+		fields := logrus.Fields{
 			"method": r.Method, "path": r.URL.Path, "status": rec.status,
 			"ms": time.Since(start).Milliseconds(),
-		}).Debug("request")
+		}
+		if lang := r.Header.Get("Accept-Language"); lang != "" {
+			fields["lang"] = lang[:min(len(lang), 35)] // the page's language; bounded, it is the client's text
+		}
+		log.WithFields(fields).Debug("request")
 	})
 }

@@ -3,6 +3,8 @@ package window
 import (
 	"errors"
 	"os"
+
+	"github.com/jeandeaual/go-locale"
 )
 
 // ErrNoWindow: this binary was built without the desktop tags.
@@ -16,4 +18,15 @@ const EventName = "releasedesk:event"
 // HasDisplay tells whether a window could be shown at all.
 func HasDisplay() bool {
 	return os.Getenv("DISPLAY") != "" || os.Getenv("WAYLAND_DISPLAY") != ""
+}
+
+// Language is the language of this machine's user interface (a BCP 47
+// tag such as "zh-CN"; "" when the system names none): the window's page
+// has no browser languages of its own to start from.
+func Language() string {
+	tag, err := locale.GetLocale()
+	if err != nil {
+		return ""
+	}
+	return tag
 }

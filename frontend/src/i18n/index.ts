@@ -50,6 +50,11 @@ export function pickLocale(tag: string | null | undefined): Locale | null {
   return null;
 }
 
+/** The language this browser last chose, if any. */
+export function storedLocale(): Locale | null {
+  return pickLocale(stored());
+}
+
 function stored(): string | null {
   try {
     return typeof localStorage === 'undefined' ? null : localStorage.getItem(STORAGE_KEY);

@@ -4,7 +4,7 @@
 // Wails hands /api/ to the Go http.Handler; in a browser, `releasedesk serve`
 // answers. Callers get typed values or an ApiError, never a raw Response.
 
-import { t } from '../i18n';
+import { currentLocale, t } from '../i18n';
 import type * as T from './types';
 import type * as app from './wire/app';
 import type * as events from './wire/events';
@@ -86,6 +86,8 @@ async function requestJSON<T>(
 ): Promise<T> {
   const headers = new Headers(init.headers);
   headers.set('Accept', 'application/json');
+  // The page's language, for the server (and its request log) to know.
+  headers.set('Accept-Language', currentLocale());
   if (token) headers.set('Authorization', `Bearer ${token}`);
 
   // One controller for both the caller's cancel and our timeout, so a hung
@@ -189,7 +191,10 @@ export type EventHead = events.Head;
  * 'degraded', kept open so a new server state shows instead of failing;
  * problem says why it is not ok ('' when it is); time is the server's clock.
  */
-export type Health = Pick<httpapi.HealthResponse, 'status' | 'version' | 'read_only' | 'problem' | 'events' | 'time' | 'warnings'>;
+export type Health = Pick<
+  httpapi.HealthResponse,
+  'status' | 'version' | 'read_only' | 'problem' | 'events' | 'time' | 'warnings' | 'window_language'
+>;
 
 export async function getHealth(opts?: RequestOptions): Promise<Health> {
   return requestJSON('/health', { method: 'GET' }, parseHealth, opts);
@@ -215,6 +220,7 @@ function parseHealth(raw: unknown): Health {
     warnings: Array.isArray(raw.warnings)
       ? raw.warnings.filter(isObject).map((w) => ({ code: String(w.code ?? ''), message: String(w.message ?? '') }))
       : [],
+    window_language: typeof raw.window_language === 'string' ? raw.window_language : undefined,
   };
 }
 

@@ -296,6 +296,12 @@ export interface HealthResponse {
    * plain HTTP beyond loopback, files open to other accounts.
    */
   warnings: HealthWarning[];
+  /**
+   * WindowLanguage is the language of the machine the desktop window
+   * runs on, answered to the window's own page only: it starts in that
+   * language until its user chooses one.
+   */
+  window_language?: string;
 }
 /**
  * HealthWarning is one warning: a stable code and a sentence with the fix.
