@@ -16,6 +16,7 @@ func (s *Server) routeTable() []route {
 		{"POST /api/v1/logout", signedIn, s.logout},
 		{"GET /api/v1/me", signedIn, s.me},
 		{"PUT /api/v1/me/language", signedIn, s.setLanguage},
+		{"GET /api/v1/inbox", signedIn, s.inbox},
 		{"GET /api/v1/users", signedIn, s.listUsers},
 		{"POST /api/v1/users", signedIn, s.createUser},
 		{"GET /api/v1/users/{name}", signedIn, s.getUser},

@@ -152,6 +152,10 @@ func TestAPIEveryRouteAnswers(t *testing.T) {
 	if apitest.Str(r.Body, "user", "name") != "root" || r.Body["user"].(map[string]any)["admin"] != true {
 		t.Fatalf("me: %s", r.Raw)
 	}
+	r = c.Must(http.StatusOK, "GET /api/v1/inbox", "/api/v1/inbox", root, nil)
+	if r.Body["count"] != float64(0) {
+		t.Fatalf("inbox before anything: %s", r.Raw)
+	}
 	r = c.Must(http.StatusOK, "PUT /api/v1/me/language", "/api/v1/me/language", root, map[string]string{"language": "en"})
 	if apitest.Str(r.Body, "language") != "en" {
 		t.Fatalf("language: %s", r.Raw)

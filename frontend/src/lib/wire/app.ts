@@ -3,6 +3,52 @@ import type * as projections from './projections';
 import type * as runner from './runner';
 
 //////////
+// source: inbox.go
+
+/**
+ * What waits for a person: each kind is one step of the workflow that is
+ * theirs to take now.
+ */
+export const InboxTest = "test"; // a tester: a release on a test stage waits for a verdict
+/**
+ * What waits for a person: each kind is one step of the workflow that is
+ * theirs to take now.
+ */
+export const InboxApprove = "approve"; // an approver: a tested release waits for approval
+/**
+ * What waits for a person: each kind is one step of the workflow that is
+ * theirs to take now.
+ */
+export const InboxAccept = "accept"; // a manager: a live release waits for acceptance
+/**
+ * What waits for a person: each kind is one step of the workflow that is
+ * theirs to take now.
+ */
+export const InboxRework = "rework"; // its requester: a release sent back (failed test, rejected, refused)
+/**
+ * What waits for a person: each kind is one step of the workflow that is
+ * theirs to take now.
+ */
+export const InboxFailedDeployment = "failed_deployment"; // who asked for it: a deployment failed or was interrupted
+/**
+ * InboxItem is one thing waiting for the signed-in user: what to do, on
+ * what, since when, handed over by whom, and where the UI shows it.
+ */
+export interface InboxItem {
+  kind: string; // InboxTest ... InboxFailedDeployment
+  project: string;
+  release?: string;
+  title?: string;
+  environment?: string;
+  deployment?: string;
+  state: string; // the release's or the deployment's
+  since: string /* RFC 3339 */; // when it started waiting
+  by?: string; // who handed it over
+  note?: string; // their note or reason; a deployment's error
+  link: string; // the UI's route: "#/releases/4", "#/deployments/d7"
+}
+
+//////////
 // source: queries.go
 
 /**

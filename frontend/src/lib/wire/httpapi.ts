@@ -43,6 +43,18 @@ export interface Error {
 }
 
 //////////
+// source: api_inbox.go
+
+/**
+ * InboxResponse is GET /api/v1/inbox: what the signed-in user can act on
+ * now, oldest first.
+ */
+export interface InboxResponse {
+  items: unknown /* app.InboxItem */[];
+  count: number /* int */;
+}
+
+//////////
 // source: api_people.go
 
 /**
