@@ -53,6 +53,9 @@ func (d *Desk) Inbox(u UserView) []InboxItem {
 		switch kind := waiting[r.State]; {
 		case kind != "" && slices.Contains(actions, kind):
 			item.Kind = kind
+			if kind == InboxTest {
+				item.Environment = r.PinnedEnv // where it is to be tested
+			}
 		case r.State == projections.StateOpen && r.Requester == u.Name && sentBack(last.Action) &&
 			slices.ContainsFunc(actions, func(a string) bool { return strings.HasPrefix(a, "deploy:") }):
 			item.Kind = InboxRework

@@ -532,7 +532,20 @@ async function online(browser) {
       await absent(d, 'action-test-pass', 'a tester cannot pass their own release');
       await absent(d, 'action-test-fail', 'a tester cannot fail their own release');
     });
+    const a = await appr.page();
+    await step(a, 'nothing waits for the approver yet', async () => {
+      await a.goto(`${cfg.base}/#/inbox`);
+      await visible(a, 'inbox-empty');
+      await absent(a, 'inbox-count', 'nothing waits for the approver yet');
+    });
     const t = await tester.page();
+    await step(t, 'the release waits for the tester: counted in the header, listed in their inbox', async () => {
+      await showsText(t, 'inbox-count', '1');
+      await t.goto(`${cfg.base}/#/inbox`);
+      await visible(t, 'inbox');
+      check((await t.locator(`${sel('inbox-item')}[data-kind="test"][data-release="${state.r1}"]`).count()) === 1, `no test item for release ${state.r1}`);
+      await art.shot(t, '06-inbox-tester');
+    });
     await step(t, 'the tester opens the release from the board and passes it', async () => {
       await openFromBoard(t, state.r1);
       await absent(t, `action-deploy-${cfg.testEnv}`, 'the tester has no developer role');
@@ -541,6 +554,15 @@ async function online(browser) {
       await hasAttr(t, 'timeline-entry', 'data-action', 'release.opened');
       await waitUntil('a timeline entry release.test_passed', async () => (await t.locator(`${sel('timeline-entry')}[data-action="release.test_passed"]`).count()) > 0);
       await art.shot(t, '06-release-tested');
+    });
+    await step(a, 'live, without a reload: the approver\'s header counts the tested release and their inbox lists it', async () => {
+      await showsText(a, 'inbox-count', '1');
+      await waitUntil(`an approve item for release ${state.r1}`, async () =>
+        (await a.locator(`${sel('inbox-item')}[data-kind="approve"][data-release="${state.r1}"]`).count()) === 1);
+      await art.shot(a, '06-inbox-approver');
+    });
+    await step(t, 'done with it: nothing waits for the tester any more', async () => {
+      await waitUntil('the tester\'s inbox-count to go', async () => (await tid(t, 'inbox-count').count()) === 0);
     });
   });
 
@@ -890,6 +912,7 @@ async function walkInChinese(page, state) {
     deployment = links[0].slice('deployment-link-'.length);
   });
   const screens = [
+    ['inbox', '#/inbox', 'inbox'],
     ['board', '#/releases', 'new-release-button'],
     ['new-release', '#/releases/new', 'new-submit'],
     ['release', `#/releases/${release}`, 'release-timeline'],

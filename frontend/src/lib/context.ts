@@ -1,6 +1,7 @@
 // What every screen needs, handed down once by App.svelte.
 
 import { getContext, setContext } from 'svelte';
+import type { Inbox } from './inbox.svelte';
 import type { LiveFeed } from './live.svelte';
 import type { Router } from './router.svelte';
 import type { Session } from './session.svelte';
@@ -9,6 +10,7 @@ export interface Desk {
   session: Session;
   router: Router;
   live: LiveFeed;
+  inbox: Inbox;
 }
 
 const KEY = Symbol('releasedesk');

@@ -3,7 +3,9 @@ import { link, parseHash } from './router.svelte';
 
 describe('parseHash', () => {
   it.each([
-    ['', 'board', {}],
+    ['', 'inbox', {}],
+    ['#/inbox', 'inbox', {}],
+    ['#/inbox/x', 'not-found', {}],
     ['#/releases', 'board', {}],
     ['#/releases/new', 'new-release', {}],
     ['#/releases/42', 'release', { id: '42' }],

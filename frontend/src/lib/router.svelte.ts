@@ -1,6 +1,7 @@
 // Hash routes: the app is one page served from the binary (and from Wails'
 // asset server), so the URL's fragment names the screen and survives reloads.
 //
+//   #/inbox                                 what waits for me (the first screen)
 //   #/releases[?project=&q=&cancelled=1]     the board
 //   #/releases/new                          new release
 //   #/releases/42                           a release
@@ -11,19 +12,21 @@
 //   #/users                                 users and roles (admin)
 
 export interface Route {
-  name: 'board' | 'new-release' | 'release' | 'deployment' | 'versions' | 'audit' | 'projects' | 'project' | 'users' | 'not-found';
+  name: 'inbox' | 'board' | 'new-release' | 'release' | 'deployment' | 'versions' | 'audit' | 'projects' | 'project' | 'users' | 'not-found';
   params: Record<string, string>;
   query: URLSearchParams;
 }
 
 export function parseHash(hash: string): Route {
-  const raw = hash.replace(/^#/, '') || '/releases';
+  const raw = hash.replace(/^#/, '') || '/inbox';
   const [path = '', qs = ''] = raw.split('?', 2);
   const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
   const query = new URLSearchParams(qs);
   const r = (name: Route['name'], params: Record<string, string> = {}): Route => ({ name, params, query });
   switch (parts[0]) {
     case undefined:
+    case 'inbox':
+      return parts.length <= 1 ? r('inbox') : r('not-found');
     case 'releases':
       if (parts.length === 1 || parts[0] === undefined) return r('board');
       if (parts[1] === 'new') return r('new-release');

@@ -50,7 +50,7 @@ export interface Error {
  * now, oldest first.
  */
 export interface InboxResponse {
-  items: unknown /* app.InboxItem */[];
+  items: app.InboxItem[];
   count: number /* int */;
 }
 
