@@ -74,6 +74,7 @@ func TestChaosAuthorization(t *testing.T) {
 		"GET /api/v1/me":                                              {path: "/api/v1/me"},
 		"PUT /api/v1/me/language":                                     {path: "/api/v1/me/language", body: map[string]any{"language": "zh-CN"}},
 		"GET /api/v1/inbox":                                           {path: "/api/v1/inbox"},
+		"GET /api/v1/dashboard":                                       {path: "/api/v1/dashboard"},
 		"GET /api/v1/users":                                           {path: "/api/v1/users", refused: all},
 		"POST /api/v1/users":                                          {path: "/api/v1/users", body: map[string]any{"name": "mallory", "password": chaosPassword, "admin": true}, refused: all},
 		"GET /api/v1/users/{name}":                                    {path: "/api/v1/users/root", refused: all},

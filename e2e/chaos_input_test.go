@@ -186,7 +186,7 @@ func TestChaosHostileInput(t *testing.T) {
 	// Routes that take no text at all (no body, no segment, no query).
 	noText := map[string]bool{"GET /api/v1/me": true, "GET /api/v1/users": true, "GET /api/v1/tokens": true,
 		"GET /api/v1/projects": true, "GET /api/v1/hosts": true, "GET /api/v1/audit/verify": true,
-		"POST /api/v1/stream/ticket": true, "GET /api/v1/inbox": true}
+		"POST /api/v1/stream/ticket": true, "GET /api/v1/inbox": true, "GET /api/v1/dashboard": true}
 
 	covered := map[string]bool{}
 	var requests, accepted, refused int

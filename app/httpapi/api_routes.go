@@ -17,6 +17,7 @@ func (s *Server) routeTable() []route {
 		{"GET /api/v1/me", signedIn, s.me},
 		{"PUT /api/v1/me/language", signedIn, s.setLanguage},
 		{"GET /api/v1/inbox", signedIn, s.inbox},
+		{"GET /api/v1/dashboard", signedIn, s.dashboard},
 		{"GET /api/v1/users", signedIn, s.listUsers},
 		{"POST /api/v1/users", signedIn, s.createUser},
 		{"GET /api/v1/users/{name}", signedIn, s.getUser},

@@ -152,6 +152,10 @@ func TestAPIEveryRouteAnswers(t *testing.T) {
 	if apitest.Str(r.Body, "user", "name") != "root" || r.Body["user"].(map[string]any)["admin"] != true {
 		t.Fatalf("me: %s", r.Raw)
 	}
+	r = c.Must(http.StatusOK, "GET /api/v1/dashboard", "/api/v1/dashboard", root, nil)
+	if l, ok := r.Body["environments"].([]any); !ok || len(l) != 0 {
+		t.Fatalf("dashboard before any project: %s", r.Raw)
+	}
 	r = c.Must(http.StatusOK, "GET /api/v1/inbox", "/api/v1/inbox", root, nil)
 	if r.Body["count"] != float64(0) {
 		t.Fatalf("inbox before anything: %s", r.Raw)

@@ -764,6 +764,18 @@ async function online(browser) {
     console.log(`    audit.csv: ${rows.length - 1} rows; approvals ${[...approved].join(', ')}; rollback of ${state.v1}`);
   }
 
+  await scenario('dashboard', ['versions-rollback'], async () => {
+    const page = await mgr.page();
+    await step(page, 'the environments: production runs the version rolled back to, with who and when', async () => {
+      await page.goto(`${cfg.base}/#/dashboard`);
+      const row = `dashboard-env-${cfg.project}-${cfg.prodEnv}`;
+      await visible(page, row);
+      await hasAttr(page, row, 'data-current', state.v1);
+      await visible(page, `dashboard-env-${cfg.project}-${cfg.testEnv}`);
+      await art.shot(page, '13-dashboard');
+    });
+  });
+
   await scenario('board', ['second-release'], async () => {
     const m = await mgr.page();
     await step(m, 'both releases completed on the board; search narrows it', async () => {
@@ -913,6 +925,7 @@ async function walkInChinese(page, state) {
   });
   const screens = [
     ['inbox', '#/inbox', 'inbox'],
+    ['dashboard', '#/dashboard', 'dashboard'],
     ['board', '#/releases', 'new-release-button'],
     ['new-release', '#/releases/new', 'new-submit'],
     ['release', `#/releases/${release}`, 'release-timeline'],

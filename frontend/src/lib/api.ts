@@ -269,6 +269,8 @@ export const startReview = (secret: string) =>
 /** A one-time ticket for the live stream: EventSource cannot send the bearer header. */
 export const streamTicket = () => send<httpapi.StreamTicket>('POST', '/stream/ticket');
 export const getMe = (opts?: RequestOptions) => get<T.Me>('/me', opts);
+/** Every project's every environment: what runs there and what needs a look. */
+export const getDashboard = () => get<httpapi.DashboardResponse>('/dashboard');
 /** What waits for the signed-in user, oldest first. */
 export const getInbox = () => get<httpapi.InboxResponse>('/inbox');
 /** Records the UI's language the signed-in user chose ("en" or "zh-CN"). */

@@ -5,6 +5,7 @@ describe('parseHash', () => {
   it.each([
     ['', 'inbox', {}],
     ['#/inbox', 'inbox', {}],
+    ['#/dashboard', 'dashboard', {}],
     ['#/inbox/x', 'not-found', {}],
     ['#/releases', 'board', {}],
     ['#/releases/new', 'new-release', {}],

@@ -2,6 +2,7 @@
 // asset server), so the URL's fragment names the screen and survives reloads.
 //
 //   #/inbox                                 what waits for me (the first screen)
+//   #/dashboard                             every environment: what runs where
 //   #/releases[?project=&q=&cancelled=1]     the board
 //   #/releases/new                          new release
 //   #/releases/42                           a release
@@ -12,7 +13,7 @@
 //   #/users                                 users and roles (admin)
 
 export interface Route {
-  name: 'inbox' | 'board' | 'new-release' | 'release' | 'deployment' | 'versions' | 'audit' | 'projects' | 'project' | 'users' | 'not-found';
+  name: 'inbox' | 'dashboard' | 'board' | 'new-release' | 'release' | 'deployment' | 'versions' | 'audit' | 'projects' | 'project' | 'users' | 'not-found';
   params: Record<string, string>;
   query: URLSearchParams;
 }
@@ -27,6 +28,8 @@ export function parseHash(hash: string): Route {
     case undefined:
     case 'inbox':
       return parts.length <= 1 ? r('inbox') : r('not-found');
+    case 'dashboard':
+      return parts.length === 1 ? r('dashboard') : r('not-found');
     case 'releases':
       if (parts.length === 1 || parts[0] === undefined) return r('board');
       if (parts[1] === 'new') return r('new-release');

@@ -3,6 +3,50 @@ import type * as projections from './projections';
 import type * as runner from './runner';
 
 //////////
+// source: dashboard.go
+
+/**
+ * DashboardEnv is one environment of one project as the morning's first
+ * look shows it: what runs there, since when, put there by whom from
+ * which release, how the last deployment ended, and which hosts disagree
+ * or could not be read.
+ */
+export interface DashboardEnv {
+  project: string;
+  project_title?: string;
+  environment: string;
+  approval?: boolean; // a stage that needs approval
+  hosts: number /* int */; // configured
+  /**
+   * What runs: the version of the last deployment that succeeded, and
+   * its timeline entry (who, when, from which release, deploy or rollback).
+   */
+  current?: string;
+  current_commit?: string;
+  since?: string /* RFC 3339 */;
+  by?: string;
+  release?: string;
+  kind?: string; // deploy | rollback
+  /**
+   * Mixed: the hosts do not all run the current version.
+   */
+  mixed?: boolean;
+  /**
+   * The last deployment to it, whatever its outcome.
+   */
+  last_deployment?: string;
+  last_state?: string;
+  last_at?: string /* RFC 3339 */;
+  /**
+   * Hosts whose last drift check found another version than recorded,
+   * and hosts the last check or observation could not read.
+   */
+  drifted: string[] | null;
+  unreachable: string[] | null;
+  link: string; // the versions timeline: "#/versions/shop/production"
+}
+
+//////////
 // source: inbox.go
 
 /**

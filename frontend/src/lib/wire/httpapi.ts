@@ -20,6 +20,17 @@ export interface VerifyResponse {
 }
 
 //////////
+// source: api_dashboard.go
+
+/**
+ * DashboardResponse is GET /api/v1/dashboard: every project's every
+ * environment, what runs there and what needs a look.
+ */
+export interface DashboardResponse {
+  environments: app.DashboardEnv[];
+}
+
+//////////
 // source: api_errors.go
 
 /**
