@@ -207,6 +207,42 @@ func (c *cli) versionsCommand() *cobra.Command {
 	r = c.remoteFlags(cmd)
 	cmd.Flags().StringVar(&project, "project", "", "project id")
 	cmd.Flags().StringVar(&env, "env", "", "environment")
+	cmd.AddCommand(c.versionsBadCommand())
+	return cmd
+}
+
+// versionsBadCommand marks a version bad: it is shown so, and offered for
+// no rollback.
+func (c *cli) versionsBadCommand() *cobra.Command {
+	var project, env, version, reason string
+	var r *remote
+	cmd := &cobra.Command{
+		Use:     "bad --project P --env E --version V --reason R",
+		Short:   "Mark a version bad on an environment: shown so, never offered for a rollback",
+		Example: "  releasedesk versions bad --project shop --env production --version 20261126091502-3f2a9c1 --reason 'breaks checkout'",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := required(cmd, "project", "env", "version", "reason"); err != nil {
+				return err
+			}
+			raw, err := r.request(cmd.Context(), http.MethodPost,
+				httpapi.Path("projects", project, "environments", env, "versions", version, "bad"), nil,
+				httpapi.ReasonRequest{Reason: reason}, nil)
+			if err != nil {
+				return err
+			}
+			if r.asJSON {
+				return r.printJSON(raw)
+			}
+			fmt.Fprintf(c.stdout, "%s on %s/%s marked bad\n", version, project, env)
+			return nil
+		},
+	}
+	r = c.remoteFlags(cmd)
+	cmd.Flags().StringVar(&project, "project", "", "project id")
+	cmd.Flags().StringVar(&env, "env", "", "environment")
+	cmd.Flags().StringVar(&version, "version", "", "the version (YYYYMMDDHHMMSS-sha7)")
+	cmd.Flags().StringVar(&reason, "reason", "", "why (recorded in the audit trail)")
 	return cmd
 }
 

@@ -418,41 +418,6 @@ func (r *remote) decision(ctx context.Context, id, verb string, body any) error 
 	return nil
 }
 
-func (c *cli) deploymentCommand() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "deployment",
-		RunE:  groupRun,
-		Short: "Look at deployments on a running server",
-	}
-	var wait bool
-	var r *remote
-	show := &cobra.Command{
-		Use:     "show ID",
-		Short:   "Show a deployment: its state, each host's result and its steps",
-		Example: "  releasedesk deployment show d12 --wait",
-		Args:    exactArgs("ID"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if wait {
-				return r.follow(cmd.Context(), args[0])
-			}
-			var dep projections.Deployment
-			raw, err := r.request(cmd.Context(), http.MethodGet, httpapi.Path("deployments", args[0]), nil, nil, &dep)
-			if err != nil {
-				return err
-			}
-			if r.asJSON {
-				return r.printJSON(raw)
-			}
-			c.printDeployment(dep, true)
-			return nil
-		},
-	}
-	r = c.remoteFlags(show)
-	show.Flags().BoolVar(&wait, "wait", false, "follow it until it ends; exit 1 if it did not succeed")
-	cmd.AddCommand(show)
-	return cmd
-}
-
 // short is a commit's first 7 characters.
 func short(commit string) string {
 	if len(commit) > 7 {

@@ -508,3 +508,137 @@ func TestCLIHostsTrust(t *testing.T) {
 		t.Fatalf("hosts key after trusting the new key: %s", out)
 	}
 }
+
+// TestCLIDeploymentVerbs: deployment list (filters, table and JSON),
+// cancel (a reason required; a finished one refused) and retry (the
+// failed hosts, followed to the end), against the demo's server.
+func TestCLIDeploymentVerbs(t *testing.T) {
+	e := startCLIDemo(t)
+	// A file where the test environment's directory goes: the deployment fails.
+	if err := os.MkdirAll(filepath.Dir(e.target("test")), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(e.target("test"), []byte("not a directory\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := e.as("dev", "release", "deploy", "1", "--env", "test", "--wait", "--json")
+	var dep map[string]any
+	if err := json.Unmarshal([]byte(out), &dep); code != cli.ExitFailure || err != nil || dep["state"] != "failed" {
+		t.Fatalf("a deployment to a file: exit %d %v\n%s\n%s", code, err, out, errOut)
+	}
+	id := apitest.Str(dep, "id")
+
+	list := e.Must("dev", "deployment", "list", "--project", "shop", "--state", "failed")
+	if !strings.Contains(list, "ID") || !strings.Contains(list, id) || !strings.Contains(list, "failed") {
+		t.Fatalf("deployment list: %s", list)
+	}
+	var page httpapi.DeploymentList
+	if err := json.Unmarshal([]byte(e.Must("dev", "deployment", "list", "--state", "succeeded", "--json")), &page); err != nil || page.Total != 0 {
+		t.Fatalf("no deployment succeeded yet: %+v %v", page, err)
+	}
+	for _, c := range []struct {
+		args []string
+		code int
+		says string
+	}{
+		{[]string{"deployment", "list", "--limit", "-1"}, cli.ExitUsage, "--limit"},
+		{[]string{"deployment", "list", "--state", "sleeping"}, cli.ExitFailure, "state"},
+		{[]string{"deployment", "cancel", id}, cli.ExitUsage, "--reason"},
+		{[]string{"deployment", "cancel", id, "--reason", "too late"}, cli.ExitFailure, id},
+		{[]string{"deployment", "retry"}, cli.ExitUsage, "ID"},
+		{[]string{"deployment", "retry", "d999"}, cli.ExitFailure, "d999"},
+	} {
+		if code, _, errOut := e.as("dev", c.args...); code != c.code || !strings.Contains(errOut, c.says) {
+			t.Errorf("%v: exit %d (want %d): %s", c.args, code, c.code, errOut)
+		}
+	}
+
+	// The directory back: the retry finishes the failed host.
+	if err := os.Remove(e.target("test")); err != nil {
+		t.Fatal(err)
+	}
+	out = e.Must("dev", "deployment", "retry", id, "--wait")
+	if !strings.Contains(out, "retrying "+id) || !strings.Contains(out, "succeeded") {
+		t.Fatalf("retry: %s", out)
+	}
+	if list := e.Must("dev", "deployment", "list", "--env", "test"); !strings.Contains(list, id) || !strings.Contains(list, "succeeded") {
+		t.Fatalf("after the retry: %s", list)
+	}
+}
+
+// TestCLIAccountVerbs: token create (printed once, usable), list and
+// revoke; password (current and new on stdin: sessions end, the new one
+// signs in); versions bad. Bad input exits 2 naming the flag.
+func TestCLIAccountVerbs(t *testing.T) {
+	e := startCLIDemo(t)
+	tok := strings.TrimSpace(e.Must("dev", "token", "create", "--name", "ci", "--days", "30"))
+	if !strings.HasPrefix(tok, "rd_") {
+		t.Fatalf("token create printed %q", tok)
+	}
+	t.Setenv("RELEASEDESK_TOKEN", tok)
+	code, list, errOut := runIn(t, "", "token", "list", "--server", e.URL)
+	if code != cli.ExitOK || !strings.Contains(list, "personal") || !strings.Contains(list, "ci") || strings.Contains(list, tok) {
+		t.Fatalf("token list with the new token: exit %d\n%s%s", code, list, errOut)
+	}
+	var tokens httpapi.TokenList
+	if err := json.Unmarshal([]byte(e.Must("dev", "token", "list", "--json")), &tokens); err != nil {
+		t.Fatal(err)
+	}
+	id := ""
+	for _, x := range tokens.Tokens {
+		if x.Name == "ci" {
+			id = x.ID
+		}
+	}
+	if out := e.Must("dev", "token", "revoke", id); !strings.Contains(out, "revoked "+id) {
+		t.Fatalf("revoke: %s", out)
+	}
+	t.Setenv("RELEASEDESK_TOKEN", tok)
+	if code, _, errOut := runIn(t, "", "token", "list", "--server", e.URL); code != cli.ExitFailure || !strings.Contains(errOut, "revoked") {
+		t.Fatalf("a revoked token still works: exit %d %s", code, errOut)
+	}
+
+	for _, c := range []struct {
+		args []string
+		says string
+	}{
+		{[]string{"token", "create"}, "--name"},
+		{[]string{"token", "create", "--name", "x", "--days", "-3"}, "--days"},
+		{[]string{"token", "revoke"}, "ID"},
+		{[]string{"versions", "bad", "--project", "shop", "--env", "test", "--version", "v1"}, "--reason"},
+	} {
+		if code, _, errOut := e.as("dev", c.args...); code != cli.ExitUsage || !strings.Contains(errOut, c.says) {
+			t.Errorf("%v: exit %d: %s", c.args, code, errOut)
+		}
+	}
+
+	// Mark a version bad: first one to mark.
+	test1 := e.deployJSON("dev", "release", "deploy", "1", "--env", "test")
+	version := apitest.Str(test1, "version")
+	if out := e.Must("tess", "versions", "bad", "--project", "shop", "--env", "test", "--version", version, "--reason", "slow"); !strings.Contains(out, "marked bad") {
+		t.Fatalf("versions bad: %s", out)
+	}
+	if out := e.Must("tess", "versions", "--project", "shop", "--env", "test"); !strings.Contains(out, "bad") {
+		t.Fatalf("the timeline after marking: %s", out)
+	}
+
+	// Password: wrong current refused; then changed, the old session ends.
+	old := e.token("dev")
+	t.Setenv("RELEASEDESK_TOKEN", old)
+	if code, _, errOut := runIn(t, "wrong\nnew-password-42\n", "password", "--server", e.URL); code != cli.ExitFailure || errOut == "" {
+		t.Fatalf("a wrong current password: exit %d %s", code, errOut)
+	}
+	if code, _, errOut := runIn(t, e.pw["dev"]+"\n", "password", "--server", e.URL); code != cli.ExitUsage || !strings.Contains(errOut, "two lines") {
+		t.Fatalf("one line: exit %d %s", code, errOut)
+	}
+	code, out, errOut := runIn(t, e.pw["dev"]+"\nnew-password-42\n", "password", "--server", e.URL)
+	if code != cli.ExitOK || !strings.Contains(out, "password of dev changed") {
+		t.Fatalf("password: exit %d %s %s", code, out, errOut)
+	}
+	if code, _, _ := runIn(t, "", "token", "list", "--server", e.URL); code != cli.ExitFailure {
+		t.Fatalf("the old session still works after the password changed")
+	}
+	if code, out, errOut := runIn(t, "new-password-42\n", "login", "--user", "dev", "--server", e.URL); code != cli.ExitOK || !strings.HasPrefix(out, "rd_") {
+		t.Fatalf("login with the new password: exit %d %s", code, errOut)
+	}
+}
