@@ -29,6 +29,7 @@ const (
 	ActionVersionMarkBad        = "version.mark_bad"
 	ActionDeploymentCancel      = "deployment.cancel"
 	ActionDeploymentRetry       = "deployment.retry"
+	ActionDriftCheck            = "environment.drift_check" // read what each host runs, now
 	ActionProjectConfigure      = "project.configure"
 	ActionUserManage            = "user.manage"
 	ActionHostTrust             = "host.trust"
@@ -81,6 +82,7 @@ var roleTable = []roleRule{
 	{action: ActionVersionMarkBad, doing: "marking a version bad", roles: []string{catalog.RoleTester, catalog.RoleApprover, catalog.RoleManager}},
 	{action: ActionDeploymentCancel, doing: "cancelling a deployment", roles: []string{catalog.RoleDeveloper, catalog.RoleApprover}},
 	{action: ActionDeploymentRetry, doing: "retrying a deployment", roles: []string{catalog.RoleDeveloper, catalog.RoleApprover}},
+	{action: ActionDriftCheck, doing: "checking an environment's hosts for drift", roles: ProjectRoles},
 	{action: ActionProjectConfigure, doing: "configuring a project"},
 	{action: ActionUserManage, doing: "managing users", scope: scopeAnyProject},
 	{action: ActionHostTrust, doing: "trusting a host key", scope: scopeAnyProject},

@@ -45,6 +45,8 @@ var wantRoleTable = []struct {
 		rule: "cancelling a deployment needs the developer or approver role on project blog"},
 	{action: "deployment.retry", allowed: []string{"developer", "approver"},
 		rule: "retrying a deployment needs the developer or approver role on project blog"},
+	{action: "environment.drift_check", allowed: []string{"developer", "tester", "approver", "manager"},
+		rule: "checking an environment's hosts for drift needs the developer, tester, approver or manager role on project blog"},
 	{action: "project.configure", rule: "configuring a project needs the admin role"},
 	{action: "user.manage", global: true, rule: "managing users needs the admin role"},
 	{action: "host.trust", global: true, rule: "trusting a host key needs the admin role"},

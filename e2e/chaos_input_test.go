@@ -164,6 +164,7 @@ func TestChaosHostileInput(t *testing.T) {
 		"GET /api/v1/projects/{project}/environments/{env}/versions":                {"/api/v1/projects/%s/environments/prod/versions", "/api/v1/projects/fleet/environments/%s/versions"},
 		"POST /api/v1/projects/{project}/environments/{env}/rollback":               {"/api/v1/projects/%s/environments/prod/rollback", "/api/v1/projects/fleet/environments/%s/rollback"},
 		"POST /api/v1/projects/{project}/environments/{env}/versions/{version}/bad": {"/api/v1/projects/fleet/environments/prod/versions/%s/bad", "/api/v1/projects/%s/environments/prod/versions/" + version + "/bad"},
+		"POST /api/v1/projects/{project}/environments/{env}/drift":                  {"/api/v1/projects/%s/environments/prod/drift", "/api/v1/projects/fleet/environments/%s/drift"},
 		"GET /api/v1/hosts/key":                                                     {"/api/v1/hosts/key?addr=%s"},
 		"GET /api/v1/releases":                                                      {"/api/v1/releases?q=%s", "/api/v1/releases?state=%s", "/api/v1/releases?project=%s", "/api/v1/releases?sort=%s", "/api/v1/releases?limit=%s"},
 		"GET /api/v1/releases/{id}":                                                 {"/api/v1/releases/%s"},

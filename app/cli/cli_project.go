@@ -250,8 +250,9 @@ func (c *cli) hostsCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "hosts",
 		RunE:  groupRun,
-		Short: "See and trust the SSH host keys of the hosts Release Desk publishes to",
+		Short: "See and trust the hosts' SSH keys; check what the hosts run (drift)",
 	}
+	cmd.AddCommand(c.hostsDriftCommand())
 	var rk *remote
 	key := &cobra.Command{
 		Use:     "key ADDR",

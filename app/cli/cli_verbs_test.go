@@ -642,3 +642,39 @@ func TestCLIAccountVerbs(t *testing.T) {
 		t.Fatalf("login with the new password: exit %d %s", code, errOut)
 	}
 }
+
+// TestCLIHostsDrift: hosts drift reads what the hosts run: ok after a
+// deployment (exit 0), DRIFTED after someone switched a host by hand
+// (exit 1, for a cron job); bad flags exit 2, an unknown environment 1.
+// (Refusals by role: e2e TestChaosAuthorization.)
+func TestCLIHostsDrift(t *testing.T) {
+	e := startCLIDemo(t)
+	test1 := e.deployJSON("dev", "release", "deploy", "1", "--env", "test")
+	version := apitest.Str(test1, "version")
+	out := e.Must("tess", "hosts", "drift", "--project", "shop", "--env", "test")
+	if !strings.Contains(out, "HOST") || !strings.Contains(out, version) || !strings.Contains(out, "ok") {
+		t.Fatalf("drift after a deployment: %s", out)
+	}
+	// Someone points current elsewhere by hand.
+	other := filepath.Join(e.target("test"), "releases", "20200101000000-aaaaaaa")
+	if err := os.MkdirAll(other, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cur := filepath.Join(e.target("test"), "current")
+	if err := os.Remove(cur); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join("releases", "20200101000000-aaaaaaa"), cur); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := e.as("tess", "hosts", "drift", "--project", "shop", "--env", "test")
+	if code != cli.ExitFailure || !strings.Contains(out, "DRIFTED") || !strings.Contains(errOut, "1 of 1 hosts of shop/test drifted") {
+		t.Fatalf("drift after a hand switch: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if code, _, errOut := e.as("tess", "hosts", "drift", "--project", "shop"); code != cli.ExitUsage || !strings.Contains(errOut, "--env") {
+		t.Fatalf("no --env: exit %d %s", code, errOut)
+	}
+	if code, _, errOut := e.as("tess", "hosts", "drift", "--project", "shop", "--env", "nowhere"); code != cli.ExitFailure || !strings.Contains(errOut, "nowhere") {
+		t.Fatalf("an unknown environment: exit %d %s", code, errOut)
+	}
+}

@@ -151,6 +151,20 @@ func (s *Server) markBad(w http.ResponseWriter, r *http.Request, u app.UserView)
 	return nil
 }
 
+// checkDrift reads what each host of an environment runs now (drift.checked).
+func (s *Server) checkDrift(w http.ResponseWriter, r *http.Request, u app.UserView) error {
+	var in struct{}
+	if err := decodeBody(w, r, maxBodyBytes, &in); err != nil {
+		return err
+	}
+	rep, err := s.cfg.Desk.CheckDrift(r.Context(), u, r.PathValue("project"), r.PathValue("env"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, rep)
+	return nil
+}
+
 func (s *Server) listHosts(w http.ResponseWriter, r *http.Request, u app.UserView) error {
 	writeJSON(w, http.StatusOK, HostList{Hosts: s.cfg.Desk.Set.Hosts.List()})
 	return nil

@@ -336,6 +336,11 @@ func TestAPIEveryRouteAnswers(t *testing.T) {
 	if len(r.Body["commits"].([]any)) != 3 || len(r.Body["files"].([]any)) != 1 {
 		t.Fatalf("compare: %s", r.Raw)
 	}
+	r = c.Must(http.StatusOK, "POST /api/v1/projects/{project}/environments/{env}/drift",
+		"/api/v1/projects/shop/environments/test/drift", tess, nil)
+	if hosts := r.Body["hosts"].([]any); len(hosts) != 1 || hosts[0].(map[string]any)["drifted"] != false {
+		t.Fatalf("drift check: %s", r.Raw)
+	}
 	r = c.Must(http.StatusOK, "POST /api/v1/projects/{project}/environments/{env}/versions/{version}/bad",
 		"/api/v1/projects/shop/environments/test/versions/"+version(1)+"/bad", tess, map[string]string{"reason": "broken"})
 	if r.Body["bad"] != true || apitest.Str(r.Body, "bad_by") != "tess" {

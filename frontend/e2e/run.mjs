@@ -766,6 +766,14 @@ async function online(browser) {
 
   await scenario('dashboard', ['versions-rollback'], async () => {
     const page = await mgr.page();
+    await step(page, `a drift check of ${cfg.prodEnv} on demand: every host runs what was recorded`, async () => {
+      await page.goto(`${cfg.base}/#/versions/${cfg.project}/${cfg.prodEnv}`);
+      await (await visible(page, 'drift-check')).click();
+      await visible(page, 'drift-result');
+      const hosts = await testIds(page, 'drift-host-');
+      check(hosts.length === cfg.prodHosts.length, `the check reports ${hosts.length} hosts, want ${cfg.prodHosts.length}`);
+      for (const h of hosts) check((await tid(page, h).getAttribute('data-drifted')) === 'false', `${h} drifted`);
+    });
     await step(page, 'the environments: production runs the version rolled back to, with who and when', async () => {
       await page.goto(`${cfg.base}/#/dashboard`);
       const row = `dashboard-env-${cfg.project}-${cfg.prodEnv}`;

@@ -7,6 +7,7 @@
 import { currentLocale, t } from '../i18n';
 import type * as T from './types';
 import type * as app from './wire/app';
+import type * as catalog from './wire/catalog';
 import type * as events from './wire/events';
 import type * as httpapi from './wire/httpapi';
 import type * as projectconfig from './wire/projectconfig';
@@ -269,6 +270,9 @@ export const startReview = (secret: string) =>
 /** A one-time ticket for the live stream: EventSource cannot send the bearer header. */
 export const streamTicket = () => send<httpapi.StreamTicket>('POST', '/stream/ticket');
 export const getMe = (opts?: RequestOptions) => get<T.Me>('/me', opts);
+/** Reads what each host of an environment runs now, against what was recorded (drift.checked). */
+export const checkDrift = (project: string, env: string) =>
+  send<catalog.DriftReport>('POST', `/projects/${seg(project)}/environments/${seg(env)}/drift`);
 /** Every project's every environment: what runs there and what needs a look. */
 export const getDashboard = () => get<httpapi.DashboardResponse>('/dashboard');
 /** What waits for the signed-in user, oldest first. */

@@ -1,0 +1,36 @@
+package app
+
+import (
+	"context"
+
+	"releasedesk/events/catalog"
+)
+
+// CheckDrift reads what each host of an environment runs now and compares
+// it with what the log says (the runner's drift check, recorded as
+// drift.checked): the answer to "did someone change a host by hand?".
+func (d *Desk) CheckDrift(ctx context.Context, u UserView, project, envName string) (catalog.DriftReport, error) {
+	if err := d.Writable(); err != nil {
+		return catalog.DriftReport{}, err
+	}
+	p, _, err := d.project(project)
+	if err != nil {
+		return catalog.DriftReport{}, err
+	}
+	env, _, err := environment(p, envName)
+	if err != nil {
+		return catalog.DriftReport{}, &NotFoundError{Message: err.Error()}
+	}
+	if err := Authorize(u, p.ID, ActionDriftCheck); err != nil {
+		return catalog.DriftReport{}, err
+	}
+	if d.Runner == nil {
+		return catalog.DriftReport{}, &UnavailableError{Code: "read_only", Message: "this desk reaches no host"}
+	}
+	rep, err := d.Runner.Drift(ctx, p, env.Name)
+	if err != nil {
+		return rep, err
+	}
+	// The views hold the check before the caller reads them.
+	return rep, d.Set.WaitFor(ctx, d.Log.Head().Position)
+}
