@@ -13,6 +13,9 @@ mkdir -p "$ART"
 [ -x "$BIN" ] || { echo "desktop-smoke: $BIN is not built (make build)" >&2; exit 1; }
 
 work=$(mktemp -d)
+# The window's web storage (the language it chose, a session) starts empty:
+# WebKitGTK keeps it under the XDG directories.
+export XDG_DATA_HOME="$work/xdg-data" XDG_CACHE_HOME="$work/xdg-cache" XDG_CONFIG_HOME="$work/xdg-config"
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -76,22 +79,23 @@ xdotool key Tab
 xdotool type --delay 20 "$admin_pw"
 xdotool key Return
 wait_count 'path=/api/v1/me status=200' 1 "signing in through the window did not reach GET /api/v1/me"
-wait_count 'path=/api/v1/releases status=200' 1 "the window's board never read the releases"
+wait_count 'path=/api/v1/inbox status=200' 1 "the window's first screen (what waits for me) never read the inbox"
 sleep 1
-import -display "$DISPLAY" -window root "$ART/desktop-board.png" 2>/dev/null || true
+import -display "$DISPLAY" -window root "$ART/desktop-inbox.png" 2>/dev/null || true
 
 # A change beside the window, through the API it serves on loopback: the
-# page must hear of it as a Wails event and read the board again.
+# page must hear of it as a Wails event and read what waits for its user
+# again (the header's count is on every screen).
 url=$(grep -o 'Release Desk is at http://[^/ ]*' "$work/app.log" | head -n 1 | sed 's/Release Desk is at //')
 [ -n "$url" ] || { echo "desktop-smoke: the app did not say where it serves beside the window" >&2; cat "$work/app.log" >&2; exit 1; }
-before=$(count 'path=/api/v1/releases status=200')
+before=$(count 'path=/api/v1/inbox status=200')
 token=$(curl -fsS -H 'Content-Type: application/json' -d "{\"user\":\"dev\",\"password\":\"$dev_pw\"}" "$url/api/v1/login" |
   sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
 [ -n "$token" ] || { echo "desktop-smoke: dev could not sign in through the API" >&2; exit 1; }
 curl -fsS -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
   -d '{"project":"shop","branch":"smoke-live","create_branch":true,"title":"Opened beside the window"}' \
   "$url/api/v1/releases" >/dev/null
-wait_count 'path=/api/v1/releases status=200' $((before + 1)) \
+wait_count 'path=/api/v1/inbox status=200' $((before + 1)) \
   "a release opened through the API never reached the window's page (no Wails event, or no refetch)"
 sleep 1
 

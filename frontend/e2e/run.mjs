@@ -502,6 +502,10 @@ async function online(browser) {
       await hasAttr(page, 'timeline-entry', 'data-action', 'release.opened');
       await visible(page, `action-deploy-${cfg.testEnv}`);
       await absent(page, `action-deploy-${cfg.prodEnv}`, 'production takes only an approved release');
+      // The header reads top to bottom: the title above the facts, the branch beside no title.
+      const title = await tid(page, 'release-title').boundingBox();
+      const branch = await tid(page, 'release-branch').boundingBox();
+      check(title && branch && branch.y >= title.y + title.height, `the facts are not below the title: title ${JSON.stringify(title)}, branch ${JSON.stringify(branch)}`);
       await art.shot(page, '04-release-detail-open');
     });
   });

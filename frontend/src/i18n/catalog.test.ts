@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { catalogs, LOCALES, pickLocale, browserLocale } from './index';
+import { describe, expect, it, vi } from 'vitest';
+import { browserLocale, catalogs, currentLocale, LOCALES, pickLocale, storedLocale, switchLocale } from './index';
 
 type Tree = { [key: string]: string | Tree };
 
@@ -71,5 +71,28 @@ describe('picking a language', () => {
     expect(browserLocale(['fr-FR', 'zh-CN', 'en'])).toBe('zh-CN');
     expect(browserLocale(['de'])).toBe('en');
     expect(browserLocale([])).toBe('en');
+  });
+});
+
+describe('switching', () => {
+  const store = (m: Map<string, string>) => ({
+    getItem: (k: string) => m.get(k) ?? null,
+    setItem: (k: string, v: string) => void m.set(k, v),
+    removeItem: (k: string) => void m.delete(k),
+  });
+
+  it("keeps a person's choice for the browser, and the machine's language only for the window's life", () => {
+    const local = new Map<string, string>();
+    const session = new Map<string, string>();
+    vi.stubGlobal('localStorage', store(local));
+    vi.stubGlobal('sessionStorage', store(session));
+    expect(switchLocale('zh-CN', undefined, false)).toBe(true);
+    expect(storedLocale()).toBeNull();
+    expect(session.get('releasedesk.locale.machine')).toBe('zh-CN');
+    expect(currentLocale()).toBe('zh-CN');
+    expect(switchLocale('en')).toBe(true);
+    expect(storedLocale()).toBe('en');
+    expect(currentLocale()).toBe('en');
+    expect(switchLocale('en')).toBe(false);
   });
 });

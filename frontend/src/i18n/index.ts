@@ -25,6 +25,9 @@ export type Locale = (typeof LOCALES)[number];
 export const LOCALE_NAMES: Record<Locale, string> = { en: 'English', 'zh-CN': '简体中文' };
 
 const STORAGE_KEY = 'releasedesk.locale';
+// The desktop window's machine language, taken for this window's life only:
+// a choice nobody made must not outlive a change of the machine's language.
+const MACHINE_KEY = 'releasedesk.locale.machine';
 
 type Tree = { [key: string]: string | Tree };
 
@@ -63,6 +66,14 @@ function stored(): string | null {
   }
 }
 
+function machine(): string | null {
+  try {
+    return typeof sessionStorage === 'undefined' ? null : sessionStorage.getItem(MACHINE_KEY);
+  } catch {
+    return null;
+  }
+}
+
 /** The browser's first language the UI has, else English. */
 export function browserLocale(languages: readonly string[] = typeof navigator === 'undefined' ? [] : navigator.languages): Locale {
   for (const l of languages) {
@@ -80,7 +91,7 @@ export function setupI18n(initial?: string | null): Locale {
     for (const [l, tree] of Object.entries(catalogs())) addMessages(l, tree);
     ready = true;
   }
-  const chosen = pickLocale(initial) ?? pickLocale(stored()) ?? browserLocale();
+  const chosen = pickLocale(initial) ?? pickLocale(stored()) ?? pickLocale(machine()) ?? browserLocale();
   init({ fallbackLocale: 'en', initialLocale: chosen });
   setDocumentLanguage(chosen);
   return chosen;
@@ -96,13 +107,16 @@ export function currentLocale(): Locale {
 }
 
 /**
- * Shows the page in l: when it differs from the page's language, keeps the
- * choice for this browser and reloads (when reload is given; tests pass
- * none and get the store switched in place). Returns whether it changed.
+ * Shows the page in l: when it differs from the page's language, keeps it
+ * and reloads (when reload is given; tests pass none and get the store
+ * switched in place). A person's choice is kept for this browser; the
+ * machine's language (chosen: false) only for this window's life.
+ * Returns whether it changed.
  */
-export function switchLocale(l: Locale, reload?: () => void): boolean {
+export function switchLocale(l: Locale, reload?: () => void, chosen = true): boolean {
   try {
-    localStorage.setItem(STORAGE_KEY, l);
+    if (chosen) localStorage.setItem(STORAGE_KEY, l);
+    else sessionStorage.setItem(MACHINE_KEY, l);
   } catch {
     // storage disabled: the choice lasts as long as the page
   }
