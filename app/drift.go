@@ -13,13 +13,9 @@ func (d *Desk) CheckDrift(ctx context.Context, u UserView, project, envName stri
 	if err := d.Writable(); err != nil {
 		return catalog.DriftReport{}, err
 	}
-	p, _, err := d.project(project)
+	p, env, err := d.projectEnv(project, envName)
 	if err != nil {
 		return catalog.DriftReport{}, err
-	}
-	env, _, err := environment(p, envName)
-	if err != nil {
-		return catalog.DriftReport{}, &NotFoundError{Message: err.Error()}
 	}
 	if err := Authorize(u, p.ID, ActionDriftCheck); err != nil {
 		return catalog.DriftReport{}, err

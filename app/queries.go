@@ -109,13 +109,9 @@ func (d *Desk) Compare(ctx context.Context, project, env, from, to string) (Comp
 // Versions is an environment's versions: what runs where, and the
 // timeline of what went live.
 func (d *Desk) Versions(project, envName string) (projections.EnvVersions, error) {
-	p, _, err := d.project(project)
+	p, env, err := d.projectEnv(project, envName)
 	if err != nil {
 		return projections.EnvVersions{}, err
-	}
-	env, _, err := environment(p, envName)
-	if err != nil {
-		return projections.EnvVersions{}, &NotFoundError{Message: err.Error()}
 	}
 	ev, ok := d.Set.Versions.Env(p.ID, env.Name)
 	if !ok {

@@ -76,6 +76,20 @@ func (d *Desk) project(id string) (catalog.Project, projections.Project, error) 
 	return p, pp, nil
 }
 
+// projectEnv finds a project and one of its stages, both named in a
+// route's path: an unknown one is not found.
+func (d *Desk) projectEnv(project, envName string) (catalog.Project, catalog.Environment, error) {
+	p, _, err := d.project(project)
+	if err != nil {
+		return catalog.Project{}, catalog.Environment{}, err
+	}
+	env, _, err := environment(p, envName)
+	if err != nil {
+		return p, catalog.Environment{}, &NotFoundError{Message: err.Error()}
+	}
+	return p, env, nil
+}
+
 // environment finds a stage of p by name; last tells whether it is the
 // project's last stage.
 func environment(p catalog.Project, name string) (env catalog.Environment, last bool, err error) {
