@@ -47,21 +47,26 @@ func (d *Desk) Inbox(u UserView) []InboxItem {
 	}
 	for _, r := range d.activeReleases() {
 		actions := d.ReleaseActions(r, u)
-		last := d.lastDecision(r.ID)
 		item := InboxItem{Project: r.Project, Release: r.ID, Title: r.Title, State: r.State, Since: r.Updated,
-			By: last.Actor, Note: last.Note, Link: "#/releases/" + r.ID}
+			Link: "#/releases/" + r.ID}
+		var handedOver projections.TimelineEntry
 		switch kind := waiting[r.State]; {
 		case kind != "" && slices.Contains(actions, kind):
 			item.Kind = kind
 			if kind == InboxTest {
 				item.Environment = r.PinnedEnv // where it is to be tested
 			}
-		case r.State == projections.StateOpen && r.Requester == u.Name && sentBack(last.Action) &&
+			// Who handed it over: the deployer to test or to the last
+			// stage, or the tester who passed it.
+			handedOver = d.lastEntry(r.ID, catalog.TypeReleaseDeployRequested, catalog.TypeReleaseTestPassed)
+		case r.State == projections.StateOpen && r.Requester == u.Name && sentBack(d.lastDecision(r.ID).Action) &&
 			slices.ContainsFunc(actions, func(a string) bool { return strings.HasPrefix(a, "deploy:") }):
 			item.Kind = InboxRework
+			handedOver = d.lastDecision(r.ID)
 		default:
 			continue
 		}
+		item.By, item.Note = handedOver.Actor, handedOver.Note
 		out = append(out, item)
 	}
 	out = append(out, d.failedDeploymentsOf(u)...)
@@ -90,6 +95,17 @@ func (d *Desk) lastDecision(id string) projections.TimelineEntry {
 	tl := d.Set.Releases.Timeline(id)
 	for i := len(tl) - 1; i >= 0; i-- {
 		if strings.HasPrefix(tl[i].Action, "release.") && tl[i].Action != catalog.TypeReleaseDeployRequested {
+			return tl[i]
+		}
+	}
+	return projections.TimelineEntry{}
+}
+
+// lastEntry is release id's last timeline entry of one of the actions.
+func (d *Desk) lastEntry(id string, actions ...string) projections.TimelineEntry {
+	tl := d.Set.Releases.Timeline(id)
+	for i := len(tl) - 1; i >= 0; i-- {
+		if slices.Contains(actions, tl[i].Action) {
 			return tl[i]
 		}
 	}

@@ -92,8 +92,16 @@ func TestInboxFollowsTheWorkflow(t *testing.T) {
 	}
 
 	deploy(dev, id, "test", "succeeded")
-	e.Must(http.StatusOK, "POST", "/api/v1/releases/"+id+"/test", tess, map[string]any{"passed": true})
+	item = e.Must(http.StatusOK, "GET", "/api/v1/inbox", tess, nil).Body["items"].([]any)[0].(map[string]any)
+	if item["by"] != "dev" || item["note"] != nil || item["environment"] != "test" {
+		t.Errorf("the test item after a new deployment says %v, want handed over by dev on test", item)
+	}
+	e.Must(http.StatusOK, "POST", "/api/v1/releases/"+id+"/test", tess, map[string]any{"passed": true, "note": "good"})
 	expect("tested", map[string][]string{"alice": {"approve " + id}})
+	item = e.Must(http.StatusOK, "GET", "/api/v1/inbox", alice, nil).Body["items"].([]any)[0].(map[string]any)
+	if item["by"] != "tess" || item["note"] != "good" {
+		t.Errorf("the approve item says %v, want handed over by tess", item)
+	}
 	e.Must(http.StatusOK, "POST", "/api/v1/releases/"+id+"/approve", alice, map[string]any{})
 	expect("approved", nil)
 	deploy(alice, id, "production", "succeeded") // a stage that needs approval: the approver deploys
