@@ -146,7 +146,7 @@ func TestStageActions(t *testing.T) {
 	}
 	dev := UserView{Name: "dev", Roles: map[string][]string{"blog": {"developer"}}}
 	want := []string{ActionReleaseOpen, ActionReleaseDeploy, ActionReleaseComplete, ActionReleaseCancel,
-		ActionRollback, ActionDeploymentCancel, ActionDeploymentRetry, ActionAuditRead}
+		ActionRollback, ActionDeploymentCancel, ActionDeploymentRetry, ActionDriftCheck, ActionAuditRead}
 	if got := Permissions(dev, "blog"); !slices.Equal(got, want) {
 		t.Fatalf("developer may %v, want %v", got, want)
 	}
