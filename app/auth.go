@@ -328,14 +328,21 @@ func (a *Auth) issueToken(ctx context.Context, actor, user, kind, name string, e
 	return secret, tokenInfo(t, user), nil
 }
 
+// BearerToken is an Authorization header's token without its "Bearer "
+// scheme (a bare token is taken as it is).
+func BearerToken(header string) string {
+	tok := strings.TrimSpace(header)
+	if scheme, rest, ok := strings.Cut(tok, " "); ok && strings.EqualFold(scheme, "Bearer") {
+		tok = strings.TrimSpace(rest)
+	}
+	return tok
+}
+
 // Authenticate checks a bearer token ("rd_..." or "Bearer rd_...") on every
 // request: a sha256 lookup, no argon2. The token must be stored, known to
 // the projection, unrevoked and unexpired, and its user enabled.
 func (a *Auth) Authenticate(ctx context.Context, bearer string) (UserView, TokenInfo, error) {
-	tok := strings.TrimSpace(bearer)
-	if scheme, rest, ok := strings.Cut(tok, " "); ok && strings.EqualFold(scheme, "Bearer") {
-		tok = strings.TrimSpace(rest)
-	}
+	tok := BearerToken(bearer)
 	if tok == "" {
 		return UserView{}, TokenInfo{}, &UnauthorizedError{Reason: "a bearer token is needed"}
 	}

@@ -74,10 +74,14 @@ func (e *LockedError) Error() string {
 func (e *LockedError) Is(target error) bool { return target == ErrLocked }
 
 // RetrySeconds is RetryAfter rounded up, for a Retry-After header.
-func (e *LockedError) RetrySeconds() int { return int((e.RetryAfter + time.Second - 1) / time.Second) }
+func (e *LockedError) RetrySeconds() int { return WholeSeconds(e.RetryAfter) }
+
+// WholeSeconds is d rounded up to whole seconds: a wait told to a person
+// or a client never ends before it says.
+func WholeSeconds(d time.Duration) int { return int((d + time.Second - 1) / time.Second) }
 
 func formatWait(d time.Duration) string {
-	s := int((d + time.Second - 1) / time.Second)
+	s := WholeSeconds(d)
 	if s < 60 {
 		return fmt.Sprintf("%d s", s)
 	}

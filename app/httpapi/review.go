@@ -55,7 +55,15 @@ func (g *reviewGate) exchange(secret string) (string, error) {
 func (g *reviewGate) admits(bearer string) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return g.session != "" && sameSecret(bearerToken(bearer), g.session)
+	return g.session != "" && sameSecret(app.BearerToken(bearer), g.session)
+}
+
+// reviewLocked reports whether r may not read the archive this server
+// reviews: it carries no review session and does not come from the
+// desktop window (`open --window`), which no other page can reach. A
+// server of a data directory is never locked.
+func (s *Server) reviewLocked(r *http.Request, bearer string) bool {
+	return s.review != nil && !s.review.admits(bearer) && !fromWindow(r)
 }
 
 // ReviewURL is where a reviewer opens the archive this server serves

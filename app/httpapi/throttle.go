@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"releasedesk/app"
 )
 
 // Accounts lock after failed logins (app.Auth), but password spraying tries
@@ -82,7 +84,7 @@ func sourceAddress(r *http.Request) string {
 
 // errThrottled is the 429 of an address out of budget, with Retry-After.
 func errThrottled(w http.ResponseWriter, addr string, wait time.Duration) error {
-	secs := int((wait + time.Second - 1) / time.Second)
+	secs := app.WholeSeconds(wait)
 	w.Header().Set("Retry-After", strconv.Itoa(secs))
 	return &Error{Status: http.StatusTooManyRequests, Code: "throttled",
 		Message: fmt.Sprintf("too many failed sign-ins from %s: try again in %d s", addr, secs)}

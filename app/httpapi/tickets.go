@@ -3,7 +3,6 @@ package httpapi
 import (
 	"context"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -99,13 +98,4 @@ func withBearer(ctx context.Context, bearer string) context.Context {
 func bearerOf(ctx context.Context) string {
 	b, _ := ctx.Value(bearerKey{}).(string)
 	return b
-}
-
-// bearerToken is a header's token without its "Bearer " scheme.
-func bearerToken(header string) string {
-	tok := strings.TrimSpace(header)
-	if scheme, rest, ok := strings.Cut(tok, " "); ok && strings.EqualFold(scheme, "Bearer") {
-		tok = strings.TrimSpace(rest)
-	}
-	return tok
 }
