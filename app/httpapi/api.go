@@ -94,10 +94,10 @@ func (s *Server) bearer(r *http.Request) (string, error) {
 // but never writes: an archive has no accounts.
 func (s *Server) authenticate(r *http.Request, bearer string, read bool) (app.UserView, error) {
 	d := s.cfg.Desk
+	if s.reviewLocked(r, bearer) {
+		return app.UserView{}, errReviewLocked
+	}
 	if s.review != nil {
-		if !s.review.admits(bearer) && !fromWindow(r) {
-			return app.UserView{}, errReviewLocked
-		}
 		if read {
 			return reviewer, nil
 		}

@@ -24,10 +24,10 @@ type LoginResponse struct {
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request, _ app.UserView) error {
 	d := s.cfg.Desk
+	if s.reviewLocked(r, r.Header.Get("Authorization")) {
+		return errReviewLocked
+	}
 	if s.review != nil {
-		if !s.review.admits(r.Header.Get("Authorization")) && !fromWindow(r) {
-			return errReviewLocked
-		}
 		return d.Writable()
 	}
 	from := sourceAddress(r)

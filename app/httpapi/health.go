@@ -44,7 +44,7 @@ type HealthEvents struct {
 }
 
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
-	if s.review != nil && !s.review.admits(r.Header.Get("Authorization")) && !fromWindow(r) {
+	if s.reviewLocked(r, r.Header.Get("Authorization")) {
 		s.writeError(w, r, errReviewLocked) // even the log's head is the archive's
 		return
 	}
