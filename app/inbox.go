@@ -58,11 +58,16 @@ func (d *Desk) Inbox(u UserView) []InboxItem {
 			}
 			// Who handed it over: the deployer to test or to the last
 			// stage, or the tester who passed it.
-			handedOver = d.lastEntry(r.ID, catalog.TypeReleaseDeployRequested, catalog.TypeReleaseTestPassed)
-		case r.State == projections.StateOpen && r.Requester == u.Name && sentBack(d.lastDecision(r.ID).Action) &&
+			handedOver = d.lastEntry(r.ID, func(action string) bool {
+				return action == catalog.TypeReleaseDeployRequested || action == catalog.TypeReleaseTestPassed
+			})
+		case r.State == projections.StateOpen && r.Requester == u.Name &&
 			slices.ContainsFunc(actions, func(a string) bool { return strings.HasPrefix(a, "deploy:") }):
+			handedOver = d.lastEntry(r.ID, isDecision)
+			if !sentBack(handedOver.Action) {
+				continue // opened, or cancelled deployments: nothing sent it back
+			}
 			item.Kind = InboxRework
-			handedOver = d.lastDecision(r.ID)
 		default:
 			continue
 		}
@@ -89,27 +94,22 @@ func (d *Desk) activeReleases() []projections.Release {
 	}
 }
 
-// lastDecision is the last decision a person took on release id (its
-// actor, action and note), skipping the deployments' own entries.
-func (d *Desk) lastDecision(id string) projections.TimelineEntry {
+// lastEntry is release id's last timeline entry whose action is, by
+// what (its actor, action and note); zero if none is.
+func (d *Desk) lastEntry(id string, is func(action string) bool) projections.TimelineEntry {
 	tl := d.Set.Releases.Timeline(id)
 	for i := len(tl) - 1; i >= 0; i-- {
-		if strings.HasPrefix(tl[i].Action, "release.") && tl[i].Action != catalog.TypeReleaseDeployRequested {
+		if is(tl[i].Action) {
 			return tl[i]
 		}
 	}
 	return projections.TimelineEntry{}
 }
 
-// lastEntry is release id's last timeline entry of one of the actions.
-func (d *Desk) lastEntry(id string, actions ...string) projections.TimelineEntry {
-	tl := d.Set.Releases.Timeline(id)
-	for i := len(tl) - 1; i >= 0; i-- {
-		if slices.Contains(actions, tl[i].Action) {
-			return tl[i]
-		}
-	}
-	return projections.TimelineEntry{}
+// isDecision tells a person's decision on a release from the deployments'
+// own entries.
+func isDecision(action string) bool {
+	return strings.HasPrefix(action, "release.") && action != catalog.TypeReleaseDeployRequested
 }
 
 // sentBack reports whether a release's last decision sent it back to its
