@@ -55,20 +55,13 @@ export function pickLocale(tag: string | null | undefined): Locale | null {
 
 /** The language this browser last chose, if any. */
 export function storedLocale(): Locale | null {
-  return pickLocale(stored());
+  return pickLocale(read('localStorage', STORAGE_KEY));
 }
 
-function stored(): string | null {
+/** A key of the page's local or session storage; null when absent or disabled. */
+function read(kind: 'localStorage' | 'sessionStorage', key: string): string | null {
   try {
-    return typeof localStorage === 'undefined' ? null : localStorage.getItem(STORAGE_KEY);
-  } catch {
-    return null;
-  }
-}
-
-function machine(): string | null {
-  try {
-    return typeof sessionStorage === 'undefined' ? null : sessionStorage.getItem(MACHINE_KEY);
+    return globalThis[kind]?.getItem(key) ?? null;
   } catch {
     return null;
   }
@@ -91,7 +84,7 @@ export function setupI18n(initial?: string | null): Locale {
     for (const [l, tree] of Object.entries(catalogs())) addMessages(l, tree);
     ready = true;
   }
-  const chosen = pickLocale(initial) ?? pickLocale(stored()) ?? pickLocale(machine()) ?? browserLocale();
+  const chosen = pickLocale(initial) ?? storedLocale() ?? pickLocale(read('sessionStorage', MACHINE_KEY)) ?? browserLocale();
   init({ fallbackLocale: 'en', initialLocale: chosen });
   setDocumentLanguage(chosen);
   return chosen;
