@@ -75,15 +75,15 @@ func TestChaosPerimeter(t *testing.T) {
 		}
 	}
 	// Foreign origins on every write.
-	foreignFrom := []map[string]string{{"Origin": "http://attacker.example"}, {"Origin": "http://127.0.0.1:1"},
-		{"Origin": "null"}, {"Referer": "http://attacker.example/x.html"}}
+	foreignFrom := []struct{ header, value string }{{"Origin", "http://attacker.example"}, {"Origin", "http://127.0.0.1:1"},
+		{"Origin", "null"}, {"Referer", "http://attacker.example/x.html"}}
 	for _, route := range chaosRoutes(t) {
 		method, path := perimeterPath(route)
 		if method == http.MethodGet {
 			continue
 		}
-		for _, h := range foreignFrom {
-			h := map[string]string{"Authorization": "Bearer " + token, "Content-Type": "application/json", headerName(h): headerValue(h)}
+		for _, from := range foreignFrom {
+			h := map[string]string{"Authorization": "Bearer " + token, "Content-Type": "application/json", from.header: from.value}
 			status, body, err := chaosRawRequest(addr, method, path, h)
 			check(err == nil && status == http.StatusForbidden && strings.Contains(body, "foreign_origin"),
 				"%s from %v: %d %v %s", route, h, status, err, chaosClip(body))
@@ -204,20 +204,6 @@ func perimeterPath(pattern string) (method, path string) {
 	r := strings.NewReplacer("{name}", "root", "{id}", "1", "{project}", "fleet", "{env}", "prod",
 		"{version}", "20250101000000-abcdef0")
 	return method, r.Replace(path)
-}
-
-func headerName(h map[string]string) string {
-	for k := range h {
-		return k
-	}
-	return ""
-}
-
-func headerValue(h map[string]string) string {
-	for _, v := range h {
-		return v
-	}
-	return ""
 }
 
 // chaosRawRequest sends one request on a raw connection with exactly the
