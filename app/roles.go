@@ -22,6 +22,7 @@ const (
 	ActionReleaseReject         = "release.reject"
 	ActionReleaseAccept         = "release.accept"
 	ActionReleaseRefuse         = "release.refuse"
+	ActionReleaseRefuseRollback = "release.refuse_rollback" // refuse and roll production back to the version before
 	ActionReleaseComplete       = "release.complete"
 	ActionReleaseCancel         = "release.cancel"
 	ActionRollback              = "environment.rollback"          // a stage without approval
@@ -75,6 +76,7 @@ var roleTable = []roleRule{
 	{action: ActionReleaseReject, doing: "rejecting a release", roles: []string{catalog.RoleApprover}},
 	{action: ActionReleaseAccept, doing: "accepting a release", roles: []string{catalog.RoleManager}},
 	{action: ActionReleaseRefuse, doing: "refusing a release", roles: []string{catalog.RoleManager}},
+	{action: ActionReleaseRefuseRollback, doing: "rolling production back with a refusal", roles: []string{catalog.RoleManager}},
 	{action: ActionReleaseComplete, doing: "completing a release", roles: []string{catalog.RoleDeveloper, catalog.RoleManager}},
 	{action: ActionReleaseCancel, doing: "cancelling a release", roles: []string{catalog.RoleDeveloper, catalog.RoleManager}},
 	{action: ActionRollback, doing: "rolling back a stage without approval", roles: []string{catalog.RoleDeveloper, catalog.RoleApprover}},

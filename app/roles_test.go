@@ -31,6 +31,8 @@ var wantRoleTable = []struct {
 		rule: "accepting a release needs the manager role on project blog"},
 	{action: "release.refuse", allowed: []string{"manager"},
 		rule: "refusing a release needs the manager role on project blog"},
+	{action: "release.refuse_rollback", allowed: []string{"manager"},
+		rule: "rolling production back with a refusal needs the manager role on project blog"},
 	{action: "release.complete", allowed: []string{"developer", "manager"},
 		rule: "completing a release needs the developer or manager role on project blog"},
 	{action: "release.cancel", allowed: []string{"developer", "manager"},

@@ -48,28 +48,46 @@ func (d *Desk) Rollback(ctx context.Context, u UserView, project, envName, versi
 			return &ConflictError{Message: fmt.Sprintf("version %s of %s was marked bad by %s (%s): roll back to another version",
 				version, env.Name, entry.BadBy, entry.Reason)}
 		}
-		if err := d.busy(p.ID, env.Name); err != nil {
+		req, err := d.rollbackRequest(p, env, entry, reason)
+		if err != nil {
 			return err
 		}
-		dep := d.nextDeploymentID()
-		req := catalog.Request{Deployment: dep, Kind: catalog.KindRollback, Project: d.snapshot(p), Environment: env.Name,
-			Commit: entry.Commit, Version: version, Reason: reason}
-		if err := runner.CheckRequest(req); err != nil {
-			return &InvalidError{Field: "project", Reason: err.Error()}
-		}
-		if _, err := d.appendNext(ctx, catalog.ProjectStream(p.ID), catalog.TypeRollbackRequested, u.Name,
-			catalog.RollbackRequested{Project: p.ID, Environment: env.Name, Version: version, Commit: entry.Commit,
-				Deployment: dep, Reason: reason}); err != nil {
-			return err
-		}
-		if err := d.submit(ctx, req, u.Name); err != nil {
-			return err
-		}
-		out = DeployResult{Deployment: dep, Project: p.ID, Environment: env.Name, Commit: entry.Commit,
-			Version: version, Kind: catalog.KindRollback}
-		return nil
+		out, err = d.startRollback(ctx, u.Name, req, "")
+		return err
 	})
 	return out, err
+}
+
+// rollbackRequest is the deployment that takes environment env of p back
+// to entry, checked before anything is recorded: the environment must be
+// free and the request one the runner takes.
+func (d *Desk) rollbackRequest(p catalog.Project, env catalog.Environment, entry projections.VersionEntry, reason string) (catalog.Request, error) {
+	if err := d.busy(p.ID, env.Name); err != nil {
+		return catalog.Request{}, err
+	}
+	req := catalog.Request{Deployment: d.nextDeploymentID(), Kind: catalog.KindRollback, Project: d.snapshot(p),
+		Environment: env.Name, Commit: entry.Commit, Version: entry.Version, Reason: reason}
+	if err := runner.CheckRequest(req); err != nil {
+		return catalog.Request{}, &InvalidError{Field: "project", Reason: err.Error()}
+	}
+	return req, nil
+}
+
+// startRollback records rollback.requested (who, why, and the release
+// whose refusal asked for it, if one did) and hands the deployment to the
+// runner.
+func (d *Desk) startRollback(ctx context.Context, actor string, req catalog.Request, refused string) (DeployResult, error) {
+	p := req.Project
+	if _, err := d.appendNext(ctx, catalog.ProjectStream(p.ID), catalog.TypeRollbackRequested, actor,
+		catalog.RollbackRequested{Project: p.ID, Environment: req.Environment, Version: req.Version, Commit: req.Commit,
+			Deployment: req.Deployment, Reason: req.Reason, Release: refused}); err != nil {
+		return DeployResult{}, err
+	}
+	if err := d.submit(ctx, req, actor); err != nil {
+		return DeployResult{}, err
+	}
+	return DeployResult{Deployment: req.Deployment, Project: p.ID, Environment: req.Environment, Commit: req.Commit,
+		Version: req.Version, Kind: catalog.KindRollback}, nil
 }
 
 // allHostsRun tells whether every host of an environment runs version, as

@@ -311,43 +311,63 @@ func (d *Desk) decideOn(ctx context.Context, u UserView, id string, dc decision,
 		if err != nil {
 			return err
 		}
-		if err := Authorize(u, r.Project, dc.action); err != nil {
+		if err := d.checkDecision(u, r, p, dc); err != nil {
 			return err
 		}
-		if !slices.Contains(dc.from, r.State) {
-			return &ConflictError{Message: fmt.Sprintf("release %s is %s: %s needs it %s", r.ID, r.State,
-				doingOf(dc.action), rolesOrList(dc.from))}
-		}
-		ev := catalog.ReleaseDecision{ID: r.ID, Project: r.Project, Note: note}
-		switch dc.typ {
-		case catalog.TypeReleaseTestPassed, catalog.TypeReleaseTestFailed:
-			if u.Name == r.Requester && !p.Workflow.AllowSelfTest {
-				return &ForbiddenError{Rule: fmt.Sprintf("a tester cannot pass or fail their own release: %s opened "+
-					"release %s (project %s does not allow self-tests)", u.Name, r.ID, r.Project)}
-			}
-			ev.Commit, ev.Environment = r.PinnedCommit, r.PinnedEnv
-		case catalog.TypeReleaseApproved:
-			if u.Name == r.Requester {
-				return &ForbiddenError{Rule: fmt.Sprintf("nobody approves their own release: %s opened release %s",
-					u.Name, r.ID)}
-			}
-			ev.Commit, ev.Environment = r.TestedCommit, r.TestedEnv
-		case catalog.TypeReleaseRejected:
-			ev.Commit = cmp.Or(r.ApprovedCommit, r.TestedCommit)
-		case catalog.TypeReleaseAccepted, catalog.TypeReleaseRefused:
-			_, ev.Commit = liveOf(r, p)
-		}
-		e, err := catalog.NewEvent(dc.typ, u.Name, ev)
-		if err != nil {
-			return err
-		}
-		if _, err := d.writer().next(ctx, catalog.ReleaseStream(r.ID), e); err != nil {
-			return err
-		}
-		out, _ = d.Set.Releases.Get(r.ID)
-		return nil
+		out, err = d.recordDecision(ctx, u, r, p, dc, note)
+		return err
 	})
 	return out, err
+}
+
+// checkDecision tells whether u may take decision dc on release r now: the
+// roles table, the states it is allowed in, and separation of duties.
+func (d *Desk) checkDecision(u UserView, r projections.Release, p catalog.Project, dc decision) error {
+	if err := Authorize(u, r.Project, dc.action); err != nil {
+		return err
+	}
+	if !slices.Contains(dc.from, r.State) {
+		return &ConflictError{Message: fmt.Sprintf("release %s is %s: %s needs it %s", r.ID, r.State,
+			doingOf(dc.action), rolesOrList(dc.from))}
+	}
+	switch dc.typ {
+	case catalog.TypeReleaseTestPassed, catalog.TypeReleaseTestFailed:
+		if u.Name == r.Requester && !p.Workflow.AllowSelfTest {
+			return &ForbiddenError{Rule: fmt.Sprintf("a tester cannot pass or fail their own release: %s opened "+
+				"release %s (project %s does not allow self-tests)", u.Name, r.ID, r.Project)}
+		}
+	case catalog.TypeReleaseApproved:
+		if u.Name == r.Requester {
+			return &ForbiddenError{Rule: fmt.Sprintf("nobody approves their own release: %s opened release %s",
+				u.Name, r.ID)}
+		}
+	}
+	return nil
+}
+
+// recordDecision appends decision dc on release r (checked by
+// checkDecision) with the commit it is about, and returns the release.
+func (d *Desk) recordDecision(ctx context.Context, u UserView, r projections.Release, p catalog.Project, dc decision, note string) (projections.Release, error) {
+	ev := catalog.ReleaseDecision{ID: r.ID, Project: r.Project, Note: note}
+	switch dc.typ {
+	case catalog.TypeReleaseTestPassed, catalog.TypeReleaseTestFailed:
+		ev.Commit, ev.Environment = r.PinnedCommit, r.PinnedEnv
+	case catalog.TypeReleaseApproved:
+		ev.Commit, ev.Environment = r.TestedCommit, r.TestedEnv
+	case catalog.TypeReleaseRejected:
+		ev.Commit = cmp.Or(r.ApprovedCommit, r.TestedCommit)
+	case catalog.TypeReleaseAccepted, catalog.TypeReleaseRefused:
+		_, ev.Commit = liveOf(r, p)
+	}
+	e, err := catalog.NewEvent(dc.typ, u.Name, ev)
+	if err != nil {
+		return projections.Release{}, err
+	}
+	if _, err := d.writer().next(ctx, catalog.ReleaseStream(r.ID), e); err != nil {
+		return projections.Release{}, err
+	}
+	out, _ := d.Set.Releases.Get(r.ID)
+	return out, nil
 }
 
 // liveOf is the version and commit release r runs on the project's last

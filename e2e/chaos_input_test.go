@@ -140,7 +140,7 @@ func TestChaosHostileInput(t *testing.T) {
 		{"POST", "/api/v1/releases/" + rel + "/approve", []string{"note"}, nil},
 		{"POST", "/api/v1/releases/" + rel + "/reject", []string{"reason"}, nil},
 		{"POST", "/api/v1/releases/" + rel + "/accept", []string{"note"}, nil},
-		{"POST", "/api/v1/releases/" + rel + "/refuse", []string{"reason"}, nil},
+		{"POST", "/api/v1/releases/" + rel + "/refuse", []string{"reason"}, map[string]string{"rollback": "true"}},
 		{"POST", "/api/v1/releases/" + rel + "/cancel", []string{"reason"}, nil},
 		{"POST", "/api/v1/releases/" + rel + "/complete", nil, nil},
 		{"POST", "/api/v1/deployments/" + depID + "/cancel", []string{"reason"}, nil},

@@ -136,6 +136,12 @@ func summarize(e *events.Envelope, p *payload, d *decoder, row *events.AuditRow)
 	case catalog.TypeVersionMarkedBad:
 		s = fmt.Sprintf("%s marked %s of %s bad%s", a, p.Version, envName(p.Project, p.Environment), suffix(": ", p.Reason))
 	case catalog.TypeRollbackRequested:
+		if p.Release != "" {
+			row.Release = p.Release
+			s = fmt.Sprintf("%s refused release %s and rolled %s back to %s%s", a, p.Release,
+				envName(p.Project, p.Environment), p.Version, suffix(": ", p.Reason))
+			break
+		}
 		s = fmt.Sprintf("%s rolled %s back to %s%s", a, envName(p.Project, p.Environment), p.Version, suffix(": ", p.Reason))
 	case catalog.TypeReleaseOpened:
 		row.Release = p.ID

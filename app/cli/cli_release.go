@@ -35,8 +35,7 @@ exits 1 with its message and the rule that refused.`,
 			"releasedesk release reject 7 --reason \"the banner is misspelled\""),
 		c.releaseDecisionCommand("accept", "note", "Accept a release live on the last stage (managers)",
 			"releasedesk release accept 7 --note \"sales are fine\""),
-		c.releaseDecisionCommand("refuse", "reason", "Refuse a live release (managers): roll back and go back to work",
-			"releasedesk release refuse 7 --reason \"checkout broke\""),
+		c.releaseRefuseCommand(),
 		c.releaseDecisionCommand("cancel", "reason", "Cancel a release that is not completed",
 			"releasedesk release cancel 7 --reason \"replaced by release 8\""),
 		c.releaseCompleteCommand())
@@ -385,6 +384,33 @@ func (c *cli) releaseDecisionCommand(verb, field, short, example string) *cobra.
 	return cmd
 }
 
+// releaseRefuseCommand is `release refuse`: a decision with a reason, and
+// optionally the rollback of production to the version before the release.
+func (c *cli) releaseRefuseCommand() *cobra.Command {
+	var in httpapi.RefuseRequest
+	var r *remote
+	cmd := &cobra.Command{
+		Use:   "refuse ID --reason R [--rollback]",
+		Short: "Refuse a live release (managers): it goes back to work; --rollback also takes production back",
+		Long: `Refuse a release live on the last stage. With --rollback, production goes
+back to the version it ran before the release, in the same decision (the
+refusal is recorded only if the rollback can start). Follow the rollback
+with: releasedesk deployment show ID`,
+		Example: "  releasedesk release refuse 7 --reason \"checkout broke\" --rollback",
+		Args:    exactArgs("ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := required(cmd, "reason"); err != nil {
+				return err
+			}
+			return r.decision(cmd.Context(), args[0], "refuse", in)
+		},
+	}
+	r = c.remoteFlags(cmd)
+	cmd.Flags().StringVar(&in.Reason, "reason", "", "why (required; recorded)")
+	cmd.Flags().BoolVar(&in.Rollback, "rollback", false, "also roll production back to the version before the release")
+	return cmd
+}
+
 func (c *cli) releaseCompleteCommand() *cobra.Command {
 	var r *remote
 	cmd := &cobra.Command{
@@ -414,6 +440,9 @@ func (r *remote) decision(ctx context.Context, id, verb string, body any) error 
 	fmt.Fprintf(r.c.stdout, "release %s: %s\n", rel.ID, rel.State)
 	if rel.Tag != "" && verb == "complete" {
 		fmt.Fprintf(r.c.stdout, "tagged %s\n", rel.Tag)
+	}
+	if rb := out.Rollback; rb != nil {
+		fmt.Fprintf(r.c.stdout, "rolling %s back to %s: deployment %s\n", rb.Environment, rb.Version, rb.Deployment)
 	}
 	return nil
 }

@@ -68,11 +68,52 @@ type ReleaseResponse struct {
 	Release  projections.Release         `json:"release"`
 	Timeline []projections.TimelineEntry `json:"timeline"`
 	Actions  []string                    `json:"actions"`
+	// RefuseRollback is the rollback the caller may ask for with a
+	// refusal (POST .../refuse with "rollback": true), if any.
+	RefuseRollback *app.RollbackOffer `json:"refuse_rollback,omitempty"`
+	// Rollback is the deployment a refusal with rollback started (only in
+	// that refusal's answer).
+	Rollback *app.DeployResult `json:"rollback,omitempty"`
 }
 
 func (s *Server) releaseView(rel projections.Release, u app.UserView) ReleaseResponse {
 	d := s.cfg.Desk
-	return ReleaseResponse{Release: rel, Timeline: d.Set.Releases.Timeline(rel.ID), Actions: d.ReleaseActions(rel, u)}
+	out := ReleaseResponse{Release: rel, Timeline: d.Set.Releases.Timeline(rel.ID), Actions: d.ReleaseActions(rel, u)}
+	if offer, ok := d.RefuseRollbackOffer(rel, u); ok {
+		out.RefuseRollback = &offer
+	}
+	return out
+}
+
+// RefuseRequest is POST /api/v1/releases/{id}/refuse: why, and whether to
+// roll production back to the version before the release with it.
+type RefuseRequest struct {
+	Reason   string `json:"reason"`
+	Rollback bool   `json:"rollback,omitempty"`
+}
+
+func (s *Server) refuseRelease(w http.ResponseWriter, r *http.Request, u app.UserView) error {
+	var in RefuseRequest
+	if err := decodeBody(w, r, maxBodyBytes, &in); err != nil {
+		return err
+	}
+	d := s.cfg.Desk
+	if !in.Rollback {
+		rel, err := d.Refuse(r.Context(), u, r.PathValue("id"), in.Reason)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, s.releaseView(rel, u))
+		return nil
+	}
+	rel, res, err := d.RefuseAndRollBack(r.Context(), u, r.PathValue("id"), in.Reason)
+	if err != nil {
+		return err
+	}
+	out := s.releaseView(rel, u)
+	out.Rollback = &res
+	writeJSON(w, http.StatusAccepted, out)
+	return nil
 }
 
 func (s *Server) getRelease(w http.ResponseWriter, r *http.Request, u app.UserView) error {

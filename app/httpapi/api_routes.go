@@ -53,7 +53,7 @@ func (s *Server) routeTable() []route {
 		{"POST /api/v1/releases/{id}/approve", signedIn, s.noteDecision((*app.Desk).Approve, "note")},
 		{"POST /api/v1/releases/{id}/reject", signedIn, s.noteDecision((*app.Desk).Reject, "reason")},
 		{"POST /api/v1/releases/{id}/accept", signedIn, s.noteDecision((*app.Desk).Accept, "note")},
-		{"POST /api/v1/releases/{id}/refuse", signedIn, s.noteDecision((*app.Desk).Refuse, "reason")},
+		{"POST /api/v1/releases/{id}/refuse", signedIn, s.refuseRelease},
 		{"POST /api/v1/releases/{id}/cancel", signedIn, s.noteDecision((*app.Desk).CancelRelease, "reason")},
 		{"POST /api/v1/releases/{id}/complete", signedIn, s.completeRelease},
 		{"GET /api/v1/deployments", signedIn, s.listDeployments},

@@ -115,6 +115,9 @@ type RollbackRequested struct {
 	Commit      string `json:"commit"`
 	Deployment  string `json:"deployment"`
 	Reason      string `json:"reason"`
+	// Release is the live release whose refusal asked for this rollback
+	// (a manager's "refuse and roll back"); empty for a plain rollback.
+	Release string `json:"release,omitempty"`
 }
 
 // ReleaseOpened is release.opened.

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   decideRelease,
   deployRelease,
+  refuseRelease,
   exportAudit,
   getBoard,
   logout,
@@ -41,6 +42,18 @@ describe('endpoints', () => {
       ['/api/v1/releases/4/reject', { reason: 'because' }],
       ['/api/v1/releases/4/refuse', { reason: 'because' }],
       ['/api/v1/releases/4/cancel', { reason: 'because' }],
+    ]);
+  });
+
+  it('asks for the rollback with a refusal only when it is wanted', async () => {
+    for (const rollback of [true, false]) {
+      fetchMock.mockResolvedValueOnce(json({ release: {}, timeline: [], actions: [] }));
+      await refuseRelease('4', 'broke', rollback);
+    }
+    const bodies = fetchMock.mock.calls.map((c) => [c[0], JSON.parse(String(c[1]?.body))]);
+    expect(bodies).toEqual([
+      ['/api/v1/releases/4/refuse', { reason: 'broke', rollback: true }],
+      ['/api/v1/releases/4/refuse', { reason: 'broke' }],
     ]);
   });
 

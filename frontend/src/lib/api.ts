@@ -367,6 +367,12 @@ export function decideRelease(
     action === 'approve' || action === 'accept' ? { note: text } : { reason: text };
   return send<T.ReleaseResponse>('POST', `/releases/${seg(id)}/${action}`, body);
 }
+/** A refusal; with rollback, production goes back to the version before the release in the same decision. */
+export const refuseRelease = (id: string, reason: string, rollback: boolean) =>
+  send<T.ReleaseResponse>('POST', `/releases/${seg(id)}/refuse`, {
+    reason,
+    ...(rollback ? { rollback } : {}),
+  } satisfies httpapi.RefuseRequest);
 export const completeRelease = (id: string) => send<T.ReleaseResponse>('POST', `/releases/${seg(id)}/complete`, {});
 
 // Deployments.

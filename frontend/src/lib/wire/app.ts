@@ -192,6 +192,26 @@ export interface HostKeyInfo {
 }
 
 //////////
+// source: workflow_refuse.go
+
+/**
+ * RollbackOffer is what refusing a live release may undo in the same
+ * decision: production taken back to the version it ran before the
+ * release went live.
+ */
+export interface RollbackOffer {
+  environment: string;
+  version: string;
+  commit: string;
+  release?: string; // the release that version came from
+  /**
+   * Instant: every host still holds that version, so going back is a
+   * switch of `current`, not a transfer.
+   */
+  instant?: boolean;
+}
+
+//////////
 // source: workflow_release.go
 
 /**

@@ -233,6 +233,24 @@ export interface ReleaseResponse {
   release: projections.Release;
   timeline: projections.TimelineEntry[];
   actions: string[];
+  /**
+   * RefuseRollback is the rollback the caller may ask for with a
+   * refusal (POST .../refuse with "rollback": true), if any.
+   */
+  refuse_rollback?: app.RollbackOffer;
+  /**
+   * Rollback is the deployment a refusal with rollback started (only in
+   * that refusal's answer).
+   */
+  rollback?: app.DeployResult;
+}
+/**
+ * RefuseRequest is POST /api/v1/releases/{id}/refuse: why, and whether to
+ * roll production back to the version before the release with it.
+ */
+export interface RefuseRequest {
+  reason: string;
+  rollback?: boolean;
 }
 /**
  * DeployRequest is POST /api/v1/releases/{id}/deploy.
