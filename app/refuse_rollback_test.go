@@ -19,17 +19,24 @@ func toLive(t *testing.T, e *apitest.Env, repo, dev, tester, appr, branch string
 		map[string]any{"project": "shop", "branch": branch, "create_branch": true, "title": branch})
 	id = apitest.Str(r.Body, "release", "id")
 	apitest.GitCommit(t, repo, branch, map[string]string{"VERSION": branch}, "work on "+branch)
-	r = e.Must(http.StatusAccepted, "POST", "/api/v1/releases/"+id+"/deploy", dev, map[string]any{"env": "test"})
+	return id, relive(t, e, id, dev, tester, appr)
+}
+
+// relive takes open release id through test and approval to production
+// and returns the version production runs.
+func relive(t *testing.T, e *apitest.Env, id, dev, tester, appr string) (version string) {
+	t.Helper()
+	r := e.Must(http.StatusAccepted, "POST", "/api/v1/releases/"+id+"/deploy", dev, map[string]any{"env": "test"})
 	if dep := e.WaitDeployment(dev, apitest.Str(r.Body, "deployment"), time.Minute); dep["state"] != "succeeded" {
-		t.Fatalf("test deploy of %s: %v", branch, dep)
+		t.Fatalf("test deploy of %s: %v", id, dep)
 	}
 	e.Must(http.StatusOK, "POST", "/api/v1/releases/"+id+"/test", tester, map[string]any{"passed": true})
 	e.Must(http.StatusOK, "POST", "/api/v1/releases/"+id+"/approve", appr, map[string]any{"note": "go"})
 	r = e.Must(http.StatusAccepted, "POST", "/api/v1/releases/"+id+"/deploy", appr, map[string]any{"env": "production"})
 	if dep := e.WaitDeployment(appr, apitest.Str(r.Body, "deployment"), time.Minute); dep["state"] != "succeeded" {
-		t.Fatalf("production deploy of %s: %v", branch, dep)
+		t.Fatalf("production deploy of %s: %v", id, dep)
 	}
-	return id, apitest.Str(r.Body, "version")
+	return apitest.Str(r.Body, "version")
 }
 
 // TestRefuseWithRollback: a manager refuses a live release and, in the
@@ -97,6 +104,19 @@ func TestRefuseWithRollback(t *testing.T) {
 		t.Fatalf("after refused requests the release is %s, want live", st)
 	}
 
+	// A plain refusal rolls nothing back; deployed again, the release's
+	// earlier version is not "the version before it".
+	r = e.Must(http.StatusOK, "POST", "/api/v1/releases/"+second+"/refuse", mgr, map[string]any{"reason": "typo"})
+	if st := apitest.Str(r.Body, "release", "state"); st != "open" {
+		t.Fatalf("plain refusal: %s", r.Raw)
+	}
+	if cur, _ := os.Readlink(filepath.Join(target, "shop-prod", "current")); !strings.HasSuffix(cur, v2) {
+		t.Fatalf("a plain refusal moved production to %s", cur)
+	}
+	time.Sleep(1100 * time.Millisecond) // a new version: its name holds the second
+	if v2b := relive(t, e, second, dev, tester, appr); v2b == v2 {
+		t.Fatalf("deployed again as the same version %s", v2)
+	}
 	r = e.Must(http.StatusAccepted, "POST", "/api/v1/releases/"+second+"/refuse", mgr,
 		map[string]any{"reason": "checkout broke", "rollback": true})
 	if st := apitest.Str(r.Body, "release", "state"); st != "open" {

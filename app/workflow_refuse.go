@@ -53,7 +53,8 @@ type envEntry struct {
 
 // versionBefore finds the version production ran before release r: on the
 // project's last stage, the newest entry before r's live version that
-// succeeded, is not marked bad and is another version. r's version must
+// succeeded, is not marked bad and came from another release (an earlier
+// deployment of r itself is r, not what ran before it). r's version must
 // be the current one (a refusal after someone already rolled back has
 // nothing to undo).
 func (d *Desk) versionBefore(r projections.Release, p catalog.Project) (catalog.Environment, envEntry, error) {
@@ -73,7 +74,7 @@ func (d *Desk) versionBefore(r projections.Release, p catalog.Project) (catalog.
 	}
 	for i--; i >= 0; i-- {
 		e := ev.Timeline[i]
-		if e.Version != live && !e.Bad && e.Outcome == projections.OutcomeSucceeded {
+		if e.Version != live && e.Release != r.ID && !e.Bad && e.Outcome == projections.OutcomeSucceeded {
 			// The timeline's own entry may be stale on Instant and Kept:
 			// Entry computes them for the newest entry of the version.
 			newest, _ := d.Set.Versions.Entry(p.ID, env.Name, e.Version)
