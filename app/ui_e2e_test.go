@@ -29,7 +29,7 @@ import (
 
 // TestUIEndToEnd drives the built UI (frontend/dist) in real headless
 // Chromium through frontend/e2e/run.mjs (playwright-core and Debian's
-// chromium) against a real desk and HTTP server, five real sshd hosts
+// chromium) against a real desk and HTTP server, six real sshd hosts
 // and a real git repository: four people walk the eight-step flow by
 // clicking, follow deployments live, roll production back from the
 // versions timeline and export the audit CSV; then the exported log is
@@ -73,8 +73,10 @@ func TestUIEndToEnd(t *testing.T) {
 	logger.SetLevel(logrus.DebugLevel)
 	e := apitest.New(t, apitest.Options{Assets: assets, Logger: logger})
 
-	// Five hosts, the repository, the project, the people; host keys trusted.
-	c := sshtest.Start(t, 5)
+	// Six hosts, the repository, the project, the people; the keys of the
+	// five in the project trusted, the sixth (spare) left for the UI to
+	// add to the project and trust.
+	c := sshtest.Start(t, 6)
 	repo := apitest.GitRepo(t, nil)
 	// A branch with a commit of its own, for the second release (opened
 	// from an existing branch; the first one creates its branch).
@@ -108,6 +110,10 @@ func TestUIEndToEnd(t *testing.T) {
 	e.As(rootTok).TrustHosts(c, append(slices.Clone(testHosts), prodHosts...)...)
 
 	usersJSON, _ := json.Marshal(people)
+	spareJSON := func() string {
+		b, _ := json.Marshal(map[string]string{"addr": c.Hosts[5].Addr, "path": c.Hosts[5].Path})
+		return string(b)
+	}()
 	hostsJSON := func(idx []int) string {
 		b, _ := json.Marshal(addrsOf(c, idx))
 		return string(b)
@@ -121,6 +127,7 @@ func TestUIEndToEnd(t *testing.T) {
 		"RD_PROD_HOSTS=" + hostsJSON(prodHosts),
 		"RD_REPO=" + repo,
 		"RD_EXISTING_BRANCH=feature-2",
+		"RD_SPARE_HOST=" + spareJSON,
 		"RD_ARTIFACTS=" + artifacts,
 	}
 

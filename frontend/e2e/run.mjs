@@ -16,6 +16,7 @@
 //   RD_TEST_HOSTS, RD_PROD_HOSTS   JSON lists of host addresses (user@host:port)
 //   RD_REPO             the project's git repository (the developer commits there)
 //   RD_EXISTING_BRANCH  a branch with a commit of its own, for the second release
+//   RD_SPARE_HOST       JSON {"addr","path"}: a host in no environment, its key not trusted
 //   RD_OFFLINE_RELEASE  an open release in the archive (offline)
 //   RD_ARTIFACTS        where screenshots, the CSV and results.json go
 //   RD_CHROMIUM         the browser (default /usr/bin/chromium)
@@ -28,6 +29,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
+import { everyAction } from './actions.mjs';
 import {
   Artifacts, DEPLOY_TIMEOUT, StepError, UI_TIMEOUT, absent, choose, hasAttr, parseCSV, sel, showsText, testIds, textOf, tid,
   visible, waitUntil,
@@ -63,6 +65,7 @@ if (phase === 'online') {
     prodHosts: JSON.parse(need('RD_PROD_HOSTS')),
     repo: need('RD_REPO'),
     existingBranch: need('RD_EXISTING_BRANCH'),
+    spareHost: JSON.parse(need('RD_SPARE_HOST')),
   });
 } else {
   cfg.base = need('RD_OFFLINE_URL').replace(/\/$/, '');
@@ -858,6 +861,11 @@ async function online(browser) {
         return (await tid(page, 'user-row-newcomer').count()) > 0;
       });
     });
+  });
+
+  await everyAction({
+    cfg, art, scenario, step, check, decide, confirmer, failOnError, stateIs, toDeploymentAfter, commitOn,
+    people: { developer: dev, tester, approver: appr, manager: mgr, admin },
   });
 
   await scenario('zh-CN', ['sign-in'], async () => {
