@@ -176,7 +176,7 @@ func TestChaosHostileInput(t *testing.T) {
 		"POST /api/v1/releases/{id}/refuse":                                         {"/api/v1/releases/%s/refuse"},
 		"POST /api/v1/releases/{id}/cancel":                                         {"/api/v1/releases/%s/cancel"},
 		"POST /api/v1/releases/{id}/complete":                                       {"/api/v1/releases/%s/complete"},
-		"GET /api/v1/deployments":                                                   {"/api/v1/deployments?project=%s", "/api/v1/deployments?env=%s", "/api/v1/deployments?state=%s", "/api/v1/deployments?release=%s", "/api/v1/deployments?offset=%s"},
+		"GET /api/v1/deployments":                                                   {"/api/v1/deployments?project=%s", "/api/v1/deployments?env=%s", "/api/v1/deployments?state=%s", "/api/v1/deployments?release=%s", "/api/v1/deployments?requested_by=%s", "/api/v1/deployments?kind=%s", "/api/v1/deployments?offset=%s"},
 		"GET /api/v1/deployments/{id}":                                              {"/api/v1/deployments/%s"},
 		"POST /api/v1/deployments/{id}/cancel":                                      {"/api/v1/deployments/%s/cancel"},
 		"POST /api/v1/deployments/{id}/retry":                                       {"/api/v1/deployments/%s/retry"},

@@ -446,6 +446,8 @@ type DeploymentQuery struct {
 	Project     string
 	Environment string
 	Release     string
+	RequestedBy string // who asked for it
+	Kind        string // catalog.KindDeploy or catalog.KindRollback
 	States      []string
 	Offset      int
 	Limit       int // 0: 50; at most MaxBoardLimit
@@ -464,6 +466,8 @@ func (m *Deployments) List(q DeploymentQuery) ([]Deployment, int) {
 		case q.Project != "" && d.Project != q.Project,
 			q.Environment != "" && d.Environment != q.Environment,
 			q.Release != "" && d.Release != q.Release,
+			q.RequestedBy != "" && d.RequestedBy != q.RequestedBy,
+			q.Kind != "" && d.Kind != q.Kind,
 			len(q.States) > 0 && !slices.Contains(q.States, d.State):
 			continue
 		}

@@ -26,20 +26,21 @@ func (c *cli) deploymentCommand() *cobra.Command {
 }
 
 func (c *cli) deploymentListCommand() *cobra.Command {
-	var project, env, state, release string
+	var project, env, state, release, by, kind string
 	var limit int
 	var r *remote
 	cmd := &cobra.Command{
 		Use:     "list",
 		Short:   "List deployments and rollbacks, newest first",
-		Example: "  releasedesk deployment list --project shop --env production --state failed,interrupted",
+		Example: "  releasedesk deployment list --project shop --env production --state failed,interrupted\n  releasedesk deployment list --requested-by alice --kind rollback",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if limit < 0 {
 				return usageError{fmt.Errorf("--limit: want a non-negative number, got %d", limit)}
 			}
 			q := url.Values{}
-			for k, v := range map[string]string{"project": project, "env": env, "state": state, "release": release} {
+			for k, v := range map[string]string{"project": project, "env": env, "state": state, "release": release,
+				"requested_by": by, "kind": kind} {
 				if v != "" {
 					q.Set(k, v)
 				}
@@ -75,6 +76,8 @@ func (c *cli) deploymentListCommand() *cobra.Command {
 	cmd.Flags().StringVar(&env, "env", "", "only this environment")
 	cmd.Flags().StringVar(&state, "state", "", "only these states, comma-separated (queued, running, succeeded, failed, cancelled, interrupted)")
 	cmd.Flags().StringVar(&release, "release", "", "only this release's")
+	cmd.Flags().StringVar(&by, "requested-by", "", "only those this user asked for")
+	cmd.Flags().StringVar(&kind, "kind", "", "only this kind: deploy or rollback")
 	cmd.Flags().IntVar(&limit, "limit", 0, "at most this many (default 50)")
 	return cmd
 }

@@ -315,16 +315,7 @@ func (c *cli) printDeployment(dep projections.Deployment, steps bool) {
 	if !steps {
 		return
 	}
-	tw = tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-	for _, s := range dep.Steps {
-		host := s.Host
-		if host == "" {
-			host = "(app)"
-		}
-		fmt.Fprintf(tw, "  step %s\t%s\texit %d\t%s\t%s\n", s.Name, host, s.ExitCode,
-			(time.Duration(s.DurationMS) * time.Millisecond).Round(time.Millisecond), oneLine(s.Error))
-	}
-	_ = tw.Flush()
+	printSteps(c.stdout, dep.Steps)
 }
 
 func (c *cli) releaseTestCommand() *cobra.Command {

@@ -211,30 +211,23 @@ func (s *Server) completeRelease(w http.ResponseWriter, r *http.Request, u app.U
 	return nil
 }
 
-// listDeployments is GET /api/v1/deployments?project=&env=&release=&state=a,b&offset=&limit=.
+// listDeployments is GET /api/v1/deployments?project=&env=&release=&requested_by=&kind=&state=a,b&offset=&limit=.
 func (s *Server) listDeployments(w http.ResponseWriter, r *http.Request, u app.UserView) error {
 	q := r.URL.Query()
-	dq := projections.DeploymentQuery{Project: q.Get("project"), Environment: q.Get("env"), Release: q.Get("release")}
-	if st := q.Get("state"); st != "" {
-		for _, x := range strings.Split(st, ",") {
-			switch x {
-			case projections.DeployQueued, projections.DeployRunning, projections.DeploySucceeded,
-				projections.DeployFailed, projections.DeployCancelled, projections.DeployInterrupted:
-				dq.States = append(dq.States, x)
-			default:
-				return &app.InvalidError{Field: "state", Reason: "unknown deployment state " + x}
-			}
-		}
-	}
+	f := app.DeploymentFilter{Project: q.Get("project"), Environment: q.Get("env"), Release: q.Get("release"),
+		RequestedBy: q.Get("requested_by"), Kind: q.Get("kind"), States: q.Get("state")}
 	var err error
-	if dq.Offset, err = queryInt(r, "offset"); err != nil {
+	if f.Offset, err = queryInt(r, "offset"); err != nil {
 		return err
 	}
-	if dq.Limit, err = queryInt(r, "limit"); err != nil {
+	if f.Limit, err = queryInt(r, "limit"); err != nil {
 		return err
 	}
-	list, total := s.cfg.Desk.Set.Deployments.List(dq)
-	offset, limit := dq.Offset, dq.Limit
+	list, total, err := s.cfg.Desk.Deployments(f)
+	if err != nil {
+		return err
+	}
+	offset, limit := f.Offset, f.Limit
 	if limit == 0 {
 		limit = projections.DefaultBoardLimit
 	}

@@ -5,6 +5,7 @@ import {
   refuseRelease,
   exportAudit,
   getBoard,
+  listDeployments,
   logout,
   putProject,
   setApiToken,
@@ -61,6 +62,14 @@ describe('endpoints', () => {
     fetchMock.mockResolvedValueOnce(json({ total: 0, offset: 0, limit: 50, releases: [], counts: {} }));
     await getBoard({ project: 'shop', q: '', state: 'open,testing', limit: 100 });
     expect(fetchMock.mock.calls[0]?.[0]).toBe('/api/v1/releases?project=shop&state=open%2Ctesting&limit=100');
+  });
+
+  it('builds the deployment list\'s query from its filters, escaped', async () => {
+    fetchMock.mockResolvedValueOnce(json({ total: 0, offset: 0, limit: 50, deployments: [] }));
+    await listDeployments({ project: 'shop', env: '', requested_by: 'a&b', kind: 'rollback', state: 'failed,interrupted', limit: 50 });
+    expect(fetchMock.mock.calls[0]?.[0]).toBe(
+      '/api/v1/deployments?project=shop&requested_by=a%26b&kind=rollback&state=failed%2Cinterrupted&limit=50',
+    );
   });
 
   it('keeps the field, the rule and every configuration problem of an error', async () => {

@@ -376,9 +376,20 @@ export const refuseRelease = (id: string, reason: string, rollback: boolean) =>
 export const completeRelease = (id: string) => send<T.ReleaseResponse>('POST', `/releases/${seg(id)}/complete`, {});
 
 // Deployments.
+/** GET /api/v1/deployments's filters: state is a comma-separated list, kind deploy or rollback. */
+export interface DeploymentListQuery {
+  project?: string;
+  env?: string;
+  release?: string;
+  state?: string;
+  requested_by?: string;
+  kind?: string;
+  offset?: number;
+  limit?: number;
+}
 /** Deployments without their steps (steps is null), newest first. */
-export const listDeployments = (q: { project?: string; env?: string; release?: string; state?: string } = {}) =>
-  get<httpapi.DeploymentList>(`/deployments${query(q)}`);
+export const listDeployments = (q: DeploymentListQuery = {}, opts?: RequestOptions) =>
+  get<httpapi.DeploymentList>(`/deployments${query({ ...q })}`, opts);
 export const getDeployment = (id: string, opts?: RequestOptions) => get<T.Deployment>(`/deployments/${seg(id)}`, opts);
 export const cancelDeployment = (id: string, reason: string) =>
   send<T.Deployment>('POST', `/deployments/${seg(id)}/cancel`, { reason } satisfies httpapi.ReasonRequest);

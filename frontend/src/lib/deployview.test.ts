@@ -8,6 +8,7 @@ import {
   hostViews,
   latestRun,
   stepNameOf,
+  stepsToShow,
   type Phase,
 } from './deployview';
 import type { Deployment, HostProgress, LiveMessage, Step } from './types';
@@ -156,12 +157,11 @@ describe('hostViews', () => {
 });
 
 describe('OutputBuffer', () => {
-  it('heads each step and keeps the text', () => {
+  it('keeps the text as it came', () => {
     const b = new OutputBuffer();
-    b.appendStep('connect', 'hello');
-    b.appendStep('connect', ' world\n');
-    b.appendStep('switch', 'ok\n');
-    expect(b.text()).toBe('── connect ──\nhello world\n── switch ──\nok\n');
+    b.append('hello');
+    b.append(' world\n');
+    expect(b.text()).toBe('hello world\n');
     expect(b.dropped).toBe(0);
   });
 
@@ -207,7 +207,8 @@ describe('OutputStore', () => {
     s.applyBatch([out(9, 'a', 'connect', 'old\n'), out(12, 'a', 'switch', 'new\n')]);
     expect(notes).toBe(0);
     s.seed(deployment({ steps: [step('a', 'connect', 0, 1, { output: 'old\n' })] }), 10);
-    expect(s.get('a')?.text()).toBe('── connect ──\nold\n── switch ──\nnew\n');
+    expect(s.get('a:connect')?.text()).toBe('old\n');
+    expect(s.get('a:switch')?.text()).toBe('new\n');
     const r = s.applyBatch([
       out(13, 'a', 'switch', 'more\n'),
       out(14, 'b', 'connect', 'b says\n'),
@@ -215,13 +216,17 @@ describe('OutputStore', () => {
       { position: 16, type: 'step.finished', time: at(16), actor: 'runner', stream: 'deploy/d1', deployment: 'd1', host: 'a' },
     ]);
     expect(r).toEqual({ appended: 2, refetch: true });
-    expect(s.get('a')?.text()).toBe('── connect ──\nold\n── switch ──\nnew\nmore\n');
-    expect(s.get('b')?.text()).toBe('── connect ──\nb says\n');
-    expect(s.get('x')).toBeUndefined();
+    expect(s.get('a:switch')?.text()).toBe('new\nmore\n');
+    expect(s.get('b:connect')?.text()).toBe('b says\n');
+    expect(s.get('x:connect')).toBeUndefined();
+    // Each host's steps with output, in the order it came.
+    expect(s.stepsOf('a')).toEqual(['a:connect', 'a:switch']);
+    expect(s.stepsOf('b')).toEqual(['b:connect']);
+    expect(s.stepsOf('x')).toEqual([]);
     // A second seed (a refetch) changes nothing.
     s.seed(deployment({ steps: [step('a', 'connect', 0, 1, { output: 'old\n' })] }), 20);
-    expect(s.get('a')?.text()).toContain('more');
-    expect(s.get('a')?.text().match(/old/g)).toHaveLength(1);
+    expect(s.get('a:connect')?.text()).toBe('old\n');
+    expect(s.get('a:switch')?.text()).toContain('more');
   });
 
   it('drops chunks the fetch already held when the stream lags behind it, then appends the rest', () => {
@@ -229,9 +234,18 @@ describe('OutputStore', () => {
     // The fetch was sent at position 5 and already held l1 and l2 of the running hook.
     s.seed(deployment({ steps: [step('a', 'hook.pre_release', 0, undefined, { output: 'l1\nl2\n' })] }), 5);
     s.applyBatch([out(6, 'a', 'hook.pre_release', 'l1\n'), out(7, 'a', 'hook.pre_release', 'l2\n')]);
-    expect(s.get('a')?.text()).toBe('── hook.pre_release ──\nl1\nl2\n');
+    expect(s.get('a:hook.pre_release')?.text()).toBe('l1\nl2\n');
     s.applyBatch([out(8, 'a', 'hook.pre_release', 'l3\n'), out(9, 'a', 'hook.pre_release', 'l1\n')]);
-    expect(s.get('a')?.text()).toBe('── hook.pre_release ──\nl1\nl2\nl3\nl1\n');
+    expect(s.get('a:hook.pre_release')?.text()).toBe('l1\nl2\nl3\nl1\n');
+  });
+
+  it('marks the step whose output the runner cut, and keeps a retry\'s output apart', () => {
+    const s = new OutputStore('d1');
+    s.seed(deployment({ steps: [step('a', 'transfer', 0, 1, { output: 'x\n', truncated: true }), step('a', 'connect', 2)] }), 0);
+    expect(s.get('a:transfer')?.truncated).toBe(true);
+    s.applyBatch([{ ...out(1, 'a', 'connect#2', 'again\n'), step: 'a:connect#2' }]);
+    expect(s.get('a:connect#2')?.text()).toBe('again\n');
+    expect(s.get('a:connect#2')?.truncated).toBe(false);
   });
 
   it('stays bounded for 100 hosts with steady output: one notify per batch, capped buffers', () => {
@@ -255,11 +269,30 @@ describe('OutputStore', () => {
     expect(messages).toBe(30_000);
     expect(notes).toBe(batches); // one reactive write per batch, not per message
     for (const h of hosts) {
-      const buf = s.get(h)!;
-      expect(buf.size).toBeLessThanOrEqual(cap);
-      expect(buf.dropped).toBeGreaterThan(0);
-      expect(buf.text().length).toBeLessThanOrEqual(cap);
+      for (const name of ['transfer', 'hook.post_release']) {
+        const buf = s.get(`${h}:${name}`)!;
+        expect(buf.size).toBeLessThanOrEqual(cap);
+        expect(buf.dropped).toBeGreaterThan(0);
+        expect(buf.text().length).toBeLessThanOrEqual(cap);
+      }
     }
+  });
+});
+
+describe('stepsToShow', () => {
+  it('lists a host\'s steps, then those the live feed brought output for before a refetch', () => {
+    const steps = [
+      step('a', 'connect', 0, 1, { command: ['true'] }),
+      step('b', 'connect', 0, 1),
+      step('', 'export', 0, 1),
+      step('a', 'transfer', 1),
+    ];
+    const got = stepsToShow(steps, ['a:transfer', 'a:hook.pre_release', 'a:connect#2'], 'a');
+    expect(got.map((s) => s.id)).toEqual(['a:connect', 'a:transfer', 'a:hook.pre_release', 'a:connect#2']);
+    expect(got[0]?.command).toEqual(['true']);
+    expect(got[2]).toMatchObject({ name: 'hook.pre_release', host: 'a', command: null });
+    expect(got[3]?.name).toBe('connect');
+    expect(stepsToShow(steps, [], '').map((s) => s.id)).toEqual(['export']);
   });
 });
 

@@ -1,5 +1,5 @@
-// The deployment view's pure logic: where each host is in its steps, its
-// output buffers (capped, non-reactive) and elapsed times. Nothing here
+// The deployment view's pure logic: where each host is in its steps, each
+// step's output buffer (capped, non-reactive) and elapsed times. Nothing here
 // touches the DOM or Svelte's reactivity, so a deployment to 100 hosts with
 // steady output costs one counter write per live batch, whatever the number
 // of messages in it. (Its refetch throttle, Refresher, is in timing.ts.)
@@ -252,8 +252,12 @@ export function elapsedOf(v: Pick<HostView, 'start' | 'end'>, now: number): numb
 
 // --- output buffers ---------------------------------------------------------------
 
-/** What a host's output keeps: the last 256 KiB (in UTF-16 code units). */
-export const OUTPUT_CAP = 256 * 1024;
+/**
+ * What a step's output keeps: its last 64 KiB (in UTF-16 code units), as
+ * the server keeps of a step (projections.StepOutputCap), so a step shows
+ * as much live as after a reload.
+ */
+export const OUTPUT_CAP = 64 * 1024;
 
 // A step that runs several commands in one SSH session (runner/sequence.go)
 // ends each with a marker line: "\n<nonce> <command> exit <status>\n". The
@@ -266,7 +270,7 @@ export function readableMarkers(text: string): string {
 }
 
 /**
- * One host's output: append-only chunks, the oldest dropped beyond the cap.
+ * One step's output: append-only chunks, the oldest dropped beyond the cap.
  * Plain (not reactive): the view re-reads `text()` when the store's counter
  * changes, and `text()` joins only when something was appended.
  */
@@ -277,10 +281,8 @@ export class OutputBuffer {
   #cache: string | null = '';
   /** Characters dropped from the front to stay under the cap. */
   dropped = 0;
-  /** The runner dropped some of a step's output (its own cap). */
+  /** The runner (or the server) dropped some of the step's output: its own cap. */
   truncated = false;
-  /** The step whose output came last, to head a new step's output. */
-  lastStep = '';
   /** Bumped on every change. */
   version = 0;
 
@@ -297,19 +299,6 @@ export class OutputBuffer {
     this.#cache = null;
     this.version++;
     this.#trim();
-  }
-
-  /** Output of a step, headed by its name (for people) when the step changes. */
-  appendStep(step: string, text: string): void {
-    text = readableMarkers(text);
-    if (!text) return;
-    if (step !== this.lastStep) {
-      const prev = this.#chunks.at(-1);
-      const sep = prev !== undefined && this.#chunks.length > this.#head && !prev.endsWith('\n') ? '\n' : '';
-      this.append(`${sep}── ${stepLabel(step)} ──\n`);
-      this.lastStep = step;
-    }
-    this.append(text);
   }
 
   text(): string {
@@ -352,9 +341,10 @@ export interface BatchResult {
 }
 
 /**
- * Every host's output of one deployment. Seeded once from the first fetch
- * (each step's captured output), then fed only by live output messages, so
- * a refetch never duplicates or loses text.
+ * Every step's output of one deployment, by step id, and the steps each
+ * host had output from, in order. Seeded once from the first fetch (each
+ * step's captured output), then fed only by live output messages, so a
+ * refetch never duplicates or loses text.
  *
  * A fetched deployment does not say up to which log position it is, so the
  * seed is aligned with the stream in two ways: messages at or before
@@ -371,6 +361,8 @@ export class OutputStore {
   #pending: LiveMessage[] = [];
   /** Seeded steps still being matched: the tail of their seeded output and a cursor in it. */
   #align = new Map<string, { text: string; at: number }>();
+  /** Each host's steps with output ('' for the desk's own), in the order their output came. */
+  #steps = new Map<string, string[]>();
 
   constructor(
     readonly deployment: string,
@@ -382,14 +374,26 @@ export class OutputStore {
     return this.since >= 0;
   }
 
-  buffer(host: string): OutputBuffer {
-    let b = this.buffers.get(host);
-    if (!b) this.buffers.set(host, (b = new OutputBuffer(this.cap)));
+  /** The buffer of a step of host, made on first use. */
+  buffer(step: string, host: string): OutputBuffer {
+    let b = this.buffers.get(step);
+    if (!b) {
+      this.buffers.set(step, (b = new OutputBuffer(this.cap)));
+      const list = this.#steps.get(host);
+      if (list) list.push(step);
+      else this.#steps.set(host, [step]);
+    }
     return b;
   }
 
-  get(host: string): OutputBuffer | undefined {
-    return this.buffers.get(host);
+  /** A step's output so far (by step id), if any came. */
+  get(step: string): OutputBuffer | undefined {
+    return this.buffers.get(step);
+  }
+
+  /** The ids of a host's steps that had output ('' for the desk's own), in order. */
+  stepsOf(host: string): readonly string[] {
+    return this.#steps.get(host) ?? [];
   }
 
   /**
@@ -399,9 +403,10 @@ export class OutputStore {
   seed(d: Deployment, before: number): void {
     if (this.seeded) return;
     for (const s of d.steps ?? []) {
-      const b = this.buffer(s.host ?? '');
+      if (!s.output && !s.truncated) continue;
+      const b = this.buffer(s.id, s.host ?? '');
       if (s.output) {
-        b.appendStep(s.name, s.output);
+        b.append(readableMarkers(s.output));
         this.#align.set(s.id, { text: s.output.slice(-ALIGN_TAIL), at: 0 });
       }
       if (s.truncated) b.truncated = true;
@@ -434,24 +439,46 @@ export class OutputStore {
   }
 
   #append(m: LiveMessage): boolean {
-    if (m.position <= this.since) return false;
-    const host = m.host ?? '';
-    const step = m.step ?? '';
-    const b = this.buffer(host);
-    if (m.truncated) b.truncated = true;
-    if (!m.text) return m.truncated === true;
+    if (m.position <= this.since || !m.step) return false;
+    const step = m.step;
+    if (!m.text) {
+      if (m.truncated) this.buffer(step, m.host ?? '').truncated = true;
+      return m.truncated === true;
+    }
     const a = this.#align.get(step);
     if (a) {
       const i = a.text.indexOf(m.text, a.at);
       if (i >= 0) {
         a.at = i + m.text.length; // already in the seed
+        if (m.truncated) this.buffer(step, m.host ?? '').truncated = true;
         return false;
       }
       this.#align.delete(step); // new from here on
     }
-    b.appendStep(stepNameOf(step, host), m.text);
+    const b = this.buffer(step, m.host ?? '');
+    if (m.truncated) b.truncated = true;
+    b.append(readableMarkers(m.text));
     return true;
   }
+}
+
+/**
+ * A host's steps as the view lists them, each with its command and output:
+ * the deployment's steps of that host in order, then any step the live
+ * feed brought output for before a refetch listed it (named from its id,
+ * its command not known yet).
+ */
+export function stepsToShow(steps: readonly Step[], withOutput: readonly string[], host: string): Step[] {
+  const mine = steps.filter((s) => (s.host ?? '') === host);
+  const known = new Set(mine.map((s) => s.id));
+  const extra = withOutput
+    .filter((id) => !known.has(id))
+    .map((id): Step => {
+      const s: Step = { id, name: stepNameOf(id, host), command: null, started: '', exit_code: 0, duration_ms: 0 };
+      if (host) s.host = host;
+      return s;
+    });
+  return [...mine, ...extra];
 }
 
 /** How much of a seeded step's output is kept to align the stream with. */

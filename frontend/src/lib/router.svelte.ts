@@ -6,14 +6,30 @@
 //   #/releases[?project=&q=&cancelled=1]     the board
 //   #/releases/new                          new release
 //   #/releases/42                           a release
+//   #/deployments[?project=&env=&state=&requested_by=&kind=]   every deployment, newest first
 //   #/deployments/d7                        a deployment, live
 //   #/versions/shop/production              an environment's versions
 //   #/audit                                 the audit trail
 //   #/projects  #/projects/shop             projects
 //   #/users                                 users and roles (admin)
+//   #/account                               my password and personal tokens
 
 export interface Route {
-  name: 'inbox' | 'dashboard' | 'board' | 'new-release' | 'release' | 'deployment' | 'versions' | 'audit' | 'projects' | 'project' | 'users' | 'not-found';
+  name:
+    | 'inbox'
+    | 'dashboard'
+    | 'board'
+    | 'new-release'
+    | 'release'
+    | 'deployments'
+    | 'deployment'
+    | 'versions'
+    | 'audit'
+    | 'projects'
+    | 'project'
+    | 'users'
+    | 'account'
+    | 'not-found';
   params: Record<string, string>;
   query: URLSearchParams;
 }
@@ -35,6 +51,7 @@ export function parseHash(hash: string): Route {
       if (parts[1] === 'new') return r('new-release');
       return parts.length === 2 ? r('release', { id: parts[1] ?? '' }) : r('not-found');
     case 'deployments':
+      if (parts.length === 1) return r('deployments');
       return parts.length === 2 ? r('deployment', { id: parts[1] ?? '' }) : r('not-found');
     case 'versions':
       return parts.length === 3 ? r('versions', { project: parts[1] ?? '', env: parts[2] ?? '' }) : r('not-found');
@@ -45,6 +62,8 @@ export function parseHash(hash: string): Route {
       return parts.length === 2 ? r('project', { id: parts[1] ?? '' }) : r('not-found');
     case 'users':
       return r('users');
+    case 'account':
+      return parts.length === 1 ? r('account') : r('not-found');
   }
   return r('not-found');
 }

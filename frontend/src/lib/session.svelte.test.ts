@@ -36,6 +36,23 @@ describe('Session', () => {
     expect(new Headers(init?.headers).get('Authorization')).toBe('Bearer rd_abc');
   });
 
+  it('a session the server ended is forgotten without asking it, and the sign-in page says why', async () => {
+    fetchMock.mockResolvedValueOnce(json({ token: 'rd_abc', user: ME.user })).mockResolvedValueOnce(json(ME));
+    const s = new Session();
+    await s.login('tess', 'pw');
+    const calls = fetchMock.mock.calls.length;
+    s.ended('account.password.signed_out');
+    expect(s.signedIn).toBe(false);
+    expect(s.notice).toBe('account.password.signed_out');
+    expect(store.has('releasedesk.token')).toBe(false);
+    expect(fetchMock.mock.calls.length).toBe(calls); // no logout: the token is revoked already
+    // Signing in again clears the notice.
+    fetchMock.mockResolvedValueOnce(json({ token: 'rd_new', user: ME.user })).mockResolvedValueOnce(json(ME));
+    await s.login('tess', 'a new password');
+    expect(s.notice).toBe('');
+    expect(store.get('releasedesk.token')).toBe('rd_new');
+  });
+
   it('offline review: locked without the review session; the link\'s secret opens it', async () => {
     fetchMock.mockResolvedValueOnce(
       json({ error: { code: 'review_secret_required', message: 'open the link that releasedesk open printed' } }, 401),

@@ -26,6 +26,11 @@ export class Session {
    * review session: only the link `releasedesk open` printed lets it in.
    */
   reviewLocked = $state(false);
+  /**
+   * Why the last session ended, for the sign-in page to say (a catalog key,
+   * '' for none): e.g. a password change, which signs every session out.
+   */
+  notice = $state('');
 
   get signedIn(): boolean {
     return this.me !== null;
@@ -75,6 +80,17 @@ export class Session {
     setApiToken(token);
     storage()?.setItem(KEY, token);
     this.me = await getMe();
+    this.notice = '';
+  }
+
+  /**
+   * The server ended this session itself (a password change revokes every
+   * session): forget it here without asking the server, and leave the
+   * sign-in page notice, a catalog key, to say why.
+   */
+  ended(notice: string): void {
+    this.#forget();
+    this.notice = notice;
   }
 
   async logout(): Promise<void> {

@@ -211,6 +211,8 @@ export interface DeploymentQuery {
   Project: string;
   Environment: string;
   Release: string;
+  RequestedBy: string; // who asked for it
+  Kind: string; // catalog.KindDeploy or catalog.KindRollback
   States: string[];
   Offset: number /* int */;
   Limit: number /* int */; // 0: 50; at most MaxBoardLimit
