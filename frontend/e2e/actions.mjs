@@ -298,6 +298,71 @@ export async function everyAction(h) {
     });
   });
 
+  await scenario('action: create and revoke a token, change a password', [], async () => {
+    const who = { name: 'newcomer', password: 'newcomer-password-1' };
+    const page = await h.newPerson('newcomer', who).page();
+    let secret = '';
+    await step(page, 'my account: create a personal token for 30 days; it is shown once', async () => {
+      await (await visible(page, 'nav-account')).click();
+      await visible(page, 'account');
+      await tid(page, 'token-name').first().fill('e2e-ci');
+      await tid(page, 'token-ttl').first().selectOption('30');
+      await tid(page, 'token-create').first().click();
+      await visible(page, 'token-created');
+      secret = await tid(page, 'token-secret').first().inputValue();
+      check(/^rd_/.test(secret), `the token shown: ${JSON.stringify(secret.slice(0, 8))}`);
+      const me = await api.must(200, 'GET', '/me', secret);
+      check(me.user.name === who.name, `the new token signs in as ${me.user.name}`);
+      await art.shot(page, 'account-token-created');
+      did('create a token');
+    });
+    await step(page, 'revoke it: the API refuses it from then on', async () => {
+      const mine = await api.must(200, 'GET', '/tokens', secret);
+      const t = (mine.tokens ?? []).find((x) => x.name === 'e2e-ci');
+      check(t, `GET /tokens lists no e2e-ci: ${JSON.stringify(mine).slice(0, 200)}`);
+      await tid(page, 'token-secret-done').first().click();
+      await (await visible(page, `token-revoke-${t.id}`)).click();
+      const confirm = h.confirmer(page, '');
+      await waitUntil('the token refused through the API', async () => {
+        await confirm();
+        await h.failOnError(page, `token-revoke-${t.id}`);
+        return (await api.call('GET', '/me', secret)).status === 401;
+      });
+      did('revoke a token');
+    });
+    await step(page, 'change the password: signed out, the new one signs in, the old one does not', async () => {
+      const next = 'newcomer-password-2';
+      await tid(page, 'account-password-current').first().fill(who.password);
+      await tid(page, 'account-password-new').first().fill(next);
+      await tid(page, 'account-password-repeat').first().fill(next);
+      await tid(page, 'account-password-save').first().click();
+      await waitUntil('the sign-in page saying why', async () => {
+        await h.failOnError(page, 'account-password-save');
+        return (await tid(page, 'login-notice').count()) > 0;
+      });
+      await api.must(200, 'POST', '/login', '', { user: who.name, password: next });
+      await api.must(401, 'POST', '/login', '', { user: who.name, password: who.password });
+      did('change a password');
+    });
+  });
+
+  await scenario('the deployments list, filtered', ['action: cancel a deployment'], async () => {
+    const page = await people.developer.page();
+    await step(page, 'the deployments screen: filter by state cancelled, the address keeps it', async () => {
+      await (await visible(page, 'nav-deployments')).click();
+      await visible(page, 'deployments-table');
+      await tid(page, 'deployments-filter-state').first().selectOption('cancelled');
+      const want = (await api.must(200, 'GET', '/deployments?state=cancelled', tok.dev)).total;
+      check(want > 0, 'no deployment was cancelled');
+      await waitUntil(`${want} cancelled rows and nothing else`, async () => {
+        const states = await page.locator('[data-testid^="deployment-row-"]').evaluateAll((els) => els.map((e) => e.getAttribute('data-state')));
+        return states.length === want && states.every((x) => x === 'cancelled');
+      });
+      check(page.url().includes('state=cancelled'), `the address ${page.url()} lost the filter`);
+      await art.shot(page, 'deployments-cancelled');
+    });
+  });
+
   await scenario('action: switch the language', [], async () => {
     const page = await people.tester.page();
     await step(page, 'the tester switches to 简体中文 and back; each choice is saved with the user', async () => {

@@ -397,6 +397,10 @@ async function followDeployment(page, depId, hosts, label, wantOutput = /\S/) {
     const t = await textOf(page, `host-output-${h0}`);
     return t && wantOutput.test(t) && (await tid(page, `host-output-${h0}`).first().isVisible()) ? t : false;
   }, { seen: async () => JSON.stringify(await textOf(page, `host-output-${h0}`)) });
+  // Each step's exact command is shown beside its output.
+  const commands = await page.locator('[data-testid="step-command"]').evaluateAll((els) =>
+    els.filter((e) => e.offsetParent !== null).map((e) => e.textContent ?? ''));
+  check(commands.length > 0 && commands.every((c) => c.trim() !== ''), `the opened output shows no step-command: ${JSON.stringify(commands)}`);
   const seen = await page.evaluate(() => window.__rdLive ?? { states: [], hosts: {} });
   const live = seen.states.some((s) => !TERMINAL.test(s)) || Object.values(seen.hosts).some((a) => a.some((s) => s !== 'switched'));
   console.log(`    ${label} ${depId}: states seen ${JSON.stringify(seen.states)}; hosts ${JSON.stringify(seen.hosts)}; output ${out.length} chars`);
@@ -866,6 +870,7 @@ async function online(browser) {
   await everyAction({
     cfg, art, scenario, step, check, decide, confirmer, failOnError, stateIs, toDeploymentAfter, commitOn,
     people: { developer: dev, tester, approver: appr, manager: mgr, admin },
+    newPerson: (role, user) => new Person(browser, role, user),
   });
 
   await scenario('zh-CN', ['sign-in'], async () => {
@@ -955,6 +960,8 @@ async function walkInChinese(page, state) {
     ['projects', '#/projects', `project-link-${cfg.project}`],
     ['project', `#/projects/${cfg.project}`, 'project-yaml'],
     ['users', '#/users', 'user-create'],
+    ['deployments', '#/deployments', 'deployments-table'],
+    ['account', '#/account', 'account'],
   ];
   for (const [name, hash, ready] of screens) {
     await step(page, `${name} in Chinese: no English phrase of the catalog`, async () => {
