@@ -1,6 +1,7 @@
 package app
 
 import (
+	"slices"
 	"sort"
 	"time"
 
@@ -43,7 +44,7 @@ type DashboardEnv struct {
 func (d *Desk) Dashboard() []DashboardEnv {
 	projects := d.Set.Projects.List()
 	sort.Slice(projects, func(i, j int) bool { return projects[i].ID < projects[j].ID })
-	drifted, unreachable := d.hostTroubles()
+	unobserved := d.unobservedHosts()
 	out := []DashboardEnv{}
 	for _, p := range projects {
 		for _, env := range p.Environments {
@@ -60,28 +61,44 @@ func (d *Desk) Dashboard() []DashboardEnv {
 			if last, _ := d.Set.Deployments.List(projections.DeploymentQuery{Project: p.ID, Environment: env.Name, Limit: 1}); len(last) > 0 {
 				row.LastDeployment, row.LastState, row.LastAt = last[0].ID, last[0].State, last[0].Requested
 			}
-			key := p.ID + "/" + env.Name
-			row.Drifted, row.Unreachable = drifted[key], unreachable[key]
+			row.Drifted, row.Unreachable = d.hostTroubles(p.ID, env.Name, unobserved[p.ID+"/"+env.Name])
 			out = append(out, row)
 		}
 	}
 	return out
 }
 
-// hostTroubles are, per "project/environment", the hosts whose last drift
-// check found another version, and those that could not be read.
-func (d *Desk) hostTroubles() (drifted, unreachable map[string][]string) {
-	drifted, unreachable = map[string][]string{}, map[string][]string{}
+// hostTroubles are an environment's hosts whose last drift check found
+// another version, and those it or their last observation could not read.
+// The drift is the environment's last check (Hosts.LastDrift), the one the
+// versions screen shows.
+func (d *Desk) hostTroubles(project, env string, unobserved []string) (drifted, unreachable []string) {
+	last, _ := d.Set.Hosts.LastDrift(project, env)
+	for _, line := range last.Hosts {
+		if line.Drifted {
+			drifted = append(drifted, line.Host)
+		}
+		if line.Error != "" && !slices.Contains(unobserved, line.Host) {
+			unreachable = append(unreachable, line.Host)
+		}
+	}
+	unreachable = append(unreachable, unobserved...)
+	sort.Strings(drifted)
+	sort.Strings(unreachable)
+	return drifted, unreachable
+}
+
+// unobservedHosts are, per "project/environment", the hosts whose last
+// observation (after a crash) could not read them.
+func (d *Desk) unobservedHosts() map[string][]string {
+	out := map[string][]string{}
 	for _, h := range d.Set.Hosts.List() {
 		for _, run := range h.Runs {
-			key := run.Project + "/" + run.Environment
-			if run.Drift != nil && run.Drift.Drifted {
-				drifted[key] = append(drifted[key], h.Addr)
-			}
-			if run.Error != "" || (run.Drift != nil && run.Drift.Error != "") {
-				unreachable[key] = append(unreachable[key], h.Addr)
+			if run.Error != "" {
+				key := run.Project + "/" + run.Environment
+				out[key] = append(out[key], h.Addr)
 			}
 		}
 	}
-	return drifted, unreachable
+	return out
 }

@@ -64,7 +64,8 @@ type DeskConfig struct {
 	Archive string // a JSONL export to review read-only instead of Data's log
 	Logger  logrus.FieldLogger
 	// NoRunner keeps deployments queued instead of running them (tests of
-	// the API alone); the default runs them in this process.
+	// the API alone), and runs no scheduled drift check; the default runs
+	// them in this process.
 	NoRunner bool
 }
 
@@ -172,7 +173,7 @@ func OpenDesk(ctx context.Context, cfg DeskConfig) (*Desk, error) {
 	// The runner replays the log and recovers interrupted deployments in
 	// the background: the API is ready as soon as the read models are, and
 	// deployments asked for meanwhile wait in the queue.
-	d.wg.Add(2)
+	d.wg.Add(3)
 	go func() {
 		defer d.wg.Done()
 		if err := r.Start(runCtx); err != nil && runCtx.Err() == nil {
@@ -182,6 +183,10 @@ func OpenDesk(ctx context.Context, cfg DeskConfig) (*Desk, error) {
 	go func() {
 		defer d.wg.Done()
 		d.watchLog(runCtx)
+	}()
+	go func() {
+		defer d.wg.Done()
+		d.scheduleDrift(runCtx)
 	}()
 	return d, nil
 }

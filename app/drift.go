@@ -3,12 +3,16 @@ package app
 import (
 	"context"
 
+	"releasedesk/events"
 	"releasedesk/events/catalog"
+	"releasedesk/runner"
 )
 
 // CheckDrift reads what each host of an environment runs now and compares
 // it with what the log says (the runner's drift check, recorded as
-// drift.checked): the answer to "did someone change a host by hand?".
+// drift.checked by the person asking): the answer to "did someone change
+// a host by hand?". (The environment's drift_check also runs it on a
+// schedule: drift_schedule.go.)
 func (d *Desk) CheckDrift(ctx context.Context, u UserView, project, envName string) (catalog.DriftReport, error) {
 	if err := d.Writable(); err != nil {
 		return catalog.DriftReport{}, err
@@ -23,7 +27,9 @@ func (d *Desk) CheckDrift(ctx context.Context, u UserView, project, envName stri
 	if d.Runner == nil {
 		return catalog.DriftReport{}, &UnavailableError{Code: "read_only", Message: "this desk reaches no host"}
 	}
-	rep, err := d.Runner.Drift(ctx, p, env.Name)
+	// The snapshot: an environment without ssh_key reaches its hosts with
+	// the desk's own key, as its deployments do.
+	rep, err := d.Runner.DriftAs(ctx, d.snapshot(p), env.Name, runner.DriftRequest{Actor: u.Name, After: events.AnyVersion})
 	if err != nil {
 		return rep, err
 	}

@@ -3,8 +3,10 @@ package app
 import (
 	"context"
 	"strings"
+	"time"
 
 	"releasedesk/app/projectconfig"
+	"releasedesk/events/catalog"
 	"releasedesk/projections"
 	"releasedesk/runner"
 )
@@ -117,7 +119,19 @@ func (d *Desk) Versions(project, envName string) (projections.EnvVersions, error
 	if !ok {
 		ev = projections.EnvVersions{Project: p.ID, Environment: env.Name, Timeline: []projections.VersionEntry{}}
 	}
+	d.addDrift(&ev, env)
 	return ev, nil
+}
+
+// addDrift gives an environment's versions its last drift check and the
+// interval of its periodic one.
+func (d *Desk) addDrift(ev *projections.EnvVersions, env catalog.Environment) {
+	if last, ok := d.Set.Hosts.LastDrift(ev.Project, env.Name); ok {
+		ev.Drift = &last
+	}
+	if env.DriftCheck > 0 {
+		ev.DriftEvery = time.Duration(env.DriftCheck).String()
+	}
 }
 
 // ProjectCheck is a configuration checked but not applied: what applying
@@ -172,6 +186,7 @@ func (d *Desk) Project(id string) (ProjectView, error) {
 		if !ok {
 			ev = projections.EnvVersions{Project: id, Environment: e.Name}
 		}
+		d.addDrift(&ev, e)
 		v.Environments = append(v.Environments, ev)
 	}
 	return v, nil

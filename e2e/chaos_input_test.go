@@ -133,6 +133,7 @@ func TestChaosHostileInput(t *testing.T) {
 		{"POST", "/api/v1/tokens", []string{"name"}, map[string]string{"ttl_days": "1"}},
 		{"POST", vpath + "rollback", []string{"version", "reason"}, nil},
 		{"POST", vpath + "versions/" + version + "/bad", []string{"reason"}, nil},
+		{"POST", vpath + "unlock", []string{"host", "reason"}, nil},
 		{"POST", "/api/v1/hosts/trust", []string{"addr", "key"}, nil},
 		{"POST", "/api/v1/releases", []string{"project", "branch", "title", "note"}, map[string]string{"create_branch": "true"}},
 		{"POST", "/api/v1/releases/" + rel + "/deploy", []string{"env"}, nil},
@@ -165,6 +166,7 @@ func TestChaosHostileInput(t *testing.T) {
 		"POST /api/v1/projects/{project}/environments/{env}/rollback":               {"/api/v1/projects/%s/environments/prod/rollback", "/api/v1/projects/fleet/environments/%s/rollback"},
 		"POST /api/v1/projects/{project}/environments/{env}/versions/{version}/bad": {"/api/v1/projects/fleet/environments/prod/versions/%s/bad", "/api/v1/projects/%s/environments/prod/versions/" + version + "/bad"},
 		"POST /api/v1/projects/{project}/environments/{env}/drift":                  {"/api/v1/projects/%s/environments/prod/drift", "/api/v1/projects/fleet/environments/%s/drift"},
+		"POST /api/v1/projects/{project}/environments/{env}/unlock":                 {"/api/v1/projects/%s/environments/prod/unlock", "/api/v1/projects/fleet/environments/%s/unlock"},
 		"GET /api/v1/hosts/key":                                                     {"/api/v1/hosts/key?addr=%s"},
 		"GET /api/v1/releases":                                                      {"/api/v1/releases?q=%s", "/api/v1/releases?state=%s", "/api/v1/releases?project=%s", "/api/v1/releases?sort=%s", "/api/v1/releases?limit=%s"},
 		"GET /api/v1/releases/{id}":                                                 {"/api/v1/releases/%s"},
@@ -278,7 +280,7 @@ func TestChaosHostileInput(t *testing.T) {
 			return `"prod"`
 		case "version":
 			return `"` + version + `"`
-		case "addr":
+		case "addr", "host":
 			return chaosJsonText(f.cl.Hosts[0].Addr)
 		}
 		return `"chaos"`

@@ -265,7 +265,10 @@ func summarize(e *events.Envelope, p *payload, d *decoder, row *events.AuditRow)
 	case catalog.TypeLockReleased:
 		s = fmt.Sprintf("%s unlocked by deployment %s%s", envName(p.Project, p.Environment), p.Deployment, suffix(": ", p.Reason))
 	case catalog.TypeLockBroken:
-		s = fmt.Sprintf("%s broke the lock of %s held by deployment %s%s", a, envName(p.Project, p.Environment), p.Deployment, suffix(": ", p.Reason))
+		// One host's lock (host), or every host's; the log's lock named
+		// no deployment when nobody held it there.
+		s = fmt.Sprintf("%s broke the lock of %s%s%s%s", a, envName(p.Project, p.Environment), suffix(" on host ", p.Host),
+			suffix(" held by deployment ", p.Deployment), suffix(": ", p.Reason))
 	case catalog.TypeHostKeyTrusted:
 		s = fmt.Sprintf("%s trusted the %s key %s of %s", a, p.KeyType, p.Fingerprint, p.Host)
 	case catalog.TypeHostKeyRejected:

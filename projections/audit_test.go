@@ -153,3 +153,30 @@ func TestAuditSummaries(t *testing.T) {
 	}
 	t.Logf("examples:\n%s\n%s\n%s", seen[catalog.TypeHostSwitched], seen[catalog.TypeDeploySucceeded], seen[catalog.TypeStepFinished])
 }
+
+// TestAuditLockBrokenNamesTheHost: breaking one host's lock says which
+// host, and a lock the log did not hold names no deployment.
+func TestAuditLockBrokenNamesTheHost(t *testing.T) {
+	for _, c := range []struct {
+		ev   catalog.LockEvent
+		want string
+	}{
+		{catalog.LockEvent{Project: "shop", Environment: "test", Deployment: "d7", Reason: "stale", Host: "www@10.0.0.5:22"},
+			"root broke the lock of shop/test on host www@10.0.0.5:22 held by deployment d7: stale"},
+		{catalog.LockEvent{Project: "shop", Environment: "test", Reason: "left by another desk", Host: "www@10.0.0.5:22"},
+			"root broke the lock of shop/test on host www@10.0.0.5:22: left by another desk"},
+		{catalog.LockEvent{Project: "shop", Environment: "test", Reason: "stale"},
+			"root broke the lock of shop/test: stale"},
+	} {
+		ev, err := catalog.NewEvent(catalog.TypeLockBroken, "root", c.ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var row events.AuditRow
+		formatRow(events.Envelope{Position: 1, Stream: "lock/shop/test", Version: 1, Type: ev.Type, Schema: ev.Schema,
+			Actor: "root", Data: ev.Data}, &row)
+		if row.Summary != c.want {
+			t.Errorf("summary %q, want %q", row.Summary, c.want)
+		}
+	}
+}

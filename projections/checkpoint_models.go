@@ -621,6 +621,17 @@ func (m *Hosts) encode(w *encoder) {
 		w.time(k.Refused)
 		w.str(k.Deployment)
 	}
+	keys := envKeys(m.drifts)
+	w.uvarint(uint64(len(keys)))
+	for _, k := range keys {
+		c := m.drifts[k]
+		w.str(k.project)
+		w.str(k.env)
+		w.time(c.checked)
+		w.str(c.by)
+		w.bool(c.scheduled)
+		w.strings(c.hosts)
+	}
 }
 
 func (m *Hosts) decode(r *cpDecoder) {
@@ -640,6 +651,10 @@ func (m *Hosts) decode(r *cpDecoder) {
 		m.keys[hp] = &HostKey{State: r.str(), KeyType: r.str(), Fingerprint: r.str(), TrustedBy: r.str(),
 			Trusted: r.time(), OfferedType: r.str(), OfferedFingerprint: r.str(), OfferedKey: r.str(),
 			Refused: r.time(), Deployment: r.str()}
+	}
+	for n := r.count(); n > 0 && r.err == nil; n-- {
+		k := envKey{r.str(), r.str()}
+		m.drifts[k] = &envDrift{checked: r.time(), by: r.str(), scheduled: r.bool(), hosts: r.strings()}
 	}
 }
 

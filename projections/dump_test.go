@@ -31,6 +31,7 @@ func dump(t testing.TB, s *Set) string {
 		Deployments []Deployment
 		Versions    []EnvVersions
 		Hosts       []Host
+		Drifts      []EnvDrift
 		Queue       []QueueEntry
 		Locks       []EnvLock
 		Audit       string
@@ -67,6 +68,10 @@ func dump(t testing.TB, s *Set) string {
 		d.Versions = append(d.Versions, ev)
 	}
 	d.Hosts = s.Hosts.List()
+	for _, k := range envKeys(s.Hosts.drifts) {
+		dr, _ := s.Hosts.LastDrift(k.project, k.env)
+		d.Drifts = append(d.Drifts, dr)
+	}
 	d.Queue = s.Queue.Waiting()
 	for _, k := range envKeys(s.Queue.locks) {
 		l, _ := s.Queue.Lock(k.project, k.env)

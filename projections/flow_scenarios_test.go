@@ -490,6 +490,30 @@ func TestHostKeysAndDrift(t *testing.T) {
 	if len(s.Hosts.List()) != 5 {
 		t.Fatalf("hosts: %d", len(s.Hosts.List()))
 	}
+	// The environment's last check, as the versions screen shows it: the
+	// report's hosts in its order, who asked, whether it was scheduled.
+	if _, ok := s.Hosts.LastDrift("shop", "test"); ok {
+		t.Fatal("a drift check of an environment never checked")
+	}
+	last, ok := s.Hosts.LastDrift("shop", "production")
+	if !ok || last.By != "runner" || last.Scheduled || len(last.Hosts) != 3 || last.Checked.IsZero() ||
+		last.Hosts[0] != (DriftLine{Host: "www@10.0.1.1:22", Expected: v1, Actual: "20261101000000-abcdef0", Drifted: true}) ||
+		last.Hosts[2].Error != "connect: refused" || last.Hosts[2].Drifted {
+		t.Fatalf("last drift check: %+v", last)
+	}
+	f.append("drift/shop/production", catalog.TypeDriftChecked, "runner", catalog.DriftReport{Project: "shop", Environment: "production",
+		Scheduled: true, Hosts: []catalog.HostDrift{{Host: "www@10.0.1.2:22", Expected: v1, Actual: v1}}})
+	s = f.build()
+	if last, _ := s.Hosts.LastDrift("shop", "production"); last.By != "runner" || !last.Scheduled || len(last.Hosts) != 1 ||
+		last.Hosts[0] != (DriftLine{Host: "www@10.0.1.2:22", Expected: v1, Actual: v1}) {
+		t.Fatalf("a scheduled check: %+v", last)
+	}
+	f.append("drift/shop/production", catalog.TypeDriftChecked, tester, catalog.DriftReport{Project: "shop", Environment: "production",
+		Hosts: []catalog.HostDrift{{Host: "www@10.0.1.1:22", Expected: v1, Actual: v1}}})
+	s = f.build()
+	if last, _ := s.Hosts.LastDrift("shop", "production"); last.By != tester || last.Scheduled || len(last.Hosts) != 1 || last.Hosts[0].Drifted {
+		t.Fatalf("the later check by a person: %+v", last)
+	}
 }
 
 func (f *flow) eightStepsNoUsers() (string, string, string) { return f.eightSteps("9", "") }

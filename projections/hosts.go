@@ -41,6 +41,33 @@ type Drift struct {
 	Error    string    `json:"error,omitempty"`
 }
 
+// EnvDrift is an environment's last drift check: when, by whom, whether
+// its schedule ran it, and each host's line, in the report's order.
+type EnvDrift struct {
+	Checked   time.Time   `json:"checked"`
+	By        string      `json:"by"` // who asked; the runner for a scheduled check
+	Scheduled bool        `json:"scheduled,omitempty"`
+	Hosts     []DriftLine `json:"hosts"`
+}
+
+// DriftLine is one host's line of a drift check.
+type DriftLine struct {
+	Host     string `json:"host"`
+	Expected string `json:"expected"` // the version the log says runs there
+	Actual   string `json:"actual"`   // what `current` named ("" if none)
+	Drifted  bool   `json:"drifted"`
+	Error    string `json:"error,omitempty"` // it could not be read
+}
+
+// envDrift is an environment's last drift check as kept: the hosts'
+// lines live in their runs.
+type envDrift struct {
+	checked   time.Time
+	by        string
+	scheduled bool
+	hosts     []string
+}
+
 // Host key trust states.
 const (
 	KeyTrusted = "trusted" // an admin trusted the key it offers
@@ -66,13 +93,14 @@ type HostKey struct {
 // Hosts is the read model of hosts: what each runs, and its key.
 type Hosts struct {
 	base
-	runs map[string]map[envKey]*HostRun // addr -> runs
-	keys map[string]*HostKey            // host:port -> key
+	runs   map[string]map[envKey]*HostRun // addr -> runs
+	keys   map[string]*HostKey            // host:port -> key
+	drifts map[envKey]*envDrift           // each environment's last drift check
 }
 
 // NewHosts returns an empty model.
 func NewHosts() *Hosts {
-	return &Hosts{runs: map[string]map[envKey]*HostRun{}, keys: map[string]*HostKey{}}
+	return &Hosts{runs: map[string]map[envKey]*HostRun{}, keys: map[string]*HostKey{}, drifts: map[envKey]*envDrift{}}
 }
 
 // Apply folds one envelope (see Projection).
@@ -142,6 +170,7 @@ func (m *Hosts) drift(e *events.Envelope, p *payload, d *decoder) error {
 	if p.DriftRaw == nil {
 		return nil
 	}
+	check := &envDrift{checked: e.Time, by: d.internString(e.Actor), scheduled: p.Scheduled}
 	ok := eachElement(p.DriftRaw, func(el []byte) bool {
 		var host string
 		dr := &Drift{Checked: e.Time}
@@ -165,13 +194,36 @@ func (m *Hosts) drift(e *events.Envelope, p *payload, d *decoder) error {
 		})
 		if ok && host != "" {
 			m.run(host, p.Project, p.Environment).Drift = dr
+			check.hosts = append(check.hosts, host)
 		}
 		return ok
 	})
 	if !ok {
 		return ErrMalformed
 	}
+	m.drifts[envKey{p.Project, p.Environment}] = check
 	return nil
+}
+
+// LastDrift returns an environment's last drift check; ok is false when
+// it was never checked.
+func (m *Hosts) LastDrift(project, env string) (EnvDrift, bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	k := envKey{project, env}
+	c := m.drifts[k]
+	if c == nil {
+		return EnvDrift{}, false
+	}
+	out := EnvDrift{Checked: c.checked, By: c.by, Scheduled: c.scheduled, Hosts: make([]DriftLine, 0, len(c.hosts))}
+	for _, host := range c.hosts {
+		line := DriftLine{Host: host}
+		if r := m.runs[host][k]; r != nil && r.Drift != nil {
+			line.Expected, line.Actual, line.Drifted, line.Error = r.Drift.Expected, r.Drift.Actual, r.Drift.Drifted, r.Drift.Error
+		}
+		out.Hosts = append(out.Hosts, line)
+	}
+	return out, true
 }
 
 // HostPortOf returns the host:port of an address ("user@host:port",

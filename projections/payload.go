@@ -23,7 +23,7 @@ type payload struct {
 	Holder, KeyType, Fingerprint, Key, Error, Note        string
 	Branch, Title, Tag, BaseCommit, Language              string
 
-	Admin, Truncated, CreatedBranch, FastForwarded bool
+	Admin, Truncated, CreatedBranch, FastForwarded, Scheduled bool
 
 	ExitCode, DurationMS, Parallel, Files, Bytes int64
 
@@ -302,6 +302,8 @@ func (d *decoder) decode(e *events.Envelope) (*payload, error) {
 			p.CreatedBranch, ok = boolValue(v)
 		case "fast_forwarded":
 			p.FastForwarded, ok = boolValue(v)
+		case "scheduled":
+			p.Scheduled, ok = boolValue(v)
 		case "exit_code":
 			p.ExitCode, ok = int64Value(v)
 		case "duration_ms":

@@ -32,6 +32,12 @@ type EnvVersions struct {
 	// Timeline holds the versions that went live, oldest first; null in a
 	// project's view of an environment never deployed to.
 	Timeline []VersionEntry `json:"timeline" tstype:"VersionEntry[] | null"`
+	// Drift is the environment's last drift check (Hosts.LastDrift) and
+	// DriftEvery the interval of its periodic check ("30m0s"; "" when
+	// off): the app adds them from the hosts model and the configuration,
+	// so the versions screen and the dashboard read drift from one place.
+	Drift      *EnvDrift `json:"drift,omitempty"`
+	DriftEvery string    `json:"drift_every,omitempty"`
 }
 
 // HostVersion is what one host of an environment runs.

@@ -142,6 +142,9 @@ func validateRequest(req catalog.Request) error {
 	if err := CheckHostsRequired(p.Strategy, env.Hosts); err != nil {
 		return projectField(envPath+".hosts", err)
 	}
+	if err := CheckDriftCheck(time.Duration(env.DriftCheck)); err != nil {
+		return projectField(envPath+".drift_check", err)
+	}
 	known, keys := map[string]bool{}, map[string]int{}
 	for j, h := range p.Targets(env) {
 		if p.Strategy != catalog.StrategyLocal {

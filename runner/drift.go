@@ -13,9 +13,28 @@ import (
 // Drift reads each host's `current` and its REVISION and compares them
 // with what the log says is live there (the last switch, revert or
 // observation of a deployment of this environment), then appends
-// drift.checked to drift/<project>/<env>. A host that cannot be read is
-// reported with its error and not counted as drifted: nobody knows.
+// drift.checked to drift/<project>/<env>, by the runner. A host that
+// cannot be read is reported with its error and not counted as drifted:
+// nobody knows.
 func (r *Runner) Drift(ctx context.Context, p catalog.Project, envName string) (catalog.DriftReport, error) {
+	return r.DriftAs(ctx, p, envName, DriftRequest{After: events.AnyVersion})
+}
+
+// DriftRequest says who asks for a drift check, and on what it was
+// decided.
+type DriftRequest struct {
+	Actor     string // the event's actor: the person asking; "" is the runner
+	Scheduled bool   // the environment's periodic check (drift_check)
+	// After is the version of the drift stream the check was decided on:
+	// the report is appended only if no other check came since, else
+	// DriftAs returns events.ErrConcurrency with the report unrecorded
+	// (several desks on one log check once). events.AnyVersion appends
+	// whatever came.
+	After int64
+}
+
+// DriftAs is Drift as req says.
+func (r *Runner) DriftAs(ctx context.Context, p catalog.Project, envName string, req DriftRequest) (catalog.DriftReport, error) {
 	env, ok := p.Environment(envName)
 	if !ok {
 		return catalog.DriftReport{}, fmt.Errorf("%w: environment %q not in project %s", ErrInvalidRequest, envName, p.ID)
@@ -24,7 +43,8 @@ func (r *Runner) Drift(ctx context.Context, p catalog.Project, envName string) (
 		return catalog.DriftReport{}, err
 	}
 	targets := p.Targets(env)
-	rep := catalog.DriftReport{Project: p.ID, Environment: env.Name, Hosts: make([]catalog.HostDrift, len(targets))}
+	rep := catalog.DriftReport{Project: p.ID, Environment: env.Name, Hosts: make([]catalog.HostDrift, len(targets)),
+		Scheduled: req.Scheduled}
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, effectiveParallel(env.Parallel))
 	for i, h := range targets {
@@ -36,11 +56,15 @@ func (r *Runner) Drift(ctx context.Context, p catalog.Project, envName string) (
 		}()
 	}
 	wg.Wait()
-	e, err := catalog.NewEvent(catalog.TypeDriftChecked, actorRunner, rep)
+	actor := req.Actor
+	if actor == "" {
+		actor = actorRunner
+	}
+	e, err := catalog.NewEvent(catalog.TypeDriftChecked, actor, rep)
 	if err != nil {
 		return rep, err
 	}
-	if _, err := r.log.Append(ctx, catalog.DriftStream(p.ID, env.Name), events.AnyVersion, e); err != nil {
+	if _, err := r.log.Append(ctx, catalog.DriftStream(p.ID, env.Name), req.After, e); err != nil {
 		return rep, err
 	}
 	return rep, nil

@@ -1,7 +1,6 @@
 package runner
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -142,66 +141,4 @@ func (r *Runner) releaseLockOf(ctx context.Context, p catalog.Project, env, depl
 	}
 	l := &logLock{log: r.log, stream: stream, ev: held, version: last.Version}
 	return l.release(ctx, reason)
-}
-
-// BreakLock frees an environment's lock by force, an admin's decision:
-// lock.broken (by actor, with reason, naming the holder it broke) in the
-// log, then the remote lock removed on every host, whoever holds it.
-// A deployment still running with the lock is not stopped (cancel it for
-// that); its own release then finds the lock gone and leaves it alone.
-// Hosts that cannot be reached are named in the error; the log lock is
-// broken anyway.
-func (r *Runner) BreakLock(ctx context.Context, p catalog.Project, envName, actor, reason string) error {
-	env, ok := p.Environment(envName)
-	if !ok {
-		return fmt.Errorf("%w: environment %q not in project %s", ErrInvalidRequest, envName, p.ID)
-	}
-	stream := catalog.LockStream(p.ID, env.Name)
-	last, _, err := r.lastEvent(ctx, stream)
-	if err != nil {
-		return err
-	}
-	ev := catalog.LockEvent{Project: p.ID, Environment: env.Name, Reason: reason}
-	if last.Type == catalog.TypeLockAcquired {
-		var held catalog.LockEvent
-		if last.Decode(&held) == nil {
-			ev.Deployment, ev.Holder, ev.Since = held.Deployment, held.Holder, held.Since
-		}
-	}
-	e, err := catalog.NewEvent(catalog.TypeLockBroken, actor, ev)
-	if err != nil {
-		return err
-	}
-	if _, err := r.log.Append(ctx, stream, int64(last.Version), e); err != nil {
-		return fmt.Errorf("append lock.broken: %w", err)
-	}
-	r.logger.WithFields(logrus.Fields{"lock": stream, "holder": ev.Deployment, "actor": actor}).Warn("environment lock broken")
-	var errs []error
-	for _, h := range p.Targets(env) {
-		if err := r.breakHostLock(ctx, p, env, h); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", h.Addr, err))
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// breakHostLock removes one host's lock (Layout.BreakLock).
-func (r *Runner) breakHostLock(ctx context.Context, p catalog.Project, env catalog.Environment, h catalog.Host) error {
-	ex, err := r.dial(ctx, p, env, h)
-	if err != nil {
-		return err
-	}
-	defer ex.Close()
-	argv, err := Layout{Path: h.Path}.BreakLock()
-	if err != nil {
-		return err
-	}
-	cctx, cancel := context.WithTimeout(ctx, r.cfg.StepTimeout)
-	defer cancel()
-	var out bytes.Buffer
-	exit, err := ex.Run(cctx, argv, &out)
-	if err == nil && exit != 0 {
-		err = fmt.Errorf("break lock: exit status %d: %s", exit, lastLine(out.String()))
-	}
-	return err
 }

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"releasedesk/events/catalog"
 )
@@ -209,6 +210,23 @@ func CheckOnFailure(policy string) error {
 		return nil
 	}
 	return fmt.Errorf("%q: want halt or continue", policy)
+}
+
+// The bounds of an environment's periodic drift check.
+const (
+	MinDriftCheck = time.Minute
+	MaxDriftCheck = 7 * 24 * time.Hour
+)
+
+// CheckDriftCheck accepts how often an environment's hosts are checked for
+// drift on their own (the app's schedule): 0 (never) or 1 minute to 7
+// days. More often would keep every host busy answering; less often is no
+// watch at all.
+func CheckDriftCheck(every time.Duration) error {
+	if every != 0 && (every < MinDriftCheck || every > MaxDriftCheck) {
+		return fmt.Errorf("%s: want %s to %s (0 or absent: no periodic check)", every, MinDriftCheck, "168h (7 days)")
+	}
+	return nil
 }
 
 // CheckHostsRequired refuses an environment of the rsync or git strategy

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"releasedesk/events/catalog"
 )
@@ -38,6 +39,7 @@ func TestRulesRefusalNamesTheField(t *testing.T) {
 		{"env name", func(p *catalog.Project) { p.Env = []catalog.EnvVar{{Name: "A", Value: "1"}, {Name: "A=B", Value: "1"}} }, `project.env[1].name: "A=B": want letters`},
 		{"on_failure", func(p *catalog.Project) { p.Environments[0].OnFailure = "retry" }, `project.environments[0].on_failure: "retry": want halt or continue`},
 		{"no hosts", func(p *catalog.Project) { p.Environments[0].Hosts = nil }, "project.environments[0].hosts: at least one host is required for the rsync strategy"},
+		{"drift_check", func(p *catalog.Project) { p.Environments[0].DriftCheck = catalog.Duration(10 * time.Second) }, "project.environments[0].drift_check: 10s: want 1m0s to 168h"},
 		{"host addr", func(p *catalog.Project) { p.Environments[0].Hosts[1].Addr = "10.0.0.6" }, `project.environments[0].hosts[1]: bad host address "10.0.0.6"`},
 		// Two spellings of one host are one host: the runner used to
 		// compare the addresses as written, and took both.
@@ -123,6 +125,16 @@ func TestRulesUnits(t *testing.T) {
 	for _, k := range []int{-1, 1, 101} {
 		if err := CheckKeepReleases(k); err == nil {
 			t.Errorf("CheckKeepReleases(%d) accepted", k)
+		}
+	}
+	for _, d := range []time.Duration{0, time.Minute, 30 * time.Minute, 7 * 24 * time.Hour} {
+		if err := CheckDriftCheck(d); err != nil {
+			t.Errorf("CheckDriftCheck(%s): %v", d, err)
+		}
+	}
+	for _, d := range []time.Duration{-time.Minute, time.Second, 59 * time.Second, 7*24*time.Hour + time.Second} {
+		if err := CheckDriftCheck(d); err == nil || !strings.HasPrefix(err.Error(), d.String()+": want 1m0s to 168h") {
+			t.Errorf("CheckDriftCheck(%s) = %v, want a refusal naming the value and the bounds", d, err)
 		}
 	}
 	// The mirror's refusal still names the address and wraps ErrBadRepo.

@@ -2,10 +2,12 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"releasedesk/events"
 	"releasedesk/events/catalog"
 )
 
@@ -64,5 +66,33 @@ func TestRunDrift(t *testing.T) {
 	}
 	if hd := rep.Hosts[0]; hd.Drifted || hd.Error == "" {
 		t.Fatalf("unreachable host: %+v", hd)
+	}
+}
+
+// TestRunDriftAsDecidedVersion: a check names its actor and whether it is
+// scheduled, and one decided on a drift stream that moved on since (another
+// desk checked meanwhile) is not recorded.
+func TestRunDriftAsDecidedVersion(t *testing.T) {
+	h := newRunHarness(t, runHarnessOpts{strategy: catalog.StrategyLocal, files: 5})
+	ctx := context.Background()
+	stream := catalog.DriftStream(h.p.ID, "prod")
+	if _, err := h.r.DriftAs(ctx, h.p, "prod", DriftRequest{Actor: "tess", After: 0}); err != nil {
+		t.Fatal(err)
+	}
+	// Decided on the empty stream, but tess's check came first.
+	if _, err := h.r.DriftAs(ctx, h.p, "prod", DriftRequest{Scheduled: true, After: 0}); !errors.Is(err, events.ErrConcurrency) {
+		t.Fatalf("a check decided on a stale version: %v", err)
+	}
+	if _, err := h.r.DriftAs(ctx, h.p, "prod", DriftRequest{Scheduled: true, After: 1}); err != nil {
+		t.Fatal(err)
+	}
+	envs, err := h.log.ReadStream(ctx, stream, 1)
+	if err != nil || len(envs) != 2 {
+		t.Fatalf("drift stream: %d events, %v", len(envs), err)
+	}
+	var first, second catalog.DriftReport
+	if envs[0].Decode(&first) != nil || envs[1].Decode(&second) != nil || envs[0].Actor != "tess" || first.Scheduled ||
+		envs[1].Actor != actorRunner || !second.Scheduled {
+		t.Fatalf("drift.checked by %s %+v, by %s %+v", envs[0].Actor, first, envs[1].Actor, second)
 	}
 }

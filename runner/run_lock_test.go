@@ -173,9 +173,13 @@ func TestRunLockWaitsForRelease(t *testing.T) {
 	if err := os.WriteFile(lockDir+"/info", []byte("deployment=zombie\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.BreakLock(ctx, catalog.Project{ID: "demo", Strategy: catalog.StrategyLocal,
-		Environments: []catalog.Environment{{Name: "prod", Path: target}}}, "prod", "admin", "stuck"); err != nil {
+	res, err := r.BreakLock(ctx, catalog.Project{ID: "demo", Strategy: catalog.StrategyLocal,
+		Environments: []catalog.Environment{{Name: "prod", Path: target}}}, "prod", "", "admin", "stuck")
+	if err != nil {
 		t.Fatal(err)
+	}
+	if res.Broken.Deployment != "b" || len(res.Broken.Hosts) != 1 || res.Broken.Hosts[0].Deployment != "zombie" || len(res.Unreachable) != 0 {
+		t.Fatalf("break: %+v", res)
 	}
 	if _, err := os.Stat(lockDir); !os.IsNotExist(err) {
 		t.Fatalf("remote lock dir not removed: %v", err)
@@ -287,4 +291,65 @@ func TestRunInfolessHostLock(t *testing.T) {
 		t.Fatal("no warning logged for the removed lock")
 	}
 	h.checkLockFree()
+}
+
+// TestRunBreakOneHostLock: breaking one host's lock removes its remote
+// lock, says what it named, and records the host in lock.broken; a host that is
+// not the environment's is refused before anything is written; a host
+// that cannot be reached is named in the answer, and the event stays.
+func TestRunBreakOneHostLock(t *testing.T) {
+	log := events.NewMemStore(events.Options{})
+	r, err := New(Config{Log: log, Workspace: Workspace{Dir: t.TempDir()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	a := t.TempDir()
+	lockDir := Layout{Path: a}.LockDir()
+	if err := os.MkdirAll(lockDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(lockDir+"/info", []byte("deployment=d7\nholder=alice\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The local strategy's one target (several SSH hosts: app's tests).
+	p := catalog.Project{ID: "demo", Strategy: catalog.StrategyLocal,
+		Environments: []catalog.Environment{{Name: "prod", Path: a}}}
+	if _, err := r.BreakLock(ctx, p, "prod", "www@10.0.0.9:22", "root", "stale"); !errors.Is(err, ErrInvalidRequest) {
+		t.Fatalf("a host of no environment: %v", err)
+	}
+	if head, _ := log.StreamHead(ctx, catalog.LockStream("demo", "prod")); head.Version != 0 {
+		t.Fatalf("a refused break wrote %d events", head.Version)
+	}
+	res, err := r.BreakLock(ctx, p, "prod", catalog.LocalHost, "root", "stale")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Host != catalog.LocalHost || res.Broken.Deployment != "" || len(res.Broken.Hosts) != 1 ||
+		res.Broken.Hosts[0].Deployment != "d7" || res.Broken.Hosts[0].Holder != "alice" {
+		t.Fatalf("break of one host: %+v", res)
+	}
+	if _, err := os.Stat(lockDir); !os.IsNotExist(err) {
+		t.Fatalf("the host's lock is still there: %v", err)
+	}
+	envs, _ := log.ReadStream(ctx, catalog.LockStream("demo", "prod"), 1)
+	var ev catalog.LockEvent
+	if len(envs) != 1 || envs[0].Type != catalog.TypeLockBroken || envs[0].Decode(&ev) != nil || ev.Host != catalog.LocalHost ||
+		ev.Reason != "stale" || envs[0].Actor != "root" {
+		t.Fatalf("lock stream %+v", envs)
+	}
+
+	// An SSH host that does not answer: recorded anyway, and named.
+	ssh := catalog.Project{ID: "demo", Strategy: catalog.StrategyRsync, Environments: []catalog.Environment{{Name: "prod", Path: a,
+		SSHKey: t.TempDir() + "/no-such-key", Hosts: []catalog.Host{{Addr: "www@127.0.0.1:1"}}}}}
+	res, err = r.BreakLock(ctx, ssh, "prod", "", "root", "gone")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Broken.Hosts) != 0 || len(res.Unreachable) != 1 || res.Unreachable[0].Host != "www@127.0.0.1:1" || res.Unreachable[0].Error == "" {
+		t.Fatalf("an unreachable host: %+v", res)
+	}
+	if head, _ := log.StreamHead(ctx, catalog.LockStream("demo", "prod")); head.Version != 2 {
+		t.Fatalf("lock stream at version %d after two breaks", head.Version)
+	}
 }

@@ -250,9 +250,9 @@ func (c *cli) hostsCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "hosts",
 		RunE:  groupRun,
-		Short: "See and trust the hosts' SSH keys; check what the hosts run (drift)",
+		Short: "See and trust the hosts' SSH keys; check what the hosts run (drift); break a stale lock",
 	}
-	cmd.AddCommand(c.hostsDriftCommand())
+	cmd.AddCommand(c.hostsDriftCommand(), c.hostsUnlockCommand())
 	var rk *remote
 	key := &cobra.Command{
 		Use:     "key ADDR",

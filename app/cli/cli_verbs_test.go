@@ -678,3 +678,61 @@ func TestCLIHostsDrift(t *testing.T) {
 		t.Fatalf("an unknown environment: exit %d %s", code, errOut)
 	}
 }
+
+// TestCLIHostsUnlock: hosts unlock breaks a stale host lock (admins only)
+// on one host or with --all, says what it found, and prints the server's
+// answer with --json; flags that do not fit exit 2, a refusal 1.
+func TestCLIHostsUnlock(t *testing.T) {
+	e := startCLIDemo(t)
+	lockDir := filepath.Join(e.target("test"), ".releasedesk", "lock")
+	stale := func() {
+		t.Helper()
+		if err := os.MkdirAll(lockDir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(lockDir, "info"), []byte("deployment=d9\nholder=ghost\nsince=2026-11-26T09:58:00Z\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stale()
+	for _, c := range []struct {
+		user  string
+		args  []string
+		code  int
+		words string
+	}{
+		{"dev", []string{"local", "--project", "shop", "--env", "test", "--reason", "stale"}, cli.ExitFailure, "breaking a deploy lock needs the admin role"},
+		{"admin", []string{"local", "--project", "shop", "--env", "test"}, cli.ExitUsage, "--reason"},
+		{"admin", []string{"--project", "shop", "--env", "test", "--reason", "stale"}, cli.ExitUsage, "ADDR (a host of the environment) or --all"},
+		{"admin", []string{"local", "--all", "--project", "shop", "--env", "test", "--reason", "stale"}, cli.ExitUsage, "not both"},
+		{"admin", []string{"www@10.0.0.9:22", "--project", "shop", "--env", "test", "--reason", "stale"}, cli.ExitFailure, "is not a host of environment test of shop"},
+	} {
+		code, _, errOut := e.as(c.user, append([]string{"hosts", "unlock"}, c.args...)...)
+		if code != c.code || !strings.Contains(errOut, c.words) {
+			t.Errorf("%s %v: exit %d %s, want %d %q", c.user, c.args, code, errOut, c.code, c.words)
+		}
+	}
+	if _, err := os.Stat(lockDir); err != nil {
+		t.Fatalf("a refused unlock touched the lock: %v", err)
+	}
+	out := e.Must("admin", "hosts", "unlock", "local", "--project", "shop", "--env", "test", "--reason", "d9 died")
+	if !strings.Contains(out, "local") || !strings.Contains(out, "removed the lock of deployment d9 (ghost, since 2026-11-26T09:58:00Z)") {
+		t.Fatalf("unlock: %s", out)
+	}
+	if _, err := os.Stat(lockDir); !os.IsNotExist(err) {
+		t.Fatalf("the lock is still there: %v", err)
+	}
+	stale()
+	out = e.Must("admin", "hosts", "unlock", "--all", "--project", "shop", "--env", "test", "--reason", "again", "--json")
+	var res map[string]any
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("--json: %v\n%s", err, out)
+	}
+	hosts, _ := res["broken"].(map[string]any)["hosts"].([]any)
+	if len(hosts) != 1 || apitest.Str(hosts[0].(map[string]any), "deployment") != "d9" || len(res["unreachable"].([]any)) != 0 {
+		t.Fatalf("--all --json: %s", out)
+	}
+	if out := e.Must("admin", "hosts", "unlock", "--help"); !strings.Contains(out, "--all") || !strings.Contains(out, "lock.broken") {
+		t.Fatalf("--help: %s", out)
+	}
+}

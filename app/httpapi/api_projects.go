@@ -165,6 +165,29 @@ func (s *Server) checkDrift(w http.ResponseWriter, r *http.Request, u app.UserVi
 	return nil
 }
 
+// UnlockRequest is POST /api/v1/projects/{project}/environments/{env}/unlock:
+// the host whose lock to break ("" or absent: every host of the
+// environment), and why.
+type UnlockRequest struct {
+	Host   string `json:"host"`
+	Reason string `json:"reason"`
+}
+
+// unlock breaks a stale host lock (lock.broken): the answer is
+// runner.LockBreak, what was broken and the hosts that were not reached.
+func (s *Server) unlock(w http.ResponseWriter, r *http.Request, u app.UserView) error {
+	var in UnlockRequest
+	if err := decodeBody(w, r, maxBodyBytes, &in); err != nil {
+		return err
+	}
+	res, err := s.cfg.Desk.BreakLock(r.Context(), u, r.PathValue("project"), r.PathValue("env"), in.Host, in.Reason)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, res)
+	return nil
+}
+
 func (s *Server) listHosts(w http.ResponseWriter, r *http.Request, u app.UserView) error {
 	writeJSON(w, http.StatusOK, HostList{Hosts: s.cfg.Desk.Set.Hosts.List()})
 	return nil

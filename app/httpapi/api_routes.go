@@ -40,6 +40,7 @@ func (s *Server) routeTable() []route {
 		{"POST /api/v1/projects/{project}/environments/{env}/rollback", signedIn, s.rollback},
 		{"POST /api/v1/projects/{project}/environments/{env}/versions/{version}/bad", signedIn, s.markBad},
 		{"POST /api/v1/projects/{project}/environments/{env}/drift", signedIn, s.checkDrift},
+		{"POST /api/v1/projects/{project}/environments/{env}/unlock", signedIn, s.unlock},
 		{"GET /api/v1/hosts", signedIn, s.listHosts},
 		{"GET /api/v1/hosts/key", signedIn, s.hostKey},
 		{"POST /api/v1/hosts/trust", signedIn, s.trustHost},

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"releasedesk/app"
 	"releasedesk/app/httpapi"
 	"releasedesk/app/httpapi/apitest"
+	"releasedesk/runner"
 
 	"golang.org/x/crypto/ssh"
 )
@@ -341,6 +343,40 @@ func TestAPIEveryRouteAnswers(t *testing.T) {
 	if hosts := r.Body["hosts"].([]any); len(hosts) != 1 || hosts[0].(map[string]any)["drifted"] != false {
 		t.Fatalf("drift check: %s", r.Raw)
 	}
+	// A stale lock on the test host, broken by an admin (nobody else);
+	// bad input changes nothing.
+	lockDir := runner.Layout{Path: target + "/shop-test"}.LockDir()
+	if err := os.MkdirAll(lockDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	unlock := "/api/v1/projects/shop/environments/test/unlock"
+	for _, bad := range []struct {
+		token string
+		body  map[string]string
+		want  int
+		words string
+	}{
+		{dev, map[string]string{"reason": "stale"}, http.StatusForbidden, "breaking a deploy lock needs the admin role"},
+		{root, map[string]string{}, http.StatusBadRequest, "reason: is required"},
+		{root, map[string]string{"reason": strings.Repeat("x", 501)}, http.StatusBadRequest, "reason: is longer than 500 characters"},
+		{root, map[string]string{"host": "www@10.0.0.9:22", "reason": "stale"}, http.StatusBadRequest, `is not a host of environment test of shop (its hosts: local)","field":"host"`},
+	} {
+		if r := e.Call("POST", unlock, bad.token, bad.body); r.Status != bad.want || !strings.Contains(string(r.Raw), bad.words) {
+			t.Fatalf("unlock %v: %d %s, want %d %q", bad.body, r.Status, r.Raw, bad.want, bad.words)
+		}
+	}
+	if _, err := os.Stat(lockDir); err != nil {
+		t.Fatalf("a refused unlock touched the host lock: %v", err)
+	}
+	r = c.Must(http.StatusOK, "POST /api/v1/projects/{project}/environments/{env}/unlock", unlock, root,
+		map[string]string{"host": "local", "reason": "left by a crash"})
+	if apitest.Str(r.Body, "host") != "local" || len(r.Body["broken"].(map[string]any)["hosts"].([]any)) != 1 ||
+		len(r.Body["unreachable"].([]any)) != 0 {
+		t.Fatalf("unlock: %s", r.Raw)
+	}
+	if _, err := os.Stat(lockDir); !os.IsNotExist(err) {
+		t.Fatalf("the host lock is still there: %v", err)
+	}
 	r = c.Must(http.StatusOK, "POST /api/v1/projects/{project}/environments/{env}/versions/{version}/bad",
 		"/api/v1/projects/shop/environments/test/versions/"+version(1)+"/bad", tess, map[string]string{"reason": "broken"})
 	if r.Body["bad"] != true || apitest.Str(r.Body, "bad_by") != "tess" {
@@ -569,6 +605,9 @@ func TestAPIBadBodies(t *testing.T) {
 		{"host key without addr", "GET", "/api/v1/hosts/key", nil, "addr"},
 		{"host key of a bad addr", "GET", "/api/v1/hosts/key?addr=a%20b:22", nil, "addr"},
 		{"compare without to", "GET", "/api/v1/projects/shop/compare", nil, "to"},
+		{"unlock without a reason", "POST", "/api/v1/projects/shop/environments/test/unlock", map[string]any{"host": "local"}, "reason"},
+		{"unlock of a host of none", "POST", "/api/v1/projects/shop/environments/test/unlock", map[string]any{"host": "www@10.0.0.9:22", "reason": "x"}, "host"},
+		{"unlock: a number for a host", "POST", "/api/v1/projects/shop/environments/test/unlock", map[string]any{"host": 5, "reason": "x"}, "host"},
 	} {
 		head := e.Desk.Log.Head().Position
 		r := e.Call(tc.method, tc.path, root, tc.body)

@@ -48,6 +48,7 @@ func TestOfflineReviewOfAnExport(t *testing.T) {
 		{"PUT", "/api/v1/projects/shop"},
 		{"POST", "/api/v1/users"},
 		{"POST", "/api/v1/hosts/trust"},
+		{"POST", "/api/v1/projects/shop/environments/test/unlock"},
 	} {
 		r := off.Call(w.method, w.path, rev, map[string]any{})
 		if r.Status != http.StatusServiceUnavailable || r.ErrCode() != "read_only" || !strings.Contains(r.ErrMessage(), "offline review") {

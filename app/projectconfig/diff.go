@@ -259,6 +259,9 @@ func (d *projectDiffer) addedEnvironment(p string, e catalog.Environment) {
 	if e.Approval {
 		d.line("+ " + p + ".approval: true")
 	}
+	if e.DriftCheck != 0 {
+		d.line("+ " + p + ".drift_check: " + time.Duration(e.DriftCheck).String())
+	}
 }
 
 func showHost(h catalog.Host) string {
@@ -279,6 +282,17 @@ func (d *projectDiffer) environment(p string, a, b catalog.Environment) {
 	d.int(p+".batch", a.Batch, b.Batch)
 	d.str(p+".on_failure", a.OnFailure, b.OnFailure)
 	d.bool(p+".approval", a.Approval, b.Approval)
+	if a.DriftCheck != b.DriftCheck {
+		d.changed(p+".drift_check", showInterval(a.DriftCheck), showInterval(b.DriftCheck))
+	}
+}
+
+// showInterval is a periodic check's interval as a diff line shows it.
+func showInterval(d catalog.Duration) string {
+	if d == 0 {
+		return "off"
+	}
+	return time.Duration(d).String()
 }
 
 // maxShownValue bounds a value in a diff line; the event carries the whole

@@ -93,7 +93,7 @@ func fullProject() catalog.Project {
 			{
 				Name: "prod-eu", Path: "/srv/shop", SSHKey: "/keys/deploy key",
 				Hosts:    []catalog.Host{{Addr: "deploy@10.0.1.1"}, {Addr: "deploy@10.0.1.2:22"}, {Addr: "deploy@10.0.1.3:22"}},
-				Parallel: 200, Batch: 2, OnFailure: "halt", Approval: true,
+				Parallel: 200, Batch: 2, OnFailure: "halt", Approval: true, DriftCheck: catalog.Duration(90 * time.Minute),
 			},
 		},
 		Workflow: catalog.Workflow{FastForward: true, AllowSelfTest: true},
@@ -257,6 +257,15 @@ func TestProjectConfigRules(t *testing.T) {
 		{"env twice", func(p *catalog.Project) {
 			p.Env = []catalog.EnvVar{{Name: "X", Value: "1"}, {Name: "X", Value: "2"}}
 		}, []fieldWant{{"env[1].name", "defined twice (also env[0])"}}},
+		{"drift_check under a minute", func(p *catalog.Project) { p.Environments[1].DriftCheck = catalog.Duration(30 * time.Second) },
+			[]fieldWant{{"environments[1].drift_check", "30s: want 1m0s to 168h (7 days)"}}},
+		{"drift_check over 7 days", func(p *catalog.Project) { p.Environments[1].DriftCheck = catalog.Duration(8 * 24 * time.Hour) },
+			[]fieldWant{{"environments[1].drift_check", "192h0m0s: want 1m0s to 168h"}}},
+		{"drift_check negative", func(p *catalog.Project) { p.Environments[0].DriftCheck = catalog.Duration(-time.Hour) },
+			[]fieldWant{{"environments[0].drift_check", "-1h0m0s: want"}}},
+		{"drift_check bounds are fine", func(p *catalog.Project) {
+			p.Environments[0].DriftCheck, p.Environments[1].DriftCheck = catalog.Duration(time.Minute), catalog.Duration(7*24*time.Hour)
+		}, nil},
 		{"environments required", func(p *catalog.Project) { p.Environments = nil }, []fieldWant{{"environments", "at least one environment"}}},
 		{"environment name", func(p *catalog.Project) { env(p, 1).Name = "Prod" }, []fieldWant{{"environments[1].name", `"Prod"`}}},
 		{"environment name required", func(p *catalog.Project) { env(p, 1).Name = "" }, []fieldWant{{"environments[1].name", "required"}}},
@@ -416,6 +425,12 @@ func TestProjectConfigDocuments(t *testing.T) {
 			[]fieldWant{{"health_check.timeout", `want a duration such as "10s"`}}},
 		{"bad duration", "", y("timeout: 10s", "timeout: ten"),
 			[]fieldWant{{"health_check.timeout", `want a duration such as "10s" or "1m30s", got the string "ten"`}}},
+		{"bad drift_check", "", y("    approval: false", "    approval: false\n    drift_check: hourly"),
+			[]fieldWant{{"environments[0].drift_check", `want a duration such as "10s" or "1m30s", got the string "hourly"`}}},
+		{"drift_check a number", "", y("    approval: false", "    approval: false\n    drift_check: 30"),
+			[]fieldWant{{"environments[0].drift_check", `want a duration such as "10s"`}}},
+		{"drift_check too often", "", y("    approval: false", "    approval: false\n    drift_check: 10s"),
+			[]fieldWant{{"environments[0].drift_check", "10s: want 1m0s to 168h"}}},
 		{"top level not a mapping", "", []byte("- a\n- b\n"),
 			[]fieldWant{{"", "want a mapping of id, title"}}},
 		{"duplicate YAML key", "", y("branch: master", "branch: master\nbranch: main"),
@@ -497,6 +512,13 @@ func TestProjectConfigYAMLNiceties(t *testing.T) {
 		!reflect.DeepEqual(p.Exclude, []string{".git"}) ||
 		!reflect.DeepEqual(p.Environments[0].Hosts, []catalog.Host{{Addr: "www@10.0.0.5", Path: "/srv/x"}}) {
 		t.Errorf("got %#v", p)
+	}
+	// drift_check is a duration; the number 0 is off, as absent.
+	for doc, want := range map[string]time.Duration{"drift_check: 30m": 30 * time.Minute, "drift_check: 0": 0, `drift_check: "0"`: 0} {
+		p := mustParse(t, editDoc(t, baseYAML, "    approval: false", "    approval: false\n    "+doc), "")
+		if got := time.Duration(p.Environments[0].DriftCheck); got != want {
+			t.Errorf("%s: read %s, want %s", doc, got, want)
+		}
 	}
 	// An alias bomb is refused, not expanded.
 	var bomb strings.Builder
@@ -682,17 +704,19 @@ func TestProjectConfigDiff(t *testing.T) {
 			OnFailure: "halt",
 		},
 		{
-			Name:  "staging",
-			Path:  "/home/www/blog-staging",
-			Hosts: []catalog.Host{{Addr: "www@10.0.0.7:22", Path: "/srv/blog"}},
+			Name:       "staging",
+			Path:       "/home/www/blog-staging",
+			Hosts:      []catalog.Host{{Addr: "www@10.0.0.7:22", Path: "/srv/blog"}},
+			DriftCheck: catalog.Duration(5 * time.Minute),
 		},
 		{
-			Name:     "production",
-			Path:     "/home/www/blog",
-			Hosts:    []catalog.Host{{Addr: "www@10.0.1.2:22", Path: "/srv/blog"}, {Addr: "www@10.0.1.3:22"}},
-			Parallel: 20,
-			Batch:    1,
-			Approval: true,
+			Name:       "production",
+			Path:       "/home/www/blog",
+			Hosts:      []catalog.Host{{Addr: "www@10.0.1.2:22", Path: "/srv/blog"}, {Addr: "www@10.0.1.3:22"}},
+			Parallel:   20,
+			Batch:      1,
+			Approval:   true,
+			DriftCheck: catalog.Duration(30 * time.Minute),
 		},
 	}
 	if errs := Validate(p); errs != nil {
@@ -901,6 +925,8 @@ func TestProjectConfigSharedRules(t *testing.T) {
 			func() error { return runner.CheckSecretValue(catalog.EnvVar{Name: "X", Value: "v", Secret: true}) }},
 		"CheckOnFailure": {func(p *catalog.Project) { env(p).OnFailure = "retry" }, "environments[0].on_failure",
 			func() error { return runner.CheckOnFailure("retry") }},
+		"CheckDriftCheck": {func(p *catalog.Project) { env(p).DriftCheck = catalog.Duration(30 * time.Second) }, "environments[0].drift_check",
+			func() error { return runner.CheckDriftCheck(30 * time.Second) }},
 		"CheckHostsRequired": {func(p *catalog.Project) { env(p).Hosts = nil }, "environments[0].hosts",
 			func() error { return runner.CheckHostsRequired("rsync", nil) }},
 		"HostKey": {func(p *catalog.Project) { env(p).Hosts[0].Addr = "10.0.0.5:22" }, "environments[0].hosts[0]",

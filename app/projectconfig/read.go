@@ -200,6 +200,15 @@ func (r *reader) duration(n *docNode, path string) catalog.Duration {
 	return catalog.Duration(d)
 }
 
+// interval reads how often something recurs: a duration, or the number 0
+// for never (as absent).
+func (r *reader) interval(n *docNode, path string) catalog.Duration {
+	if n.kind == nodeInt && n.ival == 0 {
+		return 0
+	}
+	return r.duration(n, path)
+}
+
 func (r *reader) list(n *docNode, path string, fn func(it *docNode, p string)) {
 	switch n.kind {
 	case nodeNull:
@@ -232,7 +241,7 @@ var (
 	hooksFields       = []string{"pre_deploy", "post_deploy", "pre_release", "post_release"}
 	healthCheckFields = []string{"command", "timeout"}
 	envVarFields      = []string{"name", "value", "from_file", "from_env", "secret"}
-	environmentFields = []string{"name", "path", "hosts", "ssh_key", "parallel", "batch", "on_failure", "approval"}
+	environmentFields = []string{"name", "path", "hosts", "ssh_key", "parallel", "batch", "on_failure", "approval", "drift_check"}
 	hostFields        = []string{"addr", "path"}
 )
 
@@ -358,6 +367,8 @@ func (r *reader) environment(n *docNode, path string) catalog.Environment {
 			e.OnFailure = r.str(n, path)
 		case "approval":
 			e.Approval = r.boolean(n, path)
+		case "drift_check":
+			e.DriftCheck = r.interval(n, path)
 		}
 	})
 	return e

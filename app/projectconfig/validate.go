@@ -220,6 +220,9 @@ func validateEnvironments(errs *Errors, p catalog.Project, strategyOK bool) {
 		if err := runner.CheckOnFailure(e.OnFailure); err != nil {
 			add(path+".on_failure", "%v", err)
 		}
+		if err := runner.CheckDriftCheck(time.Duration(e.DriftCheck)); err != nil {
+			add(path+".drift_check", "%v", err)
+		}
 
 		claim := func(t target, at, what string) {
 			if other, dup := targets[t]; dup && other != e.Name {

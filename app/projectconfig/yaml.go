@@ -78,6 +78,9 @@ func MarshalYAML(p catalog.Project) ([]byte, error) {
 		yamlPutInt(m, "batch", e.Batch)
 		yamlPutStr(m, "on_failure", e.OnFailure)
 		yamlPutBool(m, "approval", e.Approval)
+		if e.DriftCheck != 0 {
+			yamlPutStr(m, "drift_check", time.Duration(e.DriftCheck).String())
+		}
 		envs.Content = append(envs.Content, m)
 	}
 	yamlPut(root, "environments", envs)

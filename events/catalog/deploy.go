@@ -156,6 +156,9 @@ type LockEvent struct {
 	Holder      string    `json:"holder"` // who asked for the deployment
 	Since       time.Time `json:"since,omitzero"`
 	Reason      string    `json:"reason,omitempty"` // lock.broken: why
+	// Host is, in lock.broken, the one host whose remote lock an admin
+	// broke; "" for every host of the environment (and in the others).
+	Host string `json:"host,omitempty"`
 }
 
 // HostKeyEvent is host.key_trusted and host.key_rejected.
@@ -182,6 +185,9 @@ type DriftReport struct {
 	Project     string      `json:"project"`
 	Environment string      `json:"environment"`
 	Hosts       []HostDrift `json:"hosts"`
+	// Scheduled: the periodic check of the environment's drift_check ran
+	// it (by the runner), not a person asking.
+	Scheduled bool `json:"scheduled,omitempty"`
 }
 
 // HostDrift is one host's line of a drift report.

@@ -96,6 +96,9 @@ type Environment struct {
 	Batch     int    `json:"batch,omitempty"` // 0: all hosts in one batch
 	OnFailure string `json:"on_failure,omitempty"`
 	Approval  bool   `json:"approval,omitempty"`
+	// DriftCheck is how often the app checks the hosts for drift on its
+	// own (drift.checked by the runner); 0: never (a person still can).
+	DriftCheck Duration `json:"drift_check,omitempty"`
 }
 
 // Host is one target: "user@host:port", optionally with its own path (hosts

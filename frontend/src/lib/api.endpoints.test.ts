@@ -12,6 +12,7 @@ import {
   startReview,
   streamTicket,
   streamURL,
+  unlockEnvironment,
 } from './api';
 import { apiError, json, stubFetch, type FetchMock } from './fetchstub';
 
@@ -56,6 +57,14 @@ describe('endpoints', () => {
       ['/api/v1/releases/4/refuse', { reason: 'broke', rollback: true }],
       ['/api/v1/releases/4/refuse', { reason: 'broke' }],
     ]);
+  });
+
+  it('sends a lock break\'s host and reason in the body', async () => {
+    fetchMock.mockResolvedValueOnce(json({ project: 'shop', environment: 'prod', broken: { hosts: [] }, unreachable: [] }));
+    await unlockEnvironment('shop', 'prod', 'www@10.0.0.5:22', 'stale');
+    expect(fetchMock.mock.calls[0]?.[0]).toBe('/api/v1/projects/shop/environments/prod/unlock');
+    expect(fetchMock.mock.calls[0]?.[1]?.method).toBe('POST');
+    expect(JSON.parse(String(fetchMock.mock.calls[0]?.[1]?.body))).toEqual({ host: 'www@10.0.0.5:22', reason: 'stale' });
   });
 
   it('builds board queries without empty parameters', async () => {

@@ -273,6 +273,12 @@ export const getMe = (opts?: RequestOptions) => get<T.Me>('/me', opts);
 /** Reads what each host of an environment runs now, against what was recorded (drift.checked). */
 export const checkDrift = (project: string, env: string) =>
   send<catalog.DriftReport>('POST', `/projects/${seg(project)}/environments/${seg(env)}/drift`);
+/** Breaks a stale deploy lock (admins): on host, or on every host of the environment when host is ''. */
+export const unlockEnvironment = (project: string, env: string, host: string, reason: string) =>
+  send<T.LockBreak>('POST', `/projects/${seg(project)}/environments/${seg(env)}/unlock`, {
+    host,
+    reason,
+  } satisfies httpapi.UnlockRequest);
 /** Every project's every environment: what runs there and what needs a look. */
 export const getDashboard = () => get<httpapi.DashboardResponse>('/dashboard');
 /** What waits for the signed-in user, oldest first. */

@@ -77,6 +77,11 @@ export type Host = projections.Host;
 export type HostRun = projections.HostRun;
 export type HostKey = projections.HostKey;
 export type HostKeyInfo = app.HostKeyInfo;
+/** An environment's last drift check (EnvVersions.drift) and one host's line of it. */
+export type EnvDrift = projections.EnvDrift;
+export type DriftLine = projections.DriftLine;
+/** What breaking an environment's lock did: what it broke, and the hosts not reached. */
+export type LockBreak = runner.LockBreak;
 export type Commit = runner.Commit;
 export type FileChange = runner.FileChange;
 export type CompareResult = app.Comparison;

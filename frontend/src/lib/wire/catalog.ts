@@ -331,6 +331,11 @@ export interface LockEvent {
   holder: string; // who asked for the deployment
   since?: string /* RFC 3339 */;
   reason?: string; // lock.broken: why
+  /**
+   * Host is, in lock.broken, the one host whose remote lock an admin
+   * broke; "" for every host of the environment (and in the others).
+   */
+  host?: string;
 }
 /**
  * HostKeyEvent is host.key_trusted and host.key_rejected.
@@ -360,6 +365,11 @@ export interface DriftReport {
   project: string;
   environment: string;
   hosts: HostDrift[];
+  /**
+   * Scheduled: the periodic check of the environment's drift_check ran
+   * it (by the runner), not a person asking.
+   */
+  scheduled?: boolean;
 }
 /**
  * HostDrift is one host's line of a drift report.
@@ -484,6 +494,11 @@ export interface Environment {
   batch?: number /* int */; // 0: all hosts in one batch
   on_failure?: string;
   approval?: boolean;
+  /**
+   * DriftCheck is how often the app checks the hosts for drift on its
+   * own (drift.checked by the runner); 0: never (a person still can).
+   */
+  drift_check?: Duration;
 }
 /**
  * Host is one target: "user@host:port", optionally with its own path (hosts

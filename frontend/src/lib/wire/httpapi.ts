@@ -202,6 +202,15 @@ export interface RollbackRequest {
   reason: string;
 }
 /**
+ * UnlockRequest is POST /api/v1/projects/{project}/environments/{env}/unlock:
+ * the host whose lock to break ("" or absent: every host of the
+ * environment), and why.
+ */
+export interface UnlockRequest {
+  host: string;
+  reason: string;
+}
+/**
  * HostList is GET /api/v1/hosts; hosts is null while no host is known.
  */
 export interface HostList {

@@ -255,6 +255,26 @@ export interface Drift {
   error?: string;
 }
 /**
+ * EnvDrift is an environment's last drift check: when, by whom, whether
+ * its schedule ran it, and each host's line, in the report's order.
+ */
+export interface EnvDrift {
+  checked: string /* RFC 3339 */;
+  by: string; // who asked; the runner for a scheduled check
+  scheduled?: boolean;
+  hosts: DriftLine[];
+}
+/**
+ * DriftLine is one host's line of a drift check.
+ */
+export interface DriftLine {
+  host: string;
+  expected: string; // the version the log says runs there
+  actual: string; // what `current` named ("" if none)
+  drifted: boolean;
+  error?: string; // it could not be read
+}
+/**
  * Host key trust states.
  */
 export const KeyTrusted = "trusted"; // an admin trusted the key it offers
@@ -545,6 +565,14 @@ export interface EnvVersions {
    * project's view of an environment never deployed to.
    */
   timeline: VersionEntry[] | null;
+  /**
+   * Drift is the environment's last drift check (Hosts.LastDrift) and
+   * DriftEvery the interval of its periodic check ("30m0s"; "" when
+   * off): the app adds them from the hosts model and the configuration,
+   * so the versions screen and the dashboard read drift from one place.
+   */
+  drift?: EnvDrift;
+  drift_every?: string;
 }
 /**
  * HostVersion is what one host of an environment runs.

@@ -55,3 +55,53 @@ export interface FileChange {
   path: string;
   action: string; // added | modified | deleted
 }
+
+//////////
+// source: lock_break.go
+
+/**
+ * LockBreak is what breaking an environment's lock did: what it broke,
+ * and the hosts whose remote lock could not be removed (not reached, or
+ * the removal failed). It is the answer of
+ * POST /api/v1/projects/{project}/environments/{env}/unlock.
+ */
+export interface LockBreak {
+  project: string;
+  environment: string;
+  /**
+   * Host is the one host asked for; "" when every host of the
+   * environment was.
+   */
+  host?: string;
+  broken: BrokenLock;
+  unreachable: UnreachableHost[]; // never null
+}
+/**
+ * BrokenLock is the lock broken: the environment's lock as the log held
+ * it (no deployment when nobody held it there), and each host reached,
+ * with the lock found on it.
+ */
+export interface BrokenLock {
+  deployment?: string;
+  holder?: string;
+  since?: string /* RFC 3339 */;
+  hosts: BrokenHostLock[]; // never null
+}
+/**
+ * BrokenHostLock is one host whose remote lock is gone now. Deployment,
+ * Holder and Since are what its lock named; all empty when it held no
+ * lock, or one naming nobody (a crash while taking it).
+ */
+export interface BrokenHostLock {
+  host: string;
+  deployment?: string;
+  holder?: string;
+  since?: string /* RFC 3339 */;
+}
+/**
+ * UnreachableHost is a host whose remote lock was not removed, and why.
+ */
+export interface UnreachableHost {
+  host: string;
+  error: string;
+}

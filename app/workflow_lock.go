@@ -1,0 +1,74 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"releasedesk/events/catalog"
+	"releasedesk/runner"
+)
+
+// BreakLock frees a stale lock by force, an admin's decision with a
+// reason: on one host of an environment (host), or on every host of it
+// (host ""). lock.broken is recorded (by the admin, naming the host and
+// the deployment that held the environment's lock, if one did) before any
+// host is touched; hosts that cannot be reached are named in the answer,
+// not an error, since the decision stands. A deployment still running is
+// not stopped: cancel it for that.
+func (d *Desk) BreakLock(ctx context.Context, u UserView, project, envName, host, reason string) (runner.LockBreak, error) {
+	if err := d.Writable(); err != nil {
+		return runner.LockBreak{}, err
+	}
+	p, env, err := d.projectEnv(project, envName)
+	if err != nil {
+		return runner.LockBreak{}, err
+	}
+	if err := Authorize(u, p.ID, ActionLockBreak); err != nil {
+		return runner.LockBreak{}, err
+	}
+	if err := checkText("reason", reason, maxReasonLen, true); err != nil {
+		return runner.LockBreak{}, err
+	}
+	if host != "" {
+		if err := checkTarget(p, env, host); err != nil {
+			return runner.LockBreak{}, err
+		}
+	}
+	if d.Runner == nil {
+		return runner.LockBreak{}, &UnavailableError{Code: "read_only", Message: "this desk reaches no host"}
+	}
+	res, err := d.Runner.BreakLock(ctx, d.snapshot(p), env.Name, host, u.Name, reason)
+	if errors.Is(err, runner.ErrInvalidRequest) {
+		return res, &InvalidError{Field: "host", Reason: strings.TrimPrefix(err.Error(), runner.ErrInvalidRequest.Error()+": ")}
+	}
+	if err != nil {
+		return res, err
+	}
+	// The views hold lock.broken before the caller reads them.
+	return res, d.Set.WaitFor(ctx, d.Log.Head().Position)
+}
+
+// checkTarget refuses a host that is not one of env's targets, naming
+// them (as configured: "user@host:port", or "local" for the local
+// strategy).
+func checkTarget(p catalog.Project, env catalog.Environment, host string) error {
+	targets := p.Targets(env)
+	names := make([]string, len(targets))
+	for i, h := range targets {
+		if h.Addr == host {
+			return nil
+		}
+		names[i] = h.Addr
+	}
+	shown := host
+	if !utf8.ValidString(shown) || utf8.RuneCountInString(shown) > 200 {
+		shown = "the host given"
+	} else {
+		shown = fmt.Sprintf("%q", shown)
+	}
+	return &InvalidError{Field: "host", Reason: fmt.Sprintf("%s is not a host of environment %s of %s (its hosts: %s)",
+		shown, env.Name, p.ID, strings.Join(names, ", "))}
+}
