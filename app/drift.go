@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"releasedesk/events/catalog"
+	"releasedesk/events/text"
 )
 
 // CheckDrift reads what each host of an environment runs now and compares
@@ -21,7 +22,7 @@ func (d *Desk) CheckDrift(ctx context.Context, u UserView, project, envName stri
 		return catalog.DriftReport{}, err
 	}
 	if d.Runner == nil {
-		return catalog.DriftReport{}, &UnavailableError{Code: "read_only", Message: "this desk reaches no host"}
+		return catalog.DriftReport{}, &UnavailableError{Code: "read_only", Message: text.New("this desk reaches no host")}
 	}
 	rep, err := d.Runner.Drift(ctx, p, env.Name)
 	if err != nil {

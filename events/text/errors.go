@@ -29,15 +29,14 @@ func (e *Error) Error() string   { return e.msg }
 func (e *Error) Text() Text      { return e.text }
 func (e *Error) Unwrap() []error { return e.wrapped }
 
-// Of is the message of err as a Text: err's own if it carries one
-// (Texter), else its English as Plain. Only err itself is asked, not what
-// it wraps: a wrapper's words would be lost.
+// Of is the message of err as a Text: its English is err.Error() to the
+// byte, and in another language err renders its own Text if it carries one
+// (Texter), else reads as its English (the words of git, a host, the Go
+// library). Only err itself is asked, not what it wraps: a wrapper's words
+// would be lost.
 func Of(err error) Text {
 	if err == nil {
 		return Text{}
 	}
-	if t, ok := err.(Texter); ok {
-		return t.Text()
-	}
-	return Plain(err.Error())
+	return Text{Format: "%s", Args: []any{err}}
 }

@@ -92,3 +92,19 @@ func (t *Text) UnmarshalJSON(b []byte) error {
 	*t = Plain(s)
 	return nil
 }
+
+// Gloss is words whose English is english as it stands (a library's or
+// another package's own sentence) and which other languages read as gist:
+// a translatable sentence that says what english means, with the names
+// and positions worth keeping. gist's English is never shown.
+func Gloss(english string, gist Text) Text {
+	return Text{Format: "%s", Args: []any{glossed{english, gist}}}
+}
+
+type glossed struct {
+	english string
+	gist    Text
+}
+
+func (g glossed) String() string { return g.english }
+func (g glossed) Text() Text     { return g.gist }

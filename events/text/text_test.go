@@ -122,3 +122,17 @@ func TestJSONIsTheEnglish(t *testing.T) {
 		t.Fatalf("%q %v", back, err)
 	}
 }
+
+func TestGlossIsEnglishAsItStands(t *testing.T) {
+	g := Gloss("events: disk full (12.0 MiB)", New("the disk is full"))
+	if g.String() != "events: disk full (12.0 MiB)" || g.In(nil) != g.String() {
+		t.Fatalf("English: %q", g)
+	}
+	p := upper{catalog: map[string]string{"the disk is full": "disk: full"}}
+	if got := g.In(p); got != "DISK: FULL" {
+		t.Fatalf("another language: %q", got)
+	}
+	if got := New("refused: %s", g).String(); got != "refused: events: disk full (12.0 MiB)" {
+		t.Fatalf("nested English: %q", got)
+	}
+}
