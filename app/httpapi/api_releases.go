@@ -199,7 +199,7 @@ func (s *Server) listDeployments(w http.ResponseWriter, r *http.Request, u app.U
 		limit = projections.DefaultBoardLimit
 	}
 	views := make([]DeploymentView, len(list))
-	problem := s.cfg.Desk.Problem()
+	problem := stalledBy(s.cfg.Desk.Problem(), languageOf(r))
 	for i, dep := range list {
 		views[i] = viewDeployment(dep, problem)
 	}
@@ -218,7 +218,7 @@ type DeploymentList struct {
 }
 
 func (s *Server) getDeployment(w http.ResponseWriter, r *http.Request, u app.UserView) error {
-	doc, err := s.deploymentDoc(r.PathValue("id"))
+	doc, err := s.deploymentDoc(r.PathValue("id"), languageOf(r))
 	if err != nil {
 		return err
 	}
