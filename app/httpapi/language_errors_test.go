@@ -1,6 +1,9 @@
 package httpapi_test
 
 import (
+	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -59,6 +62,12 @@ environments:
     hosts: ["www@10.0.0.5:22"]
 `
 
+	// Malformed JSON is refused with the decoder's own words after ours.
+	malformed := `{"project" "shop"}`
+	var se *json.SyntaxError
+	if !errors.As(json.NewDecoder(strings.NewReader(malformed)).Decode(&map[string]any{}), &se) {
+		t.Fatal("the malformed body decodes")
+	}
 	// Each failed login names another user: five in a row would lock one
 	// out (a refusal of its own).
 	nobody := 0
@@ -89,6 +98,9 @@ environments:
 			status: http.StatusNotFound, code: "not_found", english: "no API route GET /api/v1/nothing"},
 		{name: "a body cut short", token: dev, method: "POST", path: "/api/v1/releases", body: `{"project": "shop"`,
 			status: http.StatusBadRequest, code: "invalid", field: "body", english: "body: is cut short: not a whole JSON value"},
+		{name: "malformed JSON", token: dev, method: "POST", path: "/api/v1/releases", body: malformed,
+			status: http.StatusBadRequest, code: "invalid", field: "body",
+			english: fmt.Sprintf("body: is not valid JSON (at byte %d): %v", se.Offset, se)},
 		{name: "a field of the wrong type", token: dev, method: "POST", path: "/api/v1/releases", body: `{"project": 7}`,
 			status: http.StatusBadRequest, code: "invalid", field: "project", english: "project: want a string, got a JSON number"},
 		{name: "a field out of bounds", token: dev, method: "POST", path: "/api/v1/releases",
