@@ -3,9 +3,9 @@ package app
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"releasedesk/events"
+	"releasedesk/events/text"
 	"releasedesk/projections"
 )
 
@@ -30,7 +30,7 @@ func (w appender) at(ctx context.Context, stream string, expected int64, evs ...
 	envs, err := w.log.Append(ctx, stream, expected, evs...)
 	if err != nil {
 		if errors.Is(err, events.ErrConcurrency) {
-			return nil, &ConflictError{Message: fmt.Sprintf("%s changed meanwhile; reload and try again", stream), Err: err}
+			return nil, &ConflictError{Message: text.New("%s changed meanwhile; reload and try again", stream), Err: err}
 		}
 		return nil, err
 	}

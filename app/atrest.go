@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"releasedesk/events/text"
 	"runtime"
 )
 
@@ -20,7 +21,7 @@ func (d DataDir) OpenToOthers() []OpenFile {
 		return nil
 	}
 	var out []OpenFile
-	check := func(path string, what string, want fs.FileMode) {
+	check := func(path string, what text.Text, want fs.FileMode) {
 		fi, err := os.Stat(path)
 		if err != nil {
 			return // not made yet
@@ -29,16 +30,16 @@ func (d DataDir) OpenToOthers() []OpenFile {
 			out = append(out, OpenFile{What: what, Path: path, Mode: perm, Want: want})
 		}
 	}
-	check(d.Path, "the data directory", 0o700)
-	check(d.SSHKeyPath(), "the publishing key", 0o600)
-	check(d.CredentialsPath(), "the credentials", 0o600)
-	check(d.CheckpointPath(), "the checkpoint", 0o600)
+	check(d.Path, text.New("the data directory"), 0o700)
+	check(d.SSHKeyPath(), text.New("the publishing key"), 0o600)
+	check(d.CredentialsPath(), text.New("the credentials"), 0o600)
+	check(d.CheckpointPath(), text.New("the checkpoint"), 0o600)
 	return out
 }
 
 // OpenFile is a part of the data directory open to other accounts.
 type OpenFile struct {
-	What string // "the data directory", "the publishing key", ...
+	What text.Text // "the data directory", "the publishing key", ...
 	Path string
 	Mode fs.FileMode // what it is
 	Want fs.FileMode // what it should be
@@ -51,7 +52,11 @@ func (f OpenFile) String() string {
 
 // Brief says the same without the path, for health, which anyone who
 // reaches the desk may read.
-func (f OpenFile) Brief() string {
-	return fmt.Sprintf("%s is open to other accounts of its machine (mode %04o, want %04o); the server's log names it",
+func (f OpenFile) Brief() string { return f.BriefText().String() }
+
+// BriefText is Brief as a text, for health to write in its reader's
+// language.
+func (f OpenFile) BriefText() text.Text {
+	return text.New("%s is open to other accounts of its machine (mode %04o, want %04o); the server's log names it",
 		f.What, f.Mode, f.Want)
 }

@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"encoding/hex"
-	"fmt"
 	"hash/fnv"
 	"strings"
 	"sync"
@@ -12,6 +11,7 @@ import (
 
 	"releasedesk/events"
 	"releasedesk/events/catalog"
+	"releasedesk/events/text"
 	"releasedesk/projections"
 )
 
@@ -231,9 +231,9 @@ func (a *Auth) Login(ctx context.Context, name, password string) (string, UserVi
 			return "", UserView{}, err
 		}
 		if reason == failDisabled {
-			return "", UserView{}, &UnauthorizedError{Reason: fmt.Sprintf("user %s is disabled", name)}
+			return "", UserView{}, &UnauthorizedError{Reason: text.New("user %s is disabled", name)}
 		}
-		return "", UserView{}, &UnauthorizedError{Reason: "wrong user name or password"}
+		return "", UserView{}, &UnauthorizedError{Reason: text.New("wrong user name or password")}
 	}
 
 	now := a.now()
@@ -344,32 +344,32 @@ func BearerToken(header string) string {
 func (a *Auth) Authenticate(ctx context.Context, bearer string) (UserView, TokenInfo, error) {
 	tok := BearerToken(bearer)
 	if tok == "" {
-		return UserView{}, TokenInfo{}, &UnauthorizedError{Reason: "a bearer token is needed"}
+		return UserView{}, TokenInfo{}, &UnauthorizedError{Reason: text.New("a bearer token is needed")}
 	}
 	h, ok := parseSecretToken(tok)
 	if !ok {
-		return UserView{}, TokenInfo{}, &UnauthorizedError{Reason: "malformed token"}
+		return UserView{}, TokenInfo{}, &UnauthorizedError{Reason: text.New("malformed token")}
 	}
 	rec, ok := a.Creds.tokenByHash(h)
 	if !ok {
-		return UserView{}, TokenInfo{}, &UnauthorizedError{Reason: "unknown or revoked token"}
+		return UserView{}, TokenInfo{}, &UnauthorizedError{Reason: text.New("unknown or revoked token")}
 	}
 	t, owner, ok := a.Set.Users.Token(rec.ID)
 	now := a.now()
 	switch {
 	case !ok || owner != rec.User:
-		return UserView{}, TokenInfo{}, &UnauthorizedError{Reason: "unknown or revoked token"}
+		return UserView{}, TokenInfo{}, &UnauthorizedError{Reason: text.New("unknown or revoked token")}
 	case t.Revoked:
-		return UserView{}, TokenInfo{}, &UnauthorizedError{Reason: "token revoked"}
+		return UserView{}, TokenInfo{}, &UnauthorizedError{Reason: text.New("token revoked")}
 	case !t.Valid(now) || rec.expired(now):
-		return UserView{}, TokenInfo{}, &UnauthorizedError{Reason: "token expired"}
+		return UserView{}, TokenInfo{}, &UnauthorizedError{Reason: text.New("token expired")}
 	}
 	u, ok := a.Set.Users.Get(owner)
 	switch {
 	case !ok:
-		return UserView{}, TokenInfo{}, &UnauthorizedError{Reason: "unknown or revoked token"}
+		return UserView{}, TokenInfo{}, &UnauthorizedError{Reason: text.New("unknown or revoked token")}
 	case u.Disabled:
-		return UserView{}, TokenInfo{}, &UnauthorizedError{Reason: fmt.Sprintf("user %s is disabled", owner)}
+		return UserView{}, TokenInfo{}, &UnauthorizedError{Reason: text.New("user %s is disabled", owner)}
 	}
 	return a.view(u), tokenInfo(t, owner), nil
 }
@@ -383,13 +383,13 @@ func (a *Auth) CreateToken(ctx context.Context, actor, name string, ttl time.Dur
 	name = strings.TrimSpace(name)
 	switch {
 	case name == "":
-		return "", TokenInfo{}, &InvalidError{Field: "name", Reason: "a token needs a name (what uses it)"}
+		return "", TokenInfo{}, &InvalidError{Field: "name", Reason: text.New("a token needs a name (what uses it)")}
 	case utf8.RuneCountInString(name) > MaxTokenName || !utf8.ValidString(name):
-		return "", TokenInfo{}, &InvalidError{Field: "name", Reason: fmt.Sprintf("at most %d characters", MaxTokenName)}
+		return "", TokenInfo{}, &InvalidError{Field: "name", Reason: text.New("at most %d characters", MaxTokenName)}
 	case hasControl(name):
-		return "", TokenInfo{}, &InvalidError{Field: "name", Reason: "contains a control character"}
+		return "", TokenInfo{}, &InvalidError{Field: "name", Reason: text.New("contains a control character")}
 	case ttl < 0:
-		return "", TokenInfo{}, &InvalidError{Field: "ttl", Reason: "must not be negative"}
+		return "", TokenInfo{}, &InvalidError{Field: "ttl", Reason: text.New("must not be negative")}
 	}
 	mu := a.nameLock(actor)
 	mu.Lock()
@@ -397,9 +397,9 @@ func (a *Auth) CreateToken(ctx context.Context, actor, name string, ttl time.Dur
 	u, ok := a.Set.Users.Get(actor)
 	switch {
 	case !ok:
-		return "", TokenInfo{}, &ForbiddenError{Rule: "creating a token needs a signed-in user"}
+		return "", TokenInfo{}, &ForbiddenError{Rule: text.New("creating a token needs a signed-in user")}
 	case u.Disabled:
-		return "", TokenInfo{}, &ForbiddenError{Rule: fmt.Sprintf("user %s is disabled", actor)}
+		return "", TokenInfo{}, &ForbiddenError{Rule: text.New("user %s is disabled", actor)}
 	}
 	var expires time.Time
 	if ttl > 0 {
@@ -413,11 +413,11 @@ func (a *Auth) CreateToken(ctx context.Context, actor, name string, ttl time.Dur
 func (a *Auth) RevokeToken(ctx context.Context, actor, id string) error {
 	_, owner, ok := a.Set.Users.Token(id)
 	if !ok {
-		return &NotFoundError{Message: fmt.Sprintf("no token %q", id)}
+		return &NotFoundError{Message: text.New("no token %q", id)}
 	}
 	if actor != owner {
 		if err := a.mayManage(actor); err != nil {
-			return &ForbiddenError{Rule: "revoking another user's token needs the admin role"}
+			return &ForbiddenError{Rule: text.New("revoking another user's token needs the admin role")}
 		}
 	}
 	mu := a.nameLock(owner)
@@ -441,7 +441,7 @@ func (a *Auth) RevokeToken(ctx context.Context, actor, id string) error {
 func (a *Auth) Tokens(name string) ([]TokenInfo, error) {
 	u, ok := a.Set.Users.Get(name)
 	if !ok {
-		return nil, &NotFoundError{Message: fmt.Sprintf("no user %s", name)}
+		return nil, &NotFoundError{Message: text.New("no user %s", name)}
 	}
 	now := a.now()
 	out := []TokenInfo{}

@@ -1,12 +1,12 @@
 package app
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 	"unicode/utf8"
 
 	"releasedesk/events/catalog"
+	"releasedesk/events/text"
 	"releasedesk/projections"
 )
 
@@ -64,12 +64,12 @@ func (f DeploymentFilter) query() (projections.DeploymentQuery, error) {
 		}
 	}
 	if f.Kind != "" && !slices.Contains(DeploymentKinds, f.Kind) {
-		return q, &InvalidError{Field: "kind", Reason: fmt.Sprintf("unknown kind %q: want %s", f.Kind, strings.Join(DeploymentKinds, " or "))}
+		return q, &InvalidError{Field: "kind", Reason: text.New("unknown kind %q: want %s", f.Kind, strings.Join(DeploymentKinds, " or "))}
 	}
 	if f.States != "" {
 		for _, s := range strings.Split(f.States, ",") {
 			if !slices.Contains(DeploymentStates, s) {
-				return q, &InvalidError{Field: "state", Reason: fmt.Sprintf("unknown deployment state %q: want %s",
+				return q, &InvalidError{Field: "state", Reason: text.New("unknown deployment state %q: want %s",
 					s, strings.Join(DeploymentStates, ", "))}
 			}
 			q.States = append(q.States, s)
@@ -83,11 +83,11 @@ func (f DeploymentFilter) query() (projections.DeploymentQuery, error) {
 func checkFilterText(field, v string) error {
 	switch {
 	case len(v) > MaxFilterLen:
-		return &InvalidError{Field: field, Reason: fmt.Sprintf("%d bytes: at most %d", len(v), MaxFilterLen)}
+		return &InvalidError{Field: field, Reason: text.New("%d bytes: at most %d", len(v), MaxFilterLen)}
 	case !utf8.ValidString(v):
-		return &InvalidError{Field: field, Reason: "is not valid UTF-8"}
+		return &InvalidError{Field: field, Reason: text.New("is not valid UTF-8")}
 	case strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }):
-		return &InvalidError{Field: field, Reason: "holds a control character"}
+		return &InvalidError{Field: field, Reason: text.New("holds a control character")}
 	}
 	return nil
 }

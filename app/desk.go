@@ -13,6 +13,7 @@ import (
 
 	"releasedesk/events"
 	"releasedesk/events/catalog"
+	"releasedesk/events/text"
 	"releasedesk/projections"
 	"releasedesk/runner"
 )
@@ -83,17 +84,17 @@ func OpenDesk(ctx context.Context, cfg DeskConfig) (*Desk, error) {
 	if cfg.Archive != "" {
 		store, report, err := events.OpenArchive(cfg.Archive, events.OpenArchiveOptions{Upcasters: catalog.Upcasters()})
 		if errors.Is(err, events.ErrChainBroken) {
-			return nil, &BrokenChainError{What: "archive " + cfg.Archive, Err: err}
+			return nil, &BrokenChainError{What: text.New("archive %s", cfg.Archive), Err: err}
 		}
 		if err != nil {
 			return nil, fmt.Errorf("open archive %s: %w", cfg.Archive, err)
 		}
 		if !report.OK() {
 			_ = store.Close()
-			return nil, &BrokenChainError{What: "archive " + cfg.Archive, Err: report.Err()}
+			return nil, &BrokenChainError{What: text.New("archive %s", cfg.Archive), Err: report.Err()}
 		}
 		d.archive = cfg.Archive
-		d.Log, d.ReadOnly = store, fmt.Errorf("offline review of %s: read-only", filepath.Base(cfg.Archive))
+		d.Log, d.ReadOnly = store, text.Errorf("offline review of %s: read-only", filepath.Base(cfg.Archive))
 		set, err := projections.Build(ctx, store)
 		if err != nil {
 			_ = store.Close()
@@ -222,9 +223,9 @@ func (d *Desk) Writable() error {
 	case p == nil:
 		return nil
 	case errors.Is(p, events.ErrDiskFull):
-		return &UnavailableError{Code: "disk_full", Message: p.Error()}
+		return &UnavailableError{Code: "disk_full", Message: ProblemText(p)}
 	}
-	return &UnavailableError{Code: "read_only", Message: p.Error()}
+	return &UnavailableError{Code: "read_only", Message: ProblemText(p)}
 }
 
 // Archive tells whether the desk serves an archive (offline review).

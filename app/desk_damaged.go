@@ -2,13 +2,13 @@ package app
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 
 	"github.com/sirupsen/logrus"
 
 	"releasedesk/events"
+	"releasedesk/events/text"
 	"releasedesk/projections"
 )
 
@@ -29,7 +29,7 @@ func openDamagedDesk(d *Desk, cfg DeskConfig, damage error) (*Desk, error) {
 	set, saved := loadSavedViews(data.CheckpointPath(), cfg.Logger)
 	d.Set = set
 	d.Log = events.NewUnavailable(set.Head(), damage)
-	d.ReadOnly = fmt.Errorf("%w; %s", damage, saved)
+	d.ReadOnly = text.Errorf("%w; %s", problemError{damage}, saved)
 	creds, err := OpenCredentials(data.CredentialsPath())
 	if err != nil {
 		return nil, err
@@ -42,19 +42,19 @@ func openDamagedDesk(d *Desk, cfg DeskConfig, damage error) (*Desk, error) {
 
 // loadSavedViews reads the checkpoint without checking it against the log
 // (there is no log to check it against) and says what is served.
-func loadSavedViews(path string, logger logrus.FieldLogger) (*projections.Set, string) {
+func loadSavedViews(path string, logger logrus.FieldLogger) (*projections.Set, text.Text) {
 	f, err := os.Open(path)
 	if err != nil {
 		if !errors.Is(err, os.ErrNotExist) {
 			logger.WithError(err).Warn("checkpoint unreadable")
 		}
-		return projections.NewSet(), "no saved views to serve: nothing but health is available"
+		return projections.NewSet(), text.New("no saved views to serve: nothing but health is available")
 	}
 	defer f.Close()
 	set, err := projections.LoadCheckpoint(f, nil)
 	if err != nil {
 		logger.WithError(err).Warn("checkpoint refused")
-		return projections.NewSet(), "the saved views are unusable: nothing but health is available"
+		return projections.NewSet(), text.New("the saved views are unusable: nothing but health is available")
 	}
-	return set, fmt.Sprintf("serving read-only the views saved at position %d, when the app last stopped", set.Position())
+	return set, text.New("serving read-only the views saved at position %d, when the app last stopped", set.Position())
 }

@@ -5,6 +5,7 @@ import (
 
 	"releasedesk/events"
 	"releasedesk/events/catalog"
+	"releasedesk/events/text"
 	"releasedesk/runner"
 )
 
@@ -25,7 +26,7 @@ func (d *Desk) CheckDrift(ctx context.Context, u UserView, project, envName stri
 		return catalog.DriftReport{}, err
 	}
 	if d.Runner == nil {
-		return catalog.DriftReport{}, &UnavailableError{Code: "read_only", Message: "this desk reaches no host"}
+		return catalog.DriftReport{}, &UnavailableError{Code: "read_only", Message: text.New("this desk reaches no host")}
 	}
 	// The snapshot: an environment without ssh_key reaches its hosts with
 	// the desk's own key, as its deployments do.

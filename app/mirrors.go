@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"releasedesk/events/catalog"
+	"releasedesk/events/text"
 	"releasedesk/runner"
 )
 
@@ -51,11 +52,11 @@ func gitError(field string, err error) error {
 	switch {
 	case errors.Is(err, runner.ErrBadRef), errors.Is(err, runner.ErrUnknownRef), errors.Is(err, runner.ErrAmbiguousRef),
 		errors.Is(err, runner.ErrBadRepo):
-		return &InvalidError{Field: field, Reason: err.Error()}
+		return &InvalidError{Field: field, Reason: text.Of(err)}
 	case errors.Is(err, runner.ErrRefExists), errors.Is(err, runner.ErrNotFastForward):
-		return &ConflictError{Message: err.Error(), Err: err}
+		return &ConflictError{Message: text.Of(err), Err: err}
 	case errors.Is(err, runner.ErrRepoNotFound):
-		return &UpstreamError{Code: "repository", Message: err.Error()}
+		return &UpstreamError{Code: "repository", Message: text.Of(err)}
 	}
 	var ue *UpstreamError
 	if errors.As(err, &ue) {

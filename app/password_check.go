@@ -2,7 +2,7 @@ package app
 
 import (
 	"context"
-	"fmt"
+	"releasedesk/events/text"
 )
 
 // CheckPassword tells whether password is name's current password: a
@@ -12,14 +12,14 @@ import (
 func (a *Auth) CheckPassword(ctx context.Context, name, password string) error {
 	phc, ok := a.Creds.passwordHash(name)
 	if !ok {
-		return &UnauthorizedError{Reason: fmt.Sprintf("user %s has no password set", name)}
+		return &UnauthorizedError{Reason: text.New("user %s has no password set", name)}
 	}
 	match, err := verifyPassword(ctx, a.argonHook, password, phc)
 	if err != nil {
 		return err
 	}
 	if !match {
-		return &InvalidError{Field: "current_password", Reason: "is not your current password"}
+		return &InvalidError{Field: "current_password", Reason: text.New("is not your current password")}
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 
 	"releasedesk/app/projectconfig"
 	"releasedesk/events/catalog"
+	"releasedesk/events/text"
 	"releasedesk/projections"
 	"releasedesk/runner"
 )
@@ -16,7 +17,7 @@ import (
 // configuration checked before it is applied, an environment's versions.
 
 // errNoRepository refuses what needs the repository in offline review.
-var errNoRepository = &UnavailableError{Code: "read_only", Message: "offline review has no repository"}
+var errNoRepository = &UnavailableError{Code: "read_only", Message: text.New("offline review has no repository")}
 
 // Branches lists the branches of a project's repository and its mainline.
 func (d *Desk) Branches(ctx context.Context, project string) (mainline string, branches []string, err error) {
@@ -63,20 +64,20 @@ func (d *Desk) Compare(ctx context.Context, project, env, from, to string) (Comp
 			if field == "from" {
 				return "", nil
 			}
-			return "", &InvalidError{Field: field, Reason: "is required: a commit or a version"}
+			return "", &InvalidError{Field: field, Reason: text.New("is required: a commit or a version")}
 		}
 		if runner.ValidateVersion(v) == nil {
 			if env == "" {
-				return "", &InvalidError{Field: "env", Reason: "is required when " + field + " is a version id"}
+				return "", &InvalidError{Field: "env", Reason: text.New("is required when %s is a version id", field)}
 			}
 			e, ok := d.Set.Versions.Entry(p.ID, env, v)
 			if !ok {
-				return "", &InvalidError{Field: field, Reason: "no version " + v + " on environment " + env}
+				return "", &InvalidError{Field: field, Reason: text.New("no version %s on environment %s", v, env)}
 			}
 			return e.Commit, nil
 		}
 		if runner.ValidateCommit(v) != nil {
-			return "", &InvalidError{Field: field, Reason: "want a 40-hex commit or a version id"}
+			return "", &InvalidError{Field: field, Reason: text.New("want a 40-hex commit or a version id")}
 		}
 		return v, nil
 	}

@@ -1,11 +1,11 @@
 package app
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 
 	"releasedesk/events/catalog"
+	"releasedesk/events/text"
 )
 
 // Actions a person may take. What each role may do is the one table below,
@@ -58,7 +58,7 @@ const (
 // everything), may take an action, and how a refusal reads.
 type roleRule struct {
 	action string
-	doing  string    // "approving": the words of a refusal
+	doing  text.Text // "approving a release": the words of a refusal
 	scope  roleScope // scopeProject unless said
 	roles  []string  // per-project roles allowed; none: admins only
 }
@@ -68,29 +68,29 @@ type roleRule struct {
 // also holds it to the approved commit); a stage without approval is its
 // deployers' (developers), and approvers may roll it back too.
 var roleTable = []roleRule{
-	{action: ActionReleaseOpen, doing: "opening a release", roles: []string{catalog.RoleDeveloper, catalog.RoleManager}},
-	{action: ActionReleaseDeploy, doing: "deploying to a stage without approval", roles: []string{catalog.RoleDeveloper}},
-	{action: ActionReleaseDeployApproved, doing: "deploying to a stage that needs approval", roles: []string{catalog.RoleApprover}},
-	{action: ActionReleaseTest, doing: "passing or failing a release's test", roles: []string{catalog.RoleTester}},
-	{action: ActionReleaseApprove, doing: "approving a release", roles: []string{catalog.RoleApprover}},
-	{action: ActionReleaseReject, doing: "rejecting a release", roles: []string{catalog.RoleApprover}},
-	{action: ActionReleaseAccept, doing: "accepting a release", roles: []string{catalog.RoleManager}},
-	{action: ActionReleaseRefuse, doing: "refusing a release", roles: []string{catalog.RoleManager}},
-	{action: ActionReleaseRefuseRollback, doing: "rolling production back with a refusal", roles: []string{catalog.RoleManager}},
-	{action: ActionReleaseComplete, doing: "completing a release", roles: []string{catalog.RoleDeveloper, catalog.RoleManager}},
-	{action: ActionReleaseCancel, doing: "cancelling a release", roles: []string{catalog.RoleDeveloper, catalog.RoleManager}},
-	{action: ActionRollback, doing: "rolling back a stage without approval", roles: []string{catalog.RoleDeveloper, catalog.RoleApprover}},
-	{action: ActionRollbackApproved, doing: "rolling back a stage that needs approval", roles: []string{catalog.RoleApprover}},
-	{action: ActionVersionMarkBad, doing: "marking a version bad", roles: []string{catalog.RoleTester, catalog.RoleApprover, catalog.RoleManager}},
-	{action: ActionDeploymentCancel, doing: "cancelling a deployment", roles: []string{catalog.RoleDeveloper, catalog.RoleApprover}},
-	{action: ActionDeploymentRetry, doing: "retrying a deployment", roles: []string{catalog.RoleDeveloper, catalog.RoleApprover}},
-	{action: ActionDriftCheck, doing: "checking an environment's hosts for drift", roles: ProjectRoles},
-	{action: ActionProjectConfigure, doing: "configuring a project"},
-	{action: ActionUserManage, doing: "managing users", scope: scopeAnyProject},
-	{action: ActionHostTrust, doing: "trusting a host key", scope: scopeAnyProject},
-	{action: ActionLockBreak, doing: "breaking a deploy lock", scope: scopeAnyProject},
-	{action: ActionAuditRead, doing: "reading the audit log", scope: scopeSignedIn},
-	{action: ActionAuditExport, doing: "exporting the audit log", scope: scopeAnyProject, roles: []string{catalog.RoleManager}},
+	{action: ActionReleaseOpen, doing: text.New("opening a release"), roles: []string{catalog.RoleDeveloper, catalog.RoleManager}},
+	{action: ActionReleaseDeploy, doing: text.New("deploying to a stage without approval"), roles: []string{catalog.RoleDeveloper}},
+	{action: ActionReleaseDeployApproved, doing: text.New("deploying to a stage that needs approval"), roles: []string{catalog.RoleApprover}},
+	{action: ActionReleaseTest, doing: text.New("passing or failing a release's test"), roles: []string{catalog.RoleTester}},
+	{action: ActionReleaseApprove, doing: text.New("approving a release"), roles: []string{catalog.RoleApprover}},
+	{action: ActionReleaseReject, doing: text.New("rejecting a release"), roles: []string{catalog.RoleApprover}},
+	{action: ActionReleaseAccept, doing: text.New("accepting a release"), roles: []string{catalog.RoleManager}},
+	{action: ActionReleaseRefuse, doing: text.New("refusing a release"), roles: []string{catalog.RoleManager}},
+	{action: ActionReleaseRefuseRollback, doing: text.New("rolling production back with a refusal"), roles: []string{catalog.RoleManager}},
+	{action: ActionReleaseComplete, doing: text.New("completing a release"), roles: []string{catalog.RoleDeveloper, catalog.RoleManager}},
+	{action: ActionReleaseCancel, doing: text.New("cancelling a release"), roles: []string{catalog.RoleDeveloper, catalog.RoleManager}},
+	{action: ActionRollback, doing: text.New("rolling back a stage without approval"), roles: []string{catalog.RoleDeveloper, catalog.RoleApprover}},
+	{action: ActionRollbackApproved, doing: text.New("rolling back a stage that needs approval"), roles: []string{catalog.RoleApprover}},
+	{action: ActionVersionMarkBad, doing: text.New("marking a version bad"), roles: []string{catalog.RoleTester, catalog.RoleApprover, catalog.RoleManager}},
+	{action: ActionDeploymentCancel, doing: text.New("cancelling a deployment"), roles: []string{catalog.RoleDeveloper, catalog.RoleApprover}},
+	{action: ActionDeploymentRetry, doing: text.New("retrying a deployment"), roles: []string{catalog.RoleDeveloper, catalog.RoleApprover}},
+	{action: ActionDriftCheck, doing: text.New("checking an environment's hosts for drift"), roles: ProjectRoles},
+	{action: ActionProjectConfigure, doing: text.New("configuring a project")},
+	{action: ActionUserManage, doing: text.New("managing users"), scope: scopeAnyProject},
+	{action: ActionHostTrust, doing: text.New("trusting a host key"), scope: scopeAnyProject},
+	{action: ActionLockBreak, doing: text.New("breaking a deploy lock"), scope: scopeAnyProject},
+	{action: ActionAuditRead, doing: text.New("reading the audit log"), scope: scopeSignedIn},
+	{action: ActionAuditExport, doing: text.New("exporting the audit log"), scope: scopeAnyProject, roles: []string{catalog.RoleManager}},
 }
 
 var roleRuleOf = func() map[string]*roleRule {
@@ -122,48 +122,54 @@ func RollbackAction(needsApproval bool) string {
 // release needs the approver role on project blog". Admins may do
 // everything; a disabled or anonymous user nothing.
 func Can(u UserView, project, action string) (ok bool, rule string) {
+	ok, words := canDo(u, project, action)
+	return ok, words.String()
+}
+
+// canDo is Can with the rule as a text, for a refusal to carry.
+func canDo(u UserView, project, action string) (ok bool, rule text.Text) {
 	r := roleRuleOf[action]
 	switch {
 	case r == nil:
-		return false, fmt.Sprintf("unknown action %q", action)
+		return false, text.New("unknown action %q", action)
 	case u.Name == "":
-		return false, r.doing + " needs a signed-in user"
+		return false, text.New("%s needs a signed-in user", r.doing)
 	case u.Disabled:
-		return false, fmt.Sprintf("user %s is disabled", u.Name)
+		return false, text.New("user %s is disabled", u.Name)
 	case r.scope == scopeProject && project == "":
-		return false, r.doing + " needs a project"
+		return false, text.New("%s needs a project", r.doing)
 	case u.Admin || r.scope == scopeSignedIn:
-		return true, ""
+		return true, text.Text{}
 	}
 	switch r.scope {
 	case scopeProject:
 		for _, role := range r.roles {
 			if slices.Contains(u.Roles[project], role) {
-				return true, ""
+				return true, text.Text{}
 			}
 		}
 	case scopeAnyProject:
 		for _, held := range u.Roles {
 			for _, role := range r.roles {
 				if slices.Contains(held, role) {
-					return true, ""
+					return true, text.Text{}
 				}
 			}
 		}
 	}
 	switch {
 	case len(r.roles) == 0:
-		return false, r.doing + " needs the admin role"
+		return false, text.New("%s needs the admin role", r.doing)
 	case r.scope == scopeAnyProject:
-		return false, fmt.Sprintf("%s needs the %s role on some project, or admin", r.doing, rolesOrList(r.roles))
+		return false, text.New("%s needs the %s role on some project, or admin", r.doing, orList(r.roles))
 	default:
-		return false, fmt.Sprintf("%s needs the %s role on project %s", r.doing, rolesOrList(r.roles), project)
+		return false, text.New("%s needs the %s role on project %s", r.doing, orList(r.roles), project)
 	}
 }
 
 // Authorize is Can as an error: nil, or a *ForbiddenError carrying the rule.
 func Authorize(u UserView, project, action string) error {
-	if ok, rule := Can(u, project, action); !ok {
+	if ok, rule := canDo(u, project, action); !ok {
 		return &ForbiddenError{Rule: rule}
 	}
 	return nil
@@ -181,12 +187,12 @@ func Permissions(u UserView, project string) []string {
 	return out
 }
 
-// rolesOrList writes "a", "a or b", "a, b or c".
-func rolesOrList(words []string) string {
+// orList writes "a", "a or b", "a, b or c".
+func orList(words []string) text.Text {
 	if len(words) <= 1 {
-		return strings.Join(words, "")
+		return text.Plain(strings.Join(words, ""))
 	}
-	return strings.Join(words[:len(words)-1], ", ") + " or " + words[len(words)-1]
+	return text.New("%s or %s", strings.Join(words[:len(words)-1], ", "), words[len(words)-1])
 }
 
 // isProjectRole tells whether role is a per-project role.

@@ -96,7 +96,7 @@ func TestRoleTableRowByRow(t *testing.T) {
 				}
 				err := Authorize(s.user, "blog", row.action)
 				var fe *ForbiddenError
-				if want != (err == nil) || !want && (!errors.As(err, &fe) || fe.Rule != row.rule || !errors.Is(err, ErrForbidden)) {
+				if want != (err == nil) || !want && (!errors.As(err, &fe) || fe.Rule.String() != row.rule || !errors.Is(err, ErrForbidden)) {
 					t.Errorf("%s: Authorize = %v", s.name, err)
 				}
 				if slices.Contains(Permissions(s.user, "blog"), row.action) != want {

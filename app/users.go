@@ -14,6 +14,7 @@ import (
 
 	"releasedesk/events"
 	"releasedesk/events/catalog"
+	"releasedesk/events/text"
 	"releasedesk/projections"
 	"releasedesk/runner"
 )
@@ -74,7 +75,7 @@ func tokenInfo(t projections.Token, user string) TokenInfo {
 func (a *Auth) User(name string) (UserView, error) {
 	u, ok := a.Set.Users.Get(name)
 	if !ok {
-		return UserView{}, &NotFoundError{Message: fmt.Sprintf("no user %s", name)}
+		return UserView{}, &NotFoundError{Message: text.New("no user %s", name)}
 	}
 	return a.view(u), nil
 }
@@ -104,9 +105,9 @@ var reservedNames = []string{SystemActor, "runner"}
 func checkUserName(name string) error {
 	switch {
 	case !userNameRe.MatchString(name):
-		return &InvalidError{Field: "name", Reason: fmt.Sprintf("%q: want 2 to 32 characters: a lower-case letter, then lower-case letters, digits, '.', '_' or '-'", name)}
+		return &InvalidError{Field: "name", Reason: text.New("%q: want 2 to 32 characters: a lower-case letter, then lower-case letters, digits, '.', '_' or '-'", name)}
 	case slices.Contains(reservedNames, name):
-		return &InvalidError{Field: "name", Reason: fmt.Sprintf("%q is reserved", name)}
+		return &InvalidError{Field: "name", Reason: text.New("%q is reserved", name)}
 	}
 	return nil
 }
@@ -115,11 +116,11 @@ func checkPassword(pw string) error {
 	n := utf8.RuneCountInString(pw)
 	switch {
 	case !utf8.ValidString(pw):
-		return &InvalidError{Field: "password", Reason: "not valid UTF-8"}
+		return &InvalidError{Field: "password", Reason: text.New("not valid UTF-8")}
 	case n < MinPasswordLen:
-		return &InvalidError{Field: "password", Reason: fmt.Sprintf("%d characters; at least %d are needed", n, MinPasswordLen)}
+		return &InvalidError{Field: "password", Reason: text.New("%d characters; at least %d are needed", n, MinPasswordLen)}
 	case n > MaxPasswordLen:
-		return &InvalidError{Field: "password", Reason: fmt.Sprintf("%d characters; at most %d are allowed", n, MaxPasswordLen)}
+		return &InvalidError{Field: "password", Reason: text.New("%d characters; at most %d are allowed", n, MaxPasswordLen)}
 	}
 	return nil
 }
@@ -132,12 +133,12 @@ func normalizeRoles(roles map[string][]string) (map[string][]string, error) {
 	projects := slices.Sorted(maps.Keys(roles))
 	for _, p := range projects {
 		if err := runner.ValidateProjectID(p); err != nil {
-			return nil, &InvalidError{Field: "roles." + p, Reason: err.Error()}
+			return nil, &InvalidError{Field: "roles." + p, Reason: text.Of(err)}
 		}
 		for i, r := range roles[p] {
 			if !isProjectRole(r) {
 				return nil, &InvalidError{Field: fmt.Sprintf("roles.%s[%d]", p, i),
-					Reason: fmt.Sprintf("unknown role %q (want %s)", r, rolesOrList(ProjectRoles))}
+					Reason: text.New("unknown role %q (want %s)", r, orList(ProjectRoles))}
 			}
 		}
 		var rs []string
@@ -155,7 +156,7 @@ func normalizeRoles(roles map[string][]string) (map[string][]string, error) {
 
 func checkReason(reason string) error {
 	if utf8.RuneCountInString(reason) > maxReasonLen || !utf8.ValidString(reason) {
-		return &InvalidError{Field: "reason", Reason: fmt.Sprintf("at most %d characters", maxReasonLen)}
+		return &InvalidError{Field: "reason", Reason: text.New("at most %d characters", maxReasonLen)}
 	}
 	return nil
 }
@@ -168,7 +169,7 @@ func (a *Auth) mayManage(actor string) error {
 	}
 	u, ok := a.Set.Users.Get(actor)
 	if !ok {
-		return &ForbiddenError{Rule: "managing users needs a signed-in user"}
+		return &ForbiddenError{Rule: text.New("managing users needs a signed-in user")}
 	}
 	return Authorize(a.view(u), "", ActionUserManage)
 }
@@ -203,7 +204,7 @@ func (a *Auth) CreateUser(ctx context.Context, actor, name, password string, adm
 		return err
 	}
 	defer a.lockUser(name)()
-	exists := &ConflictError{Message: fmt.Sprintf("user %s already exists", name)}
+	exists := &ConflictError{Message: text.New("user %s already exists", name)}
 	if _, ok := a.Set.Users.Get(name); ok {
 		return exists
 	}
@@ -246,7 +247,7 @@ func (a *Auth) SetRoles(ctx context.Context, actor, name string, admin bool, rol
 		return nil
 	}
 	if u.Admin && !admin && !u.Disabled {
-		if err := a.keepAnAdmin(name, "lose the admin role"); err != nil {
+		if err := a.keepAnAdmin(name, text.New("lose the admin role")); err != nil {
 			return err
 		}
 	}
@@ -280,7 +281,7 @@ func (a *Auth) SetPassword(ctx context.Context, actor, name, password string) er
 		return err
 	}
 	if actor == name && u.Disabled {
-		return &ForbiddenError{Rule: fmt.Sprintf("user %s is disabled", name)}
+		return &ForbiddenError{Rule: text.New("user %s is disabled", name)}
 	}
 	pairs := []any{catalog.TypeUserPasswordChanged, catalog.UserRef{Name: name}}
 	var sessions []string
@@ -331,7 +332,7 @@ func (a *Auth) Disable(ctx context.Context, actor, name, reason string) error {
 		return nil
 	}
 	if u.Admin {
-		if err := a.keepAnAdmin(name, "be disabled"); err != nil {
+		if err := a.keepAnAdmin(name, text.New("be disabled")); err != nil {
 			return err
 		}
 	}
@@ -375,10 +376,10 @@ var Languages = []string{"en", "zh-CN"}
 // language already recorded records nothing.
 func (a *Auth) SetLanguage(ctx context.Context, actor, name, language string) error {
 	if actor != name {
-		return &ForbiddenError{Rule: "each person chooses their own language"}
+		return &ForbiddenError{Rule: text.New("each person chooses their own language")}
 	}
 	if !slices.Contains(Languages, language) {
-		return &InvalidError{Field: "language", Reason: fmt.Sprintf("%q is not a language of the UI: want one of %s",
+		return &InvalidError{Field: "language", Reason: text.New("%q is not a language of the UI: want one of %s",
 			language, strings.Join(Languages, ", "))}
 	}
 	defer a.lockUser(name)()
@@ -399,19 +400,19 @@ func (a *Auth) SetLanguage(ctx context.Context, actor, name, language string) er
 func (a *Auth) getUser(name string) (projections.User, error) {
 	u, ok := a.Set.Users.Get(name)
 	if !ok {
-		return projections.User{}, &NotFoundError{Message: fmt.Sprintf("no user %s", name)}
+		return projections.User{}, &NotFoundError{Message: text.New("no user %s", name)}
 	}
 	return u, nil
 }
 
 // keepAnAdmin refuses a change that would leave no enabled admin.
-func (a *Auth) keepAnAdmin(name, change string) error {
+func (a *Auth) keepAnAdmin(name string, change text.Text) error {
 	for _, u := range a.Set.Users.List() {
 		if u.Admin && !u.Disabled && u.Name != name {
 			return nil
 		}
 	}
-	return &ConflictError{Message: fmt.Sprintf("%s is the last enabled admin and cannot %s", name, change)}
+	return &ConflictError{Message: text.New("%s is the last enabled admin and cannot %s", name, change)}
 }
 
 func rolesEqual(x, y map[string][]string) bool {

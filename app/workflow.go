@@ -10,6 +10,7 @@ import (
 
 	"releasedesk/events"
 	"releasedesk/events/catalog"
+	"releasedesk/events/text"
 	"releasedesk/projections"
 	"releasedesk/runner"
 )
@@ -67,7 +68,7 @@ func (d *Desk) writer() appender { return appender{log: d.Log, set: d.Set} }
 func (d *Desk) project(id string) (catalog.Project, projections.Project, error) {
 	pp, ok := d.Set.Projects.Get(id)
 	if !ok {
-		return catalog.Project{}, projections.Project{}, &NotFoundError{Message: fmt.Sprintf("no project %q", id)}
+		return catalog.Project{}, projections.Project{}, &NotFoundError{Message: text.New("no project %q", id)}
 	}
 	var p catalog.Project
 	if err := json.Unmarshal(pp.Config, &p); err != nil {
@@ -85,7 +86,7 @@ func (d *Desk) projectEnv(project, envName string) (catalog.Project, catalog.Env
 	}
 	env, _, err := environment(p, envName)
 	if err != nil {
-		return p, catalog.Environment{}, &NotFoundError{Message: err.Error()}
+		return p, catalog.Environment{}, &NotFoundError{Message: text.Of(err)}
 	}
 	return p, env, nil
 }
@@ -103,7 +104,7 @@ func environment(p catalog.Project, name string) (env catalog.Environment, last 
 		names[i] = e.Name
 	}
 	return catalog.Environment{}, false, &InvalidError{Field: "env",
-		Reason: fmt.Sprintf("project %s has no environment %q (it has %s)", p.ID, name, strings.Join(names, ", "))}
+		Reason: text.New("project %s has no environment %q (it has %s)", p.ID, name, strings.Join(names, ", "))}
 }
 
 // checkText refuses text that is too long, not UTF-8, or holds control
@@ -112,15 +113,15 @@ func environment(p catalog.Project, name string) (env catalog.Environment, last 
 func checkText(field, s string, maxRunes int, required bool) error {
 	switch {
 	case required && strings.TrimSpace(s) == "":
-		return &InvalidError{Field: field, Reason: "is required"}
+		return &InvalidError{Field: field, Reason: text.New("is required")}
 	case !utf8.ValidString(s):
-		return &InvalidError{Field: field, Reason: "is not valid UTF-8"}
+		return &InvalidError{Field: field, Reason: text.New("is not valid UTF-8")}
 	case utf8.RuneCountInString(s) > maxRunes:
-		return &InvalidError{Field: field, Reason: fmt.Sprintf("is longer than %d characters", maxRunes)}
+		return &InvalidError{Field: field, Reason: text.New("is longer than %d characters", maxRunes)}
 	}
 	for _, r := range s {
 		if r < 0x20 && r != '\n' && r != '\t' || r == 0x7f {
-			return &InvalidError{Field: field, Reason: fmt.Sprintf("holds a control character (%U)", r)}
+			return &InvalidError{Field: field, Reason: text.New("holds a control character (%U)", r)}
 		}
 	}
 	return nil
@@ -150,7 +151,7 @@ func (d *Desk) busy(project, env string) error {
 		return nil
 	}
 	a := active[0]
-	return &ConflictError{Message: fmt.Sprintf("environment %s of %s is busy: deployment %s (%s of %s, asked by %s) is %s; "+
+	return &ConflictError{Message: text.New("environment %s of %s is busy: deployment %s (%s of %s, asked by %s) is %s; "+
 		"wait for it or cancel it", env, project, a.ID, a.Kind, a.Version, a.RequestedBy, a.State)}
 }
 
@@ -171,7 +172,7 @@ func (d *Desk) nextDeploymentID() string {
 func (d *Desk) submit(ctx context.Context, req catalog.Request, actor string) error {
 	if err := runner.Submit(ctx, d.Log, req, actor); err != nil {
 		if errors.Is(err, runner.ErrInvalidRequest) {
-			return &InvalidError{Field: "deployment", Reason: strings.TrimPrefix(err.Error(), runner.ErrInvalidRequest.Error()+": ")}
+			return &InvalidError{Field: "deployment", Reason: runner.RequestProblem(err)}
 		}
 		return err
 	}

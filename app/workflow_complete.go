@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"releasedesk/events/catalog"
+	"releasedesk/events/text"
 	"releasedesk/projections"
 )
 
@@ -30,10 +31,10 @@ func (d *Desk) CompleteRelease(ctx context.Context, u UserView, id string) (proj
 			return err
 		}
 		if r.State != projections.StateAccepted {
-			return &ConflictError{Message: fmt.Sprintf("release %s is %s: completing needs it accepted", r.ID, r.State)}
+			return &ConflictError{Message: text.New("release %s is %s: completing needs it accepted", r.ID, r.State)}
 		}
 		if version, commit = liveOf(r, p); commit == "" {
-			return &ConflictError{Message: fmt.Sprintf("release %s has no successful deployment to its last stage", r.ID)}
+			return &ConflictError{Message: text.New("release %s has no successful deployment to its last stage", r.ID)}
 		}
 		return nil
 	}
@@ -52,7 +53,7 @@ func (d *Desk) CompleteRelease(ctx context.Context, u UserView, id string) (proj
 	ff := false
 	if p.Workflow.FastForward {
 		if err := m.FastForward(ctx, p.Branch, commit); err != nil {
-			return projections.Release{}, gitError("branch", fmt.Errorf("tagged %s, but the mainline: %w", tag, err))
+			return projections.Release{}, gitError("branch", text.Errorf("tagged %s, but the mainline: %w", tag, err))
 		}
 		ff = true
 	}

@@ -3,13 +3,12 @@ package app
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"releasedesk/events"
 	"releasedesk/events/catalog"
+	"releasedesk/events/text"
 	"releasedesk/projections"
 	"releasedesk/runner"
 )
@@ -23,7 +22,7 @@ func (d *Desk) Rollback(ctx context.Context, u UserView, project, envName, versi
 		return DeployResult{}, err
 	}
 	if err := runner.ValidateVersion(version); err != nil {
-		return DeployResult{}, &InvalidError{Field: "version", Reason: err.Error()}
+		return DeployResult{}, &InvalidError{Field: "version", Reason: text.Of(err)}
 	}
 	var out DeployResult
 	err := d.decide(ctx, func() error {
@@ -41,11 +40,11 @@ func (d *Desk) Rollback(ctx context.Context, u UserView, project, envName, versi
 		entry, ok := d.Set.Versions.Entry(p.ID, env.Name, version)
 		switch {
 		case !ok:
-			return &NotFoundError{Message: fmt.Sprintf("version %s never went live on %s of %s", version, env.Name, p.ID)}
+			return &NotFoundError{Message: text.New("version %s never went live on %s of %s", version, env.Name, p.ID)}
 		case entry.Current && d.allHostsRun(p.ID, env.Name, version):
-			return &ConflictError{Message: fmt.Sprintf("version %s is already current on %s of %s", version, env.Name, p.ID)}
+			return &ConflictError{Message: text.New("version %s is already current on %s of %s", version, env.Name, p.ID)}
 		case entry.Bad:
-			return &ConflictError{Message: fmt.Sprintf("version %s of %s was marked bad by %s (%s): roll back to another version",
+			return &ConflictError{Message: text.New("version %s of %s was marked bad by %s (%s): roll back to another version",
 				version, env.Name, entry.BadBy, entry.Reason)}
 		}
 		req, err := d.rollbackRequest(p, env, entry, reason)
@@ -68,7 +67,7 @@ func (d *Desk) rollbackRequest(p catalog.Project, env catalog.Environment, entry
 	req := catalog.Request{Deployment: d.nextDeploymentID(), Kind: catalog.KindRollback, Project: d.snapshot(p),
 		Environment: env.Name, Commit: entry.Commit, Version: entry.Version, Reason: reason}
 	if err := runner.CheckRequest(req); err != nil {
-		return catalog.Request{}, &InvalidError{Field: "project", Reason: err.Error()}
+		return catalog.Request{}, &InvalidError{Field: "project", Reason: text.Of(err)}
 	}
 	return req, nil
 }
@@ -129,10 +128,10 @@ func (d *Desk) MarkBad(ctx context.Context, u UserView, project, envName, versio
 		}
 		entry, ok := d.Set.Versions.Entry(p.ID, env.Name, version)
 		if !ok {
-			return &NotFoundError{Message: fmt.Sprintf("version %s never went live on %s of %s", version, env.Name, p.ID)}
+			return &NotFoundError{Message: text.New("version %s never went live on %s of %s", version, env.Name, p.ID)}
 		}
 		if entry.Bad {
-			return &ConflictError{Message: fmt.Sprintf("version %s is already marked bad by %s", version, entry.BadBy)}
+			return &ConflictError{Message: text.New("version %s is already marked bad by %s", version, entry.BadBy)}
 		}
 		if _, err := d.appendNext(ctx, catalog.ProjectStream(p.ID), catalog.TypeVersionMarkedBad, u.Name,
 			catalog.VersionMarkedBad{Project: p.ID, Environment: env.Name, Version: version, Reason: reason}); err != nil {
@@ -148,7 +147,7 @@ func (d *Desk) MarkBad(ctx context.Context, u UserView, project, envName, versio
 func (d *Desk) Deployment(id string) (projections.Deployment, error) {
 	dep, ok := d.Set.Deployments.Get(id)
 	if !ok {
-		return dep, &NotFoundError{Message: fmt.Sprintf("no deployment %q", id)}
+		return dep, &NotFoundError{Message: text.New("no deployment %q", id)}
 	}
 	return dep, nil
 }
@@ -156,7 +155,7 @@ func (d *Desk) Deployment(id string) (projections.Deployment, error) {
 // deploymentFor is deployment id if u may take action on it and it is in
 // one of states (what the action is "done" to: cancelled, retried), and the
 // runner can act.
-func (d *Desk) deploymentFor(u UserView, id, action, done string, states ...string) (projections.Deployment, error) {
+func (d *Desk) deploymentFor(u UserView, id, action string, done text.Text, states ...string) (projections.Deployment, error) {
 	dep, err := d.Deployment(id)
 	if err != nil {
 		return dep, err
@@ -165,8 +164,8 @@ func (d *Desk) deploymentFor(u UserView, id, action, done string, states ...stri
 		return dep, err
 	}
 	if !slices.Contains(states, dep.State) {
-		return dep, &ConflictError{Message: fmt.Sprintf("deployment %s is %s: only a %s one can be %s", id, dep.State,
-			strings.Join(states, " or "), done)}
+		return dep, &ConflictError{Message: text.New("deployment %s is %s: only a %s one can be %s", id, dep.State,
+			orList(states), done)}
 	}
 	if d.Runner == nil {
 		return dep, d.Writable()
@@ -180,13 +179,13 @@ func (d *Desk) CancelDeployment(ctx context.Context, u UserView, id, reason stri
 		return projections.Deployment{}, err
 	}
 	err := d.decide(ctx, func() error {
-		if _, err := d.deploymentFor(u, id, ActionDeploymentCancel, "cancelled",
+		if _, err := d.deploymentFor(u, id, ActionDeploymentCancel, text.New("cancelled"),
 			projections.DeployQueued, projections.DeployRunning); err != nil {
 			return err
 		}
 		if err := d.Runner.Cancel(ctx, id, u.Name, reason); err != nil {
 			if errors.Is(err, runner.ErrFinished) {
-				return &ConflictError{Message: err.Error(), Err: err}
+				return &ConflictError{Message: text.Of(err), Err: err}
 			}
 			return err
 		}
@@ -205,7 +204,7 @@ func (d *Desk) CancelDeployment(ctx context.Context, u UserView, id, reason stri
 func (d *Desk) RetryDeployment(ctx context.Context, u UserView, id string) (projections.Deployment, error) {
 	var runs int
 	err := d.decide(ctx, func() error {
-		dep, err := d.deploymentFor(u, id, ActionDeploymentRetry, "retried",
+		dep, err := d.deploymentFor(u, id, ActionDeploymentRetry, text.New("retried"),
 			projections.DeployFailed, projections.DeployInterrupted)
 		if err != nil {
 			return err
@@ -236,7 +235,7 @@ func (d *Desk) RetryDeployment(ctx context.Context, u UserView, id string) (proj
 		case err := <-done:
 			if err != nil {
 				if errors.Is(err, runner.ErrNotResumable) || errors.Is(err, events.ErrConcurrency) {
-					return projections.Deployment{}, &ConflictError{Message: err.Error(), Err: err}
+					return projections.Deployment{}, &ConflictError{Message: text.Of(err), Err: err}
 				}
 				if dep, ok := d.Set.Deployments.Get(id); !ok || dep.Runs <= runs {
 					return projections.Deployment{}, err

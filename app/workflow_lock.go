@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"releasedesk/events/catalog"
+	"releasedesk/events/text"
 	"releasedesk/runner"
 )
 
@@ -38,11 +39,11 @@ func (d *Desk) BreakLock(ctx context.Context, u UserView, project, envName, host
 		}
 	}
 	if d.Runner == nil {
-		return runner.LockBreak{}, &UnavailableError{Code: "read_only", Message: "this desk reaches no host"}
+		return runner.LockBreak{}, &UnavailableError{Code: "read_only", Message: text.New("this desk reaches no host")}
 	}
 	res, err := d.Runner.BreakLock(ctx, d.snapshot(p), env.Name, host, u.Name, reason)
 	if errors.Is(err, runner.ErrInvalidRequest) {
-		return res, &InvalidError{Field: "host", Reason: strings.TrimPrefix(err.Error(), runner.ErrInvalidRequest.Error()+": ")}
+		return res, &InvalidError{Field: "host", Reason: runner.RequestProblem(err)}
 	}
 	if err != nil {
 		return res, err
@@ -69,6 +70,6 @@ func checkTarget(p catalog.Project, env catalog.Environment, host string) error 
 	} else {
 		shown = fmt.Sprintf("%q", shown)
 	}
-	return &InvalidError{Field: "host", Reason: fmt.Sprintf("%s is not a host of environment %s of %s (its hosts: %s)",
+	return &InvalidError{Field: "host", Reason: text.New("%s is not a host of environment %s of %s (its hosts: %s)",
 		shown, env.Name, p.ID, strings.Join(names, ", "))}
 }

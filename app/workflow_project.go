@@ -4,13 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
 	"releasedesk/app/projectconfig"
 	"releasedesk/events"
 	"releasedesk/events/catalog"
+	"releasedesk/events/text"
 	"releasedesk/projections"
 	"releasedesk/runner"
 )
@@ -37,7 +37,7 @@ func (d *Desk) ApplyProject(ctx context.Context, u UserView, id string, data []b
 		return ApplyResult{}, err
 	}
 	if id != "" && p.ID != id {
-		return ApplyResult{}, projectconfig.Errors{{Path: "id", Reason: fmt.Sprintf("the document configures %q, not %q", p.ID, id)}}
+		return ApplyResult{}, projectconfig.Errors{{Path: "id", Reason: text.New("the document configures %q, not %q", p.ID, id)}}
 	}
 	var out ApplyResult
 	err = d.decide(ctx, func() error {
@@ -87,17 +87,17 @@ type HostKeyInfo struct {
 // trusted one. Any signed-in user may look; trusting is an admin's.
 func (d *Desk) ScanHostKey(ctx context.Context, addr string) (HostKeyInfo, error) {
 	if d.Archive() {
-		return HostKeyInfo{}, &UnavailableError{Code: "read_only", Message: "offline review reaches no host"}
+		return HostKeyInfo{}, &UnavailableError{Code: "read_only", Message: text.New("offline review reaches no host")}
 	}
 	if addr == "" {
-		return HostKeyInfo{}, &InvalidError{Field: "addr", Reason: "is required: user@host:port or host:port"}
+		return HostKeyInfo{}, &InvalidError{Field: "addr", Reason: text.New("is required: user@host:port or host:port")}
 	}
 	if err := checkHostAddr(addr); err != nil {
 		return HostKeyInfo{}, err
 	}
 	typ, fp, key, err := runner.ScanHostKey(ctx, addr, 10*time.Second)
 	if err != nil {
-		return HostKeyInfo{}, &UpstreamError{Code: "host_unreachable", Message: err.Error()}
+		return HostKeyInfo{}, &UpstreamError{Code: "host_unreachable", Message: text.Of(err)}
 	}
 	info := HostKeyInfo{Addr: projections.HostPortOf(addr), KeyType: typ, Fingerprint: fp, Key: key, State: projections.KeyUnknown}
 	if k, ok := d.Set.Hosts.Key(addr); ok && k.Fingerprint != "" {
@@ -123,14 +123,14 @@ func (d *Desk) TrustHost(ctx context.Context, u UserView, addr, key string) (pro
 		return projections.HostKey{}, err
 	}
 	if key == "" {
-		return projections.HostKey{}, &InvalidError{Field: "key", Reason: "is required: the \"<type> <base64>\" key the host offers (GET /api/v1/hosts/key)"}
+		return projections.HostKey{}, &InvalidError{Field: "key", Reason: text.New("is required: the \"<type> <base64>\" key the host offers (GET /api/v1/hosts/key)")}
 	}
 	err := d.decide(ctx, func() error {
 		if err := d.Runner.TrustHostKey(ctx, addr, key, u.Name); err != nil {
 			if errors.Is(err, events.ErrReadOnly) {
 				return err
 			}
-			return &InvalidError{Field: "key", Reason: err.Error()}
+			return &InvalidError{Field: "key", Reason: text.Of(err)}
 		}
 		return d.Set.WaitFor(ctx, d.Log.Head().Position)
 	})
@@ -148,16 +148,16 @@ func checkHostAddr(addr string) error {
 	// A DNS name is at most 253 bytes; with a user and a port, 320 is
 	// generous. Longer text is refused before any lookup is tried.
 	if len(addr) > maxHostAddrLen {
-		return &InvalidError{Field: "addr", Reason: fmt.Sprintf("is longer than %d bytes", maxHostAddrLen)}
+		return &InvalidError{Field: "addr", Reason: text.New("is longer than %d bytes", maxHostAddrLen)}
 	}
 	full := addr
 	if !strings.Contains(addr, "@") {
 		full = "x@" + addr
 	}
 	if _, _, _, err := runner.ParseHostAddr(full); err != nil {
-		reason := err.Error()
+		reason := text.Of(err)
 		if full != addr {
-			reason = fmt.Sprintf("bad host address %q: want host:port or user@host:port", addr)
+			reason = text.New("bad host address %q: want host:port or user@host:port", addr)
 		}
 		return &InvalidError{Field: "addr", Reason: reason}
 	}

@@ -2,9 +2,9 @@ package app
 
 import (
 	"context"
-	"fmt"
 
 	"releasedesk/events/catalog"
+	"releasedesk/events/text"
 	"releasedesk/projections"
 )
 
@@ -59,13 +59,13 @@ type envEntry struct {
 // nothing to undo).
 func (d *Desk) versionBefore(r projections.Release, p catalog.Project) (catalog.Environment, envEntry, error) {
 	if len(p.Environments) == 0 {
-		return catalog.Environment{}, envEntry{}, &ConflictError{Message: fmt.Sprintf("project %s has no environment", p.ID)}
+		return catalog.Environment{}, envEntry{}, &ConflictError{Message: text.New("project %s has no environment", p.ID)}
 	}
 	env := p.Environments[len(p.Environments)-1]
 	live, _ := liveOf(r, p)
 	ev, ok := d.Set.Versions.Env(p.ID, env.Name)
 	if live == "" || !ok || ev.Current != live {
-		return env, envEntry{}, &ConflictError{Message: fmt.Sprintf("release %s is not what %s of %s runs now: "+
+		return env, envEntry{}, &ConflictError{Message: text.New("release %s is not what %s of %s runs now: "+
 			"there is nothing of it to roll back", r.ID, env.Name, p.ID)}
 	}
 	i := len(ev.Timeline) - 1
@@ -81,7 +81,7 @@ func (d *Desk) versionBefore(r projections.Release, p catalog.Project) (catalog.
 			return env, envEntry{VersionEntry: newest, env: env.Name}, nil
 		}
 	}
-	return env, envEntry{}, &ConflictError{Message: fmt.Sprintf("%s of %s ran no good version before %s: "+
+	return env, envEntry{}, &ConflictError{Message: text.New("%s of %s ran no good version before %s: "+
 		"there is nothing to roll back to", env.Name, p.ID, live)}
 }
 

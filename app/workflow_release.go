@@ -3,12 +3,12 @@ package app
 import (
 	"cmp"
 	"context"
-	"fmt"
 	"slices"
 	"strconv"
 
 	"releasedesk/events"
 	"releasedesk/events/catalog"
+	"releasedesk/events/text"
 	"releasedesk/projections"
 	"releasedesk/runner"
 )
@@ -34,7 +34,7 @@ var (
 func (d *Desk) Release(id string) (projections.Release, error) {
 	r, ok := d.Set.Releases.Get(id)
 	if !ok {
-		return r, &NotFoundError{Message: fmt.Sprintf("no release %q", id)}
+		return r, &NotFoundError{Message: text.New("no release %q", id)}
 	}
 	return r, nil
 }
@@ -46,7 +46,7 @@ func (d *Desk) OpenRelease(ctx context.Context, u UserView, in OpenReleaseInput)
 		return projections.Release{}, err
 	}
 	if in.Project == "" {
-		return projections.Release{}, &InvalidError{Field: "project", Reason: "is required"}
+		return projections.Release{}, &InvalidError{Field: "project", Reason: text.New("is required")}
 	}
 	p, _, err := d.project(in.Project)
 	if err != nil {
@@ -62,11 +62,11 @@ func (d *Desk) OpenRelease(ctx context.Context, u UserView, in OpenReleaseInput)
 		return projections.Release{}, err
 	}
 	if err := runner.ValidateRef(in.Branch); err != nil {
-		return projections.Release{}, &InvalidError{Field: "branch", Reason: err.Error()}
+		return projections.Release{}, &InvalidError{Field: "branch", Reason: text.Of(err)}
 	}
 	if in.Branch == p.Branch {
 		return projections.Release{}, &InvalidError{Field: "branch",
-			Reason: fmt.Sprintf("%s is the mainline of %s: a release is made on its own branch", in.Branch, p.ID)}
+			Reason: text.New("%s is the mainline of %s: a release is made on its own branch", in.Branch, p.ID)}
 	}
 	if err := d.branchFree(p.ID, in.Branch); err != nil {
 		return projections.Release{}, err
@@ -115,7 +115,7 @@ func (d *Desk) branchFree(project, branch string) error {
 		Limit: projections.MaxBoardLimit})
 	for _, r := range page.Releases {
 		if r.Branch == branch {
-			return &ConflictError{Message: fmt.Sprintf("branch %s of %s already has release %s (%s, %s): "+
+			return &ConflictError{Message: text.New("branch %s of %s already has release %s (%s, %s): "+
 				"finish or cancel it first", branch, project, r.ID, r.Title, r.State)}
 		}
 	}
@@ -151,7 +151,7 @@ func (d *Desk) DeployRelease(ctx context.Context, u UserView, id, envName string
 		return DeployResult{}, err
 	}
 	if envName == "" {
-		return DeployResult{}, &InvalidError{Field: "env", Reason: "is required"}
+		return DeployResult{}, &InvalidError{Field: "env", Reason: text.New("is required")}
 	}
 	env, last, err := environment(p, envName)
 	if err != nil {
@@ -189,7 +189,7 @@ func (d *Desk) DeployRelease(ctx context.Context, u UserView, id, envName string
 		req := catalog.Request{Deployment: dep, Kind: catalog.KindDeploy, Project: d.snapshot(p), Environment: env.Name,
 			Commit: commit, Version: version, Release: r.ID}
 		if err := runner.CheckRequest(req); err != nil {
-			return &InvalidError{Field: "project", Reason: err.Error()}
+			return &InvalidError{Field: "project", Reason: text.Of(err)}
 		}
 		e, err := catalog.NewEvent(catalog.TypeReleaseDeployRequested, u.Name, catalog.ReleaseDeployRequested{
 			ID: r.ID, Project: p.ID, Environment: env.Name, Deployment: dep, Commit: commit, Version: version})
@@ -213,7 +213,7 @@ func (d *Desk) DeployRelease(ctx context.Context, u UserView, id, envName string
 func deployCommit(r projections.Release, env catalog.Environment, last bool, head string) (string, error) {
 	switch r.State {
 	case projections.StateCompleted, projections.StateCancelled:
-		return "", &ConflictError{Message: fmt.Sprintf("release %s is %s: it deploys nothing more", r.ID, r.State)}
+		return "", &ConflictError{Message: text.New("release %s is %s: it deploys nothing more", r.ID, r.State)}
 	}
 	switch {
 	case env.Approval:
@@ -221,13 +221,13 @@ func deployCommit(r projections.Release, env catalog.Environment, last bool, hea
 		// same approved commit), never back to an earlier approval stage.
 		live := last && r.State == projections.StateLive
 		if r.ApprovedCommit == "" || (r.State != projections.StateApproved && !live) {
-			return "", &ConflictError{Message: fmt.Sprintf("release %s is %s: %s takes only an approved commit; "+
+			return "", &ConflictError{Message: text.New("release %s is %s: %s takes only an approved commit; "+
 				"it must be tested and approved first", r.ID, r.State, env.Name)}
 		}
 		return r.ApprovedCommit, nil
 	case last:
 		if r.State == projections.StateAccepted {
-			return "", &ConflictError{Message: fmt.Sprintf("release %s is accepted: complete it, or refuse it to change what runs", r.ID)}
+			return "", &ConflictError{Message: text.New("release %s is accepted: complete it, or refuse it to change what runs", r.ID)}
 		}
 		if r.ApprovedCommit != "" {
 			return r.ApprovedCommit, nil
@@ -238,7 +238,7 @@ func deployCommit(r projections.Release, env catalog.Environment, last bool, hea
 		return head, nil
 	default:
 		if r.State != projections.StateOpen && r.State != projections.StateTesting {
-			return "", &ConflictError{Message: fmt.Sprintf("release %s is %s: a test stage takes a release that is open "+
+			return "", &ConflictError{Message: text.New("release %s is %s: a test stage takes a release that is open "+
 				"or in test; an approver rejects it (or a manager refuses it once live) to send it back for a new commit", r.ID, r.State)}
 		}
 		return head, nil
@@ -327,18 +327,18 @@ func (d *Desk) checkDecision(u UserView, r projections.Release, p catalog.Projec
 		return err
 	}
 	if !slices.Contains(dc.from, r.State) {
-		return &ConflictError{Message: fmt.Sprintf("release %s is %s: %s needs it %s", r.ID, r.State,
-			doingOf(dc.action), rolesOrList(dc.from))}
+		return &ConflictError{Message: text.New("release %s is %s: %s needs it %s", r.ID, r.State,
+			doingOf(dc.action), orList(dc.from))}
 	}
 	switch dc.typ {
 	case catalog.TypeReleaseTestPassed, catalog.TypeReleaseTestFailed:
 		if u.Name == r.Requester && !p.Workflow.AllowSelfTest {
-			return &ForbiddenError{Rule: fmt.Sprintf("a tester cannot pass or fail their own release: %s opened "+
+			return &ForbiddenError{Rule: text.New("a tester cannot pass or fail their own release: %s opened "+
 				"release %s (project %s does not allow self-tests)", u.Name, r.ID, r.Project)}
 		}
 	case catalog.TypeReleaseApproved:
 		if u.Name == r.Requester {
-			return &ForbiddenError{Rule: fmt.Sprintf("nobody approves their own release: %s opened release %s",
+			return &ForbiddenError{Rule: text.New("nobody approves their own release: %s opened release %s",
 				u.Name, r.ID)}
 		}
 	}
@@ -386,9 +386,9 @@ func liveOf(r projections.Release, p catalog.Project) (version, commit string) {
 }
 
 // doingOf is the words of an action ("approving a release").
-func doingOf(action string) string {
+func doingOf(action string) text.Text {
 	if r := roleRuleOf[action]; r != nil {
 		return r.doing
 	}
-	return action
+	return text.Plain(action)
 }

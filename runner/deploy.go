@@ -19,6 +19,7 @@ import (
 
 	"releasedesk/events"
 	"releasedesk/events/catalog"
+	"releasedesk/events/text"
 )
 
 // deployIDRe is what a deployment id may be: it names a stream, a host
@@ -46,7 +47,7 @@ func Submit(ctx context.Context, log Log, req catalog.Request, actor string) err
 		req.Kind = catalog.KindDeploy
 	}
 	if err := validateRequest(req); err != nil {
-		return fmt.Errorf("%w: %v", ErrInvalidRequest, err)
+		return &requestError{err}
 	}
 	e, err := catalog.NewEvent(catalog.TypeDeployRequested, actor, req)
 	if err != nil {
@@ -55,11 +56,30 @@ func Submit(ctx context.Context, log Log, req catalog.Request, actor string) err
 	e.CorrelationID = req.Deployment
 	if _, err := log.Append(ctx, catalog.DeployStream(req.Deployment), events.NoStream, e); err != nil {
 		if errors.Is(err, events.ErrConcurrency) {
-			return fmt.Errorf("%w: deployment %s already exists", ErrInvalidRequest, req.Deployment)
+			return &requestError{text.Errorf("deployment %s already exists", req.Deployment)}
 		}
 		return err
 	}
 	return nil
+}
+
+// requestError is Submit's refusal of a request: it matches
+// ErrInvalidRequest and reads "runner: invalid deployment request: " and
+// the problem (which it does not wrap, as the "%v" it replaced did not).
+type requestError struct{ problem error }
+
+func (e *requestError) Error() string        { return ErrInvalidRequest.Error() + ": " + e.problem.Error() }
+func (e *requestError) Is(target error) bool { return target == ErrInvalidRequest }
+
+// RequestProblem is what is wrong with a request Submit refused, without
+// the sentence that says it was refused, in every language; any other
+// error is its own words.
+func RequestProblem(err error) text.Text {
+	var re *requestError
+	if errors.As(err, &re) {
+		return text.Of(re.problem)
+	}
+	return text.Of(err)
 }
 
 // validateRequest checks everything of a request that will reach a shell,
@@ -68,10 +88,10 @@ func Submit(ctx context.Context, log Log, req catalog.Request, actor string) err
 // the field as the app does, under "project.".
 func validateRequest(req catalog.Request) error {
 	if !deployIDRe.MatchString(req.Deployment) {
-		return fmt.Errorf("deployment id %q: want [A-Za-z0-9][A-Za-z0-9._-]{0,127}", req.Deployment)
+		return text.Errorf("deployment id %q: want [A-Za-z0-9][A-Za-z0-9._-]{0,127}", req.Deployment)
 	}
 	if req.Kind != catalog.KindDeploy && req.Kind != catalog.KindRollback {
-		return fmt.Errorf("kind %q: want deploy or rollback", req.Kind)
+		return text.Errorf("kind %q: want deploy or rollback", req.Kind)
 	}
 	if err := ValidateCommit(req.Commit); err != nil {
 		return err
@@ -80,7 +100,7 @@ func validateRequest(req catalog.Request) error {
 		return err
 	}
 	if req.Version[15:] != req.Commit[:7] {
-		return fmt.Errorf("version %s does not name commit %s", req.Version, req.Commit)
+		return text.Errorf("version %s does not name commit %s", req.Version, req.Commit)
 	}
 	p := req.Project
 	if err := ValidateProjectID(p.ID); err != nil {
@@ -104,7 +124,7 @@ func validateRequest(req catalog.Request) error {
 	}
 	for _, f := range p.VersionFiles {
 		if err := ValidateRelPath(f); err != nil {
-			return fmt.Errorf("version file: %w", err)
+			return text.Errorf("version file: %w", err)
 		}
 	}
 	for i, s := range p.Shared {
@@ -129,11 +149,11 @@ func validateRequest(req catalog.Request) error {
 		}
 	}
 	if !envNameIDRe.MatchString(req.Environment) {
-		return fmt.Errorf("environment %q: want [A-Za-z0-9][A-Za-z0-9._-]{0,62}", req.Environment)
+		return text.Errorf("environment %q: want [A-Za-z0-9][A-Za-z0-9._-]{0,62}", req.Environment)
 	}
 	ei := slices.IndexFunc(p.Environments, func(e catalog.Environment) bool { return e.Name == req.Environment })
 	if ei < 0 {
-		return fmt.Errorf("environment %q: not in project %s", req.Environment, p.ID)
+		return text.Errorf("environment %q: not in project %s", req.Environment, p.ID)
 	}
 	env, envPath := p.Environments[ei], indexPath("environments", ei)
 	if err := CheckOnFailure(env.OnFailure); err != nil {
@@ -154,20 +174,20 @@ func validateRequest(req catalog.Request) error {
 				return projectField(hostPath, err)
 			}
 			if k, err := CheckHostOnce(keys, key, j); err != nil {
-				return projectField(hostPath, fmt.Errorf("%w (also %s.hosts[%d])", err, envPath, k))
+				return projectField(hostPath, text.Errorf("%w (also %s.hosts[%d])", err, envPath, k))
 			}
 		}
 		known[h.Addr] = true
 		if err := ValidatePath(h.Path); err != nil {
-			return fmt.Errorf("host %s path: %w", h.Addr, err)
+			return text.Errorf("host %s path: %w", h.Addr, err)
 		}
 	}
 	if p.Strategy != catalog.StrategyLocal && env.SSHKey == "" {
-		return fmt.Errorf("environment %s: ssh_key is required for the %s strategy", env.Name, p.Strategy)
+		return text.Errorf("environment %s: ssh_key is required for the %s strategy", env.Name, p.Strategy)
 	}
 	for _, h := range req.Hosts {
 		if !known[h] {
-			return fmt.Errorf("host %q is not a host of environment %s", h, env.Name)
+			return text.Errorf("host %q is not a host of environment %s", h, env.Name)
 		}
 	}
 	return nil
@@ -176,7 +196,7 @@ func validateRequest(req catalog.Request) error {
 // projectField names the field of the request's project a rule refused,
 // as the app names it in a configuration: "project.env[2].name: reason".
 func projectField(path string, err error) error {
-	return fmt.Errorf("project.%s: %w", path, err)
+	return text.Errorf("project.%s: %w", path, err)
 }
 
 func indexPath(path string, i int) string { return path + "[" + strconv.Itoa(i) + "]" }

@@ -18,6 +18,7 @@ import (
 	"unicode/utf8"
 
 	"releasedesk/events/catalog"
+	"releasedesk/events/text"
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
@@ -30,13 +31,13 @@ import (
 // Errors of the git side. Each is wrapped with the ref, repository or path
 // it is about; test with errors.Is.
 var (
-	ErrBadRepo        = errors.New("refused repository address")
-	ErrRepoNotFound   = errors.New("not a git repository")
-	ErrBadRef         = errors.New("refused ref name")
-	ErrUnknownRef     = errors.New("no such branch or tag")
-	ErrAmbiguousRef   = errors.New("ambiguous ref")
-	ErrRefExists      = errors.New("already exists")
-	ErrNotFastForward = errors.New("not a fast-forward")
+	ErrBadRepo        = text.Errorf("refused repository address")
+	ErrRepoNotFound   = text.Errorf("not a git repository")
+	ErrBadRef         = text.Errorf("refused ref name")
+	ErrUnknownRef     = text.Errorf("no such branch or tag")
+	ErrAmbiguousRef   = text.Errorf("ambiguous ref")
+	ErrRefExists      = text.Errorf("already exists")
+	ErrNotFastForward = text.Errorf("not a fast-forward")
 	ErrUnsafePath     = errors.New("unsafe path")
 )
 
@@ -244,11 +245,11 @@ func (m *Mirror) checkLocalRepo() error {
 	fi, err := os.Stat(p)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		return fmt.Errorf("repo %s: %w (no such directory)", m.repo, ErrRepoNotFound)
+		return text.Errorf("repo %s: %w (no such directory)", m.repo, ErrRepoNotFound)
 	case err != nil:
 		return fmt.Errorf("repo %s: %w", m.repo, err)
 	case !fi.IsDir():
-		return fmt.Errorf("repo %s: %w (not a directory)", m.repo, ErrRepoNotFound)
+		return text.Errorf("repo %s: %w (not a directory)", m.repo, ErrRepoNotFound)
 	}
 	return nil
 }
@@ -258,7 +259,7 @@ func (m *Mirror) checkLocalRepo() error {
 func (m *Mirror) remoteError(op string, err error) error {
 	switch {
 	case errors.Is(err, transport.ErrRepositoryNotFound):
-		return fmt.Errorf("repo %s: %w", m.repo, ErrRepoNotFound)
+		return text.Errorf("repo %s: %w", m.repo, ErrRepoNotFound)
 	case errors.Is(err, transport.ErrEmptyRemoteRepository):
 		return fmt.Errorf("repo %s: empty repository (no commits yet)", m.repo)
 	case errors.Is(err, transport.ErrAuthenticationRequired),
@@ -268,7 +269,7 @@ func (m *Mirror) remoteError(op string, err error) error {
 	msg := err.Error()
 	if strings.Contains(msg, "does not appear to be a git repository") ||
 		strings.Contains(msg, "not a git repository") {
-		return fmt.Errorf("repo %s: %w", m.repo, ErrRepoNotFound)
+		return text.Errorf("repo %s: %w", m.repo, ErrRepoNotFound)
 	}
 	if strings.Contains(msg, "executable file not found") {
 		return fmt.Errorf("repo %s: %s: a local repository needs git-upload-pack and git-receive-pack (install git): %w", m.repo, op, err)
@@ -309,7 +310,7 @@ func (m *Mirror) resolveLocked(r *git.Repository, ref string) (string, error) {
 		if found {
 			return h.String(), nil
 		}
-		return "", fmt.Errorf("ref %q: %w in %s", ref, ErrUnknownRef, m.repo)
+		return "", text.Errorf("ref %q: %w in %s", ref, ErrUnknownRef, m.repo)
 	}
 	branch, isBranch, err := peelRef(r, plumbing.NewBranchReferenceName(ref))
 	if err != nil {
@@ -321,7 +322,7 @@ func (m *Mirror) resolveLocked(r *git.Repository, ref string) (string, error) {
 	}
 	switch {
 	case isBranch && isTag && branch != tag:
-		return "", fmt.Errorf("ref %q: %w: both a branch (%s) and a tag (%s); say refs/heads/%s or refs/tags/%s",
+		return "", text.Errorf("ref %q: %w: both a branch (%s) and a tag (%s); say refs/heads/%s or refs/tags/%s",
 			ref, ErrAmbiguousRef, short(branch), short(tag), ref, ref)
 	case isBranch:
 		return branch.String(), nil
@@ -342,11 +343,11 @@ func (m *Mirror) resolveLocked(r *git.Repository, ref string) (string, error) {
 		case 0:
 		default:
 			sort.Strings(found)
-			return "", fmt.Errorf("ref %q: %w: %d commits start with it (%s)", ref, ErrAmbiguousRef, len(found), strings.Join(found, ", "))
+			return "", text.Errorf("ref %q: %w: %d commits start with it (%s)", ref, ErrAmbiguousRef, len(found), strings.Join(found, ", "))
 		}
-		return "", fmt.Errorf("ref %q: %w (nor a commit) in %s", ref, ErrUnknownRef, m.repo)
+		return "", text.Errorf("ref %q: %w (nor a commit) in %s", ref, ErrUnknownRef, m.repo)
 	}
-	return "", fmt.Errorf("ref %q: %w in %s", ref, ErrUnknownRef, m.repo)
+	return "", text.Errorf("ref %q: %w in %s", ref, ErrUnknownRef, m.repo)
 }
 
 // peelRef resolves a reference to the commit it names, through annotated
@@ -465,49 +466,49 @@ func (m *Mirror) Branches() ([]string, error) {
 // too, though git would take some of them, since a name is shown, stored
 // in events and passed around, and no release branch needs them.
 func ValidateRef(ref string) error {
-	bad := func(why string) error { return fmt.Errorf("ref %q: %w: %s", ref, ErrBadRef, why) }
+	bad := func(why text.Text) error { return text.Errorf("ref %q: %w: %s", ref, ErrBadRef, why) }
 	switch {
 	case ref == "":
-		return bad("empty")
+		return bad(text.New("empty"))
 	case len(ref) > 255:
-		return bad("longer than 255 bytes")
+		return bad(text.New("longer than 255 bytes"))
 	case !utf8.ValidString(ref):
-		return bad("not valid UTF-8")
+		return bad(text.New("not valid UTF-8"))
 	case ref == "@":
-		return bad(`"@" alone is not a name`)
+		return bad(text.New(`"@" alone is not a name`))
 	case strings.HasPrefix(ref, "-"):
-		return bad("starts with '-'")
+		return bad(text.New("starts with '-'"))
 	case strings.HasPrefix(ref, "/"), strings.HasSuffix(ref, "/"):
-		return bad("starts or ends with '/'")
+		return bad(text.New("starts or ends with '/'"))
 	case strings.Contains(ref, "//"):
-		return bad("contains \"//\"")
+		return bad(text.New("contains \"//\""))
 	case strings.Contains(ref, ".."):
-		return bad("contains \"..\"")
+		return bad(text.New("contains \"..\""))
 	case strings.Contains(ref, "@{"):
-		return bad("contains \"@{\"")
+		return bad(text.New("contains \"@{\""))
 	case strings.HasSuffix(ref, "."):
-		return bad("ends with '.'")
+		return bad(text.New("ends with '.'"))
 	}
 	for _, c := range ref {
 		switch {
 		case c < 0x20 || c == 0x7f:
-			return bad("contains a control character")
+			return bad(text.New("contains a control character"))
 		case c == ' ' || unicode.IsSpace(c):
-			return bad("contains a space")
+			return bad(text.New("contains a space"))
 		case strings.ContainsRune("~^:?*[\\", c):
-			return bad(fmt.Sprintf("contains %q", c))
+			return bad(text.New("contains %q", c))
 		case strings.ContainsRune("$`;|&<>()'\"{}", c):
-			return bad(fmt.Sprintf("contains the shell character %q", c))
+			return bad(text.New("contains the shell character %q", c))
 		case c > 0x7f && !unicode.IsLetter(c) && !unicode.IsDigit(c):
-			return bad(fmt.Sprintf("contains %q (only letters and digits beyond ASCII)", c))
+			return bad(text.New("contains %q (only letters and digits beyond ASCII)", c))
 		}
 	}
 	for _, comp := range strings.Split(ref, "/") {
 		if strings.HasPrefix(comp, ".") {
-			return bad("a component starts with '.'")
+			return bad(text.New("a component starts with '.'"))
 		}
 		if strings.HasSuffix(comp, ".lock") {
-			return bad("a component ends with \".lock\"")
+			return bad(text.New("a component ends with \".lock\""))
 		}
 	}
 	return nil
@@ -517,7 +518,7 @@ func ValidateRef(ref string) error {
 // the address, wrapping ErrBadRepo.
 func validateRepo(repo string) error {
 	if err := CheckRepo(repo); err != nil {
-		return fmt.Errorf("repo %q: %w: %w", repo, ErrBadRepo, err)
+		return text.Errorf("repo %q: %w: %w", repo, ErrBadRepo, err)
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"releasedesk/events/text"
 	"runtime"
 	"strings"
 	"sync"
@@ -370,14 +371,14 @@ func CompileExclude(patterns []string) (*ExcludeMatcher, error) {
 	for _, p := range patterns {
 		q := strings.TrimSuffix(strings.TrimPrefix(p, "/"), "/")
 		if q == "" || strings.ContainsRune(q, 0) {
-			return nil, fmt.Errorf("exclude pattern %q: empty", p)
+			return nil, text.Errorf("exclude pattern %q: empty", p)
 		}
 		if _, err := path.Match(q, ""); err != nil {
-			return nil, fmt.Errorf("exclude pattern %q: %w", p, err)
+			return nil, text.Errorf("exclude pattern %q: %w", p, err)
 		}
 		for _, bad := range []string{"**", "[!", "[:", "\\"} {
 			if strings.Contains(q, bad) {
-				return nil, fmt.Errorf("exclude pattern %q: %q is not supported (tar and rsync on hosts read it differently)", p, bad)
+				return nil, text.Errorf("exclude pattern %q: %q is not supported (tar and rsync on hosts read it differently)", p, bad)
 			}
 		}
 		if strings.Contains(q, "/") {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"releasedesk/events/text"
 	"strings"
 	"time"
 
@@ -37,7 +38,7 @@ func (m *Mirror) CreateBranch(ctx context.Context, name, fromRef string) (string
 	defer unlock()
 	refName := plumbing.NewBranchReferenceName(name)
 	if ref, err := r.Reference(refName, false); err == nil {
-		return "", fmt.Errorf("branch %q: %w in %s (at %s)", name, ErrRefExists, m.repo, short(ref.Hash()))
+		return "", text.Errorf("branch %q: %w in %s (at %s)", name, ErrRefExists, m.repo, short(ref.Hash()))
 	}
 	sha, err := m.resolveLocked(r, fromRef)
 	if err != nil {
@@ -81,7 +82,7 @@ func (m *Mirror) Tag(ctx context.Context, name, sha, message, tagger string) err
 	case found && have == target:
 		return nil
 	case found:
-		return fmt.Errorf("tag %q: %w in %s at another commit (%s, not %s)", name, ErrRefExists, m.repo, short(have), short(target))
+		return text.Errorf("tag %q: %w in %s at another commit (%s, not %s)", name, ErrRefExists, m.repo, short(have), short(target))
 	}
 	if strings.TrimSpace(message) == "" {
 		message = name
@@ -115,7 +116,7 @@ func (m *Mirror) FastForward(ctx context.Context, branch, sha string) error {
 	refName := plumbing.NewBranchReferenceName(branch)
 	ref, err := r.Reference(refName, true)
 	if err != nil {
-		return fmt.Errorf("branch %q: %w in %s", branch, ErrUnknownRef, m.repo)
+		return text.Errorf("branch %q: %w in %s", branch, ErrUnknownRef, m.repo)
 	}
 	target := plumbing.NewHash(sha)
 	if ref.Hash() == target {
@@ -134,7 +135,7 @@ func (m *Mirror) FastForward(ctx context.Context, branch, sha string) error {
 		return fmt.Errorf("fast-forward %q: %w", branch, err)
 	}
 	if !ok {
-		return fmt.Errorf("branch %q at %s: %w to %s (it does not descend from the branch)",
+		return text.Errorf("branch %q at %s: %w to %s (it does not descend from the branch)",
 			branch, short(ref.Hash()), ErrNotFastForward, short(target))
 	}
 	if err := m.push(ctx, r, sha+":"+refName.String()); err != nil {
@@ -156,7 +157,7 @@ func (m *Mirror) push(ctx context.Context, r *git.Repository, spec string) error
 	case err == nil, errors.Is(err, git.NoErrAlreadyUpToDate):
 		return nil
 	case strings.Contains(err.Error(), "non-fast-forward"):
-		return fmt.Errorf("repo %s: push %s: %w (the repository moved; try again)", m.repo, rs.Dst(""), ErrNotFastForward)
+		return text.Errorf("repo %s: push %s: %w (the repository moved; try again)", m.repo, rs.Dst(""), ErrNotFastForward)
 	case ctx.Err() != nil:
 		return fmt.Errorf("repo %s: push: %w", m.repo, ctx.Err())
 	}
@@ -209,10 +210,10 @@ func validateNewRef(name string) error {
 		return err
 	}
 	if strings.HasPrefix(name, "refs/") || name == "HEAD" {
-		return fmt.Errorf("ref %q: %w: give a short name, not refs/... or HEAD", name, ErrBadRef)
+		return text.Errorf("ref %q: %w: give a short name, not refs/... or HEAD", name, ErrBadRef)
 	}
 	if hexRe.MatchString(name) {
-		return fmt.Errorf("ref %q: %w: looks like a commit SHA", name, ErrBadRef)
+		return text.Errorf("ref %q: %w: looks like a commit SHA", name, ErrBadRef)
 	}
 	return nil
 }

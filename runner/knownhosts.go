@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"releasedesk/events/text"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,7 +25,7 @@ import (
 var ErrHostKey = errors.New("runner: host key not trusted")
 
 // ErrBadHostAddr: an address is not user@host:port.
-var ErrBadHostAddr = errors.New("runner: bad host address")
+var ErrBadHostAddr = text.Errorf("runner: bad host address")
 
 // UnknownHostKeyError: the host offered a key and the app's known_hosts
 // has none for it. An admin may trust it (TrustHostKey, an event).
@@ -35,8 +36,9 @@ type UnknownHostKeyError struct {
 	Key         string // authorized_keys format: "<type> <base64>"
 }
 
-func (e *UnknownHostKeyError) Error() string {
-	return fmt.Sprintf("host %s offers an unknown %s key %s: not in known_hosts, refused until an admin trusts it", e.Host, e.KeyType, e.Fingerprint)
+func (e *UnknownHostKeyError) Error() string { return e.Text().String() }
+func (e *UnknownHostKeyError) Text() text.Text {
+	return text.New("host %s offers an unknown %s key %s: not in known_hosts, refused until an admin trusts it", e.Host, e.KeyType, e.Fingerprint)
 }
 
 // Is makes errors.Is(err, ErrHostKey) true.
@@ -52,8 +54,9 @@ type ChangedHostKeyError struct {
 	Known       []string // fingerprints on file for this host
 }
 
-func (e *ChangedHostKeyError) Error() string {
-	return fmt.Sprintf("host %s offers a CHANGED %s key %s (known: %s): refused", e.Host, e.KeyType, e.Fingerprint, strings.Join(e.Known, ", "))
+func (e *ChangedHostKeyError) Error() string { return e.Text().String() }
+func (e *ChangedHostKeyError) Text() text.Text {
+	return text.New("host %s offers a CHANGED %s key %s (known: %s): refused", e.Host, e.KeyType, e.Fingerprint, strings.Join(e.Known, ", "))
 }
 
 // Is makes errors.Is(err, ErrHostKey) true.
@@ -64,53 +67,53 @@ func (e *ChangedHostKeyError) Is(target error) bool { return target == ErrHostKe
 // host, spaces and control characters are refused: user and host reach
 // ssh's command line (rsync -e).
 func ParseHostAddr(addr string) (user, host string, port int, err error) {
-	bad := func(why string) (string, string, int, error) {
-		return "", "", 0, fmt.Errorf("%w %q: %s", ErrBadHostAddr, addr, why)
+	bad := func(why text.Text) (string, string, int, error) {
+		return "", "", 0, text.Errorf("%w %q: %s", ErrBadHostAddr, addr, why)
 	}
 	if hasControl(addr) || strings.ContainsAny(addr, " \t") {
-		return bad("space or control character")
+		return bad(text.New("space or control character"))
 	}
 	user, hp, ok := strings.Cut(addr, "@")
 	if !ok || user == "" {
-		return bad("want user@host:port")
+		return bad(text.New("want user@host:port"))
 	}
 	if !hostUserRe.MatchString(user) {
-		return bad("bad user name")
+		return bad(text.New("bad user name"))
 	}
 	port = 22
 	switch {
 	case strings.HasPrefix(hp, "["):
 		end := strings.Index(hp, "]")
 		if end < 0 {
-			return bad("unclosed '['")
+			return bad(text.New("unclosed '['"))
 		}
 		host, rest := hp[1:end], hp[end+1:]
 		if rest != "" {
 			if !strings.HasPrefix(rest, ":") {
-				return bad("junk after ']'")
+				return bad(text.New("junk after ']'"))
 			}
 			if port, err = parsePort(rest[1:]); err != nil {
-				return bad(err.Error())
+				return bad(text.Of(err))
 			}
 		}
 		if ip := net.ParseIP(host); ip == nil || ip.To4() != nil {
-			return bad("brackets hold an IPv6 address")
+			return bad(text.New("brackets hold an IPv6 address"))
 		}
 		return user, host, port, nil
 	case strings.Count(hp, ":") > 1:
-		return bad("an IPv6 address needs brackets: user@[::1]:22")
+		return bad(text.New("an IPv6 address needs brackets: user@[::1]:22"))
 	}
 	host, p, hasPort := strings.Cut(hp, ":")
 	if hasPort {
 		if port, err = parsePort(p); err != nil {
-			return bad(err.Error())
+			return bad(text.Of(err))
 		}
 	}
 	if host == "" {
-		return bad("empty host")
+		return bad(text.New("empty host"))
 	}
 	if !hostNameRe.MatchString(host) {
-		return bad("bad host name")
+		return bad(text.New("bad host name"))
 	}
 	return user, host, port, nil
 }
@@ -123,7 +126,7 @@ var (
 func parsePort(s string) (int, error) {
 	p, err := strconv.Atoi(s)
 	if err != nil || p < 1 || p > 65535 || strings.HasPrefix(s, "+") {
-		return 0, fmt.Errorf("port %q: want 1-65535", s)
+		return 0, text.Errorf("port %q: want 1-65535", s)
 	}
 	return p, nil
 }
@@ -140,7 +143,7 @@ func hostPort(addr string) (string, error) {
 	}
 	_, h, p, err := ParseHostAddr("x@" + addr)
 	if err != nil {
-		return "", fmt.Errorf("%w %q: want host:port", ErrBadHostAddr, addr)
+		return "", text.Errorf("%w %q: want host:port", ErrBadHostAddr, addr)
 	}
 	return net.JoinHostPort(h, strconv.Itoa(p)), nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path"
 	"regexp"
+	"releasedesk/events/text"
 	"sort"
 	"strconv"
 	"strings"
@@ -64,9 +65,9 @@ func (l Layout) Repo() string { return l.Path + "/repo" }
 
 // Errors of validation.
 var (
-	ErrBadPath    = errors.New("runner: bad path")
-	ErrBadRepoURL = errors.New("runner: bad repository URL")
-	ErrBadEnv     = errors.New("runner: bad environment variable")
+	ErrBadPath    = text.Errorf("runner: bad path")
+	ErrBadRepoURL = text.Errorf("runner: bad repository URL")
+	ErrBadEnv     = text.Errorf("runner: bad environment variable")
 	ErrBadArg     = errors.New("runner: bad argument")
 )
 
@@ -76,13 +77,13 @@ var (
 func ValidatePath(p string) error {
 	switch {
 	case p == "":
-		return fmt.Errorf("%w: empty", ErrBadPath)
+		return text.Errorf("%w: empty", ErrBadPath)
 	case !strings.HasPrefix(p, "/"):
-		return fmt.Errorf("%w %q: not absolute", ErrBadPath, p)
+		return text.Errorf("%w %q: not absolute", ErrBadPath, p)
 	case p == "/":
-		return fmt.Errorf("%w: the root directory", ErrBadPath)
+		return text.Errorf("%w: the root directory", ErrBadPath)
 	case path.Clean(p) != p:
-		return fmt.Errorf("%w %q: not clean (want %q)", ErrBadPath, p, path.Clean(p))
+		return text.Errorf("%w %q: not clean (want %q)", ErrBadPath, p, path.Clean(p))
 	}
 	return checkComponents(p[1:], p)
 }
@@ -93,28 +94,28 @@ func ValidatePath(p string) error {
 func ValidateRelPath(p string) error {
 	switch {
 	case p == "":
-		return fmt.Errorf("%w: empty", ErrBadPath)
+		return text.Errorf("%w: empty", ErrBadPath)
 	case strings.HasPrefix(p, "/"):
-		return fmt.Errorf("%w %q: must be relative", ErrBadPath, p)
+		return text.Errorf("%w %q: must be relative", ErrBadPath, p)
 	case path.Clean(p) != p || p == ".":
-		return fmt.Errorf("%w %q: not clean", ErrBadPath, p)
+		return text.Errorf("%w %q: not clean", ErrBadPath, p)
 	}
 	return checkComponents(p, p)
 }
 
 func checkComponents(rel, whole string) error {
 	if !utf8.ValidString(whole) {
-		return fmt.Errorf("%w %q: not UTF-8", ErrBadPath, whole)
+		return text.Errorf("%w %q: not UTF-8", ErrBadPath, whole)
 	}
 	if hasControl(whole) {
-		return fmt.Errorf("%w %q: control character", ErrBadPath, whole)
+		return text.Errorf("%w %q: control character", ErrBadPath, whole)
 	}
 	for _, c := range strings.Split(rel, "/") {
 		if c == ".." || c == "." {
-			return fmt.Errorf("%w %q: %q component", ErrBadPath, whole, c)
+			return text.Errorf("%w %q: %q component", ErrBadPath, whole, c)
 		}
 		if strings.HasPrefix(c, "-") {
-			return fmt.Errorf("%w %q: component starts with '-'", ErrBadPath, whole)
+			return text.Errorf("%w %q: component starts with '-'", ErrBadPath, whole)
 		}
 	}
 	return nil
@@ -846,10 +847,10 @@ func ValidateEnv(env []string) error {
 	for _, kv := range env {
 		name, value, ok := strings.Cut(kv, "=")
 		if !ok || CheckEnvVarName(name) != nil {
-			return fmt.Errorf("%w: %q: want NAME=value, NAME of letters, digits and _", ErrBadEnv, kv)
+			return text.Errorf("%w: %q: want NAME=value, NAME of letters, digits and _", ErrBadEnv, kv)
 		}
 		if strings.IndexByte(value, 0) >= 0 {
-			return fmt.Errorf("%w: %s: value holds a NUL byte", ErrBadEnv, name)
+			return text.Errorf("%w: %s: value holds a NUL byte", ErrBadEnv, name)
 		}
 	}
 	return nil
@@ -972,43 +973,43 @@ var (
 // a leading '-' (git options such as --upload-pack), spaces and control
 // characters.
 func ValidateRepoURL(u string) error {
-	bad := func(why string) error { return fmt.Errorf("%w %q: %s", ErrBadRepoURL, u, why) }
+	bad := func(why text.Text) error { return text.Errorf("%w %q: %s", ErrBadRepoURL, u, why) }
 	switch {
 	case u == "":
-		return bad("empty")
+		return bad(text.New("empty"))
 	case strings.HasPrefix(u, "-"):
-		return bad("starts with '-'")
+		return bad(text.New("starts with '-'"))
 	case !utf8.ValidString(u) || hasControl(u):
-		return bad("control character")
+		return bad(text.New("control character"))
 	case strings.ContainsAny(u, " \t"):
-		return bad("space")
+		return bad(text.New("space"))
 	case strings.Contains(u, "::"):
-		return bad("remote helper syntax (transport::address) is not allowed")
+		return bad(text.New("remote helper syntax (transport::address) is not allowed"))
 	}
 	if strings.HasPrefix(u, "/") {
 		if err := ValidatePath(strings.TrimSuffix(u, "/")); err != nil {
-			return bad(err.Error())
+			return bad(text.Of(err))
 		}
 		return nil
 	}
 	if repoURLSchemeRe.MatchString(u) {
 		rest := u[strings.Index(u, "://")+3:]
 		if strings.HasPrefix(rest, "-") {
-			return bad("host starts with '-'")
+			return bad(text.New("host starts with '-'"))
 		}
 		return nil
 	}
 	if strings.Contains(u, "://") {
-		return bad("want file://, ssh://, git://, http:// or https://")
+		return bad(text.New("want file://, ssh://, git://, http:// or https://"))
 	}
 	if repoSCPLikeRe.MatchString(u) {
 		host, p, _ := strings.Cut(u[strings.Index(u, "@")+1:], ":")
 		if strings.HasPrefix(host, "-") || strings.HasPrefix(p, "-") {
-			return bad("starts with '-'")
+			return bad(text.New("starts with '-'"))
 		}
 		return nil
 	}
-	return bad("want an absolute path, file://, ssh://, git://, https:// or user@host:path")
+	return bad(text.New("want an absolute path, file://, ssh://, git://, https:// or user@host:path"))
 }
 
 // Revision is the content of a release's REVISION file.

@@ -11,6 +11,7 @@ import (
 
 	"releasedesk/events"
 	"releasedesk/events/catalog"
+	"releasedesk/events/text"
 )
 
 // LockBreak is what breaking an environment's lock did: what it broke,
@@ -68,13 +69,13 @@ type UnreachableHost struct {
 func (r *Runner) BreakLock(ctx context.Context, p catalog.Project, envName, host, actor, reason string) (LockBreak, error) {
 	env, ok := p.Environment(envName)
 	if !ok {
-		return LockBreak{}, fmt.Errorf("%w: environment %q not in project %s", ErrInvalidRequest, envName, p.ID)
+		return LockBreak{}, &requestError{text.Errorf("environment %q not in project %s", envName, p.ID)}
 	}
 	targets := p.Targets(env)
 	if host != "" {
 		targets = hostsNamed(targets, host)
 		if len(targets) == 0 {
-			return LockBreak{}, fmt.Errorf("%w: host %q is not a host of %s/%s", ErrInvalidRequest, host, p.ID, env.Name)
+			return LockBreak{}, &requestError{text.Errorf("host %q is not a host of %s/%s", host, p.ID, env.Name)}
 		}
 	}
 	ev, err := r.appendBroken(ctx, p, env, host, actor, reason)

@@ -10,6 +10,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"releasedesk/events/catalog"
+	"releasedesk/events/text"
 )
 
 // Recover deals with what a previous process left: every deployment
@@ -174,13 +175,13 @@ func (r *Runner) Resume(ctx context.Context, id, actor string) error {
 	ds, _ := foldDeploy(envs)
 	switch {
 	case ds.Running:
-		return fmt.Errorf("%w: %s is running (or awaits recovery)", ErrNotResumable, id)
+		return text.Errorf("%w: %s is running (or awaits recovery)", ErrNotResumable, id)
 	case ds.Terminal != catalog.TypeDeployFailed && ds.Terminal != catalog.TypeDeployInterrupted:
-		return fmt.Errorf("%w: %s is %s", ErrNotResumable, id, ds.State())
+		return text.Errorf("%w: %s is %s", ErrNotResumable, id, ds.State())
 	}
 	env, ok := req.Project.Environment(req.Environment)
 	if !ok {
-		return fmt.Errorf("%w: environment %s is gone from the request", ErrNotResumable, req.Environment)
+		return text.Errorf("%w: environment %s is gone from the request", ErrNotResumable, req.Environment)
 	}
 	hosts, skipped := []string{}, []string{}
 	for _, h := range req.Project.Targets(env) {

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"releasedesk/events/catalog"
+	"releasedesk/events/text"
 )
 
 // RsyncOptions describe one transfer of an exported tree to a host's
@@ -32,13 +33,13 @@ type RsyncOptions struct {
 }
 
 // ErrBadRsync: an RsyncOptions field cannot be used safely.
-var ErrBadRsync = errors.New("runner: bad rsync options")
+var ErrBadRsync = text.Errorf("runner: bad rsync options")
 
 // ValidateExclude accepts an rsync exclude pattern: not empty, no leading
 // '-' or '+' (rsync filter-rule prefixes), no newline or control character.
 func ValidateExclude(p string) error {
 	if p == "" || strings.HasPrefix(p, "-") || strings.HasPrefix(p, "+") || hasControl(p) {
-		return fmt.Errorf("%w: exclude pattern %q", ErrBadRsync, p)
+		return text.Errorf("%w: exclude pattern %q", ErrBadRsync, p)
 	}
 	return nil
 }

@@ -1,8 +1,6 @@
 package runner
 
 import (
-	"errors"
-	"fmt"
 	"net"
 	"net/url"
 	"path/filepath"
@@ -12,6 +10,7 @@ import (
 	"time"
 
 	"releasedesk/events/catalog"
+	"releasedesk/events/text"
 )
 
 // The rules of a project configuration that both of its checks apply: the
@@ -31,23 +30,15 @@ import (
 // it has always refused (CheckKeepReleases), or keeps a wider rule of its
 // own for its own reason (the environment a request names, envNameIDRe).
 
-// ruleError is a refusal by one of the runner's validators, given as a
-// rule's reason: its text without the package's "runner: " prefix, still
-// wrapping what it came from (errors.Is(err, ErrBadPath) holds).
-type ruleError struct{ err error }
-
-func (e ruleError) Error() string { return strings.TrimPrefix(e.err.Error(), "runner: ") }
-func (e ruleError) Unwrap() error { return e.err }
-
 // CheckStrategy accepts the strategies: rsync, git or local.
 func CheckStrategy(strategy string) error {
 	switch strategy {
 	case catalog.StrategyRsync, catalog.StrategyGit, catalog.StrategyLocal:
 		return nil
 	case "":
-		return errors.New("required: want rsync, git or local")
+		return text.Errorf("required: want rsync, git or local")
 	}
-	return fmt.Errorf("unknown strategy %q: want rsync, git or local", strategy)
+	return text.Errorf("unknown strategy %q: want rsync, git or local", strategy)
 }
 
 var (
@@ -68,25 +59,25 @@ var repoOptionWords = []string{"--upload-pack", "--receive-pack", "--exec", "-oP
 // hands the address to each host's git, which ValidateRepoURL checks.
 func CheckRepo(repo string) error {
 	if repo == "" {
-		return errors.New("empty")
+		return text.Errorf("empty")
 	}
 	for _, c := range repo {
 		if c < 0x20 || c == 0x7f {
-			return errors.New("contains a control character")
+			return text.Errorf("contains a control character")
 		}
 	}
 	if strings.TrimSpace(repo) != repo {
-		return errors.New("leading or trailing space")
+		return text.Errorf("leading or trailing space")
 	}
 	if strings.HasPrefix(repo, "-") {
-		return errors.New("starts with '-'")
+		return text.Errorf("starts with '-'")
 	}
 	if helperURLRe.MatchString(repo) {
-		return errors.New("remote helper addresses (ext::, fd::, ...) are not allowed")
+		return text.Errorf("remote helper addresses (ext::, fd::, ...) are not allowed")
 	}
 	for _, w := range repoOptionWords {
 		if strings.Contains(repo, w) {
-			return fmt.Errorf("contains %q: git would read it as an option", w)
+			return text.Errorf("contains %q: git would read it as an option", w)
 		}
 	}
 	if filepath.IsAbs(repo) {
@@ -98,30 +89,30 @@ func CheckRepo(repo string) error {
 			return err
 		}
 		if !repoSchemes[strings.ToLower(u.Scheme)] {
-			return fmt.Errorf("scheme %q (want file, http, https, ssh or git)", u.Scheme)
+			return text.Errorf("scheme %q (want file, http, https, ssh or git)", u.Scheme)
 		}
 		if strings.HasPrefix(u.Hostname(), "-") || (u.User != nil && strings.HasPrefix(u.User.Username(), "-")) {
-			return errors.New("host or user starts with '-'")
+			return text.Errorf("host or user starts with '-'")
 		}
 		if u.Scheme == "file" {
 			if u.Host != "" || !filepath.IsAbs(u.Path) {
-				return errors.New("a file URL needs an absolute path and no host (file:///srv/git/x.git)")
+				return text.Errorf("a file URL needs an absolute path and no host (file:///srv/git/x.git)")
 			}
 		} else if u.Host == "" {
-			return errors.New("no host")
+			return text.Errorf("no host")
 		}
 		return nil
 	}
 	if m := scpLikeRe.FindStringSubmatch(repo); m != nil {
 		if strings.HasPrefix(m[1], "-") || strings.HasPrefix(m[2], "-") {
-			return errors.New("host or user starts with '-'")
+			return text.Errorf("host or user starts with '-'")
 		}
 		if m[3] == "" {
-			return errors.New("no path after ':' (user@host:path)")
+			return text.Errorf("no path after ':' (user@host:path)")
 		}
 		return nil
 	}
-	return errors.New("a local path must be absolute")
+	return text.Errorf("a local path must be absolute")
 }
 
 // CheckGitBuild refuses a build with the git strategy: each host extracts
@@ -129,7 +120,7 @@ func CheckRepo(repo string) error {
 // it, and the hosts would run a tree other than the one built and listed.
 func CheckGitBuild(strategy, build string) error {
 	if strategy == catalog.StrategyGit && strings.TrimSpace(build) != "" {
-		return errors.New("the git strategy cannot publish a build: each host extracts the commit from its own " +
+		return text.Errorf("the git strategy cannot publish a build: each host extracts the commit from its own " +
 			"git mirror, so nothing built here reaches it; use the rsync strategy, or build on the hosts in a pre_release hook")
 	}
 	return nil
@@ -140,7 +131,7 @@ func CheckGitBuild(strategy, build string) error {
 // and rsync would read differently (CompileExclude).
 func CheckExclude(pattern string) error {
 	if err := ValidateExclude(pattern); err != nil {
-		return fmt.Errorf("%w: no leading '-' or '+', no control character", ruleError{err})
+		return text.Errorf("%w: no leading '-' or '+', no control character", ruleError{err})
 	}
 	if _, err := CompileExclude([]string{pattern}); err != nil {
 		return err
@@ -173,7 +164,7 @@ const (
 // snapshot (no configuration the app accepts holds them).
 func CheckKeepReleases(keep int) error {
 	if keep != 0 && (keep < minKeepReleases || keep > maxKeepReleases) {
-		return fmt.Errorf("%d: want %d to %d (0: the default, %d); fewer than 2 leaves nothing to roll back to",
+		return text.Errorf("%d: want %d to %d (0: the default, %d); fewer than 2 leaves nothing to roll back to",
 			keep, minKeepReleases, maxKeepReleases, catalog.DefaultKeepReleases)
 	}
 	return nil
@@ -186,7 +177,7 @@ var envVarNameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 // CheckEnvVarName checks the name of a variable of the hooks' environment.
 func CheckEnvVarName(name string) error {
 	if !envVarNameRe.MatchString(name) {
-		return fmt.Errorf("%q: want letters, digits and _, not starting with a digit", name)
+		return text.Errorf("%q: want letters, digits and _, not starting with a digit", name)
 	}
 	return nil
 }
@@ -197,7 +188,7 @@ func CheckEnvVarName(name string) error {
 // environment, read at run time.
 func CheckSecretValue(v catalog.EnvVar) error {
 	if v.Secret && v.Value != "" {
-		return errors.New("a secret must not be written in the configuration (it would stay in the event log): use from_file or from_env")
+		return text.Errorf("a secret must not be written in the configuration (it would stay in the event log): use from_file or from_env")
 	}
 	return nil
 }
@@ -209,7 +200,7 @@ func CheckOnFailure(policy string) error {
 	case "", catalog.OnFailureHalt, catalog.OnFailureContinue:
 		return nil
 	}
-	return fmt.Errorf("%q: want halt or continue", policy)
+	return text.Errorf("%q: want halt or continue", policy)
 }
 
 // The bounds of an environment's periodic drift check.
@@ -224,7 +215,7 @@ const (
 // watch at all.
 func CheckDriftCheck(every time.Duration) error {
 	if every != 0 && (every < MinDriftCheck || every > MaxDriftCheck) {
-		return fmt.Errorf("%s: want %s to %s (0 or absent: no periodic check)", every, MinDriftCheck, "168h (7 days)")
+		return text.Errorf("%s: want %s to %s (0 or absent: no periodic check)", every, MinDriftCheck, "168h (7 days)")
 	}
 	return nil
 }
@@ -234,7 +225,7 @@ func CheckDriftCheck(every time.Duration) error {
 // catalog.Project.Targets.)
 func CheckHostsRequired(strategy string, hosts []catalog.Host) error {
 	if strategy != catalog.StrategyLocal && len(hosts) == 0 {
-		return fmt.Errorf("at least one host is required for the %s strategy (\"user@host:port\" or {addr, path})", strategy)
+		return text.Errorf("at least one host is required for the %s strategy (\"user@host:port\" or {addr, path})", strategy)
 	}
 	return nil
 }
@@ -258,7 +249,7 @@ func HostKey(addr string) (string, error) {
 // returns the index of the earlier listing and the reason.
 func CheckHostOnce(seen map[string]int, key string, i int) (first int, err error) {
 	if j, dup := seen[key]; dup {
-		return j, fmt.Errorf("host %s is listed twice", key)
+		return j, text.Errorf("host %s is listed twice", key)
 	}
 	seen[key] = i
 	return -1, nil

@@ -13,6 +13,7 @@ import (
 
 	"releasedesk/events"
 	"releasedesk/events/catalog"
+	"releasedesk/events/text"
 )
 
 // Log is what the runner needs of the event log. It is declared here, at
@@ -70,9 +71,9 @@ var (
 	// ErrInvalidRequest: Request refused a deployment before writing anything.
 	ErrInvalidRequest = errors.New("runner: invalid deployment request")
 	// ErrNotResumable: Resume of a deployment that did not fail or was not interrupted.
-	ErrNotResumable = errors.New("runner: deployment cannot be resumed")
+	ErrNotResumable = text.Errorf("runner: deployment cannot be resumed")
 	// ErrFinished: the deployment already ended.
-	ErrFinished = errors.New("runner: deployment already finished")
+	ErrFinished = text.Errorf("runner: deployment already finished")
 	// ErrClosed: the runner was closed.
 	ErrClosed = errors.New("runner: closed")
 )
@@ -538,7 +539,7 @@ func (r *Runner) Cancel(ctx context.Context, id, actor, reason string) error {
 		return err
 	}
 	if ds, ok := foldDeploy(envs); ok && !ds.Running && ds.Terminal != "" {
-		return fmt.Errorf("%w: %s is %s", ErrFinished, id, ds.State())
+		return text.Errorf("%w: %s is %s", ErrFinished, id, ds.State())
 	}
 	e, err := catalog.NewEvent(catalog.TypeDeployCancelRequested, actor, catalog.CancelRequested{Deployment: id, Reason: reason})
 	if err != nil {

@@ -1,8 +1,8 @@
 package runner
 
 import (
-	"fmt"
 	"regexp"
+	"releasedesk/events/text"
 	"time"
 )
 
@@ -26,10 +26,10 @@ func NewVersion(t time.Time, commit string) (string, error) {
 // components on hosts.
 func ValidateVersion(v string) error {
 	if !versionRe.MatchString(v) {
-		return fmt.Errorf("version %q: want YYYYMMDDHHMMSS-<7 hex digits>", v)
+		return text.Errorf("version %q: want YYYYMMDDHHMMSS-<7 hex digits>", v)
 	}
 	if _, err := time.Parse("20060102150405", v[:14]); err != nil {
-		return fmt.Errorf("version %q: not a real date and time", v)
+		return text.Errorf("version %q: not a real date and time", v)
 	}
 	return nil
 }
@@ -37,7 +37,7 @@ func ValidateVersion(v string) error {
 // ValidateCommit accepts only a full 40-hex SHA: only SHAs travel to hosts.
 func ValidateCommit(sha string) error {
 	if !shaRe.MatchString(sha) {
-		return fmt.Errorf("commit %q: want a full 40-hex SHA", sha)
+		return text.Errorf("commit %q: want a full 40-hex SHA", sha)
 	}
 	return nil
 }

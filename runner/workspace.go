@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"releasedesk/events/text"
 	"syscall"
 )
 
@@ -32,7 +33,7 @@ var projectIDRe = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 // a path component here and a stream name in the log.
 func ValidateProjectID(id string) error {
 	if !projectIDRe.MatchString(id) {
-		return fmt.Errorf("project id %q: want [a-z0-9][a-z0-9_-]{0,62}", id)
+		return text.Errorf("project id %q: want [a-z0-9][a-z0-9_-]{0,62}", id)
 	}
 	return nil
 }

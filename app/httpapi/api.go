@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -12,6 +11,7 @@ import (
 
 	"releasedesk/app"
 	"releasedesk/app/projectconfig"
+	"releasedesk/events/text"
 )
 
 // The JSON API's plumbing: who is asking, reading a body strictly, and the
@@ -82,7 +82,7 @@ func (s *Server) bearer(r *http.Request) (string, error) {
 			return "", err
 		}
 		if u.Name != t.user {
-			return "", &app.UnauthorizedError{Reason: "ticket: issued to another user"}
+			return "", &app.UnauthorizedError{Reason: text.New("ticket: issued to another user")}
 		}
 	}
 	return t.bearer, nil
@@ -111,8 +111,8 @@ func (s *Server) authenticate(r *http.Request, bearer string, read bool) (app.Us
 // JSON object, no unknown field. Every refusal names the field and why.
 func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
-		return &Error{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type",
-			Message: fmt.Sprintf("Content-Type %q: send application/json", ct)}
+		return refusal(http.StatusUnsupportedMediaType, "unsupported_media_type",
+			text.New("Content-Type %q: send application/json", ct))
 	}
 	data, err := readRaw(w, r, limit)
 	if err != nil {
@@ -127,7 +127,7 @@ func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any) erro
 		return jsonError(err)
 	}
 	if dec.More() {
-		return &app.InvalidError{Field: "body", Reason: "holds more than one JSON value"}
+		return &app.InvalidError{Field: "body", Reason: text.New("holds more than one JSON value")}
 	}
 	return nil
 }
@@ -144,10 +144,10 @@ func readRaw(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error
 func bodyError(err error, limit int64) error {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
-		return &Error{Status: http.StatusRequestEntityTooLarge, Code: "too_large",
-			Message: fmt.Sprintf("the request body is larger than %d bytes", limit)}
+		return refusal(http.StatusRequestEntityTooLarge, "too_large",
+			text.New("the request body is larger than %d bytes", limit))
 	}
-	return &app.InvalidError{Field: "body", Reason: err.Error()}
+	return &app.InvalidError{Field: "body", Reason: text.Of(err)}
 }
 
 // jsonError names the field a JSON decoding error is about.
@@ -156,37 +156,37 @@ func jsonError(err error) error {
 	var te *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &se):
-		return &app.InvalidError{Field: "body", Reason: fmt.Sprintf("is not valid JSON (at byte %d): %v", se.Offset, se)}
+		return &app.InvalidError{Field: "body", Reason: text.New("is not valid JSON (at byte %d): %v", se.Offset, se)}
 	case errors.As(err, &te):
 		field := te.Field
 		if field == "" {
 			field = "body"
 		}
-		return &app.InvalidError{Field: field, Reason: fmt.Sprintf("want %s, got a JSON %s", jsonTypeName(te.Type.Kind().String()), te.Value)}
+		return &app.InvalidError{Field: field, Reason: text.New("want %s, got a JSON %s", jsonTypeName(te.Type.Kind().String()), te.Value)}
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
-		return &app.InvalidError{Field: name, Reason: "unknown field"}
+		return &app.InvalidError{Field: name, Reason: text.New("unknown field")}
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
-		return &app.InvalidError{Field: "body", Reason: "is cut short: not a whole JSON value"}
+		return &app.InvalidError{Field: "body", Reason: text.New("is cut short: not a whole JSON value")}
 	}
-	return &app.InvalidError{Field: "body", Reason: err.Error()}
+	return &app.InvalidError{Field: "body", Reason: text.Of(err)}
 }
 
-func jsonTypeName(kind string) string {
+func jsonTypeName(kind string) text.Text {
 	switch kind {
 	case "string":
-		return "a string"
+		return text.New("a string")
 	case "bool":
-		return "true or false"
+		return text.New("true or false")
 	case "map", "struct":
-		return "an object"
+		return text.New("an object")
 	case "slice", "array":
-		return "a list"
+		return text.New("a list")
 	}
 	if strings.HasPrefix(kind, "int") || strings.HasPrefix(kind, "uint") || strings.HasPrefix(kind, "float") {
-		return "a number"
+		return text.New("a number")
 	}
-	return kind
+	return text.Plain(kind)
 }
 
 // queryInt reads a non-negative integer query parameter.
@@ -197,7 +197,7 @@ func queryInt(r *http.Request, name string) (int, error) {
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n < 0 {
-		return 0, &app.InvalidError{Field: name, Reason: "want a non-negative integer"}
+		return 0, &app.InvalidError{Field: name, Reason: text.New("want a non-negative integer")}
 	}
 	return n, nil
 }

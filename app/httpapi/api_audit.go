@@ -7,6 +7,7 @@ import (
 
 	"releasedesk/app"
 	"releasedesk/events"
+	"releasedesk/events/text"
 	"releasedesk/projections"
 )
 
@@ -31,7 +32,7 @@ func auditQuery(r *http.Request) (projections.AuditQuery, error) {
 		if v := q.Get(f.name); v != "" {
 			t, err := time.Parse(time.RFC3339, v)
 			if err != nil {
-				return aq, &app.InvalidError{Field: f.name, Reason: "want an RFC 3339 time, e.g. 2026-11-26T09:00:00Z"}
+				return aq, &app.InvalidError{Field: f.name, Reason: text.New("want an RFC 3339 time, e.g. 2026-11-26T09:00:00Z")}
 			}
 			*f.dst = t
 		}
@@ -99,7 +100,7 @@ func (s *Server) auditExport(w http.ResponseWriter, r *http.Request, u app.UserV
 			s.log.WithError(err).Error("audit JSONL export cut short")
 		}
 	default:
-		return &app.InvalidError{Field: "format", Reason: "want csv or jsonl"}
+		return &app.InvalidError{Field: "format", Reason: text.New("want csv or jsonl")}
 	}
 	return nil
 }
@@ -115,7 +116,7 @@ func (s *Server) auditVerify(w http.ResponseWriter, r *http.Request, u app.UserV
 	}
 	resp := VerifyResponse{OK: report.OK(), Count: report.Count, Head: report.Head, Problem: report.Problem}
 	if report.Problem != nil {
-		resp.Message = report.Err().Error()
+		resp.Message = app.ProblemText(report.Err()).In(languageOf(r))
 	}
 	writeJSON(w, http.StatusOK, resp)
 	return nil
@@ -128,5 +129,5 @@ type VerifyResponse struct {
 	Count   uint64          `json:"count"` // events that verified
 	Head    events.Head     `json:"head"`  // the last event that verified
 	Problem *events.Problem `json:"problem,omitempty"`
-	Message string          `json:"message,omitempty"` // the problem in words
+	Message string          `json:"message,omitempty"` // the problem in words, in the request's language
 }

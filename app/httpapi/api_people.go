@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"releasedesk/app"
+	"releasedesk/events/text"
 )
 
 // LoginRequest is POST /api/v1/login.
@@ -39,7 +40,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, _ app.UserView) e
 		return err
 	}
 	if in.User == "" {
-		return &app.InvalidError{Field: "user", Reason: "is required"}
+		return &app.InvalidError{Field: "user", Reason: text.New("is required")}
 	}
 	token, u, err := d.Auth.Login(r.Context(), in.User, in.Password)
 	if errors.Is(err, app.ErrUnauthorized) {
@@ -81,7 +82,7 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request, u app.UserView) erro
 	d := s.cfg.Desk
 	resp := MeResponse{User: u, Permissions: map[string][]string{}, Offline: d.Archive(), PublicKey: d.PublicKey()}
 	if p := d.Problem(); p != nil {
-		resp.ReadOnly = p.Error()
+		resp.ReadOnly = app.ProblemText(p).In(languageOf(r))
 	}
 	for _, p := range d.Set.Projects.List() {
 		resp.Permissions[p.ID] = app.Permissions(u, p.ID)
@@ -186,7 +187,7 @@ func (s *Server) setPassword(w http.ResponseWriter, r *http.Request, u app.UserV
 	name := r.PathValue("name")
 	if name == u.Name {
 		if in.Current == "" {
-			return &app.InvalidError{Field: "current_password", Reason: "is required to change your own password"}
+			return &app.InvalidError{Field: "current_password", Reason: text.New("is required to change your own password")}
 		}
 		if err := d.Auth.CheckPassword(r.Context(), name, in.Current); err != nil {
 			return err
@@ -217,7 +218,7 @@ func (s *Server) setLanguage(w http.ResponseWriter, r *http.Request, u app.UserV
 		return err
 	}
 	if in.Language == "" {
-		return &app.InvalidError{Field: "language", Reason: "is required"}
+		return &app.InvalidError{Field: "language", Reason: text.New("is required")}
 	}
 	if err := d.Auth.SetLanguage(r.Context(), u.Name, u.Name, in.Language); err != nil {
 		return err
@@ -304,7 +305,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, u app.UserV
 		return err
 	}
 	if in.TTLDays < 0 || in.TTLDays > 3650 {
-		return &app.InvalidError{Field: "ttl_days", Reason: "want 0 (until revoked) to 3650 days"}
+		return &app.InvalidError{Field: "ttl_days", Reason: text.New("want 0 (until revoked) to 3650 days")}
 	}
 	token, info, err := d.Auth.CreateToken(r.Context(), u.Name, strings.TrimSpace(in.Name), time.Duration(in.TTLDays)*24*time.Hour)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"releasedesk/app"
+	"releasedesk/events/text"
 	"releasedesk/projections"
 )
 
@@ -30,7 +31,7 @@ func (s *Server) board(w http.ResponseWriter, r *http.Request, u app.UserView) e
 	if st := q.Get("state"); st != "" {
 		for _, x := range strings.Split(st, ",") {
 			if !slices.Contains(app.ReleaseStates, x) {
-				return &app.InvalidError{Field: "state", Reason: "unknown state " + x}
+				return &app.InvalidError{Field: "state", Reason: text.New("unknown state %s", x)}
 			}
 			bq.States = append(bq.States, x)
 		}
@@ -41,7 +42,7 @@ func (s *Server) board(w http.ResponseWriter, r *http.Request, u app.UserView) e
 	case "updated":
 		bq.Sort = projections.SortUpdated
 	default:
-		return &app.InvalidError{Field: "sort", Reason: "want created or updated"}
+		return &app.InvalidError{Field: "sort", Reason: text.New("want created or updated")}
 	}
 	var err error
 	if bq.Offset, err = queryInt(r, "offset"); err != nil {
@@ -155,7 +156,7 @@ func (s *Server) testRelease(w http.ResponseWriter, r *http.Request, u app.UserV
 		return err
 	}
 	if in.Passed == nil {
-		return &app.InvalidError{Field: "passed", Reason: "is required: true (passed) or false (failed)"}
+		return &app.InvalidError{Field: "passed", Reason: text.New("is required: true (passed) or false (failed)")}
 	}
 	rel, err := s.cfg.Desk.Test(r.Context(), u, r.PathValue("id"), *in.Passed, in.Note)
 	if err != nil {
@@ -232,7 +233,7 @@ func (s *Server) listDeployments(w http.ResponseWriter, r *http.Request, u app.U
 		limit = projections.DefaultBoardLimit
 	}
 	views := make([]DeploymentView, len(list))
-	problem := s.cfg.Desk.Problem()
+	problem := stalledBy(s.cfg.Desk.Problem(), languageOf(r))
 	for i, dep := range list {
 		views[i] = viewDeployment(dep, problem)
 	}
@@ -251,7 +252,7 @@ type DeploymentList struct {
 }
 
 func (s *Server) getDeployment(w http.ResponseWriter, r *http.Request, u app.UserView) error {
-	doc, err := s.deploymentDoc(r.PathValue("id"))
+	doc, err := s.deploymentDoc(r.PathValue("id"), languageOf(r))
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"releasedesk/app"
 	"releasedesk/events"
 	"releasedesk/events/catalog"
+	"releasedesk/events/text"
 	"releasedesk/projections"
 )
 
@@ -108,7 +109,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, u app.UserView) 
 		// ends it, with an event saying why (a client that reconnects
 		// then gets the 401 or 403 itself).
 		if err := s.streamAllowed(r); err != nil {
-			if msg, jerr := json.Marshal(*toAPIError(err)); jerr == nil {
+			if msg, jerr := json.Marshal(*toAPIError(err, languageOf(r))); jerr == nil {
 				fmt.Fprintf(w, "event: unauthorized\ndata: %s\n\n", msg)
 				flusher.Flush()
 			}
@@ -257,10 +258,10 @@ func streamStart(r *http.Request, head uint64) (uint64, error) {
 	}
 	n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
 	if err != nil {
-		return 0, &app.InvalidError{Field: field, Reason: "want a log position (a non-negative integer)"}
+		return 0, &app.InvalidError{Field: field, Reason: text.New("want a log position (a non-negative integer)")}
 	}
 	if n > head {
-		return 0, &app.InvalidError{Field: field, Reason: fmt.Sprintf("position %d is past the log's end (%d)", n, head)}
+		return 0, &app.InvalidError{Field: field, Reason: text.New("position %d is past the log's end (%d)", n, head)}
 	}
 	return n, nil
 }

@@ -24,6 +24,9 @@ type Client struct {
 	Base  string       // the server, e.g. "http://127.0.0.1:7788" (a trailing slash is dropped)
 	Token string       // the bearer token; "" for the public routes
 	HTTP  *http.Client // nil: DefaultHTTP
+	// Language is sent as Accept-Language ("zh-CN", "en"): the language
+	// of the server's refusals. "" sends none: English.
+	Language string
 }
 
 // DefaultHTTP bounds connecting and waiting for an answer's head, not the
@@ -188,6 +191,9 @@ func (c *Client) Send(ctx context.Context, method, path string, query url.Values
 		req.Header.Set("Authorization", "Bearer "+c.Token)
 	}
 	req.Header.Set("Accept", "application/json")
+	if c.Language != "" {
+		req.Header.Set("Accept-Language", c.Language)
+	}
 	hc := c.HTTP
 	if hc == nil {
 		hc = DefaultHTTP

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"sync"
 
+	"releasedesk/app"
+	"releasedesk/events/text"
 	"releasedesk/projections"
 )
 
@@ -59,8 +61,8 @@ func (c *deployDocCache) put(id string, rev uint64, doc []byte) {
 
 // deploymentDoc is GET /api/v1/deployments/{id}'s body: from the cache when
 // the deployment has not changed, else built, encoded and kept. A view with
-// a problem to show (stalled) is never kept.
-func (s *Server) deploymentDoc(id string) ([]byte, error) {
+// a problem to show (stalled, in lang's language) is never kept.
+func (s *Server) deploymentDoc(id string, lang text.Printer) ([]byte, error) {
 	d := s.cfg.Desk
 	rev, ok := d.Set.Deployments.Revision(id)
 	problem := d.Problem()
@@ -76,7 +78,7 @@ func (s *Server) deploymentDoc(id string) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false) // as writeJSON
-	if err := enc.Encode(viewDeployment(dep, problem)); err != nil {
+	if err := enc.Encode(viewDeployment(dep, stalledBy(problem, lang))); err != nil {
 		return nil, err
 	}
 	doc := buf.Bytes()
@@ -94,12 +96,21 @@ type DeploymentView struct {
 	Stalled                string `json:"stalled,omitempty"`
 }
 
-// viewDeployment makes the view; problem is Desk.Problem, asked once per
-// answer rather than once per deployment.
-func viewDeployment(dep projections.Deployment, problem error) DeploymentView {
+// viewDeployment makes the view; problem is Desk.Problem in words
+// (stalledBy), asked once per answer rather than once per deployment.
+func viewDeployment(dep projections.Deployment, problem string) DeploymentView {
 	v := DeploymentView{Deployment: dep}
-	if problem != nil && (dep.State == projections.DeployQueued || dep.State == projections.DeployRunning) {
-		v.Stalled = problem.Error()
+	if problem != "" && (dep.State == projections.DeployQueued || dep.State == projections.DeployRunning) {
+		v.Stalled = problem
 	}
 	return v
+}
+
+// stalledBy is why the log refuses writes, in lang's language ("" if it
+// does not).
+func stalledBy(problem error, lang text.Printer) string {
+	if problem == nil {
+		return ""
+	}
+	return app.ProblemText(problem).In(lang)
 }

@@ -77,7 +77,7 @@ func TestDeploymentDocCache(t *testing.T) {
 	if err := desk.Set.WaitFor(context.Background(), desk.Log.Head().Position); err != nil {
 		t.Fatal(err)
 	}
-	first, err := srv.deploymentDoc("big")
+	first, err := srv.deploymentDoc("big", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,13 +88,13 @@ func TestDeploymentDocCache(t *testing.T) {
 	if _, ok := srv.deployDocs.get("big", mustRev(t, desk, "big")); !ok {
 		t.Fatal("the document was not kept")
 	}
-	again, _ := srv.deploymentDoc("big")
+	again, _ := srv.deploymentDoc("big", nil)
 	if &again[0] != &first[0] {
 		t.Fatal("the same revision was built again, not served from the cache")
 	}
 	// The document is what a fresh build gives.
 	dep, _ := desk.Deployment("big")
-	fresh, _ := json.Marshal(viewDeployment(dep, nil))
+	fresh, _ := json.Marshal(viewDeployment(dep, ""))
 	var a, b any
 	_ = json.Unmarshal(first, &a)
 	_ = json.Unmarshal(fresh, &b)
@@ -106,7 +106,7 @@ func TestDeploymentDocCache(t *testing.T) {
 	if err := desk.Set.WaitFor(context.Background(), desk.Log.Head().Position); err != nil {
 		t.Fatal(err)
 	}
-	after, _ := srv.deploymentDoc("big")
+	after, _ := srv.deploymentDoc("big", nil)
 	if bytes.Equal(first, after) || !bytes.Contains(after, []byte(`more\n`)) {
 		t.Fatal("a new event of the deployment did not change its document")
 	}
@@ -154,11 +154,11 @@ func BenchmarkDeploymentDoc(b *testing.B) {
 	}
 	built := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		dep, _ := desk.Deployment("big")
-		writeJSON(w, http.StatusOK, viewDeployment(dep, nil))
+		writeJSON(w, http.StatusOK, viewDeployment(dep, ""))
 	}))
 	defer built.Close()
 	kept := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		doc, _ := srv.deploymentDoc("big")
+		doc, _ := srv.deploymentDoc("big", nil)
 		writeEncodedJSON(w, http.StatusOK, doc)
 	}))
 	defer kept.Close()

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"releasedesk/events/text"
 	"strconv"
 	"strings"
 )
@@ -97,15 +98,15 @@ func (g *hostGuard) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		local, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
 		if !g.allows(withDefaultPort(r.Host, r.TLS != nil, local), local) {
-			writeJSON(w, http.StatusMisdirectedRequest, ErrorResponse{Error: Error{Code: "misdirected_request",
-				Message: fmt.Sprintf("this desk does not answer to the name %q; if people reach it by that name, "+
-					"start it with --public-name %s", r.Host, hostName(r.Host))}})
+			writeRefusal(w, r, refusal(http.StatusMisdirectedRequest, "misdirected_request",
+				text.New("this desk does not answer to the name %q; if people reach it by that name, "+
+					"start it with --public-name %s", r.Host, hostName(r.Host))))
 			return
 		}
 		if isWrite(r.Method) {
 			if from, ok := writeSource(r); ok && !g.allowsOrigin(from, local) {
-				writeJSON(w, http.StatusForbidden, ErrorResponse{Error: Error{Code: "foreign_origin",
-					Message: fmt.Sprintf("a write from %q is refused: only the desk's own pages may change it", from)}})
+				writeRefusal(w, r, refusal(http.StatusForbidden, "foreign_origin",
+					text.New("a write from %q is refused: only the desk's own pages may change it", from)))
 				return
 			}
 		}

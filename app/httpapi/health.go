@@ -6,6 +6,7 @@ import (
 
 	"releasedesk/app"
 	"releasedesk/events"
+	"releasedesk/events/text"
 )
 
 // HealthResponse is GET /api/v1/health: is the backend up, which version, and
@@ -31,7 +32,8 @@ type HealthResponse struct {
 	WindowLanguage string `json:"window_language,omitempty"`
 }
 
-// HealthWarning is one warning: a stable code and a sentence with the fix.
+// HealthWarning is one warning: a stable code and a sentence with the fix,
+// in the language the request asked for (Accept-Language).
 type HealthWarning struct {
 	Code    string `json:"code"` // insecure_http | open_to_others
 	Message string `json:"message"`
@@ -59,13 +61,14 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	if fromWindow(r) {
 		resp.WindowLanguage = s.cfg.WindowLanguage
 	}
+	lang := languageOf(r)
 	if s.cfg.InsecureHTTP {
 		resp.Warnings = append(resp.Warnings, HealthWarning{Code: "insecure_http",
-			Message: "this desk is served over plain HTTP beyond loopback (--insecure-http): passwords and tokens cross the network readable; serve it with --tls-cert and --tls-key, or behind a proxy that terminates TLS"})
+			Message: text.New("this desk is served over plain HTTP beyond loopback (--insecure-http): passwords and tokens cross the network readable; serve it with --tls-cert and --tls-key, or behind a proxy that terminates TLS").In(lang)})
 	}
 	if s.cfg.Desk != nil {
 		for _, m := range s.cfg.Desk.OpenToOthers {
-			resp.Warnings = append(resp.Warnings, HealthWarning{Code: "open_to_others", Message: m.Brief()})
+			resp.Warnings = append(resp.Warnings, HealthWarning{Code: "open_to_others", Message: m.BriefText().In(lang)})
 		}
 	}
 	problem := s.cfg.Problem
@@ -78,9 +81,9 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case s.cfg.Desk != nil && s.cfg.Desk.Archive():
 		// An archive is read-only by nature, not degraded.
-		resp.ReadOnly, resp.Offline, resp.Problem = true, true, problem.Error()
+		resp.ReadOnly, resp.Offline, resp.Problem = true, true, app.ProblemText(problem).In(lang)
 	case problem != nil:
-		resp.Status, resp.ReadOnly, resp.Problem = "degraded", true, problem.Error()
+		resp.Status, resp.ReadOnly, resp.Problem = "degraded", true, app.ProblemText(problem).In(lang)
 	}
 	writeJSON(w, http.StatusOK, resp)
 }

@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"releasedesk/app"
+	"releasedesk/events/text"
 )
 
 // Offline review (`releasedesk open FILE`, `serve --archive`) has no
@@ -31,8 +32,8 @@ func newReviewGate() *reviewGate { return &reviewGate{secret: newSecret("rdv_")}
 
 // errReviewLocked is every route's answer in offline review without the
 // session: where to get in, without a hint of what the archive holds.
-var errReviewLocked = &Error{Status: http.StatusUnauthorized, Code: "review_secret_required",
-	Message: "this desk serves an archive for offline review: open the link that `releasedesk open` printed (it works once)"}
+var errReviewLocked = refusal(http.StatusUnauthorized, "review_secret_required",
+	text.New("this desk serves an archive for offline review: open the link that `releasedesk open` printed (it works once)"))
 
 // exchange spends the secret for the session.
 func (g *reviewGate) exchange(secret string) (string, error) {
@@ -40,11 +41,11 @@ func (g *reviewGate) exchange(secret string) (string, error) {
 	defer g.mu.Unlock()
 	switch {
 	case g.secret == "":
-		return "", &Error{Status: http.StatusUnauthorized, Code: "review_secret_spent",
-			Message: "this review link was used already; run `releasedesk open` again for a new one"}
+		return "", refusal(http.StatusUnauthorized, "review_secret_spent",
+			text.New("this review link was used already; run `releasedesk open` again for a new one"))
 	case !sameSecret(secret, g.secret):
-		return "", &Error{Status: http.StatusUnauthorized, Code: "review_secret_wrong",
-			Message: "secret: not this review's; open the link that `releasedesk open` printed"}
+		return "", refusal(http.StatusUnauthorized, "review_secret_wrong",
+			text.New("secret: not this review's; open the link that `releasedesk open` printed"))
 	}
 	g.secret = ""
 	g.session = newSecret("rdr_")
@@ -90,14 +91,14 @@ type ReviewResponse struct {
 
 func (s *Server) startReview(w http.ResponseWriter, r *http.Request, _ app.UserView) error {
 	if s.review == nil {
-		return errNotFound("this desk serves no archive: sign in instead")
+		return errNotFound(text.New("this desk serves no archive: sign in instead"))
 	}
 	var in ReviewRequest
 	if err := decodeBody(w, r, maxBodyBytes, &in); err != nil {
 		return err
 	}
 	if in.Secret == "" {
-		return &app.InvalidError{Field: "secret", Reason: "is required"}
+		return &app.InvalidError{Field: "secret", Reason: text.New("is required")}
 	}
 	token, err := s.review.exchange(in.Secret)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"releasedesk/app"
 	"releasedesk/events"
+	"releasedesk/events/text"
 )
 
 // ServerConfig is what the HTTP face needs: a log to read, the embedded
@@ -84,7 +85,7 @@ func NewServer(cfg ServerConfig) *Server {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
 func (s *Server) handleUnknownAPI(w http.ResponseWriter, r *http.Request) {
-	s.writeError(w, r, errNotFound("no API route "+r.Method+" "+r.URL.Path))
+	s.writeError(w, r, errNotFound(text.New("no API route %s %s", r.Method, r.URL.Path)))
 }
 
 // contentSecurityPolicy lets the UI run only its own files: no inline or

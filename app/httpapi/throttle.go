@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"fmt"
 	"net"
 	"net/http"
 	"strconv"
@@ -11,6 +10,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"releasedesk/app"
+	"releasedesk/events/text"
 )
 
 // Accounts lock after failed logins (app.Auth), but password spraying tries
@@ -86,6 +86,6 @@ func sourceAddress(r *http.Request) string {
 func errThrottled(w http.ResponseWriter, addr string, wait time.Duration) error {
 	secs := app.WholeSeconds(wait)
 	w.Header().Set("Retry-After", strconv.Itoa(secs))
-	return &Error{Status: http.StatusTooManyRequests, Code: "throttled",
-		Message: fmt.Sprintf("too many failed sign-ins from %s: try again in %d s", addr, secs)}
+	return refusal(http.StatusTooManyRequests, "throttled",
+		text.New("too many failed sign-ins from %s: try again in %d s", addr, secs))
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"releasedesk/app"
+	"releasedesk/events/text"
 )
 
 // A browser's EventSource cannot send an Authorization header, and a
@@ -65,9 +66,9 @@ func (b *ticketBook) take(id string) (ticket, error) {
 	delete(b.m, id)
 	switch {
 	case !ok:
-		return ticket{}, &app.UnauthorizedError{Reason: "ticket: unknown or used already; ask for a new one (POST /api/v1/stream/ticket)"}
+		return ticket{}, &app.UnauthorizedError{Reason: text.New("ticket: unknown or used already; ask for a new one (POST /api/v1/stream/ticket)")}
 	case !b.now().Before(t.expires):
-		return ticket{}, &app.UnauthorizedError{Reason: "ticket: expired; ask for a new one (POST /api/v1/stream/ticket)"}
+		return ticket{}, &app.UnauthorizedError{Reason: text.New("ticket: expired; ask for a new one (POST /api/v1/stream/ticket)")}
 	}
 	return t, nil
 }

@@ -1,23 +1,28 @@
 package projectconfig
 
 import (
-	"fmt"
+	"releasedesk/events/text"
 	"strings"
 )
 
 // FieldError is one problem, named by its path in the document:
 // "keep_releases", "environments[1].hosts[0]", "env[2].from_file". An
 // empty Path is the document as a whole (size, syntax, content type).
+// Reason is a text.Text: JSON carries its English, and the HTTP API
+// renders it in the reader's language.
 type FieldError struct {
-	Path   string `json:"path"`
-	Reason string `json:"reason"`
+	Path   string    `json:"path"`
+	Reason text.Text `json:"reason" tstype:"string"`
 }
 
-func (e FieldError) String() string {
+func (e FieldError) String() string { return e.Text().String() }
+
+// Text is String as a text: "path: reason", or the reason alone.
+func (e FieldError) Text() text.Text {
 	if e.Path == "" {
 		return e.Reason
 	}
-	return e.Path + ": " + e.Reason
+	return text.New("%s: %s", e.Path, e.Reason)
 }
 
 // Errors is every problem found in a configuration. It is the only
@@ -34,6 +39,6 @@ func (e Errors) Error() string {
 	return strings.Join(lines, "\n")
 }
 
-func (e *Errors) add(path, format string, args ...any) {
-	*e = append(*e, FieldError{Path: path, Reason: fmt.Sprintf(format, args...)})
+func (e *Errors) add(path string, reason text.Text) {
+	*e = append(*e, FieldError{Path: path, Reason: reason})
 }

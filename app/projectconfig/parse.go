@@ -2,13 +2,13 @@ package projectconfig
 
 import (
 	"bytes"
-	"fmt"
 	"mime"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"releasedesk/events/catalog"
+	"releasedesk/events/text"
 )
 
 // MaxSize bounds a configuration document.
@@ -33,19 +33,19 @@ const (
 // "application/x-yaml" (parameters such as charset are ignored), or "" to
 // tell by the content: JSON if it starts with '{', YAML otherwise.
 func Parse(data []byte, contentType string) (catalog.Project, error) {
-	doc := func(format string, args ...any) (catalog.Project, error) {
-		return catalog.Project{}, Errors{{Reason: fmt.Sprintf(format, args...)}}
+	doc := func(reason text.Text) (catalog.Project, error) {
+		return catalog.Project{}, Errors{{Reason: reason}}
 	}
 	if len(data) > MaxSize {
-		return doc("the document is larger than %d bytes (1 MiB)", MaxSize)
+		return doc(text.New("the document is larger than %d bytes (1 MiB)", MaxSize))
 	}
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
 	if !utf8.Valid(data) {
-		return doc("the document is not valid UTF-8")
+		return doc(text.New("the document is not valid UTF-8"))
 	}
 	isJSON, err := detectFormat(data, contentType)
 	if err != nil {
-		return doc("%v", err)
+		return doc(text.Of(err))
 	}
 	var root *docNode
 	if isJSON {
@@ -54,7 +54,7 @@ func Parse(data []byte, contentType string) (catalog.Project, error) {
 		root, err = parseYAML(data)
 	}
 	if err != nil {
-		return doc("%v", err)
+		return doc(text.Of(err))
 	}
 	var r reader
 	p := r.project(root)
@@ -69,7 +69,7 @@ func Parse(data []byte, contentType string) (catalog.Project, error) {
 	}
 	if len(errs) > maxConfigErrors {
 		more := len(errs) - maxConfigErrors
-		errs = append(errs[:maxConfigErrors:maxConfigErrors], FieldError{Reason: fmt.Sprintf("and %d more problems", more)})
+		errs = append(errs[:maxConfigErrors:maxConfigErrors], FieldError{Reason: text.New("and %d more problems", more)})
 	}
 	if len(errs) > 0 {
 		return catalog.Project{}, errs
@@ -85,7 +85,7 @@ func detectFormat(data []byte, contentType string) (isJSON bool, err error) {
 	}
 	mt, _, err := mime.ParseMediaType(contentType)
 	if err != nil {
-		return false, fmt.Errorf("content type %q: %v", contentType, err)
+		return false, text.Errorf("content type %q: %v", contentType, err)
 	}
 	switch mt {
 	case "application/json":
@@ -93,5 +93,5 @@ func detectFormat(data []byte, contentType string) (isJSON bool, err error) {
 	case "application/yaml", "text/yaml", "application/x-yaml", "text/x-yaml":
 		return false, nil
 	}
-	return false, fmt.Errorf("content type %q: want application/json or application/yaml", mt)
+	return false, text.Errorf("content type %q: want application/json or application/yaml", mt)
 }

@@ -19,6 +19,7 @@ import (
 
 	"releasedesk/events"
 	"releasedesk/events/catalog"
+	"releasedesk/events/text"
 	"releasedesk/runner"
 )
 
@@ -190,7 +191,7 @@ func checkErrors(t *testing.T, err error, wants []fieldWant) {
 	}
 	ok := len(ce) == len(wants)
 	for i := 0; ok && i < len(ce); i++ {
-		ok = ce[i].Path == wants[i].path && strings.Contains(ce[i].Reason, wants[i].reason)
+		ok = ce[i].Path == wants[i].path && strings.Contains(ce[i].Reason.String(), wants[i].reason)
 	}
 	if !ok {
 		t.Errorf("errors:\n%v\nwant (path, part of the reason):\n%q", ce, wants)
@@ -618,7 +619,7 @@ environments: at least one environment is required`
 	if !errors.As(fmt.Errorf("apply: %w", err), &ce) || len(ce) != 2 {
 		t.Errorf("errors.As: %v", ce)
 	}
-	if s := (FieldError{Reason: "the document is empty"}).String(); s != "the document is empty" {
+	if s := (FieldError{Reason: text.New("the document is empty")}).String(); s != "the document is empty" {
 		t.Errorf("document-level error: %q", s)
 	}
 }
@@ -959,11 +960,11 @@ func TestProjectConfigSharedRules(t *testing.T) {
 					fe = &e
 				}
 			}
-			if fe == nil || !strings.HasPrefix(fe.Reason, rule.Error()) {
+			if fe == nil || !strings.HasPrefix(fe.Reason.String(), rule.Error()) {
 				t.Fatalf("Validate: %v\nwant %s: %s", Validate(p), c.path, rule)
 			}
 			err := submitToRunner(p, p.Environments[0].Name)
-			if err == nil || !strings.HasSuffix(err.Error(), "project."+c.path+": "+fe.Reason) {
+			if err == nil || !strings.HasSuffix(err.Error(), "project."+c.path+": "+fe.Reason.String()) {
 				t.Errorf("runner: %v\nwant ...project.%s: %s", err, c.path, fe.Reason)
 			}
 		})
@@ -1051,7 +1052,7 @@ func TestProjectConfigLargeDocuments(t *testing.T) {
 			if !errors.As(err, &ce) || len(ce) == 0 || len(ce) > maxConfigErrors+1 {
 				t.Fatalf("want at most %d problems and a summary, got %d: %.300v", maxConfigErrors, len(ce), err)
 			}
-			if len(ce) == maxConfigErrors+1 && !strings.HasPrefix(ce[maxConfigErrors].Reason, "and ") {
+			if len(ce) == maxConfigErrors+1 && !strings.HasPrefix(ce[maxConfigErrors].Reason.String(), "and ") {
 				t.Errorf("last line: %v", ce[maxConfigErrors])
 			}
 		})

@@ -1,7 +1,6 @@
 package projectconfig
 
 import (
-	"fmt"
 	"math"
 	"regexp"
 	"slices"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"releasedesk/events/catalog"
+	"releasedesk/events/text"
 )
 
 // The reader: the tree into a catalog.Project, keys and types checked.
@@ -22,10 +22,9 @@ type reader struct {
 	guessed []string
 }
 
-func (r *reader) fail(path string, line int, format string, args ...any) {
-	reason := fmt.Sprintf(format, args...)
+func (r *reader) fail(path string, line int, reason text.Text) {
 	if line > 0 {
-		reason += fmt.Sprintf(" (line %d)", line)
+		reason = text.New("%s (line %d)", reason, line)
 	}
 	r.errs = append(r.errs, FieldError{Path: path, Reason: reason})
 }
@@ -89,25 +88,25 @@ func (r *reader) fields(n *docNode, path string, known []string, fn func(key str
 		return
 	}
 	if n.kind != nodeMap {
-		r.fail(path, n.line, "want a mapping of %s, got %s", strings.Join(known, ", "), n.describe())
+		r.fail(path, n.line, text.New("want a mapping of %s, got %s", strings.Join(known, ", "), n.describe()))
 		return
 	}
 	seen := map[string]int{}
 	for i, k := range n.keys {
 		p := fieldPath(path, k)
 		if first, dup := seen[k]; dup {
-			r.fail(p, n.kline[i], "duplicate key (first at line %d)", first)
+			r.fail(p, n.kline[i], text.New("duplicate key (first at line %d)", first))
 			continue
 		}
 		seen[k] = n.kline[i]
 		if !slices.Contains(known, k) {
 			if s := suggest(k, known); s != "" {
-				r.fail(p, n.kline[i], "unknown field (did you mean %q?)", s)
+				r.fail(p, n.kline[i], text.New("unknown field (did you mean %q?)", s))
 				if !slices.Contains(n.keys, s) {
 					r.guessed = append(r.guessed, fieldPath(path, s))
 				}
 			} else {
-				r.fail(p, n.kline[i], "unknown field; known fields: %s", strings.Join(known, ", "))
+				r.fail(p, n.kline[i], text.New("unknown field; known fields: %s", strings.Join(known, ", ")))
 			}
 			continue
 		}
@@ -154,7 +153,7 @@ func (r *reader) str(n *docNode, path string) string {
 	case n.kind == nodeString, n.loose && n.kind != nodeMap && n.kind != nodeSeq:
 		return n.text
 	}
-	r.fail(path, n.line, "want a string, got %s", n.describe())
+	r.fail(path, n.line, text.New("want a string, got %s", n.describe()))
 	return ""
 }
 
@@ -164,12 +163,12 @@ func (r *reader) integer(n *docNode, path string) int {
 		return 0
 	case nodeInt:
 		if n.ival < math.MinInt32 || n.ival > math.MaxInt32 {
-			r.fail(path, n.line, "the number %s is out of range", n.text)
+			r.fail(path, n.line, text.New("the number %s is out of range", n.text))
 			return 0
 		}
 		return int(n.ival)
 	}
-	r.fail(path, n.line, "want an integer, got %s", n.describe())
+	r.fail(path, n.line, text.New("want an integer, got %s", n.describe()))
 	return 0
 }
 
@@ -180,7 +179,7 @@ func (r *reader) boolean(n *docNode, path string) bool {
 	case nodeBool:
 		return n.bval
 	}
-	r.fail(path, n.line, "want true or false, got %s", n.describe())
+	r.fail(path, n.line, text.New("want true or false, got %s", n.describe()))
 	return false
 }
 
@@ -189,12 +188,12 @@ func (r *reader) duration(n *docNode, path string) catalog.Duration {
 		return 0
 	}
 	if n.kind != nodeString && !(n.loose && n.kind == nodeOther) {
-		r.fail(path, n.line, "want a duration such as \"10s\" or \"1m30s\", got %s", n.describe())
+		r.fail(path, n.line, text.New("want a duration such as \"10s\" or \"1m30s\", got %s", n.describe()))
 		return 0
 	}
 	d, err := time.ParseDuration(n.text)
 	if err != nil {
-		r.fail(path, n.line, "want a duration such as \"10s\" or \"1m30s\", got %s", n.describe())
+		r.fail(path, n.line, text.New("want a duration such as \"10s\" or \"1m30s\", got %s", n.describe()))
 		return 0
 	}
 	return catalog.Duration(d)
@@ -219,14 +218,14 @@ func (r *reader) list(n *docNode, path string, fn func(it *docNode, p string)) {
 		}
 		return
 	}
-	r.fail(path, n.line, "want a list, got %s", n.describe())
+	r.fail(path, n.line, text.New("want a list, got %s", n.describe()))
 }
 
 func (r *reader) strList(n *docNode, path string) []string {
 	var out []string
 	r.list(n, path, func(it *docNode, p string) {
 		if it.kind == nodeNull {
-			r.fail(p, it.line, "want a string, got null")
+			r.fail(p, it.line, text.New("want a string, got null"))
 			return
 		}
 		out = append(out, r.str(it, p))
@@ -248,7 +247,7 @@ var (
 func (r *reader) project(n *docNode) catalog.Project {
 	var p catalog.Project
 	if n.kind == nodeNull {
-		r.fail("", 0, "the document is empty")
+		r.fail("", 0, text.New("the document is empty"))
 		return p
 	}
 	r.fields(n, "", projectFields, func(k string, v *docNode, path string) {
@@ -321,7 +320,7 @@ func (r *reader) project(n *docNode) catalog.Project {
 func (r *reader) envVar(n *docNode, path string) catalog.EnvVar {
 	var v catalog.EnvVar
 	if n.kind != nodeMap {
-		r.fail(path, n.line, "want a mapping of %s, got %s", strings.Join(envVarFields, ", "), n.describe())
+		r.fail(path, n.line, text.New("want a mapping of %s, got %s", strings.Join(envVarFields, ", "), n.describe()))
 		return v
 	}
 	r.fields(n, path, envVarFields, func(k string, n *docNode, path string) {
@@ -344,7 +343,7 @@ func (r *reader) envVar(n *docNode, path string) catalog.EnvVar {
 func (r *reader) environment(n *docNode, path string) catalog.Environment {
 	var e catalog.Environment
 	if n.kind != nodeMap {
-		r.fail(path, n.line, "want a mapping of %s, got %s", strings.Join(environmentFields, ", "), n.describe())
+		r.fail(path, n.line, text.New("want a mapping of %s, got %s", strings.Join(environmentFields, ", "), n.describe()))
 		return e
 	}
 	r.fields(n, path, environmentFields, func(k string, n *docNode, path string) {
@@ -390,7 +389,7 @@ func (r *reader) host(n *docNode, path string) catalog.Host {
 	case n.kind == nodeString, n.loose && n.kind != nodeSeq && n.kind != nodeNull:
 		h.Addr = n.text
 	default:
-		r.fail(path, n.line, "want \"user@host:port\" or {addr, path}, got %s", n.describe())
+		r.fail(path, n.line, text.New("want \"user@host:port\" or {addr, path}, got %s", n.describe()))
 	}
 	return h
 }

@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
+	"releasedesk/events/text"
 	"slices"
 	"strconv"
 	"strings"
@@ -43,22 +43,22 @@ type docNode struct {
 	items []*docNode // cSeq
 }
 
-func (n *docNode) describe() string {
+func (n *docNode) describe() text.Text {
 	switch n.kind {
 	case nodeNull:
-		return "null"
+		return text.New("null")
 	case nodeString:
-		return "the string " + quoteValue(n.text)
+		return text.New("the string %s", quoteValue(n.text))
 	case nodeInt, nodeFloat:
-		return "the number " + n.text
+		return text.New("the number %s", n.text)
 	case nodeBool:
-		return n.text
+		return text.Plain(n.text)
 	case nodeMap:
-		return "a mapping"
+		return text.New("a mapping")
 	case nodeSeq:
-		return "a list"
+		return text.New("a list")
 	}
-	return quoteValue(n.text)
+	return text.Plain(quoteValue(n.text))
 }
 
 func quoteValue(s string) string {
@@ -74,19 +74,19 @@ func parseYAML(data []byte) (*docNode, error) {
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
-			return nil, errors.New("the document is empty")
+			return nil, text.Errorf("the document is empty")
 		}
-		return nil, fmt.Errorf("YAML syntax: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+		return nil, text.Errorf("YAML syntax: %s", strings.TrimPrefix(err.Error(), "yaml: "))
 	}
 	var more yaml.Node
 	if err := dec.Decode(&more); !errors.Is(err, io.EOF) {
 		if err != nil {
-			return nil, fmt.Errorf("YAML syntax: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+			return nil, text.Errorf("YAML syntax: %s", strings.TrimPrefix(err.Error(), "yaml: "))
 		}
-		return nil, fmt.Errorf("line %d: a second YAML document: one configuration per document", more.Line)
+		return nil, text.Errorf("line %d: a second YAML document: one configuration per document", more.Line)
 	}
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 {
-		return nil, errors.New("the document is empty")
+		return nil, text.Errorf("the document is empty")
 	}
 	budget := maxYAMLAliasExpand
 	return yamlToTree(doc.Content[0], &budget, 0)
@@ -95,14 +95,14 @@ func parseYAML(data []byte) (*docNode, error) {
 func yamlToTree(n *yaml.Node, budget *int, inAlias int) (*docNode, error) {
 	if inAlias > 0 {
 		if *budget--; *budget < 0 {
-			return nil, fmt.Errorf("line %d: YAML aliases expand to too much", n.Line)
+			return nil, text.Errorf("line %d: YAML aliases expand to too much", n.Line)
 		}
 	}
 	c := &docNode{line: n.Line}
 	switch n.Kind {
 	case yaml.AliasNode:
 		if n.Alias == nil {
-			return nil, fmt.Errorf("line %d: unknown YAML alias", n.Line)
+			return nil, text.Errorf("line %d: unknown YAML alias", n.Line)
 		}
 		return yamlToTree(n.Alias, budget, inAlias+1)
 	case yaml.MappingNode:
@@ -113,10 +113,10 @@ func yamlToTree(n *yaml.Node, budget *int, inAlias int) (*docNode, error) {
 				k = k.Alias
 			}
 			if k.Kind != yaml.ScalarNode {
-				return nil, fmt.Errorf("line %d: a mapping key must be a plain name", k.Line)
+				return nil, text.Errorf("line %d: a mapping key must be a plain name", k.Line)
 			}
 			if k.ShortTag() == "!!merge" {
-				return nil, fmt.Errorf("line %d: YAML merge keys (<<) are not supported", k.Line)
+				return nil, text.Errorf("line %d: YAML merge keys (<<) are not supported", k.Line)
 			}
 			vc, err := yamlToTree(v, budget, inAlias)
 			if err != nil {
@@ -147,7 +147,7 @@ func yamlToTree(n *yaml.Node, budget *int, inAlias int) (*docNode, error) {
 		case "!!bool":
 			var b bool
 			if err := n.Decode(&b); err != nil {
-				return nil, fmt.Errorf("line %d: %v", n.Line, err)
+				return nil, text.Errorf("line %d: %v", n.Line, err)
 			}
 			c.kind, c.bval = nodeBool, b
 		case "!!int":
@@ -160,10 +160,10 @@ func yamlToTree(n *yaml.Node, budget *int, inAlias int) (*docNode, error) {
 		case "!!timestamp":
 			c.kind = nodeOther
 		default:
-			return nil, fmt.Errorf("line %d: YAML tag %s is not supported", n.Line, tag)
+			return nil, text.Errorf("line %d: YAML tag %s is not supported", n.Line, tag)
 		}
 	default:
-		return nil, fmt.Errorf("line %d: unexpected YAML node", n.Line)
+		return nil, text.Errorf("line %d: unexpected YAML node", n.Line)
 	}
 	return c, nil
 }
@@ -184,12 +184,12 @@ func parseJSON(data []byte) (*docNode, error) {
 	syntax := func(err error) error {
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
-			return fmt.Errorf("JSON syntax: line %d: %v", lineAt(se.Offset), se)
+			return text.Errorf("JSON syntax: line %d: %v", lineAt(se.Offset), se)
 		}
 		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-			return errors.New("JSON syntax: unexpected end of the document")
+			return text.Errorf("JSON syntax: unexpected end of the document")
 		}
-		return fmt.Errorf("JSON syntax: %v", err)
+		return text.Errorf("JSON syntax: %v", err)
 	}
 	var value func(tok json.Token) (*docNode, error)
 	value = func(tok json.Token) (*docNode, error) {
@@ -206,7 +206,7 @@ func parseJSON(data []byte) (*docNode, error) {
 					}
 					key, ok := kt.(string)
 					if !ok {
-						return nil, fmt.Errorf("JSON syntax: line %d: want a key", c.line)
+						return nil, text.Errorf("JSON syntax: line %d: want a key", c.line)
 					}
 					kline := lineAt(dec.InputOffset())
 					vt, err := dec.Token()
@@ -235,7 +235,7 @@ func parseJSON(data []byte) (*docNode, error) {
 					c.items = append(c.items, v)
 				}
 			default:
-				return nil, fmt.Errorf("JSON syntax: line %d: unexpected %q", c.line, rune(t))
+				return nil, text.Errorf("JSON syntax: line %d: unexpected %q", c.line, rune(t))
 			}
 			if _, err := dec.Token(); err != nil { // the closing delimiter
 				return nil, syntax(err)
@@ -259,7 +259,7 @@ func parseJSON(data []byte) (*docNode, error) {
 	tok, err := dec.Token()
 	if err != nil {
 		if errors.Is(err, io.EOF) {
-			return nil, errors.New("the document is empty")
+			return nil, text.Errorf("the document is empty")
 		}
 		return nil, syntax(err)
 	}
@@ -268,7 +268,7 @@ func parseJSON(data []byte) (*docNode, error) {
 		return nil, err
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("JSON syntax: line %d: data after the end of the document", lineAt(dec.InputOffset()))
+		return nil, text.Errorf("JSON syntax: line %d: data after the end of the document", lineAt(dec.InputOffset()))
 	}
 	return root, nil
 }

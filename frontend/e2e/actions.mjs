@@ -298,6 +298,45 @@ export async function everyAction(h) {
     });
   });
 
+  await scenario('action: break a stale lock', ['action: trust a host'], async () => {
+    const admin = await people.admin.page();
+    const spare = cfg.spareHost;
+    // What a desk killed while taking the lock leaves: a lock naming no holder.
+    const lockDir = path.join(spare.path, '.releasedesk', 'lock');
+    const dep = await step(admin, `a stale lock on ${spare.addr}: the next deployment to ${cfg.testEnv} fails there`, async () => {
+      fs.mkdirSync(lockDir, { recursive: true });
+      const r = await api.must(201, 'POST', '/releases', tok.dev, { project: P, branch: 'e2e-locked', create_branch: true, title: 'e2e locked' });
+      h.commitOn('e2e-locked', 'locked.txt', 'locked\n');
+      const d = await api.must(202, 'POST', `/releases/${r.release.id}/deploy`, tok.dev, { env: cfg.testEnv });
+      const end = await api.deploymentEnd(tok.dev, d.deployment);
+      check(end.state === 'failed', `deployment ${d.deployment} ended ${end.state}, want failed on the lock`);
+      return d.deployment;
+    });
+    await step(admin, 'the host error links to the break; the admin breaks that host\'s lock with a reason', async () => {
+      const lockBreaks = async () => (await api.must(200, 'GET', '/audit?type=lock.broken&limit=500', tok.admin)).rows ?? [];
+      const n = (await lockBreaks()).length;
+      await open(admin, `#/deployments/${dep}`, 'break-lock-link');
+      await tid(admin, 'break-lock-link').first().click();
+      await visible(admin, 'unlock-host');
+      check((await tid(admin, 'unlock-host').first().inputValue()) === spare.addr, 'the dialog did not open on the locked host');
+      await tid(admin, 'unlock-reason').first().fill('e2e: left by a desk that was killed');
+      await tid(admin, 'unlock-confirm').first().click();
+      await visible(admin, 'unlock-result');
+      await h.failOnError(admin, 'unlock-confirm');
+      const rows = await lockBreaks();
+      check(rows.length === n + 1 && rows.some((r) => r.actor === U.admin.name && r.summary.includes(spare.addr)),
+        `the audit shows no lock.broken by ${U.admin.name} naming ${spare.addr}: ${JSON.stringify(rows.slice(0, 2))}`);
+      check(!fs.existsSync(lockDir), `${lockDir} is still there`);
+      await art.shot(admin, 'lock-broken');
+      did('break a lock');
+    });
+    await step(admin, `the lock gone, a retry of ${dep} succeeds`, async () => {
+      await api.must(202, 'POST', `/deployments/${dep}/retry`, tok.dev, {});
+      const end = await api.deploymentEnd(tok.dev, dep);
+      check(end.state === 'succeeded', `the retried ${dep} ended ${end.state}`);
+    });
+  });
+
   await scenario('action: create and revoke a token, change a password', [], async () => {
     const who = { name: 'newcomer', password: 'newcomer-password-1' };
     const page = await h.newPerson('newcomer', who).page();

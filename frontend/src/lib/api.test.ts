@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ApiError, getHealth, isApiError, setApiToken } from './api';
+import { switchLocale } from '../i18n';
+import { ApiError, getHealth, getMe, isApiError, setApiToken } from './api';
 import { HEALTH, apiError, json, rejection, stubFetch, type FetchMock } from './fetchstub';
 
 let fetchMock: FetchMock;
@@ -200,5 +201,35 @@ describe('getHealth', () => {
 
       expect(await pending).toBe(reason);
     });
+  });
+});
+
+describe('the server writes in the page\'s language', () => {
+  afterEach(() => {
+    switchLocale('en');
+  });
+
+  it('sends the page\'s language with every request, and shows the message as the server wrote it', async () => {
+    // The server renders its refusals, health's warnings and /me's
+    // read-only reason in the language asked for; a switch of language
+    // reloads the page, so every text is asked again.
+    vi.stubGlobal('localStorage', { getItem: () => null, setItem: () => {}, removeItem: () => {} });
+    switchLocale('zh-CN');
+    fetchMock.mockResolvedValueOnce(json(HEALTH));
+    await getHealth();
+    expect(new Headers(fetchMock.mock.calls[0]![1]?.headers).get('Accept-Language')).toBe('zh-CN');
+
+    fetchMock.mockResolvedValueOnce(
+      json({ error: { code: 'unauthorized', message: '令牌已过期' } }, 401),
+    );
+    const err = await apiError(getMe());
+    expect(new Headers(fetchMock.mock.calls[1]![1]?.headers).get('Accept-Language')).toBe('zh-CN');
+    expect(err.code).toBe('unauthorized');
+    expect(err.message).toBe('令牌已过期');
+
+    switchLocale('en');
+    fetchMock.mockResolvedValueOnce(json(HEALTH));
+    await getHealth();
+    expect(new Headers(fetchMock.mock.calls[2]![1]?.headers).get('Accept-Language')).toBe('en');
   });
 });

@@ -87,7 +87,9 @@ async function requestJSON<T>(
 ): Promise<T> {
   const headers = new Headers(init.headers);
   headers.set('Accept', 'application/json');
-  // The page's language, for the server (and its request log) to know.
+  // The page's language: the server writes its refusals, health's warnings
+  // and the read-only reason in it (and logs it). A switch of language
+  // reloads the page, so nothing stays in the language before.
   headers.set('Accept-Language', currentLocale());
   if (token) headers.set('Authorization', `Bearer ${token}`);
 

@@ -16,7 +16,7 @@ export interface VerifyResponse {
   count: number /* uint64 */; // events that verified
   head: events.Head; // the last event that verified
   problem?: events.Problem;
-  message?: string; // the problem in words
+  message?: string; // the problem in words, in the request's language
 }
 
 //////////
@@ -43,7 +43,10 @@ export interface ErrorResponse {
 /**
  * Error is a refusal: the answer's status and the API's error body. The
  * server sends it (as ErrorResponse, and as the data of the live stream's
- * "unauthorized" event); the client reads it back (ErrorOf).
+ * "unauthorized" event); the client reads it back (ErrorOf). Its words
+ * (message, rule, each field's reason) are in the language the request
+ * asked for (Accept-Language: app/i18n), English by default; code and
+ * field are the same in every language, for clients to act on.
  */
 export interface Error {
   code: string;
@@ -354,7 +357,8 @@ export interface HealthResponse {
   window_language?: string;
 }
 /**
- * HealthWarning is one warning: a stable code and a sentence with the fix.
+ * HealthWarning is one warning: a stable code and a sentence with the fix,
+ * in the language the request asked for (Accept-Language).
  */
 export interface HealthWarning {
   code: string; // insecure_http | open_to_others

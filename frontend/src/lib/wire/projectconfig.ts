@@ -7,6 +7,8 @@
  * FieldError is one problem, named by its path in the document:
  * "keep_releases", "environments[1].hosts[0]", "env[2].from_file". An
  * empty Path is the document as a whole (size, syntax, content type).
+ * Reason is a text.Text: JSON carries its English, and the HTTP API
+ * renders it in the reader's language.
  */
 export interface FieldError {
   path: string;
