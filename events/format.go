@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"releasedesk/events/text"
 )
 
 // AuditRow is one line of the CSV audit view. The events package knows no
@@ -23,6 +25,20 @@ type AuditRow struct {
 	Commit      string    `json:"commit,omitempty"`
 	Host        string    `json:"host,omitempty"`
 	Summary     string    `json:"summary"`
+	// SummaryText is Summary as a format and its arguments, for a reader
+	// of another language (the API's audit listing); Summary is its
+	// English, which the exports keep. Nil when no formatter wrote one. A
+	// pointer keeps rows comparable with ==.
+	SummaryText *text.Text `json:"-"`
+}
+
+// SummaryIn is the row's summary in p's language (nil: English, Summary
+// itself).
+func (r *AuditRow) SummaryIn(p text.Printer) string {
+	if p == nil || r.SummaryText == nil {
+		return r.Summary
+	}
+	return r.SummaryText.In(p)
 }
 
 // Formatter adjusts the default row of one event type, typically to write a

@@ -9,13 +9,17 @@ import (
 
 	"releasedesk/events"
 	"releasedesk/events/catalog"
+	"releasedesk/events/text"
 )
 
 // RegisterAuditFormatters registers, for every workflow and runner event
 // type, a formatter writing a one-line human summary into the audit row
 // ("alice approved release 42 at 3f2a1b0", "web1: switched to
 // 20261126031500-3f2a1b0 (was 20261125...)") and the columns the generic
-// row misses (a release event's release id). It sees one event at a time;
+// row misses (a release event's release id). The summary is a text.Text
+// (row.SummaryText: the API's audit listing writes it in the reader's
+// language) and its English (row.Summary: what the exports write, byte for
+// byte what it always was). It sees one event at a time;
 // Audit.Formatters also fills what only the fold knows (the project of a
 // step's deployment).
 func RegisterAuditFormatters(f *events.Formatters) {
@@ -33,7 +37,8 @@ func formatRow(e events.Envelope, row *events.AuditRow) {
 	defer formatDecoders.Put(d)
 	p, err := d.decode(&e)
 	if err != nil {
-		row.Summary = e.Type + " (unreadable data)"
+		s := text.New("%s (unreadable data)", e.Type)
+		row.SummaryText, row.Summary = &s, s.String()
 		return
 	}
 	summarize(&e, p, d, row)
@@ -47,18 +52,16 @@ func sha7(c string) string {
 	return c
 }
 
-func suffix(sep, s string) string {
-	if s == "" {
-		return ""
-	}
-	return sep + s
-}
+// nothing is an optional part left out: it reads "" in every language.
+var nothing text.Text
 
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
+// colon is ": s" after a sentence (a reason, a note, an error), or nothing
+// when s is empty.
+func colon(s string) text.Text {
+	if s == "" {
+		return nothing
 	}
-	return fmt.Sprintf("%d %s", n, many)
+	return text.New(": %s", s)
 }
 
 func envName(project, env string) string {
@@ -72,7 +75,17 @@ func duration(ms int64) string {
 	return (time.Duration(ms) * time.Millisecond).String()
 }
 
-func rolesText(admin bool, roles map[string][]string) string {
+// hostsText is "1 host" or "n hosts".
+func hostsText(n int) text.Text {
+	if n == 1 {
+		return text.New("1 host")
+	}
+	return text.New("%d hosts", n)
+}
+
+// rolesText is a user's roles: role codes, which read the same in every
+// language, or "no roles".
+func rolesText(admin bool, roles map[string][]string) text.Text {
 	var parts []string
 	if admin {
 		parts = append(parts, "admin")
@@ -86,89 +99,163 @@ func rolesText(admin bool, roles map[string][]string) string {
 		parts = append(parts, p+": "+strings.Join(roles[p], ", "))
 	}
 	if len(parts) == 0 {
-		return "no roles"
+		return text.New("no roles")
 	}
-	return strings.Join(parts, "; ")
+	return text.Plain(strings.Join(parts, "; "))
 }
 
-// summarize writes row.Summary (and a few columns) for e.
+// tokenText is token.created's sentence: a kind (session | personal) is
+// a word of its own in Chinese, so each has its sentence.
+func tokenText(actor, kind, name, id, user string, expires text.Text) text.Text {
+	switch kind {
+	case "", "personal":
+		return text.New("%s created a personal token %q (%s) for %s%s", actor, name, id, user, expires)
+	case "session":
+		return text.New("%s created a session token %q (%s) for %s%s", actor, name, id, user, expires)
+	}
+	return text.New("%s created a %s token %q (%s) for %s%s", actor, kind, name, id, user, expires)
+}
+
+// keyRefusedText is host.key_rejected's sentence, one for each reason
+// (unknown | changed).
+func keyRefusedText(reason, keyType, fingerprint, host string) text.Text {
+	switch reason {
+	case "", "unknown":
+		return text.New("refused the unknown %s key %s of %s", keyType, fingerprint, host)
+	case "changed":
+		return text.New("refused the changed %s key %s of %s", keyType, fingerprint, host)
+	}
+	return text.New("refused the %s %s key %s of %s", reason, keyType, fingerprint, host)
+}
+
+// decisionText is a release decision (test passed or failed, approved,
+// rejected, accepted, refused, cancelled) with its optional parts: where,
+// at which commit, and the note or reason.
+func decisionText(typ, actor, release string, on, at, note text.Text) text.Text {
+	switch typ {
+	case catalog.TypeReleaseTestPassed:
+		return text.New("%s passed release %s%s%s%s", actor, release, on, at, note)
+	case catalog.TypeReleaseTestFailed:
+		return text.New("%s failed release %s%s%s%s", actor, release, on, at, note)
+	case catalog.TypeReleaseApproved:
+		return text.New("%s approved release %s%s%s%s", actor, release, on, at, note)
+	case catalog.TypeReleaseRejected:
+		return text.New("%s rejected release %s%s%s%s", actor, release, on, at, note)
+	case catalog.TypeReleaseAccepted:
+		return text.New("%s accepted release %s%s%s%s", actor, release, on, at, note)
+	case catalog.TypeReleaseRefused:
+		return text.New("%s refused release %s%s%s%s", actor, release, on, at, note)
+	}
+	return text.New("%s cancelled release %s%s%s%s", actor, release, on, at, note)
+}
+
+// endText is how a deployment or a rollback ended (the head of its
+// summary).
+func endText(typ string, rollback bool, dep, version, env string) text.Text {
+	switch {
+	case typ == catalog.TypeDeploySucceeded && rollback:
+		return text.New("rollback %s of %s to %s succeeded", dep, version, env)
+	case typ == catalog.TypeDeploySucceeded:
+		return text.New("deployment %s of %s to %s succeeded", dep, version, env)
+	case typ == catalog.TypeDeployFailed && rollback:
+		return text.New("rollback %s of %s to %s failed", dep, version, env)
+	case typ == catalog.TypeDeployFailed:
+		return text.New("deployment %s of %s to %s failed", dep, version, env)
+	case typ == catalog.TypeDeployCancelled && rollback:
+		return text.New("rollback %s of %s to %s cancelled", dep, version, env)
+	case typ == catalog.TypeDeployCancelled:
+		return text.New("deployment %s of %s to %s cancelled", dep, version, env)
+	case rollback:
+		return text.New("rollback %s of %s to %s interrupted", dep, version, env)
+	}
+	return text.New("deployment %s of %s to %s interrupted", dep, version, env)
+}
+
+// summarize writes row.Summary, and row.SummaryText (the same sentence
+// for another language), and a few columns for e.
 func summarize(e *events.Envelope, p *payload, d *decoder, row *events.AuditRow) {
 	a := e.Actor
-	var s string
+	var s text.Text
 	switch e.Type {
 	case catalog.TypeUserCreated:
-		s = fmt.Sprintf("%s created user %s (%s)", a, p.Name, rolesText(p.Admin, p.roles()))
+		s = text.New("%s created user %s (%s)", a, p.Name, rolesText(p.Admin, p.roles()))
 	case catalog.TypeUserRolesChanged:
-		s = fmt.Sprintf("%s set the roles of %s: %s", a, p.Name, rolesText(p.Admin, p.roles()))
+		s = text.New("%s set the roles of %s: %s", a, p.Name, rolesText(p.Admin, p.roles()))
 	case catalog.TypeUserPasswordChanged:
 		if a == p.Name {
-			s = p.Name + " changed their password"
+			s = text.New("%s changed their password", p.Name)
 		} else {
-			s = fmt.Sprintf("%s set the password of %s", a, p.Name)
+			s = text.New("%s set the password of %s", a, p.Name)
 		}
 	case catalog.TypeUserDisabled:
-		s = fmt.Sprintf("%s disabled user %s%s", a, p.Name, suffix(": ", p.Reason))
+		s = text.New("%s disabled user %s%s", a, p.Name, colon(p.Reason))
 	case catalog.TypeUserEnabled:
-		s = fmt.Sprintf("%s enabled user %s", a, p.Name)
+		s = text.New("%s enabled user %s", a, p.Name)
 	case catalog.TypeUserLanguageSet:
 		if a == p.Name {
-			s = fmt.Sprintf("%s chose %s as their language", a, p.Language)
+			s = text.New("%s chose %s as their language", a, p.Language)
 		} else {
-			s = fmt.Sprintf("%s set the language of %s to %s", a, p.Name, p.Language)
+			s = text.New("%s set the language of %s to %s", a, p.Name, p.Language)
 		}
 	case catalog.TypeLoginSucceeded:
-		s = p.Name + " logged in"
+		s = text.New("%s logged in", p.Name)
 	case catalog.TypeLoginFailed:
-		s = fmt.Sprintf("failed login as %s%s", p.Name, suffix(": ", p.Reason))
+		s = text.New("failed login as %s%s", p.Name, colon(p.Reason))
 	case catalog.TypeTokenCreated:
-		s = fmt.Sprintf("%s created a %s token %q (%s) for %s", a, or(p.Kind, "personal"), p.Name, p.ID, p.User)
+		expires := nothing
 		if !p.ExpiresAt.IsZero() {
-			s += ", expires " + events.FormatTime(p.ExpiresAt)
+			expires = text.New(", expires %s", events.FormatTime(p.ExpiresAt))
 		}
+		s = tokenText(a, p.Kind, p.Name, p.ID, p.User, expires)
 	case catalog.TypeTokenRevoked:
-		s = fmt.Sprintf("%s revoked token %s of %s", a, p.ID, p.User)
+		s = text.New("%s revoked token %s of %s", a, p.ID, p.User)
 	case catalog.TypeProjectConfigured:
 		row.Project = or(p.ID, row.Project)
-		s = fmt.Sprintf("%s configured project %s", a, row.Project)
-		if n := len(p.Diff); n > 0 {
-			s += " (" + plural(n, "change", "changes") + ")"
+		changes := nothing
+		switch n := len(p.Diff); {
+		case n == 1:
+			changes = text.New(" (1 change)")
+		case n > 1:
+			changes = text.New(" (%d changes)", n)
 		}
+		s = text.New("%s configured project %s%s", a, row.Project, changes)
 	case catalog.TypeVersionMarkedBad:
-		s = fmt.Sprintf("%s marked %s of %s bad%s", a, p.Version, envName(p.Project, p.Environment), suffix(": ", p.Reason))
+		s = text.New("%s marked %s of %s bad%s", a, p.Version, envName(p.Project, p.Environment), colon(p.Reason))
 	case catalog.TypeRollbackRequested:
 		if p.Release != "" {
 			row.Release = p.Release
-			s = fmt.Sprintf("%s refused release %s and rolled %s back to %s%s", a, p.Release,
-				envName(p.Project, p.Environment), p.Version, suffix(": ", p.Reason))
+			s = text.New("%s refused release %s and rolled %s back to %s%s", a, p.Release,
+				envName(p.Project, p.Environment), p.Version, colon(p.Reason))
 			break
 		}
-		s = fmt.Sprintf("%s rolled %s back to %s%s", a, envName(p.Project, p.Environment), p.Version, suffix(": ", p.Reason))
+		s = text.New("%s rolled %s back to %s%s", a, envName(p.Project, p.Environment), p.Version, colon(p.Reason))
 	case catalog.TypeReleaseOpened:
 		row.Release = p.ID
-		s = fmt.Sprintf("%s opened release %s of %s on %s%s", a, p.ID, p.Project, p.Branch, suffix(": ", p.Title))
+		s = text.New("%s opened release %s of %s on %s%s", a, p.ID, p.Project, p.Branch, colon(p.Title))
 	case catalog.TypeReleaseDeployRequested:
 		row.Release = p.ID
-		s = fmt.Sprintf("%s deployed release %s at %s to %s (%s)", a, p.ID, sha7(p.Commit), p.Environment, p.Deployment)
+		s = text.New("%s deployed release %s at %s to %s (%s)", a, p.ID, sha7(p.Commit), p.Environment, p.Deployment)
 	case catalog.TypeReleaseTestPassed, catalog.TypeReleaseTestFailed, catalog.TypeReleaseApproved, catalog.TypeReleaseRejected,
 		catalog.TypeReleaseAccepted, catalog.TypeReleaseRefused, catalog.TypeReleaseCancelled:
 		row.Release = p.ID
-		verb := map[string]string{catalog.TypeReleaseTestPassed: "passed", catalog.TypeReleaseTestFailed: "failed",
-			catalog.TypeReleaseApproved: "approved", catalog.TypeReleaseRejected: "rejected", catalog.TypeReleaseAccepted: "accepted",
-			catalog.TypeReleaseRefused: "refused", catalog.TypeReleaseCancelled: "cancelled"}[e.Type]
-		s = fmt.Sprintf("%s %s release %s", a, verb, p.ID)
+		on, at := nothing, nothing
 		if p.Environment != "" {
-			s += " on " + p.Environment
+			on = text.New(" on %s", p.Environment)
 		}
 		if p.Commit != "" {
-			s += " at " + sha7(p.Commit)
+			at = text.New(" at %s", sha7(p.Commit))
 		}
-		s += suffix(": ", or(p.Note, p.Reason))
+		s = decisionText(e.Type, a, p.ID, on, at, colon(or(p.Note, p.Reason)))
 	case catalog.TypeReleaseCompleted:
 		row.Release = p.ID
-		s = fmt.Sprintf("%s completed release %s at %s%s", a, p.ID, sha7(p.Commit), suffix(", tagged ", p.Tag))
-		if p.FastForwarded {
-			s += ", mainline fast-forwarded"
+		tagged, ff := nothing, nothing
+		if p.Tag != "" {
+			tagged = text.New(", tagged %s", p.Tag)
 		}
+		if p.FastForwarded {
+			ff = text.New(", mainline fast-forwarded")
+		}
+		s = text.New("%s completed release %s at %s%s%s", a, p.ID, sha7(p.Commit), tagged, ff)
 	case catalog.TypeDeployRequested:
 		project := ""
 		if p.ProjectRaw != nil {
@@ -179,102 +266,136 @@ func summarize(e *events.Envelope, p *payload, d *decoder, row *events.AuditRow)
 		row.Project = project
 		dep := catalog.StreamID(e.Stream, catalog.DeployPrefix)
 		if p.Kind == catalog.KindRollback {
-			s = fmt.Sprintf("%s asked to roll %s back to %s (%s)%s", a, envName(project, p.Environment), p.Version, dep, suffix(": ", p.Reason))
+			s = text.New("%s asked to roll %s back to %s (%s)%s", a, envName(project, p.Environment), p.Version, dep, colon(p.Reason))
 		} else {
-			s = fmt.Sprintf("%s asked to deploy %s to %s (%s)", a, p.Version, envName(project, p.Environment), dep)
+			forRelease := nothing
 			if p.Release != "" {
-				s += " for release " + p.Release
+				forRelease = text.New(" for release %s", p.Release)
 			}
+			s = text.New("%s asked to deploy %s to %s (%s)%s", a, p.Version, envName(project, p.Environment), dep, forRelease)
 		}
 	case catalog.TypeDeployStarted:
-		s = fmt.Sprintf("runner %s started deployment %s", or(p.Runner, a), p.Deployment)
+		s = text.New("runner %s started deployment %s", or(p.Runner, a), p.Deployment)
 	case catalog.TypeDeployResumed:
-		s = fmt.Sprintf("%s resumed deployment %s on %s", a, p.Deployment, hostList(p.Hosts))
+		s = text.New("%s resumed deployment %s on %s", a, p.Deployment, hostList(p.Hosts))
 	case catalog.TypeDeployPlanned:
 		hosts := 0
 		for _, b := range p.Batches {
 			hosts += len(b)
 		}
-		s = fmt.Sprintf("deployment %s planned: %s in %s", p.Deployment, plural(hosts, "host", "hosts"),
-			plural(len(p.Batches), "batch", "batches"))
+		batches := text.New("1 batch")
+		if n := len(p.Batches); n != 1 {
+			batches = text.New("%d batches", n)
+		}
+		files, skipped := nothing, nothing
 		if p.Files > 0 {
-			s += fmt.Sprintf(", %d files, %s", p.Files, byteSize(p.Bytes))
+			files = text.New(", %d files, %s", p.Files, byteSize(p.Bytes))
 		}
 		if len(p.Skipped) > 0 {
-			s += ", already done on " + hostList(p.Skipped)
+			skipped = text.New(", already done on %s", hostList(p.Skipped))
 		}
+		s = text.New("deployment %s planned: %s in %s%s%s", p.Deployment, hostsText(hosts), batches, files, skipped)
 	case catalog.TypeStepStarted:
-		s = fmt.Sprintf("%s%s started", suffix2(p.hostName(), ": "), p.stepName())
+		command := nothing
 		if argv := argvOf(p.Command); len(argv) > 0 {
-			s += ": " + clip(strings.Join(argv, " "), 120)
+			command = text.New(": %s", clip(strings.Join(argv, " "), 120))
+		}
+		if host := p.hostName(); host != "" {
+			s = text.New("%s: %s started%s", host, p.stepName(), command)
+		} else {
+			s = text.New("%s started%s", p.stepName(), command)
 		}
 	case catalog.TypeStepOutput:
 		n := 0
 		if body, ok := stringBody(p.Text); ok {
 			n = len(body)
 		}
-		s = fmt.Sprintf("%s: %s of output", p.stepID(), byteSize(int64(n)))
+		truncated := nothing
 		if p.Truncated {
-			s += " (truncated)"
+			truncated = text.New(" (truncated)")
 		}
+		s = text.New("%s: %s of output%s", p.stepID(), byteSize(int64(n)), truncated)
 	case catalog.TypeStepFinished:
 		if p.ExitCode == 0 && p.Error == "" {
-			s = fmt.Sprintf("%s finished in %s", p.stepID(), duration(p.DurationMS))
+			s = text.New("%s finished in %s", p.stepID(), duration(p.DurationMS))
 		} else {
-			s = fmt.Sprintf("%s failed (exit %d) in %s%s", p.stepID(), p.ExitCode, duration(p.DurationMS), suffix(": ", clip(p.Error, 200)))
+			s = text.New("%s failed (exit %d) in %s%s", p.stepID(), p.ExitCode, duration(p.DurationMS), colon(clip(p.Error, 200)))
 		}
 	case catalog.TypeHostStaged:
-		s = fmt.Sprintf("%s: staged %s", p.Host, p.Version)
+		s = text.New("%s: staged %s", p.Host, p.Version)
 	case catalog.TypeHostSwitched:
-		s = fmt.Sprintf("%s: switched to %s%s", p.Host, p.Version, wrap(" (was ", p.Previous, ")"))
+		was := nothing
+		if p.Previous != "" {
+			was = text.New(" (was %s)", p.Previous)
+		}
+		s = text.New("%s: switched to %s%s", p.Host, p.Version, was)
 	case catalog.TypeHostFailed:
-		s = fmt.Sprintf("%s: failed%s%s", p.Host, suffix(" at ", p.Step), suffix(": ", clip(p.Error, 200)))
+		if p.Step != "" {
+			s = text.New("%s: failed at %s%s", p.Host, p.Step, colon(clip(p.Error, 200)))
+		} else {
+			s = text.New("%s: failed%s", p.Host, colon(clip(p.Error, 200)))
+		}
 	case catalog.TypeHostReverted:
-		s = fmt.Sprintf("%s: reverted to %s%s", p.Host, p.Version, wrap(" (from ", p.Previous, ")"))
+		from := nothing
+		if p.Previous != "" {
+			from = text.New(" (from %s)", p.Previous)
+		}
+		s = text.New("%s: reverted to %s%s", p.Host, p.Version, from)
 	case catalog.TypeHostObserved:
 		switch {
 		case p.Error != "":
-			s = fmt.Sprintf("%s: could not be read: %s", p.Host, clip(p.Error, 200))
+			s = text.New("%s: could not be read: %s", p.Host, clip(p.Error, 200))
 		case p.Version == "":
-			s = p.Host + ": runs no release"
+			s = text.New("%s: runs no release", p.Host)
 		default:
-			s = fmt.Sprintf("%s: runs %s", p.Host, p.Version)
+			s = text.New("%s: runs %s", p.Host, p.Version)
 		}
 	case catalog.TypeDeploySucceeded, catalog.TypeDeployFailed, catalog.TypeDeployCancelled, catalog.TypeDeployInterrupted:
-		state, _ := terminalState(e.Type)
-		what := "deployment"
-		if p.Kind == catalog.KindRollback {
-			what = "rollback"
-		}
-		s = fmt.Sprintf("%s %s of %s to %s %s", what, p.Deployment, p.Version, envName(p.Project, p.Environment), state)
-		if len(p.Switched) > 0 || e.Type == catalog.TypeDeploySucceeded {
-			s += " on " + plural(len(p.Switched), "host", "hosts")
-		}
-		s += " in " + duration(p.DurationMS)
+		head := endText(e.Type, p.Kind == catalog.KindRollback, p.Deployment, p.Version, envName(p.Project, p.Environment))
+		failed, reverted := nothing, nothing
 		if len(p.Failed) > 0 {
-			s += "; failed: " + hostList(p.Failed)
+			failed = text.New("; failed: %s", hostList(p.Failed))
 		}
 		if len(p.Reverted) > 0 {
-			s += "; reverted: " + hostList(p.Reverted)
+			reverted = text.New("; reverted: %s", hostList(p.Reverted))
 		}
-		s += suffix(": ", clip(p.Error, 200))
+		why := colon(clip(p.Error, 200))
+		if len(p.Switched) > 0 || e.Type == catalog.TypeDeploySucceeded {
+			s = text.New("%s on %s in %s%s%s%s", head, hostsText(len(p.Switched)), duration(p.DurationMS), failed, reverted, why)
+		} else {
+			s = text.New("%s in %s%s%s%s", head, duration(p.DurationMS), failed, reverted, why)
+		}
 	case catalog.TypeDeployCancelRequested:
-		s = fmt.Sprintf("%s asked to cancel deployment %s%s", a, p.Deployment, suffix(": ", p.Reason))
+		s = text.New("%s asked to cancel deployment %s%s", a, p.Deployment, colon(p.Reason))
 	case catalog.TypeLockAcquired:
-		s = fmt.Sprintf("%s locked for deployment %s%s", envName(p.Project, p.Environment), p.Deployment, suffix(" of ", p.Holder))
+		holder := nothing
+		if p.Holder != "" {
+			holder = text.New(" of %s", p.Holder)
+		}
+		s = text.New("%s locked for deployment %s%s", envName(p.Project, p.Environment), p.Deployment, holder)
 	case catalog.TypeLockReleased:
-		s = fmt.Sprintf("%s unlocked by deployment %s%s", envName(p.Project, p.Environment), p.Deployment, suffix(": ", p.Reason))
+		s = text.New("%s unlocked by deployment %s%s", envName(p.Project, p.Environment), p.Deployment, colon(p.Reason))
 	case catalog.TypeLockBroken:
 		// One host's lock (host), or every host's; the log's lock named
 		// no deployment when nobody held it there.
-		s = fmt.Sprintf("%s broke the lock of %s%s%s%s", a, envName(p.Project, p.Environment), suffix(" on host ", p.Host),
-			suffix(" held by deployment ", p.Deployment), suffix(": ", p.Reason))
+		host, held := nothing, nothing
+		if p.Host != "" {
+			host = text.New(" on host %s", p.Host)
+		}
+		if p.Deployment != "" {
+			held = text.New(" held by deployment %s", p.Deployment)
+		}
+		s = text.New("%s broke the lock of %s%s%s%s", a, envName(p.Project, p.Environment), host, held, colon(p.Reason))
 	case catalog.TypeHostKeyTrusted:
-		s = fmt.Sprintf("%s trusted the %s key %s of %s", a, p.KeyType, p.Fingerprint, p.Host)
+		s = text.New("%s trusted the %s key %s of %s", a, p.KeyType, p.Fingerprint, p.Host)
 	case catalog.TypeHostKeyRejected:
-		s = fmt.Sprintf("refused the %s %s key %s of %s", or(p.Reason, "unknown"), p.KeyType, p.Fingerprint, p.Host)
+		s = keyRefusedText(p.Reason, p.KeyType, p.Fingerprint, p.Host)
 	case catalog.TypeReleasePruned:
-		s = fmt.Sprintf("%s: pruned %s: %s", p.Host, plural(len(p.Versions), "old release", "old releases"), strings.Join(p.Versions, ", "))
+		old := text.New("1 old release")
+		if n := len(p.Versions); n != 1 {
+			old = text.New("%d old releases", n)
+		}
+		s = text.New("%s: pruned %s: %s", p.Host, old, strings.Join(p.Versions, ", "))
 	case catalog.TypeDriftChecked:
 		total, drifted, unread := 0, 0, 0
 		eachElement(p.DriftRaw, func(el []byte) bool {
@@ -294,38 +415,26 @@ func summarize(e *events.Envelope, p *payload, d *decoder, row *events.AuditRow)
 			})
 			return true
 		})
-		s = fmt.Sprintf("drift check of %s: %d of %s drifted", envName(p.Project, p.Environment), drifted, plural(total, "host", "hosts"))
+		unreadable := nothing
 		if unread > 0 {
-			s += fmt.Sprintf(", %d unreadable", unread)
+			unreadable = text.New(", %d unreadable", unread)
 		}
+		s = text.New("drift check of %s: %d of %s drifted%s", envName(p.Project, p.Environment), drifted, hostsText(total), unreadable)
 	default:
 		return
 	}
-	row.Summary = s
+	row.SummaryText, row.Summary = &s, s.String()
 }
 
-func suffix2(s, sep string) string {
-	if s == "" {
-		return ""
-	}
-	return s + sep
-}
-
-func wrap(pre, s, post string) string {
-	if s == "" {
-		return ""
-	}
-	return pre + s + post
-}
-
-func hostList(hs []string) string {
+// hostList is hosts by name, the first five and how many more.
+func hostList(hs []string) text.Text {
 	if len(hs) == 0 {
-		return "no host"
+		return text.New("no host")
 	}
 	if len(hs) > 5 {
-		return strings.Join(hs[:5], ", ") + fmt.Sprintf(" and %d more", len(hs)-5)
+		return text.New("%s and %d more", strings.Join(hs[:5], ", "), len(hs)-5)
 	}
-	return strings.Join(hs, ", ")
+	return text.Plain(strings.Join(hs, ", "))
 }
 
 // clip shortens s to n bytes (at a rune boundary) with an ellipsis, and

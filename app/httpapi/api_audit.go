@@ -60,6 +60,12 @@ func (s *Server) audit(w http.ResponseWriter, r *http.Request, u app.UserView) e
 	if err != nil {
 		return err
 	}
+	// The page is read in the reader's language; the exports below keep
+	// the English, the words of the evidence.
+	lang := languageOf(r)
+	for i := range page.Rows {
+		page.Rows[i].Summary = page.Rows[i].SummaryIn(lang)
+	}
 	writeJSON(w, http.StatusOK, page)
 	return nil
 }
