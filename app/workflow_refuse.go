@@ -98,11 +98,7 @@ func (d *Desk) RefuseAndRollBack(ctx context.Context, u UserView, id, reason str
 	var rel projections.Release
 	var res DeployResult
 	err := d.decide(ctx, func() error {
-		r, err := d.Release(id)
-		if err != nil {
-			return err
-		}
-		p, _, err := d.project(r.Project)
+		r, p, err := d.releaseWithProject(id)
 		if err != nil {
 			return err
 		}

@@ -303,11 +303,7 @@ func (d *Desk) decideOn(ctx context.Context, u UserView, id string, dc decision,
 	}
 	var out projections.Release
 	err := d.decide(ctx, func() error {
-		r, err := d.Release(id)
-		if err != nil {
-			return err
-		}
-		p, _, err := d.project(r.Project)
+		r, p, err := d.releaseWithProject(id)
 		if err != nil {
 			return err
 		}
@@ -318,6 +314,16 @@ func (d *Desk) decideOn(ctx context.Context, u UserView, id string, dc decision,
 		return err
 	})
 	return out, err
+}
+
+// releaseWithProject is release id and its project's configuration.
+func (d *Desk) releaseWithProject(id string) (projections.Release, catalog.Project, error) {
+	r, err := d.Release(id)
+	if err != nil {
+		return r, catalog.Project{}, err
+	}
+	p, _, err := d.project(r.Project)
+	return r, p, err
 }
 
 // checkDecision tells whether u may take decision dc on release r now: the
