@@ -64,7 +64,7 @@ func (f DeploymentFilter) query() (projections.DeploymentQuery, error) {
 		}
 	}
 	if f.Kind != "" && !slices.Contains(DeploymentKinds, f.Kind) {
-		return q, &InvalidError{Field: "kind", Reason: text.New("unknown kind %q: want %s", f.Kind, strings.Join(DeploymentKinds, " or "))}
+		return q, &InvalidError{Field: "kind", Reason: text.New("unknown kind %q: want %s", f.Kind, orList(DeploymentKinds))}
 	}
 	if f.States != "" {
 		for _, s := range strings.Split(f.States, ",") {

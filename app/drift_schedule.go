@@ -74,7 +74,8 @@ func (d *Desk) driftDue(ctx context.Context, now time.Time) []string {
 }
 
 // driftIfDue checks env if its last drift.checked is older than its
-// interval at now; ran tells whether a check was recorded.
+// interval at now and no deployment of it is under way; ran tells whether
+// a check was recorded.
 func (d *Desk) driftIfDue(ctx context.Context, p catalog.Project, env catalog.Environment, now time.Time) (ran bool, err error) {
 	stream := catalog.DriftStream(p.ID, env.Name)
 	last, ok, err := d.lastEventOf(ctx, stream)
@@ -82,6 +83,12 @@ func (d *Desk) driftIfDue(ctx context.Context, p catalog.Project, env catalog.En
 		return false, err
 	}
 	if ok && now.Sub(last.Time) < time.Duration(env.DriftCheck) {
+		return false, nil
+	}
+	// Mid-deployment, hosts are on two versions by design: a check now
+	// would report drift that the deployment itself resolves, and it
+	// would stand until the next check. The next tick looks again.
+	if d.busy(p.ID, env.Name) != nil {
 		return false, nil
 	}
 	rep, err := d.Runner.DriftAs(ctx, d.snapshot(p), env.Name,

@@ -139,3 +139,15 @@ func (e *BrokenChainError) Text() text.Text {
 }
 func (e *BrokenChainError) Unwrap() error        { return e.Err }
 func (e *BrokenChainError) Is(target error) bool { return target == events.ErrChainBroken }
+
+// RollbackNotStartedError: a refusal with rollback whose refusal is
+// recorded but whose rollback could not start after it (the log refused
+// the write, the request was cut short). Everything that can be checked
+// is checked before the refusal, so this is rare; the refusal stands, and
+// the caller is told to roll back from the versions timeline.
+type RollbackNotStartedError struct{ Err error }
+
+func (e *RollbackNotStartedError) Error() string {
+	return "the refusal is recorded, but its rollback did not start: " + e.Err.Error()
+}
+func (e *RollbackNotStartedError) Unwrap() error { return e.Err }

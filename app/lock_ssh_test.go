@@ -118,6 +118,19 @@ func TestBreakLockOverSSH(t *testing.T) {
 	if _, err := os.Stat(lockDirs[1]); err != nil {
 		t.Fatalf("the unreachable host's lock: %v", err)
 	}
+
+	// A deployment under way (queued: this desk runs none): its lock is
+	// not stale, and breaking is refused without a word in the log.
+	devTok := e.Login("dev", "dev-password-1")
+	rel := e.Must(http.StatusCreated, "POST", "/api/v1/releases", devTok,
+		map[string]any{"project": "shop", "branch": "busy", "create_branch": true, "title": "busy"})
+	e.Must(http.StatusAccepted, "POST", "/api/v1/releases/"+apitest.Str(rel.Body, "release", "id")+"/deploy", devTok,
+		map[string]any{"env": "test"})
+	testLock := catalog.LockStream("shop", "test")
+	_, err = e.Desk.BreakLock(ctx, admin, "shop", "test", "", "is it stale?")
+	if head, _ := e.Desk.Log.StreamHead(ctx, testLock); !errors.Is(err, app.ErrConflict) || !strings.Contains(err.Error(), "busy") || head.Version != 0 {
+		t.Fatalf("a break while a deployment is queued: %v (lock events %d)", err, head.Version)
+	}
 }
 
 // staleHostLock leaves the lock a deployment d9 of another desk took on a

@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"unicode/utf8"
 
@@ -17,8 +16,10 @@ import (
 // (host ""). lock.broken is recorded (by the admin, naming the host and
 // the deployment that held the environment's lock, if one did) before any
 // host is touched; hosts that cannot be reached are named in the answer,
-// not an error, since the decision stands. A deployment still running is
-// not stopped: cancel it for that.
+// not an error, since the decision stands. While a deployment of the
+// environment is queued or running the break is refused: that lock is
+// not stale (cancel the deployment first), and breaking a stale lock of
+// one host must not free the environment's lock under a live one.
 func (d *Desk) BreakLock(ctx context.Context, u UserView, project, envName, host, reason string) (runner.LockBreak, error) {
 	if err := d.Writable(); err != nil {
 		return runner.LockBreak{}, err
@@ -40,6 +41,9 @@ func (d *Desk) BreakLock(ctx context.Context, u UserView, project, envName, host
 	}
 	if d.Runner == nil {
 		return runner.LockBreak{}, &UnavailableError{Code: "read_only", Message: text.New("this desk reaches no host")}
+	}
+	if err := d.busy(p.ID, env.Name); err != nil {
+		return runner.LockBreak{}, err
 	}
 	res, err := d.Runner.BreakLock(ctx, d.snapshot(p), env.Name, host, u.Name, reason)
 	if errors.Is(err, runner.ErrInvalidRequest) {
@@ -64,12 +68,10 @@ func checkTarget(p catalog.Project, env catalog.Environment, host string) error 
 		}
 		names[i] = h.Addr
 	}
-	shown := host
-	if !utf8.ValidString(shown) || utf8.RuneCountInString(shown) > 200 {
-		shown = "the host given"
-	} else {
-		shown = fmt.Sprintf("%q", shown)
+	if !utf8.ValidString(host) || utf8.RuneCountInString(host) > 200 {
+		return &InvalidError{Field: "host", Reason: text.New("is not a host of environment %s of %s (its hosts: %s)",
+			env.Name, p.ID, strings.Join(names, ", "))}
 	}
-	return &InvalidError{Field: "host", Reason: text.New("%s is not a host of environment %s of %s (its hosts: %s)",
-		shown, env.Name, p.ID, strings.Join(names, ", "))}
+	return &InvalidError{Field: "host", Reason: text.New("%q is not a host of environment %s of %s (its hosts: %s)",
+		host, env.Name, p.ID, strings.Join(names, ", "))}
 }

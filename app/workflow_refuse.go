@@ -23,7 +23,8 @@ type RollbackOffer struct {
 
 // RefuseRollbackOffer is the rollback u may ask for with a refusal of r,
 // if any: r is live, u may refuse it and roll back with the refusal, r's
-// version is what production runs now, and a good version ran before it.
+// version is what production runs now, a good version ran before it, and
+// production is not busy with a deployment (the rollback would be refused).
 func (d *Desk) RefuseRollbackOffer(r projections.Release, u UserView) (RollbackOffer, bool) {
 	if d.Problem() != nil || r.State != projections.StateLive {
 		return RollbackOffer{}, false
@@ -37,8 +38,8 @@ func (d *Desk) RefuseRollbackOffer(r projections.Release, u UserView) (RollbackO
 			return RollbackOffer{}, false
 		}
 	}
-	_, entry, err := d.versionBefore(r, p)
-	if err != nil {
+	env, entry, err := d.versionBefore(r, p)
+	if err != nil || d.busy(p.ID, env.Name) != nil {
 		return RollbackOffer{}, false
 	}
 	return RollbackOffer{Environment: entry.env, Version: entry.Version, Commit: entry.Commit,
@@ -90,7 +91,10 @@ func (d *Desk) versionBefore(r projections.Release, p catalog.Project) (catalog.
 // Everything is checked before anything is recorded: the refusal, the
 // right to roll back with it, a version to go back to, and a free
 // environment. Then release.refused, rollback.requested naming the
-// release, and the rollback deployment.
+// release, and the rollback deployment. The log takes no write across
+// streams at once: should the rollback fail to start once the refusal is
+// recorded, the error is a *RollbackNotStartedError and rel is the
+// refused release.
 func (d *Desk) RefuseAndRollBack(ctx context.Context, u UserView, id, reason string) (projections.Release, DeployResult, error) {
 	if err := checkText("reason", reason, maxNoteRunes, true); err != nil {
 		return projections.Release{}, DeployResult{}, err
@@ -119,8 +123,10 @@ func (d *Desk) RefuseAndRollBack(ctx context.Context, u UserView, id, reason str
 		if rel, err = d.recordDecision(ctx, u, r, p, decideRefuse, reason); err != nil {
 			return err
 		}
-		res, err = d.startRollback(ctx, u.Name, req, r.ID)
-		return err
+		if res, err = d.startRollback(ctx, u.Name, req, r.ID); err != nil {
+			return &RollbackNotStartedError{Err: err}
+		}
+		return nil
 	})
 	return rel, res, err
 }

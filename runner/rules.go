@@ -215,7 +215,7 @@ const (
 // watch at all.
 func CheckDriftCheck(every time.Duration) error {
 	if every != 0 && (every < MinDriftCheck || every > MaxDriftCheck) {
-		return text.Errorf("%s: want %s to %s (0 or absent: no periodic check)", every, MinDriftCheck, "168h (7 days)")
+		return text.Errorf("%s: want %s to %s (0 or absent: no periodic check)", every, MinDriftCheck, text.New("168h (7 days)"))
 	}
 	return nil
 }

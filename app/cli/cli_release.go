@@ -384,9 +384,10 @@ func (c *cli) releaseRefuseCommand() *cobra.Command {
 		Use:   "refuse ID --reason R [--rollback]",
 		Short: "Refuse a live release (managers): it goes back to work; --rollback also takes production back",
 		Long: `Refuse a release live on the last stage. With --rollback, production goes
-back to the version it ran before the release, in the same decision (the
-refusal is recorded only if the rollback can start). Follow the rollback
-with: releasedesk deployment show ID`,
+back to the version it ran before the release, in the same decision
+(everything is checked before the refusal is recorded; should the rollback
+still fail to start, the refusal stands and the message says so). Follow
+the rollback with: releasedesk deployment show ID`,
 		Example: "  releasedesk release refuse 7 --reason \"checkout broke\" --rollback",
 		Args:    exactArgs("ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -434,6 +435,9 @@ func (r *remote) decision(ctx context.Context, id, verb string, body any) error 
 	}
 	if rb := out.Rollback; rb != nil {
 		fmt.Fprintf(r.c.stdout, "rolling %s back to %s: deployment %s\n", rb.Environment, rb.Version, rb.Deployment)
+	}
+	if out.RollbackError != "" {
+		return fmt.Errorf("the refusal is recorded, but its rollback did not start: %s", out.RollbackError)
 	}
 	return nil
 }

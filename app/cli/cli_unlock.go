@@ -81,8 +81,8 @@ be reached: its lock may still be there.`,
 // printLockBreak writes what was broken, host by host.
 func (c *cli) printLockBreak(res runner.LockBreak) error {
 	if b := res.Broken; b.Deployment != "" {
-		fmt.Fprintf(c.stdout, "the lock of %s/%s held by deployment %s%s is broken\n", res.Project, res.Environment, b.Deployment,
-			lockHolder(b.Holder, b.Since))
+		fmt.Fprintf(c.stdout, "the lock of %s/%s held by deployment %s is broken\n", res.Project, res.Environment,
+			terminalSafe(b.Deployment+lockHolder(b.Holder, b.Since)))
 	} else {
 		fmt.Fprintf(c.stdout, "the lock of %s/%s is broken (no deployment held it in the log)\n", res.Project, res.Environment)
 	}
@@ -91,12 +91,13 @@ func (c *cli) printLockBreak(res runner.LockBreak) error {
 	for _, h := range res.Broken.Hosts {
 		found := "no lock was there"
 		if h.Deployment != "" {
-			found = "removed the lock of deployment " + h.Deployment + lockHolder(h.Holder, h.Since)
+			// What a host's lock file says is the host's text: escaped.
+			found = "removed the lock of deployment " + terminalSafe(h.Deployment+lockHolder(h.Holder, h.Since))
 		}
 		fmt.Fprintf(tw, "%s\t%s\n", h.Host, found)
 	}
 	for _, h := range res.Unreachable {
-		fmt.Fprintf(tw, "%s\tNOT REACHED: %s\n", h.Host, oneLine(h.Error))
+		fmt.Fprintf(tw, "%s\tNOT REACHED: %s\n", h.Host, terminalSafe(oneLine(h.Error)))
 	}
 	return tw.Flush()
 }

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -75,6 +76,10 @@ type ReleaseResponse struct {
 	// Rollback is the deployment a refusal with rollback started (only in
 	// that refusal's answer).
 	Rollback *app.DeployResult `json:"rollback,omitempty"`
+	// RollbackError says why a refusal with rollback, recorded, could not
+	// start its rollback (rare: the log refused the write); roll back from
+	// the versions timeline then.
+	RollbackError string `json:"rollback_error,omitempty"`
 }
 
 func (s *Server) releaseView(rel projections.Release, u app.UserView) ReleaseResponse {
@@ -108,6 +113,13 @@ func (s *Server) refuseRelease(w http.ResponseWriter, r *http.Request, u app.Use
 		return nil
 	}
 	rel, res, err := d.RefuseAndRollBack(r.Context(), u, r.PathValue("id"), in.Reason)
+	if rn := (*app.RollbackNotStartedError)(nil); errors.As(err, &rn) {
+		s.log.WithError(err).WithField("release", rel.ID).Error("refusal recorded, rollback not started")
+		out := s.releaseView(rel, u)
+		out.RollbackError = toAPIError(rn.Err, languageOf(r)).Message
+		writeJSON(w, http.StatusOK, out)
+		return nil
+	}
 	if err != nil {
 		return err
 	}

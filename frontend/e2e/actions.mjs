@@ -9,6 +9,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DEPLOY_TIMEOUT, StepError, tid, visible, waitUntil } from './lib.mjs';
 
+/** s as one word of a POSIX shell, single-quoted. */
+const shellQuote = (s) => `'${s.replaceAll("'", "'\\''")}'`;
+
 /** A small API client from Node: no page, no cookies, a bearer token. */
 export class Api {
   constructor(base) {
@@ -117,7 +120,7 @@ export async function everyAction(h) {
       // cancel its deployment. One holding fail.txt fails while the flag
       // file exists: a failure that a retry gets past once it is gone.
       cfgDoc.hooks.pre_release = `${cfgDoc.hooks.pre_release}; if [ -f slow.txt ]; then sleep 20; fi; ` +
-        `if [ -f fail.txt ] && [ -f '${failFlag}' ]; then echo 'e2e: the flag file stops this host' >&2; exit 3; fi`;
+        `if [ -f fail.txt ] && [ -f ${shellQuote(failFlag)} ]; then echo 'e2e: the flag file stops this host' >&2; exit 3; fi`;
       await open(page, `#/projects/${P}`, 'project-yaml');
       await tid(page, 'project-yaml').first().fill(JSON.stringify(cfgDoc, null, 2));
       await tid(page, 'project-save').first().click();
@@ -289,12 +292,19 @@ export async function everyAction(h) {
       did('mark a version bad');
     });
     await step(tess, `a drift check of ${cfg.testEnv}, recorded`, async () => {
-      const checks = async () => (await api.must(200, 'GET', '/audit?type=drift.checked&limit=500', tok.admin)).rows?.length ?? 0;
+      const checks = async () => (await api.must(200, 'GET', '/audit?type=drift.checked&limit=1', tok.admin)).total;
       const n = await checks();
       await (await visible(tess, 'drift-check')).click();
       await visible(tess, 'drift-result');
       await waitUntil('one more drift.checked in the audit', async () => (await checks()) === n + 1);
       did('run a drift check');
+    });
+    await step(tess, `the same check from the project's hosts, under ${cfg.testEnv}`, async () => {
+      const checks = async () => (await api.must(200, 'GET', '/audit?type=drift.checked&limit=1', tok.admin)).total;
+      const n = await checks();
+      await open(tess, `#/projects/${P}`, `env-${cfg.testEnv}`);
+      await tid(tess, `env-${cfg.testEnv}`).locator('[data-testid="drift-check"]').first().click();
+      await waitUntil('one more drift.checked in the audit', async () => (await checks()) === n + 1);
     });
   });
 
@@ -313,8 +323,8 @@ export async function everyAction(h) {
       return d.deployment;
     });
     await step(admin, 'the host error links to the break; the admin breaks that host\'s lock with a reason', async () => {
-      const lockBreaks = async () => (await api.must(200, 'GET', '/audit?type=lock.broken&limit=500', tok.admin)).rows ?? [];
-      const n = (await lockBreaks()).length;
+      const lockBreaks = async () => await api.must(200, 'GET', '/audit?type=lock.broken&limit=50', tok.admin);
+      const n = (await lockBreaks()).total;
       await open(admin, `#/deployments/${dep}`, 'break-lock-link');
       await tid(admin, 'break-lock-link').first().click();
       await visible(admin, 'unlock-host');
@@ -323,8 +333,9 @@ export async function everyAction(h) {
       await tid(admin, 'unlock-confirm').first().click();
       await visible(admin, 'unlock-result');
       await h.failOnError(admin, 'unlock-confirm');
-      const rows = await lockBreaks();
-      check(rows.length === n + 1 && rows.some((r) => r.actor === U.admin.name && r.summary.includes(spare.addr)),
+      const page = await lockBreaks();
+      const rows = page.rows ?? [];
+      check(page.total === n + 1 && rows.some((r) => r.actor === U.admin.name && r.summary.includes(spare.addr)),
         `the audit shows no lock.broken by ${U.admin.name} naming ${spare.addr}: ${JSON.stringify(rows.slice(0, 2))}`);
       check(!fs.existsSync(lockDir), `${lockDir} is still there`);
       await art.shot(admin, 'lock-broken');

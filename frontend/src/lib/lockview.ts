@@ -27,14 +27,13 @@ export function unlockLink(project: string, env: string, host: string): string {
 }
 
 /**
- * The host an address asks the dialog for: null when it asks for none; the
- * host when it is one of the environment's; '' (every host) otherwise, so
- * the dialog opens on a choice the person still confirms.
+ * The host an address asks the dialog for: the host when it is one of the
+ * environment's; null otherwise (none asked, or a host the environment no
+ * longer has). A stale link never opens the dialog on "every host".
  */
 export function unlockRequested(query: URLSearchParams, hosts: readonly string[]): string | null {
   const host = query.get(UNLOCK_PARAM);
-  if (host === null) return null;
-  return hosts.includes(host) ? host : '';
+  return host !== null && hosts.includes(host) ? host : null;
 }
 
 export interface BrokenLine {

@@ -255,6 +255,12 @@ export interface ReleaseResponse {
    * that refusal's answer).
    */
   rollback?: app.DeployResult;
+  /**
+   * RollbackError says why a refusal with rollback, recorded, could not
+   * start its rollback (rare: the log refused the write); roll back from
+   * the versions timeline then.
+   */
+  rollback_error?: string;
 }
 /**
  * RefuseRequest is POST /api/v1/releases/{id}/refuse: why, and whether to
