@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatElapsed, formatTextSize, listOrNone, shortSha } from './format';
+import { formatElapsed, formatInterval, formatTextSize, goDurationSeconds, listOrNone, shortSha } from './format';
 
 describe('formatElapsed', () => {
   it('reads as seconds, minutes, hours', () => {
@@ -37,5 +37,25 @@ describe('listOrNone', () => {
     expect(listOrNone(['web1', 'web2'])).toBe('web1, web2');
     expect(listOrNone([])).toBe('none');
     expect(listOrNone(undefined)).toBe('none');
+  });
+});
+
+describe('formatInterval', () => {
+  it('reads Go durations', () => {
+    expect(goDurationSeconds('30m0s')).toBe(1800);
+    expect(goDurationSeconds('168h0m0s')).toBe(604800);
+    expect(goDurationSeconds('1h30m0s')).toBe(5400);
+    expect(goDurationSeconds('soon')).toBeNull();
+    expect(goDurationSeconds('')).toBeNull();
+  });
+
+  it('says an interval in words, by its largest whole unit', () => {
+    expect(formatInterval('168h0m0s')).toBe('7 days');
+    expect(formatInterval('24h0m0s')).toBe('1 day');
+    expect(formatInterval('2h0m0s')).toBe('2 hours');
+    expect(formatInterval('1h30m0s')).toBe('1 h 30 min');
+    expect(formatInterval('30m0s')).toBe('30 minutes');
+    expect(formatInterval('1m0s')).toBe('1 minute');
+    expect(formatInterval('later')).toBe('later');
   });
 });

@@ -17,6 +17,24 @@ export function formatElapsed(msValue: number): string {
   return `${s}s`;
 }
 
+/** Seconds of a Go duration as Go writes it ("30m0s", "1h30m0s", "168h0m0s"); null if it is not one. */
+export function goDurationSeconds(d: string): number | null {
+  const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?$/.exec(d);
+  if (!m || d === '') return null;
+  return Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0);
+}
+
+/** An interval in the reader's words: "7 days", "2 hours", "1 h 30 min", "30 minutes" (Go's text if unreadable). */
+export function formatInterval(goDuration: string): string {
+  const s = goDurationSeconds(goDuration);
+  if (s === null) return goDuration;
+  const min = Math.round(s / 60);
+  if (min % 1440 === 0 && min > 0) return t('format.interval.days', { n: min / 1440 });
+  if (min % 60 === 0 && min > 0) return t('format.interval.hours', { n: min / 60 });
+  if (min > 60) return t('format.interval.hours_minutes', { h: Math.floor(min / 60), m: min % 60 });
+  return t('format.interval.minutes', { n: min });
+}
+
 /** A commit as people read it: its first seven characters ('' for none). */
 export function shortSha(sha: string | undefined | null): string {
   return sha ? sha.slice(0, 7) : '';
