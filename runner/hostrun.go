@@ -194,8 +194,16 @@ func (d *deployment) prepare(hr *hostRun) (release releaseInfo, ok bool) {
 	if len(res) > 0 {
 		d.noteStaleLock(hr, res[0].Output)
 	}
-	if len(res) > 0 && res[0].Ran && res[0].Exit == 0 {
+	switch {
+	case len(res) > 0 && res[0].Ran && res[0].Exit == 0:
 		hr.locked = true // taken: cleanup releases it, whatever fails next
+	case len(res) > 0 && !res[0].Ran && lockErr == nil && hr.ex != nil:
+		// Maybe taken: a cancel or a dropped session cut the lock command
+		// short, and the host may hold the lock for this deployment. Left
+		// alone, it would stop every later deployment of the environment
+		// until an admin breaks it; Unlock removes only this deployment's
+		// lock, so cleanup tries.
+		hr.locked = true
 	}
 	if err != nil {
 		d.fail(hr, part, err)

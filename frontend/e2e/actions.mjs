@@ -378,6 +378,8 @@ export async function everyAction(h) {
         await h.failOnError(page, `token-revoke-${t.id}`);
         return (await api.call('GET', '/me', secret)).status === 401;
       });
+      // The dialog closes with the answer: the page is inert under it until then.
+      await waitUntil('the revoke dialog closed', async () => !(await tid(page, 'confirm-ok').first().isVisible().catch(() => false)));
       did('revoke a token');
     });
     await step(page, 'change the password: signed out, the new one signs in, the old one does not', async () => {
@@ -385,6 +387,7 @@ export async function everyAction(h) {
       await tid(page, 'account-password-current').first().fill(who.password);
       await tid(page, 'account-password-new').first().fill(next);
       await tid(page, 'account-password-repeat').first().fill(next);
+      check((await tid(page, 'account-password-current').first().inputValue()) === who.password, 'the current password did not go into its field');
       await tid(page, 'account-password-save').first().click();
       await waitUntil('the sign-in page saying why', async () => {
         await h.failOnError(page, 'account-password-save');
