@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -87,14 +88,29 @@ func (r *Runner) BreakLock(ctx context.Context, p catalog.Project, envName, host
 	out := LockBreak{Project: p.ID, Environment: env.Name, Host: host,
 		Broken:      BrokenLock{Deployment: ev.Deployment, Holder: ev.Holder, Since: ev.Since, Hosts: []BrokenHostLock{}},
 		Unreachable: []UnreachableHost{}}
-	for _, h := range targets {
-		held, err := r.breakHostLock(ctx, p, env, h)
-		if err != nil {
-			out.Unreachable = append(out.Unreachable, UnreachableHost{Host: h.Addr, Error: err.Error()})
+	// The hosts at once, as many as a deployment of the environment would
+	// reach together: a dead host costs its connect timeout, not the sum
+	// of all of them. The answer keeps the configuration's order.
+	held := make([]LockInfo, len(targets))
+	errs := make([]error, len(targets))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, effectiveParallel(env.Parallel))
+	for i, h := range targets {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			held[i], errs[i] = r.breakHostLock(ctx, p, env, h)
+		}()
+	}
+	wg.Wait()
+	for i, h := range targets {
+		if errs[i] != nil {
+			out.Unreachable = append(out.Unreachable, UnreachableHost{Host: h.Addr, Error: errs[i].Error()})
 			continue
 		}
-		out.Broken.Hosts = append(out.Broken.Hosts, BrokenHostLock{Host: h.Addr, Deployment: held.Deployment,
-			Holder: held.Holder, Since: held.Since})
+		out.Broken.Hosts = append(out.Broken.Hosts, BrokenHostLock{Host: h.Addr, Deployment: held[i].Deployment,
+			Holder: held[i].Holder, Since: held[i].Since})
 	}
 	return out, nil
 }
