@@ -1,6 +1,8 @@
 package projectconfig
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -260,5 +262,27 @@ func TestProjectConfigNotifyDiff(t *testing.T) {
 	created := Diff(catalog.Project{}, notifyProject())
 	if last := created[len(created)-1]; last != "+ notify: ops-group, wecom.dev, fs, slack, relay, release-mail" {
 		t.Errorf("created: last line %q", last)
+	}
+}
+
+// TestProjectConfigAPIExampleParses: the example of docs/api.md, with its
+// language and channels, is a valid configuration.
+func TestProjectConfigAPIExampleParses(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "api.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(doc), "## The project configuration document")
+	if !ok {
+		t.Fatal("api.md: no project configuration document")
+	}
+	_, rest, ok = strings.Cut(rest, "```yaml\n")
+	if !ok {
+		t.Fatal("api.md: no yaml block")
+	}
+	block, _, _ := strings.Cut(rest, "```")
+	p := mustParse(t, []byte(block), "")
+	if p.Language != "en" || len(p.Notify) != 2 || p.Notify[1].Email.Password.FromEnv != "SMTP_PASSWORD" {
+		t.Errorf("api.md example: language %q, notify %#v", p.Language, p.Notify)
 	}
 }
