@@ -97,7 +97,9 @@ func TestProjectConfigNotifyRules(t *testing.T) {
 		{"unknown template key", func(p *catalog.Project) { ch(p, "ops-group").Templates["deploy.failed"] = "x" }, []fieldWant{{`notify[0].templates["deploy.failed"]`, `unknown trigger "deploy.failed"`}}},
 		{"template does not parse", func(p *catalog.Project) { ch(p, "ops-group").Templates["approved"] = "{{.Project" }, []fieldWant{{"notify[0].templates.approved", "does not parse"}}},
 		{"template unknown field", func(p *catalog.Project) { ch(p, "ops-group").Templates["approved"] = "{{.Nope}}" }, []fieldWant{{"notify[0].templates.approved", "does not run"}}},
-		{"template calls a template", func(p *catalog.Project) { ch(p, "ops-group").Templates["approved"] = `{{define "a"}}x{{end}}{{template "a"}}` }, []fieldWant{{"notify[0].templates.approved", "defines a template"}}},
+		{"template calls a template", func(p *catalog.Project) {
+			ch(p, "ops-group").Templates["approved"] = `{{define "a"}}x{{end}}{{template "a"}}`
+		}, []fieldWant{{"notify[0].templates.approved", "defines a template"}}},
 		{"unknown environment", func(p *catalog.Project) { ch(p, "relay").Environments[1] = "production" }, []fieldWant{{"notify[4].environments[1]", `project shop_2 has no environment "production"`}}},
 		{"environment twice", func(p *catalog.Project) { ch(p, "relay").Environments[1] = "test" }, []fieldWant{{"notify[4].environments[1]", `"test" is listed twice`}}},
 		{"email without host", func(p *catalog.Project) { mail(p).Host = "" }, []fieldWant{{"notify[5].email.host", "required: the SMTP server"}}},
