@@ -107,6 +107,16 @@ func TestCheckURL(t *testing.T) {
 	}
 }
 
+// TestCheckURLKeepsTheToken: a refusal never repeats a URL, which may
+// carry a robot's token.
+func TestCheckURLKeepsTheToken(t *testing.T) {
+	for _, u := range []string{"oapi.dingtalk.com/robot/send?access_token=SECRET1", "https://h:bad/x?key=SECRET1", "http://10.0.0.1/?access_token=SECRET1"} {
+		if err := CheckURL(KindDingTalk, u); err == nil || strings.Contains(err.Error(), "SECRET1") {
+			t.Errorf("CheckURL(%q): %v", u, err)
+		}
+	}
+}
+
 func TestCheckEmailSettings(t *testing.T) {
 	check(t, "CheckEmailHost", CheckEmailHost, map[string]string{
 		"smtp.example.com": "", "localhost": "", "127.0.0.1": "", "::1": "", "2001:db8::25": "",

@@ -34,7 +34,8 @@ func CheckURL(kind, raw string) error {
 	}
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || u.Opaque != "" {
-		return text.Errorf("%q is not a URL: want https://host/path", raw)
+		// Not repeated: a robot's URL carries its token.
+		return text.Errorf("not a URL: want https://host/path")
 	}
 	switch u.Scheme {
 	case "https":

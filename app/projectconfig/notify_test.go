@@ -89,7 +89,7 @@ func TestProjectConfigNotifyRules(t *testing.T) {
 		{"url wecom without key", func(p *catalog.Project) { ch(p, "wecom.dev").URL = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send" }, []fieldWant{{"notify[1].url", "key=KEY"}}},
 		{"url dingtalk without token", func(p *catalog.Project) { ch(p, "ops-group").URL = "https://oapi.dingtalk.com/robot/send?token=x" }, []fieldWant{{"notify[0].url", "access_token=TOKEN"}}},
 		{"url required", func(p *catalog.Project) { ch(p, "slack").URL = "" }, []fieldWant{{"notify[3].url", "required: the slack URL"}}},
-		{"url not a URL", func(p *catalog.Project) { ch(p, "slack").URL = "hooks.slack.com/x" }, []fieldWant{{"notify[3].url", "is not a URL"}}},
+		{"url not a URL", func(p *catalog.Project) { ch(p, "slack").URL = "hooks.slack.com/x" }, []fieldWant{{"notify[3].url", "not a URL: want https://host/path"}}},
 		{"url for email", func(p *catalog.Project) { ch(p, "release-mail").URL = "https://smtp.example.com" }, []fieldWant{{"notify[5].url", "email has no URL"}}},
 		{"no events", func(p *catalog.Project) { ch(p, "slack").Events = nil }, []fieldWant{{"notify[3].events", "at least one trigger"}}},
 		{"unknown trigger", func(p *catalog.Project) { ch(p, "slack").Events[1] = "deployed" }, []fieldWant{{"notify[3].events[1]", `unknown trigger "deployed": want one of release.opened, test.needed`}}},
