@@ -41,11 +41,15 @@ func Diff(old, new catalog.Project) []string {
 		if len(names) > 0 {
 			d.line("+ environments: " + strings.Join(names, ", "))
 		}
+		if len(new.Notify) > 0 {
+			d.line("+ notify: " + strings.Join(keysOf(new.Notify, channelName), ", "))
+		}
 		return d.out
 	}
 
 	d.str("id", old.ID, new.ID)
 	d.str("title", old.Title, new.Title)
+	d.str("language", old.Language, new.Language)
 	d.str("repo", old.Repo, new.Repo)
 	d.str("branch", old.Branch, new.Branch)
 	d.str("strategy", old.Strategy, new.Strategy)
@@ -66,6 +70,7 @@ func Diff(old, new catalog.Project) []string {
 	d.environments(old, new)
 	d.bool("workflow.fast_forward", old.Workflow.FastForward, new.Workflow.FastForward)
 	d.bool("workflow.allow_self_test", old.Workflow.AllowSelfTest, new.Workflow.AllowSelfTest)
+	d.channels(old.Notify, new.Notify)
 	return d.out
 }
 

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -397,7 +398,7 @@ func TestProjectConfigDocuments(t *testing.T) {
 		{"unknown top-level field", "", y("strategy: rsync", "strategy: rsync\nbuidl: make"),
 			[]fieldWant{{"buidl", `unknown field (did you mean "build"?) (line 5)`}}},
 		{"unknown field far from any", "", y("strategy: rsync", "strategy: rsync\nwhatever: 1"),
-			[]fieldWant{{"whatever", "unknown field; known fields: id, title, repo"}}},
+			[]fieldWant{{"whatever", "unknown field; known fields: id, title, language, repo"}}},
 		{"field names are case-sensitive", "", y("id: blog", "ID: blog"),
 			[]fieldWant{{"ID", `unknown field (did you mean "id"?)`}}},
 		{"unknown field at depth", "", y("    hosts:", "    hostz:"),
@@ -625,7 +626,7 @@ environments: at least one environment is required`
 }
 
 func TestProjectConfigMarshalRoundTrip(t *testing.T) {
-	for name, p := range map[string]catalog.Project{"design": designProject(), "full": fullProject()} {
+	for name, p := range map[string]catalog.Project{"design": designProject(), "full": fullProject(), "notify": notifyProject()} {
 		t.Run(name, func(t *testing.T) {
 			if errs := Validate(p); errs != nil {
 				t.Fatalf("test project is invalid: %v", errs)
@@ -771,14 +772,37 @@ func TestProjectConfigKnowsEveryField(t *testing.T) {
 		{catalog.EnvVar{}, envVarFields},
 		{catalog.Environment{}, environmentFields},
 		{catalog.Host{}, hostFields},
+		{catalog.Channel{}, channelFields},
+		{catalog.SecretRef{}, secretRefFields},
+		{catalog.EmailSettings{}, emailFields},
 	} {
 		if got := tags(c.typ); !reflect.DeepEqual(got, c.known) {
 			t.Errorf("%T has fields %v; the config reader knows %v: teach it (and Diff and MarshalYAML) the new ones",
 				c.typ, got, c.known)
 		}
 	}
-	// The full project sets every field, so a round trip covers them all.
-	checkAllSet(t, reflect.ValueOf(fullProject()), "project")
+	// The notify project (the full one with channels) sets every field, so
+	// a round trip covers them all.
+	p := notifyProject()
+	checkAllSet(t, reflect.ValueOf(p), "project")
+	email := p.Notify[slices.IndexFunc(p.Notify, func(c catalog.Channel) bool { return c.Kind == "email" })]
+	ev := reflect.ValueOf(email.Email)
+	for i := 0; i < ev.NumField(); i++ {
+		if ev.Field(i).IsZero() {
+			t.Errorf("notifyProject leaves notify[email].email.%s empty", ev.Type().Field(i).Name)
+		}
+	}
+	// A secret is read from a file in one channel, from the environment
+	// in another: both ways round-trip.
+	var fromFile, fromEnv bool
+	for _, c := range p.Notify {
+		for _, s := range []catalog.SecretRef{c.Secret, c.Email.Password} {
+			fromFile, fromEnv = fromFile || s.FromFile != "", fromEnv || s.FromEnv != ""
+		}
+	}
+	if !fromFile || !fromEnv {
+		t.Error("notifyProject reads no secret from a file, or none from the environment")
+	}
 }
 
 func checkAllSet(t *testing.T, v reflect.Value, path string) {

@@ -235,13 +235,16 @@ func (r *reader) strList(n *docNode, path string) []string {
 
 // The fields of each part of a configuration, in their canonical order.
 var (
-	projectFields     = []string{"id", "title", "repo", "branch", "strategy", "build", "exclude", "shared", "version_files", "keep_releases", "hooks", "health_check", "env", "environments", "workflow"}
+	projectFields     = []string{"id", "title", "language", "repo", "branch", "strategy", "build", "exclude", "shared", "version_files", "keep_releases", "hooks", "health_check", "env", "environments", "workflow", "notify"}
 	workflowFields    = []string{"fast_forward", "allow_self_test"}
 	hooksFields       = []string{"pre_deploy", "post_deploy", "pre_release", "post_release"}
 	healthCheckFields = []string{"command", "timeout"}
 	envVarFields      = []string{"name", "value", "from_file", "from_env", "secret"}
 	environmentFields = []string{"name", "path", "hosts", "ssh_key", "parallel", "batch", "on_failure", "approval", "drift_check"}
 	hostFields        = []string{"addr", "path"}
+	channelFields     = []string{"name", "kind", "url", "secret", "events", "environments", "language", "templates", "email"}
+	secretRefFields   = []string{"from_file", "from_env"}
+	emailFields       = []string{"host", "port", "security", "user", "password", "from", "to"}
 )
 
 func (r *reader) project(n *docNode) catalog.Project {
@@ -256,6 +259,8 @@ func (r *reader) project(n *docNode) catalog.Project {
 			p.ID = r.str(v, path)
 		case "title":
 			p.Title = r.str(v, path)
+		case "language":
+			p.Language = r.str(v, path)
 		case "repo":
 			p.Repo = r.str(v, path)
 		case "branch":
@@ -311,6 +316,10 @@ func (r *reader) project(n *docNode) catalog.Project {
 				case "allow_self_test":
 					p.Workflow.AllowSelfTest = r.boolean(v, path)
 				}
+			})
+		case "notify":
+			r.list(v, path, func(it *docNode, path string) {
+				p.Notify = append(p.Notify, r.channel(it, path))
 			})
 		}
 	})

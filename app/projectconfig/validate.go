@@ -133,6 +133,7 @@ func Validate(p catalog.Project) Errors {
 	}
 
 	validateEnvironments(&errs, p, strategyOK)
+	validateNotify(&errs, p)
 	return errs
 }
 

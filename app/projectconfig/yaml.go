@@ -20,6 +20,7 @@ func MarshalYAML(p catalog.Project) ([]byte, error) {
 	root := yamlMapping()
 	yamlPutStr(root, "id", p.ID)
 	yamlPutStr(root, "title", p.Title)
+	yamlPutStr(root, "language", p.Language)
 	yamlPutStr(root, "repo", p.Repo)
 	yamlPutStr(root, "branch", p.Branch)
 	yamlPutStr(root, "strategy", p.Strategy)
@@ -88,6 +89,7 @@ func MarshalYAML(p catalog.Project) ([]byte, error) {
 	yamlPutBool(wf, "fast_forward", p.Workflow.FastForward)
 	yamlPutBool(wf, "allow_self_test", p.Workflow.AllowSelfTest)
 	yamlPut(root, "workflow", wf)
+	yamlPutChannels(root, p.Notify)
 
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)

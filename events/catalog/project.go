@@ -14,12 +14,13 @@ import (
 type Project struct {
 	ID           string        `json:"id"`
 	Title        string        `json:"title,omitempty"`
-	Repo         string        `json:"repo"`              // local path or git URL
-	Branch       string        `json:"branch"`            // the mainline
-	Strategy     string        `json:"strategy"`          // rsync | git | local
-	Build        string        `json:"build,omitempty"`   // run in the exported tree
-	Exclude      []string      `json:"exclude,omitempty"` // not published (see CompileExclude)
-	Shared       []string      `json:"shared,omitempty"`  // linked from <path>/shared
+	Language     string        `json:"language,omitempty"` // of its messages: zh-CN | en; empty: en
+	Repo         string        `json:"repo"`               // local path or git URL
+	Branch       string        `json:"branch"`             // the mainline
+	Strategy     string        `json:"strategy"`           // rsync | git | local
+	Build        string        `json:"build,omitempty"`    // run in the exported tree
+	Exclude      []string      `json:"exclude,omitempty"`  // not published (see CompileExclude)
+	Shared       []string      `json:"shared,omitempty"`   // linked from <path>/shared
 	VersionFiles []string      `json:"version_files,omitempty"`
 	KeepReleases int           `json:"keep_releases,omitempty"`
 	Hooks        Hooks         `json:"hooks,omitempty"`
@@ -27,6 +28,7 @@ type Project struct {
 	Env          []EnvVar      `json:"env,omitempty"` // environment of hooks and checks
 	Environments []Environment `json:"environments"`
 	Workflow     Workflow      `json:"workflow,omitzero"`
+	Notify       []Channel     `json:"notify,omitempty"` // where its messages go
 }
 
 // Workflow holds the project's release rules. The runner ignores them; they

@@ -384,6 +384,60 @@ export interface HostDrift {
 }
 
 //////////
+// source: notify.go
+
+/**
+ * Channel is one place a project's messages go: a chat robot, a webhook or
+ * a mailbox, for the triggers it lists.
+ */
+export interface Channel {
+  name: string;
+  kind: string; // dingtalk | wecom | feishu | slack | webhook | email
+  url?: string; // the robot's or webhook's URL; not for email
+  secret?: SecretRef; // signing secret (dingtalk, feishu, webhook)
+  events: string[]; // the triggers sent to this channel
+  /**
+   * Environments limits the channel to these of the project's
+   * environments (for triggers about one); empty: all.
+   */
+  environments?: string[];
+  /**
+   * Language of the messages (zh-CN | en); empty: the project's.
+   */
+  language?: string;
+  /**
+   * Templates overrides the text of a trigger's message: trigger to a Go
+   * text/template over app/notify's TemplateData.
+   */
+  templates?: { [key: string]: string};
+  email?: EmailSettings; // kind email only
+}
+/**
+ * SecretRef says where a secret is read when it is needed: a file on this
+ * machine, or a variable of the app's environment. Exactly one is set.
+ */
+export interface SecretRef {
+  from_file?: string;
+  from_env?: string;
+}
+/**
+ * EmailSettings are an email channel's SMTP server and recipients.
+ */
+export interface EmailSettings {
+  host?: string;
+  port?: number /* int */; // 0: 587
+  security?: string; // starttls | tls | none; empty: starttls
+  user?: string;
+  password?: SecretRef;
+  from?: string;
+  /**
+   * To are the recipients: "role:approver" (the project's people of a
+   * role), "user:alice" (a user's address) or an address.
+   */
+  to?: string[];
+}
+
+//////////
 // source: project.go
 
 /**
@@ -395,6 +449,7 @@ export interface HostDrift {
 export interface Project {
   id: string;
   title?: string;
+  language?: string; // of its messages: zh-CN | en; empty: en
   repo: string; // local path or git URL
   branch: string; // the mainline
   strategy: string; // rsync | git | local
@@ -408,6 +463,7 @@ export interface Project {
   env?: EnvVar[]; // environment of hooks and checks
   environments: Environment[];
   workflow?: Workflow;
+  notify?: Channel[]; // where its messages go
 }
 /**
  * Workflow holds the project's release rules. The runner ignores them; they
