@@ -27,6 +27,12 @@ func BuildFeishu(m Message, channelURL, secret string, now time.Time) (Request, 
 	if v, bad := badMention(m.Mentions.FeishuUserIDs, feishuUserIDRe); bad {
 		return Request{}, text.Errorf("mention %q is not a Feishu user id", v)
 	}
+	for _, id := range m.Mentions.FeishuUserIDs {
+		// Feishu's at element with user_id "all" calls on the whole group.
+		if strings.EqualFold(id, "all") {
+			return Request{}, text.Errorf("mention %q is not a Feishu user id", id)
+		}
+	}
 	if err := checkLink(m.Link); err != nil {
 		return Request{}, err
 	}

@@ -59,6 +59,8 @@ type Event struct {
 
 // Request is one HTTP request to a vendor, built but not sent: the
 // builders are pure so a test (or a dry run) sees exactly what would go.
+// Its URL carries the robot's token (and DingTalk's signature) and is as
+// secret as a password: it is never logged nor put in an error.
 type Request struct {
 	Method string
 	URL    string

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -106,7 +107,8 @@ func dingTalkReceiver(t *testing.T, token, secret string) *receiver {
 		}
 		mac := hmac.New(sha256.New, []byte(secret))
 		mac.Write([]byte(q.Get("timestamp") + "\n" + secret))
-		if q.Get("sign") != base64.StdEncoding.EncodeToString(mac.Sum(nil)) {
+		sign := base64.StdEncoding.EncodeToString(mac.Sum(nil))
+		if q.Get("sign") != sign || !strings.Contains(r.URL.RawQuery, "sign="+url.QueryEscape(sign)) {
 			return "sign"
 		}
 		var msg struct {

@@ -326,6 +326,7 @@ func TestBuildersRefuse(t *testing.T) {
 		{"a mobile that is @all", second(BuildDingTalk(withMobile("all"), "https://oapi.dingtalk.com/robot/send?access_token=t", testSecret, now)), "not a mobile number"},
 		{"a mobile with markup", second(BuildWeCom(withMobile("138 [x](y)"), "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k", "", now)), "not a mobile number"},
 		{"a Slack id that is a broadcast", second(BuildSlack(func() Message { m := plainMessage(); m.Mentions.SlackMemberIDs = []string{"!channel"}; return m }(), "https://hooks.slack.com/services/a", "", now)), "not a Slack member id"},
+		{"a Feishu id that is everyone", second(BuildFeishu(func() Message { m := plainMessage(); m.Mentions.FeishuUserIDs = []string{"All"}; return m }(), "https://open.feishu.cn/open-apis/bot/v2/hook/x", testSecret, now)), "not a Feishu user id"},
 		{"a Feishu id that is all", second(BuildFeishu(func() Message { m := plainMessage(); m.Mentions.FeishuUserIDs = []string{"all\"}"}; return m }(), "https://open.feishu.cn/open-apis/bot/v2/hook/x", testSecret, now)), "not a Feishu user id"},
 		{"a javascript link", second(BuildSlack(withLink("javascript:alert(1)"), "https://hooks.slack.com/services/a", "", now)), "want an http or https address"},
 		{"a bad URL", second(BuildWeCom(plainMessage(), "qyapi.weixin.qq.com/send?key=SECRETKEY", "", now)), "not a URL"},
@@ -343,3 +344,65 @@ func TestBuildersRefuse(t *testing.T) {
 }
 
 func second(_ Request, err error) error { return err }
+
+// TestWeComMarkdownWithoutMentions: a message that calls on nobody goes
+// to WeCom as markdown, with its link; one that mentions goes as text
+// (TestHostileTextArrivesEscaped), since markdown has no mention list.
+func TestWeComMarkdownWithoutMentions(t *testing.T) {
+	rc := weComReceiver(t, "k1")
+	m := plainMessage()
+	m.Mentions = Mentions{}
+	r, err := BuildWeCom(m, rc.URL+"/cgi-bin/webhook/send?key=k1", "", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, body := send(t, r); !errcodeZero(status, body) {
+		t.Fatalf("refused: %d %s", status, body)
+	}
+	var got struct {
+		MsgType  string `json:"msgtype"`
+		Markdown struct{ Content string }
+	}
+	json.Unmarshal(rc.last(), &got)
+	if got.MsgType != "markdown" || !strings.HasPrefix(got.Markdown.Content, "#### Approval needed") ||
+		!strings.Contains(got.Markdown.Content, "[Open r42](https://releasedesk.example.com/releases/r42)") {
+		t.Errorf("got %s", rc.last())
+	}
+}
+
+// TestFeishuLanguage: the post is filed under the message's language.
+func TestFeishuLanguage(t *testing.T) {
+	for lang, key := range map[string]string{"zh-CN": `"zh_cn"`, "en": `"en_us"`, "": `"en_us"`} {
+		m := plainMessage()
+		m.Language = lang
+		r, err := BuildFeishu(m, "https://open.feishu.cn/open-apis/bot/v2/hook/x", testSecret, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(r.Body), key) {
+			t.Errorf("%q: want %s in %s", lang, key, r.Body)
+		}
+	}
+}
+
+// TestBuildByKind: Build picks each kind's builder and refuses email.
+func TestBuildByKind(t *testing.T) {
+	urls := map[string]string{
+		KindDingTalk: "https://oapi.dingtalk.com/robot/send?access_token=t",
+		KindWeCom:    "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k",
+		KindFeishu:   "https://open.feishu.cn/open-apis/bot/v2/hook/x",
+		KindSlack:    "https://hooks.slack.com/services/T/B/x",
+		KindWebhook:  "https://hooks.example.com/releasedesk",
+	}
+	marks := map[string]string{KindDingTalk: `"msgtype":"markdown"`, KindWeCom: `"mentioned_mobile_list"`,
+		KindFeishu: `"msg_type":"post"`, KindSlack: `"blocks"`, KindWebhook: `"position":42`}
+	for kind, u := range urls {
+		r, err := Build(kind, plainMessage(), u, testSecret, "42:ch", time.Now())
+		if err != nil || !strings.Contains(string(r.Body), marks[kind]) {
+			t.Errorf("%s: %v %s", kind, err, r.Body)
+		}
+	}
+	if _, err := Build(KindEmail, plainMessage(), "", "", "", time.Now()); err == nil || !strings.Contains(err.Error(), "not sent over HTTP") {
+		t.Errorf("email: %v", err)
+	}
+}
