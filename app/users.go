@@ -34,6 +34,10 @@ type UserView struct {
 	// Language is the UI's language the user chose ("" until they do:
 	// the UI then follows the browser).
 	Language string `json:"language,omitempty"`
+	// Contacts are the user's handles for notifications: shown to the
+	// user themself and to admins only (see ContactsFor), absent for
+	// anyone else.
+	Contacts *Contacts `json:"contacts,omitempty"`
 }
 
 // UserViewOf is the view of a projected user (without lock-out time).
@@ -44,7 +48,7 @@ func UserViewOf(u projections.User) UserView {
 	}
 	return UserView{Name: u.Name, Admin: u.Admin, Roles: roles, Disabled: u.Disabled, Created: u.Created,
 		CreatedBy: u.CreatedBy, PasswordChanged: u.PasswordChanged, LastLogin: u.LastLogin, FailedLogins: u.FailedLogins,
-		Language: u.Language}
+		Language: u.Language, Contacts: new(Contacts(u.Contacts))}
 }
 
 func (a *Auth) view(u projections.User) UserView {

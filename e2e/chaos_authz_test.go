@@ -80,6 +80,7 @@ func TestChaosAuthorization(t *testing.T) {
 		"GET /api/v1/users/{name}":                                    {path: "/api/v1/users/root", refused: all},
 		"PUT /api/v1/users/{name}":                                    {path: "/api/v1/users/nobody", body: map[string]any{"admin": true}, refused: all},
 		"POST /api/v1/users/{name}/password":                          {path: "/api/v1/users/root/password", body: map[string]any{"password": "taken-over-1"}, refused: all},
+		"PUT /api/v1/users/{name}/contacts":                           {path: "/api/v1/users/root/contacts", body: map[string]any{"email": "mallory@example.com"}, refused: all}, // the user themself or an admin
 		"POST /api/v1/users/{name}/disable":                           {path: "/api/v1/users/root/disable", body: map[string]any{"reason": "x"}, refused: all},
 		"POST /api/v1/users/{name}/enable":                            {path: "/api/v1/users/root/enable", body: map[string]any{"reason": "x"}, refused: all},
 		"GET /api/v1/tokens":                                          {path: "/api/v1/tokens"},

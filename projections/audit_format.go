@@ -197,6 +197,14 @@ func summarize(e *events.Envelope, p *payload, d *decoder, row *events.AuditRow)
 		} else {
 			s = text.New("%s set the language of %s to %s", a, p.Name, p.Language)
 		}
+	case catalog.TypeUserContactsSet:
+		// The handles themselves are personal: the trail says who changed
+		// them, not what they are.
+		if a == p.Name {
+			s = text.New("%s changed their contact handles", a)
+		} else {
+			s = text.New("%s changed the contact handles of %s", a, p.Name)
+		}
 	case catalog.TypeLoginSucceeded:
 		s = text.New("%s logged in", p.Name)
 	case catalog.TypeLoginFailed:

@@ -112,6 +112,7 @@ func TestAuditSummaries(t *testing.T) {
 	f.append("user/"+tester, catalog.TypeUserDisabled, admin, catalog.UserRef{Name: tester, Reason: "left"})
 	f.append("user/"+tester, catalog.TypeUserEnabled, admin, catalog.UserRef{Name: tester})
 	f.append("user/"+tester, catalog.TypeUserLanguageSet, tester, catalog.UserLanguageSet{Name: tester, Language: "zh-CN"})
+	f.append("user/"+tester, catalog.TypeUserContactsSet, admin, catalog.UserContactsSet{Name: tester, Contacts: catalog.Contacts{Email: "bob@example.com"}})
 	f.append("user/"+tester, catalog.TypeLoginSucceeded, tester, catalog.UserRef{Name: tester})
 	f.append("user/"+dev, catalog.TypeTokenRevoked, admin, catalog.TokenEvent{User: dev, ID: "t1"})
 	f.append("host/10.0.1.9:22", catalog.TypeHostKeyRejected, "runner", catalog.HostKeyEvent{Host: "10.0.1.9:22", KeyType: "ssh-rsa", Fingerprint: "SHA256:zz", Reason: "unknown"})
@@ -140,6 +141,7 @@ func TestAuditSummaries(t *testing.T) {
 	for typ, want := range map[string]string{
 		catalog.TypeUserRolesChanged:    "root set the roles of bob: blog: tester, approver; shop: tester",
 		catalog.TypeUserLanguageSet:     "bob chose zh-CN as their language",
+		catalog.TypeUserContactsSet:     "root changed the contact handles of bob",
 		catalog.TypeUserPasswordChanged: "bob changed their password",
 		catalog.TypeLoginFailed:         "failed login as alice: bad_password",
 		catalog.TypeTokenCreated:        `alice created a personal token "ci" (t1) for alice`,

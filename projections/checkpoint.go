@@ -19,7 +19,7 @@ import (
 // whenever a fold changes what it makes of an event or the checkpoint
 // encoding changes: a checkpoint of another version is discarded and the
 // models are rebuilt from the log.
-const ProjectionVersion = 4
+const ProjectionVersion = 5
 
 // checkpointMagic starts a checkpoint file.
 var checkpointMagic = []byte("RDPROJ\x00\x01")

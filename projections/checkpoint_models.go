@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"releasedesk/events/catalog"
 	"sort"
 	"strings"
 )
@@ -144,6 +145,10 @@ func (m *Users) encode(w *encoder) {
 			w.str(t.RevokedBy)
 		}
 		w.str(u.Language)
+		w.str(u.Contacts.Email)
+		w.str(u.Contacts.Mobile)
+		w.str(u.Contacts.Feishu)
+		w.str(u.Contacts.Slack)
 	}
 }
 
@@ -159,6 +164,7 @@ func (m *Users) decode(r *cpDecoder) {
 			m.tokenOf[t.ID] = u.Name
 		}
 		u.Language = r.str()
+		u.Contacts = catalog.Contacts{Email: r.str(), Mobile: r.str(), Feishu: r.str(), Slack: r.str()}
 		m.byName[u.Name] = u
 	}
 }

@@ -43,11 +43,12 @@ type payload struct {
 	StepView, HostView, NameView []byte
 
 	// Raw values decoded only by the few models that need them.
-	Text       []byte // step.output's text, still a JSON string
-	ProjectRaw []byte // deploy.requested's project snapshot
-	ConfigRaw  []byte // project.configured's config
-	RolesRaw   []byte // user roles
-	DriftRaw   []byte // drift.checked's host reports
+	Text        []byte // step.output's text, still a JSON string
+	ProjectRaw  []byte // deploy.requested's project snapshot
+	ConfigRaw   []byte // project.configured's config
+	RolesRaw    []byte // user roles
+	ContactsRaw []byte // user.contacts_set's contacts
+	DriftRaw    []byte // drift.checked's host reports
 
 	project *projectInfo // ProjectRaw or ConfigRaw parsed, on first use
 }
@@ -352,6 +353,8 @@ func (d *decoder) decode(e *events.Envelope) (*payload, error) {
 			p.ConfigRaw, ok = v, true
 		case "roles":
 			p.RolesRaw, ok = v, true
+		case "contacts":
+			p.ContactsRaw, ok = v, true
 		case "expires_at":
 			p.ExpiresAt, ok = timeValue(v)
 		case "since":
@@ -398,6 +401,15 @@ func (p *payload) roles() map[string][]string {
 		return nil
 	}
 	return m
+}
+
+// contacts decodes user.contacts_set's contacts (none when absent or bad).
+func (p *payload) contacts() catalog.Contacts {
+	var c catalog.Contacts
+	if len(p.ContactsRaw) > 0 && !isNull(p.ContactsRaw) {
+		_ = json.Unmarshal(p.ContactsRaw, &c)
+	}
+	return c
 }
 
 // projectInfo is what the models need of a project's configuration (the

@@ -29,6 +29,8 @@ type User struct {
 	Tokens       []Token   `json:"tokens,omitempty"`
 	// Language is the UI's language the user chose ("" until they do).
 	Language string `json:"language,omitempty"`
+	// Contacts are the handles notifications reach the user by.
+	Contacts catalog.Contacts `json:"contacts,omitzero"`
 }
 
 // Token is a bearer token's record (never its secret).
@@ -78,7 +80,7 @@ func (m *Users) apply(e *events.Envelope, p *payload, d *decoder) error {
 	case catalog.TypeTokenCreated, catalog.TypeTokenRevoked:
 		return m.applyToken(e, p, d)
 	case catalog.TypeUserRolesChanged, catalog.TypeUserPasswordChanged, catalog.TypeUserDisabled, catalog.TypeUserEnabled,
-		catalog.TypeUserLanguageSet, catalog.TypeLoginSucceeded, catalog.TypeLoginFailed:
+		catalog.TypeUserLanguageSet, catalog.TypeUserContactsSet, catalog.TypeLoginSucceeded, catalog.TypeLoginFailed:
 	default:
 		return nil
 	}
@@ -98,6 +100,8 @@ func (m *Users) apply(e *events.Envelope, p *payload, d *decoder) error {
 		u.FailedLogins = 0
 	case catalog.TypeUserLanguageSet:
 		u.Language = p.Language
+	case catalog.TypeUserContactsSet:
+		u.Contacts = p.contacts()
 	case catalog.TypeLoginSucceeded:
 		u.LastLogin, u.FailedLogins = e.Time, 0
 	case catalog.TypeLoginFailed:

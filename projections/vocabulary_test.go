@@ -84,6 +84,8 @@ func foldedField(p *payload, typ, key, field string) (reflect.Value, bool) {
 		return reflect.ValueOf(s), true
 	case key == "roles":
 		return reflect.ValueOf(p.roles()), true
+	case key == "contacts":
+		return reflect.ValueOf(p.contacts()), true
 	case typ == catalog.TypeDeployRequested && key == "project", key == "config":
 		return reflect.Value{}, true // kept raw, read by projectOf: TestVocabularyProjectSnapshot
 	case typ == catalog.TypeDriftChecked && key == "hosts":

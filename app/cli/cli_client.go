@@ -185,7 +185,7 @@ func readSecretLine(in io.Reader) (string, error) {
 func (c *cli) deskCommands() []*cobra.Command {
 	return []*cobra.Command{c.userCommand(), c.demoCommand(), c.loginCommand(), c.releaseCommand(),
 		c.deploymentCommand(), c.rollbackCommand(), c.versionsCommand(), c.projectCommand(), c.hostsCommand(),
-		c.auditCommand(), c.tokenCommand(), c.passwordCommand()}
+		c.auditCommand(), c.tokenCommand(), c.passwordCommand(), c.contactsCommand()}
 }
 
 // groupRun refuses a group command used without one of its subcommands

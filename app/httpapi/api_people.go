@@ -99,7 +99,11 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, u app.UserVie
 	if err := mayManageUsers(u); err != nil && !s.cfg.Desk.Archive() {
 		return err
 	}
-	writeJSON(w, http.StatusOK, UserList{Users: s.cfg.Desk.Auth.Users()})
+	users := s.cfg.Desk.Auth.Users()
+	for i := range users {
+		users[i] = app.ContactsFor(u, users[i])
+	}
+	writeJSON(w, http.StatusOK, UserList{Users: users})
 	return nil
 }
 
@@ -119,7 +123,7 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request, u app.UserView)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, v)
+	writeJSON(w, http.StatusOK, app.ContactsFor(u, v))
 	return nil
 }
 

@@ -23,6 +23,7 @@ func (s *Server) routeTable() []route {
 		{"GET /api/v1/users/{name}", signedIn, s.getUser},
 		{"PUT /api/v1/users/{name}", signedIn, s.setRoles},
 		{"POST /api/v1/users/{name}/password", signedIn, s.setPassword},
+		{"PUT /api/v1/users/{name}/contacts", signedIn, s.setContacts},
 		{"POST /api/v1/users/{name}/disable", signedIn, s.disableUser},
 		{"POST /api/v1/users/{name}/enable", signedIn, s.enableUser},
 		{"GET /api/v1/tokens", signedIn, s.listTokens},

@@ -223,6 +223,11 @@ func TestAPIEveryRouteAnswers(t *testing.T) {
 	}
 	c.Must(http.StatusNoContent, "POST /api/v1/users/{name}/password", "/api/v1/users/temp/password", root,
 		map[string]string{"password": "a-new-password-2"})
+	r = c.Must(http.StatusOK, "PUT /api/v1/users/{name}/contacts", "/api/v1/users/dev/contacts", dev,
+		map[string]string{"email": "dev@example.com", "mobile": "", "feishu": "", "slack": "U012AB3CD"})
+	if apitest.Str(r.Body, "contacts", "email") != "dev@example.com" || apitest.Str(r.Body, "contacts", "slack") != "U012AB3CD" {
+		t.Fatalf("contacts: %s", r.Raw)
+	}
 	temp := e.Login("temp", "a-new-password-2")
 	r = c.Must(http.StatusOK, "POST /api/v1/users/{name}/disable", "/api/v1/users/temp/disable", root,
 		map[string]string{"reason": "left"})

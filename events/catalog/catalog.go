@@ -35,6 +35,7 @@ var specs = []Spec{
 	spec[UserRef](TypeUserDisabled, 1, UserPrefix),
 	spec[UserRef](TypeUserEnabled, 1, UserPrefix),
 	spec[UserLanguageSet](TypeUserLanguageSet, 1, UserPrefix),
+	spec[UserContactsSet](TypeUserContactsSet, 1, UserPrefix),
 	spec[UserRef](TypeLoginSucceeded, 1, UserPrefix),
 	spec[LoginFailed](TypeLoginFailed, 1, UserPrefix, UnknownLoginStream),
 	spec[TokenEvent](TypeTokenCreated, 1, UserPrefix),

@@ -18,6 +18,7 @@ const (
 	TypeUserDisabled        = "user.disabled"
 	TypeUserEnabled         = "user.enabled"
 	TypeUserLanguageSet     = "user.language_set" // the language the UI shows the user
+	TypeUserContactsSet     = "user.contacts_set" // the handles notifications reach the user by
 	TypeLoginSucceeded      = "user.login_succeeded"
 	TypeLoginFailed         = "user.login_failed"
 	TypeTokenCreated        = "token.created"
@@ -73,6 +74,23 @@ type UserRef struct {
 type UserLanguageSet struct {
 	Name     string `json:"name"`
 	Language string `json:"language"`
+}
+
+// UserContactsSet is user.contacts_set: the whole set of the user's
+// contact handles after the change (an empty handle was cleared).
+type UserContactsSet struct {
+	Name     string   `json:"name"`
+	Contacts Contacts `json:"contacts"`
+}
+
+// Contacts are the handles a notification reaches a person by: an email
+// address, a mobile number (DingTalk and WeCom mention people by it), a
+// Feishu open id, user id or email, and a Slack member id.
+type Contacts struct {
+	Email  string `json:"email,omitempty"`
+	Mobile string `json:"mobile,omitempty"`
+	Feishu string `json:"feishu,omitempty"`
+	Slack  string `json:"slack,omitempty"`
 }
 
 // LoginFailed is user.login_failed. Name is what was typed (it may name no user).

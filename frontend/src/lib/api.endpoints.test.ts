@@ -9,6 +9,7 @@ import {
   logout,
   putProject,
   setApiToken,
+  setContacts,
   startReview,
   streamTicket,
   streamURL,
@@ -30,6 +31,16 @@ describe('endpoints', () => {
     await deployRelease('../users', 'prod');
     expect(fetchMock.mock.calls[0]?.[0]).toBe('/api/v1/releases/..%2Fusers/deploy');
     expect(JSON.parse(String(fetchMock.mock.calls[0]?.[1]?.body))).toEqual({ env: 'prod' });
+  });
+
+  it('puts all four contact handles to the named user, the name escaped', async () => {
+    fetchMock.mockResolvedValueOnce(json({ name: 'ann', contacts: { email: 'ann@example.com', mobile: '', feishu: '', slack: '' } }));
+    const c = { email: 'ann@example.com', mobile: '', feishu: '', slack: '' };
+    const u = await setContacts('ann/../root', c);
+    expect(fetchMock.mock.calls[0]?.[0]).toBe('/api/v1/users/ann%2F..%2Froot/contacts');
+    expect(fetchMock.mock.calls[0]?.[1]?.method).toBe('PUT');
+    expect(JSON.parse(String(fetchMock.mock.calls[0]?.[1]?.body))).toEqual(c);
+    expect(u.contacts?.email).toBe('ann@example.com');
   });
 
   it('sends a note to approve and accept, a reason to reject, refuse and cancel', async () => {

@@ -292,6 +292,9 @@ export const listUsers = () => get<httpapi.UserList>('/users');
 export const createUser = (u: httpapi.CreateUserRequest) => send<T.UserView>('POST', '/users', u);
 export const setRoles = (name: string, admin: boolean, roles: Record<string, string[]>) =>
   send<T.UserView>('PUT', `/users/${seg(name)}`, { admin, roles } satisfies httpapi.RolesRequest);
+/** Sets a user's four contact handles at once (an empty one is cleared): one's own, or anyone's for an admin. */
+export const setContacts = (name: string, c: httpapi.ContactsRequest) =>
+  send<T.UserView>('PUT', `/users/${seg(name)}/contacts`, c satisfies httpapi.ContactsRequest);
 export const setPassword = (name: string, password: string, currentPassword?: string) =>
   send<null>('POST', `/users/${seg(name)}/password`, {
     password,

@@ -42,6 +42,7 @@ export type DeployState = (typeof DEPLOY_STATES)[number];
 // --- people ------------------------------------------------------------------
 
 export type UserView = app.UserView;
+export type Contacts = app.Contacts;
 /** GET /api/v1/me: the user, and the actions of the roles table they may take per project and on none. */
 export type Me = httpapi.MeResponse;
 export type TokenInfo = app.TokenInfo;

@@ -3,6 +3,21 @@ import type * as projections from './projections';
 import type * as runner from './runner';
 
 //////////
+// source: contacts.go
+
+/**
+ * Contacts are the handles a notification reaches a person by, as the API
+ * shows them (the same fields as the vocabulary's catalog.Contacts). Empty
+ * means none.
+ */
+export interface Contacts {
+  email: string; // an email address
+  mobile: string; // for DingTalk and WeCom @mentions
+  feishu: string; // an open id (ou_...), a user id or an email
+  slack: string; // a member id such as U012AB3CD
+}
+
+//////////
 // source: dashboard.go
 
 /**
@@ -146,6 +161,12 @@ export interface UserView {
    * the UI then follows the browser).
    */
   language?: string;
+  /**
+   * Contacts are the user's handles for notifications: shown to the
+   * user themself and to admins only (see ContactsFor), absent for
+   * anyone else.
+   */
+  contacts?: Contacts;
 }
 /**
  * TokenInfo describes a bearer token (never its secret).

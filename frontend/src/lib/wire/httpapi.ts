@@ -20,6 +20,20 @@ export interface VerifyResponse {
 }
 
 //////////
+// source: api_contacts.go
+
+/**
+ * ContactsRequest is PUT /api/v1/users/{name}/contacts: all four handles
+ * at once; an empty one is cleared.
+ */
+export interface ContactsRequest {
+  email: string;
+  mobile: string;
+  feishu: string;
+  slack: string;
+}
+
+//////////
 // source: api_dashboard.go
 
 /**
