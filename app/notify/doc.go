@@ -2,9 +2,13 @@
 // in their chat or mailbox and in their language, what happened and what
 // waits for them.
 //
-// For now it holds the vocabulary and the rules of the channels a
-// project's configuration lists under notify (DESIGN.md section 5): the
-// kinds of channel, the triggers, the fields a message template may use,
-// and one check per rule, which app/projectconfig calls with the field's
-// path. Delivery comes in a later change.
+// It holds the vocabulary and the rules of the channels a project's
+// configuration lists under notify (DESIGN.md section 5): the kinds of
+// channel, the triggers, the fields a message template may use, and one
+// check per rule, which app/projectconfig calls with the field's path.
+// Render makes a Message of a trigger (the channel's template, or the
+// default of its language in templates/), and one builder per vendor
+// writes it as that vendor's signed request, its text escaped for the
+// target. Sending (the outbox that follows the log, retries, rate limits)
+// comes in a later change.
 package notify
