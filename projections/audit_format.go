@@ -404,6 +404,8 @@ func summarize(e *events.Envelope, p *payload, d *decoder, row *events.AuditRow)
 			old = text.New("%d old releases", n)
 		}
 		s = text.New("%s: pruned %s: %s", p.Host, old, strings.Join(p.Versions, ", "))
+	case catalog.TypeNotificationSent, catalog.TypeNotificationFailed:
+		s = notificationText(e.Type, p)
 	case catalog.TypeDriftChecked:
 		total, drifted, unread := 0, 0, 0
 		eachElement(p.DriftRaw, func(el []byte) bool {
@@ -432,6 +434,22 @@ func summarize(e *events.Envelope, p *payload, d *decoder, row *events.AuditRow)
 		return
 	}
 	row.SummaryText, row.Summary = &s, s.String()
+}
+
+// notificationText says what became of one attempt at a message.
+func notificationText(typ string, p *payload) text.Text {
+	n, ok := p.notification()
+	if !ok {
+		return text.New("a message (unreadable data)")
+	}
+	about := text.New("%s message to %s/%s (%s)", n.Trigger, n.Project, n.Channel, n.Kind)
+	switch {
+	case typ == catalog.TypeNotificationSent:
+		return text.New("%s delivered, attempt %d", about, n.Attempt)
+	case n.NextAttempt.IsZero():
+		return text.New("%s not delivered, attempt %d, given up: %s", about, n.Attempt, n.Error)
+	}
+	return text.New("%s not delivered, attempt %d, trying again: %s", about, n.Attempt, n.Error)
 }
 
 // hostList is hosts by name, the first five and how many more.

@@ -19,7 +19,7 @@ import (
 // whenever a fold changes what it makes of an event or the checkpoint
 // encoding changes: a checkpoint of another version is discarded and the
 // models are rebuilt from the log.
-const ProjectionVersion = 5
+const ProjectionVersion = 6
 
 // checkpointMagic starts a checkpoint file.
 var checkpointMagic = []byte("RDPROJ\x00\x01")
@@ -50,6 +50,7 @@ func (s *Set) SaveCheckpoint(w io.Writer) error {
 	s.Hosts.encode(enc)
 	s.Audit.encode(enc)
 	s.Queue.encode(enc)
+	s.Notifications.encode(enc)
 	for i := len(s.models) - 1; i >= 0; i-- {
 		s.models[i].runlock()
 	}
@@ -141,6 +142,7 @@ func LoadCheckpoint(r io.Reader, hashAt func(position uint64) (string, error)) (
 	s.Hosts.decode(dec)
 	s.Audit.decode(dec)
 	s.Queue.decode(dec)
+	s.Notifications.decode(dec)
 	if dec.err != nil || dec.i != len(body) {
 		return nil, fmt.Errorf("%w: state", ErrCheckpointCorrupt)
 	}

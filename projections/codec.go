@@ -168,10 +168,12 @@ func (r *cpDecoder) varint() int64 {
 func (r *cpDecoder) int() int { return int(r.varint()) }
 
 // count reads a length and checks it against what is left (each element
-// takes at least a byte), so damage cannot make a huge allocation.
+// takes at least a byte), so damage cannot make a huge allocation. The
+// lengths that tell nil from empty are one more than the elements: hence
+// the one over what is left, which the last field of all may reach.
 func (r *cpDecoder) count() int {
 	n := r.uvarint()
-	if n > uint64(len(r.b)-r.i) {
+	if n > uint64(len(r.b)-r.i)+1 {
 		r.fail()
 		return 0
 	}

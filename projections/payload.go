@@ -49,6 +49,9 @@ type payload struct {
 	RolesRaw    []byte // user roles
 	ContactsRaw []byte // user.contacts_set's contacts
 	DriftRaw    []byte // drift.checked's host reports
+	// NotificationRaw is a notification event's whole data: only the
+	// Notifications model reads it, and few events are notifications.
+	NotificationRaw []byte
 
 	project *projectInfo // ProjectRaw or ConfigRaw parsed, on first use
 }
@@ -215,6 +218,9 @@ func (d *decoder) decode(e *events.Envelope) (*payload, error) {
 	// A step event's deployment is its stream's id, which every model
 	// uses: not decoding it spares an intern per event on the hot path.
 	stepEvent := len(e.Type) > 5 && e.Type[:5] == "step."
+	if e.Type == catalog.TypeNotificationSent || e.Type == catalog.TypeNotificationFailed {
+		p.NotificationRaw = e.Data
+	}
 	views := stepEvent
 	ok := eachMember(e.Data, func(key, v []byte) bool {
 		var ok bool

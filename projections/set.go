@@ -22,6 +22,8 @@ type Set struct {
 	Hosts       *Hosts
 	Audit       *Audit
 	Queue       *Queue
+	// Notifications are the messages the outbox sent, per release and channel.
+	Notifications *Notifications
 
 	mu      sync.RWMutex // held to apply; the models have their own locks for readers
 	pos     uint64
@@ -36,9 +38,9 @@ type Set struct {
 // NewSet returns an empty set of models.
 func NewSet() *Set {
 	s := &Set{Projects: NewProjects(), Users: NewUsers(), Releases: NewReleases(), Deployments: NewDeployments(),
-		Versions: NewVersions(), Hosts: NewHosts(), Audit: NewAudit(), Queue: NewQueue(),
+		Versions: NewVersions(), Hosts: NewHosts(), Audit: NewAudit(), Queue: NewQueue(), Notifications: NewNotifications(),
 		dec: newDecoder(), changed: make(chan struct{})}
-	s.models = []folder{s.Projects, s.Users, s.Releases, s.Deployments, s.Versions, s.Hosts, s.Audit, s.Queue}
+	s.models = []folder{s.Projects, s.Users, s.Releases, s.Deployments, s.Versions, s.Hosts, s.Audit, s.Queue, s.Notifications}
 	return s
 }
 

@@ -41,9 +41,25 @@ func (f *flow) richLog() {
 	f.append("user/"+dev, catalog.TypeLoginFailed, dev, catalog.LoginFailed{Name: dev, Reason: "bad_password"})
 	f.append("user/"+dev, catalog.TypeTokenCreated, dev, catalog.TokenEvent{User: dev, ID: "t1", Name: "ci", Kind: "personal"})
 	f.configure("shop") // a second configuration: history
+	f.notifications()
 	c4 := commitOf("q")
 	f.append("deploy/q4", catalog.TypeDeployRequested, dev, catalog.Request{Deployment: "q4", Kind: catalog.KindDeploy, Project: f.cfg["shop"],
 		Environment: "test", Commit: c4, Version: f.versionOf(c4)})
+}
+
+// notifications: a message that failed once then went, one that gave
+// up, and a test message.
+func (f *flow) notifications() {
+	n := catalog.Notification{Delivery: "d1", Position: 9, Trigger: "approval.needed", Project: "shop", Channel: "ops",
+		Kind: "dingtalk", Environment: "production", Release: "3", Recipients: []string{approver}, Attempt: 1,
+		Status: 503, Excerpt: "busy", Error: "the receiver answered HTTP 503", NextAttempt: f.clock.peek().Add(time.Minute)}
+	f.append(catalog.NotifyStream("shop"), catalog.TypeNotificationFailed, "system", n)
+	n.Attempt, n.Status, n.Excerpt, n.Error, n.NextAttempt, n.LatencyMS = 2, 200, `{"errcode":0}`, "", time.Time{}, 1500
+	f.append(catalog.NotifyStream("shop"), catalog.TypeNotificationSent, "system", n)
+	f.append(catalog.NotifyStream("shop"), catalog.TypeNotificationFailed, "system", catalog.Notification{Delivery: "d2", Position: 10,
+		Trigger: "deployment.failed", Project: "shop", Channel: "mail", Kind: "email", Release: "3", Attempt: 40, Error: "gave up"})
+	f.append(catalog.NotifyStream("shop"), catalog.TypeNotificationSent, admin, catalog.Notification{Delivery: "t1",
+		Trigger: catalog.TestTrigger, Project: "shop", Channel: "ops", Kind: "dingtalk", Attempt: 1, Status: 200})
 }
 
 // TestIdempotent: applying the log twice, or in overlapping pieces,

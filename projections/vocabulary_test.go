@@ -90,6 +90,12 @@ func foldedField(p *payload, typ, key, field string) (reflect.Value, bool) {
 		return reflect.Value{}, true // kept raw, read by projectOf: TestVocabularyProjectSnapshot
 	case typ == catalog.TypeDriftChecked && key == "hosts":
 		return reflect.Value{}, true // kept raw, read by the hosts model and the summary
+	case typ == catalog.TypeNotificationSent, typ == catalog.TypeNotificationFailed:
+		n, ok := p.notification() // kept whole, read by the notifications model
+		if !ok {
+			return reflect.ValueOf("(unreadable)"), true
+		}
+		return reflect.ValueOf(n).FieldByName(field), true
 	}
 	v := reflect.ValueOf(*p).FieldByName(field)
 	return v, v.IsValid()

@@ -80,6 +80,9 @@ var specs = []Spec{
 	spec[HostKeyEvent](TypeHostKeyRejected, 1, HostPrefix),
 	spec[Pruned](TypeReleasePruned, 1, DeployPrefix),
 	spec[DriftReport](TypeDriftChecked, 1, DriftPrefix),
+
+	spec[Notification](TypeNotificationSent, 1, NotifyPrefix),
+	spec[Notification](TypeNotificationFailed, 1, NotifyPrefix),
 }
 
 var specOf = func() map[string]Spec {

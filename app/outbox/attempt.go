@@ -1,0 +1,68 @@
+package outbox
+
+import (
+	"context"
+
+	"github.com/sirupsen/logrus"
+
+	"releasedesk/events"
+	"releasedesk/events/catalog"
+	"releasedesk/events/text"
+)
+
+// attempt makes one attempt at p and records it; again says p is to be
+// tried later (its attempts and due time updated).
+func (o *Outbox) attempt(ctx context.Context, p *pending) (again bool) {
+	actx, cancel := context.WithTimeout(ctx, o.cfg.AttemptTimeout)
+	res := p.Send(actx)
+	cancel()
+	if ctx.Err() != nil {
+		// Stopping: this attempt is not one; the restart makes it again.
+		return false
+	}
+	now := o.cfg.Now()
+	p.attempts++
+	n := catalog.Notification{
+		Delivery: p.ID, Position: p.Position, Trigger: p.Trigger, Project: p.Project, Channel: p.Channel,
+		Kind: p.Kind, Environment: p.Environment, Release: p.Release, Deployment: p.Deployment,
+		Recipients: p.Recipients, Attempt: p.attempts, Status: res.Outcome.Status, Excerpt: res.Outcome.Excerpt,
+		SecretFingerprint: res.Fingerprint, LatencyMS: now.Sub(p.Time).Milliseconds(),
+	}
+	typ := catalog.TypeNotificationSent
+	if res.Err != nil {
+		typ = catalog.TypeNotificationFailed
+		n.Error = text.Of(res.Err).String()
+		if !res.Final && now.Sub(p.Time) < o.cfg.Retry.GiveUp {
+			p.due = now.Add(o.cfg.Retry.after(p.attempts, res.Outcome.RetryAfter))
+			n.NextAttempt = p.due.UTC()
+			again = true
+		}
+	}
+	o.record(n, typ)
+	if !again {
+		o.settle(p.Position)
+	}
+	return again
+}
+
+// record appends the attempt; a log that refuses it (full, read-only)
+// costs only the record: after a restart the message may go again.
+func (o *Outbox) record(n catalog.Notification, typ string) {
+	ev, err := events.NewEvent(typ, o.cfg.Actor, n)
+	if err == nil {
+		_, err = o.cfg.Log.Append(context.WithoutCancel(o.ctx), catalog.NotifyStream(n.Project), events.AnyVersion, ev)
+	}
+	log := o.cfg.Logger.WithFields(logrus.Fields{"delivery": n.Delivery, "channel": n.Project + "/" + n.Channel,
+		"trigger": n.Trigger, "attempt": n.Attempt, "status": n.Status})
+	if err != nil {
+		log.WithError(err).Warn("the attempt could not be recorded")
+	}
+	switch {
+	case typ == catalog.TypeNotificationSent:
+		log.Debug("message delivered")
+	case n.NextAttempt.IsZero():
+		log.WithField("error", n.Error).Warn("message not delivered: giving up")
+	default:
+		log.WithField("error", n.Error).Info("message not delivered: trying again later")
+	}
+}
