@@ -85,6 +85,10 @@ func (d DataDir) openLog(opts events.Options) (log *events.Store, problem error,
 // next start reads it instead of replaying the whole log.
 func (d DataDir) CheckpointPath() string { return filepath.Join(d.Path, "projections.checkpoint") }
 
+// OutboxCheckpointPath is where the outbox notes how far its messages are
+// settled, so a restart reads the log from there.
+func (d DataDir) OutboxCheckpointPath() string { return filepath.Join(d.Path, "outbox.checkpoint") }
+
 // WorkspacePath holds the runner's git mirrors and exported trees.
 func (d DataDir) WorkspacePath() string { return filepath.Join(d.Path, "workspace") }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"releasedesk/app/outbox"
 	"releasedesk/events"
 	"releasedesk/events/catalog"
 	"releasedesk/events/text"
@@ -55,8 +56,10 @@ type Desk struct {
 	stop       context.CancelFunc
 	wg         sync.WaitGroup
 	closeOnce  sync.Once
-	checkpoint string // where Close saves the projections' state ("" never)
-	archive    string // the archive under offline review, if any
+	checkpoint string         // where Close saves the projections' state ("" never)
+	linkBase   linkBaseHolder // where people reach the desk: SetLinkBase
+	outbox     *outbox.Outbox // delivers the projects' messages; nil when read-only
+	archive    string         // the archive under offline review, if any
 }
 
 // DeskConfig says what OpenDesk opens.
@@ -168,6 +171,7 @@ func OpenDesk(ctx context.Context, cfg DeskConfig) (*Desk, error) {
 		return nil, err
 	}
 	d.Runner = r
+	d.startOutbox(runCtx, data.OutboxCheckpointPath(), cfg.Logger)
 	if cfg.NoRunner {
 		return d, nil
 	}

@@ -101,6 +101,10 @@ var (
 	slackMemberRe  = regexp.MustCompile(`^[UW][A-Z0-9]{2,20}$`)
 )
 
+// IsFeishuID says whether a Feishu handle is an id a bot can @ (a user id
+// or an open id), not an email address, which a custom bot cannot.
+func IsFeishuID(s string) bool { return feishuUserIDRe.MatchString(s) }
+
 // badMention is the first mention that is not the documented shape of a
 // handle, if any: a handle is written into the text ("@138..." or
 // "<@U...>"), so one of another shape could inject markup or call on

@@ -42,6 +42,11 @@ var Triggers = []string{
 	"drift.found",
 }
 
+// TestTrigger is the message an admin sends from the project page to see
+// that a channel works: not a trigger a channel lists, and always the
+// default words.
+const TestTrigger = catalog.TestTrigger
+
 // Languages of messages; the first is the default.
 var Languages = []string{"en", "zh-CN"}
 
