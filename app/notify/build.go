@@ -9,7 +9,7 @@ import (
 // Build builds a channel's request by its kind, so delivery needs no
 // switch of its own. deliveryID (stable per event and channel) is used by
 // the generic webhook only; secret is the resolved value, "" for WeCom and
-// Slack. Email is not HTTP: it has its own sender.
+// Slack. Email is not HTTP: BuildMail and SendMail.
 func Build(kind string, m Message, channelURL, secret, deliveryID string, now time.Time) (Request, error) {
 	switch kind {
 	case KindDingTalk:

@@ -9,6 +9,7 @@
 // Render makes a Message of a trigger (the channel's template, or the
 // default of its language in templates/), and one builder per vendor
 // writes it as that vendor's signed request, its text escaped for the
-// target. Sending (the outbox that follows the log, retries, rate limits)
-// comes in a later change.
+// target. Email is not HTTP: BuildMail writes a Message as a mail (text
+// and HTML) and SendMail sends it through the channel's SMTP server. The
+// outbox that follows the log (retries, rate limits) is another package's.
 package notify
