@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net/http"
 	"strings"
@@ -112,7 +113,29 @@ func (d *Desk) linkFor(data notify.TemplateData) string {
 // linkBaseHolder keeps the link base; a field of Desk.
 type linkBaseHolder = atomic.Pointer[string]
 
-// sendEmail is filled in by the email sender.
+// EmailTLS verifies SMTP servers; nil: the system's roots. Tests give
+// their own CA's.
+var EmailTLS *tls.Config
+
+// sendEmail mails a message to the channel's addressees, resolved now (a
+// contact's address may have changed since the event).
 func (d *Desk) sendEmail(ctx context.Context, m message, msg notify.Message) outbox.Result {
-	return outbox.Result{Err: text.Errorf("email is not sent yet"), Final: true}
+	es := m.channel.Email
+	password, err := notify.ResolveSecret(es.Password)
+	if err != nil {
+		return outbox.Result{Err: err}
+	}
+	fp := notify.Fingerprint(password)
+	to, _ := d.emailRecipients(m.data.Project, es.To)
+	if len(to) == 0 {
+		return outbox.Result{Err: text.Errorf("no addressee of %s has an email address: add one on their account", strings.Join(es.To, ", ")),
+			Fingerprint: fp}
+	}
+	mail, err := notify.BuildMail(msg, es.From, to, m.id, "")
+	if err != nil {
+		return outbox.Result{Err: err, Final: true, Fingerprint: fp}
+	}
+	srv := notify.EmailServer{Host: es.Host, Port: es.Port, Security: es.Security, User: es.User, Password: password, TLSConfig: EmailTLS}
+	out, err := notify.SendMail(ctx, srv, mail)
+	return outbox.Result{Outcome: out, Err: err, Fingerprint: fp}
 }

@@ -217,6 +217,7 @@ func (c *cli) serve(ctx context.Context, lo listenOptions, archive string) error
 	}
 	defer desk.Close()
 	return httpapi.ListenAndServe(ctx, lo.ListenConfig, srv, c.logger, func(url string) {
+		desk.SetLinkBase(linkBase(url, lo))
 		if archive != "" {
 			// The secret rides in the fragment: a browser never sends it in a
 			// request line, so no log or proxy keeps it.
@@ -226,6 +227,16 @@ func (c *cli) serve(ctx context.Context, lo listenOptions, archive string) error
 		}
 		fmt.Fprintf(c.stdout, "Release Desk is at %s/ (data: %s)\n", url, c.dataDir)
 	})
+}
+
+// linkBase is where the links in messages lead: the first public name
+// when one is given (people reach the desk by it, over TLS: its own, or
+// the proxy's that --insecure-http sits behind), else the address served.
+func linkBase(served string, lo listenOptions) string {
+	if len(lo.publicNames) == 0 {
+		return served
+	}
+	return "https://" + lo.publicNames[0]
 }
 
 func (c *cli) serveCommand() *cobra.Command {

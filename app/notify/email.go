@@ -19,6 +19,10 @@ const (
 // DefaultEmailPort is the submission port, used when a channel says none.
 const DefaultEmailPort = 587
 
+// DefaultEmailTLSPort is implicit TLS's port (RFC 8314), the default for
+// security tls.
+const DefaultEmailTLSPort = 465
+
 var hostNameRe = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$`)
 
 // CheckEmailHost checks the SMTP server's name or address (no port: that
@@ -42,7 +46,7 @@ func isIPLiteral(host string) bool {
 // CheckEmailPort checks the SMTP port; 0 is the default, 587.
 func CheckEmailPort(port int) error {
 	if port < 0 || port > 65535 {
-		return text.Errorf("%d: want 1 to 65535 (0: the default, %d)", port, DefaultEmailPort)
+		return text.Errorf("%d: want 1 to 65535 (0: the default, %d, or %d for tls)", port, DefaultEmailPort, DefaultEmailTLSPort)
 	}
 	return nil
 }

@@ -27,7 +27,7 @@ import (
 // email settings with the password read from where its reference says.
 type EmailServer struct {
 	Host     string
-	Port     int    // 0: DefaultEmailPort
+	Port     int    // 0: DefaultEmailPort, DefaultEmailTLSPort for tls
 	Security string // starttls (""), tls or none (only to this machine)
 	// User and Password log in; no user: no login.
 	User, Password string
@@ -42,15 +42,13 @@ type EmailServer struct {
 // DefaultEmailTimeout is how long one step of a send may take.
 const DefaultEmailTimeout = 30 * time.Second
 
-// Outcome is the server's last answer to a send: the answer to the
-// message when it was accepted, else the refusal.
-type Outcome struct {
-	Status  int    // the SMTP reply code, such as 250 or 550; 0: none (no connection, TLS failed)
-	Excerpt string // the start of the server's words, at most maxExcerpt characters
-}
+// An email's Outcome (answer.go) is the server's last answer to a send:
+// the answer to the message when it was accepted, else the refusal; its
+// Status the SMTP reply code (250, 550; 0 when no connection or TLS
+// failed), its Excerpt the start of the server's words.
 
 // maxExcerpt bounds an Outcome's excerpt: enough to read a refusal.
-const maxExcerpt = 200
+const maxExcerpt = MaxExcerpt
 
 // SendMail sends a mail through srv, as plain text with the HTML as its
 // alternative. starttls is mandatory STARTTLS: a server that does not
@@ -71,7 +69,10 @@ func SendMail(ctx context.Context, srv EmailServer, m Mail) (Outcome, error) {
 		return Outcome{}, err
 	}
 	port := srv.Port
-	if port == 0 {
+	switch {
+	case port == 0 && srv.Security == SecurityTLS:
+		port = DefaultEmailTLSPort
+	case port == 0:
 		port = DefaultEmailPort
 	}
 	s := &smtpSession{

@@ -104,7 +104,7 @@ func TestProjectConfigNotifyRules(t *testing.T) {
 		{"environment twice", func(p *catalog.Project) { ch(p, "relay").Environments[1] = "test" }, []fieldWant{{"notify[4].environments[1]", `"test" is listed twice`}}},
 		{"email without host", func(p *catalog.Project) { mail(p).Host = "" }, []fieldWant{{"notify[5].email.host", "required: the SMTP server"}}},
 		{"email host with port", func(p *catalog.Project) { mail(p).Host = "smtp.example.com:25" }, []fieldWant{{"notify[5].email.host", "without a port"}}},
-		{"bad port", func(p *catalog.Project) { mail(p).Port = 70000 }, []fieldWant{{"notify[5].email.port", "70000: want 1 to 65535 (0: the default, 587)"}}},
+		{"bad port", func(p *catalog.Project) { mail(p).Port = 70000 }, []fieldWant{{"notify[5].email.port", "70000: want 1 to 65535 (0: the default, 587, or 465 for tls)"}}},
 		{"negative port", func(p *catalog.Project) { mail(p).Port = -1 }, []fieldWant{{"notify[5].email.port", "-1: want 1 to 65535"}}},
 		{"bad security", func(p *catalog.Project) { mail(p).Security = "ssl" }, []fieldWant{{"notify[5].email.security", `unknown security "ssl": want starttls, tls or none`}}},
 		{"security none to another host", func(p *catalog.Project) { mail(p).Security = "none" }, []fieldWant{{"notify[5].email.security", "none only to a server on this machine"}}},

@@ -37,7 +37,7 @@ func (s SecretRef) IsZero() bool { return s.FromFile == "" && s.FromEnv == "" }
 // EmailSettings are an email channel's SMTP server and recipients.
 type EmailSettings struct {
 	Host     string    `json:"host,omitempty"`
-	Port     int       `json:"port,omitempty"`     // 0: 587
+	Port     int       `json:"port,omitempty"`     // 0: 587, or 465 for tls
 	Security string    `json:"security,omitempty"` // starttls | tls | none; empty: starttls
 	User     string    `json:"user,omitempty"`
 	Password SecretRef `json:"password,omitzero"`
