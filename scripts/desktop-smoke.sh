@@ -3,7 +3,9 @@
 # titled "Release Desk" whose content is not blank; a person signs in by
 # typing into it; and a change made through the API beside the window
 # reaches its page live, as a Wails event (the page then re-reads the
-# board); then an exported log opens in the window for offline review.
+# board); something new waiting for the signed-in user pops a desktop
+# notification (what waited at sign-in does not); then an exported log
+# opens in the window for offline review.
 # Screenshots are kept in build/artifacts/ for a person to look at.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,6 +34,38 @@ pids+=($!)
 for _ in $(seq 50); do [ -e "/tmp/.X11-unix/X$d" ] && break; sleep 0.1; done
 export DISPLAY=":$d"
 
+# A session bus of the test's own, answering only what is started here, and
+# a notification daemon on it: dunst prints each notification it shows, so
+# the window's desktop notifications can be read back.
+cat >"$work/bus.conf" <<BUS
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:path=$work/bus</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+BUS
+dbus-daemon --config-file="$work/bus.conf" --nofork --nopidfile >"$work/dbus.log" 2>&1 &
+pids+=($!)
+export DBUS_SESSION_BUS_ADDRESS="unix:path=$work/bus"
+for _ in $(seq 50); do [ -S "$work/bus" ] && break; sleep 0.1; done
+# dunst's defaults, not this machine's configuration.
+: >"$work/dunstrc"
+dunst -config "$work/dunstrc" -print >"$work/dunst.log" 2>"$work/dunst.err" &
+pids+=($!)
+for _ in $(seq 50); do dunstctl is-paused >/dev/null 2>&1 && break; sleep 0.1; done
+if ! dunstctl is-paused >/dev/null 2>&1; then
+  echo "desktop-smoke: no notification daemon (dunst) on the test's session bus" >&2
+  cat "$work/dbus.log" "$work/dunst.err" >&2
+  exit 1
+fi
+
 # A demo data directory: a project, users with known passwords, a release.
 "$BIN" demo --quiet --log-level warning --data "$work/data" >/dev/null
 pw() { awk -v u="$1" '$1 == u { print $3 }' "$work/data/demo/passwords.txt"; }
@@ -39,7 +73,10 @@ admin_pw=$(pw admin)
 dev_pw=$(pw dev)
 [ -n "$admin_pw" ] && [ -n "$dev_pw" ] || { echo "desktop-smoke: the demo wrote no passwords" >&2; exit 1; }
 
-"$BIN" --data "$work/data" --log-level debug --serve-addr 127.0.0.1:0 >"$work/app.log" 2>&1 &
+# In English whatever this machine's language: a notification's words are
+# checked below.
+env -u LC_ALL -u LC_MESSAGES LANGUAGE=en LANG=C.UTF-8 \
+  "$BIN" --data "$work/data" --log-level debug --serve-addr 127.0.0.1:0 >"$work/app.log" 2>&1 &
 app=$!
 pids+=($app)
 
@@ -72,6 +109,39 @@ wait_count() { # PATTERN N WHAT
   exit 1
 }
 
+# The API the window's process serves on loopback beside it, where others'
+# changes are made. (Not the inbox: the counts above are the page's reads.)
+url=$(grep -o 'Release Desk is at http://[^/ ]*' "$work/app.log" | head -n 1 | sed 's/Release Desk is at //')
+[ -n "$url" ] || { echo "desktop-smoke: the app did not say where it serves beside the window" >&2; cat "$work/app.log" >&2; exit 1; }
+token=$(curl -fsS -H 'Content-Type: application/json' -d "{\"user\":\"dev\",\"password\":\"$dev_pw\"}" "$url/api/v1/login" |
+  sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
+[ -n "$token" ] || { echo "desktop-smoke: dev could not sign in through the API" >&2; exit 1; }
+# to_test RELEASE: dev deploys it to the demo's test stage and waits until
+# it is there, waiting for a tester: admin may test it (another's release).
+to_test() {
+  curl -fsS -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -d '{"env":"test"}' \
+    "$url/api/v1/releases/$1/deploy" >/dev/null
+  local state=""
+  for _ in $(seq 120); do
+    state=$(curl -fsS -H "Authorization: Bearer $token" "$url/api/v1/releases/$1" |
+      sed -n 's/^{"release":{[^{}]*"state":"\([a-z_]*\)".*/\1/p')
+    [ "$state" = testing ] && return 0
+    sleep 0.5
+  done
+  echo "desktop-smoke: release $1, deployed to test, is $state, not testing" >&2
+  cat "$work/app.log" >&2
+  exit 1
+}
+# shown: the titles (summaries) of the desktop notifications dunst showed.
+shown() { sed -n "s/^[[:space:]]*summary: '\(.*\)'\$/\1/p" "$work/dunst.log"; }
+
+# Before admin signs in, something already waits for them: the demo's
+# release, on test. Signing in must not pop it as a desktop notification.
+demo_rel=$(curl -fsS -H "Authorization: Bearer $token" "$url/api/v1/releases?state=open" |
+  sed -n 's/.*"releases":\[{"id":"\([^"]*\)".*/\1/p')
+[ -n "$demo_rel" ] || { echo "desktop-smoke: the demo has no open release" >&2; exit 1; }
+to_test "$demo_rel"
+
 # Sign in by typing into the window (the sign-in page focuses its first field).
 win=$(xdotool search --name '^Release Desk$' | head -n 1)
 xdotool windowactivate --sync "$win" 2>/dev/null || xdotool windowfocus --sync "$win"
@@ -88,18 +158,35 @@ import -display "$DISPLAY" -window root "$ART/desktop-inbox.png" 2>/dev/null || 
 # A change beside the window, through the API it serves on loopback: the
 # page must hear of it as a Wails event and read what waits for its user
 # again (the header's count is on every screen).
-url=$(grep -o 'Release Desk is at http://[^/ ]*' "$work/app.log" | head -n 1 | sed 's/Release Desk is at //')
-[ -n "$url" ] || { echo "desktop-smoke: the app did not say where it serves beside the window" >&2; cat "$work/app.log" >&2; exit 1; }
 before=$(count 'path=/api/v1/inbox status=200')
-token=$(curl -fsS -H 'Content-Type: application/json' -d "{\"user\":\"dev\",\"password\":\"$dev_pw\"}" "$url/api/v1/login" |
-  sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
-[ -n "$token" ] || { echo "desktop-smoke: dev could not sign in through the API" >&2; exit 1; }
-curl -fsS -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+rel=$(curl -fsS -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
   -d '{"project":"shop","branch":"smoke-live","create_branch":true,"title":"Opened beside the window"}' \
-  "$url/api/v1/releases" >/dev/null
+  "$url/api/v1/releases" | sed -n 's/^{"release":{"id":"\([^"]*\)".*/\1/p')
+[ -n "$rel" ] || { echo "desktop-smoke: dev could not open a release through the API" >&2; exit 1; }
 wait_count 'path=/api/v1/inbox status=200' $((before + 1)) \
   "a release opened through the API never reached the window's page (no Wails event, or no refetch)"
 sleep 1
+
+# Now something new waits for admin while the window is open: that release,
+# on test. The window must show it as a desktop notification, in the inbox's
+# words; and none for what already waited when admin signed in.
+to_test "$rel"
+want="Test release $rel on test"
+for _ in $(seq 60); do shown | grep -qxF "$want" && break; sleep 0.5; done
+if ! shown | grep -qxF "$want"; then
+  echo "desktop-smoke: no desktop notification \"$want\" was shown; dunst showed:" >&2
+  shown >&2
+  cat "$work/dunst.err" "$work/app.log" >&2
+  import -display "$DISPLAY" -window root "$ART/desktop-failure.png" 2>/dev/null || true
+  exit 1
+fi
+import -display "$DISPLAY" -window root "$ART/desktop-notification.png" 2>/dev/null || true
+if shown | grep -qxF "Test release $demo_rel on test"; then
+  echo "desktop-smoke: signing in popped a desktop notification for what already waited (release $demo_rel)" >&2
+  exit 1
+fi
+grep -q 'desktop notification shown' "$work/app.log" ||
+  { echo "desktop-smoke: dunst showed it, but the app did not log it as shown" >&2; cat "$work/app.log" >&2; exit 1; }
 
 shot="$ART/desktop-window.png"
 colours=0
@@ -139,4 +226,4 @@ sleep 1
 import -display "$DISPLAY" -window root "$ART/desktop-review.png" 2>/dev/null || true
 kill "$review" 2>/dev/null || true
 
-echo "desktop-smoke: window rendered ($colours colours), signed in by typing, live update received, an archive reviewed in the window in Chinese; screenshots in $ART"
+echo "desktop-smoke: window rendered ($colours colours), signed in by typing, live update received, a desktop notification shown for something new, an archive reviewed in the window in Chinese; screenshots in $ART"

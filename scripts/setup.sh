@@ -10,6 +10,7 @@ APT_PACKAGES=(
   libgtk-3-dev libwebkit2gtk-4.1-dev          # the Wails window
   openssh-client openssh-server rsync iproute2 # real hosts in tests
   xvfb xauth xdotool imagemagick fonts-noto-color-emoji curl # the window under Xvfb
+  dbus-x11 dunst                               # its desktop notifications: a session bus, a daemon
   chromium                                     # browser tests
   fonts-noto-cjk                               # the Chinese UI, in the window and the browser
 )

@@ -5,4 +5,7 @@
 //
 //   - Run opens the window and returns when it closes; Built says whether
 //     this binary has one; HasDisplay whether one could be shown.
+//   - The page asks for a desktop notification with the Wails event
+//     NotifyEventName (title, body); the window shows it through the
+//     desktop's notification service (beeep), off the UI thread.
 package window

@@ -18,3 +18,9 @@ func quitWindow(wailsCtx context.Context) { runtime.Quit(wailsCtx) }
 func emitToWindow(wailsCtx context.Context, name string, data ...any) {
 	runtime.EventsEmit(wailsCtx, name, data...)
 }
+
+// onWindowEvent calls fn with the data of each Wails event name the page
+// emits (Wails calls it in a goroutine of its own, not the UI thread).
+func onWindowEvent(wailsCtx context.Context, name string, fn func(data ...any)) {
+	runtime.EventsOn(wailsCtx, name, fn)
+}

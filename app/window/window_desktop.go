@@ -49,6 +49,11 @@ func Run(ctx context.Context, assets fs.FS, h http.Handler, desk *app.Desk) erro
 					desk.Logger.WithError(err).Warn("live updates to the window stopped")
 				}
 			}()
+			// Desktop notifications the page asks for (something new
+			// waits for its user), shown one at a time off the UI thread.
+			notes := newNotifier(showDesktopNote, desk.Logger)
+			go notes.run(ctx)
+			onWindowEvent(wctx, NotifyEventName, notes.offer)
 		},
 	})
 }
