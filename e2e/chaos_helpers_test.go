@@ -138,6 +138,7 @@ type chaosOpts struct {
 	batch     int
 	hooks     string // YAML lines under hooks: (indented by 2)
 	env       string // YAML lines under env: (indented by 2)
+	notify    string // YAML lines under notify: (indented by 2)
 	hostPaths map[int]string
 	appEnv    []string
 	data      string // the data directory (default: a temp dir)
@@ -218,7 +219,7 @@ func newChaosFleetWith(t *testing.T, o chaosOpts, setup func(*chaosFleet)) *chao
 func (f *chaosFleet) projectYAML() string {
 	o := f.opts
 	return fleetConfig{repo: f.repo, cl: f.cl, paths: f.paths, parallel: o.parallel, batch: o.batch, onFailure: o.onFailure,
-		hooks: o.hooks, env: o.env}.yaml()
+		hooks: o.hooks, env: o.env, notify: o.notify}.yaml()
 }
 
 // chaosFiles is a tree of n files whose content names the mark.

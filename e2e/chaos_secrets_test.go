@@ -6,9 +6,11 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,23 +31,39 @@ func TestChaosSecrets(t *testing.T) {
 			"JSONL and CSV exports, every deployment and release through the API, the SSE stream replayed "+
 			"from position 0, the app's own log (stderr, at debug level), and the raw bytes of every file "+
 			"of the data directory. None may hold it, while the captured output must show `[redacted]` "+
-			"where the hooks printed them (proof the hooks ran).")
+			"where the hooks printed them (proof the hooks ran). The project also has two notification "+
+			"channels, a webhook signing with a secret `from_file` and a DingTalk robot signing with one "+
+			"`from_env`, each told of both deployments' start and end (4 signed messages each): their "+
+			"secrets are searched for in the same places.")
 	secretFile := filepath.Join(t.TempDir(), "db_password")
 	fileSecret := "fs-" + sshtest.RandomName() + sshtest.RandomName()
 	envSecret := "es-" + sshtest.RandomName() + sshtest.RandomName()
 	if err := os.WriteFile(secretFile, []byte(fileSecret+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// The channels' signing secrets: a webhook's from a file, a DingTalk
+	// robot's from the app's environment.
+	robotFile := filepath.Join(t.TempDir(), "webhook.secret")
+	hookSecret := "ws-" + sshtest.RandomName() + sshtest.RandomName()
+	robotSecret := "rs-" + sshtest.RandomName() + sshtest.RandomName()
+	if err := os.WriteFile(robotFile, []byte(hookSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	hooked, robot := chaosReceiver(t, ""), chaosReceiver(t, `{"errcode":0,"errmsg":"ok"}`)
+	triggers := "[deployment.started, deployment.succeeded, deployment.failed]"
+	channels := fmt.Sprintf("  - {name: hook, kind: webhook, url: %q, secret: {from_file: %q}, events: %s}\n"+
+		"  - {name: ding, kind: dingtalk, url: %q, secret: {from_env: RD_CHAOS_ROBOT}, events: %s}\n",
+		hooked.URL+"/hook", robotFile, triggers, robot.URL+"/robot/send?access_token=chaos", triggers)
 	echo := `echo "F=$FILE_SECRET"; echo "E=$ENV_SECRET" >&2; echo "both:$FILE_SECRET$ENV_SECRET:$PLAIN"; printf '%s\n%s\n' "$FILE_SECRET" "$ENV_SECRET"`
 	q := chaosJsonText(echo)
 	hooks := fmt.Sprintf("  pre_deploy: %s\n  post_deploy: %s\n  pre_release: %s\n  post_release: %s\nhealth_check:\n  command: %s\n",
 		q, q, q, q, q)
 	f := newChaosFleet(t, chaosOpts{hosts: 2, files: 5, hooks: hooks,
 		env:    fmt.Sprintf("  - {name: FILE_SECRET, from_file: %q, secret: true}\n  - {name: ENV_SECRET, from_env: RD_CHAOS_SECRET, secret: true}\n  - {name: PLAIN, value: plain-visible}\n", secretFile),
-		appEnv: []string{"RD_CHAOS_SECRET=" + envSecret}})
+		notify: channels, appEnv: []string{"RD_CHAOS_SECRET=" + envSecret, "RD_CHAOS_ROBOT=" + robotSecret}})
 	// The app's own log at debug level: restart it so.
 	f.app.Stop()
-	f.app = startAppWith(t, f.data, []string{"--log-level", "debug"}, "RD_CHAOS_SECRET="+envSecret)
+	f.app = startAppWith(t, f.data, []string{"--log-level", "debug"}, "RD_CHAOS_SECRET="+envSecret, "RD_CHAOS_ROBOT="+robotSecret)
 	f.relogin()
 	f.commit()
 	id1, _ := f.deploy()
@@ -60,6 +78,12 @@ func TestChaosSecrets(t *testing.T) {
 	id2, _ := f.deploy()
 	if d := f.root.WaitDeployment(id2, 2*time.Minute); d["state"] != "failed" {
 		t.Fatalf("the failing deployment: %v", d["state"])
+	}
+	// Both channels told of both deployments' start and end, signed.
+	for name, rc := range map[string]*chaosHTTPReceiver{"webhook": hooked, "dingtalk": robot} {
+		if !rc.waitFor(4, time.Minute) {
+			t.Fatalf("the %s channel took %d messages, want 4 (two deployments started and ended)", name, rc.count())
+		}
 	}
 	// Everything that could hold them.
 	places := map[string][]byte{}
@@ -97,7 +121,8 @@ func TestChaosSecrets(t *testing.T) {
 	})
 	checks, leaks := 0, 0
 	for name, b := range places {
-		for label, secret := range map[string]string{"from_file": fileSecret, "from_env": envSecret} {
+		for label, secret := range map[string]string{"from_file": fileSecret, "from_env": envSecret,
+			"webhook signing (from_file)": hookSecret, "DingTalk signing (from_env)": robotSecret} {
 			checks++
 			if bytes.Contains(b, []byte(secret)) {
 				leaks++
@@ -106,7 +131,7 @@ func TestChaosSecrets(t *testing.T) {
 		}
 	}
 	rep.r.Trials, rep.r.Failures = checks, leaks
-	rep.note("2 secrets x %d places (%d of them the data directory's files); `[redacted]` shown %d times in the captured output of 2 deployments",
+	rep.note("4 secrets (2 hook env values, 2 channels' signing secrets; each channel took 4 signed messages) x %d places (%d of them the data directory's files); `[redacted]` shown %d times in the captured output of 2 deployments",
 		len(places), files, redacted)
 }
 
@@ -133,4 +158,47 @@ func chaosReplayStream(t *testing.T, f *chaosFleet) []byte {
 		}
 	}
 	return buf.Bytes()
+}
+
+// chaosHTTPReceiver takes every message posted to it, answering answer
+// (a chat robot's "errcode 0", or 204 when empty).
+type chaosHTTPReceiver struct {
+	*httptest.Server
+	mu   sync.Mutex
+	took int
+}
+
+func chaosReceiver(t *testing.T, answer string) *chaosHTTPReceiver {
+	rc := &chaosHTTPReceiver{}
+	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		rc.mu.Lock()
+		rc.took++
+		rc.mu.Unlock()
+		if answer == "" {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, answer)
+	}))
+	t.Cleanup(rc.Close)
+	return rc
+}
+
+func (rc *chaosHTTPReceiver) count() int {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return rc.took
+}
+
+func (rc *chaosHTTPReceiver) waitFor(n int, within time.Duration) bool {
+	end := time.Now().Add(within)
+	for rc.count() < n {
+		if time.Now().After(end) {
+			return false
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return true
 }

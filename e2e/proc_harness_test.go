@@ -154,6 +154,7 @@ type fleetConfig struct {
 	hooks           string // the lines under hooks:; "": a post_release hook that prints a line
 	env             string // the lines under env:, if any
 	warm            string // a path on the first host for an environment "warm" of it alone; "": none
+	notify          string // the lines under notify:, if any
 }
 
 func (c fleetConfig) yaml() string {
@@ -166,6 +167,9 @@ func (c fleetConfig) yaml() string {
 	}
 	if c.env != "" {
 		b.WriteString("env:\n" + c.env)
+	}
+	if c.notify != "" {
+		b.WriteString("notify:\n" + c.notify)
 	}
 	b.WriteString("environments:\n")
 	if c.warm != "" {
