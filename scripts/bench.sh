@@ -4,7 +4,8 @@
 # projections, runner, app, app/httpapi; output in build/bench-<pkg>.txt), then the whole
 # app at fleet scale (BenchmarkFleet: a real serve process, 100 sshd
 # hosts, the API under load, start-up on a million events), which writes
-# docs/BENCHMARKS.md itself (output in build/bench-fleet.txt).
+# docs/BENCHMARKS.md itself (output in build/bench-fleet.txt), and the
+# notifications' latency over 20 hosts (build/bench-notify.txt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p build
@@ -15,4 +16,7 @@ done
 # descriptors (a no-op where the limit is already higher).
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 go test -run '^$' -bench BenchmarkFleet -benchtime 1x -timeout 60m ./e2e/ | tee build/bench-fleet.txt
+# Notifications: from an event to the chat receiver, over deployments of
+# 20 hosts, against the same events reaching the live SSE stream.
+go test -run '^$' -bench BenchmarkNotifyLatency -benchtime 1x -timeout 30m ./e2e/ | tee build/bench-notify.txt
 echo "make bench: figures written to docs/BENCHMARKS.md"
