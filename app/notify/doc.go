@@ -10,6 +10,9 @@
 // default of its language in templates/), and one builder per vendor
 // writes it as that vendor's signed request, its text escaped for the
 // target. Email is not HTTP: BuildMail writes a Message as a mail (text
-// and HTML) and SendMail sends it through the channel's SMTP server. The
-// outbox that follows the log (retries, rate limits) is another package's.
+// and HTML) and SendMail sends it through the channel's SMTP server;
+// SendHTTP sends a vendor's request and CheckAnswer judges its answer
+// (DingTalk and WeCom refuse with HTTP 200 and an errcode). Secrets are
+// read at each attempt (ResolveSecret) and shown only as a Fingerprint.
+// The outbox that follows the log (retries, rate limits) is app/outbox.
 package notify
