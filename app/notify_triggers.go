@@ -29,6 +29,12 @@ type occurrence struct {
 // timeline entry at its position tells its state then). The models must
 // have applied e.
 func (d *Desk) occurrencesOf(ctx context.Context, e events.Envelope) []occurrence {
+	if !telling[e.Type] {
+		// Most events (a deployment's steps and output) tell nothing: this
+		// is decided before any read model is asked, since a deployment's
+		// record grows with its steps.
+		return nil
+	}
 	switch {
 	case catalog.StreamID(e.Stream, catalog.ReleasePrefix) != "":
 		return d.releaseOccurrences(e)
@@ -38,6 +44,14 @@ func (d *Desk) occurrencesOf(ctx context.Context, e events.Envelope) []occurrenc
 		return d.driftOccurrences(ctx, e)
 	}
 	return nil
+}
+
+// telling are the event types a message can come of.
+var telling = map[string]bool{
+	catalog.TypeReleaseOpened: true, catalog.TypeReleaseTestPassed: true, catalog.TypeReleaseTestFailed: true,
+	catalog.TypeReleaseApproved: true, catalog.TypeReleaseRejected: true, catalog.TypeReleaseRefused: true,
+	catalog.TypeReleaseCompleted: true, catalog.TypeDeployStarted: true, catalog.TypeDeployFailed: true,
+	catalog.TypeDeployInterrupted: true, catalog.TypeDeploySucceeded: true, catalog.TypeDriftChecked: true,
 }
 
 func (d *Desk) releaseOccurrences(e events.Envelope) []occurrence {
