@@ -60,12 +60,41 @@ func (d *Desk) send(ctx context.Context, m message) outbox.Result {
 	if err != nil {
 		return outbox.Result{Err: err} // an admin may put the secret in place: try again
 	}
-	req, err := notify.Build(m.channel.Kind, msg, m.channel.URL, secret, m.id, d.Now())
+	target, err := channelURL(m.channel)
+	if err != nil {
+		return outbox.Result{Err: err, Fingerprint: notify.Fingerprint(secret)}
+	}
+	req, err := notify.Build(m.channel.Kind, msg, target, secret, m.id, d.Now())
 	if err != nil {
 		return outbox.Result{Err: err, Final: true, Fingerprint: notify.Fingerprint(secret)}
 	}
 	out, err := notify.SendHTTP(ctx, notifyClient, m.channel.Kind, req, m.id)
 	return outbox.Result{Outcome: out, Err: err, Fingerprint: notify.Fingerprint(secret)}
+}
+
+// channelURL is where a channel's messages go: its URL, or the one read
+// now where its url_from says (checked as the configuration's would be;
+// an admin may mend it, so a refusal is tried again).
+func channelURL(ch catalog.Channel) (string, error) {
+	if ch.URLFrom.IsZero() {
+		return ch.URL, nil
+	}
+	u, err := notify.ResolveSecret(ch.URLFrom)
+	if err != nil {
+		return "", err
+	}
+	if err := notify.CheckURL(ch.Kind, u); err != nil {
+		return "", text.Errorf("the URL read from %s: %v", secretPlace(ch.URLFrom), err)
+	}
+	return u, nil
+}
+
+// secretPlace names where a secret is read, for a refusal.
+func secretPlace(ref catalog.SecretRef) string {
+	if ref.FromFile != "" {
+		return ref.FromFile
+	}
+	return "$" + ref.FromEnv
 }
 
 // notifyClient sends every chat message. It follows no redirect: a robot's

@@ -19,6 +19,7 @@ func (d *projectDiffer) channels(a, b []catalog.Channel) {
 			p := "notify[" + y.Name + "]"
 			d.str(p+".kind", x.Kind, y.Kind)
 			d.url(p+".url", x.URL, y.URL)
+			d.secretRef(p+".url_from", x.URLFrom, y.URLFrom)
 			d.secretRef(p+".secret", x.Secret, y.Secret)
 			d.set(p+".events", x.Events, y.Events)
 			d.set(p+".environments", x.Environments, y.Environments)

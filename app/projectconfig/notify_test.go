@@ -31,7 +31,7 @@ func notifyProject() catalog.Project {
 				"release.opened":    `"{{.Title}}": {{printf "%-10s" .Actor}}`,
 			},
 		},
-		{Name: "wecom.dev", Kind: "wecom", URL: "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k-1", Events: []string{"test.needed"}},
+		{Name: "wecom.dev", Kind: "wecom", URLFrom: catalog.SecretRef{FromEnv: "WECOM_URL"}, Events: []string{"test.needed"}},
 		{Name: "fs", Kind: "feishu", URL: "https://open.feishu.cn/open-apis/bot/v2/hook/x", Secret: catalog.SecretRef{FromEnv: "FEISHU_SECRET"}, Events: []string{"drift.found"}, Language: "en"},
 		{Name: "slack", Kind: "slack", URL: "https://hooks.slack.com/services/T/B/X", Events: []string{"release.completed", "rollback.done"}},
 		{Name: "relay", Kind: "webhook", URL: "http://127.0.0.1:8080/hook", Secret: catalog.SecretRef{FromEnv: "HOOK_SECRET"}, Events: []string{"deployment.started"}, Environments: []string{"test", "prod-eu"}},
@@ -86,7 +86,16 @@ func TestProjectConfigNotifyRules(t *testing.T) {
 		{"url http to another host", func(p *catalog.Project) { ch(p, "relay").URL = "http://10.0.0.9:8080/hook" }, []fieldWant{{"notify[4].url", "plain http only to this machine"}}},
 		{"url http to localhost is fine", func(p *catalog.Project) { ch(p, "relay").URL = "http://localhost/hook" }, nil},
 		{"url http to ::1 is fine", func(p *catalog.Project) { ch(p, "relay").URL = "http://[::1]:9000/hook" }, nil},
-		{"url wecom without key", func(p *catalog.Project) { ch(p, "wecom.dev").URL = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send" }, []fieldWant{{"notify[1].url", "key=KEY"}}},
+		{"url wecom without key", func(p *catalog.Project) {
+			ch(p, "wecom.dev").URLFrom = catalog.SecretRef{}
+			ch(p, "wecom.dev").URL = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send"
+		}, []fieldWant{{"notify[1].url", "key=KEY"}}},
+		{"url and url_from", func(p *catalog.Project) { ch(p, "wecom.dev").URL = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k" },
+			[]fieldWant{{"notify[1].url_from", "set url or url_from, not both"}}},
+		{"url_from a bad variable", func(p *catalog.Project) { ch(p, "wecom.dev").URLFrom = catalog.SecretRef{FromEnv: "1-bad"} },
+			[]fieldWant{{"notify[1].url_from.from_env", "want the name of a variable"}}},
+		{"url_from for email", func(p *catalog.Project) { ch(p, "release-mail").URLFrom = catalog.SecretRef{FromEnv: "X"} },
+			[]fieldWant{{"notify[5].url_from", "email has no URL"}}},
 		{"url dingtalk without token", func(p *catalog.Project) { ch(p, "ops-group").URL = "https://oapi.dingtalk.com/robot/send?token=x" }, []fieldWant{{"notify[0].url", "access_token=TOKEN"}}},
 		{"url required", func(p *catalog.Project) { ch(p, "slack").URL = "" }, []fieldWant{{"notify[3].url", "required: the slack URL"}}},
 		{"url not a URL", func(p *catalog.Project) { ch(p, "slack").URL = "hooks.slack.com/x" }, []fieldWant{{"notify[3].url", "not a URL: want https://host/path"}}},

@@ -242,7 +242,7 @@ var (
 	envVarFields      = []string{"name", "value", "from_file", "from_env", "secret"}
 	environmentFields = []string{"name", "path", "hosts", "ssh_key", "parallel", "batch", "on_failure", "approval", "drift_check"}
 	hostFields        = []string{"addr", "path"}
-	channelFields     = []string{"name", "kind", "url", "secret", "events", "environments", "language", "templates", "email"}
+	channelFields     = []string{"name", "kind", "url", "url_from", "secret", "events", "environments", "language", "templates", "email"}
 	secretRefFields   = []string{"from_file", "from_env"}
 	emailFields       = []string{"host", "port", "security", "user", "password", "from", "to"}
 )

@@ -24,6 +24,8 @@ func (r *reader) channel(n *docNode, path string) catalog.Channel {
 			c.Kind = r.str(n, path)
 		case "url":
 			c.URL = r.str(n, path)
+		case "url_from":
+			c.URLFrom = r.secretRef(n, path)
 		case "secret":
 			c.Secret = r.secretRef(n, path)
 		case "events":

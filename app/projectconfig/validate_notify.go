@@ -32,10 +32,20 @@ func validateNotify(errs *Errors, p catalog.Project) {
 			add(path+".kind", text.Of(err))
 			kindOK = false
 		}
-		if kindOK {
+		switch {
+		case !c.URLFrom.IsZero() && c.Kind == notify.KindEmail:
+			add(path+".url_from", text.New("email has no URL: its server goes in email.host"))
+		case !c.URLFrom.IsZero() && c.URL != "":
+			add(path+".url_from", text.New("set url or url_from, not both"))
+		case !c.URLFrom.IsZero():
+			// Read and checked at each message: it is not here to check.
+			validateSecretRef(errs, c.URLFrom, path+".url_from")
+		case kindOK:
 			if err := notify.CheckURL(c.Kind, c.URL); err != nil {
 				add(path+".url", text.Of(err))
 			}
+		}
+		if kindOK {
 			if err := notify.CheckSecretRequired(c.Kind, !c.Secret.IsZero()); err != nil {
 				add(path+".secret", text.Of(err))
 			}

@@ -22,6 +22,7 @@ func yamlPutChannels(root *yaml.Node, channels []catalog.Channel) {
 		yamlPutStr(m, "name", c.Name)
 		yamlPutStr(m, "kind", c.Kind)
 		yamlPutStr(m, "url", c.URL)
+		yamlPutSecretRef(m, "url_from", c.URLFrom)
 		yamlPutSecretRef(m, "secret", c.Secret)
 		yamlPutList(m, "events", c.Events)
 		yamlPutList(m, "environments", c.Environments)

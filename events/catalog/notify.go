@@ -8,11 +8,15 @@ package catalog
 // Channel is one place a project's messages go: a chat robot, a webhook or
 // a mailbox, for the triggers it lists.
 type Channel struct {
-	Name   string    `json:"name"`
-	Kind   string    `json:"kind"`            // dingtalk | wecom | feishu | slack | webhook | email
-	URL    string    `json:"url,omitempty"`   // the robot's or webhook's URL; not for email
-	Secret SecretRef `json:"secret,omitzero"` // signing secret (dingtalk, feishu, webhook)
-	Events []string  `json:"events"`          // the triggers sent to this channel
+	Name string `json:"name"`
+	Kind string `json:"kind"`          // dingtalk | wecom | feishu | slack | webhook | email
+	URL  string `json:"url,omitempty"` // the robot's or webhook's URL; not for email
+	// URLFrom says where the URL is read at each message instead, for a
+	// URL that is itself the secret (a WeCom robot's key, a Slack
+	// webhook's path, a DingTalk robot's token): never in the log then.
+	URLFrom SecretRef `json:"url_from,omitzero"`
+	Secret  SecretRef `json:"secret,omitzero"` // signing secret (dingtalk, feishu, webhook)
+	Events  []string  `json:"events"`          // the triggers sent to this channel
 	// Environments limits the channel to these of the project's
 	// environments (for triggers about one); empty: all.
 	Environments []string `json:"environments,omitempty"`
