@@ -32,9 +32,9 @@ func TestChaosSecrets(t *testing.T) {
 			"from position 0, the app's own log (stderr, at debug level), and the raw bytes of every file "+
 			"of the data directory. None may hold it, while the captured output must show `[redacted]` "+
 			"where the hooks printed them (proof the hooks ran). The project also has two notification "+
-			"channels, a webhook signing with a secret `from_file` and a DingTalk robot signing with one "+
-			"`from_env`, each told of both deployments' start and end (4 signed messages each): their "+
-			"secrets are searched for in the same places.")
+			"channels, a webhook signing with a secret `from_file`, a DingTalk robot signing with one "+
+			"`from_env` and a WeCom robot whose URL (its key) is read `url_from` the environment, each told "+
+			"of both deployments' start and end (4 messages each): their secrets are searched for in the same places.")
 	secretFile := filepath.Join(t.TempDir(), "db_password")
 	fileSecret := "fs-" + sshtest.RandomName() + sshtest.RandomName()
 	envSecret := "es-" + sshtest.RandomName() + sshtest.RandomName()
@@ -50,20 +50,27 @@ func TestChaosSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	hooked, robot := chaosReceiver(t, ""), chaosReceiver(t, `{"errcode":0,"errmsg":"ok"}`)
+	// A WeCom robot's URL is its secret (the key): read from the
+	// environment with url_from.
+	wecom := chaosReceiver(t, `{"errcode":0,"errmsg":"ok"}`)
+	wecomKey := "wk-" + sshtest.RandomName() + sshtest.RandomName()
+	wecomURL := wecom.URL + "/cgi-bin/webhook/send?key=" + wecomKey
 	triggers := "[deployment.started, deployment.succeeded, deployment.failed]"
 	channels := fmt.Sprintf("  - {name: hook, kind: webhook, url: %q, secret: {from_file: %q}, events: %s}\n"+
-		"  - {name: ding, kind: dingtalk, url: %q, secret: {from_env: RD_CHAOS_ROBOT}, events: %s}\n",
-		hooked.URL+"/hook", robotFile, triggers, robot.URL+"/robot/send?access_token=chaos", triggers)
+		"  - {name: ding, kind: dingtalk, url: %q, secret: {from_env: RD_CHAOS_ROBOT}, events: %s}\n"+
+		"  - {name: wecom, kind: wecom, url_from: {from_env: RD_CHAOS_WECOM_URL}, events: %s}\n",
+		hooked.URL+"/hook", robotFile, triggers, robot.URL+"/robot/send?access_token=chaos", triggers, triggers)
 	echo := `echo "F=$FILE_SECRET"; echo "E=$ENV_SECRET" >&2; echo "both:$FILE_SECRET$ENV_SECRET:$PLAIN"; printf '%s\n%s\n' "$FILE_SECRET" "$ENV_SECRET"`
 	q := chaosJsonText(echo)
 	hooks := fmt.Sprintf("  pre_deploy: %s\n  post_deploy: %s\n  pre_release: %s\n  post_release: %s\nhealth_check:\n  command: %s\n",
 		q, q, q, q, q)
 	f := newChaosFleet(t, chaosOpts{hosts: 2, files: 5, hooks: hooks,
 		env:    fmt.Sprintf("  - {name: FILE_SECRET, from_file: %q, secret: true}\n  - {name: ENV_SECRET, from_env: RD_CHAOS_SECRET, secret: true}\n  - {name: PLAIN, value: plain-visible}\n", secretFile),
-		notify: channels, appEnv: []string{"RD_CHAOS_SECRET=" + envSecret, "RD_CHAOS_ROBOT=" + robotSecret}})
+		notify: channels, appEnv: []string{"RD_CHAOS_SECRET=" + envSecret, "RD_CHAOS_ROBOT=" + robotSecret, "RD_CHAOS_WECOM_URL=" + wecomURL}})
 	// The app's own log at debug level: restart it so.
 	f.app.Stop()
-	f.app = startAppWith(t, f.data, []string{"--log-level", "debug"}, "RD_CHAOS_SECRET="+envSecret, "RD_CHAOS_ROBOT="+robotSecret)
+	f.app = startAppWith(t, f.data, []string{"--log-level", "debug"}, "RD_CHAOS_SECRET="+envSecret, "RD_CHAOS_ROBOT="+robotSecret,
+		"RD_CHAOS_WECOM_URL="+wecomURL)
 	f.relogin()
 	f.commit()
 	id1, _ := f.deploy()
@@ -80,7 +87,7 @@ func TestChaosSecrets(t *testing.T) {
 		t.Fatalf("the failing deployment: %v", d["state"])
 	}
 	// Both channels told of both deployments' start and end, signed.
-	for name, rc := range map[string]*chaosHTTPReceiver{"webhook": hooked, "dingtalk": robot} {
+	for name, rc := range map[string]*chaosHTTPReceiver{"webhook": hooked, "dingtalk": robot, "wecom": wecom} {
 		if !rc.waitFor(4, time.Minute) {
 			t.Fatalf("the %s channel took %d messages, want 4 (two deployments started and ended)", name, rc.count())
 		}
@@ -122,7 +129,7 @@ func TestChaosSecrets(t *testing.T) {
 	checks, leaks := 0, 0
 	for name, b := range places {
 		for label, secret := range map[string]string{"from_file": fileSecret, "from_env": envSecret,
-			"webhook signing (from_file)": hookSecret, "DingTalk signing (from_env)": robotSecret} {
+			"webhook signing (from_file)": hookSecret, "DingTalk signing (from_env)": robotSecret, "WeCom key (url_from env)": wecomKey} {
 			checks++
 			if bytes.Contains(b, []byte(secret)) {
 				leaks++
@@ -131,7 +138,7 @@ func TestChaosSecrets(t *testing.T) {
 		}
 	}
 	rep.r.Trials, rep.r.Failures = checks, leaks
-	rep.note("4 secrets (2 hook env values, 2 channels' signing secrets; each channel took 4 signed messages) x %d places (%d of them the data directory's files); `[redacted]` shown %d times in the captured output of 2 deployments",
+	rep.note("5 secrets (2 hook env values, 2 channels' signing secrets, a WeCom robot's key read with url_from; each channel took 4 messages) x %d places (%d of them the data directory's files); `[redacted]` shown %d times in the captured output of 2 deployments",
 		len(places), files, redacted)
 }
 
