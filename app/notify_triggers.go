@@ -116,9 +116,7 @@ func (d *Desk) deployOccurrences(e events.Envelope) []occurrence {
 	}
 	switch e.Type {
 	case catalog.TypeDeployStarted:
-		if dep.Runs > 1 {
-			return nil // a resume: the start was told once
-		}
+		// Once per deployment: a retry or a recovery is deploy.resumed.
 		return []occurrence{one("deployment.started", "")}
 	case catalog.TypeDeployFailed:
 		data.Reason = errorOf(e, dep.Error)

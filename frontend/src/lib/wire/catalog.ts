@@ -394,6 +394,12 @@ export interface Channel {
   name: string;
   kind: string; // dingtalk | wecom | feishu | slack | webhook | email
   url?: string; // the robot's or webhook's URL; not for email
+  /**
+   * URLFrom says where the URL is read at each message instead, for a
+   * URL that is itself the secret (a WeCom robot's key, a Slack
+   * webhook's path, a DingTalk robot's token): never in the log then.
+   */
+  url_from?: SecretRef;
   secret?: SecretRef; // signing secret (dingtalk, feishu, webhook)
   events: string[]; // the triggers sent to this channel
   /**
@@ -425,7 +431,7 @@ export interface SecretRef {
  */
 export interface EmailSettings {
   host?: string;
-  port?: number /* int */; // 0: 587
+  port?: number /* int */; // 0: 587, or 465 for tls
   security?: string; // starttls | tls | none; empty: starttls
   user?: string;
   password?: SecretRef;
