@@ -2,6 +2,7 @@ package outbox
 
 import (
 	"context"
+	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -13,9 +14,17 @@ import (
 // attempt makes one attempt at p and records it; again says p is to be
 // tried later (its attempts and due time updated).
 func (o *Outbox) attempt(ctx context.Context, p *pending) (again bool) {
-	actx, cancel := context.WithTimeout(ctx, o.cfg.AttemptTimeout)
-	res := p.Send(actx)
-	cancel()
+	var res Result
+	if late := o.cfg.Now().Sub(p.Time); late >= o.cfg.Retry.GiveUp {
+		// Due after the app was down longer than the retries last: news
+		// that old would mislead more than it tells (an approval long
+		// given, a failure long mended). Recorded, not sent.
+		res = Result{Err: text.Errorf("not sent: %s after its event, past the %s retries last", late.Round(time.Minute), o.cfg.Retry.GiveUp), Final: true}
+	} else {
+		actx, cancel := context.WithTimeout(ctx, o.cfg.AttemptTimeout)
+		res = p.Send(actx)
+		cancel()
+	}
 	if ctx.Err() != nil {
 		// Stopping: this attempt is not one; the restart makes it again.
 		return false

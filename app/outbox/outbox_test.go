@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -406,5 +407,30 @@ func TestLimiterKeepsASlidingWindow(t *testing.T) {
 	now = now.Add(40 * time.Second)
 	if d := l.delay(); d != 0 {
 		t.Fatalf("after the window: %s", d)
+	}
+}
+
+func TestNewsTooOldIsRecordedNotSent(t *testing.T) {
+	dir := t.TempDir()
+	cp := filepath.Join(t.TempDir(), "cp")
+	log := openLog(t, dir)
+	defer log.Close()
+	rc := &receiver{}
+	url, _ := serve(t, rc, "")
+	pl := &urlPlanner{urls: map[string]string{"ops": url}}
+	// The outbox last ran before this event, and starts again two days on.
+	if err := writeCheckpoint(cp, checkpoint{Position: 1}); err != nil {
+		t.Fatal(err)
+	}
+	appendPing(t, log, 1, "ops")
+	later := func() time.Time { return time.Now().Add(48 * time.Hour) }
+	o, _ := runOutbox(t, Config{Log: log, Planner: pl, Checkpoint: cp, Now: later})
+	waitFor(t, "settled", 5*time.Second, func() bool { return len(attempts(t, log)) == 1 && o.Pending() == 0 })
+	got := attempts(t, log)[0]
+	if !got.NextAttempt.IsZero() || !strings.Contains(got.Error, "not sent: 48h0m0s after its event") {
+		t.Fatalf("recorded %+v, want a failure given up for its age", got)
+	}
+	if took, _ := rc.snapshot(); len(took) != 0 {
+		t.Fatalf("the receiver took %v", took)
 	}
 }
