@@ -425,7 +425,7 @@ export interface SecretRef {
  */
 export interface EmailSettings {
   host?: string;
-  port?: number /* int */; // 0: 587
+  port?: number /* int */; // 0: 587, or 465 for tls
   security?: string; // starttls | tls | none; empty: starttls
   user?: string;
   password?: SecretRef;
