@@ -161,27 +161,41 @@ func (d *Desk) CheckProject(data []byte, contentType string) (ProjectCheck, erro
 }
 
 // ProjectView is a project as its page shows it: the read model, the
-// configuration as canonical YAML, its history and each environment's
-// versions, in the configuration's order.
+// configuration as canonical YAML, its history, each environment's
+// versions and each notification channel, in the configuration's order.
 type ProjectView struct {
 	Project      projections.Project         `json:"project"`
 	YAML         string                      `json:"yaml"`
 	History      []projections.ProjectChange `json:"history"`
 	Environments []projections.EnvVersions   `json:"environments"`
+	Channels     []ChannelView               `json:"channels"`
 }
 
-// Project returns a project's view, or a *NotFoundError.
-func (d *Desk) Project(id string) (ProjectView, error) {
+// Project returns a project's view, whole, or a *NotFoundError.
+func (d *Desk) Project(id string) (ProjectView, error) { return d.projectView(id, true) }
+
+// ProjectFor is a project's view as viewer may read it: whole for those
+// who configure it; for everyone else its channels' URLs show only their
+// scheme and host (ProjectsFor says why).
+func (d *Desk) ProjectFor(viewer UserView, id string) (ProjectView, error) {
+	whole, _ := Can(viewer, id, ActionProjectConfigure)
+	return d.projectView(id, whole)
+}
+
+func (d *Desk) projectView(id string, whole bool) (ProjectView, error) {
 	p, pp, err := d.project(id)
 	if err != nil {
 		return ProjectView{}, err
+	}
+	if !whole {
+		p, pp = withoutChannelURLs(p, pp)
 	}
 	y, err := projectconfig.MarshalYAML(p)
 	if err != nil {
 		return ProjectView{}, err
 	}
 	v := ProjectView{Project: pp, YAML: string(y), History: d.Set.Projects.History(id),
-		Environments: []projections.EnvVersions{}}
+		Environments: []projections.EnvVersions{}, Channels: d.channelViews(p)}
 	for _, e := range p.Environments {
 		ev, ok := d.Set.Versions.Env(id, e.Name)
 		if !ok {

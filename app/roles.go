@@ -35,6 +35,7 @@ const (
 	ActionUserManage            = "user.manage"
 	ActionHostTrust             = "host.trust"
 	ActionLockBreak             = "lock.break"
+	ActionChannelTest           = "channel.test" // send a test message to a notification channel, now
 	ActionAuditRead             = "audit.read"
 	ActionAuditExport           = "audit.export"
 )
@@ -86,6 +87,7 @@ var roleTable = []roleRule{
 	{action: ActionDeploymentRetry, doing: text.New("retrying a deployment"), roles: []string{catalog.RoleDeveloper, catalog.RoleApprover}},
 	{action: ActionDriftCheck, doing: text.New("checking an environment's hosts for drift"), roles: ProjectRoles},
 	{action: ActionProjectConfigure, doing: text.New("configuring a project")},
+	{action: ActionChannelTest, doing: text.New("sending a test message to a channel")},
 	{action: ActionUserManage, doing: text.New("managing users"), scope: scopeAnyProject},
 	{action: ActionHostTrust, doing: text.New("trusting a host key"), scope: scopeAnyProject},
 	{action: ActionLockBreak, doing: text.New("breaking a deploy lock"), scope: scopeAnyProject},

@@ -50,6 +50,7 @@ var wantRoleTable = []struct {
 	{action: "environment.drift_check", allowed: []string{"developer", "tester", "approver", "manager"},
 		rule: "checking an environment's hosts for drift needs the developer, tester, approver or manager role on project blog"},
 	{action: "project.configure", rule: "configuring a project needs the admin role"},
+	{action: "channel.test", rule: "sending a test message to a channel needs the admin role"},
 	{action: "user.manage", global: true, rule: "managing users needs the admin role"},
 	{action: "host.trust", global: true, rule: "trusting a host key needs the admin role"},
 	{action: "lock.break", global: true, rule: "breaking a deploy lock needs the admin role"},

@@ -97,6 +97,7 @@ func TestChaosAuthorization(t *testing.T) {
 		"POST /api/v1/projects/{project}/environments/{env}/versions/{version}/bad": {path: vp + "versions/" + version + "/bad", body: map[string]any{"reason": "x"}, refused: except("tess", "appr", "mgr")},
 		"POST /api/v1/projects/{project}/environments/{env}/drift":                  {path: vp + "drift", refused: []string{"nobody"}},
 		"POST /api/v1/projects/{project}/environments/{env}/unlock":                 {path: vp + "unlock", body: map[string]any{"reason": "x"}, refused: all},
+		"POST /api/v1/projects/{project}/channels/{channel}/test":                   {path: "/api/v1/projects/fleet/channels/hook/test", refused: all}, // admins only, refused before the channel is looked up
 		"GET /api/v1/hosts":                    {path: "/api/v1/hosts"},
 		"GET /api/v1/hosts/key":                {path: "/api/v1/hosts/key?addr=" + url.QueryEscape(f.cl.Hosts[0].Addr)},
 		"POST /api/v1/hosts/trust":             {path: "/api/v1/hosts/trust", body: map[string]any{"addr": "127.0.0.1:1", "key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHq7Tg9d0b1m2N3p4Q5r6S7t8U9v0W1x2Y3z4A5b6C7d"}, refused: all},

@@ -13,15 +13,16 @@ type ProjectList struct {
 }
 
 func (s *Server) listProjects(w http.ResponseWriter, r *http.Request, u app.UserView) error {
-	writeJSON(w, http.StatusOK, ProjectList{Projects: s.cfg.Desk.Set.Projects.List()})
+	writeJSON(w, http.StatusOK, ProjectList{Projects: s.cfg.Desk.ProjectsFor(u)})
 	return nil
 }
 
 // getProject answers app.ProjectView: one project, its configuration as
-// stored and as canonical YAML, its history of changes, and each
-// environment's state.
+// stored and as canonical YAML, its history of changes, each
+// environment's state and each notification channel's (the channels'
+// URLs whole only for those who configure the project).
 func (s *Server) getProject(w http.ResponseWriter, r *http.Request, u app.UserView) error {
-	v, err := s.cfg.Desk.Project(r.PathValue("project"))
+	v, err := s.cfg.Desk.ProjectFor(u, r.PathValue("project"))
 	if err != nil {
 		return err
 	}
@@ -223,5 +224,21 @@ func (s *Server) trustHost(w http.ResponseWriter, r *http.Request, u app.UserVie
 		return err
 	}
 	writeJSON(w, http.StatusOK, k)
+	return nil
+}
+
+// testChannel sends a test message to one of the project's channels now
+// and answers what became of it (projections.Delivery): a receiver that
+// refused it is a 200 with state failed and its answer, not an error.
+func (s *Server) testChannel(w http.ResponseWriter, r *http.Request, u app.UserView) error {
+	var in struct{}
+	if err := decodeBody(w, r, maxBodyBytes, &in); err != nil {
+		return err
+	}
+	dl, err := s.cfg.Desk.TestChannel(r.Context(), u, r.PathValue("project"), r.PathValue("channel"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, dl)
 	return nil
 }

@@ -70,6 +70,9 @@ type ReleaseResponse struct {
 	Release  projections.Release         `json:"release"`
 	Timeline []projections.TimelineEntry `json:"timeline"`
 	Actions  []string                    `json:"actions"`
+	// Notifications are the messages sent about the release (who was
+	// told what, on which channel), in the order they were first tried.
+	Notifications []projections.Delivery `json:"notifications"`
 	// RefuseRollback is the rollback the caller may ask for with a
 	// refusal (POST .../refuse with "rollback": true), if any.
 	RefuseRollback *app.RollbackOffer `json:"refuse_rollback,omitempty"`
@@ -84,7 +87,8 @@ type ReleaseResponse struct {
 
 func (s *Server) releaseView(rel projections.Release, u app.UserView) ReleaseResponse {
 	d := s.cfg.Desk
-	out := ReleaseResponse{Release: rel, Timeline: d.Set.Releases.Timeline(rel.ID), Actions: d.ReleaseActions(rel, u)}
+	out := ReleaseResponse{Release: rel, Timeline: d.Set.Releases.Timeline(rel.ID), Actions: d.ReleaseActions(rel, u),
+		Notifications: d.Set.Notifications.OfRelease(rel.ID)}
 	if offer, ok := d.RefuseRollbackOffer(rel, u); ok {
 		out.RefuseRollback = &offer
 	}

@@ -42,6 +42,7 @@ func (s *Server) routeTable() []route {
 		{"POST /api/v1/projects/{project}/environments/{env}/versions/{version}/bad", signedIn, s.markBad},
 		{"POST /api/v1/projects/{project}/environments/{env}/drift", signedIn, s.checkDrift},
 		{"POST /api/v1/projects/{project}/environments/{env}/unlock", signedIn, s.unlock},
+		{"POST /api/v1/projects/{project}/channels/{channel}/test", signedIn, s.testChannel},
 		{"GET /api/v1/hosts", signedIn, s.listHosts},
 		{"GET /api/v1/hosts/key", signedIn, s.hostKey},
 		{"POST /api/v1/hosts/trust", signedIn, s.trustHost},

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -54,7 +55,7 @@ func routesBut(t *testing.T, except ...string) []string {
 func routePath(pattern string) (method, path string) {
 	method, path, _ = strings.Cut(pattern, " ")
 	r := strings.NewReplacer("{name}", "root", "{id}", "1", "{project}", "shop", "{env}", "test",
-		"{version}", "20250101000000-abcdef0")
+		"{version}", "20250101000000-abcdef0", "{channel}", "hook")
 	return method, r.Replace(path)
 }
 
@@ -427,6 +428,20 @@ func TestAPIEveryRouteAnswers(t *testing.T) {
 	}
 	if dep := e.WaitDeployment(dev, broken, time.Minute); dep["state"] != "failed" {
 		t.Fatalf("a failing hook, retried: %v", dep)
+	}
+
+	// A channel's test message, to a receiver that checks its signature
+	// (TestAPINotificationChannels tells the rest).
+	rc := newWebhookReceiver(t, "whsec-every-route")
+	secretFile := filepath.Join(t.TempDir(), "hook.secret")
+	if err := os.WriteFile(secretFile, []byte("whsec-every-route"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.Must(http.StatusCreated, "PUT", "/api/v1/projects/notified", root, oneStageConfig("notified", repo, target, "true")+
+		fmt.Sprintf("notify:\n  - {name: hook, kind: webhook, url: %q, secret: {from_file: %q}, events: [release.opened]}\n", rc.srv.URL+"/hook", secretFile))
+	r = c.Must(http.StatusOK, "POST /api/v1/projects/{project}/channels/{channel}/test", "/api/v1/projects/notified/channels/hook/test", root, nil)
+	if apitest.Str(r.Body, "state") != "sent" || len(rc.received("channel.test")) != 1 {
+		t.Fatalf("a channel's test message: %s", r.Raw)
 	}
 
 	// Hosts: a key scanned, trusted, listed.

@@ -5,7 +5,9 @@
 // person's verdict) goes through the API, so each click here is the one
 // action under test.
 
+import crypto from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { DEPLOY_TIMEOUT, StepError, tid, visible, waitUntil } from './lib.mjs';
 
@@ -413,6 +415,61 @@ export async function everyAction(h) {
       });
       check(page.url().includes('state=cancelled'), `the address ${page.url()} lost the filter`);
       await art.shot(page, 'deployments-cancelled');
+    });
+  });
+
+  await scenario('action: send a test message to a channel', [], async () => {
+    const page = await people.admin.page();
+    const name = 'e2e-hook';
+    const secret = `e2e-${crypto.randomBytes(12).toString('hex')}`;
+    const secretFile = path.resolve(cfg.artifacts, 'e2e-hook.secret');
+    fs.writeFileSync(secretFile, `${secret}\n`, { mode: 0o600 });
+    // A receiver of the generic webhook on this machine: it checks each
+    // request's signature as docs/api.md tells a receiver to, and answers
+    // 200 to a signed one. It stays up for the rest of the run (unref'd),
+    // so the channel never shows a failure the Chinese walk would read.
+    const got = [];
+    const receiver = http.createServer((req, res) => {
+      const chunks = [];
+      req.on('data', (c) => chunks.push(c));
+      req.on('end', () => {
+        const body = Buffer.concat(chunks);
+        const ts = String(req.headers['x-releasedesk-timestamp'] ?? '');
+        const want = `sha256=${crypto.createHmac('sha256', secret).update(`${ts}.`).update(body).digest('hex')}`;
+        const signed = req.headers['x-releasedesk-signature'] === want;
+        got.push({ event: req.headers['x-releasedesk-event'], signed });
+        res.writeHead(signed ? 200 : 401, { 'Content-Type': 'application/json' });
+        res.end(signed ? '{"ok":true}' : '{"error":"bad signature"}');
+      });
+    });
+    await new Promise((resolve, reject) => receiver.once('error', reject).listen(0, '127.0.0.1', resolve));
+    receiver.unref();
+    const url = `http://127.0.0.1:${receiver.address().port}/hooks/e2e`;
+    await step(page, `a webhook channel ${name} to that receiver, configured by the API`, async () => {
+      const doc = structuredClone((await api.must(200, 'GET', `/projects/${P}`, tok.admin)).project.config);
+      // Told only of drift found: the test message is the one under test.
+      doc.notify = [...(doc.notify ?? []).filter((c) => c.name !== name),
+        { name, kind: 'webhook', url, secret: { from_file: secretFile }, events: ['drift.found'] }];
+      await api.must(200, 'PUT', `/projects/${P}`, tok.admin, doc);
+    });
+    await step(page, `send ${name} a test message from the project page: sent, signed, and shown as its last message`, async () => {
+      await open(page, `#/projects/${P}`, `channel-test-${name}`);
+      check((await tid(page, `channel-${name}`).first().getAttribute('data-state')) === 'none', `${name} shows a message before any was sent`);
+      await tid(page, `channel-test-${name}`).first().click();
+      await waitUntil(`the test's outcome on ${name}`, async () => {
+        await h.failOnError(page, `channel-test-${name}`);
+        return (await tid(page, `channel-test-result-${name}`).count()) > 0;
+      });
+      const state = await tid(page, `channel-test-result-${name}`).first().getAttribute('data-state');
+      check(state === 'sent', `the test message shows ${state}, want sent: ${await tid(page, `channel-test-result-${name}`).first().innerText()}`);
+      check(got.some((g) => g.event === 'channel.test' && g.signed), `the receiver took no signed test message: ${JSON.stringify(got)}`);
+      await waitUntil(`${name}'s last message shown as sent`, async () =>
+        (await tid(page, `channel-last-${name}`).first().getAttribute('data-state')) === 'sent');
+      const ch = ((await api.must(200, 'GET', `/projects/${P}`, tok.admin)).channels ?? []).find((c) => c.name === name);
+      check(ch?.last?.trigger === 'channel.test' && ch.last.by === U.admin.name && ch.last.state === 'sent',
+        `the API shows ${name}'s last message as ${JSON.stringify(ch?.last)}`);
+      await art.shot(page, 'channel-test-sent');
+      did('send a test message');
     });
   });
 

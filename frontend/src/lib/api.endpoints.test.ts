@@ -13,6 +13,7 @@ import {
   startReview,
   streamTicket,
   streamURL,
+  testChannel,
   unlockEnvironment,
 } from './api';
 import { apiError, json, stubFetch, type FetchMock } from './fetchstub';
@@ -68,6 +69,14 @@ describe('endpoints', () => {
       ['/api/v1/releases/4/refuse', { reason: 'broke', rollback: true }],
       ['/api/v1/releases/4/refuse', { reason: 'broke' }],
     ]);
+  });
+
+  it("posts a channel's test message, the project and the channel escaped", async () => {
+    fetchMock.mockResolvedValueOnce(json({ id: 'd1', state: 'failed', status: 500, trigger: 'channel.test' }));
+    const d = await testChannel('shop', 'ops/../x');
+    expect(fetchMock.mock.calls[0]?.[0]).toBe('/api/v1/projects/shop/channels/ops%2F..%2Fx/test');
+    expect(fetchMock.mock.calls[0]?.[1]?.method).toBe('POST');
+    expect(d.state).toBe('failed');
   });
 
   it('sends a lock break\'s host and reason in the body', async () => {

@@ -281,6 +281,9 @@ export const unlockEnvironment = (project: string, env: string, host: string, re
     host,
     reason,
   } satisfies httpapi.UnlockRequest);
+/** Sends a project's channel a test message now (admins): the delivery, sent or failed with the receiver's answer. */
+export const testChannel = (project: string, channel: string) =>
+  send<T.Delivery>('POST', `/projects/${seg(project)}/channels/${seg(channel)}/test`, {});
 /** Every project's every environment: what runs there and what needs a look. */
 export const getDashboard = () => get<httpapi.DashboardResponse>('/dashboard');
 /** What waits for the signed-in user, oldest first. */

@@ -130,6 +130,14 @@ describe('releaseTouched', () => {
     expect(releaseTouched([msg('deploy.succeeded', { deployment: 'd7' })], '42', ['d7'])).toBe(true);
   });
 
+  it("is true for a notification of the release's project: the feed does not name its release", () => {
+    const sent = msg('notification.sent', { project: 'blog' });
+    expect(releaseTouched([sent], '42', [], 'blog')).toBe(true);
+    expect(releaseTouched([msg('notification.failed', { project: 'shop' })], '42', [], 'blog')).toBe(false);
+    expect(releaseTouched([sent], '42', [])).toBe(false); // the project not known yet
+    expect(releaseTouched([msg('project.configured', { project: 'blog' })], '42', [], 'blog')).toBe(false);
+  });
+
   it('is false for other releases, output, steps and host progress', () => {
     expect(releaseTouched([msg('release.approved', { release: '41' })], '42', ['d7'])).toBe(false);
     expect(

@@ -132,13 +132,25 @@ const NOISY = /^(step\.|deploy\.host_)/;
 
 /**
  * Whether a live batch changes what a release's view shows: a message about
- * the release, or a deployment's start or end of one of its deployments.
- * Step output and host progress do not change it and are skipped, so a
- * running deployment does not refetch the release many times a second.
+ * the release, a deployment's start or end of one of its deployments, or
+ * an attempt at a notification of its project (the live feed names a
+ * notification's project, not its release: the few of other releases cost
+ * a refetch). Step output and host progress do not change it and are
+ * skipped, so a running deployment does not refetch the release many
+ * times a second.
  */
-export function releaseTouched(batch: readonly LiveMessage[], id: string, deployments: readonly string[]): boolean {
+export function releaseTouched(
+  batch: readonly LiveMessage[],
+  id: string,
+  deployments: readonly string[],
+  project?: string,
+): boolean {
   return batch.some(
-    (m) => !NOISY.test(m.type) && (m.release === id || (m.deployment !== undefined && deployments.includes(m.deployment))),
+    (m) =>
+      !NOISY.test(m.type) &&
+      (m.release === id ||
+        (m.deployment !== undefined && deployments.includes(m.deployment)) ||
+        (project !== undefined && m.project === project && m.type.startsWith('notification.'))),
   );
 }
 

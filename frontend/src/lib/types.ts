@@ -87,6 +87,14 @@ export type Commit = runner.Commit;
 export type FileChange = runner.FileChange;
 export type CompareResult = app.Comparison;
 
+// --- notifications -----------------------------------------------------------------
+
+/** One message to one channel, as its attempts left it: a release's notifications, a channel's last. */
+export type Delivery = projections.Delivery;
+/** A project's notification channel as its page shows it: where it goes, never a secret. */
+export type ChannelView = app.ChannelView;
+export type ChannelSecret = app.ChannelSecret;
+
 // --- audit and the live feed ------------------------------------------------------
 
 export type AuditRow = events.AuditRow;

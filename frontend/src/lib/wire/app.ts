@@ -108,6 +108,82 @@ export interface InboxItem {
 }
 
 //////////
+// source: notify_channels.go
+
+/**
+ * ChannelView is one channel of a project: what it is told of and where
+ * it goes, without any secret. A robot's URL carries its token (DingTalk's
+ * access_token, WeCom's key, the path of a Slack or Feishu hook), so only
+ * its scheme and host are shown.
+ */
+export interface ChannelView {
+  name: string;
+  kind: string; // dingtalk | wecom | feishu | slack | webhook | email
+  events: string[];
+  environments: string[]; // empty: every environment
+  /**
+   * Language is the messages' language: the channel's, else the project's, else en.
+   */
+  language: string;
+  /**
+   * Destination is where messages go: "https://oapi.dingtalk.com" (a URL's
+   * scheme and host) or, for email, the server's "host:port".
+   */
+  destination: string;
+  /**
+   * URLFrom says where the URL is read at each message (url_from), so it
+   * has no Destination to show: the URL is the secret.
+   */
+  url_from?: ChannelSecret;
+  /**
+   * Email is an email channel's server and addressees (kind email only).
+   */
+  email?: ChannelEmail;
+  /**
+   * Secret says where the signing secret (or the SMTP password) is read,
+   * absent when the channel has none. The file's path or the variable's
+   * name is not secret; what they hold never leaves this machine's disk.
+   */
+  secret?: ChannelSecret;
+  /**
+   * Templates are the triggers whose message the channel writes itself.
+   */
+  templates: string[];
+  /**
+   * Last is the channel's latest message, absent before the first.
+   */
+  last?: projections.Delivery;
+  /**
+   * Recent counts the channel's latest messages (at most 20) by state.
+   */
+  recent: ChannelCounts;
+}
+/**
+ * ChannelEmail is an email channel's server and addressees.
+ */
+export interface ChannelEmail {
+  security: string; // starttls | tls | none
+  from: string;
+  to: string[]; // role:NAME, user:NAME or addresses, as configured
+}
+/**
+ * ChannelSecret names where a secret is read: Source "file" (Name is the
+ * file's path) or "env" (Name is the variable's name).
+ */
+export interface ChannelSecret {
+  source: string;
+  name: string;
+}
+/**
+ * ChannelCounts are how many of a channel's latest messages are in each state.
+ */
+export interface ChannelCounts {
+  sent: number /* int */;
+  retrying: number /* int */;
+  failed: number /* int */;
+}
+
+//////////
 // source: queries.go
 
 /**
@@ -129,14 +205,15 @@ export interface ProjectCheck {
 }
 /**
  * ProjectView is a project as its page shows it: the read model, the
- * configuration as canonical YAML, its history and each environment's
- * versions, in the configuration's order.
+ * configuration as canonical YAML, its history, each environment's
+ * versions and each notification channel, in the configuration's order.
  */
 export interface ProjectView {
   project: projections.Project;
   yaml: string;
   history: projections.ProjectChange[];
   environments: projections.EnvVersions[];
+  channels: ChannelView[];
 }
 
 //////////

@@ -260,6 +260,11 @@ export interface ReleaseResponse {
   timeline: projections.TimelineEntry[];
   actions: string[];
   /**
+   * Notifications are the messages sent about the release (who was
+   * told what, on which channel), in the order they were first tried.
+   */
+  notifications: projections.Delivery[];
+  /**
    * RefuseRollback is the rollback the caller may ask for with a
    * refusal (POST .../refuse with "rollback": true), if any.
    */

@@ -311,6 +311,64 @@ export interface Hosts {
 }
 
 //////////
+// source: notifications.go
+
+/**
+ * Delivery states: what became of a message to one channel, after its
+ * last attempt.
+ */
+export const DeliverySent = "sent"; // the receiver took it
+/**
+ * Delivery states: what became of a message to one channel, after its
+ * last attempt.
+ */
+export const DeliveryRetrying = "retrying"; // it failed and is tried again at NextAttempt
+/**
+ * Delivery states: what became of a message to one channel, after its
+ * last attempt.
+ */
+export const DeliveryFailed = "failed"; // it failed and is not tried again
+/**
+ * Delivery is one message to one channel, as its attempts left it: the
+ * release page's "who was told what", the project page's channel state.
+ */
+export interface Delivery {
+  id: string;
+  position: number /* uint64 */; // of the event it told of; 0: a test message
+  trigger: string;
+  project: string;
+  channel: string;
+  kind: string;
+  environment?: string;
+  release?: string;
+  deployment?: string;
+  recipients: string[] | null;
+  state: string; // DeliverySent, DeliveryRetrying, DeliveryFailed
+  attempts: number /* int */;
+  status?: number /* int */; // the last answer's HTTP status or SMTP code
+  excerpt?: string;
+  error?: string; // the last failure's
+  next_attempt?: string /* RFC 3339 */;
+  first: string /* RFC 3339 */; // the first attempt
+  last: string /* RFC 3339 */; // the last attempt
+  /**
+   * By is who sent a test message; the system for the others.
+   */
+  by: string;
+  latency_ms: number /* int64 */; // from the event to the answer that settled it
+  /**
+   * Fingerprint is the last attempt's secret's fingerprint.
+   */
+  secret_fingerprint?: string;
+}
+/**
+ * Notifications is the read model of the messages sent: per release and
+ * per channel.
+ */
+export interface Notifications {
+}
+
+//////////
 // source: projects.go
 
 /**
