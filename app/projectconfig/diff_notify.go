@@ -4,6 +4,9 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
+
+	"releasedesk/app/notify"
 
 	"releasedesk/events/catalog"
 )
@@ -18,7 +21,7 @@ func (d *projectDiffer) channels(a, b []catalog.Channel) {
 		func(x, y catalog.Channel) {
 			p := "notify[" + y.Name + "]"
 			d.str(p+".kind", x.Kind, y.Kind)
-			d.url(p+".url", x.URL, y.URL)
+			d.url(p+".url", x.URL, y.URL, y.Kind)
 			d.secretRef(p+".url_from", x.URLFrom, y.URLFrom)
 			d.secretRef(p+".secret", x.Secret, y.Secret)
 			d.set(p+".events", x.Events, y.Events)
@@ -31,17 +34,35 @@ func (d *projectDiffer) channels(a, b []catalog.Channel) {
 
 // url diffs a robot's URL without showing its query: a DingTalk robot's
 // access_token or a WeCom robot's key is as good as a password to anyone
-// who reads the diff.
-func (d *projectDiffer) url(path, a, b string) {
+// who reads the diff. A Slack or Feishu hook's token is its path: that is
+// left out too.
+func (d *projectDiffer) url(path, a, b, kind string) {
 	if a == b {
 		return
 	}
 	sa, sb := showURL(a), showURL(b)
+	if kind == notify.KindSlack || kind == notify.KindFeishu {
+		sa, sb = withoutPath(sa), withoutPath(sb)
+	}
 	if sa == sb {
-		d.line("~ " + path + ": " + sa + " (its query changed; not shown)")
+		d.line("~ " + path + ": " + sa + " (its token changed; not shown)")
 		return
 	}
 	d.changed(path, sa, sb)
+}
+
+// withoutPath is a shown URL cut after its host: a hook whose path is its
+// token.
+func withoutPath(shown string) string {
+	scheme, rest, ok := strings.Cut(shown, "://")
+	if !ok {
+		return shown
+	}
+	host, _, cut := strings.Cut(rest, "/")
+	if !cut {
+		return shown
+	}
+	return scheme + "://" + host + "/..."
 }
 
 // showURL is a URL with the values of its query left out.

@@ -248,7 +248,7 @@ func TestProjectConfigNotifyDiff(t *testing.T) {
 		"~ language: zh-CN -> en",
 		"- notify: slack (slack)",
 		"+ notify: new-hook (webhook)",
-		"~ notify[ops-group].url: https://oapi.dingtalk.com/robot/send?access_token=... (its query changed; not shown)",
+		"~ notify[ops-group].url: https://oapi.dingtalk.com/robot/send?access_token=... (its token changed; not shown)",
 		"~ notify[ops-group].secret: from_file /etc/releasedesk/dingtalk.secret -> from_env DINGTALK_SECRET",
 		"- notify[ops-group].events: deployment.succeeded",
 		"+ notify[ops-group].events: rollback.done",
@@ -295,5 +295,34 @@ func TestProjectConfigAPIExampleParses(t *testing.T) {
 	p := mustParse(t, []byte(block), "")
 	if p.Language != "en" || len(p.Notify) != 2 || p.Notify[1].Email.Password.FromEnv != "SMTP_PASSWORD" {
 		t.Errorf("api.md example: language %q, notify %#v", p.Language, p.Notify)
+	}
+}
+
+// TestProjectConfigDiffHidesHookPaths: a Slack or Feishu hook's token is
+// its path, which the diff leaves out as it leaves out a query's values.
+func TestProjectConfigDiffHidesHookPaths(t *testing.T) {
+	old := notifyProject()
+	p := notifyProject()
+	for i := range p.Notify {
+		switch p.Notify[i].Kind {
+		case "feishu":
+			p.Notify[i].URL = "https://open.feishu.cn/open-apis/bot/v2/hook/new-token"
+		case "slack":
+			p.Notify[i].URL = "https://hooks.slack.com/services/T/B/NEW"
+		}
+	}
+	got := strings.Join(Diff(old, p), "\n")
+	for _, want := range []string{
+		"~ notify[fs].url: https://open.feishu.cn/... (its token changed; not shown)",
+		"~ notify[slack].url: https://hooks.slack.com/... (its token changed; not shown)",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the diff lacks %q:\n%s", want, got)
+		}
+	}
+	for _, token := range []string{"new-token", "NEW", "/hook/x", "T/B/X"} {
+		if strings.Contains(got, token) {
+			t.Errorf("the diff shows %q:\n%s", token, got)
+		}
 	}
 }
