@@ -191,6 +191,16 @@ func TestHostileTextArrivesEscaped(t *testing.T) {
 			if status, body := send(t, r); !v.accepted(status, body) {
 				t.Fatalf("refused: %d %s", status, body)
 			}
+			// As the vendor shows it: nobody called on but the message's
+			// mention, and the link back the only address to click (a
+			// client links a bare http://evil on its own).
+			got, _ := rc.Last()
+			if len(got.Broadcast) != 0 {
+				t.Errorf("calls on everyone: %v", got.Broadcast)
+			}
+			if len(got.Links) != 1 || got.Links[0] != "https://releasedesk.example.com/releases/r42" {
+				t.Errorf("links %q: want only the message's", got.Links)
+			}
 			var decoded any
 			if err := json.Unmarshal(last(t, rc), &decoded); err != nil {
 				t.Fatalf("the received body does not decode: %v", err)
