@@ -2,6 +2,7 @@ package app
 
 import (
 	"slices"
+	"strings"
 
 	"releasedesk/app/notify"
 	"releasedesk/projections"
@@ -48,7 +49,12 @@ func mentionsFor(kind string, people []projections.User) (notify.Mentions, []str
 				m.Mobiles = append(m.Mobiles, c.Mobile)
 			}
 		case notify.KindFeishu:
-			if c.Feishu != "" && notify.IsFeishuID(c.Feishu) {
+			// "all" is not a person: Feishu's at element with it calls on
+			// the whole group, so the builder refuses it, and once that
+			// refusal lost the whole message (for everyone it called on)
+			// to anyone who wrote "all" as their Feishu id. Named in the
+			// text only, as without a handle.
+			if c.Feishu != "" && notify.IsFeishuID(c.Feishu) && !strings.EqualFold(c.Feishu, "all") {
 				m.FeishuUserIDs = append(m.FeishuUserIDs, c.Feishu)
 			}
 		case notify.KindSlack:

@@ -84,6 +84,13 @@ func (d *Desk) releaseOccurrences(e events.Envelope) []occurrence {
 	case catalog.TypeReleaseTestFailed:
 		return one("test.failed", "", r.Requester)
 	case catalog.TypeReleaseApproved:
+		// The approval is for the stage that takes only approved commits,
+		// as approval.needed said: not the test stage the decision event
+		// names (where the commit was tested). Before, "approved" told a
+		// channel kept to test and not one kept to production.
+		if env, ok := d.approvalStage(r.Project); ok {
+			data.Environment = env
+		}
 		return one("approved", "")
 	case catalog.TypeReleaseRejected, catalog.TypeReleaseRefused:
 		return one("rejected", "", r.Requester)

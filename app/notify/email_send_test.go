@@ -6,12 +6,10 @@ import (
 	"crypto/tls"
 	"encoding/base64"
 	"errors"
-	"io"
-	"mime"
-	"mime/multipart"
 	"net"
 	"net/mail"
 	"regexp"
+	"releasedesk/app/notify/notifytest"
 	"strings"
 	"testing"
 	"time"
@@ -53,61 +51,18 @@ func noPassword(t *testing.T, out Outcome, err error) {
 	}
 }
 
-// parsedMail is a received message read back as a mail client reads it.
-type parsedMail struct {
-	Header     mail.Header
-	Subject    string
-	Text, HTML string
-}
-
-func parseMail(t *testing.T, data []byte) parsedMail {
+// parseMail reads a received message back as a mail client reads it,
+// failing the test when it is not the mail Release Desk writes.
+func parseMail(t *testing.T, data []byte) notifytest.ParsedMail {
 	t.Helper()
-	msg, err := mail.ReadMessage(bytes.NewReader(data))
+	p, err := notifytest.ParseMail(data)
 	if err != nil {
-		t.Fatalf("the message does not parse: %v\n%s", err, data)
-	}
-	subject, err := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
-	if err != nil {
-		t.Fatalf("the subject does not decode: %v", err)
-	}
-	p := parsedMail{Header: msg.Header, Subject: subject}
-	mediaType, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
-	if err != nil || mediaType != "multipart/alternative" {
-		t.Fatalf("Content-Type %q (%v): want multipart/alternative", msg.Header.Get("Content-Type"), err)
-	}
-	mr := multipart.NewReader(msg.Body, params["boundary"])
-	for {
-		part, err := mr.NextPart()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, err := io.ReadAll(part) // quoted-printable is decoded by the reader
-		if err != nil {
-			t.Fatal(err)
-		}
-		ct, cp, _ := mime.ParseMediaType(part.Header.Get("Content-Type"))
-		if !strings.EqualFold(cp["charset"], "utf-8") {
-			t.Errorf("part %s has charset %q, want UTF-8", ct, cp["charset"])
-		}
-		switch ct {
-		case "text/plain":
-			p.Text = string(body)
-		case "text/html":
-			p.HTML = string(body)
-		default:
-			t.Errorf("unexpected part %s", ct)
-		}
-	}
-	if p.Text == "" || p.HTML == "" {
-		t.Fatalf("want a text/plain and a text/html part, got text %q html %q", p.Text, p.HTML)
+		t.Fatalf("%v\n%s", err, data)
 	}
 	return p
 }
 
-func server(s *smtpServer, security string, roots *tls.Config) EmailServer {
+func server(s *notifytest.SMTPServer, security string, roots *tls.Config) EmailServer {
 	return EmailServer{Host: s.Host, Port: s.Port, Security: security, User: smtpUser, Password: smtpPassword,
 		TLSConfig: roots, Timeout: 5 * time.Second}
 }
@@ -117,11 +72,11 @@ func server(s *smtpServer, security string, roots *tls.Config) EmailServer {
 // back with its text and HTML parts, subject, Message-ID and delivery
 // header; the server's acceptance is the Outcome.
 func TestSendMailSecurities(t *testing.T) {
-	certs, roots := testCertificate(t)
+	certs, roots := notifytest.Certificate(t)
 	for _, security := range []string{SecurityNone, SecurityStartTLS, SecurityTLS} {
 		t.Run(security, func(t *testing.T) {
-			s := startSMTP(t, smtpOptions{security: security, tls: certs,
-				users: map[string]string{smtpUser: smtpPassword}, mechs: []string{"PLAIN"}})
+			s := notifytest.StartSMTP(t, notifytest.SMTPOptions{Security: security, TLS: certs,
+				Users: map[string]string{smtpUser: smtpPassword}, Mechs: []string{"PLAIN"}})
 			ml, out, err := sendTo(t, server(s, security, &tls.Config{RootCAs: roots}), plainMessage(), "ops@example.com", "Alice <alice@example.com>")
 			if err != nil {
 				t.Fatal(err)
@@ -129,7 +84,7 @@ func TestSendMailSecurities(t *testing.T) {
 			if out.Status != 250 || out.Excerpt == "" || len([]rune(out.Excerpt)) > maxExcerpt {
 				t.Errorf("outcome %+v: want 250 and the server's words", out)
 			}
-			received, _, logins := s.snapshot()
+			received, _, logins := s.Snapshot()
 			if len(received) != 1 || len(logins) != 1 || logins[0] != smtpUser {
 				t.Fatalf("received %d mails, logins %v: want 1 and [%s]", len(received), logins, smtpUser)
 			}
@@ -169,15 +124,15 @@ func TestSendMailSecurities(t *testing.T) {
 // server offers only that, LOGIN; a wrong one is refused before any mail,
 // and the refusal (even one that repeats the password) does not show it.
 func TestSendMailLogin(t *testing.T) {
-	certs, roots := testCertificate(t)
+	certs, roots := notifytest.Certificate(t)
 	trust := &tls.Config{RootCAs: roots}
 	t.Run("LOGIN", func(t *testing.T) {
-		s := startSMTP(t, smtpOptions{security: SecurityStartTLS, tls: certs,
-			users: map[string]string{smtpUser: smtpPassword}, mechs: []string{"LOGIN"}})
+		s := notifytest.StartSMTP(t, notifytest.SMTPOptions{Security: SecurityStartTLS, TLS: certs,
+			Users: map[string]string{smtpUser: smtpPassword}, Mechs: []string{"LOGIN"}})
 		if _, _, err := sendTo(t, server(s, SecurityStartTLS, trust), plainMessage(), "ops@example.com"); err != nil {
 			t.Fatal(err)
 		}
-		if received, _, _ := s.snapshot(); len(received) != 1 {
+		if received, _, _ := s.Snapshot(); len(received) != 1 {
 			t.Errorf("received %d mails", len(received))
 		}
 	})
@@ -188,8 +143,8 @@ func TestSendMailLogin(t *testing.T) {
 				name += " repeated by the server"
 			}
 			t.Run(name, func(t *testing.T) {
-				s := startSMTP(t, smtpOptions{security: SecurityStartTLS, tls: certs, echo: echo,
-					users: map[string]string{smtpUser: "another-password"}, mechs: []string{mech}})
+				s := notifytest.StartSMTP(t, notifytest.SMTPOptions{Security: SecurityStartTLS, TLS: certs, Echo: echo,
+					Users: map[string]string{smtpUser: "another-password"}, Mechs: []string{mech}})
 				_, out, err := sendTo(t, server(s, SecurityStartTLS, trust), plainMessage(), "ops@example.com")
 				if err == nil || !strings.Contains(err.Error(), "refused the login of "+smtpUser) {
 					t.Fatalf("err %v: want the login refused", err)
@@ -200,26 +155,26 @@ func TestSendMailLogin(t *testing.T) {
 				if echo && (!strings.Contains(err.Error(), "[password]") || !strings.Contains(out.Excerpt, "[password]")) {
 					t.Errorf("want the repeated password hidden as [password]: %v / %q", err, out.Excerpt)
 				}
-				if received, mails, logins := s.snapshot(); len(received) != 0 || mails != 0 || len(logins) != 1 {
+				if received, mails, logins := s.Snapshot(); len(received) != 0 || mails != 0 || len(logins) != 1 {
 					t.Errorf("received %d, MAIL %d, logins %v: want nothing sent after one refused login", len(received), mails, logins)
 				}
 			})
 		}
 	}
 	t.Run("no login offered", func(t *testing.T) {
-		s := startSMTP(t, smtpOptions{security: SecurityStartTLS, tls: certs})
+		s := notifytest.StartSMTP(t, notifytest.SMTPOptions{Security: SecurityStartTLS, TLS: certs})
 		if _, _, err := sendTo(t, server(s, SecurityStartTLS, trust), plainMessage(), "ops@example.com"); err == nil || !strings.Contains(err.Error(), "offers no login") {
 			t.Errorf("err %v", err)
 		}
 	})
 	t.Run("no user, no login", func(t *testing.T) {
-		s := startSMTP(t, smtpOptions{security: SecurityStartTLS, tls: certs, mechs: []string{"PLAIN"}})
+		s := notifytest.StartSMTP(t, notifytest.SMTPOptions{Security: SecurityStartTLS, TLS: certs, Mechs: []string{"PLAIN"}})
 		srv := server(s, SecurityStartTLS, trust)
 		srv.User, srv.Password = "", ""
 		if _, _, err := sendTo(t, srv, plainMessage(), "ops@example.com"); err != nil {
 			t.Fatal(err)
 		}
-		if received, _, logins := s.snapshot(); len(received) != 1 || len(logins) != 0 {
+		if received, _, logins := s.Snapshot(); len(received) != 1 || len(logins) != 0 {
 			t.Errorf("received %d, logins %v", len(received), logins)
 		}
 	})
@@ -229,8 +184,8 @@ func TestSendMailLogin(t *testing.T) {
 // (a man in the middle may have removed it) gets nothing: no login, no
 // MAIL, no message in the clear.
 func TestSendMailStartTLSMandatory(t *testing.T) {
-	s := startSMTP(t, smtpOptions{security: SecurityNone,
-		users: map[string]string{smtpUser: smtpPassword}, mechs: []string{"PLAIN", "LOGIN"}})
+	s := notifytest.StartSMTP(t, notifytest.SMTPOptions{Security: SecurityNone,
+		Users: map[string]string{smtpUser: smtpPassword}, Mechs: []string{"PLAIN", "LOGIN"}})
 	_, out, err := sendTo(t, server(s, SecurityStartTLS, nil), plainMessage(), "ops@example.com")
 	if err == nil || !strings.Contains(err.Error(), "does not offer STARTTLS") {
 		t.Fatalf("err %v: want STARTTLS refused as missing", err)
@@ -238,7 +193,7 @@ func TestSendMailStartTLSMandatory(t *testing.T) {
 	if out.Status != 0 {
 		t.Errorf("outcome %+v", out)
 	}
-	if received, mails, logins := s.snapshot(); len(received) != 0 || mails != 0 || len(logins) != 0 {
+	if received, mails, logins := s.Snapshot(); len(received) != 0 || mails != 0 || len(logins) != 0 {
 		t.Errorf("received %d, MAIL %d, logins %v: want nothing sent in the clear", len(received), mails, logins)
 	}
 }
@@ -247,17 +202,17 @@ func TestSendMailStartTLSMandatory(t *testing.T) {
 // verified, starttls or tls: one no root vouches for is refused before
 // the login.
 func TestSendMailUntrustedCertificate(t *testing.T) {
-	certs, _ := testCertificate(t)
-	_, otherRoots := testCertificate(t)
+	certs, _ := notifytest.Certificate(t)
+	_, otherRoots := notifytest.Certificate(t)
 	for _, security := range []string{SecurityStartTLS, SecurityTLS} {
 		t.Run(security, func(t *testing.T) {
-			s := startSMTP(t, smtpOptions{security: security, tls: certs,
-				users: map[string]string{smtpUser: smtpPassword}, mechs: []string{"PLAIN"}})
+			s := notifytest.StartSMTP(t, notifytest.SMTPOptions{Security: security, TLS: certs,
+				Users: map[string]string{smtpUser: smtpPassword}, Mechs: []string{"PLAIN"}})
 			_, _, err := sendTo(t, server(s, security, &tls.Config{RootCAs: otherRoots}), plainMessage(), "ops@example.com")
 			if err == nil || !strings.Contains(err.Error(), "TLS with the mail server") || !strings.Contains(err.Error(), "certificate") {
 				t.Fatalf("err %v: want the certificate refused", err)
 			}
-			if _, mails, logins := s.snapshot(); mails != 0 || len(logins) != 0 {
+			if _, mails, logins := s.Snapshot(); mails != 0 || len(logins) != 0 {
 				t.Errorf("MAIL %d, logins %v", mails, logins)
 			}
 		})
@@ -267,7 +222,7 @@ func TestSendMailUntrustedCertificate(t *testing.T) {
 // TestSendMailChinese: a zh-CN message, Render'd from its default, arrives
 // readable: the subject decodes to the title, the bodies to the words.
 func TestSendMailChinese(t *testing.T) {
-	s := startSMTP(t, smtpOptions{security: SecurityNone})
+	s := notifytest.StartSMTP(t, notifytest.SMTPOptions{Security: SecurityNone})
 	m, err := Render("approval.needed", "zh-CN", SampleData, "", Occurrence{Position: 7, Time: time.Now()})
 	if err != nil {
 		t.Fatal(err)
@@ -280,7 +235,7 @@ func TestSendMailChinese(t *testing.T) {
 	if _, _, err := sendTo(t, srv, m, "运维 <ops@example.com>"); err != nil {
 		t.Fatal(err)
 	}
-	received, _, _ := s.snapshot()
+	received, _, _ := s.Snapshot()
 	if len(received) != 1 {
 		t.Fatalf("received %d", len(received))
 	}
@@ -309,7 +264,7 @@ func TestSendMailChinese(t *testing.T) {
 // mail as text: no <script> element, no link but the message's, no
 // header of their own.
 func TestSendMailHostileTitle(t *testing.T) {
-	s := startSMTP(t, smtpOptions{security: SecurityNone})
+	s := notifytest.StartSMTP(t, notifytest.SMTPOptions{Security: SecurityNone})
 	m := plainMessage()
 	m.Title = hostile + "\r\nBcc: victim@example.com"
 	m.Lines = []string{hostile, `<a href="http://evil">x</a> <img src=x onerror=alert(1)>`}
@@ -319,7 +274,7 @@ func TestSendMailHostileTitle(t *testing.T) {
 	if _, _, err := sendTo(t, srv, m, "ops@example.com"); err != nil {
 		t.Fatal(err)
 	}
-	received, _, _ := s.snapshot()
+	received, _, _ := s.Snapshot()
 	if len(received) != 1 || len(received[0].To) != 1 {
 		t.Fatalf("received %+v", received)
 	}
@@ -348,7 +303,7 @@ func TestSendMailHostileTitle(t *testing.T) {
 // TestSendMailRecipientRefused: a recipient the server refuses fails the
 // whole mail with the server's code and words, and nobody gets it.
 func TestSendMailRecipientRefused(t *testing.T) {
-	s := startSMTP(t, smtpOptions{security: SecurityNone, refuse: "nobody@example.com"})
+	s := notifytest.StartSMTP(t, notifytest.SMTPOptions{Security: SecurityNone, Refuse: "nobody@example.com"})
 	srv := server(s, SecurityNone, nil)
 	srv.User, srv.Password = "", ""
 	_, out, err := sendTo(t, srv, plainMessage(), "ops@example.com", "nobody@example.com")
@@ -358,7 +313,7 @@ func TestSendMailRecipientRefused(t *testing.T) {
 	if out.Status != 550 || !strings.Contains(out.Excerpt, "no such user here") {
 		t.Errorf("outcome %+v: want 550 and the server's words", out)
 	}
-	if received, _, _ := s.snapshot(); len(received) != 0 {
+	if received, _, _ := s.Snapshot(); len(received) != 0 {
 		t.Errorf("received %d: want none", len(received))
 	}
 }

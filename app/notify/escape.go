@@ -12,11 +12,13 @@ import (
 // link or a mention with its full-width twin, which reads the same to a
 // person and means nothing to the renderer. Replacement, not a backslash:
 // none of the three documents backslash escapes in its markdown subset, so
-// "\[" might show or might not, while "［" is always text.
+// "\[" might show or might not, while "［" is always text. An address's
+// "://" becomes "：//" too: every one of these clients turns a bare
+// http://evil in text into a link on its own, markup or not.
 var markdownNeutral = strings.NewReplacer(
 	`\`, "＼", "`", "｀", "*", "＊", "_", "＿", "~", "～",
 	"[", "［", "]", "］", "<", "＜", ">", "＞",
-	"#", "＃", "@", "＠", "|", "｜",
+	"#", "＃", "@", "＠", "|", "｜", "://", "：//",
 )
 
 // EscapeMarkdown makes untrusted text one line of plain text for the
@@ -34,8 +36,9 @@ func EscapeMarkdown(s string) string {
 // which turned a bare @name into a mention. Brackets and backticks become
 // their full-width twins as for the other chats: mrkdwn ignores
 // [words](address), but Slack's newer markdown block does not, and a
-// backtick would swallow the rest of the line into code.
-var slackEscape = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "@", "＠", "[", "［", "]", "］", "`", "｀")
+// backtick would swallow the rest of the line into code. Slack links a
+// bare address on its own, so an address's "://" becomes "：//".
+var slackEscape = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "@", "＠", "[", "［", "]", "］", "`", "｀", "://", "：//")
 
 // EscapeSlack makes untrusted text one line of Slack mrkdwn that shows as
 // written and mentions nobody.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"releasedesk/app/notify/notifytest"
 	"slices"
 	"strings"
 	"testing"
@@ -24,7 +25,7 @@ const (
 // its builder, and how its answer says accepted.
 type vendor struct {
 	name     string
-	start    func(t *testing.T) (rc *receiver, good, wrong string)
+	start    func(t *testing.T) (rc *notifytest.Receiver, good, wrong string)
 	build    func(m Message, url, secret string, now time.Time) (Request, error)
 	signed   bool
 	window   time.Duration // how old a timestamp the receiver still takes
@@ -50,35 +51,35 @@ func errcodeZero(status int, body []byte) bool {
 
 func vendors() []vendor {
 	return []vendor{
-		{name: KindDingTalk, signed: true, window: vendorWindow, build: BuildDingTalk, accepted: errcodeZero,
-			start: func(t *testing.T) (*receiver, string, string) {
-				rc := dingTalkReceiver(t, "tok123", testSecret)
-				return rc, rc.URL + "/robot/send?access_token=tok123", ""
+		{name: KindDingTalk, signed: true, window: notifytest.VendorWindow, build: BuildDingTalk, accepted: errcodeZero,
+			start: func(t *testing.T) (*notifytest.Receiver, string, string) {
+				rc := notifytest.DingTalk(t, "tok123", testSecret, notifytest.Options{})
+				return rc, rc.Endpoint, ""
 			}},
 		{name: KindWeCom, build: BuildWeCom, accepted: errcodeZero,
-			start: func(t *testing.T) (*receiver, string, string) {
-				rc := weComReceiver(t, "k-693a91f6")
-				return rc, rc.URL + "/cgi-bin/webhook/send?key=k-693a91f6", rc.URL + "/cgi-bin/webhook/send?key=wrong"
+			start: func(t *testing.T) (*notifytest.Receiver, string, string) {
+				rc := notifytest.WeCom(t, "k-693a91f6", notifytest.Options{})
+				return rc, rc.Endpoint, rc.URL + "/cgi-bin/webhook/send?key=wrong"
 			}},
-		{name: KindFeishu, signed: true, window: vendorWindow, build: BuildFeishu, accepted: errcodeZero,
-			start: func(t *testing.T) (*receiver, string, string) {
-				rc := feishuReceiver(t, "hook-1", testSecret)
-				return rc, rc.URL + "/open-apis/bot/v2/hook/hook-1", ""
+		{name: KindFeishu, signed: true, window: notifytest.VendorWindow, build: BuildFeishu, accepted: errcodeZero,
+			start: func(t *testing.T) (*notifytest.Receiver, string, string) {
+				rc := notifytest.Feishu(t, "hook-1", testSecret, notifytest.Options{})
+				return rc, rc.Endpoint, ""
 			}},
 		{name: KindSlack, build: BuildSlack,
 			accepted: func(status int, body []byte) bool { return status == http.StatusOK && string(body) == "ok" },
-			start: func(t *testing.T) (*receiver, string, string) {
-				rc := slackReceiver(t, "/services/T0/B0/xyz")
-				return rc, rc.URL + "/services/T0/B0/xyz", rc.URL + "/services/T0/B0/wrong"
+			start: func(t *testing.T) (*notifytest.Receiver, string, string) {
+				rc := notifytest.Slack(t, "/services/T0/B0/xyz", notifytest.Options{})
+				return rc, rc.Endpoint, rc.URL + "/services/T0/B0/wrong"
 			}},
 		{name: KindWebhook, signed: true, window: DefaultWebhookTolerance,
 			build: func(m Message, url, secret string, now time.Time) (Request, error) {
 				return BuildWebhook(m, url, secret, "42:ops-hook", now)
 			},
 			accepted: func(status int, _ []byte) bool { return status == http.StatusNoContent },
-			start: func(t *testing.T) (*receiver, string, string) {
-				rc := webhookReceiver(t, testSecret, DefaultWebhookTolerance)
-				return rc, rc.URL + "/hooks/releasedesk", ""
+			start: func(t *testing.T) (*notifytest.Receiver, string, string) {
+				rc := notifytest.Webhook(t, testSecret, DefaultWebhookTolerance, notifytest.Options{})
+				return rc, rc.Endpoint, ""
 			}},
 	}
 }
@@ -135,8 +136,8 @@ func TestVendorReceivers(t *testing.T) {
 				secret = testSecret
 			}
 			try("right secret", good, secret, time.Now(), true)
-			if len(rc.accepted) != 1 {
-				t.Fatalf("the receiver kept %d messages, want 1", len(rc.accepted))
+			if n := len(rc.Accepted()); n != 1 {
+				t.Fatalf("the receiver kept %d messages, want 1", n)
 			}
 			if v.signed {
 				try("wrong secret", good, wrongSecret, time.Now(), false)
@@ -190,8 +191,18 @@ func TestHostileTextArrivesEscaped(t *testing.T) {
 			if status, body := send(t, r); !v.accepted(status, body) {
 				t.Fatalf("refused: %d %s", status, body)
 			}
+			// As the vendor shows it: nobody called on but the message's
+			// mention, and the link back the only address to click (a
+			// client links a bare http://evil on its own).
+			got, _ := rc.Last()
+			if len(got.Broadcast) != 0 {
+				t.Errorf("calls on everyone: %v", got.Broadcast)
+			}
+			if len(got.Links) != 1 || got.Links[0] != "https://releasedesk.example.com/releases/r42" {
+				t.Errorf("links %q: want only the message's", got.Links)
+			}
 			var decoded any
-			if err := json.Unmarshal(rc.last(), &decoded); err != nil {
+			if err := json.Unmarshal(last(t, rc), &decoded); err != nil {
 				t.Fatalf("the received body does not decode: %v", err)
 			}
 			all := strings.Join(jsonStrings(decoded), "\n")
@@ -212,12 +223,12 @@ func TestHostileTextArrivesEscaped(t *testing.T) {
 					t.Errorf("the link back is missing: %s", all)
 				}
 			case KindWeCom:
-				if !strings.Contains(string(rc.last()), `"mentioned_mobile_list":["`+testMobile+`"]`) {
-					t.Errorf("want mentioned_mobile_list with %s: %s", testMobile, rc.last())
+				if !strings.Contains(string(last(t, rc)), `"mentioned_mobile_list":["`+testMobile+`"]`) {
+					t.Errorf("want mentioned_mobile_list with %s: %s", testMobile, last(t, rc))
 				}
 			case KindFeishu:
-				if !strings.Contains(string(rc.last()), `{"tag":"at","user_id":"`+testFeishu+`"}`) || strings.Count(all, "user_id") != 1 {
-					t.Errorf("want one at element, for %s: %s", testFeishu, rc.last())
+				if !strings.Contains(string(last(t, rc)), `{"tag":"at","user_id":"`+testFeishu+`"}`) || strings.Count(all, "user_id") != 1 {
+					t.Errorf("want one at element, for %s: %s", testFeishu, last(t, rc))
 				}
 			case KindSlack:
 				if strings.Count(all, "<@") != 2 || !strings.Contains(all, "<@"+testSlack+">") {
@@ -235,7 +246,7 @@ func TestHostileTextArrivesEscaped(t *testing.T) {
 // data: the title arrives exactly as written once decoded, and the raw
 // body carries no markup a careless receiver could render.
 func TestWebhookCarriesHostileTextAsData(t *testing.T) {
-	rc := webhookReceiver(t, testSecret, DefaultWebhookTolerance)
+	rc := notifytest.Webhook(t, testSecret, DefaultWebhookTolerance, notifytest.Options{})
 	m := plainMessage()
 	m.Event.Title, m.Event.Actor = hostile, "mallory\"}"
 	r, err := BuildWebhook(m, rc.URL+"/hook", testSecret, "42:ops-hook", time.Now())
@@ -245,7 +256,7 @@ func TestWebhookCarriesHostileTextAsData(t *testing.T) {
 	if status, body := send(t, r); status != http.StatusNoContent {
 		t.Fatalf("refused: %d %s", status, body)
 	}
-	raw := rc.last()
+	raw := last(t, rc)
 	if strings.Contains(string(raw), "<script>") || strings.Contains(string(raw), "<!channel>") {
 		t.Errorf("markup in the raw body: %s", raw)
 	}
@@ -345,11 +356,21 @@ func TestBuildersRefuse(t *testing.T) {
 
 func second(_ Request, err error) error { return err }
 
+// last is the body of the last message rc accepted.
+func last(t *testing.T, rc *notifytest.Receiver) []byte {
+	t.Helper()
+	got, ok := rc.Last()
+	if !ok {
+		t.Fatal("the receiver accepted nothing")
+	}
+	return got.Body
+}
+
 // TestWeComMarkdownWithoutMentions: a message that calls on nobody goes
 // to WeCom as markdown, with its link; one that mentions goes as text
 // (TestHostileTextArrivesEscaped), since markdown has no mention list.
 func TestWeComMarkdownWithoutMentions(t *testing.T) {
-	rc := weComReceiver(t, "k1")
+	rc := notifytest.WeCom(t, "k1", notifytest.Options{})
 	m := plainMessage()
 	m.Mentions = Mentions{}
 	r, err := BuildWeCom(m, rc.URL+"/cgi-bin/webhook/send?key=k1", "", time.Now())
@@ -363,10 +384,10 @@ func TestWeComMarkdownWithoutMentions(t *testing.T) {
 		MsgType  string `json:"msgtype"`
 		Markdown struct{ Content string }
 	}
-	json.Unmarshal(rc.last(), &got)
+	json.Unmarshal(last(t, rc), &got)
 	if got.MsgType != "markdown" || !strings.HasPrefix(got.Markdown.Content, "#### Approval needed") ||
 		!strings.Contains(got.Markdown.Content, "[Open r42](https://releasedesk.example.com/releases/r42)") {
-		t.Errorf("got %s", rc.last())
+		t.Errorf("got %s", last(t, rc))
 	}
 }
 
