@@ -125,6 +125,10 @@ func checkFeishu(s string) text.Text {
 	if hasSpaceOrControl(s) {
 		return text.New("holds a space or a control character")
 	}
+	if strings.EqualFold(s, "all") {
+		// Feishu's id for everyone in the group: a person is not that.
+		return text.New("\"all\" mentions everyone in a Feishu group: give your own open id or user id")
+	}
 	return text.Text{}
 }
 

@@ -36,6 +36,7 @@ func TestSetContacts(t *testing.T) {
 		{"contacts.feishu", func(c *Contacts) { c.Feishu = "ou_ x" }},
 		{"contacts.feishu", func(c *Contacts) { c.Feishu = "ou_\x00" }},
 		{"contacts.feishu", func(c *Contacts) { c.Feishu = strings.Repeat("x", 129) }},
+		{"contacts.feishu", func(c *Contacts) { c.Feishu = "ALL" }},
 		{"contacts.slack", func(c *Contacts) { c.Slack = "@alice" }},
 		{"contacts.slack", func(c *Contacts) { c.Slack = "u012ab3cd" }},
 		{"contacts.slack", func(c *Contacts) { c.Slack = "U" + strings.Repeat("A", 21) }},

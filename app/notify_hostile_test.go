@@ -37,13 +37,14 @@ func TestNotifyHostileTextEscaped(t *testing.T) {
 	e.Must(http.StatusCreated, "PUT", "/api/v1/projects/shop", root, localProjectConfig(repo, t.TempDir())+rig.config())
 	people := addPeople(e, root, "shop")
 	// A handle that is a broadcast: Feishu's at element with user_id
-	// "all" calls on the whole group. The tester may write it (the
-	// contacts take any Feishu id); no message may ring it.
+	// "all" calls on the whole group. The contacts refuse it (and the
+	// messages would mention no one by it: notify_people.go).
 	tester := people["tester"]
-	tester.feishu = "all"
-	people["tester"] = tester
-	e.Must(http.StatusOK, "PUT", "/api/v1/users/tess/contacts", tester.token,
+	bad := e.Call("PUT", "/api/v1/users/tess/contacts", tester.token,
 		map[string]string{"email": tester.email, "mobile": tester.mobile, "feishu": "all", "slack": tester.slackID})
+	if bad.Status != http.StatusBadRequest || !strings.Contains(string(bad.Raw), "contacts.feishu") {
+		t.Fatalf("a Feishu handle of \"all\": %d %s, want 400 naming contacts.feishu", bad.Status, bad.Raw)
+	}
 
 	r := e.Must(http.StatusCreated, "POST", "/api/v1/releases", people["developer"].token, map[string]any{"project": "shop",
 		"branch": hostileBranch, "create_branch": true, "title": hostileTitle, "note": hostileNote})
