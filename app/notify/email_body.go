@@ -55,6 +55,10 @@ func BuildMail(m Message, from string, to []string, deliveryID string, host stri
 	if err := checkLink(m.Link); err != nil {
 		return Mail{}, err
 	}
+	// A mail client links a bare address in any text, as the chats do:
+	// the message's own link is the only address written whole.
+	m.Title = unlinked(m.Title)
+	m.Lines = unlinkedLines(m.Lines)
 	subject := mailSubject(m.Title)
 	if subject == "" {
 		return Mail{}, text.Errorf("the message has no title: an email needs a subject")
@@ -87,6 +91,20 @@ func checkRecipients(to []string) error {
 		}
 	}
 	return nil
+}
+
+var addressNeutral = strings.NewReplacer("://", "：//")
+
+// unlinked writes an address's "://" as "：//", which reads the same and
+// no client takes for an address.
+func unlinked(s string) string { return addressNeutral.Replace(s) }
+
+func unlinkedLines(lines []string) []string {
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		out[i] = unlinked(l)
+	}
+	return out
 }
 
 // mailSubject is the title as one line: control characters and line

@@ -295,8 +295,9 @@ func TestSendMailHostileTitle(t *testing.T) {
 	if len(hrefs) != 1 || hrefs[0] != `<a href="https://releasedesk.example.com/releases/r42">` {
 		t.Errorf("links %q: want one, the message's", hrefs)
 	}
-	if !strings.Contains(p.HTML, "&lt;script&gt;alert(1)&lt;/script&gt;") || !strings.Contains(p.HTML, "@all [click](http://evil)") {
-		t.Errorf("the words themselves were lost:\n%s", p.HTML)
+	if !strings.Contains(p.HTML, "&lt;script&gt;alert(1)&lt;/script&gt;") || !strings.Contains(p.HTML, "@all [click](http：//evil)") ||
+		strings.Contains(p.HTML, "http://evil") || strings.Contains(p.Text, "http://evil") {
+		t.Errorf("the words themselves were lost, or an address was left for a client to link:\n%s", p.HTML)
 	}
 }
 
