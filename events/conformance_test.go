@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"releasedesk/events/pgtest"
 )
 
 // logFactories returns one constructor per Log implementation. Each opens a
@@ -26,6 +28,15 @@ func conformanceFactories(opts Options) map[string]func(t *testing.T) Log {
 		"badger": func(t *testing.T) Log {
 			t.Helper()
 			s, err := Open(t.TempDir(), opts)
+			if err != nil {
+				t.Fatalf("open store: %v", err)
+			}
+			t.Cleanup(func() { _ = s.Close() })
+			return s
+		},
+		"postgres": func(t *testing.T) Log {
+			t.Helper()
+			s, err := OpenPostgres(context.Background(), pgtest.Database(t), opts)
 			if err != nil {
 				t.Fatalf("open store: %v", err)
 			}

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"releasedesk/events/pgtest"
 )
 
 // ack is one Append the crash child saw succeed.
@@ -34,27 +36,54 @@ func TestCrashRecovery(t *testing.T) {
 		t.Skip("starts 20 processes")
 	}
 	dir := t.TempDir()
+	crashRounds(t, dir, func() (Log, error) {
+		s, err := Open(dir, Options{})
+		if err == nil && s.Damage() != nil {
+			err = fmt.Errorf("damage after a kill: %v", s.Damage())
+		}
+		return s, err
+	}, func() (Head, error) {
+		rec, _, err := readHeadRecord(filepath.Join(dir, headFileName))
+		return rec, err
+	})
+}
+
+// TestCrashRecoveryPostgres is TestCrashRecovery on PostgreSQL: the
+// writer process is killed mid-transaction, the server stays up.
+func TestCrashRecoveryPostgres(t *testing.T) {
+	dsn := pgtest.Database(t)
+	open := func() (Log, error) { return OpenPostgres(context.Background(), dsn, Options{}) }
+	crashRounds(t, dsn, open, func() (Head, error) {
+		s, err := open()
+		if err != nil {
+			return Head{}, err
+		}
+		defer s.Close()
+		return s.(RawReader).DurableHead()
+	})
+}
+
+// crashRounds kills the crash child on target 20 times; after each kill
+// it reads the head record (headRecord, before reopening), reopens the log
+// and checks what TestCrashRecovery says.
+func crashRounds(t *testing.T, target string, open func() (Log, error), headRecord func() (Head, error)) {
 	const rounds = 20
 	acked := map[uint64]ack{}
 	var lastMax uint64
 	for round := range rounds {
-		got := crashOnce(t, dir, time.Duration(50+rand.IntN(350))*time.Millisecond)
+		got := crashOnce(t, target, time.Duration(50+rand.IntN(350))*time.Millisecond)
 		var maxAck uint64
 		for _, a := range got {
 			acked[a.pos] = a
 			maxAck = max(maxAck, a.pos)
 		}
-		rec, _, err := readHeadRecord(filepath.Join(dir, headFileName))
+		rec, err := headRecord()
 		if err != nil {
 			t.Fatalf("round %d: head record: %v", round, err)
 		}
-
-		s, err := Open(dir, Options{})
+		s, err := open()
 		if err != nil {
 			t.Fatalf("round %d: reopen: %v", round, err)
-		}
-		if s.Damage() != nil {
-			t.Fatalf("round %d: damage after a kill: %v", round, s.Damage())
 		}
 		raw := confCheckChain(t, s)
 		for pos, a := range acked {
@@ -72,7 +101,7 @@ func TestCrashRecovery(t *testing.T) {
 		if rec.Position < maxAck {
 			t.Fatalf("round %d: head record at %d, behind the acknowledged %d", round, rec.Position, maxAck)
 		}
-		if dh, err := s.DurableHead(); err != nil || dh != s.Head() {
+		if dh, err := s.(RawReader).DurableHead(); err != nil || dh != s.Head() {
 			t.Fatalf("round %d: durable head %+v %v after reopen, head %+v", round, dh, err, s.Head())
 		}
 		versions := map[string]uint64{}
@@ -164,7 +193,13 @@ func parseAck(line string) (ack, bool) {
 // it can from several goroutines to several streams and prints each
 // acknowledged event the moment Append returns. TestMain runs it.
 func crashChild(dir string) {
-	s, err := Open(dir, Options{})
+	var s Log
+	var err error
+	if IsPostgresURL(dir) {
+		s, err = OpenPostgres(context.Background(), dir, Options{})
+	} else {
+		s, err = Open(dir, Options{})
+	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "crash child: open: %v\n", err)
 		os.Exit(2)

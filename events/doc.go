@@ -1,5 +1,6 @@
 // Package events owns Release Desk's single source of truth: an append-only,
-// hash-chained event log stored on Badger. It knows nothing of releases,
+// hash-chained event log stored on Badger, or on PostgreSQL for a team's
+// server. It knows nothing of releases,
 // users or hosts: the vocabulary (events/catalog) gives meaning to the
 // events it keeps.
 //
@@ -11,6 +12,12 @@
 //   - StreamHead gives a stream's version and last hash without reading the
 //     stream (one index seek in the Store): what a caller that decides and
 //     then appends at the expected version needs. Every Reader has it.
+//   - PgStore is the same log on PostgreSQL (OpenPostgres): the tables are
+//     created and migrated by the store, each append locks the head row so
+//     positions stay gap-free across processes, and LISTEN/NOTIFY (with a
+//     poll behind it) brings another instance's commits to this one's
+//     subscriptions. The conformance suite runs on Store, PgStore and
+//     MemStore alike; package pgtest runs a real PostgreSQL for tests.
 //   - MemStore is the same log in memory, used by tests and to serve an
 //     exported archive read-only (OpenArchive).
 //   - Verify walks a log and names the first position where the chain breaks.

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"testing"
+
+	"releasedesk/events/pgtest"
 )
 
 // TestMain lets this test binary also be the child process that some tests
@@ -19,7 +21,7 @@ func TestMain(m *testing.M) {
 	case os.Getenv("RD_REPLAY_DIR") != "":
 		replayChild(os.Getenv("RD_REPLAY_DIR"))
 	default:
-		os.Exit(m.Run())
+		os.Exit(pgtest.Main(m))
 	}
 	os.Exit(0)
 }

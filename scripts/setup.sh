@@ -13,6 +13,7 @@ APT_PACKAGES=(
   dbus-x11 dunst                               # its desktop notifications: a session bus, a daemon
   chromium                                     # browser tests
   fonts-noto-cjk                               # the Chinese UI, in the window and the browser
+  postgresql                                   # the event log on PostgreSQL: tests start their own cluster
 )
 
 missing=()
