@@ -45,7 +45,7 @@ func (m message) recipients(d *Desk) []string {
 
 // send makes one attempt at a message.
 func (d *Desk) send(ctx context.Context, m message) outbox.Result {
-	mentions, names := mentionsFor(m.channel.Kind, m.people)
+	mentions, names := mentionsFor(m.channel.Kind, d.current(m.people))
 	data := m.data
 	data.Mentions, data.Time = names, messageTime(m.at.Time)
 	msg, err := notify.Render(m.trigger, m.language, data, m.channel.Templates[m.trigger], m.at)
@@ -70,6 +70,21 @@ func (d *Desk) send(ctx context.Context, m message) outbox.Result {
 	}
 	out, err := notify.SendHTTP(ctx, notifyClient, m.channel.Kind, req, m.id)
 	return outbox.Result{Outcome: out, Err: err, Fingerprint: notify.Fingerprint(secret)}
+}
+
+// current is people as their accounts are now: a handle added since the
+// event counts at the next attempt, and a disabled account is left out.
+func (d *Desk) current(people []projections.User) []projections.User {
+	out := make([]projections.User, 0, len(people))
+	for _, u := range people {
+		if now, ok := d.Set.Users.Get(u.Name); ok {
+			u = now
+		}
+		if !u.Disabled {
+			out = append(out, u)
+		}
+	}
+	return out
 }
 
 // channelURL is where a channel's messages go: its URL, or the one read

@@ -21,12 +21,11 @@ func (o *Outbox) attempt(ctx context.Context, p *pending) (again bool) {
 		// given, a failure long mended). Recorded, not sent.
 		res = Result{Err: text.Errorf("not sent: %s after its event, past the %s retries last", late.Round(time.Minute), o.cfg.Retry.GiveUp), Final: true}
 	} else {
-		actx, cancel := context.WithTimeout(ctx, o.cfg.AttemptTimeout)
-		res = p.Send(actx)
-		cancel()
+		res = o.send(ctx, p)
 	}
-	if ctx.Err() != nil {
-		// Stopping: this attempt is not one; the restart makes it again.
+	if ctx.Err() != nil && res.Err != nil {
+		// Stopping, and no answer taken: whether the stop cut it short or
+		// not, the restart makes this attempt again.
 		return false
 	}
 	now := o.cfg.Now()
@@ -52,6 +51,25 @@ func (o *Outbox) attempt(ctx context.Context, p *pending) (again bool) {
 		o.settle(p.Position)
 	}
 	return again
+}
+
+// ShutdownGrace is how long an attempt under way may still take when the
+// outbox stops: an answer that comes is recorded, so a stop sends no
+// second copy of a message already taken (a crash still may).
+const ShutdownGrace = 5 * time.Second
+
+// send makes the attempt with its own deadline, which the outbox's stop
+// shortens to ShutdownGrace rather than ends at once.
+func (o *Outbox) send(ctx context.Context, p *pending) Result {
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.cfg.AttemptTimeout)
+	defer cancel()
+	stopped := context.AfterFunc(ctx, func() {
+		t := time.AfterFunc(ShutdownGrace, cancel)
+		<-actx.Done()
+		t.Stop()
+	})
+	defer stopped()
+	return p.Send(actx)
 }
 
 // record appends the attempt; a log that refuses it (full, read-only)

@@ -434,3 +434,55 @@ func TestNewsTooOldIsRecordedNotSent(t *testing.T) {
 		t.Fatalf("the receiver took %v", took)
 	}
 }
+
+// slowReceiver takes each message after a pause, telling when a request
+// arrives.
+type slowReceiver struct {
+	receiver
+	pause   time.Duration
+	arrived chan struct{}
+}
+
+func (rc *slowReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	select {
+	case rc.arrived <- struct{}{}:
+	default:
+	}
+	time.Sleep(rc.pause)
+	rc.receiver.ServeHTTP(w, r)
+}
+
+// TestStopRecordsAnAnswerUnderWay: the outbox stopping while a receiver
+// takes its time still records the answer that comes, so the restart
+// sends no second copy.
+func TestStopRecordsAnAnswerUnderWay(t *testing.T) {
+	dir := t.TempDir()
+	cp := filepath.Join(t.TempDir(), "cp")
+	log := openLog(t, dir)
+	defer log.Close()
+	rc := &slowReceiver{pause: 300 * time.Millisecond, arrived: make(chan struct{}, 1)}
+	url, _ := serve(t, rc, "")
+	pl := &urlPlanner{urls: map[string]string{"ops": url}}
+	o, stop := runOutbox(t, Config{Log: log, Planner: pl, Checkpoint: cp, CheckpointEvery: 10 * time.Millisecond})
+	waitFor(t, "the outbox follows", 5*time.Second, func() bool { return o.position() > 0 })
+	appendPing(t, log, 1, "ops")
+	select {
+	case <-rc.arrived:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no request")
+	}
+	stop() // while the receiver holds the request
+	got := attempts(t, log)
+	if len(got) != 1 || got[0].Error != "" || got[0].Status != http.StatusNoContent {
+		t.Fatalf("recorded %+v, want the answer that came during the stop", got)
+	}
+	o, _ = runOutbox(t, Config{Log: log, Planner: pl, Checkpoint: cp})
+	waitFor(t, "the outbox follows again", 5*time.Second, func() bool { return o.position() > 1 })
+	time.Sleep(200 * time.Millisecond)
+	took, byID := rc.snapshot()
+	for _, n := range byID {
+		if n != 1 || len(took) != 1 || len(byID) != 1 {
+			t.Fatalf("took %v (%v), want the message once", took, byID)
+		}
+	}
+}

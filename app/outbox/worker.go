@@ -72,7 +72,7 @@ func (w *worker) size() int {
 }
 
 func (w *worker) run(ctx context.Context) {
-	for {
+	for ctx.Err() == nil { // an attempt outlives the stop (ShutdownGrace): no new one after it
 		p, wait, empty := w.next(w.o.cfg.Now())
 		if p == nil {
 			if !w.sleep(ctx, wait, empty) {
