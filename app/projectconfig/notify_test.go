@@ -90,7 +90,9 @@ func TestProjectConfigNotifyRules(t *testing.T) {
 			ch(p, "wecom.dev").URLFrom = catalog.SecretRef{}
 			ch(p, "wecom.dev").URL = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send"
 		}, []fieldWant{{"notify[1].url", "key=KEY"}}},
-		{"url and url_from", func(p *catalog.Project) { ch(p, "wecom.dev").URL = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k" },
+		{"url and url_from", func(p *catalog.Project) {
+			ch(p, "wecom.dev").URL = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k"
+		},
 			[]fieldWant{{"notify[1].url_from", "set url or url_from, not both"}}},
 		{"url_from a bad variable", func(p *catalog.Project) { ch(p, "wecom.dev").URLFrom = catalog.SecretRef{FromEnv: "1-bad"} },
 			[]fieldWant{{"notify[1].url_from.from_env", "want the name of a variable"}}},
