@@ -120,6 +120,21 @@ func chainHash(prevHex string, canonical []byte) string {
 }
 
 // emptyHead is the head of a log with no events.
+// grow counts an append of n events (canonical bytes in all) ending at
+// tip, to a stream that was at version current.
+func (st *Stats) grow(current uint64, n int, canonical uint64, tip chainTip) {
+	if current == 0 {
+		st.Streams++
+	}
+	if st.Count == 0 {
+		st.FirstTime = tip.lastTime
+	}
+	st.Count += uint64(n)
+	st.Bytes += canonical
+	st.LastTime = tip.lastTime
+	st.Head = tip.head
+}
+
 func emptyHead() Head { return Head{Position: 0, Hash: GenesisHash} }
 
 // appendReq is one Append waiting for the writer.
@@ -418,16 +433,7 @@ func (s *Store) plan(queue []*appendReq) (*group, error) {
 		g.entries = append(g.entries, entries...)
 		g.size += size
 		g.count += int64(len(entries))
-		if current == 0 {
-			g.stats.Streams++
-		}
-		if g.stats.Count == 0 {
-			g.stats.FirstTime = tip.lastTime
-		}
-		g.stats.Count += uint64(len(envs))
-		g.stats.Bytes += canonical
-		g.stats.LastTime = tip.lastTime
-		g.stats.Head = tip.head
+		g.stats.grow(current, len(envs), canonical, tip)
 		g.tip = tip
 		g.versions[r.stream] = current + uint64(len(envs))
 	}

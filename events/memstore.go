@@ -87,16 +87,7 @@ func (m *MemStore) Append(ctx context.Context, stream string, expectedVersion in
 	envs, tip, canonical := seal(m.tip, stream, current, m.tip.stampTime(m.opts.Now()), prepared)
 	m.log = append(m.log, envs...)
 	m.last[stream] = len(m.log) - 1
-	if current == 0 {
-		m.stats.Streams++
-	}
-	if m.stats.Count == 0 {
-		m.stats.FirstTime = tip.lastTime
-	}
-	m.stats.Count += uint64(len(envs))
-	m.stats.Bytes += canonical
-	m.stats.LastTime = tip.lastTime
-	m.stats.Head = tip.head
+	m.stats.grow(current, len(envs), canonical, tip)
 	m.tip = tip
 	m.mu.Unlock()
 

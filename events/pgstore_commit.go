@@ -142,16 +142,7 @@ func (s *PgStore) commitGroup(ctx context.Context, batch []*appendReq) (*group, 
 		}
 		g.items = append(g.items, planned{req: r, envs: envs})
 		g.accepted++
-		if current == 0 {
-			g.stats.Streams++
-		}
-		if g.stats.Count == 0 {
-			g.stats.FirstTime = tip.lastTime
-		}
-		g.stats.Count += uint64(len(envs))
-		g.stats.Bytes += canonical
-		g.stats.LastTime = tip.lastTime
-		g.stats.Head = tip.head
+		g.stats.grow(current, len(envs), canonical, tip)
 		g.tip = tip
 		g.versions[r.stream] = current + uint64(len(envs))
 	}
