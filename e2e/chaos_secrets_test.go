@@ -31,7 +31,7 @@ func TestChaosSecrets(t *testing.T) {
 			"JSONL and CSV exports, every deployment and release through the API, the SSE stream replayed "+
 			"from position 0, the app's own log (stderr, at debug level), and the raw bytes of every file "+
 			"of the data directory. None may hold it, while the captured output must show `[redacted]` "+
-			"where the hooks printed them (proof the hooks ran). The project also has two notification "+
+			"where the hooks printed them (proof the hooks ran). The project also has three notification "+
 			"channels, a webhook signing with a secret `from_file`, a DingTalk robot signing with one "+
 			"`from_env` and a WeCom robot whose URL (its key) is read `url_from` the environment, each told "+
 			"of both deployments' start and end (4 messages each): their secrets are searched for in the same places.")
