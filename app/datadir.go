@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -40,6 +41,38 @@ func (d DataDir) OpenExistingLog(logger logrus.FieldLogger) (*events.Store, erro
 	}
 	store, _, err := d.OpenLog(logger, false)
 	return store, err
+}
+
+// OpenExistingLogAt opens, for a command that reads it, the log a --store
+// names: the database of a postgres:// URL, else the data directory at
+// that path (as OpenExistingLog: a directory with no log is an error).
+func OpenExistingLogAt(ctx context.Context, store string, logger logrus.FieldLogger) (events.Log, error) {
+	if events.IsPostgresURL(store) {
+		return openPostgres(ctx, store, logger)
+	}
+	return DataDir{Path: store}.OpenExistingLog(logger)
+}
+
+// OpenCopyTarget opens where `events copy` writes: the database of a
+// postgres:// URL, else the log of the data directory at that path,
+// created if missing. The copy itself refuses a log that holds events.
+func OpenCopyTarget(ctx context.Context, store string, logger logrus.FieldLogger) (events.Importer, error) {
+	if events.IsPostgresURL(store) {
+		return openPostgres(ctx, store, logger)
+	}
+	log, _, err := DataDir{Path: store}.OpenLog(logger, false)
+	if err != nil {
+		return nil, err
+	}
+	return log, nil
+}
+
+func openPostgres(ctx context.Context, dsn string, logger logrus.FieldLogger) (*events.PgStore, error) {
+	log, err := events.OpenPostgres(ctx, dsn, events.Options{Logger: logger, Upcasters: catalog.Upcasters()})
+	if err != nil {
+		return nil, fmt.Errorf("open event log: %w", err)
+	}
+	return log, nil
 }
 
 // OpenLog opens the data directory's event log, creating the directory on

@@ -246,6 +246,15 @@ func (s *Store) runWriter() {
 		if first == nil {
 			select {
 			case first = <-s.reqs:
+			case release := <-s.pause:
+				// An import writes now (store_import.go): commit nothing
+				// until it ends.
+				select {
+				case <-release:
+				case <-s.stop:
+					return
+				}
+				continue
 			case <-s.stop:
 				return
 			}

@@ -21,6 +21,9 @@
 //   - MemStore is the same log in memory, used by tests and to serve an
 //     exported archive read-only (OpenArchive).
 //   - Verify walks a log and names the first position where the chain breaks.
+//   - Copy moves a whole log, as stored, into an empty Store or PgStore (an
+//     Importer), verifying the chain as it reads: the target ends complete
+//     or empty.
 //   - ExportJSONL and ExportCSV write the log for offline review; Formatters
 //     fill the CSV's summary column per event type.
 //   - Upcasters lift old event schemas one step at a time on read.

@@ -43,6 +43,7 @@ type Store struct {
 
 	// The writer goroutine (commit.go), absent when the store is read-only.
 	reqs       chan *appendReq
+	pause      chan chan struct{} // an import parks the writer until it closes the channel sent
 	stop       chan struct{}
 	writerDone chan struct{}
 	versions   map[string]uint64 // writer only: committed stream versions seen so far
@@ -122,6 +123,10 @@ func open(dir string, opts Options, lock *dirLock, state dirState) (*Store, erro
 		return nil, err
 	}
 	s.db = db
+	if err := s.undoImport(); err != nil {
+		db.Close()
+		return nil, err
+	}
 	if err := s.load(); err != nil {
 		db.Close()
 		return nil, err
@@ -143,6 +148,7 @@ func open(dir string, opts Options, lock *dirLock, state dirState) (*Store, erro
 			s.startVerification()
 		}
 		s.reqs = make(chan *appendReq)
+		s.pause = make(chan chan struct{})
 		s.stop = make(chan struct{})
 		s.writerDone = make(chan struct{})
 		go s.runWriter()

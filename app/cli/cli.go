@@ -40,6 +40,7 @@ func (e *exitError) Unwrap() error { return e.err }
 type cli struct {
 	assets  fs.FS
 	dataDir string
+	store   string // the log's PostgreSQL address; "" when it is in the data directory (cli_store.go)
 	logger  *logrus.Logger
 	stdout  io.Writer
 	stderr  io.Writer
@@ -102,7 +103,7 @@ With no command it opens the desktop window, or, where no display exists
 				return usageError{fmt.Errorf("--log-level: %w", err)}
 			}
 			c.logger.SetLevel(lvl)
-			return nil
+			return c.resolveStore(cmd)
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return c.runDefault(cmd.Context(), alsoServe)
@@ -111,6 +112,7 @@ With no command it opens the desktop window, or, where no display exists
 	root.Flags().StringVar(&alsoServe, "serve-addr", "", "with the window, also serve the UI and API on this address "+
 		"(e.g. 127.0.0.1:7788), so scripts and a browser can work beside it")
 	root.PersistentFlags().StringVar(&c.dataDir, "data", app.DefaultDataDir(), "data directory (event log, known_hosts, workspace)")
+	c.storeFlag(root)
 	root.PersistentFlags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warning, error")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(c.serveCommand(), c.openCommand(), c.eventsCommand(), c.versionCommand())
@@ -135,6 +137,9 @@ func (c *cli) versionCommand() *cobra.Command {
 // set, serves the same handler on that address beside the window (one
 // process owns the data directory, so this is how scripts reach it then).
 func (c *cli) runDefault(ctx context.Context, alsoServe string) error {
+	if err := c.notOnPostgres("the app", serveOnPostgres); err != nil {
+		return err
+	}
 	if !window.Built || !window.HasDisplay() {
 		why := "no display found"
 		if !window.Built {
@@ -239,6 +244,10 @@ func linkBase(served string, lo listenOptions) string {
 	return "https://" + lo.publicNames[0]
 }
 
+// serveOnPostgres is why the server does not run on PostgreSQL yet.
+const serveOnPostgres = "the server keeps its credentials and keys in the data directory, " +
+	"which does not follow the log there yet; serve a data directory (releasedesk events copy brings the log back into one)"
+
 func (c *cli) serveCommand() *cobra.Command {
 	var lo listenOptions
 	var archive string
@@ -247,6 +256,11 @@ func (c *cli) serveCommand() *cobra.Command {
 		Short: "Serve the UI and the JSON API over HTTP (loopback by default)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if archive == "" {
+				if err := c.notOnPostgres("serve", serveOnPostgres); err != nil {
+					return err
+				}
+			}
 			return c.serve(cmd.Context(), lo, archive)
 		},
 	}

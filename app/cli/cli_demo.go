@@ -28,6 +28,10 @@ directory with users or projects of its own is refused.`,
   releasedesk demo --data ./demo-data`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := c.notOnPostgres("demo", "the demo's users sign in with credentials kept in the data directory, "+
+				"which do not live in PostgreSQL yet; set the demo up in a data directory"); err != nil {
+				return err
+			}
 			demo, err := app.SetupDemo(cmd.Context(), app.DataDir{Path: c.dataDir}, c.logger)
 			if quiet && errors.Is(err, app.ErrNotFresh) {
 				return nil

@@ -13,9 +13,9 @@ import (
 func (c *cli) eventsCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "events",
-		Short: "Inspect the event log: verify its hash chain, export it, count it",
+		Short: "Inspect the event log: verify its hash chain, export it, count it, copy it to another store",
 	}
-	cmd.AddCommand(c.eventsVerifyCommand(), c.eventsExportCommand(), c.eventsStatsCommand())
+	cmd.AddCommand(c.eventsVerifyCommand(), c.eventsExportCommand(), c.eventsStatsCommand(), c.eventsCopyCommand())
 	return cmd
 }
 
@@ -34,7 +34,7 @@ func (c *cli) eventsVerifyCommand() *cobra.Command {
 				}
 				report = r
 			} else {
-				store, err := app.DataDir{Path: c.dataDir}.OpenExistingLog(c.logger)
+				store, err := app.OpenExistingLogAt(cmd.Context(), c.logAddress(), c.logger)
 				if err != nil {
 					return err
 				}
@@ -50,7 +50,7 @@ func (c *cli) eventsVerifyCommand() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&archive, "archive", "", "verify an exported JSONL file instead of the data directory")
+	cmd.Flags().StringVar(&archive, "archive", "", "verify an exported JSONL file instead of the log (--store or --data)")
 	return cmd
 }
 
@@ -64,7 +64,7 @@ func (c *cli) eventsExportCommand() *cobra.Command {
 			if format != "jsonl" && format != "csv" {
 				return usageError{fmt.Errorf("--format: %q is not one of jsonl, csv", format)}
 			}
-			store, err := app.DataDir{Path: c.dataDir}.OpenExistingLog(c.logger)
+			store, err := app.OpenExistingLogAt(cmd.Context(), c.logAddress(), c.logger)
 			if err != nil {
 				return err
 			}
@@ -105,7 +105,7 @@ func (c *cli) eventsStatsCommand() *cobra.Command {
 		Short: "Count the log: events, bytes, streams, first and last time",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			store, err := app.DataDir{Path: c.dataDir}.OpenExistingLog(c.logger)
+			store, err := app.OpenExistingLogAt(cmd.Context(), c.logAddress(), c.logger)
 			if err != nil {
 				return err
 			}

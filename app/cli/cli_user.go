@@ -36,6 +36,10 @@ directory (it owns it); with a server, add users through it instead.`,
 			if err := required(cmd, "name"); err != nil {
 				return err
 			}
+			if err := c.notOnPostgres("user add", "a user's password hash goes into the data directory's credentials, "+
+				"which do not live in PostgreSQL yet; add the user in a data directory and copy the log (releasedesk events copy)"); err != nil {
+				return err
+			}
 			roles, err := parseRoles(roleFlags)
 			if err != nil {
 				return err
