@@ -100,6 +100,9 @@ func NewDesktop(ctx context.Context, opts DesktopOptions) (*Desktop, error) {
 	case Unreachable:
 		return nil, &app.UpstreamError{Code: "server_unreachable", Message: text.New("%s does not answer as a Release Desk: %s", u, p.Reason)}
 	}
+	if p.State == Changed {
+		d.logChanged(p)
+	}
 	d.pending = &p // the page asks its user (confirm), or says it is refused (changed)
 	return d, nil
 }

@@ -52,6 +52,8 @@ type ConnectAnswer struct {
 const maxWindowBody = 8 << 10
 
 func (d *Desktop) serveWindow(w http.ResponseWriter, r *http.Request) {
+	// At debug, as the API's requests are: the desktop smoke test reads it.
+	d.log.WithFields(map[string]any{"method": r.Method, "path": r.URL.Path}).Debug("window request")
 	var err error
 	switch r.Method + " " + r.URL.Path {
 	case "GET /window/state":
@@ -135,8 +137,7 @@ func (d *Desktop) connect(w http.ResponseWriter, r *http.Request) error {
 		}
 		answer.Joined = true
 	} else if p.State == Changed {
-		d.log.WithFields(map[string]any{"server": u, "pinned": p.Pinned, "shown": p.Fingerprint}).
-			Warn("the server's certificate changed: refused")
+		d.logChanged(p)
 	}
 	if answer.State, err = d.state(); err != nil {
 		return err
@@ -184,4 +185,11 @@ func readWindowBody(w http.ResponseWriter, r *http.Request, v any) error {
 		return &app.InvalidError{Field: "body", Reason: text.New("want a JSON object: %s", err.Error())}
 	}
 	return nil
+}
+
+// logChanged says a refused certificate in the log too: the person may
+// not be the one who can act on it.
+func (d *Desktop) logChanged(p Probe) {
+	d.log.WithFields(map[string]any{"server": p.URL, "pinned": p.Pinned, "shown": p.Fingerprint}).
+		Warn("the server's certificate changed: refused")
 }
