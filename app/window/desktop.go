@@ -212,10 +212,14 @@ func (d *Desktop) useLocal() error {
 	return nil
 }
 
-// stopFeed stops the current desk's live feed (d.mu held).
+// stopFeed stops the current desk's live feed (d.mu held), and lets go of
+// the connections to the server the window is leaving, if any.
 func (d *Desktop) stopFeed() {
 	if d.stop != nil {
 		d.stop()
 		d.stop = nil
+	}
+	if d.remote != nil {
+		d.remote.client.CloseIdleConnections()
 	}
 }
