@@ -53,6 +53,7 @@ test-frontend:
 
 test-desktop:
 	scripts/desktop-smoke.sh $(BIN)
+	scripts/desktop-join-smoke.sh $(BIN)
 
 test: build vet test-go test-frontend test-desktop
 	@echo "make test: all suites passed"

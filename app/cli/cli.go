@@ -86,7 +86,7 @@ func isUsageError(err error) bool {
 }
 
 func (c *cli) rootCommand() *cobra.Command {
-	var logLevel, alsoServe string
+	var logLevel, alsoServe, server string
 	root := &cobra.Command{
 		Use:   "releasedesk",
 		Short: "Release Desk: open, test, approve, publish and roll back Git releases",
@@ -106,9 +106,11 @@ With no command it opens the desktop window, or, where no display exists
 			return c.resolveStore(cmd)
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return c.runDefault(cmd.Context(), alsoServe)
+			return c.runDefault(cmd.Context(), alsoServe, server)
 		},
 	}
+	root.Flags().StringVar(&server, "server", "", "open the window on a team's server (https://desk.example.com) "+
+		"instead of this computer's desk; an unknown self-signed certificate is shown to confirm first")
 	root.Flags().StringVar(&alsoServe, "serve-addr", "", "with the window, also serve the UI and API on this address "+
 		"(e.g. 127.0.0.1:7788), so scripts and a browser can work beside it")
 	root.PersistentFlags().StringVar(&c.dataDir, "data", app.DefaultDataDir(), "data directory (event log, known_hosts, workspace)")
@@ -136,11 +138,23 @@ func (c *cli) versionCommand() *cobra.Command {
 // where, so `make run` works on a machine with no display. alsoServe, when
 // set, serves the same handler on that address beside the window (one
 // process owns the data directory, so this is how scripts reach it then).
-func (c *cli) runDefault(ctx context.Context, alsoServe string) error {
-	if err := c.notOnPostgres("the app", serveOnPostgres); err != nil {
+// server, when set, opens the window on that server: this computer's desk
+// stays closed (its data directory unlocked) until the window comes back.
+func (c *cli) runDefault(ctx context.Context, alsoServe, server string) error {
+	if server != "" && alsoServe != "" {
+		return usageError{errors.New("--serve-addr serves this computer's desk beside the window; with --server the window is on a server")}
+	}
+	if server != "" {
+		if _, err := window.ServerURL(server); err != nil {
+			return usageError{fmt.Errorf("--server: %w", err)}
+		}
+	} else if err := c.notOnPostgres("the app", serveOnPostgres); err != nil {
 		return err
 	}
 	if !window.Built || !window.HasDisplay() {
+		if server != "" {
+			return &exitError{code: exitNoWindow, err: errors.New("--server: no window can be shown here (no display, or no window in this binary); open the server in a browser")}
+		}
 		why := "no display found"
 		if !window.Built {
 			why = "this binary has no desktop window"
@@ -148,12 +162,26 @@ func (c *cli) runDefault(ctx context.Context, alsoServe string) error {
 		fmt.Fprintf(c.stderr, "releasedesk: %s; serving the UI in the browser instead.\n", why)
 		return c.serve(ctx, listenOptions{ListenConfig: httpapi.ListenConfig{Addr: cmp.Or(alsoServe, httpapi.DefaultAddr)}}, "")
 	}
-	desk, srv, err := c.openServer(ctx, "", httpapi.ServerConfig{WindowLanguage: window.Language()})
+	bookPath, err := window.DefaultServerBookPath()
 	if err != nil {
-		return err
+		return fmt.Errorf("the window's list of servers: %w", err)
 	}
-	defer desk.Close()
+	opts := window.DesktopOptions{Joinable: true, Book: window.NewServerBook(bookPath), Server: server,
+		Language: window.Language(), Logger: c.logger, OpenLocal: c.openLocalDesk("")}
 	if alsoServe != "" {
+		// Served beside the window, this computer's desk stays open even
+		// while the window is on a server.
+		desk, srv, err := c.openServer(ctx, "", httpapi.ServerConfig{WindowLanguage: window.Language()})
+		if err != nil {
+			return err
+		}
+		defer desk.Close()
+		opts.KeepLocal = true
+		opts.OpenLocal = func(context.Context) (*window.LocalDesk, error) {
+			l := window.LocalDeskOf(desk, srv)
+			l.Close = func() {} // closed above, when the command ends
+			return l, nil
+		}
 		sctx, stop := context.WithCancel(ctx)
 		defer stop()
 		go func() {
@@ -165,7 +193,28 @@ func (c *cli) runDefault(ctx context.Context, alsoServe string) error {
 			}
 		}()
 	}
-	if err := window.Run(ctx, c.assets, srv, desk); err != nil {
+	return c.runWindow(ctx, opts)
+}
+
+// openLocalDesk opens this computer's desk (or archive) for the window.
+func (c *cli) openLocalDesk(archive string) func(context.Context) (*window.LocalDesk, error) {
+	return func(ctx context.Context) (*window.LocalDesk, error) {
+		desk, srv, err := c.openServer(ctx, archive, httpapi.ServerConfig{WindowLanguage: window.Language()})
+		if err != nil {
+			return nil, err
+		}
+		return window.LocalDeskOf(desk, srv), nil
+	}
+}
+
+// runWindow opens the window over opts' desks until it closes.
+func (c *cli) runWindow(ctx context.Context, opts window.DesktopOptions) error {
+	d, err := window.NewDesktop(ctx, opts)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := window.Run(ctx, c.assets, d); err != nil {
 		return &exitError{code: exitNoWindow, err: err}
 	}
 	return nil
@@ -311,15 +360,9 @@ func (c *cli) reviewInWindow(ctx context.Context, archive string) error {
 		}
 		return &exitError{code: exitNoWindow, err: fmt.Errorf("--window: %w", why)}
 	}
-	desk, srv, err := c.openServer(ctx, archive, httpapi.ServerConfig{WindowLanguage: window.Language()})
-	if err != nil {
-		return err
-	}
-	defer desk.Close()
-	if err := window.Run(ctx, c.assets, srv, desk); err != nil {
-		return &exitError{code: exitNoWindow, err: err}
-	}
-	return nil
+	// Offline review stays on this computer: the window joins no server.
+	return c.runWindow(ctx, window.DesktopOptions{OpenLocal: c.openLocalDesk(archive), Logger: c.logger,
+		Language: window.Language()})
 }
 
 // stdoutOrFile opens --out, or returns stdout when it is empty or "-".

@@ -62,6 +62,11 @@ func TestUsageErrorsExit2AndNameTheFlag(t *testing.T) {
 		{"serve", "--public-name", "https://desk.example.com", "--data", data},
 		{"serve", "--tls-cert", "c.pem", "--addr", "127.0.0.1:0", "--data", data},
 		{"open", "--addr", "0.0.0.0:0", filepath.Join(data, "none.jsonl")},
+		// The window joins a server over https (plain http to loopback only),
+		// and beside it serves no local desk.
+		{"--server", "http://desk.example.com", "--data", data},
+		{"--server", "https://desk.example.com/releases", "--data", data},
+		{"--server", "https://desk.example.com", "--serve-addr", "127.0.0.1:0", "--data", data},
 	} {
 		code, _, errOut := run(t, context.Background(), args...)
 		if code != cli.ExitUsage {

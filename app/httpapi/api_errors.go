@@ -168,3 +168,14 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	writeJSON(w, ae.Status, ErrorResponse{Error: *ae})
 }
+
+// WriteError answers err as the API answers a use case's refusal (its
+// kind's status, the standard body, in the request's language): for the
+// desktop window's own routes, which the page reads as it reads the API.
+func WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	ae := toAPIError(err, languageOf(r))
+	writeJSON(w, ae.Status, ErrorResponse{Error: *ae})
+}
+
+// WriteJSON answers v as the API's JSON answers (for the window's routes).
+func WriteJSON(w http.ResponseWriter, status int, v any) { writeJSON(w, status, v) }

@@ -5,10 +5,6 @@ package window
 import (
 	"context"
 	"io/fs"
-	"net/http"
-
-	"releasedesk/app"
-	"releasedesk/app/httpapi"
 
 	"github.com/wailsapp/wails/v2"
 	"github.com/wailsapp/wails/v2/pkg/options"
@@ -19,9 +15,10 @@ import (
 const Built = true
 
 // Run opens the Wails window. The page's /api requests are not files
-// in assets, so Wails hands them to h: the same handler as `serve`.
+// in assets, so Wails hands them to d: the same handler as `serve` over
+// this computer's desk, or the proxy to the server the window joined.
 // It returns when the window is closed.
-func Run(ctx context.Context, assets fs.FS, h http.Handler, desk *app.Desk) error {
+func Run(ctx context.Context, assets fs.FS, d *Desktop) error {
 	return wails.Run(&options.App{
 		Title:     "Release Desk",
 		Width:     1280,
@@ -30,7 +27,7 @@ func Run(ctx context.Context, assets fs.FS, h http.Handler, desk *app.Desk) erro
 		MinHeight: 500,
 		AssetServer: &assetserver.Options{
 			Assets:  assets,
-			Handler: h,
+			Handler: d,
 		},
 		BackgroundColour: &options.RGBA{R: 246, G: 247, B: 249, A: 255},
 		OnStartup: func(wctx context.Context) {
@@ -40,18 +37,12 @@ func Run(ctx context.Context, assets fs.FS, h http.Handler, desk *app.Desk) erro
 				quitWindow(wctx)
 			}()
 			// Live updates reach the page as Wails events: the same
-			// messages as /api/v1/stream, which a Wails response cannot carry.
-			go func() {
-				err := httpapi.FollowChanges(ctx, desk, func(kind string, m httpapi.StreamMessage) {
-					emitToWindow(wctx, EventName, kind, m)
-				})
-				if err != nil {
-					desk.Logger.WithError(err).Warn("live updates to the window stopped")
-				}
-			}()
+			// messages as /api/v1/stream, which a Wails response cannot
+			// carry, from this computer's desk or the server's stream.
+			d.attach(func(kind string, msg any) { emitToWindow(wctx, EventName, kind, msg) })
 			// Desktop notifications the page asks for (something new
 			// waits for its user), shown one at a time off the UI thread.
-			notes := newNotifier(showDesktopNote, desk.Logger)
+			notes := newNotifier(showDesktopNote, d.log)
 			go notes.run(ctx)
 			onWindowEvent(wctx, NotifyEventName, notes.offer)
 		},

@@ -5,15 +5,12 @@ package window
 import (
 	"context"
 	"io/fs"
-	"net/http"
-
-	"releasedesk/app"
 )
 
 // Built is false without the desktop tags: tests and vet need no GTK.
 const Built = false
 
 // Run refuses: there is no window in this build.
-func Run(ctx context.Context, assets fs.FS, h http.Handler, desk *app.Desk) error {
+func Run(ctx context.Context, assets fs.FS, d *Desktop) error {
 	return ErrNoWindow
 }

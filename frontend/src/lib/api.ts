@@ -150,7 +150,8 @@ async function requestJSON<T>(
   }
 }
 
-function errorFromBody(status: number, statusText: string, body: string): ApiError {
+/** The ApiError an answer that is not 2xx stands for (also for the window's own routes, joinserver.ts). */
+export function errorFromBody(status: number, statusText: string, body: string): ApiError {
   let parsed: unknown;
   try {
     parsed = JSON.parse(body);
