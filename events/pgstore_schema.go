@@ -49,6 +49,12 @@ var pgMigrations = []string{
 		streams       bigint NOT NULL
 	);
 	INSERT INTO rd_head VALUES (1, 0, '` + GenesisHash + `', 0, 0, 0, 0, 0);`,
+	// 2: what a server keeps beside the log (pgstore_state.go).
+	`CREATE TABLE rd_state (
+		name    text PRIMARY KEY,
+		value   bytea,
+		updated timestamptz NOT NULL DEFAULT now()
+	);`,
 }
 
 // PgSchemaVersion is the schema this program writes.
