@@ -43,7 +43,11 @@ import (
 // Authenticate, which asks the Users projection too) and removed after its
 // token.revoked; a password's event is appended before its hash is stored.
 type Credentials struct {
-	path string
+	path  string
+	state StateStore // on PostgreSQL, instead of path (credentials_state.go)
+	// reloaded is when the state was last read from the database.
+	reloadMu sync.Mutex
+	reloaded time.Time
 
 	wmu       sync.Mutex             // one writer at a time
 	mu        sync.RWMutex           // guards the maps, which are replaced, never modified
@@ -90,7 +94,8 @@ func OpenCredentials(path string) (*Credentials, error) {
 	if path == "" {
 		return nil, errors.New("credentials: empty path")
 	}
-	c := &Credentials{path: path, passwords: map[string]string{}, tokens: map[string]credToken{}, byHash: map[[32]byte]credToken{}}
+	c := emptyCredentials()
+	c.path = path
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return c, nil
@@ -105,29 +110,52 @@ func OpenCredentials(path string) (*Credentials, error) {
 			}
 		}
 	}
+	if err := c.load(data, path); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// load parses a store's bytes (where names them in errors) and makes them
+// the store's state.
+func (c *Credentials) load(data []byte, where string) error {
 	var f credFile
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&f); err != nil {
-		return nil, fmt.Errorf("credentials: %s: %w", path, err)
+		return fmt.Errorf("credentials: %s: %w", where, err)
 	}
 	if f.Version != credFileVersion {
-		return nil, fmt.Errorf("credentials: %s: version %d, this Release Desk reads version %d", path, f.Version, credFileVersion)
+		return fmt.Errorf("credentials: %s: version %d, this Release Desk reads version %d", where, f.Version, credFileVersion)
 	}
+	passwords := make(map[string]string, len(f.Passwords))
 	for user, phc := range f.Passwords {
 		if _, err := parsePHC(phc); err != nil {
-			return nil, fmt.Errorf("credentials: %s: password of %s: %w", path, user, err)
+			return fmt.Errorf("credentials: %s: password of %s: %w", where, user, err)
 		}
-		c.passwords[user] = phc
+		passwords[user] = phc
 	}
+	tokens := make(map[string]credToken, len(f.Tokens))
 	for _, t := range f.Tokens {
-		h, err := decodeTokenHash(t.Hash)
-		if err != nil || t.ID == "" || t.User == "" {
-			return nil, fmt.Errorf("credentials: %s: token %q: bad record", path, t.ID)
+		if _, err := decodeTokenHash(t.Hash); err != nil || t.ID == "" || t.User == "" {
+			return fmt.Errorf("credentials: %s: token %q: bad record", where, t.ID)
 		}
-		c.tokens[t.ID] = t
-		c.byHash[h] = t
+		tokens[t.ID] = t
 	}
-	return c, nil
+	c.swap(&credChange{passwords: passwords, tokens: tokens})
+	return nil
+}
+
+// swap makes ch the store's state.
+func (c *Credentials) swap(ch *credChange) {
+	byHash := make(map[[32]byte]credToken, len(ch.tokens))
+	for _, t := range ch.tokens {
+		if h, err := decodeTokenHash(t.Hash); err == nil {
+			byHash[h] = t
+		}
+	}
+	c.mu.Lock()
+	c.passwords, c.tokens, c.byHash = ch.passwords, ch.tokens, byHash
+	c.mu.Unlock()
 }
 
 func decodeTokenHash(s string) ([32]byte, error) {
@@ -142,6 +170,7 @@ func decodeTokenHash(s string) ([32]byte, error) {
 
 // passwordHash returns a user's PHC string.
 func (c *Credentials) passwordHash(user string) (string, bool) {
+	c.freshen(time.Time{}) // a password changed on another instance counts at once
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	phc, ok := c.passwords[user]
@@ -150,6 +179,15 @@ func (c *Credentials) passwordHash(user string) (string, bool) {
 
 // tokenByHash finds a token by the sha256 of its secret.
 func (c *Credentials) tokenByHash(h [32]byte) (credToken, bool) {
+	if t, ok := c.cachedToken(h); ok || c.state == nil {
+		return t, ok
+	}
+	// Made on another instance since this one last read them?
+	c.freshen(time.Now())
+	return c.cachedToken(h)
+}
+
+func (c *Credentials) cachedToken(h [32]byte) (credToken, bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	t, ok := c.byHash[h]
@@ -167,9 +205,26 @@ type credChange struct {
 func (c *Credentials) update(now time.Time, fn func(ch *credChange)) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	if c.state != nil {
+		return c.updateState(now, fn)
+	}
 	c.mu.RLock()
 	ch := &credChange{passwords: maps.Clone(c.passwords), tokens: maps.Clone(c.tokens)}
 	c.mu.RUnlock()
+	data, err := applyCredChange(now, ch, fn)
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(c.path, data); err != nil {
+		return fmt.Errorf("credentials: %w", err)
+	}
+	c.swap(ch)
+	return nil
+}
+
+// applyCredChange applies fn to ch, drops the tokens expired at now, and
+// returns the store's bytes for ch.
+func applyCredChange(now time.Time, ch *credChange, fn func(ch *credChange)) ([]byte, error) {
 	fn(ch)
 	for id, t := range ch.tokens {
 		if t.expired(now) {
@@ -183,21 +238,9 @@ func (c *Credentials) update(now time.Time, fn func(ch *credChange)) error {
 	sortTokens(f.Tokens)
 	data, err := json.MarshalIndent(f, "", "  ")
 	if err != nil {
-		return fmt.Errorf("credentials: %w", err)
+		return nil, fmt.Errorf("credentials: %w", err)
 	}
-	if err := writeFileAtomic(c.path, append(data, '\n')); err != nil {
-		return fmt.Errorf("credentials: %w", err)
-	}
-	byHash := make(map[[32]byte]credToken, len(ch.tokens))
-	for _, t := range ch.tokens {
-		if h, err := decodeTokenHash(t.Hash); err == nil {
-			byHash[h] = t
-		}
-	}
-	c.mu.Lock()
-	c.passwords, c.tokens, c.byHash = ch.passwords, ch.tokens, byHash
-	c.mu.Unlock()
-	return nil
+	return append(data, '\n'), nil
 }
 
 func sortTokens(ts []credToken) {

@@ -67,6 +67,12 @@ func OpenCopyTarget(ctx context.Context, store string, logger logrus.FieldLogger
 	return log, nil
 }
 
+// OpenPostgresLog opens (creating its tables) the log of a server on
+// PostgreSQL, for the commands that work on it directly (user add).
+func OpenPostgresLog(ctx context.Context, dsn string, logger logrus.FieldLogger) (*events.PgStore, error) {
+	return openPostgres(ctx, dsn, logger)
+}
+
 func openPostgres(ctx context.Context, dsn string, logger logrus.FieldLogger) (*events.PgStore, error) {
 	log, err := events.OpenPostgres(ctx, dsn, events.Options{Logger: logger, Upcasters: catalog.Upcasters()})
 	if err != nil {

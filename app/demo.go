@@ -72,6 +72,16 @@ type Demo struct {
 // projects of its own is refused: the demo goes in a fresh one. It works
 // in-process on the desk (no runner) and closes it.
 func SetupDemo(ctx context.Context, data DataDir, logger logrus.FieldLogger) (Demo, error) {
+	return SetupDemoOn(ctx, DeskConfig{Data: data, Logger: logger})
+}
+
+// SetupDemoOn is SetupDemo on the desk cfg opens: on a PostgreSQL store
+// (cfg.Store) the demo's users, project and release go into the database,
+// and its repository, targets and passwords file into the data directory
+// (cfg.Data), on this machine: the server's instances that deploy it must
+// run here too.
+func SetupDemoOn(ctx context.Context, cfg DeskConfig) (Demo, error) {
+	data := cfg.Data
 	abs, err := filepath.Abs(data.Path)
 	if err != nil {
 		return Demo{}, fmt.Errorf("data directory %q: %w", data.Path, err)
@@ -84,7 +94,8 @@ func SetupDemo(ctx context.Context, data DataDir, logger logrus.FieldLogger) (De
 		return demo, nil
 	}
 
-	d, err := OpenDesk(ctx, DeskConfig{Data: DataDir{Path: abs}, Logger: logger, NoRunner: true})
+	cfg.Data, cfg.NoRunner = DataDir{Path: abs}, true
+	d, err := OpenDesk(ctx, cfg)
 	if err != nil {
 		return demo, err
 	}
@@ -121,11 +132,11 @@ func SetupDemo(ctx context.Context, data DataDir, logger logrus.FieldLogger) (De
 	if err != nil {
 		return demo, err
 	}
-	cfg, err := DemoProjectConfig(dir, demo.Repo)
+	projectCfg, err := DemoProjectConfig(dir, demo.Repo)
 	if err != nil {
 		return demo, err
 	}
-	if _, err := d.ApplyProject(ctx, admin, DemoProject, cfg, "application/json"); err != nil {
+	if _, err := d.ApplyProject(ctx, admin, DemoProject, projectCfg, "application/json"); err != nil {
 		return demo, fmt.Errorf("demo project: %w", err)
 	}
 	dev, err := d.Auth.User("dev")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -60,6 +61,7 @@ type Desk struct {
 	linkBase   linkBaseHolder // where people reach the desk: SetLinkBase
 	outbox     *outbox.Outbox // delivers the projects' messages; nil when read-only
 	archive    string         // the archive under offline review, if any
+	state      *deskState     // on PostgreSQL: what lives beside the log (desk_state.go)
 }
 
 // DeskConfig says what OpenDesk opens.
@@ -71,6 +73,12 @@ type DeskConfig struct {
 	// the API alone), and runs no scheduled drift check; the default runs
 	// them in this process.
 	NoRunner bool
+	// Store, when set, is the PostgreSQL address of the log: the desk
+	// keeps everything another instance needs in that database, Data is
+	// only this instance's cache (desk_state.go), and SecretKey, which
+	// seals its secrets there, is required.
+	Store     string
+	SecretKey *SecretKey
 }
 
 // OpenDesk opens the data directory (or an archive), rebuilds the read
@@ -108,20 +116,43 @@ func OpenDesk(ctx context.Context, cfg DeskConfig) (*Desk, error) {
 		return d, nil
 	}
 
-	// The open checks only the log's end, to start quickly; the whole log
-	// is verified in the background, and writes wait for that.
-	store, problem, err := cfg.Data.openLog(events.Options{Logger: cfg.Logger, VerifyOnOpen: true})
-	if damaged := (*events.DamagedStoreError)(nil); errors.As(err, &damaged) {
-		return openDamagedDesk(d, cfg, err)
-	}
-	if err != nil {
-		return nil, err
+	var store events.Log
+	var problem error
+	var data DataDir
+	var checkpoint io.Reader
+	if cfg.Store != "" {
+		cache, err := pgCache(cfg.Data.Path)
+		if err != nil {
+			return nil, err
+		}
+		pg, err := openPgLog(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		store, data = pg, cache
+		d.state = &deskState{st: pg, key: cfg.SecretKey, knownHostsPath: data.KnownHostsPath()}
+		checkpoint = d.state.checkpoint(ctx)
+	} else {
+		// The open checks only the log's end, to start quickly; the whole
+		// log is verified in the background, and writes wait for that.
+		badger, p, err := cfg.Data.openLog(events.Options{Logger: cfg.Logger, VerifyOnOpen: true})
+		if damaged := (*events.DamagedStoreError)(nil); errors.As(err, &damaged) {
+			return openDamagedDesk(d, cfg, err)
+		}
+		if err != nil {
+			return nil, err
+		}
+		store, problem = badger, p
+		abs, _ := filepath.Abs(cfg.Data.Path)
+		data = DataDir{Path: abs}
+		d.checkpoint = data.CheckpointPath()
+		if f, err := os.Open(d.checkpoint); err == nil {
+			defer f.Close()
+			checkpoint = f
+		}
 	}
 	d.Log, d.ReadOnly = store, problem
-	abs, _ := filepath.Abs(cfg.Data.Path)
-	data := DataDir{Path: abs}
-	d.checkpoint = data.CheckpointPath()
-	set, started, err := startSet(ctx, store, d.checkpoint)
+	set, started, err := startSet(ctx, store, checkpoint)
 	if err != nil {
 		_ = store.Close()
 		if damaged := (*events.DamagedStoreError)(nil); errors.As(err, &damaged) {
@@ -131,7 +162,12 @@ func OpenDesk(ctx context.Context, cfg DeskConfig) (*Desk, error) {
 	}
 	cfg.Logger.WithFields(logrus.Fields{"from_checkpoint": started.FromCheckpoint, "replayed": started.Replayed, "position": set.Position()}).Info("read models ready")
 	d.Set = set
-	creds, err := OpenCredentials(data.CredentialsPath())
+	var creds *Credentials
+	if d.state != nil {
+		creds, err = OpenStateCredentials(ctx, d.state.st)
+	} else {
+		creds, err = OpenCredentials(data.CredentialsPath())
+	}
 	if err != nil {
 		_ = store.Close()
 		return nil, err
@@ -152,7 +188,15 @@ func OpenDesk(ctx context.Context, cfg DeskConfig) (*Desk, error) {
 	if problem != nil {
 		return d, nil
 	}
-	if d.DefaultSSHKey, err = ensureSSHKey(data.SSHKeyPath()); err != nil {
+	if d.state != nil {
+		d.DefaultSSHKey, err = ensureStateSSHKey(ctx, d.state.st, d.state.key, data.SSHKeyPath())
+		if err == nil {
+			err = d.state.pullKnownHosts(ctx)
+		}
+	} else {
+		d.DefaultSSHKey, err = ensureSSHKey(data.SSHKeyPath())
+	}
+	if err != nil {
 		d.Close()
 		return nil, err
 	}
@@ -171,7 +215,16 @@ func OpenDesk(ctx context.Context, cfg DeskConfig) (*Desk, error) {
 		return nil, err
 	}
 	d.Runner = r
-	d.startOutbox(runCtx, data.OutboxCheckpointPath(), cfg.Logger)
+	if d.state != nil {
+		d.startOutbox(runCtx, outbox.Config{CheckpointStore: outboxState{d.state.st}}, cfg.Logger)
+		d.wg.Add(1)
+		go func() {
+			defer d.wg.Done()
+			d.keepFresh(runCtx)
+		}()
+	} else {
+		d.startOutbox(runCtx, outbox.Config{Checkpoint: data.OutboxCheckpointPath()}, cfg.Logger)
+	}
 	if cfg.NoRunner {
 		return d, nil
 	}
@@ -196,14 +249,10 @@ func OpenDesk(ctx context.Context, cfg DeskConfig) (*Desk, error) {
 	return d, nil
 }
 
-// startSet loads the checkpoint when it matches the log, else rebuilds.
-func startSet(ctx context.Context, store events.Reader, checkpoint string) (*projections.Set, projections.Started, error) {
-	f, err := os.Open(checkpoint)
-	if err != nil {
-		return projections.Start(ctx, store, nil)
-	}
-	defer f.Close()
-	return projections.Start(ctx, store, f)
+// startSet loads the checkpoint (nil: none) when it matches the log,
+// else rebuilds.
+func startSet(ctx context.Context, store events.Reader, checkpoint io.Reader) (*projections.Set, projections.Started, error) {
+	return projections.Start(ctx, store, checkpoint)
 }
 
 // Problem says why the desk refuses writes now, or nil: it was opened
@@ -248,8 +297,15 @@ func (d *Desk) Close() {
 		if d.Runner != nil {
 			_ = d.Runner.Close()
 		}
-		if d.checkpoint != "" && d.ReadOnly == nil && d.Set.Position() > 0 {
-			if err := d.Set.SaveCheckpointFile(d.checkpoint); err != nil {
+		if d.ReadOnly == nil && d.Set != nil && d.Set.Position() > 0 {
+			var err error
+			switch {
+			case d.state != nil:
+				err = d.state.saveCheckpoint(d.Set)
+			case d.checkpoint != "":
+				err = d.Set.SaveCheckpointFile(d.checkpoint)
+			}
+			if err != nil {
 				d.Logger.WithError(err).Warn("saving the read models' checkpoint")
 			}
 		}

@@ -14,9 +14,10 @@ var NotifyRetry = outbox.DefaultRetry
 
 // startOutbox starts delivering the project's messages in the background:
 // it follows the log on its own, so no command waits for a channel.
-func (d *Desk) startOutbox(ctx context.Context, checkpoint string, logger logrus.FieldLogger) {
-	d.outbox = outbox.New(outbox.Config{Log: d.Log, Planner: notifyPlanner{d}, Checkpoint: checkpoint,
-		Actor: SystemActor, Now: d.Now, Logger: logger, Retry: NotifyRetry})
+// where says where it keeps its position (Checkpoint or CheckpointStore).
+func (d *Desk) startOutbox(ctx context.Context, where outbox.Config, logger logrus.FieldLogger) {
+	d.outbox = outbox.New(outbox.Config{Log: d.Log, Planner: notifyPlanner{d}, Checkpoint: where.Checkpoint,
+		CheckpointStore: where.CheckpointStore, Actor: SystemActor, Now: d.Now, Logger: logger, Retry: NotifyRetry})
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()

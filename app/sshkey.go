@@ -27,28 +27,43 @@ func ensureSSHKey(path string) (string, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return "", fmt.Errorf("ssh key: %w", err)
 	}
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	private, authorized, err := newSSHKeyPair()
 	if err != nil {
-		return "", fmt.Errorf("ssh key: %w", err)
+		return "", err
 	}
-	block, err := ssh.MarshalPrivateKey(priv, "releasedesk")
-	if err != nil {
-		return "", fmt.Errorf("ssh key: %w", err)
-	}
-	sshPub, err := ssh.NewPublicKey(pub)
-	if err != nil {
-		return "", fmt.Errorf("ssh key: %w", err)
-	}
-	authorized := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sshPub))) + " releasedesk\n"
 	// The public half first: a private key without it would be found and
 	// used, but never shown.
 	if err := writeFileAtomic(path+".pub", []byte(authorized)); err != nil {
 		return "", err
 	}
-	if err := writeFileAtomic(path, pem.EncodeToMemory(block)); err != nil {
+	if err := writeFileAtomic(path, private); err != nil {
 		return "", err
 	}
 	return path, nil
+}
+
+// newSSHKeyPair makes an ed25519 key: the private key in OpenSSH's PEM
+// form, and the public one as an authorized_keys line.
+func newSSHKeyPair() (private []byte, authorized string, err error) {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, "", fmt.Errorf("ssh key: %w", err)
+	}
+	block, err := ssh.MarshalPrivateKey(priv, "releasedesk")
+	if err != nil {
+		return nil, "", fmt.Errorf("ssh key: %w", err)
+	}
+	sshPub, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		return nil, "", fmt.Errorf("ssh key: %w", err)
+	}
+	return pem.EncodeToMemory(block), authorizedLine(sshPub), nil
+}
+
+// authorizedLine is a public key as the line a host's authorized_keys
+// takes, named for the app.
+func authorizedLine(k ssh.PublicKey) string {
+	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(k))) + " releasedesk\n"
 }
 
 // PublicKey is the app's publishing key as an authorized_keys line ("" if

@@ -440,11 +440,18 @@ func rolesEqual(x, y map[string][]string) bool {
 // SystemActor. credsPath is the data directory's CredentialsPath(); the
 // caller owns store (and closes it).
 func BootstrapUserRoles(ctx context.Context, store events.Log, credsPath, name, password string, admin bool, roles map[string][]string) error {
-	set, err := projections.Build(ctx, store)
+	creds, err := OpenCredentials(credsPath)
 	if err != nil {
 		return err
 	}
-	creds, err := OpenCredentials(credsPath)
+	return BootstrapUserIn(ctx, store, creds, name, password, admin, roles)
+}
+
+// BootstrapUserIn is BootstrapUserRoles with the credential store open:
+// a server's on PostgreSQL (OpenStateCredentials), where `user add` may
+// run while the server does.
+func BootstrapUserIn(ctx context.Context, store events.Log, creds *Credentials, name, password string, admin bool, roles map[string][]string) error {
+	set, err := projections.Build(ctx, store)
 	if err != nil {
 		return err
 	}

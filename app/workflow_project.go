@@ -111,7 +111,7 @@ func (d *Desk) ScanHostKey(ctx context.Context, addr string) (HostKeyInfo, error
 }
 
 // TrustHost records an admin's trust of a host key (host.key_trusted) and
-// writes it to the app's known_hosts.
+// writes it to the app's known_hosts (on PostgreSQL, also the database's).
 func (d *Desk) TrustHost(ctx context.Context, u UserView, addr, key string) (projections.HostKey, error) {
 	if err := d.Writable(); err != nil {
 		return projections.HostKey{}, err
@@ -126,11 +126,25 @@ func (d *Desk) TrustHost(ctx context.Context, u UserView, addr, key string) (pro
 		return projections.HostKey{}, &InvalidError{Field: "key", Reason: text.New("is required: the \"<type> <base64>\" key the host offers (GET /api/v1/hosts/key)")}
 	}
 	err := d.decide(ctx, func() error {
-		if err := d.Runner.TrustHostKey(ctx, addr, key, u.Name); err != nil {
-			if errors.Is(err, events.ErrReadOnly) {
-				return err
+		trust := func() error {
+			if err := d.Runner.TrustHostKey(ctx, addr, key, u.Name); err != nil {
+				if errors.Is(err, events.ErrReadOnly) {
+					return err
+				}
+				return &InvalidError{Field: "key", Reason: text.Of(err)}
 			}
-			return &InvalidError{Field: "key", Reason: text.Of(err)}
+			return nil
+		}
+		var err error
+		if d.state != nil {
+			// On PostgreSQL known_hosts lives in the database, for every
+			// instance's runner.
+			err = d.state.trustKnownHosts(ctx, trust)
+		} else {
+			err = trust()
+		}
+		if err != nil {
+			return err
 		}
 		return d.Set.WaitFor(ctx, d.Log.Head().Position)
 	})

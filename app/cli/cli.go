@@ -8,10 +8,12 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 
 	"releasedesk/app"
 	"releasedesk/app/httpapi"
 	"releasedesk/app/window"
+	"releasedesk/events"
 
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
@@ -41,10 +43,12 @@ type cli struct {
 	assets  fs.FS
 	dataDir string
 	store   string // the log's PostgreSQL address; "" when it is in the data directory (cli_store.go)
-	logger  *logrus.Logger
-	stdout  io.Writer
-	stderr  io.Writer
-	stdin   io.Reader
+	// secretKeyFile seals a PostgreSQL server's secrets (--secret-key-file).
+	secretKeyFile string
+	logger        *logrus.Logger
+	stdout        io.Writer
+	stderr        io.Writer
+	stdin         io.Reader
 }
 
 // Main runs the releasedesk command line and returns the process exit code.
@@ -224,7 +228,13 @@ func (c *cli) runWindow(ctx context.Context, opts window.DesktopOptions) error {
 // offline review) and builds the handler over it; web says how it is
 // reached (names, plain HTTP).
 func (c *cli) openServer(ctx context.Context, archive string, web httpapi.ServerConfig) (*app.Desk, *httpapi.Server, error) {
-	desk, err := app.OpenDesk(ctx, app.DeskConfig{Data: app.DataDir{Path: c.dataDir}, Archive: archive, Logger: c.logger})
+	return c.openServerWith(ctx, app.DeskConfig{Data: app.DataDir{Path: c.dataDir}, Archive: archive, Logger: c.logger}, web)
+}
+
+// openServerWith is openServer with the desk's configuration (serve on a
+// PostgreSQL store).
+func (c *cli) openServerWith(ctx context.Context, cfg app.DeskConfig, web httpapi.ServerConfig) (*app.Desk, *httpapi.Server, error) {
+	desk, err := app.OpenDesk(ctx, cfg)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -250,6 +260,12 @@ func (o *listenOptions) flags(cmd *cobra.Command) {
 }
 
 func (c *cli) serve(ctx context.Context, lo listenOptions, archive string) error {
+	return c.serveDesk(ctx, lo, app.DeskConfig{Data: app.DataDir{Path: c.dataDir}, Archive: archive, Logger: c.logger})
+}
+
+// serveDesk serves the desk cfg opens (serve, also on a PostgreSQL store).
+func (c *cli) serveDesk(ctx context.Context, lo listenOptions, cfg app.DeskConfig) error {
+	archive := cfg.Archive
 	if lo.Addr == "" {
 		lo.Addr = httpapi.DefaultAddr
 	}
@@ -265,7 +281,7 @@ func (c *cli) serve(ctx context.Context, lo listenOptions, archive string) error
 	}
 	web := httpapi.ServerConfig{Hosts: httpapi.HostPolicy{PublicNames: append(lo.publicNames, certNames...)},
 		InsecureHTTP: lo.Plain()}
-	desk, srv, err := c.openServer(ctx, archive, web)
+	desk, srv, err := c.openServerWith(ctx, cfg, web)
 	if err != nil {
 		return err
 	}
@@ -277,6 +293,11 @@ func (c *cli) serve(ctx context.Context, lo listenOptions, archive string) error
 			// request line, so no log or proxy keeps it.
 			fmt.Fprintf(c.stdout, "Release Desk is at %s/ (offline review of %s: read-only)\n"+
 				"Open this link to review it (it works once): %s\n", url, archive, srv.ReviewURL(url))
+			return
+		}
+		if cfg.Store != "" {
+			fmt.Fprintf(c.stdout, "Release Desk is at %s/ (log: %s; this instance's cache: %s)\n", url,
+				events.RedactURL(cfg.Store), filepath.Join(c.dataDir, app.PgCacheDir))
 			return
 		}
 		fmt.Fprintf(c.stdout, "Release Desk is at %s/ (data: %s)\n", url, c.dataDir)
@@ -293,9 +314,9 @@ func linkBase(served string, lo listenOptions) string {
 	return "https://" + lo.publicNames[0]
 }
 
-// serveOnPostgres is why the server does not run on PostgreSQL yet.
-const serveOnPostgres = "the server keeps its credentials and keys in the data directory, " +
-	"which does not follow the log there yet; serve a data directory (releasedesk events copy brings the log back into one)"
+// serveOnPostgres is why the window does not run a desk on PostgreSQL.
+const serveOnPostgres = "the window is one person's desk on this computer; a team's server on PostgreSQL runs with " +
+	"releasedesk serve --store (and --secret-key-file), and the window joins it with --server"
 
 func (c *cli) serveCommand() *cobra.Command {
 	var lo listenOptions
@@ -305,15 +326,18 @@ func (c *cli) serveCommand() *cobra.Command {
 		Short: "Serve the UI and the JSON API over HTTP (loopback by default)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if archive == "" {
-				if err := c.notOnPostgres("serve", serveOnPostgres); err != nil {
-					return err
-				}
+			if archive != "" {
+				return c.serve(cmd.Context(), lo, archive)
 			}
-			return c.serve(cmd.Context(), lo, archive)
+			cfg, err := c.deskConfig(cmd)
+			if err != nil {
+				return err
+			}
+			return c.serveDesk(cmd.Context(), lo, cfg)
 		},
 	}
 	cmd.Flags().StringVar(&archive, "archive", "", "serve a JSONL export read-only (offline review) instead of the data directory")
+	c.secretKeyFlag(cmd)
 	lo.flags(cmd)
 	return cmd
 }

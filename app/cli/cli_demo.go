@@ -23,16 +23,21 @@ generated passwords are printed once and kept in demo/passwords.txt
 (readable by you alone).
 
 Running it again on a data directory with the demo changes nothing. A data
-directory with users or projects of its own is refused.`,
+directory with users or projects of its own is refused.
+
+On a PostgreSQL store (--store postgres://..., with --secret-key-file) the
+users, the project and the release go into the database; the repository,
+the targets and the passwords file stay in the data directory's demo/, on
+this machine, so serve the demo from this machine.`,
 		Example: `  releasedesk demo && releasedesk serve
   releasedesk demo --data ./demo-data`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := c.notOnPostgres("demo", "the demo's users sign in with credentials kept in the data directory, "+
-				"which do not live in PostgreSQL yet; set the demo up in a data directory"); err != nil {
+			cfg, err := c.deskConfig(cmd)
+			if err != nil {
 				return err
 			}
-			demo, err := app.SetupDemo(cmd.Context(), app.DataDir{Path: c.dataDir}, c.logger)
+			demo, err := app.SetupDemoOn(cmd.Context(), cfg)
 			if quiet && errors.Is(err, app.ErrNotFresh) {
 				return nil
 			}
@@ -56,6 +61,7 @@ directory with users or projects of its own is refused.`,
 			return nil
 		},
 	}
+	c.secretKeyFlag(cmd)
 	cmd.Flags().BoolVar(&quiet, "quiet", false, "say nothing when the demo is already there, or when the data directory "+
 		"is in use without it (make run)")
 	return cmd

@@ -7,12 +7,46 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"releasedesk/app"
 	"releasedesk/events"
 )
 
 // envStore names the event log when --store is not given, so a server's
 // scripts set it once for every command.
 const envStore = "RELEASEDESK_STORE"
+
+// envSecretKey names the secret key file when --secret-key-file is not
+// given.
+const envSecretKey = "RELEASEDESK_SECRET_KEY_FILE"
+
+// secretKeyFlag adds --secret-key-file to a command that opens a desk.
+func (c *cli) secretKeyFlag(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&c.secretKeyFile, "secret-key-file", "", "on a PostgreSQL --store: the file of at least 32 random "+
+		"bytes that seals the server's ssh key in the database (head -c 32 /dev/urandom); default $"+envSecretKey)
+}
+
+// deskConfig is what a command opens the desk with: the data directory,
+// or, on a PostgreSQL store, the database with the secret key (its file
+// read, and refused with the reason, before anything is opened).
+func (c *cli) deskConfig(cmd *cobra.Command) (app.DeskConfig, error) {
+	cfg := app.DeskConfig{Data: app.DataDir{Path: c.dataDir}, Logger: c.logger}
+	if c.store == "" {
+		return cfg, nil
+	}
+	path := c.secretKeyFile
+	if f := cmd.Flags().Lookup("secret-key-file"); f == nil || !f.Changed {
+		path = os.Getenv(envSecretKey)
+	}
+	if path == "" {
+		return cfg, usageError{app.ErrNoSecretKey}
+	}
+	key, err := app.LoadSecretKey(path)
+	if err != nil {
+		return cfg, usageError{err}
+	}
+	cfg.Store, cfg.SecretKey = c.store, key
+	return cfg, nil
+}
 
 // storeFlag adds the persistent --store. Every command that opens the
 // event log reads it through logAddress.

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -24,20 +25,18 @@ func (c *cli) userCommand() *cobra.Command {
 	var roleFlags []string
 	add := &cobra.Command{
 		Use:   "add --name NAME [--admin] [--role project=role,...] [--password-stdin]",
-		Short: "Create a user directly in the data directory (no server may be running on it)",
-		Long: `Creates a user in the data directory's log, as the system: this is how the
-first admin comes to be. Without --password-stdin a strong password is
-generated and printed once. The server must not be running on the data
-directory (it owns it); with a server, add users through it instead.`,
+		Short: "Create a user directly in the data directory or the PostgreSQL store (the first admin)",
+		Long: `Creates a user in the log, as the system: this is how the first admin comes
+to be. Without --password-stdin a strong password is generated and printed
+once. In a data directory, the server must not be running on it (it owns
+it); with a server, add users through it instead. On a PostgreSQL store
+(--store postgres://...) the user and its password hash go into the
+database, and may be added while the server's instances run.`,
 		Example: `  releasedesk user add --name root --admin
   printf '%s\n' "$PASSWORD" | releasedesk user add --name dev --role shop=developer --password-stdin`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := required(cmd, "name"); err != nil {
-				return err
-			}
-			if err := c.notOnPostgres("user add", "a user's password hash goes into the data directory's credentials, "+
-				"which do not live in PostgreSQL yet; add the user in a data directory and copy the log (releasedesk events copy)"); err != nil {
 				return err
 			}
 			roles, err := parseRoles(roleFlags)
@@ -51,6 +50,16 @@ directory (it owns it); with a server, add users through it instead.`,
 				}
 			} else {
 				password, generated = app.NewPassword(), true
+			}
+			if c.store != "" {
+				if err := c.addUserOnPostgres(cmd.Context(), name, password, admin, roles); err != nil {
+					return err
+				}
+				fmt.Fprintf(c.stdout, "user %s created%s\n", name, grantText(admin, roles))
+				if generated {
+					fmt.Fprintf(c.stdout, "password: %s\n(shown once: keep it now)\n", password)
+				}
+				return nil
 			}
 			data := app.DataDir{Path: c.dataDir}
 			store, problem, err := data.OpenLog(c.logger, false)
@@ -145,4 +154,19 @@ prints the session token alone on standard output, for scripts:
 	r = c.remoteFlags(cmd)
 	cmd.Flags().StringVar(&user, "user", "", "the user name")
 	return cmd
+}
+
+// addUserOnPostgres creates a user in the log and the credentials of a
+// server on PostgreSQL.
+func (c *cli) addUserOnPostgres(ctx context.Context, name, password string, admin bool, roles map[string][]string) error {
+	store, err := app.OpenPostgresLog(ctx, c.store, c.logger)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	creds, err := app.OpenStateCredentials(ctx, store)
+	if err != nil {
+		return err
+	}
+	return app.BootstrapUserIn(ctx, store, creds, name, password, admin, roles)
 }

@@ -1,12 +1,16 @@
 package cli_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -172,28 +176,94 @@ func TestEventsCopyOfAnEditedDatabaseStopsAtThePosition(t *testing.T) {
 	}
 }
 
-func TestCommandsThatCannotUsePostgresYetSaySo(t *testing.T) {
+// TestServerCommandsOnPostgres: serve and demo on a PostgreSQL store need
+// the secret key file and refuse without it (or with a short one) before
+// anything is written, saying why; user add works on the database (also
+// named by $RELEASEDESK_STORE), the demo too, and serve answers with the
+// users they made; the window still refuses the store.
+func TestServerCommandsOnPostgres(t *testing.T) {
 	db := pgURL(t)
-	for _, args := range [][]string{
-		{"serve", "--addr", "127.0.0.1:0"},
-		{"user", "add", "--name", "root", "--admin"},
-		{"demo"},
+	short := filepath.Join(t.TempDir(), "short.key")
+	if err := os.WriteFile(short, []byte("too short"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"serve", "--addr", "127.0.0.1:0"}, "needs --secret-key-file"},
+		{[]string{"demo"}, "needs --secret-key-file"},
+		{[]string{"serve", "--addr", "127.0.0.1:0", "--secret-key-file", short}, "holds 9 bytes, at least 32"},
 	} {
 		data := t.TempDir()
-		code, _, errOut := runClean(t, append(args, "--store", db, "--data", data)...)
-		if code != cli.ExitUsage || !strings.Contains(errOut, "does not work on a log in PostgreSQL yet") ||
-			!strings.Contains(errOut, args[0]) || !strings.Contains(errOut, events.RedactURL(db)) {
-			t.Errorf("%v --store postgres: exit %d, %q", args, code, errOut)
+		code, _, errOut := runClean(t, append(c.args, "--store", db, "--data", data)...)
+		if code != cli.ExitUsage || !strings.Contains(errOut, c.want) {
+			t.Errorf("%v --store postgres: exit %d, %q, want %q", c.args, code, errOut, c.want)
 		}
 		if entries, _ := filepath.Glob(filepath.Join(data, "*")); len(entries) != 0 {
-			t.Errorf("%v wrote %v before refusing", args, entries)
+			t.Errorf("%v wrote %v before refusing", c.args, entries)
 		}
 	}
-	// The same from the environment variable.
+	t.Setenv("RELEASEDESK_SECRET_KEY_FILE", short)
+	if code, _, errOut := runClean(t, "demo", "--store", db, "--data", t.TempDir()); code != cli.ExitUsage ||
+		!strings.Contains(errOut, "at least 32") {
+		t.Errorf("demo with a short $RELEASEDESK_SECRET_KEY_FILE: exit %d, %q", code, errOut)
+	}
+
+	// user add, from the environment variable's store.
 	t.Setenv("RELEASEDESK_STORE", db)
-	if code, _, errOut := runClean(t, "user", "add", "--name", "root", "--data", t.TempDir()); code != cli.ExitUsage ||
-		!strings.Contains(errOut, "PostgreSQL yet") {
-		t.Errorf("user add with $RELEASEDESK_STORE: exit %d, %q", code, errOut)
+	code, out, errOut := runClean(t, "user", "add", "--name", "root", "--admin", "--data", t.TempDir())
+	if code != cli.ExitOK || !strings.Contains(out, "user root created (admin)") || !strings.Contains(out, "password: ") {
+		t.Fatalf("user add on PostgreSQL: exit %d, %q %q", code, out, errOut)
+	}
+	if code, _, errOut := runClean(t, "user", "add", "--name", "root", "--data", t.TempDir()); code == cli.ExitOK ||
+		!strings.Contains(errOut, "user root already exists") {
+		t.Errorf("user add of root again: exit %d, %q", code, errOut)
+	}
+	if code, _, errOut := runClean(t, "--data", t.TempDir()); code != cli.ExitUsage || !strings.Contains(errOut, "the window is one person's desk") {
+		t.Errorf("the window on PostgreSQL: exit %d, %q", code, errOut)
+	}
+
+	// The demo on another database, then served from it.
+	demoDB := pgURL(t)
+	key := filepath.Join(t.TempDir(), "releasedesk.key")
+	if err := os.WriteFile(key, bytes.Repeat([]byte("0123456789abcdef"), 2), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("RELEASEDESK_SECRET_KEY_FILE", key)
+	data := t.TempDir()
+	code, out, errOut = runClean(t, "demo", "--store", demoDB, "--data", data, "--log-level", "warning")
+	if code != cli.ExitOK || !strings.Contains(out, "release 1 is open on branch spring-sale") {
+		t.Fatalf("demo on PostgreSQL: exit %d\n%s\n%s", code, out, errOut)
+	}
+	pw, err := readDemoPasswords(filepath.Join(data, "demo", "passwords.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var sout, serr apitest.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- cli.Main(ctx, apitest.Assets(), []string{"serve", "--addr", "127.0.0.1:0", "--store", demoDB, "--data", t.TempDir()},
+			strings.NewReader(""), &sout, &serr)
+	}()
+	url := apitest.WaitForURL(t, &sout)
+	if strings.Contains(sout.String(), secret) || !strings.Contains(sout.String(), "this instance's cache") {
+		t.Errorf("serve on PostgreSQL said %q", sout.String())
+	}
+	caller := apitest.Login(t, strings.TrimSuffix(url, "/"), "dev", pw["dev"])
+	if got := apitest.Str(caller.Must(http.StatusOK, "GET", "/api/v1/releases/1", nil).Body, "release", "title"); got == "" {
+		t.Fatal("the demo's release is not served")
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("serve exited %d: %s", code, serr.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not stop after cancel")
 	}
 }
 

@@ -45,3 +45,38 @@ func writeCheckpoint(path string, cp checkpoint) error {
 	}
 	return nil
 }
+
+// CheckpointStore keeps the outbox's position elsewhere than a file: the
+// bytes it is given, or none (found false).
+type CheckpointStore interface {
+	LoadCheckpoint() (data []byte, found bool, err error)
+	SaveCheckpoint(data []byte) error
+}
+
+// readCheckpoint reads the position from the store or the file.
+func (o *Outbox) readCheckpoint() (checkpoint, bool, error) {
+	if o.cfg.CheckpointStore == nil {
+		return readCheckpoint(o.cfg.Checkpoint)
+	}
+	raw, found, err := o.cfg.CheckpointStore.LoadCheckpoint()
+	if err != nil || !found {
+		return checkpoint{}, false, err
+	}
+	var cp checkpoint
+	if err := json.Unmarshal(raw, &cp); err != nil || cp.Position == 0 {
+		return checkpoint{}, false, fmt.Errorf("outbox checkpoint in the store is not one: %q", raw)
+	}
+	return cp, true, nil
+}
+
+// writeCheckpoint saves the position to the store or the file.
+func (o *Outbox) writeCheckpoint(cp checkpoint) error {
+	if o.cfg.CheckpointStore == nil {
+		return writeCheckpoint(o.cfg.Checkpoint, cp)
+	}
+	raw, _ := json.Marshal(cp)
+	if err := o.cfg.CheckpointStore.SaveCheckpoint(raw); err != nil {
+		return fmt.Errorf("outbox checkpoint: %w", err)
+	}
+	return nil
+}

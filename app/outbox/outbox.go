@@ -30,6 +30,9 @@ type Config struct {
 	// Checkpoint is the file the outbox keeps its position in; with none
 	// ("") it starts at the log's end each time it runs.
 	Checkpoint string
+	// CheckpointStore, when set, keeps the position instead of a file (a
+	// server on PostgreSQL keeps it in the database).
+	CheckpointStore CheckpointStore
 	// Actor records the attempts (the app's system actor).
 	Actor  string
 	Now    func() time.Time
@@ -109,10 +112,10 @@ func (o *Outbox) Run(ctx context.Context) error {
 // end when there is none (the past was never the outbox's to tell).
 func (o *Outbox) start() (uint64, error) {
 	head := o.cfg.Log.Head().Position
-	if o.cfg.Checkpoint == "" {
+	if o.cfg.Checkpoint == "" && o.cfg.CheckpointStore == nil {
 		return head + 1, nil
 	}
-	cp, ok, err := readCheckpoint(o.cfg.Checkpoint)
+	cp, ok, err := o.readCheckpoint()
 	if err != nil {
 		o.cfg.Logger.WithError(err).Warn("starting at the log's end")
 		return head + 1, nil
@@ -278,14 +281,14 @@ func (o *Outbox) position() uint64 {
 }
 
 func (o *Outbox) saveCheckpoint() {
-	if o.cfg.Checkpoint == "" {
+	if o.cfg.Checkpoint == "" && o.cfg.CheckpointStore == nil {
 		return
 	}
 	pos := o.position()
 	if pos == o.saved {
 		return
 	}
-	if err := writeCheckpoint(o.cfg.Checkpoint, checkpoint{Position: pos}); err != nil {
+	if err := o.writeCheckpoint(checkpoint{Position: pos}); err != nil {
 		o.cfg.Logger.WithError(err).Warn("the outbox could not save its position")
 		return
 	}
