@@ -192,6 +192,9 @@ func (a *Auth) Login(ctx context.Context, name, password string) (string, UserVi
 
 	users := a.Set.Users
 	u, known := users.Get(name)
+	if !known && a.catchUp(ctx) {
+		u, known = users.Get(name)
+	}
 	if wait, n := a.lockedFor(name, u, known); wait > 0 {
 		if err := a.loginFailed(ctx, name, known, failLocked); err != nil {
 			return "", UserView{}, err
@@ -355,6 +358,9 @@ func (a *Auth) Authenticate(ctx context.Context, bearer string) (UserView, Token
 		return UserView{}, TokenInfo{}, &UnauthorizedError{Reason: text.New("unknown or revoked token")}
 	}
 	t, owner, ok := a.Set.Users.Token(rec.ID)
+	if !ok && a.catchUp(ctx) {
+		t, owner, ok = a.Set.Users.Token(rec.ID)
+	}
 	now := a.now()
 	switch {
 	case !ok || owner != rec.User:

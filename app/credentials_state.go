@@ -4,6 +4,8 @@ import (
 	"context"
 	"maps"
 	"time"
+
+	"releasedesk/events"
 )
 
 // StateStore keeps, by name, what a server on PostgreSQL keeps beside its
@@ -107,4 +109,30 @@ func (c *Credentials) updateState(now time.Time, fn func(ch *credChange)) error 
 	}
 	c.swap(ch)
 	return nil
+}
+
+// catchUpWait bounds how long a request waits for another instance's
+// events to reach this one's read models.
+const catchUpWait = 5 * time.Second
+
+// catchUp brings the read models, on a server on PostgreSQL, up to the end
+// of the log as the database has it, and tells whether it did: a token or
+// a user made on another instance a moment ago is in the credentials
+// before its event has reached this instance (LISTEN/NOTIFY), and would
+// be refused meanwhile.
+func (a *Auth) catchUp(ctx context.Context) bool {
+	if a.Creds.state == nil {
+		return false
+	}
+	durable, ok := a.Log.(interface{ DurableHead() (events.Head, error) })
+	if !ok {
+		return false
+	}
+	head, err := durable.DurableHead()
+	if err != nil || head.Position <= a.Set.Position() {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(ctx, catchUpWait)
+	defer cancel()
+	return a.Set.WaitFor(ctx, head.Position) == nil
 }

@@ -59,7 +59,8 @@ type Desk struct {
 	closeOnce  sync.Once
 	checkpoint string         // where Close saves the projections' state ("" never)
 	linkBase   linkBaseHolder // where people reach the desk: SetLinkBase
-	outbox     *outbox.Outbox // delivers the projects' messages; nil when read-only
+	outboxMu   sync.Mutex
+	outbox     *outbox.Outbox // delivers the projects' messages; nil when read-only or another instance sends
 	archive    string         // the archive under offline review, if any
 	state      *deskState     // on PostgreSQL: what lives beside the log (desk_state.go)
 }
@@ -130,7 +131,7 @@ func OpenDesk(ctx context.Context, cfg DeskConfig) (*Desk, error) {
 			return nil, err
 		}
 		store, data = pg, cache
-		d.state = &deskState{st: pg, key: cfg.SecretKey, knownHostsPath: data.KnownHostsPath()}
+		d.state = &deskState{st: pg, pg: pg, key: cfg.SecretKey, knownHostsPath: data.KnownHostsPath()}
 		checkpoint = d.state.checkpoint(ctx)
 	} else {
 		// The open checks only the log's end, to start quickly; the whole
@@ -216,7 +217,7 @@ func OpenDesk(ctx context.Context, cfg DeskConfig) (*Desk, error) {
 	}
 	d.Runner = r
 	if d.state != nil {
-		d.startOutbox(runCtx, outbox.Config{CheckpointStore: outboxState{d.state.st}}, cfg.Logger)
+		d.startLeadingOutbox(runCtx, d.state.pg, outbox.Config{CheckpointStore: outboxState{d.state.st}}, cfg.Logger)
 		d.wg.Add(1)
 		go func() {
 			defer d.wg.Done()

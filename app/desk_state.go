@@ -35,6 +35,7 @@ const stateRefreshEvery = 3 * time.Second
 // deskState is a desk's link to the database's state.
 type deskState struct {
 	st  StateStore
+	pg  *events.PgStore // the log and the state: its locks (startLeadingOutbox)
 	key *SecretKey
 
 	knownHostsPath string

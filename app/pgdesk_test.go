@@ -82,6 +82,8 @@ func TestDeskOnPostgres(t *testing.T) {
 	ctx := context.Background()
 	db := pgtest.Database(t)
 	key := keyFile(t)
+	old := app.SetOutboxLeadEvery(200 * time.Millisecond)
+	t.Cleanup(func() { app.SetOutboxLeadEvery(old) })
 
 	a, err := openPgDesk(t, db, key)
 	if err != nil {
@@ -141,7 +143,13 @@ func TestDeskOnPostgres(t *testing.T) {
 	if got := apitest.Str(b.Must(http.StatusOK, "GET", "/api/v1/me", root, nil).Body, "public_key"); got != pub {
 		t.Fatalf("b's public key %q, want a's %q", got, pub)
 	}
+	// One instance sends the messages; the other takes over when it stops.
+	waitFor(t, "a to send the messages", func() bool { return a.Desk.SendsMessages() })
+	if b.Desk.SendsMessages() {
+		t.Fatal("both instances send the messages")
+	}
 	a.Close()
+	waitFor(t, "b to take the messages over", func() bool { return b.Desk.SendsMessages() })
 	b.Close()
 
 	// Without the key file, or with another: refused, saying why.
@@ -164,5 +172,16 @@ func TestDeskOnPostgres(t *testing.T) {
 	c.Login("root", apitest.RootPassword)
 	if got := apitest.Str(c.Must(http.StatusOK, "GET", "/api/v1/releases/"+release, dev, nil).Body, "release", "title"); got != "First" {
 		t.Fatalf("after a restart, the release's title %q", got)
+	}
+}
+
+func waitFor(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 10 s for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

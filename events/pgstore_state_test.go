@@ -88,3 +88,36 @@ func TestPgStateKeepsEveryInstancesWrites(t *testing.T) {
 		t.Fatal("a name only locked reads as found")
 	}
 }
+
+// TestPgLockOneHolder: an advisory lock is held by one instance at a time,
+// and free again once its holder releases it.
+func TestPgLockOneHolder(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.Database(t)
+	a, err := OpenPostgres(ctx, dsn, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := OpenPostgres(ctx, dsn, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	la, ok, err := a.TryLock(ctx, 42)
+	if err != nil || !ok {
+		t.Fatalf("a's lock: %v %v", ok, err)
+	}
+	if err := la.Alive(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := b.TryLock(ctx, 42); err != nil || ok {
+		t.Fatalf("b took a lock a holds: %v %v", ok, err)
+	}
+	la.Release()
+	lb, ok, err := b.TryLock(ctx, 42)
+	if err != nil || !ok {
+		t.Fatalf("b after a released: %v %v", ok, err)
+	}
+	lb.Release()
+}
