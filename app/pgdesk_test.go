@@ -5,10 +5,12 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -143,6 +145,51 @@ func TestDeskOnPostgres(t *testing.T) {
 	if got := apitest.Str(b.Must(http.StatusOK, "GET", "/api/v1/me", root, nil).Body, "public_key"); got != pub {
 		t.Fatalf("b's public key %q, want a's %q", got, pub)
 	}
+	// Tokens made on both instances at once (root's on a, dev's on b: one
+	// user's stream takes one change at a time, and a second instance's
+	// is refused as a conflict): none is lost from the credentials.
+	made := make(chan string, 8)
+	var wg sync.WaitGroup
+	for i := range 8 {
+		e, who := a, root
+		if i%2 == 1 {
+			e, who = b, dev
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := e.Call("POST", "/api/v1/tokens", who, map[string]any{"name": fmt.Sprintf("t%d", i)})
+			if r.Status != http.StatusCreated {
+				t.Errorf("token %d: %d %s", i, r.Status, r.Raw)
+			}
+			made <- apitest.Str(r.Body, "token")
+		}()
+	}
+	wg.Wait()
+	close(made)
+	if t.Failed() {
+		t.FailNow()
+	}
+	for tok := range made {
+		for _, e := range []*apitest.Env{a, b} {
+			if r := e.Call("GET", "/api/v1/me", tok, nil); r.Status != http.StatusOK {
+				t.Fatalf("a token made while the other instance made some: %d %s", r.Status, r.Raw)
+			}
+		}
+	}
+
+	// A host key trusted on b reaches the database and a's copy, which
+	// a's runner reads.
+	hostKey := strings.TrimSuffix(pub, " releasedesk") // any ed25519 key will do
+	b.Must(http.StatusOK, "POST", "/api/v1/hosts/trust", root, map[string]any{"addr": "web-1.example.com:22", "key": hostKey})
+	if kh := stateOf(t, db, "known_hosts"); !bytes.Contains(kh, []byte("web-1.example.com "+hostKey)) {
+		t.Fatalf("rd_state known_hosts after a trust on b: %q", kh)
+	}
+	waitFor(t, "a's known_hosts to hold b's trust", func() bool {
+		kh, _ := os.ReadFile(filepath.Join(a.Dir, app.PgCacheDir, "known_hosts"))
+		return bytes.Contains(kh, []byte(hostKey))
+	})
+
 	// One instance sends the messages; the other takes over when it stops.
 	waitFor(t, "a to send the messages", func() bool { return a.Desk.SendsMessages() })
 	if b.Desk.SendsMessages() {
@@ -170,6 +217,9 @@ func TestDeskOnPostgres(t *testing.T) {
 		t.Fatalf("after a restart, GET /me with the old token: %s", me.Raw)
 	}
 	c.Login("root", apitest.RootPassword)
+	if kh, _ := os.ReadFile(filepath.Join(c.Dir, app.PgCacheDir, "known_hosts")); !bytes.Contains(kh, []byte(hostKey)) {
+		t.Fatalf("after a restart, the cache's known_hosts %q lacks the trusted key", kh)
+	}
 	if got := apitest.Str(c.Must(http.StatusOK, "GET", "/api/v1/releases/"+release, dev, nil).Body, "release", "title"); got != "First" {
 		t.Fatalf("after a restart, the release's title %q", got)
 	}
