@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"hash/fnv"
 	"strings"
 	"sync"
@@ -320,8 +321,15 @@ func (a *Auth) issueToken(ctx context.Context, actor, user, kind, name string, e
 	} else {
 		evs, err = newEvents(actor, catalog.TypeTokenCreated, created)
 	}
-	if err == nil {
+	// A token's events follow whatever the user's stream holds: a lost race
+	// (another instance of a server on PostgreSQL appended to it meanwhile)
+	// is tried again after it.
+	for attempt := 0; err == nil; attempt++ {
 		err = a.appendUser(ctx, user, evs...)
+		if conflict := (*ConflictError)(nil); !errors.As(err, &conflict) || attempt == tokenAppendTries-1 {
+			break
+		}
+		err = nil
 	}
 	if err != nil {
 		_ = a.Creds.removeTokens(now, id) // unusable anyway without its event
@@ -330,6 +338,10 @@ func (a *Auth) issueToken(ctx context.Context, actor, user, kind, name string, e
 	t, _, _ := a.Set.Users.Token(id)
 	return secret, tokenInfo(t, user), nil
 }
+
+// tokenAppendTries bounds the appends of a token's events lost to another
+// instance's.
+const tokenAppendTries = 5
 
 // BearerToken is an Authorization header's token without its "Bearer "
 // scheme (a bare token is taken as it is).

@@ -113,7 +113,7 @@ func (c *Credentials) updateState(now time.Time, fn func(ch *credChange)) error 
 
 // catchUpWait bounds how long a request waits for another instance's
 // events to reach this one's read models.
-const catchUpWait = 5 * time.Second
+const catchUpWait = 10 * time.Second
 
 // catchUp brings the read models, on a server on PostgreSQL, up to the end
 // of the log as the database has it, and tells whether it did: a token or
