@@ -116,7 +116,8 @@ func (c *Credentials) updateState(now time.Time, fn func(ch *credChange)) error 
 const catchUpWait = 10 * time.Second
 
 // catchUp brings the read models, on a server on PostgreSQL, up to the end
-// of the log as the database has it, and tells whether it did: a token or
+// of the log as the database has it, and tells whether they are there now
+// (so the caller looks again, even when they already were): a token or
 // a user made on another instance a moment ago is in the credentials
 // before its event has reached this instance (LISTEN/NOTIFY), and would
 // be refused meanwhile.
@@ -129,8 +130,14 @@ func (a *Auth) catchUp(ctx context.Context) bool {
 		return false
 	}
 	head, err := durable.DurableHead()
-	if err != nil || head.Position <= a.Set.Position() {
+	if err != nil {
 		return false
+	}
+	if head.Position <= a.Set.Position() {
+		// Already there: the models may have moved on since the caller
+		// missed (the event applied between its look and this one), so
+		// it looks again.
+		return true
 	}
 	ctx, cancel := context.WithTimeout(ctx, catchUpWait)
 	defer cancel()
