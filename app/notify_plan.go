@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"time"
@@ -35,7 +36,7 @@ func (pl notifyPlanner) Plan(ctx context.Context, e events.Envelope) ([]outbox.D
 				continue
 			}
 			id := outbox.DeliveryID(e.Hash+"\x00"+occ.trigger, p.ID, ch.Name)
-			m := message{channel: ch, language: cmpOr(ch.Language, p.Language), trigger: occ.trigger, data: occ.data,
+			m := message{channel: ch, language: cmp.Or(ch.Language, p.Language), trigger: occ.trigger, data: occ.data,
 				at: notify.Occurrence{Position: e.Position, Time: e.Time}, people: d.peopleFor(p.ID, occ), id: id}
 			out = append(out, outbox.Delivery{ID: id, Position: e.Position, Time: e.Time, Project: p.ID, Channel: ch.Name,
 				Kind: ch.Kind, Trigger: occ.trigger, Environment: occ.data.Environment, Release: occ.data.Release,
@@ -55,13 +56,6 @@ func listens(ch catalog.Channel, occ occurrence) bool {
 	}
 	env := occ.data.Environment
 	return env == "" || len(ch.Environments) == 0 || slices.Contains(ch.Environments, env)
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // messageTime is how a message writes when its event happened: the
