@@ -34,17 +34,9 @@ fail() {
   exit 1
 }
 
-# A display nobody uses, and a session bus of the test's own.
-d=110
-while [ -e "/tmp/.X11-unix/X$d" ] || [ -e "/tmp/.X$d-lock" ]; do d=$((d + 1)); done
-Xvfb ":$d" -screen 0 1280x800x24 -nolisten tcp >"$work/xvfb.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 50); do [ -e "/tmp/.X11-unix/X$d" ] && break; sleep 0.1; done
-export DISPLAY=":$d"
-dbus-daemon --session --address="unix:path=$work/bus" --nofork --nopidfile >"$work/dbus.log" 2>&1 &
-pids+=($!)
-export DBUS_SESSION_BUS_ADDRESS="unix:path=$work/bus"
-for _ in $(seq 50); do [ -S "$work/bus" ] && break; sleep 0.1; done
+# A display and a session bus of the test's own.
+. scripts/desktop-session.sh
+desktop_session "$work" 110
 
 # The team's server: the demo, served over TLS with a self-signed
 # certificate for 127.0.0.1 on a port of its own.
@@ -83,7 +75,7 @@ env -u LC_ALL -u LC_MESSAGES LANGUAGE=en LANG=C.UTF-8 \
   "$BIN" --server "$url" --data "$work/local" --log-level debug >"$work/window.log" 2>&1 &
 win_pid=$!
 pids+=($win_pid)
-timeout 120 xdotool search --sync --name '^Release Desk$' >/dev/null 2>&1 || fail "no window titled 'Release Desk' appeared within 120 s"
+win=$(wait_for_window 'Release Desk' 120) || fail "no window titled 'Release Desk' appeared"
 for _ in $(seq 60); do grep -q 'path=/window/state' "$work/window.log" && break; sleep 0.5; done
 grep -q 'path=/window/state' "$work/window.log" || fail "the window's page never asked the window where it is (GET /window/state)"
 [ -e "$work/local" ] && fail "on a server, the window opened this computer's data directory"
@@ -93,7 +85,6 @@ import -display "$DISPLAY" -window root "$ART/join-confirm.png" 2>/dev/null || t
 # Confirm the fingerprint as a person would, by keyboard: the sign-in page
 # focuses its user field; before it come the certificate's buttons,
 # "Cancel" then "trust it".
-win=$(xdotool search --name '^Release Desk$' | head -n 1)
 xdotool windowactivate --sync "$win" 2>/dev/null || xdotool windowfocus --sync "$win"
 sleep 0.5
 xdotool key shift+Tab shift+Tab Return

@@ -26,45 +26,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A display number nobody uses.
-d=90
-while [ -e "/tmp/.X11-unix/X$d" ] || [ -e "/tmp/.X$d-lock" ]; do d=$((d + 1)); done
-Xvfb ":$d" -screen 0 1280x800x24 -nolisten tcp >"$work/xvfb.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 50); do [ -e "/tmp/.X11-unix/X$d" ] && break; sleep 0.1; done
-export DISPLAY=":$d"
-
-# A session bus of the test's own, answering only what is started here, and
-# a notification daemon on it: dunst prints each notification it shows, so
-# the window's desktop notifications can be read back.
-cat >"$work/bus.conf" <<BUS
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:path=$work/bus</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-BUS
-dbus-daemon --config-file="$work/bus.conf" --nofork --nopidfile >"$work/dbus.log" 2>&1 &
-pids+=($!)
-export DBUS_SESSION_BUS_ADDRESS="unix:path=$work/bus"
-for _ in $(seq 50); do [ -S "$work/bus" ] && break; sleep 0.1; done
-# dunst's defaults, not this machine's configuration.
-: >"$work/dunstrc"
-dunst -config "$work/dunstrc" -print >"$work/dunst.log" 2>"$work/dunst.err" &
-pids+=($!)
-for _ in $(seq 50); do dunstctl is-paused >/dev/null 2>&1 && break; sleep 0.1; done
-if ! dunstctl is-paused >/dev/null 2>&1; then
-  echo "desktop-smoke: no notification daemon (dunst) on the test's session bus" >&2
-  cat "$work/dbus.log" "$work/dunst.err" >&2
-  exit 1
-fi
+# A display and a session bus of the test's own, and a notification daemon
+# on it: dunst prints each notification it shows, so the window's desktop
+# notifications can be read back.
+. scripts/desktop-session.sh
+desktop_session "$work" 90
+notification_daemon "$work"
 
 # A demo data directory: a project, users with known passwords, a release.
 "$BIN" demo --quiet --log-level warning --data "$work/data" >/dev/null
@@ -81,11 +48,8 @@ app=$!
 pids+=($app)
 
 # Wait for the window, then for its page to call the API, then check that it
-# painted something (a blank window is one or two colours). WebKit's first
-# window takes seconds, and far more on a loaded two-core machine (a CI run
-# once needed over 30): the wait is for readiness, not a timing target.
-if ! timeout 120 xdotool search --sync --name '^Release Desk$' >/dev/null 2>&1; then
-  echo "desktop-smoke: no window titled 'Release Desk' appeared within 120 s" >&2
+# painted something (a blank window is one or two colours).
+if ! win=$(wait_for_window 'Release Desk' 120); then
   cat "$work/app.log" >&2
   exit 1
 fi
@@ -143,7 +107,6 @@ demo_rel=$(curl -fsS -H "Authorization: Bearer $token" "$url/api/v1/releases?sta
 to_test "$demo_rel"
 
 # Sign in by typing into the window (the sign-in page focuses its first field).
-win=$(xdotool search --name '^Release Desk$' | head -n 1)
 xdotool windowactivate --sync "$win" 2>/dev/null || xdotool windowfocus --sync "$win"
 sleep 0.5
 xdotool type --delay 20 "admin"
