@@ -15,6 +15,7 @@ import (
 
 	"releasedesk/events"
 	"releasedesk/events/catalog/catalogtest"
+	"releasedesk/events/pgtest"
 )
 
 // Benchmarks over a million realistic events in a Badger store. Each
@@ -25,6 +26,7 @@ import (
 // The log is built once per process (in /dev/shm when it exists: building
 // is fsync-bound on a disk, reading is not) and removed at the end; with
 // RD_BENCH_LOG=DIR it is built in DIR once and reused by later runs.
+// BenchmarkStartupPostgres (bench_pg_test.go) copies it into PostgreSQL.
 
 const benchEvents = 1_000_000
 
@@ -69,14 +71,15 @@ func benchLog(b *testing.B) string {
 	return benchDir
 }
 
-// TestMain removes the benchmark's store at the end, and is the child
-// process that measures a rebuild's peak RSS (rebuildRSS).
+// TestMain removes the benchmark's store at the end and stops the
+// PostgreSQL of BenchmarkStartupPostgres, and is the child process that
+// measures a rebuild's peak RSS (rebuildRSS).
 func TestMain(m *testing.M) {
 	if dir := os.Getenv("RD_PROJECTIONS_RSS_DIR"); dir != "" {
 		rssChild(dir)
 		return
 	}
-	code := m.Run()
+	code := pgtest.Main(m)
 	if benchDir != "" && !benchKept {
 		os.RemoveAll(benchDir)
 	}
