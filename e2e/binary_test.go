@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"releasedesk/events/pgtest"
 )
 
 var (
@@ -41,12 +43,13 @@ func sharedBinary(t testing.TB) string {
 	return binPath
 }
 
-// TestMain removes the shared binary once every test is done.
-// With RD_CHAOS_WRITE and RD_CHAOS_RESULTS set (scripts/chaos.sh), it
-// then writes docs/RELIABILITY.md from the chaos tests' results.
+// TestMain removes the shared binary and stops the tests' PostgreSQL once
+// every test is done. With RD_CHAOS_WRITE and RD_CHAOS_RESULTS set
+// (scripts/chaos.sh), it then writes docs/RELIABILITY.md from the chaos
+// tests' results.
 func TestMain(m *testing.M) {
 	start := time.Now()
-	code := m.Run()
+	code := pgtest.Main(m)
 	if out, dir := os.Getenv("RD_CHAOS_WRITE"), os.Getenv("RD_CHAOS_RESULTS"); out != "" && dir != "" {
 		if err := writeReliabilityDoc(out, dir, time.Since(start)); err != nil {
 			fmt.Fprintln(os.Stderr, "writing the reliability document:", err)
