@@ -4,8 +4,12 @@
 # projections, runner, app, app/httpapi; output in build/bench-<pkg>.txt), then the whole
 # app at fleet scale (BenchmarkFleet: a real serve process, 100 sshd
 # hosts, the API under load, start-up on a million events), which writes
-# docs/BENCHMARKS.md itself (output in build/bench-fleet.txt), and the
-# notifications' latency over 20 hosts (build/bench-notify.txt).
+# docs/BENCHMARKS.md itself (output in build/bench-fleet.txt), the
+# notifications' latency over 20 hosts (build/bench-notify.txt), and the
+# latency across two instances on PostgreSQL (build/bench-instances.txt).
+# Among the projections' benchmarks, BenchmarkStartupPostgres copies the
+# million events into PostgreSQL (the `events copy` rate) and starts from a
+# checkpoint on it, against Badger's start-up from the same checkpoint.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p build
@@ -19,4 +23,8 @@ go test -run '^$' -bench BenchmarkFleet -benchtime 1x -timeout 60m ./e2e/ | tee 
 # Notifications: from an event to the chat receiver, over deployments of
 # 20 hosts, against the same events reaching the live SSE stream.
 go test -run '^$' -bench BenchmarkNotifyLatency -benchtime 1x -timeout 30m ./e2e/ | tee build/bench-notify.txt
+# Two serve instances on one PostgreSQL database: from a write through
+# one's API to its event on the other's SSE stream, against the same event
+# on the writer's own stream.
+go test -run '^$' -bench BenchmarkInstanceLatency -benchtime 1x -timeout 30m ./e2e/ | tee build/bench-instances.txt
 echo "make bench: figures written to docs/BENCHMARKS.md"
