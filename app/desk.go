@@ -80,6 +80,9 @@ type DeskConfig struct {
 	// seals its secrets there, is required.
 	Store     string
 	SecretKey *SecretKey
+	// LeaseTTL is how long a runner's hold on a deployment lasts
+	// unrenewed on PostgreSQL (runner.DefaultLeaseTTL).
+	LeaseTTL time.Duration
 }
 
 // OpenDesk opens the data directory (or an archive), rebuilds the read
@@ -209,8 +212,14 @@ func OpenDesk(ctx context.Context, cfg DeskConfig) (*Desk, error) {
 	for _, w := range d.OpenToOthers {
 		cfg.Logger.Warn(w.String())
 	}
-	r, err := runner.New(runner.Config{Log: store, Workspace: d.Workspace, KnownHostsPath: d.KnownHostsPath,
-		Now: d.Now, Logger: cfg.Logger})
+	rc := runner.Config{Log: store, Workspace: d.Workspace, KnownHostsPath: d.KnownHostsPath,
+		Now: d.Now, Logger: cfg.Logger}
+	if d.state != nil {
+		// Other instances run deployments from the same log: each holds
+		// what it runs with a lease, and takes over a dead one's.
+		rc.Leases, rc.LeaseTTL = d.state.pg, cfg.LeaseTTL
+	}
+	r, err := runner.New(rc)
 	if err != nil {
 		d.Close()
 		return nil, err

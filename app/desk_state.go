@@ -32,6 +32,10 @@ const PgCacheDir = "postgres-cache"
 // are also read on a miss, stateCredentials).
 const stateRefreshEvery = 3 * time.Second
 
+// commandLockKey keys the advisory lock under which the instances of a
+// server decide workflow commands one at a time ("RDCM"; decide).
+const commandLockKey = 0x5244434d
+
 // deskState is a desk's link to the database's state.
 type deskState struct {
 	st  StateStore

@@ -18,7 +18,8 @@ import (
 // The workflow of DESIGN.md section 3. Each command follows one pattern:
 //
 //  1. slow work that decides nothing (a git fetch) happens first;
-//  2. under cmdMu, the read models are brought up to the log's head, the
+//  2. under cmdMu (and, on PostgreSQL, the lock every instance decides
+//     under), the read models are brought up to the log's head, the
 //     rules are checked on them (roles, state, separation of duties);
 //  3. the decision is appended with the stream's expected version, and the
 //     command returns once the read models hold it, so the caller's next
@@ -42,7 +43,23 @@ func (d *Desk) decide(ctx context.Context, fn func() error) error {
 	}
 	d.cmdMu.Lock()
 	defer d.cmdMu.Unlock()
-	if err := d.Set.WaitFor(ctx, d.Log.Head().Position); err != nil {
+	head := d.Log.Head().Position
+	if d.state != nil {
+		// Instances sharing the log decide one at a time too, each on
+		// everything committed so far by any of them: two people acting
+		// at once on two instances get what they would on one.
+		unlock, err := d.state.pg.Lock(ctx, commandLockKey)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+		h, err := d.state.pg.DurableHead()
+		if err != nil {
+			return err
+		}
+		head = h.Position
+	}
+	if err := d.Set.WaitFor(ctx, head); err != nil {
 		return err
 	}
 	return fn()

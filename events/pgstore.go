@@ -304,6 +304,9 @@ func (s *PgStore) DurableHead() (Head, error) {
 	if err != nil {
 		return Head{}, err
 	}
+	// Another instance's commit read here moves this process on now, not
+	// at the next notification or poll: whoever waits for it is served.
+	s.seen(h)
 	return h.tip.head, nil
 }
 

@@ -37,6 +37,35 @@ func (s *PgStore) TryLock(ctx context.Context, key int64) (lock *PgLock, ok bool
 	return &PgLock{conn: conn}, true, nil
 }
 
+// Lock waits (until ctx ends) for the advisory lock key on a pooled
+// connection and returns the function that frees it. Instances serialise
+// short critical sections with it (the app's workflow decisions); a
+// holder that dies frees it with its connection.
+func (s *PgStore) Lock(ctx context.Context, key int64) (unlock func(), err error) {
+	if s.isClosed() {
+		return nil, ErrClosed
+	}
+	c, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, pgError("connect for a lock", err)
+	}
+	if _, err := c.Exec(ctx, `SELECT pg_advisory_lock($1)`, key); err != nil {
+		// The wait may have been cut short with the lock granted meanwhile:
+		// this connection must not go back to the pool holding it.
+		closeConn(c.Hijack())
+		return nil, pgError("take a lock", err)
+	}
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if _, err := c.Exec(ctx, `SELECT pg_advisory_unlock($1)`, key); err != nil {
+			closeConn(c.Hijack()) // the lock goes with the connection
+			return
+		}
+		c.Release()
+	}, nil
+}
+
 // Alive tells whether the lock is still held: an error means its
 // connection is gone, and with it the lock.
 func (l *PgLock) Alive(ctx context.Context) error {

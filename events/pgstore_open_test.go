@@ -7,6 +7,7 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"releasedesk/events/pgtest"
 )
@@ -77,6 +78,34 @@ func TestPostgresRefusesWhatItCannotUse(t *testing.T) {
 		// Nothing was changed: the version is still the newer one.
 		if err := srv.Exec(dsn, fmt.Sprintf("DO $$ BEGIN IF (SELECT version FROM rd_schema) <> %d THEN RAISE 'changed'; END IF; END $$", PgSchemaVersion+1)); err != nil {
 			t.Fatalf("the refused open changed the schema's version: %v", err)
+		}
+	})
+
+	t.Run("an older schema is migrated, its log kept", func(t *testing.T) {
+		dsn := srv.NewDatabase(t)
+		s, err := OpenPostgres(ctx, dsn, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		confAppend(t, s, "release/1", NoStream, confEvent("release.created", 1))
+		s.Close()
+		// The database as version 2 left it: no leases yet.
+		if err := srv.Exec(dsn, "DROP TABLE rd_leases; UPDATE rd_schema SET version = 2"); err != nil {
+			t.Fatal(err)
+		}
+		s, err = OpenPostgres(ctx, dsn, Options{})
+		if err != nil {
+			t.Fatalf("open of a version 2 database: %v", err)
+		}
+		defer s.Close()
+		if ok, err := s.TakeLease(ctx, "deploy/d1", "me", time.Minute); err != nil || !ok {
+			t.Fatalf("the migrated database's leases: %v %v", ok, err)
+		}
+		if envs, err := s.ReadStream(ctx, "release/1", 1); err != nil || len(envs) != 1 {
+			t.Fatalf("the log after the migration: %d events, %v", len(envs), err)
+		}
+		if err := srv.Exec(dsn, fmt.Sprintf("DO $$ BEGIN IF (SELECT version FROM rd_schema) <> %d THEN RAISE 'not migrated'; END IF; END $$", PgSchemaVersion)); err != nil {
+			t.Fatal(err)
 		}
 	})
 

@@ -55,6 +55,16 @@ var pgMigrations = []string{
 		value   bytea,
 		updated timestamptz NOT NULL DEFAULT now()
 	);`,
+	// 3: leases: which instance holds a piece of work (pgstore_lease.go);
+	// and the state's values kept uncompressed: the read models' checkpoint
+	// is tens of MB read at every start, where unpacking cost more than
+	// the bytes it saved.
+	`CREATE TABLE rd_leases (
+		name    text PRIMARY KEY,
+		holder  text        NOT NULL,
+		expires timestamptz NOT NULL
+	);
+	ALTER TABLE rd_state ALTER COLUMN value SET STORAGE EXTERNAL;`,
 }
 
 // PgSchemaVersion is the schema this program writes.

@@ -22,9 +22,15 @@ import (
 // or roll back. Environment locks held by a deployment that already ended
 // (a crash between its last two events) are released too.
 //
-// Only one process may run deployments on a log (it owns the data
-// directory): Recover takes every unfinished deployment for a dead one.
+// Alone on its log (one process owns the data directory), a runner takes
+// every unfinished deployment not running here for a dead one. With
+// shared leases (several instances), only those whose lease it can take:
+// nobody holds it, or its holder stopped renewing it; another instance's
+// live deployment is left alone. Recover runs at Start and then, with
+// leases, every third of a lease's life (watchLeases).
 func (r *Runner) Recover(ctx context.Context) error {
+	r.recoverMu.Lock()
+	defer r.recoverMu.Unlock()
 	if err := r.catchUp(ctx); err != nil {
 		return fmt.Errorf("runner: recover: %w", err)
 	}
@@ -33,7 +39,29 @@ func (r *Runner) Recover(ctx context.Context) error {
 		if r.isRunningHere(id) {
 			continue
 		}
-		if err := r.recoverOne(ctx, id); err != nil {
+		leased, err := r.takeLease(ctx, id)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("recover %s: %w", id, err))
+			continue
+		}
+		if !leased {
+			continue // another instance runs it
+		}
+		// It may have ended since the look above, and its runner let its
+		// lease go: the stream, read now under the lease, decides.
+		if running, err := r.stillRunning(ctx, id); err != nil || !running {
+			r.releaseLease(id)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("recover %s: %w", id, err))
+			}
+			continue
+		}
+		if r.cfg.Leases != nil {
+			r.logger.WithField("deploy", id).Warn("taking over a deployment its instance stopped holding")
+		}
+		err = r.recoverOne(ctx, id)
+		r.releaseLease(id)
+		if err != nil {
 			errs = append(errs, fmt.Errorf("recover %s: %w", id, err))
 		}
 	}
@@ -41,6 +69,16 @@ func (r *Runner) Recover(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// stillRunning tells whether deployment id's stream has a run with no end.
+func (r *Runner) stillRunning(ctx context.Context, id string) (bool, error) {
+	envs, err := r.log.ReadStream(ctx, catalog.DeployStream(id), 1)
+	if err != nil {
+		return false, err
+	}
+	ds, ok := foldDeploy(envs)
+	return ok && ds.Running, nil
 }
 
 // recoverOne closes one interrupted deployment.

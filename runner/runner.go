@@ -47,6 +47,12 @@ type Config struct {
 	// StepTimeout bounds any one remote step (10 min), so that a hung
 	// host is reported, not waited on forever.
 	StepTimeout time.Duration
+	// Leases, set when other runners share the log (instances of a server
+	// on PostgreSQL), hold each deployment run here (lease.go); nil: this
+	// process alone runs the log's deployments.
+	Leases Leases
+	// LeaseTTL is how long a lease lasts unrenewed (DefaultLeaseTTL).
+	LeaseTTL time.Duration
 }
 
 // Defaults of Config.
@@ -95,7 +101,8 @@ type Runner struct {
 	now    func() time.Time
 	st     *state
 
-	catchMu sync.Mutex // one catchUp at a time
+	catchMu   sync.Mutex // one catchUp at a time
+	recoverMu sync.Mutex // one Recover at a time (Start's, watchLeases')
 
 	mu       sync.Mutex
 	running  map[string]context.CancelCauseFunc // deployments running here
@@ -146,6 +153,9 @@ func New(cfg Config) (*Runner, error) {
 	}
 	if cfg.StepTimeout <= 0 {
 		cfg.StepTimeout = DefaultStepTimeout
+	}
+	if cfg.LeaseTTL <= 0 {
+		cfg.LeaseTTL = DefaultLeaseTTL
 	}
 	base, stop := context.WithCancel(context.Background())
 	return &Runner{
@@ -204,6 +214,10 @@ func (r *Runner) Start(ctx context.Context) error {
 	}
 	r.wg.Add(1)
 	go r.follow(sub)
+	if r.cfg.Leases != nil {
+		r.wg.Add(1)
+		go r.watchLeases(r.base)
+	}
 	r.logger.WithFields(logrus.Fields{"runner": r.cfg.Name, "position": from - 1}).Info("runner started")
 	return nil
 }
@@ -407,6 +421,21 @@ func (r *Runner) execute(ctx context.Context, req catalog.Request, actor string,
 		return fmt.Errorf("%w: %s", err, id)
 	}
 	defer r.unregister(id)
+	// The lease first: a runner that dies between the claim and the lease
+	// would leave a deployment nobody holds and everybody may take over.
+	leased, err := r.takeLease(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !leased {
+		return fmt.Errorf("%w: %s", ErrClaimed, id)
+	}
+	hold, stopHolding := context.WithCancel(dctx)
+	go r.holdLease(hold, id, func() { cancel(errLeaseLost) })
+	defer func() {
+		stopHolding() // first: a renewal after the release would read as the lease lost
+		r.releaseLease(id)
+	}()
 
 	claimed, err := claim(ctx)
 	if errors.Is(err, events.ErrConcurrency) {

@@ -9,11 +9,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 
 	"releasedesk/app"
 	"releasedesk/app/httpapi"
 	"releasedesk/app/window"
 	"releasedesk/events"
+	"releasedesk/runner"
 
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
@@ -45,10 +47,12 @@ type cli struct {
 	store   string // the log's PostgreSQL address; "" when it is in the data directory (cli_store.go)
 	// secretKeyFile seals a PostgreSQL server's secrets (--secret-key-file).
 	secretKeyFile string
-	logger        *logrus.Logger
-	stdout        io.Writer
-	stderr        io.Writer
-	stdin         io.Reader
+	// configFile holds settings for flags not given (--config).
+	configFile string
+	logger     *logrus.Logger
+	stdout     io.Writer
+	stderr     io.Writer
+	stdin      io.Reader
 }
 
 // Main runs the releasedesk command line and returns the process exit code.
@@ -102,6 +106,9 @@ With no command it opens the desktop window, or, where no display exists
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if err := c.applyConfig(cmd); err != nil {
+				return err
+			}
 			lvl, err := logrus.ParseLevel(logLevel)
 			if err != nil {
 				return usageError{fmt.Errorf("--log-level: %w", err)}
@@ -119,6 +126,7 @@ With no command it opens the desktop window, or, where no display exists
 		"(e.g. 127.0.0.1:7788), so scripts and a browser can work beside it")
 	root.PersistentFlags().StringVar(&c.dataDir, "data", app.DefaultDataDir(), "data directory (event log, known_hosts, workspace)")
 	c.storeFlag(root)
+	c.configFlag(root)
 	root.PersistentFlags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warning, error")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(c.serveCommand(), c.openCommand(), c.eventsCommand(), c.versionCommand())
@@ -321,6 +329,7 @@ const serveOnPostgres = "the window is one person's desk on this computer; a tea
 func (c *cli) serveCommand() *cobra.Command {
 	var lo listenOptions
 	var archive string
+	var lease time.Duration
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the UI and the JSON API over HTTP (loopback by default)",
@@ -333,9 +342,16 @@ func (c *cli) serveCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if lease < 3*time.Second {
+				return usageError{fmt.Errorf("--lease %v: is shorter than 3s, which a renewal every third of it cannot keep", lease)}
+			}
+			cfg.LeaseTTL = lease
 			return c.serveDesk(cmd.Context(), lo, cfg)
 		},
 	}
+	cmd.Flags().DurationVar(&lease, "lease", runner.DefaultLeaseTTL, "on a PostgreSQL --store with several instances: "+
+		"how long an instance's hold on a deployment lasts unrenewed; another instance takes over the deployment "+
+		"of one that died after it")
 	cmd.Flags().StringVar(&archive, "archive", "", "serve a JSONL export read-only (offline review) instead of the data directory")
 	c.secretKeyFlag(cmd)
 	lo.flags(cmd)
