@@ -218,6 +218,7 @@ func OpenDesk(ctx context.Context, cfg DeskConfig) (*Desk, error) {
 		// Other instances run deployments from the same log: each holds
 		// what it runs with a lease, and takes over a dead one's.
 		rc.Leases, rc.LeaseTTL = d.state.pg, cfg.LeaseTTL
+		rc.BeforeDial = d.state.pullKnownHosts
 	}
 	r, err := runner.New(rc)
 	if err != nil {

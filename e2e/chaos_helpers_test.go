@@ -142,6 +142,9 @@ type chaosOpts struct {
 	hostPaths map[int]string
 	appEnv    []string
 	data      string // the data directory (default: a temp dir)
+	// launch, when set, starts the app instead (with its user root made):
+	// an instance of a server on PostgreSQL, say.
+	launch func(t *testing.T) *appProc
 }
 
 // chaosFleet is a running app with its users, hosts, repository and a
@@ -182,8 +185,12 @@ func newChaosFleetWith(t *testing.T, o chaosOpts, setup func(*chaosFleet)) *chao
 	if f.data == "" {
 		f.data = t.TempDir()
 	}
-	addUser(t, f.data, "root", chaosPassword, true)
-	f.app = startApp(t, f.data, o.appEnv...)
+	if o.launch != nil {
+		f.app = o.launch(t)
+	} else {
+		addUser(t, f.data, "root", chaosPassword, true)
+		f.app = startApp(t, f.data, o.appEnv...)
+	}
 	f.root = apitest.Login(t, f.app.URL, "root", chaosPassword)
 	f.cl = sshtest.Start(t, o.hosts)
 	for i, h := range f.cl.Hosts {

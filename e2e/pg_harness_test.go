@@ -47,12 +47,13 @@ func addUserOnStore(tb testing.TB, db, name, password string, admin bool) {
 }
 
 // startInstance runs one `releasedesk serve` instance on the database db
-// with the key file key, over a fresh data directory of its own.
-func startInstance(tb testing.TB, db, key string) *appProc {
+// with the key file key, over a fresh data directory of its own, with
+// the extra serve arguments.
+func startInstance(tb testing.TB, db, key string, args ...string) *appProc {
 	tb.Helper()
 	data := filepath.Join(tb.TempDir(), "data")
 	if err := os.Mkdir(data, 0o700); err != nil {
 		tb.Fatal(err)
 	}
-	return startAppWith(tb, data, []string{"--store", db, "--secret-key-file", key})
+	return startAppWith(tb, data, append([]string{"--store", db, "--secret-key-file", key}, args...))
 }

@@ -156,11 +156,16 @@ func (d *deployment) observe(hr *hostRun) {
 	_ = d.emit(catalog.TypeHostObserved, ev)
 }
 
-// dial connects to a host outside a deployment run (recovery, drift,
-// breaking a lock); the local strategy needs no connection.
+// dial connects to a host (a deployment's, recovery's, a drift check's,
+// a lock break's); the local strategy needs no connection.
 func (r *Runner) dial(ctx context.Context, p catalog.Project, env catalog.Environment, h catalog.Host) (Executor, error) {
 	if p.Strategy == catalog.StrategyLocal {
 		return &LocalExecutor{}, nil
+	}
+	if r.cfg.BeforeDial != nil {
+		if err := r.cfg.BeforeDial(ctx); err != nil {
+			return nil, fmt.Errorf("connect to %s: known_hosts: %w", h.Addr, err)
+		}
 	}
 	dialer := &Dialer{KnownHostsPath: r.cfg.KnownHostsPath, Timeout: r.cfg.SSHTimeout}
 	ex, err := dialer.Dial(ctx, h, env.SSHKey)

@@ -31,6 +31,10 @@ type Config struct {
 	Log            Log
 	Workspace      Workspace
 	KnownHostsPath string // the app's known_hosts: strict host key checking
+	// BeforeDial, when set, runs before each SSH connection: a server on
+	// PostgreSQL writes the database's known_hosts to KnownHostsPath, so
+	// a key an admin trusted on another instance a moment ago is known.
+	BeforeDial func(ctx context.Context) error
 	// Name is the runner's identity in deploy.started; default hostname:pid.
 	Name   string
 	Now    func() time.Time // REVISION and lock times; default time.Now
