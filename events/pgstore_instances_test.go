@@ -10,22 +10,30 @@ import (
 	"releasedesk/events/pgtest"
 )
 
-// TestPostgresTwoInstances: two stores on one database, as two instances
-// of the app are, append at once. The positions of both make one gap-free
-// sequence, the chain verifies, and each store's subscription delivers
-// every event of both, in order, once (the other's through LISTEN/NOTIFY).
-func TestPostgresTwoInstances(t *testing.T) {
-	ctx := context.Background()
+// pgInstances opens n stores on one fresh database, as n instances of the
+// app are, closed at the test's end.
+func pgInstances(t *testing.T, n int) []*PgStore {
+	t.Helper()
 	dsn := pgtest.Database(t)
-	var stores [2]*PgStore
+	stores := make([]*PgStore, n)
 	for i := range stores {
-		s, err := OpenPostgres(ctx, dsn, Options{})
+		s, err := OpenPostgres(context.Background(), dsn, Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { s.Close() })
 		stores[i] = s
 	}
+	return stores
+}
+
+// TestPostgresTwoInstances: two stores on one database, as two instances
+// of the app are, append at once. The positions of both make one gap-free
+// sequence, the chain verifies, and each store's subscription delivers
+// every event of both, in order, once (the other's through LISTEN/NOTIFY).
+func TestPostgresTwoInstances(t *testing.T) {
+	ctx := context.Background()
+	stores := pgInstances(t, 2)
 	const perWriter, writers = 100, 4 // per store
 	total := uint64(2 * perWriter * writers)
 	subCtx, cancel := context.WithTimeout(ctx, time.Minute)

@@ -6,8 +6,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"releasedesk/events/pgtest"
 )
 
 // TestPgLeasesGoToOneHolderAtATime: of instances taking one lease at once
@@ -16,16 +14,7 @@ import (
 // release frees it at once, and only its holder's release does.
 func TestPgLeasesGoToOneHolderAtATime(t *testing.T) {
 	ctx := context.Background()
-	dsn := pgtest.Database(t)
-	stores := make([]*PgStore, 3)
-	for i := range stores {
-		s, err := OpenPostgres(ctx, dsn, Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
-		stores[i] = s
-	}
+	stores := pgInstances(t, 3)
 	a, b := stores[0], stores[1]
 	const ttl = 2 * time.Second
 
@@ -107,17 +96,8 @@ func TestPgLeasesGoToOneHolderAtATime(t *testing.T) {
 // never overlap, and a waiter gives up when its context ends.
 func TestPgLockSerialisesInstances(t *testing.T) {
 	ctx := context.Background()
-	dsn := pgtest.Database(t)
-	a, err := OpenPostgres(ctx, dsn, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := OpenPostgres(ctx, dsn, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	stores := pgInstances(t, 2)
+	a, b := stores[0], stores[1]
 
 	var inside, most atomic.Int32
 	var wg sync.WaitGroup

@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"sync"
 	"testing"
-
-	"releasedesk/events/pgtest"
 )
 
 // TestPgStateKeepsEveryInstancesWrites: values stored under a name are
@@ -15,17 +13,8 @@ import (
 // instances at once each see the other's result (none is lost).
 func TestPgStateKeepsEveryInstancesWrites(t *testing.T) {
 	ctx := context.Background()
-	dsn := pgtest.Database(t)
-	a, err := OpenPostgres(ctx, dsn, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := OpenPostgres(ctx, dsn, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	stores := pgInstances(t, 2)
+	a, b := stores[0], stores[1]
 
 	if _, found, err := a.LoadState(ctx, "x"); err != nil || found {
 		t.Fatalf("a missing value: found %v, err %v", found, err)
@@ -93,17 +82,8 @@ func TestPgStateKeepsEveryInstancesWrites(t *testing.T) {
 // and free again once its holder releases it.
 func TestPgLockOneHolder(t *testing.T) {
 	ctx := context.Background()
-	dsn := pgtest.Database(t)
-	a, err := OpenPostgres(ctx, dsn, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := OpenPostgres(ctx, dsn, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	stores := pgInstances(t, 2)
+	a, b := stores[0], stores[1]
 	la, ok, err := a.TryLock(ctx, 42)
 	if err != nil || !ok {
 		t.Fatalf("a's lock: %v %v", ok, err)

@@ -5,8 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -64,10 +65,10 @@ func (c *cli) applyConfig(cmd *cobra.Command) error {
 	}
 	flags := cmd.Flags()
 	known := settingNames(cmd.Root())
-	for _, key := range sortedKeys(settings) {
+	for _, key := range slices.Sorted(maps.Keys(settings)) {
 		if !known[key] {
 			return usageError{fmt.Errorf("--config %s: %q is not a setting of releasedesk (its settings: %s)",
-				path, key, strings.Join(sortedKeys(known), ", "))}
+				path, key, strings.Join(slices.Sorted(maps.Keys(known)), ", "))}
 		}
 		f := flags.Lookup(key)
 		if f == nil {
@@ -98,15 +99,6 @@ func parseConfig(raw []byte) (map[string]string, error) {
 		out[key] = node.Value
 	}
 	return out, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // settingNames are the flags a file may set: every command's, but for
