@@ -36,6 +36,29 @@ const stateRefreshEvery = 3 * time.Second
 // server decide workflow commands one at a time ("RDCM"; decide).
 const commandLockKey = 0x5244434d
 
+// currentWait bounds how long a request waits for its instance's read
+// models to reach what the database holds (Current).
+const currentWait = 2 * time.Second
+
+// Current waits until the read models hold every event the database held
+// when it was called, whichever instance wrote it, or currentWait passed:
+// a request that follows a write made through another instance (the load
+// balancer sent them apart) reads that write. The HTTP API calls it before
+// each route. On a data directory this process is the only writer, and
+// its read models already hold what it wrote: nothing to wait for.
+func (d *Desk) Current(ctx context.Context) {
+	if d.state == nil {
+		return
+	}
+	h, err := d.state.pg.DurableHead()
+	if err != nil || h.Position <= d.Set.Position() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, currentWait)
+	defer cancel()
+	_ = d.Set.WaitFor(ctx, h.Position)
+}
+
 // deskState is a desk's link to the database's state.
 type deskState struct {
 	st  StateStore

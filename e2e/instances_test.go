@@ -44,7 +44,8 @@ func twoStageProject(repo string, cl *sshtest.Cluster, test, prod []int) string 
 
 // TestInstancesShareOneDesk: the eight steps of a release, each sent to
 // the other instance than the step before, with every read right after a
-// write on the other instance; then 20 deploy requests for one release at
+// write on the other instance; 40 writes each read at once through the
+// other instance; then 20 deploy requests for one release at
 // once, spread over both, which give exactly one deployment. Both
 // instances' live streams deliver every event, in order.
 func TestInstancesShareOneDesk(t *testing.T) {
@@ -111,6 +112,17 @@ func TestInstancesShareOneDesk(t *testing.T) {
 	for _, h := range prodHosts {
 		if got := readCurrent(t, cl, h); got != version {
 			t.Fatalf("production host %d runs %q, want %s", h, got, version)
+		}
+	}
+
+	// A write through one instance, read at once through the other (a
+	// load balancer sends them apart): 40 times, the read sees it.
+	for n := range 40 {
+		email := fmt.Sprintf("dev+%d@example.com", n)
+		as["dev"][n%2].Must(http.StatusOK, "PUT", "/api/v1/users/dev/contacts", map[string]any{"email": email})
+		got := as["dev"][1-n%2].Must(http.StatusOK, "GET", "/api/v1/users/dev", nil)
+		if c, _ := got.Body["contacts"].(map[string]any); c["email"] != email {
+			t.Fatalf("write %d through instance %d, read through the other: %s, want email %s", n, n%2, got.Raw, email)
 		}
 	}
 

@@ -57,6 +57,11 @@ func (s *Server) handle(acc access, h apiFunc) http.HandlerFunc {
 			}
 			r = r.WithContext(withBearer(r.Context(), bearer))
 		}
+		if r.URL.Path != "/api/v1/stream" {
+			// Behind a load balancer the last request may have been
+			// another instance's: what it wrote is read here.
+			s.cfg.Desk.Current(r.Context())
+		}
 		if err := h(w, r, u); err != nil {
 			s.writeError(w, r, err)
 		}
