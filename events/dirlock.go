@@ -8,10 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // Owning the data directory: one process at a time (the LOCK file), only a
@@ -42,6 +39,9 @@ func (e *LockedError) Error() string {
 
 func (e *LockedError) Is(target error) bool { return target == ErrLocked }
 
+// errLockHeld is lockFile's word for "another open file holds the lock".
+var errLockHeld = errors.New("events: lock held by another open file")
+
 // lockHolder is what the LOCK file says about its holder.
 type lockHolder struct {
 	PID     int       `json:"pid"`
@@ -49,9 +49,10 @@ type lockHolder struct {
 	Since   time.Time `json:"since"`
 }
 
-// dirLock is an flock on dir/LOCK, held until release. flock belongs to the
-// open file, so a second Open in the same process is refused like another
-// process would be, and the kernel drops the lock if the process dies.
+// dirLock is a lock on dir/LOCK (lockFile: flock on Unix, LockFileEx on
+// Windows), held until release. It belongs to the open file, so a second
+// Open in the same process is refused like another process would be, and
+// the system drops the lock if the process dies.
 type dirLock struct {
 	f        *os.File
 	readOnly bool
@@ -62,10 +63,9 @@ type dirLock struct {
 // without a LOCK file cannot have a writer, so it is read without a lock.
 func lockDir(dir string, readOnly bool) (*dirLock, error) {
 	path := filepath.Join(dir, lockFileName)
-	how := unix.LOCK_EX
 	flags := os.O_RDWR | os.O_CREATE
 	if readOnly {
-		how, flags = unix.LOCK_SH, os.O_RDONLY
+		flags = os.O_RDONLY
 	}
 	f, err := os.OpenFile(path, flags, 0o644)
 	if readOnly && err != nil {
@@ -74,9 +74,9 @@ func lockDir(dir string, readOnly bool) (*dirLock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("events: open lock file in %s: %w", dir, err)
 	}
-	if err := unix.Flock(int(f.Fd()), how|unix.LOCK_NB); err != nil {
+	if err := lockFile(f, readOnly); err != nil {
 		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
+		if errors.Is(err, errLockHeld) {
 			return nil, lockedBy(dir, path)
 		}
 		return nil, fmt.Errorf("events: lock data directory %s: %w", dir, err)
@@ -125,7 +125,8 @@ func (l *dirLock) release() error {
 	if !l.readOnly {
 		_ = l.f.Truncate(0)
 	}
-	err := l.f.Close() // closing the last descriptor releases the flock
+	_ = unlockFile(l.f)
+	err := l.f.Close() // closing the last descriptor releases the lock anyway
 	l.f = nil
 	return err
 }
@@ -198,7 +199,7 @@ func checkWritable(dir string) error {
 		}
 	}
 	for _, p := range paths {
-		err := unix.Access(p, unix.W_OK)
+		err := writeAccess(p)
 		if err == nil || errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
@@ -252,17 +253,4 @@ func writeSynced(path string, b []byte) error {
 		return err
 	}
 	return f.Close()
-}
-
-// syncDir makes a directory's new entries durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("events: sync %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("events: sync %s: %w", dir, err)
-	}
-	return nil
 }

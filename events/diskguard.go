@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 
 	"github.com/sirupsen/logrus"
-	"golang.org/x/sys/unix"
 )
 
 // defaultMinFreeBytes is the free space the store keeps in reserve on the
@@ -71,14 +70,13 @@ func mebibytes(n uint64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<
 // below the reserve. A file system that cannot be measured is not refused:
 // the guard protects against a known danger, not an unknown one.
 func (g *diskGuard) check() error {
-	var st unix.Statfs_t
-	if err := unix.Statfs(g.dir, &st); err != nil {
+	free, err := freeBytes(g.dir)
+	if err != nil {
 		return nil
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.preallocateLocked()
-	free := st.Bavail * uint64(st.Bsize)
 	was := g.low
 	g.low = nil
 	if free < g.reserve || g.unbacked != "" {

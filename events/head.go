@@ -9,8 +9,6 @@ import (
 	"hash/crc32"
 	"io/fs"
 	"os"
-
-	"golang.org/x/sys/unix"
 )
 
 // The head record is a small file beside Badger naming the last position
@@ -117,7 +115,7 @@ func (h *headFile) write(head Head) error {
 	if _, err := h.f.WriteAt(slot, off); err != nil {
 		return fmt.Errorf("events: write head record: %w", err)
 	}
-	if err := unix.Fdatasync(int(h.f.Fd())); err != nil {
+	if err := syncData(h.f); err != nil {
 		return fmt.Errorf("events: sync head record: %w", err)
 	}
 	h.seq++
