@@ -33,6 +33,9 @@ import (
 //     After a normal end the reaper alone is killed.
 //
 // A descendant that leaves the group (setsid, a daemon) is beyond both.
+// (That is Unix, procgroup_unix.go; on Windows the group is a job object
+// that kills its processes when this process's handle to it closes,
+// procgroup_windows.go.)
 type LocalExecutor struct {
 	Dir string   // working directory; empty: this process's
 	Env []string // NAME=value pairs added to this process's environment
@@ -86,19 +89,11 @@ func (e *LocalExecutor) run(ctx context.Context, argv, env []string, stdin io.Re
 	if out == nil {
 		out = io.Discard
 	}
-	reaper, alive, err := startReaper()
+	group, err := newProcGroup()
 	if err != nil {
-		return -1, fmt.Errorf("start the process group's reaper: %w", err)
+		return -1, fmt.Errorf("start the command's process group: %w", err)
 	}
-	pgid := reaper.Process.Pid
-	defer func() {
-		// The command is over: the reaper goes, without killing the
-		// group (what the command left running is left, as it would be
-		// without a reaper), then its pipe.
-		_ = reaper.Process.Kill()
-		_ = reaper.Wait()
-		alive.Close()
-	}()
+	defer group.end() // the command is over
 
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = e.Dir
@@ -112,7 +107,7 @@ func (e *LocalExecutor) run(ctx context.Context, argv, env []string, stdin io.Re
 		in = &readErrReader{r: stdin}
 		cmd.Stdin = in
 	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pgid: pgid, Pdeathsig: syscall.SIGKILL}
+	group.prepare(cmd)
 	cmd.WaitDelay = localWaitDelay
 	cmd.ExtraFiles = e.ExtraFiles
 	// Pdeathsig fires when the starting thread exits: keep it until Wait.
@@ -123,13 +118,18 @@ func (e *LocalExecutor) run(ctx context.Context, argv, env []string, stdin io.Re
 	if err != nil {
 		return -1, err
 	}
+	if err := group.started(cmd); err != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return -1, fmt.Errorf("put the command in its process group: %w", err)
+	}
 	done := make(chan struct{})
 	stopped := make(chan struct{})
 	go func() {
 		defer close(stopped)
 		select {
 		case <-ctx.Done():
-			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+			group.kill()
 		case <-done:
 		}
 	}()
@@ -138,7 +138,7 @@ func (e *LocalExecutor) run(ctx context.Context, argv, env []string, stdin io.Re
 	<-stopped
 	if ctx.Err() != nil {
 		// The group is killed; also reap what is left of it.
-		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		group.kill()
 		return -1, ctx.Err()
 	}
 	if in != nil && in.err != nil {
@@ -163,25 +163,6 @@ func (e *LocalExecutor) run(ctx context.Context, argv, env []string, stdin io.Re
 		return -1, err
 	}
 	return 0, nil
-}
-
-// startReaper starts the leader of a new process group that kills the
-// group when alive, the write end of its stdin, is closed: by Close, or by
-// the kernel when this process dies.
-func startReaper() (reaper *exec.Cmd, alive *os.File, err error) {
-	r, w, err := os.Pipe() // close-on-exec: no other child inherits w
-	if err != nil {
-		return nil, nil, err
-	}
-	defer r.Close()
-	reaper = exec.Command("sh", "-c", reaperScript, "releasedesk-reaper")
-	reaper.Stdin = r
-	reaper.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := reaper.Start(); err != nil {
-		w.Close()
-		return nil, nil, err
-	}
-	return reaper, w, nil
 }
 
 // closeExtra closes ExtraFiles (again: a second Close does nothing).

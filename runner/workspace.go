@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"releasedesk/events/text"
-	"syscall"
 )
 
 // Workspace is the runner's working area on this machine, under the data
@@ -102,11 +101,7 @@ func treeStamp(dir string) (string, error) {
 		if err != nil {
 			return err
 		}
-		var ino uint64
-		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-			ino = st.Ino
-		}
-		fmt.Fprintf(h, "%q %o %d %d %d\n", p, fi.Mode(), fi.Size(), fi.ModTime().UnixNano(), ino)
+		fmt.Fprintf(h, "%q %o %d %d %d\n", p, fi.Mode(), fi.Size(), fi.ModTime().UnixNano(), inode(fi))
 		return nil
 	})
 	if err != nil {

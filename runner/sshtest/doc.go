@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package sshtest starts real OpenSSH servers (sshd) on free loopback
 // ports for tests: each host with its own ed25519 host key, its own target
 // path under /dev/shm and its own log, one client key authorized on all of
@@ -11,4 +13,7 @@
 //     (convert with runner.Host(h)).
 //
 // It does not import runner, so tests inside package runner can use it.
+//
+// Linux only (the build constraint): it reads /proc and kills with
+// Pdeathsig and process groups, and the tests that use it run on Linux.
 package sshtest

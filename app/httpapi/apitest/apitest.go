@@ -1,8 +1,13 @@
+//go:build linux
+
 // Package apitest drives a Release Desk through its HTTP API in tests: a
 // desk on a fresh data directory served in this process (Env), and a
 // test's side of the API (Caller) over the one client, httpapi.Client,
 // that the command line uses too. The whole-app tests in e2e use Caller
 // against a real serve process. Imported by tests only.
+//
+// Linux only (the build constraint), like runner/sshtest that it starts
+// hosts with.
 package apitest
 
 import (
