@@ -13,17 +13,6 @@ import (
 	"releasedesk/events/catalog"
 )
 
-// DefaultDataDir is $XDG_DATA_HOME/releasedesk, else ~/.local/share/releasedesk.
-func DefaultDataDir() string {
-	if x := os.Getenv("XDG_DATA_HOME"); x != "" {
-		return filepath.Join(x, "releasedesk")
-	}
-	if home, err := os.UserHomeDir(); err == nil {
-		return filepath.Join(home, ".local", "share", "releasedesk")
-	}
-	return "releasedesk-data"
-}
-
 // DataDir is one Release Desk's home: events/ (the Badger log), known_hosts
 // and workspace/. One process owns it at a time (the event store's lock).
 type DataDir struct {

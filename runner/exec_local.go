@@ -48,6 +48,11 @@ type LocalExecutor struct {
 
 var _ Executor = (*LocalExecutor)(nil)
 
+// errNoExtraFiles: Windows hands a child only the three standard handles
+// (exec.Cmd.ExtraFiles is Unix), so rsync's relay over a host's SSH
+// connection, which gives rsync two pipes, cannot run there.
+var errNoExtraFiles = errors.New("runner: a local command cannot be given extra files on Windows (rsync's relay to a host needs them)")
+
 // localWaitDelay bounds how long Run waits, after the process is gone, for
 // descendants that still hold its output open.
 const localWaitDelay = 2 * time.Second
@@ -85,6 +90,9 @@ func (e *LocalExecutor) run(ctx context.Context, argv, env []string, stdin io.Re
 	}
 	if err := ctx.Err(); err != nil {
 		return -1, err
+	}
+	if len(e.ExtraFiles) > 0 && runtime.GOOS == "windows" {
+		return -1, errNoExtraFiles
 	}
 	if out == nil {
 		out = io.Discard
