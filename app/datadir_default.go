@@ -17,6 +17,7 @@ func DefaultDataDir() string {
 // dataDirFor decides the default data directory for goos, from the
 // environment (getenv) and the home directory (empty: unknown). It takes
 // them as parameters so that every system's answer is tested anywhere.
+//
 //   - Linux and other Unix: $XDG_DATA_HOME/releasedesk, else
 //     ~/.local/share/releasedesk (the XDG base directories);
 //   - macOS: ~/Library/Application Support/Release Desk;
