@@ -1,7 +1,8 @@
 # Release Desk. The two commands a newcomer needs: `make run` and `make test`.
 # Both install what is missing first (scripts/setup.sh is idempotent).
 
-BIN      := build/bin/releasedesk
+EXE      := $(if $(filter Windows_NT,$(OS)),.exe,)
+BIN      := build/bin/releasedesk$(EXE)
 TAGS     := desktop,production,webkit2_41
 VERSION  := 0.1.0+$(shell git rev-parse --short HEAD 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X releasedesk/app.Version=$(VERSION)
@@ -9,7 +10,7 @@ DATA     ?=
 DATAFLAG := $(if $(DATA),--data $(DATA),)
 GO_TEST_FLAGS ?= -count=1 -timeout 20m
 
-.PHONY: all setup frontend wire build cross run serve test test-go test-frontend test-desktop vet bench chaos clean
+.PHONY: all setup frontend wire build cross dist run serve test test-go test-frontend test-desktop vet bench chaos clean
 
 all: build
 
@@ -47,6 +48,17 @@ cross:
 	GOOS=darwin GOARCH=amd64 CGO_ENABLED=0 go build -ldflags '$(LDFLAGS)' -o $(CROSS)/releasedesk-darwin-amd64 .
 	GOOS=darwin GOARCH=arm64 CGO_ENABLED=0 go build -ldflags '$(LDFLAGS)' -o $(CROSS)/releasedesk-darwin-arm64 .
 	@for f in $(CROSS)/releasedesk-*; do wc -c < $$f | awk -v f=$$f '{ printf "%-45s %6.1f MiB\n", f, $$1 / 1048576 }'; done
+
+# The binaries to hand out: the five targets above, named with the
+# version, and SHA256SUMS beside them (`sha256sum -c SHA256SUMS` checks a
+# download). The macOS window is built on a Mac (README, "On Windows and
+# macOS").
+DIST := build/dist
+dist: setup frontend
+	rm -rf $(DIST)
+	$(MAKE) --no-print-directory cross CROSS=$(DIST)
+	cd $(DIST) && for f in releasedesk-*; do mv "$$f" "$$(echo "$$f" | sed 's/^releasedesk-/releasedesk-$(VERSION)-/')"; done
+	cd $(DIST) && sha256sum releasedesk-* > SHA256SUMS && cat SHA256SUMS
 
 # The demo first (a project, its repository and one user per role; silent
 # once it is there), then the window where a display exists, otherwise the
