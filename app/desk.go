@@ -65,6 +65,11 @@ type Desk struct {
 	state      *deskState     // on PostgreSQL: what lives beside the log (desk_state.go)
 }
 
+// EnvTransfer names how the runner sends files to hosts: auto (the
+// default: rsync where this machine has it, else a tar stream over SSH),
+// rsync, or tar.
+const EnvTransfer = "RELEASEDESK_TRANSFER"
+
 // DeskConfig says what OpenDesk opens.
 type DeskConfig struct {
 	Data    DataDir
@@ -212,8 +217,15 @@ func OpenDesk(ctx context.Context, cfg DeskConfig) (*Desk, error) {
 	for _, w := range d.OpenToOthers {
 		cfg.Logger.Warn(w.String())
 	}
+	// How files reach hosts: rsync where this machine has it, else (or
+	// when $RELEASEDESK_TRANSFER says tar) the Go-native tar stream.
+	transfer, err := runner.ParseTransfer(os.Getenv(EnvTransfer))
+	if err != nil {
+		d.Close()
+		return nil, fmt.Errorf("$%s: %w", EnvTransfer, err)
+	}
 	rc := runner.Config{Log: store, Workspace: d.Workspace, KnownHostsPath: d.KnownHostsPath,
-		Now: d.Now, Logger: cfg.Logger}
+		Now: d.Now, Logger: cfg.Logger, Transfer: transfer}
 	if d.state != nil {
 		// Other instances run deployments from the same log: each holds
 		// what it runs with a lease, and takes over a dead one's.

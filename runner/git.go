@@ -60,8 +60,9 @@ var mirrorFetchSpecs = []config.RefSpec{
 //
 // Local paths as Repo go through go-git's file transport, which runs the
 // system's git-upload-pack and git-receive-pack with the path as one argument
-// (no shell); other addresses (http, https, ssh, git) are spoken by go-git
-// itself.
+// (no shell), or, where git is not installed, go-git's in-process server
+// (git_file_transport.go); other addresses (http, https, ssh, git) are
+// spoken by go-git itself.
 type Mirror struct {
 	// Now gives the time of tags; nil means time.Now.
 	Now func() time.Time
@@ -95,6 +96,7 @@ func stateOf(dir string) *mirrorState {
 // if it is missing, and points its remote "origin" at p.Repo. It does not
 // fetch: call Fetch.
 func OpenMirror(ctx context.Context, w Workspace, p catalog.Project) (*Mirror, error) {
+	useInProcessFileTransport()
 	if err := w.validate(); err != nil {
 		return nil, err
 	}

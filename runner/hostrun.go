@@ -428,8 +428,11 @@ func (d *deployment) deltaPlan(hr *hostRun) *DeltaPlan {
 func (d *deployment) transfer(hr *hostRun, plan *DeltaPlan) bool {
 	l := hr.layout
 	v := d.req.Version
-	if plan != nil && d.p.Strategy == catalog.StrategyRsync {
-		return d.transferTar(hr, plan)
+	if plan != nil && (d.p.Strategy == catalog.StrategyRsync || d.r.tarWhy != "") {
+		return d.transferTar(hr, plan, "")
+	}
+	if d.r.tarWhy != "" && d.p.Strategy != catalog.StrategyGit {
+		return d.transferTarFull(hr)
 	}
 	if d.p.Strategy == catalog.StrategyGit {
 		argv, err := l.GitFetch(d.p.Repo, d.req.Commit)
@@ -514,7 +517,7 @@ func (d *deployment) transfer(hr *hostRun, plan *DeltaPlan) bool {
 // the host's tar took are recorded as the step's last output line
 // (TarStats.Line). A stream cut short (cancel, connection
 // lost, a local read error) fails the step whatever tar says.
-func (d *deployment) transferTar(hr *hostRun, plan *DeltaPlan) bool {
+func (d *deployment) transferTar(hr *hostRun, plan *DeltaPlan, why string) bool {
 	argv, err := hr.layout.ExtractDelta(d.req.Version, plan.Dirs)
 	if err != nil {
 		s := d.beginStep(hr.host.Addr, "transfer", nil)
@@ -522,6 +525,9 @@ func (d *deployment) transferTar(hr *hostRun, plan *DeltaPlan) bool {
 		return false
 	}
 	s := d.beginStep(hr.host.Addr, "transfer", argv)
+	if why != "" {
+		s.note("releasedesk: the whole release sent as a tar stream, not by rsync: %s", why)
+	}
 	pr, pw := io.Pipe()
 	var st TarStats
 	made := make(chan error, 1)
@@ -549,6 +555,26 @@ func (d *deployment) transferTar(hr *hostRun, plan *DeltaPlan) bool {
 	d.logger.WithFields(logrus.Fields{"host": hr.host.Addr, "files": st.Files, "symlinks": st.Symlinks,
 		"file_bytes": st.FileBytes, "bytes_sent": st.Bytes}).Info("release transferred")
 	return true
+}
+
+// transferTarFull sends the whole export as a tar stream into the empty
+// staging dir (BeginStaging made it): the plan of a delta from nothing.
+// The host's tree is the rsync path's (the same manifest); what it gives
+// up is rsync's hard links to the previous release for unchanged files,
+// which a later delta from a kept manifest has again.
+func (d *deployment) transferTarFull(hr *hostRun) bool {
+	cur, err := d.ensureExport()
+	plan, ok := PlanDelta(Manifest{}, cur, nil)
+	if err == nil && !ok {
+		err = fmt.Errorf("the tree cannot go as a tar stream (a path the host could not take, or more directories "+
+			"than one command line holds): install rsync on this machine (%s)", d.r.tarWhy)
+	}
+	if err != nil {
+		s := d.beginStep(hr.host.Addr, "transfer", nil)
+		d.fail(hr, "transfer", s.finish(-1, err))
+		return false
+	}
+	return d.transferTar(hr, &plan, d.r.tarWhy)
 }
 
 // probeTimeout bounds the probe of a host after a failed transfer.

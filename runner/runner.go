@@ -57,6 +57,9 @@ type Config struct {
 	Leases Leases
 	// LeaseTTL is how long a lease lasts unrenewed (DefaultLeaseTTL).
 	LeaseTTL time.Duration
+	// Transfer chooses how files reach a host (transfer_path.go): rsync
+	// where this machine has it (the default), or the Go-native tar stream.
+	Transfer Transfer
 }
 
 // Defaults of Config.
@@ -105,6 +108,7 @@ type Runner struct {
 	now    func() time.Time
 	st     *state
 
+	tarWhy    string     // why files go as tar streams where rsync would run ("": rsync)
 	catchMu   sync.Mutex // one catchUp at a time
 	recoverMu sync.Mutex // one Recover at a time (Start's, watchLeases')
 
@@ -161,8 +165,12 @@ func New(cfg Config) (*Runner, error) {
 	if cfg.LeaseTTL <= 0 {
 		cfg.LeaseTTL = DefaultLeaseTTL
 	}
+	if _, err := ParseTransfer(string(cfg.Transfer)); err != nil {
+		return nil, fmt.Errorf("runner: %w", err)
+	}
 	base, stop := context.WithCancel(context.Background())
 	return &Runner{
+		tarWhy: tarReason(cfg.Transfer, defaultLookPath),
 		cfg: cfg, log: cfg.Log, now: cfg.Now,
 		logger:  cfg.Logger.WithField("component", "runner"),
 		st:      newState(),
