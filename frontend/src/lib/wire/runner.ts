@@ -12,8 +12,9 @@
  * directory. (One process owns the data directory; DESIGN.md section 6.)
  * Local paths as Repo go through go-git's file transport, which runs the
  * system's git-upload-pack and git-receive-pack with the path as one argument
- * (no shell); other addresses (http, https, ssh, git) are spoken by go-git
- * itself.
+ * (no shell), or, where git is not installed, go-git's in-process server
+ * (git_file_transport.go); other addresses (http, https, ssh, git) are
+ * spoken by go-git itself.
  */
 export interface Mirror {
   /**
