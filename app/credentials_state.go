@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"releasedesk/events"
+	"releasedesk/projections"
 )
 
 // StateStore keeps, by name, what a server on PostgreSQL keeps beside its
@@ -125,7 +126,18 @@ func (a *Auth) catchUp(ctx context.Context) bool {
 	if a.Creds.state == nil {
 		return false
 	}
-	durable, ok := a.Log.(interface{ DurableHead() (events.Head, error) })
+	// Already there counts: the models may have moved on since the
+	// caller missed (the event applied between its look and this one),
+	// so it looks again.
+	return reachDatabaseHead(ctx, a.Log, a.Set, catchUpWait)
+}
+
+// reachDatabaseHead waits, at most wait, until set holds every event of
+// log's durable head (on PostgreSQL: what the database holds, whichever
+// instance wrote it), and tells whether it does now. A log with no head
+// of its own apart (memory) is never waited for.
+func reachDatabaseHead(ctx context.Context, log streamLog, set *projections.Set, wait time.Duration) bool {
+	durable, ok := log.(interface{ DurableHead() (events.Head, error) })
 	if !ok {
 		return false
 	}
@@ -133,13 +145,10 @@ func (a *Auth) catchUp(ctx context.Context) bool {
 	if err != nil {
 		return false
 	}
-	if head.Position <= a.Set.Position() {
-		// Already there: the models may have moved on since the caller
-		// missed (the event applied between its look and this one), so
-		// it looks again.
+	if head.Position <= set.Position() {
 		return true
 	}
-	ctx, cancel := context.WithTimeout(ctx, catchUpWait)
+	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	return a.Set.WaitFor(ctx, head.Position) == nil
+	return set.WaitFor(ctx, head.Position) == nil
 }

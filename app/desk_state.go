@@ -47,16 +47,9 @@ const currentWait = 2 * time.Second
 // each route. On a data directory this process is the only writer, and
 // its read models already hold what it wrote: nothing to wait for.
 func (d *Desk) Current(ctx context.Context) {
-	if d.state == nil {
-		return
+	if d.state != nil {
+		reachDatabaseHead(ctx, d.Log, d.Set, currentWait)
 	}
-	h, err := d.state.pg.DurableHead()
-	if err != nil || h.Position <= d.Set.Position() {
-		return
-	}
-	ctx, cancel := context.WithTimeout(ctx, currentWait)
-	defer cancel()
-	_ = d.Set.WaitFor(ctx, h.Position)
 }
 
 // deskState is a desk's link to the database's state.

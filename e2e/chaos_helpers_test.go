@@ -405,49 +405,29 @@ type chaosSseRecorder struct {
 	mu   sync.Mutex
 	seen map[uint64]chaosEvent
 	last uint64
-	res  *http.Response
-	done chan struct{}
+	stop func()
+	done <-chan struct{} // closed when the stream ended
 }
 
 func chaosFollowStream(t testing.TB, base, token string, since uint64) *chaosSseRecorder {
 	t.Helper()
-	req, _ := http.NewRequest("GET", base+"/api/v1/stream?since="+strconv.FormatUint(since, 10), nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.StatusCode != http.StatusOK {
-		t.Fatalf("stream: %d", res.StatusCode)
-	}
-	s := &chaosSseRecorder{seen: map[uint64]chaosEvent{}, res: res, done: make(chan struct{})}
-	go func() {
-		defer close(s.done)
-		sc := bufio.NewScanner(res.Body)
-		sc.Buffer(make([]byte, 1<<20), 16<<20)
-		for sc.Scan() {
-			line := sc.Text()
-			if !strings.HasPrefix(line, "data: ") {
-				continue
+	s := &chaosSseRecorder{seen: map[uint64]chaosEvent{}}
+	s.stop, s.done = streamData(t, base, token, "?since="+strconv.FormatUint(since, 10), func(data []byte, _ time.Time) bool {
+		var e chaosEvent
+		if json.Unmarshal(data, &e) == nil && e.Position > 0 {
+			s.mu.Lock()
+			s.seen[e.Position] = e
+			if e.Position > s.last {
+				s.last = e.Position
 			}
-			var e chaosEvent
-			if json.Unmarshal([]byte(line[6:]), &e) == nil && e.Position > 0 {
-				s.mu.Lock()
-				s.seen[e.Position] = e
-				if e.Position > s.last {
-					s.last = e.Position
-				}
-				s.mu.Unlock()
-			}
+			s.mu.Unlock()
 		}
-	}()
+		return true
+	})
 	return s
 }
 
-func (s *chaosSseRecorder) close() {
-	s.res.Body.Close()
-	<-s.done
-}
+func (s *chaosSseRecorder) close() { s.stop() }
 
 func (s *chaosSseRecorder) snapshot() map[uint64]chaosEvent {
 	s.mu.Lock()

@@ -18,12 +18,9 @@ package e2e
 // awaited on both streams before the next.
 
 import (
-	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -98,53 +95,32 @@ type arrival struct {
 // arrivals follows one instance's /api/v1/stream from what comes next.
 type arrivals struct {
 	ch   chan arrival
-	done chan struct{} // closed when the stream ends
+	done <-chan struct{} // closed when the stream ends
 }
 
 // watchArrivals opens c's instance's stream (c's bearer token) and hands
 // every message over as it is read.
 func watchArrivals(tb testing.TB, c *apitest.Caller) *arrivals {
 	tb.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	req, _ := http.NewRequestWithContext(ctx, "GET", c.Client.Base+"/api/v1/stream", nil)
-	req.Header.Set("Authorization", "Bearer "+c.Client.Token)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		cancel()
-		tb.Fatal(err)
-	}
-	if res.StatusCode != http.StatusOK {
-		res.Body.Close()
-		cancel()
-		tb.Fatalf("stream of %s: %d", c.Client.Base, res.StatusCode)
-	}
-	w := &arrivals{ch: make(chan arrival, 1024), done: make(chan struct{})}
-	tb.Cleanup(func() { cancel(); <-w.done })
-	go func() {
-		defer close(w.done)
-		defer res.Body.Close()
-		sc := bufio.NewScanner(res.Body)
-		sc.Buffer(make([]byte, 1<<20), 4<<20)
-		for sc.Scan() {
-			data, ok := strings.CutPrefix(sc.Text(), "data: ")
-			if !ok {
-				continue
-			}
-			at := time.Now()
-			var m struct {
-				Position uint64
-				Type     string
-			}
-			if json.Unmarshal([]byte(data), &m) != nil {
-				continue
-			}
-			select {
-			case w.ch <- arrival{position: m.Position, typ: m.Type, at: at}:
-			case <-ctx.Done():
-				return
-			}
+	w := &arrivals{ch: make(chan arrival, 1024)}
+	quit := make(chan struct{})
+	stop, done := streamData(tb, c.Client.Base, c.Client.Token, "", func(data []byte, at time.Time) bool {
+		var m struct {
+			Position uint64
+			Type     string
 		}
-	}()
+		if json.Unmarshal(data, &m) != nil {
+			return true
+		}
+		select {
+		case w.ch <- arrival{position: m.Position, typ: m.Type, at: at}:
+			return true
+		case <-quit:
+			return false
+		}
+	})
+	w.done = done
+	tb.Cleanup(func() { close(quit); stop() })
 	return w
 }
 

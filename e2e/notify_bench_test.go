@@ -15,7 +15,6 @@ package e2e
 // RD_NOTIFY_HOSTS (default 20) and RD_NOTIFY_DEPLOYS (default 8) size it.
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -154,34 +153,21 @@ type streamSeen struct {
 }
 
 func followStream(tb testing.TB, f *fleet) *streamWatch {
-	req, _ := http.NewRequest("GET", f.app.URL+"/api/v1/stream", nil)
-	req.Header.Set("Authorization", "Bearer "+f.root.Client.Token)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { res.Body.Close() })
+	tb.Helper()
 	w := &streamWatch{}
-	go func() {
-		sc := bufio.NewScanner(res.Body)
-		sc.Buffer(make([]byte, 1<<20), 1<<24)
-		for sc.Scan() {
-			data, ok := strings.CutPrefix(sc.Text(), "data: ")
-			if !ok {
-				continue
-			}
-			at := time.Now()
-			var m struct {
-				Type string
-				Time time.Time
-			}
-			if json.Unmarshal([]byte(data), &m) == nil && !m.Time.IsZero() {
-				w.mu.Lock()
-				w.seen = append(w.seen, streamSeen{m.Type, at.Sub(m.Time)})
-				w.mu.Unlock()
-			}
+	stop, _ := streamData(tb, f.app.URL, f.root.Client.Token, "", func(data []byte, at time.Time) bool {
+		var m struct {
+			Type string
+			Time time.Time
 		}
-	}()
+		if json.Unmarshal(data, &m) == nil && !m.Time.IsZero() {
+			w.mu.Lock()
+			w.seen = append(w.seen, streamSeen{m.Type, at.Sub(m.Time)})
+			w.mu.Unlock()
+		}
+		return true
+	})
+	tb.Cleanup(stop)
 	return w
 }
 

@@ -170,8 +170,7 @@ func New(cfg Config) (*Runner, error) {
 	}
 	base, stop := context.WithCancel(context.Background())
 	return &Runner{
-		tarWhy: tarReason(cfg.Transfer, defaultLookPath),
-		cfg: cfg, log: cfg.Log, now: cfg.Now,
+		cfg: cfg, log: cfg.Log, now: cfg.Now, tarWhy: tarReason(cfg.Transfer, defaultLookPath),
 		logger:  cfg.Logger.WithField("component", "runner"),
 		st:      newState(),
 		running: map[string]context.CancelCauseFunc{},
