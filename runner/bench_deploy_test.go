@@ -179,7 +179,7 @@ func benchArchive(tb testing.TB, repo, commit, dest string) {
 	if err := os.MkdirAll(dest, 0o755); err != nil {
 		tb.Fatal(err)
 	}
-	archive := exec.Command("git", "-C", repo, "archive", commit)
+	archive := exec.Command(gitBinary, "-C", repo, "archive", commit)
 	extract := exec.Command("tar", "-x", "-C", dest)
 	pipe, err := archive.StdoutPipe()
 	if err != nil {

@@ -456,7 +456,7 @@ func TestExportMatchesGitArchive(t *testing.T) {
 func gitArchive(t testing.TB, repo, sha string) string {
 	t.Helper()
 	dest := t.TempDir()
-	archive := exec.Command("git", "-C", repo, "archive", sha)
+	archive := exec.Command(gitBinary, "-C", repo, "archive", sha)
 	extract := exec.Command("tar", "-x", "-C", dest)
 	pipe, err := archive.StdoutPipe()
 	if err != nil {
@@ -1030,7 +1030,7 @@ func BenchmarkExport5000(b *testing.B) {
 			d := dest()
 			os.Mkdir(d, 0o755)
 			b.StartTimer()
-			archive := exec.Command("git", "-C", dir, "archive", head)
+			archive := exec.Command(gitBinary, "-C", dir, "archive", head)
 			extract := exec.Command("tar", "-x", "-C", d)
 			pipe, _ := archive.StdoutPipe()
 			extract.Stdin = pipe

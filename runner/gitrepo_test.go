@@ -38,7 +38,7 @@ var (
 // needGit skips the test when the git CLI is not installed (CI installs it).
 func needGit(t testing.TB) {
 	t.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
+	if _, err := exec.LookPath(gitBinary); err != nil {
 		t.Skip("git is not installed")
 	}
 }
@@ -58,7 +58,7 @@ func gitCmd(t testing.TB, dir string, args ...string) string {
 // gitCmdErr is gitCmd returning the error, with optional stdin.
 func gitCmdErr(dir string, stdin []byte, args ...string) (string, error) {
 	when := testCommitBase.Add(time.Duration(testCommitSeq.Add(1)) * time.Minute).Format(time.RFC3339)
-	cmd := exec.Command("git", append([]string{
+	cmd := exec.Command(gitBinary, append([]string{
 		"-c", "init.defaultBranch=master",
 		"-c", "core.autocrlf=false",
 		"-c", "core.symlinks=true",

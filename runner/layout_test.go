@@ -860,6 +860,7 @@ func TestLayoutHookAndCheck(t *testing.T) {
 }
 
 func TestLayoutGitStrategy(t *testing.T) {
+	withLocalTools(t) // this machine plays the host, which has git
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("git is not installed")
 	}
@@ -868,7 +869,7 @@ func TestLayoutGitStrategy(t *testing.T) {
 	work := filepath.Join(root, "work")
 	git := func(dir string, args ...string) string {
 		t.Helper()
-		cmd := exec.Command("git", append([]string{"-C", dir}, args...)...)
+		cmd := exec.Command(gitBinary, append([]string{"-C", dir}, args...)...)
 		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@x", "GIT_COMMITTER_NAME=t",
 			"GIT_COMMITTER_EMAIL=t@x", "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
 		out, err := cmd.CombinedOutput()
@@ -964,6 +965,7 @@ func TestGitArchiveExcludeMatchesExport(t *testing.T) {
 	}
 	repo, head := newTestRepo(t, files)
 	m := testMirror(t, repo)
+	withLocalTools(t) // this machine plays the host, which has git
 	root := fastTempDir(t)
 	l := Layout{Path: filepath.Join(root, "www")}
 	ok(t)(l.Prepare())

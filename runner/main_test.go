@@ -26,5 +26,14 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	hidden, err := hideLocalTools()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "runner tests:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	if hidden != "" {
+		_ = os.RemoveAll(hidden)
+	}
+	os.Exit(code)
 }

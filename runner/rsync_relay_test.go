@@ -103,6 +103,7 @@ func relayTestDeployment(t *testing.T) *deployment {
 // all over one SSH connection. Both ways of relaying rsync's data: its
 // sockets taken over (direct) and relayShell's cat.
 func TestRsyncRelayToHost(t *testing.T) {
+	withLocalTools(t)
 	t.Run("direct", testRsyncRelayToHost)
 	t.Run("cat", func(t *testing.T) {
 		taken := relayHandoff

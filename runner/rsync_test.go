@@ -42,6 +42,7 @@ total size is 52,428,800  speedup is 74.75
 
 // TestRsyncLocal publishes with the local strategy (no SSH).
 func TestRsyncLocal(t *testing.T) {
+	withLocalTools(t)
 	got, err := RsyncCommand(RsyncOptions{Source: "/x/", Dest: "/srv/www/releases/a", Host: catalog.Host{Addr: catalog.LocalHost}})
 	if err != nil {
 		t.Fatal(err)

@@ -177,7 +177,7 @@ func (h *runHarness) newRunner(tweak func(*Config)) *Runner {
 	logger := logrus.New()
 	logger.SetOutput(runTestWriter{h.t})
 	logger.SetLevel(logrus.WarnLevel)
-	cfg := Config{Log: h.log, Workspace: h.ws, Name: "test-runner", Logger: logger,
+	cfg := Config{Log: h.log, Workspace: h.ws, Name: "test-runner", Logger: logger, Transfer: suiteTransfer,
 		OutputInterval: 20 * time.Millisecond, StepTimeout: time.Minute, SSHTimeout: 5 * time.Second}
 	if h.cluster != nil {
 		cfg.KnownHostsPath = h.cluster.KnownHostsPath

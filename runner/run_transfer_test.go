@@ -48,6 +48,7 @@ func TestRunTarTransferWithoutRsync(t *testing.T) {
 	}
 
 	// The rsync path for the same commit, on the same hosts: the same tree.
+	withLocalTools(t) // rsync again, in the suite's tar pass too
 	rs := h.newRunner(func(c *Config) { c.Transfer = TransferRsync })
 	tarRunner := h.r
 	h.r = rs
@@ -132,6 +133,12 @@ func TestTransferChoice(t *testing.T) {
 // calls anything else not a repository.
 func TestRepoLoaderFindsBareAndWorkTrees(t *testing.T) {
 	work, _ := newTestRepo(t, map[string]string{"a.txt": "a\n"})
+	// A project whose tree has a config/ directory and a HEAD file at its
+	// root, as a web app may: its .git is still the repository.
+	withConfig, _ := newTestRepo(t, map[string]string{"config/app.php": "<?php\n", "HEAD": "not git's\n"})
+	// A directory holding a "config" file is not a repository.
+	notRepo := t.TempDir()
+	writeTestFile(t, notRepo, "config", "x=1\n", 0o644)
 	bare := filepath.Join(t.TempDir(), "bare.git")
 	if _, err := initMirror(bare); err != nil {
 		t.Fatal(err)
@@ -140,7 +147,7 @@ func TestRepoLoaderFindsBareAndWorkTrees(t *testing.T) {
 	for _, c := range []struct {
 		path string
 		ok   bool
-	}{{work, true}, {bare, true}, {t.TempDir(), false}} {
+	}{{work, true}, {withConfig, true}, {bare, true}, {t.TempDir(), false}, {notRepo, false}} {
 		ep, err := transport.NewEndpoint(c.path)
 		if err != nil {
 			t.Fatal(err)
