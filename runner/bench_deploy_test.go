@@ -40,6 +40,14 @@ package runner
 //	                  old one, in parallel; and the same change to one
 //	                  host alone (the latency each host of a real fleet,
 //	                  with CPUs of its own, would see)
+//	Full/hosts=20/tar the same as Full/hosts=20 by a runner sending tar
+//	                  streams (a desk without rsync: Transfer tar), beside
+//	                  the parallel rsync baseline and Full/hosts=20's runner
+//	Change1pct/hosts=20/tar, Change1pct/hosts=20/rsync  the 1% change by
+//	                  a runner sending tar streams, and by rsync alone (the
+//	                  kept manifests removed, so no delta: rsync over the
+//	                  whole tree, --link-dest to the previous release),
+//	                  beside Change1pct/hosts=20's runner
 //	Rollback/hosts=20 back to the previous release, still on the hosts:
 //	                  an instant switch; reference: one fresh ssh
 //	                  connection per host running the same switch by
@@ -97,11 +105,54 @@ func BenchmarkDeploy(b *testing.B) {
 	f := newBenchFixture(b)
 	b.Run("Warmup", f.benchWarmup)
 	for _, n := range []int{1, 10, 20} {
-		b.Run(fmt.Sprintf("Full/hosts=%d", n), func(b *testing.B) { f.benchFull(b, n) })
+		b.Run(fmt.Sprintf("Full/hosts=%d", n), func(b *testing.B) { f.benchFull(b, n, benchByDefault) })
 	}
-	b.Run("Change1pct/hosts=20", f.benchChange)
+	b.Run("Full/hosts=20/tar", func(b *testing.B) { f.benchFull(b, 20, benchByTar) })
+	b.Run("Change1pct/hosts=20", func(b *testing.B) { f.benchChange(b, benchByDefault) })
+	b.Run("Change1pct/hosts=20/tar", func(b *testing.B) { f.benchChange(b, benchByTar) })
+	b.Run("Change1pct/hosts=20/rsync", func(b *testing.B) { f.benchChange(b, benchByRsync) })
 	b.Run("Rollback/hosts=20", f.benchRollback)
 	f.summary()
+}
+
+// benchTransfer is how a sub-benchmark's runner sends the release.
+type benchTransfer struct {
+	name     string // in the figures' names: "" for the default
+	transfer Transfer
+	// noDelta removes the kept manifests before each deployment, so a
+	// change goes by rsync over the whole tree (--link-dest to the
+	// previous release) instead of as a delta.
+	noDelta bool
+	seed    int // a different change's contents for each
+}
+
+var (
+	// What a desk with rsync does: rsync for a full release, a tar stream
+	// of the changed files for a change.
+	benchByDefault = benchTransfer{}
+	// A desk without rsync (Windows): the whole release as a tar stream;
+	// a change as the same delta.
+	benchByTar = benchTransfer{name: "tar stream, no rsync on the desk", transfer: TransferTar, seed: 1}
+	// A change by rsync alone (no kept manifest: the whole tree checked).
+	benchByRsync = benchTransfer{name: "rsync --link-dest, no delta", transfer: TransferRsync, noDelta: true, seed: 2}
+)
+
+// label is a figure's name with the transfer said.
+func (t benchTransfer) label(figure string) string {
+	if t.name == "" {
+		return figure
+	}
+	return figure + ", " + t.name
+}
+
+// use gives the fixture a runner sending as t, until the returned func.
+func (f *benchFixture) use(t benchTransfer) (restore func()) {
+	if t == benchByDefault {
+		return func() {}
+	}
+	was := f.h.r
+	f.h.r = f.h.newRunner(func(c *Config) { c.OutputInterval = DefaultOutputInterval; c.Transfer = t.transfer })
+	return func() { f.h.r = was }
 }
 
 // benchFixture is what the sub-benchmarks share: the harness (log, runner,
@@ -121,6 +172,9 @@ type benchFixture struct {
 	live    *benchLive
 	one     *benchLive // one host that follows live, for the change's per-host latency
 	rows    []benchRow
+	// The default runner's figures, which the other transfers are set
+	// beside: full deploy to 20 hosts, and the 1% change.
+	full20, change20 time.Duration
 }
 
 // benchLive is an environment of all 20 hosts that the runner deployed,
@@ -286,9 +340,12 @@ func (f *benchFixture) benchWarmup(b *testing.B) {
 	f.row("first deployment, 1 host, cold fetch included", benchSec(wall), "", "", "printed")
 }
 
-// benchFull: a release to n empty hosts, against serial and parallel rsync.
-func (f *benchFixture) benchFull(b *testing.B, n int) {
+// benchFull: a release to n empty hosts, against serial and parallel
+// rsync (the serial loop for the default transfer only: the others are
+// set beside the default's figure).
+func (f *benchFixture) benchFull(b *testing.B, n int, tr benchTransfer) {
 	f.ensureWarm(b)
+	defer f.use(tr)()
 	b.StopTimer()
 	b.ResetTimer()
 	var serial, par, par2, run time.Duration
@@ -297,8 +354,13 @@ func (f *benchFixture) benchFull(b *testing.B, n int) {
 	var lastID string
 	for iter := range b.N {
 		tag := fmt.Sprintf("%d-%d", n, iter)
-		d, c := f.rsyncSerial(b, n, "serial-"+tag)
-		serial, cpuSerial = serial+d, cpuSerial+c
+		if tr != benchByDefault {
+			tag += "-" + string(tr.transfer)
+		}
+		if tr == benchByDefault {
+			d, c := f.rsyncSerial(b, n, "serial-"+tag)
+			serial, cpuSerial = serial+d, cpuSerial+c
+		}
 		bases, d, c := f.rsyncParallel(b, n, "par-"+tag)
 		par, cpuPar = par+d, cpuPar+c
 
@@ -324,7 +386,7 @@ func (f *benchFixture) benchFull(b *testing.B, n int) {
 		par2 += d
 		benchRemoveDirs(again)
 		benchRemoveDirs(f.serialDirs(n, "serial-"+tag))
-		if n == 20 && iter == b.N-1 {
+		if n == 20 && iter == b.N-1 && tr == benchByDefault {
 			if f.live != nil {
 				benchRemoveTargets(f.live.env)
 				benchRemoveDirs(f.live.base)
@@ -342,10 +404,30 @@ func (f *benchFixture) benchFull(b *testing.B, n int) {
 	ratio := run.Seconds() / par.Seconds()
 	b.ReportMetric(run.Seconds(), "s-runner")
 	b.ReportMetric(par.Seconds(), "s-rsync-parallel")
-	b.ReportMetric(serial.Seconds(), "s-rsync-serial")
 	b.ReportMetric(ratio, "x-vs-parallel")
-	b.ReportMetric(run.Seconds()/serial.Seconds(), "x-vs-serial")
 	b.ReportMetric(float64(shakes), "handshakes/host")
+	b.Logf("where the time goes (%s): %s", lastID, f.breakdown(lastID))
+	figure := tr.label(fmt.Sprintf("full deploy, %d host(s)", n))
+	if tr != benchByDefault {
+		vsDefault := ""
+		if f.full20 > 0 {
+			vsDefault = fmt.Sprintf("%.2fx", run.Seconds()/f.full20.Seconds())
+			b.ReportMetric(run.Seconds()/f.full20.Seconds(), "x-vs-default")
+		}
+		b.Logf("SUMMARY %s: runner %s = %.2fx parallel rsync %s (%s before, %s after); the default transfer's runner %s (%s); "+
+			"CPUs busy: runner %.2f, parallel %.2f of %d; ssh handshakes per host %d",
+			figure, benchSec(run), ratio, benchSec(par), benchSec(before), benchSec(after), benchSec(f.full20), vsDefault,
+			cpuRun/N, cpuPar/N, runtime.NumCPU(), shakes)
+		f.row(figure+" vs parallel rsync", benchSec(run), fmt.Sprintf("%s (mean of %s, %s)", benchSec(par), benchSec(before), benchSec(after)),
+			fmt.Sprintf("%.2fx", ratio), "printed")
+		f.row(figure+" vs the default (rsync)", benchSec(run), benchSec(f.full20)+" (Full/hosts=20)", vsDefault, "printed")
+		return
+	}
+	if n == 20 {
+		f.full20 = run
+	}
+	b.ReportMetric(serial.Seconds(), "s-rsync-serial")
+	b.ReportMetric(run.Seconds()/serial.Seconds(), "x-vs-serial")
 	verdict := ""
 	if n == 20 {
 		verdict = fmt.Sprintf(" (target <= %.1fx: %s)", benchFullRatioTarget, benchMet(ratio <= benchFullRatioTarget))
@@ -354,15 +436,14 @@ func (f *benchFixture) benchFull(b *testing.B, n int) {
 		"CPUs busy: runner %.2f, parallel %.2f, serial %.2f of %d; ssh handshakes per host %d",
 		n, benchSec(run), ratio, benchSec(par), benchSec(before), benchSec(after), verdict, run.Seconds()/serial.Seconds(), benchSec(serial),
 		cpuRun/N, cpuPar/N, cpuSerial/N, runtime.NumCPU(), shakes)
-	b.Logf("where the time goes (%s): %s", lastID, f.breakdown(lastID))
 	target := ""
 	if n == 20 {
 		target = fmt.Sprintf("<= %.1fx", benchFullRatioTarget)
 		f.row("ssh handshakes per host, full deploy", strconv.Itoa(shakes), "", "", fmt.Sprintf("<= %d: %s", benchHandshakesTarget, benchMet(shakes <= benchHandshakesTarget)))
 	}
-	f.row(fmt.Sprintf("full deploy, %d host(s) vs parallel rsync", n), benchSec(run), fmt.Sprintf("%s (mean of %s, %s)", benchSec(par), benchSec(before), benchSec(after)),
+	f.row(figure+" vs parallel rsync", benchSec(run), fmt.Sprintf("%s (mean of %s, %s)", benchSec(par), benchSec(before), benchSec(after)),
 		fmt.Sprintf("%.2fx", ratio), benchVerdict(target, ratio <= benchFullRatioTarget))
-	f.row(fmt.Sprintf("full deploy, %d host(s) vs serial rsync", n), benchSec(run), benchSec(serial),
+	f.row(figure+" vs serial rsync", benchSec(run), benchSec(serial),
 		fmt.Sprintf("%.2fx", run.Seconds()/serial.Seconds()), "")
 }
 
@@ -405,7 +486,7 @@ type benchChangeResult struct {
 // changeOnce commits a change of 1% of the files and deploys it to the
 // live hosts (the deployment alone timed, when the timer runs), then runs
 // the plain-rsync reference.
-func (f *benchFixture) changeOnce(b *testing.B, iter int) benchChangeResult {
+func (f *benchFixture) changeOnce(b *testing.B, iter int, tr benchTransfer) benchChangeResult {
 	b.Helper()
 	b.StopTimer()
 	live := f.live
@@ -427,6 +508,7 @@ func (f *benchFixture) changeOnce(b *testing.B, iter int) benchChangeResult {
 	}
 	f.treeChanged(b)
 	v := f.h.versionOf(commit)
+	f.forgetManifests(b, tr)
 	before := f.handshakes()
 	b.StartTimer()
 	id, wall, cpu := f.deploy(b, catalog.KindDeploy, live.env, commit, v)
@@ -466,19 +548,32 @@ func (f *benchFixture) changeOnce(b *testing.B, iter int) benchChangeResult {
 
 	// The same change to one host alone: what each host of a real fleet
 	// (its own CPUs) would wait, the local preparation included.
+	f.forgetManifests(b, tr)
 	r.oneID, r.one, _ = f.deploy(b, catalog.KindDeploy, f.one.env, commit, v)
 	f.one.cur, f.one.curC = v, commit
 	return r
 }
 
+// forgetManifests removes the kept manifests where tr says no delta.
+func (f *benchFixture) forgetManifests(b *testing.B, tr benchTransfer) {
+	if !tr.noDelta {
+		return
+	}
+	if err := os.RemoveAll(filepath.Join(f.h.ws.Dir, "manifests")); err != nil {
+		b.Fatal(err)
+	}
+}
+
 // benchChange: a new commit changing 1% of the files, to the 20 hosts.
-func (f *benchFixture) benchChange(b *testing.B) {
+func (f *benchFixture) benchChange(b *testing.B, tr benchTransfer) {
 	f.ensureLive(b)
+	defer f.use(tr)()
 	b.StopTimer()
 	b.ResetTimer()
 	var t benchChangeResult
 	for iter := range b.N {
-		r := f.changeOnce(b, iter)
+		// Each transfer its own contents (a change deployed once).
+		r := f.changeOnce(b, iter+100*tr.seed, tr)
 		t.id, t.wall, t.cpu, t.shakes = r.id, t.wall+r.wall, t.cpu+r.cpu, max(t.shakes, r.shakes)
 		t.changed, t.sent, t.flist, t.literal, t.transferred = t.changed+r.changed, t.sent+r.sent, t.flist+r.flist, t.literal+r.literal, t.transferred+r.transferred
 		t.worst, t.sum = max(t.worst, r.worst), t.sum+r.sum
@@ -501,6 +596,15 @@ func (f *benchFixture) benchChange(b *testing.B) {
 	b.ReportMetric(float64(unique), "B-new-release-disk")
 	b.ReportMetric(float64(changed), "B-changed")
 	b.ReportMetric(float64(t.shakes), "handshakes/host")
+	figure := tr.label("1% change, 20 hosts")
+	vsDefault := ""
+	if tr == benchByDefault {
+		f.change20 = run
+	} else if f.change20 > 0 {
+		vsDefault = fmt.Sprintf("%.2fx", run.Seconds()/f.change20.Seconds())
+		b.ReportMetric(run.Seconds()/f.change20.Seconds(), "x-vs-default")
+		b.Logf("SUMMARY %s: runner %s; the default transfer's runner %s (%s)", figure, benchSec(run), benchSec(f.change20), vsDefault)
+	}
 	b.Logf("SUMMARY 1%% change (%d files, %s) to %d hosts: runner %s (target < %s: %s); plain parallel rsync -a of the same change %s (runner %.2fx); "+
 		"CPUs busy %.2f of %d; ssh handshakes per host %d",
 		benchChangedFiles, benchKB(changed), len(f.live.env.Hosts), benchSec(run), benchSec(benchChangeTarget), benchMet(run < benchChangeTarget),
@@ -520,14 +624,17 @@ func (f *benchFixture) benchChange(b *testing.B) {
 	one := t.one / time.Duration(N)
 	b.ReportMetric(one.Seconds(), "s-runner-1-host")
 	b.Logf("SUMMARY the same change to 1 host alone: %s; where the time goes (%s): %s", benchSec(one), t.oneID, f.breakdown(t.oneID))
-	f.row("1% change, 20 hosts", benchSec(run), benchSec(ref)+" (plain rsync -a)", fmt.Sprintf("%.2fx", run.Seconds()/ref.Seconds()),
+	f.row(figure, benchSec(run), benchSec(ref)+" (plain rsync -a)", fmt.Sprintf("%.2fx", run.Seconds()/ref.Seconds()),
 		benchVerdict("< "+benchSec(benchChangeTarget), run < benchChangeTarget))
-	f.row("1% change, 1 host alone (per-host latency)", benchSec(one), "", "", "printed")
-	f.row("1% change, bytes sent per host", benchKB(sent), benchKB(changed+flist)+" (changed+flist)",
+	if tr != benchByDefault {
+		f.row(figure+" vs the default", benchSec(run), benchSec(f.change20)+" (Change1pct/hosts=20)", vsDefault, "printed")
+	}
+	f.row(tr.label("1% change, 1 host alone (per-host latency)"), benchSec(one), "", "", "printed")
+	f.row(tr.label("1% change, bytes sent per host"), benchKB(sent), benchKB(changed+flist)+" (changed+flist)",
 		fmt.Sprintf("%.2fx (worst %.2fx)", mean, t.worst), benchVerdict(fmt.Sprintf("<= %.1fx", benchChangeBytesTarget), t.worst <= benchChangeBytesTarget))
-	f.row("1% change, new release's own disk, 1 host", benchKB(unique), benchKB(changed)+" (changed)",
+	f.row(tr.label("1% change, new release's own disk, 1 host"), benchKB(unique), benchKB(changed)+" (changed)",
 		fmt.Sprintf("%.2fx", float64(unique)/float64(changed)), "printed")
-	f.row("ssh handshakes per host, 1% change", strconv.Itoa(t.shakes), "", "", benchVerdict(fmt.Sprintf("<= %d", benchHandshakesSwitch), t.shakes <= benchHandshakesSwitch))
+	f.row(tr.label("ssh handshakes per host, 1% change"), strconv.Itoa(t.shakes), "", "", benchVerdict(fmt.Sprintf("<= %d", benchHandshakesSwitch), t.shakes <= benchHandshakesSwitch))
 }
 
 // changeFiles rewrites benchChangedFiles files of the tree (one in every
@@ -563,7 +670,7 @@ func (f *benchFixture) benchRollback(b *testing.B) {
 	f.ensureLive(b)
 	live := f.live
 	if live.prev == "" {
-		f.changeOnce(b, 1000) // a previous release to go back to
+		f.changeOnce(b, 1000, benchByDefault) // a previous release to go back to
 	}
 	b.StopTimer()
 	b.ResetTimer()
