@@ -6,6 +6,10 @@ BIN      := build/bin/releasedesk$(EXE)
 TAGS     := desktop,production,webkit2_41
 VERSION  := 0.1.0+$(shell git rev-parse --short HEAD 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X releasedesk/app.Version=$(VERSION)
+# Windows: the GUI subsystem, so a double-click opens the window with no
+# console beside it (the command line takes its terminal back: cli.AttachConsole).
+WINGUI   := -H windowsgui
+LDFLAGS  += $(if $(filter Windows_NT,$(OS)),$(WINGUI),)
 DATA     ?=
 DATAFLAG := $(if $(DATA),--data $(DATA),)
 GO_TEST_FLAGS ?= -count=1 -timeout 20m
@@ -43,7 +47,7 @@ CROSS := build/cross
 cross:
 	@mkdir -p $(CROSS)
 	go build -tags $(TAGS) -ldflags '$(LDFLAGS)' -o $(CROSS)/releasedesk-linux-amd64 .
-	GOOS=windows GOARCH=amd64 CGO_ENABLED=0 go build -tags desktop,production -ldflags '$(LDFLAGS)' -o $(CROSS)/releasedesk-windows-amd64.exe .
+	GOOS=windows GOARCH=amd64 CGO_ENABLED=0 go build -tags desktop,production -ldflags '$(LDFLAGS) $(WINGUI)' -o $(CROSS)/releasedesk-windows-amd64.exe .
 	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -ldflags '$(LDFLAGS)' -o $(CROSS)/releasedesk-linux-arm64 .
 	GOOS=darwin GOARCH=amd64 CGO_ENABLED=0 go build -ldflags '$(LDFLAGS)' -o $(CROSS)/releasedesk-darwin-amd64 .
 	GOOS=darwin GOARCH=arm64 CGO_ENABLED=0 go build -ldflags '$(LDFLAGS)' -o $(CROSS)/releasedesk-darwin-arm64 .

@@ -22,6 +22,7 @@ import (
 var frontendDist embed.FS
 
 func main() {
+	cli.AttachConsole() // Windows: the terminal it was started from, if any
 	assets, err := fs.Sub(frontendDist, "frontend/dist")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "releasedesk: embedded frontend:", err)
