@@ -99,7 +99,7 @@ func (e *LocalExecutor) run(ctx context.Context, argv, env []string, stdin io.Re
 	}
 	group, err := newProcGroup()
 	if err != nil {
-		return -1, fmt.Errorf("start the command's process group: %w", err)
+		return -1, explainNoSh(fmt.Errorf("start the command's process group: %w", err))
 	}
 	defer group.end() // the command is over
 
@@ -124,7 +124,7 @@ func (e *LocalExecutor) run(ctx context.Context, argv, env []string, stdin io.Re
 	err = cmd.Start()
 	e.closeExtra() // the command has its copies
 	if err != nil {
-		return -1, err
+		return -1, explainNoSh(err)
 	}
 	if err := group.started(cmd); err != nil {
 		_ = cmd.Process.Kill()
@@ -182,3 +182,14 @@ func (e *LocalExecutor) closeExtra() {
 
 // Close implements Executor; a LocalExecutor holds nothing.
 func (e *LocalExecutor) Close() error { return nil }
+
+// explainNoSh says what a missing sh is needed for and where to get it,
+// on a desk without one (Windows without Git for Windows).
+func explainNoSh(err error) error {
+	var ee *exec.Error
+	if errors.As(err, &ee) && ee.Name == "sh" && errors.Is(err, exec.ErrNotFound) {
+		return fmt.Errorf("%w: the build, local hooks and the local strategy run POSIX shell scripts on this machine "+
+			"(on Windows: install Git for Windows and put its usr\\bin on PATH)", err)
+	}
+	return err
+}

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -102,4 +103,15 @@ func atoiPid(s string) int {
 		n = n*10 + int(c-'0')
 	}
 	return n
+}
+
+// TestLocalCommandsWithoutSh: a desk with no sh (Windows without Git for
+// Windows) is told what needs it and where to get it, not only "not found".
+func TestLocalCommandsWithoutSh(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	_, err := (&LocalExecutor{}).Run(t.Context(), []string{"sh", "-c", "true"}, nil)
+	if !errors.Is(err, exec.ErrNotFound) || !strings.Contains(err.Error(), "run POSIX shell scripts on this machine") ||
+		!strings.Contains(err.Error(), `Git for Windows and put its usr\bin on PATH`) {
+		t.Fatalf("err = %v", err)
+	}
 }
