@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"releasedesk/events/catalog"
@@ -25,9 +26,9 @@ type Dialer struct {
 	KnownHostsPath string        // the app's known_hosts (created empty if missing)
 	Timeout        time.Duration // bounds TCP connect + SSH handshake + auth; default 10 s
 	// KeepAlive is the interval of keepalive requests on an open
-	// connection; a host that does not answer one within Timeout is
-	// disconnected, which fails the commands running on it. Default 15 s;
-	// negative: none.
+	// connection; a host that does not answer one, and sends nothing else
+	// either, for Timeout is disconnected, which fails the commands
+	// running on it. Default 15 s; negative: none.
 	KeepAlive time.Duration
 }
 
@@ -72,7 +73,7 @@ func (d *Dialer) Dial(ctx context.Context, h catalog.Host, keyPath string) (*SSH
 		HostKeyCallback:   check.callback,
 		HostKeyAlgorithms: db.HostKeyAlgorithms(hp),
 	}
-	client, err := handshake(ctx, hp, cfg, d.timeout())
+	client, heard, err := handshake(ctx, hp, cfg, d.timeout())
 	if check.err != nil {
 		return nil, check.err
 	}
@@ -82,6 +83,7 @@ func (d *Dialer) Dial(ctx context.Context, h catalog.Host, keyPath string) (*SSH
 	e := &SSHExecutor{
 		host:   h,
 		client: &goph.Client{Client: client},
+		heard:  heard,
 		done:   make(chan struct{}),
 	}
 	ka := d.KeepAlive
@@ -116,17 +118,18 @@ func loadKey(p string) (ssh.Signer, error) {
 // handshake dials hp and runs the SSH handshake under one deadline
 // (timeout, and ctx), so a host that accepts TCP but never speaks cannot
 // hang it.
-func handshake(ctx context.Context, hp string, cfg *ssh.ClientConfig, timeout time.Duration) (*ssh.Client, error) {
+func handshake(ctx context.Context, hp string, cfg *ssh.ClientConfig, timeout time.Duration) (*ssh.Client, *heardConn, error) {
 	if timeout <= 0 {
 		timeout = DefaultSSHTimeout
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var nd net.Dialer
-	conn, err := nd.DialContext(ctx, "tcp", hp)
+	raw, err := nd.DialContext(ctx, "tcp", hp)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	conn := newHeardConn(raw)
 	deadline, _ := ctx.Deadline()
 	_ = conn.SetDeadline(deadline)
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
@@ -140,10 +143,39 @@ func handshake(ctx context.Context, hp string, cfg *ssh.ClientConfig, timeout ti
 		if ctx.Err() != nil {
 			err = fmt.Errorf("%w (%v)", ctx.Err(), err)
 		}
-		return nil, err
+		return nil, nil, err
 	}
 	_ = conn.SetDeadline(time.Time{})
-	return ssh.NewClient(c, chans, reqs), nil
+	return ssh.NewClient(c, chans, reqs), conn, nil
+}
+
+// heardConn is the connection under an SSH client, noting when a byte
+// last came from the host. A keepalive's reply queues behind the data
+// before it: on a connection busy with a transfer (20 hosts sharing a
+// link, a slow WAN) it can take longer than the timeout while the host
+// is plainly alive, acknowledging the stream (window adjustments).
+type heardConn struct {
+	net.Conn
+	last atomic.Int64 // unix nanoseconds
+}
+
+func newHeardConn(c net.Conn) *heardConn {
+	h := &heardConn{Conn: c}
+	h.last.Store(time.Now().UnixNano())
+	return h
+}
+
+func (c *heardConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.last.Store(time.Now().UnixNano())
+	}
+	return n, err
+}
+
+// silentFor is how long the host has sent nothing.
+func (c *heardConn) silentFor() time.Duration {
+	return time.Since(time.Unix(0, c.last.Load()))
 }
 
 // SSHExecutor runs commands on one host over one SSH connection: every Run
@@ -154,6 +186,7 @@ func handshake(ctx context.Context, hp string, cfg *ssh.ClientConfig, timeout ti
 type SSHExecutor struct {
 	host      catalog.Host
 	client    *goph.Client
+	heard     *heardConn // nil for a client made elsewhere
 	done      chan struct{}
 	closeOnce sync.Once
 	closeErr  error
@@ -443,8 +476,9 @@ func signalNumber(s string) int {
 	return 0
 }
 
-// keepAlive sends keepalive requests every interval; a host silent for
-// longer than timeout gets its connection closed.
+// keepAlive sends keepalive requests every interval; a host that neither
+// replies nor sends anything else for longer than timeout gets its
+// connection closed.
 func (e *SSHExecutor) keepAlive(interval, timeout time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -459,17 +493,33 @@ func (e *SSHExecutor) keepAlive(interval, timeout time.Duration) {
 			_, _, err := e.client.SendRequest("keepalive@openssh.com", true, nil)
 			replied <- err
 		}()
-		select {
-		case <-e.done:
-			return
-		case err := <-replied:
-			if err != nil {
-				_ = e.Close()
-				return
-			}
-		case <-time.After(timeout):
+		if !e.awaitReply(replied, timeout) {
 			_ = e.Close()
 			return
+		}
+	}
+}
+
+// awaitReply waits for a keepalive's reply, for as long as the host keeps
+// sending something within timeout; false: it fell silent, or refused.
+func (e *SSHExecutor) awaitReply(replied <-chan error, timeout time.Duration) bool {
+	wait := time.NewTimer(timeout)
+	defer wait.Stop()
+	for {
+		select {
+		case <-e.done:
+			return true // closed already
+		case err := <-replied:
+			return err == nil
+		case <-wait.C:
+			if e.heard == nil {
+				return false
+			}
+			silent := e.heard.silentFor()
+			if silent >= timeout {
+				return false
+			}
+			wait.Reset(timeout - silent)
 		}
 	}
 }

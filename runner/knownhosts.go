@@ -167,7 +167,7 @@ func ScanHostKey(ctx context.Context, addr string, timeout time.Duration) (keyTy
 			return errScanned
 		},
 	}
-	conn, err := handshake(ctx, hp, cfg, timeout)
+	conn, _, err := handshake(ctx, hp, cfg, timeout)
 	if conn != nil {
 		conn.Close()
 	}

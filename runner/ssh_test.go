@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -390,5 +392,45 @@ func TestParseHostAddr(t *testing.T) {
 		if _, _, _, err := ParseHostAddr(in); err == nil {
 			t.Errorf("ParseHostAddr(%q) accepted", in)
 		}
+	}
+}
+
+// TestKeepAliveWaitsWhileTheHostSends: a keepalive's reply can queue
+// behind a transfer's data for longer than the timeout (20 hosts' streams
+// on one link); a host that keeps sending is alive, one that falls silent
+// is cut off a timeout after its last byte. (The slow reply itself is the
+// one part not caused for real: it is a channel never answered.)
+func TestKeepAliveWaitsWhileTheHostSends(t *testing.T) {
+	local, host := net.Pipe()
+	defer host.Close()
+	conn := newHeardConn(local)
+	go func() { _, _ = io.Copy(io.Discard, conn) }() // the client reading
+	e := &SSHExecutor{heard: conn, done: make(chan struct{})}
+	const timeout = 200 * time.Millisecond
+	sending := 1200 * time.Millisecond
+	go func() {
+		for end := time.Now().Add(sending); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+			if _, err := host.Write([]byte("window adjust")); err != nil {
+				return
+			}
+		}
+	}()
+	start := time.Now()
+	if e.awaitReply(make(chan error), timeout) {
+		t.Fatal("a reply that never came was taken for one")
+	}
+	took := time.Since(start)
+	if took < sending || took > sending+timeout+500*time.Millisecond {
+		t.Fatalf("cut off after %s; the host sent for %s, timeout %s", took, sending, timeout)
+	}
+	// A reply, late but there: alive; a refused request: not.
+	replied := make(chan error, 1)
+	replied <- nil
+	if !e.awaitReply(replied, timeout) {
+		t.Fatal("a reply refused")
+	}
+	replied <- errors.New("closed")
+	if e.awaitReply(replied, timeout) {
+		t.Fatal("a failed request taken for a reply")
 	}
 }
