@@ -107,7 +107,9 @@ func BenchmarkDeploy(b *testing.B) {
 	for _, n := range []int{1, 10, 20} {
 		b.Run(fmt.Sprintf("Full/hosts=%d", n), func(b *testing.B) { f.benchFull(b, n, benchByDefault) })
 	}
-	b.Run("Full/hosts=20/tar", func(b *testing.B) { f.benchFull(b, 20, benchByTar) })
+	for _, n := range []int{1, 20} {
+		b.Run(fmt.Sprintf("Full/hosts=%d/tar", n), func(b *testing.B) { f.benchFull(b, n, benchByTar) })
+	}
 	b.Run("Change1pct/hosts=20", func(b *testing.B) { f.benchChange(b, benchByDefault) })
 	b.Run("Change1pct/hosts=20/tar", func(b *testing.B) { f.benchChange(b, benchByTar) })
 	b.Run("Change1pct/hosts=20/rsync", func(b *testing.B) { f.benchChange(b, benchByRsync) })
@@ -173,8 +175,9 @@ type benchFixture struct {
 	one     *benchLive // one host that follows live, for the change's per-host latency
 	rows    []benchRow
 	// The default runner's figures, which the other transfers are set
-	// beside: full deploy to 20 hosts, and the 1% change.
-	full20, change20 time.Duration
+	// beside: the full deploy by number of hosts, and the 1% change.
+	fullRun  map[int]time.Duration
+	change20 time.Duration
 }
 
 // benchLive is an environment of all 20 hosts that the runner deployed,
@@ -409,23 +412,24 @@ func (f *benchFixture) benchFull(b *testing.B, n int, tr benchTransfer) {
 	b.Logf("where the time goes (%s): %s", lastID, f.breakdown(lastID))
 	figure := tr.label(fmt.Sprintf("full deploy, %d host(s)", n))
 	if tr != benchByDefault {
-		vsDefault := ""
-		if f.full20 > 0 {
-			vsDefault = fmt.Sprintf("%.2fx", run.Seconds()/f.full20.Seconds())
-			b.ReportMetric(run.Seconds()/f.full20.Seconds(), "x-vs-default")
+		vsDefault, def := "", f.fullRun[n]
+		if def > 0 {
+			vsDefault = fmt.Sprintf("%.2fx", run.Seconds()/def.Seconds())
+			b.ReportMetric(run.Seconds()/def.Seconds(), "x-vs-default")
 		}
 		b.Logf("SUMMARY %s: runner %s = %.2fx parallel rsync %s (%s before, %s after); the default transfer's runner %s (%s); "+
 			"CPUs busy: runner %.2f, parallel %.2f of %d; ssh handshakes per host %d",
-			figure, benchSec(run), ratio, benchSec(par), benchSec(before), benchSec(after), benchSec(f.full20), vsDefault,
+			figure, benchSec(run), ratio, benchSec(par), benchSec(before), benchSec(after), benchSec(def), vsDefault,
 			cpuRun/N, cpuPar/N, runtime.NumCPU(), shakes)
 		f.row(figure+" vs parallel rsync", benchSec(run), fmt.Sprintf("%s (mean of %s, %s)", benchSec(par), benchSec(before), benchSec(after)),
 			fmt.Sprintf("%.2fx", ratio), "printed")
-		f.row(figure+" vs the default (rsync)", benchSec(run), benchSec(f.full20)+" (Full/hosts=20)", vsDefault, "printed")
+		f.row(figure+" vs the default (rsync)", benchSec(run), fmt.Sprintf("%s (Full/hosts=%d)", benchSec(def), n), vsDefault, "printed")
 		return
 	}
-	if n == 20 {
-		f.full20 = run
+	if f.fullRun == nil {
+		f.fullRun = map[int]time.Duration{}
 	}
+	f.fullRun[n] = run
 	b.ReportMetric(serial.Seconds(), "s-rsync-serial")
 	b.ReportMetric(run.Seconds()/serial.Seconds(), "x-vs-serial")
 	verdict := ""

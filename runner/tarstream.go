@@ -2,6 +2,7 @@ package runner
 
 import (
 	"archive/tar"
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -56,7 +57,12 @@ func writeDeltaTar(w io.Writer, root string, paths []string) (TarStats, error) {
 		return st, fmt.Errorf("%w: tree %q is not absolute", ErrBadTarEntry, root)
 	}
 	realDir := map[string]bool{}
-	tw := tar.NewWriter(w)
+	// Buffered: tar writes a header, the data and the padding of each
+	// file apiece, and unbuffered each write became an SSH packet and a
+	// write on the host's pipe of its own (three per file); in 256 KiB
+	// blocks the stream fills whole packets.
+	bw := bufio.NewWriterSize(w, 256<<10)
+	tw := tar.NewWriter(bw)
 	buf := make([]byte, 64<<10)
 	for _, p := range paths {
 		if err := ValidateRelPath(p); err != nil {
@@ -122,7 +128,10 @@ func writeDeltaTar(w io.Writer, root string, paths []string) (TarStats, error) {
 			return st, fmt.Errorf("%w: %s: unsupported file type %s", ErrBadTarEntry, p, t)
 		}
 	}
-	return st, tw.Close()
+	if err := tw.Close(); err != nil {
+		return st, err
+	}
+	return st, bw.Flush()
 }
 
 // countingReader counts the bytes read through it.
