@@ -75,9 +75,15 @@ type fleet struct {
 // on a branch "r1" (checked out in the repository, so commits land on it).
 func newFleet(tb testing.TB, n, files int, bytes int64) *fleet {
 	tb.Helper()
+	return newFleetIn(tb, fleetDir(tb, "app"), n, files, bytes)
+}
+
+// newFleetIn is newFleet with the app's data directory and the repository
+// under base.
+func newFleetIn(tb testing.TB, base string, n, files int, bytes int64) *fleet {
+	tb.Helper()
 	sharedBinary(tb)
 	f := &fleet{tb: tb, cl: sshtest.Start(tb, n), branch: "r1"}
-	base := fleetDir(tb, "app")
 	data := filepath.Join(base, "data")
 	addUser(tb, data, "root", "root-password-1", true)
 	f.app = startApp(tb, data)
@@ -263,6 +269,7 @@ type fleetDeployment struct {
 	Finished   time.Time `json:"finished"`
 	DurationMS int64     `json:"duration_ms"`
 	Position   uint64    `json:"position"`
+	clicked    time.Time // when it was asked for, by the benchmark's clock
 }
 
 // batchTimes are the durations of each batch: from the end of the one
@@ -586,14 +593,15 @@ func headPosition(c *apitest.Caller) uint64 {
 }
 
 // rsyncPool copies src/ into dests[i] on host i with plain
-// `rsync -a -e ssh`, at most parallel at once, and returns the wall time.
+// `rsync -a --delete -e ssh`, at most parallel at once, and returns the
+// wall time.
 func (f *fleet) rsyncPool(src string, dests []string, parallel int) time.Duration {
 	f.tb.Helper()
 	ssh := fmt.Sprintf("ssh -i %s -o UserKnownHostsFile=%s -o StrictHostKeyChecking=yes -o BatchMode=yes", f.cl.KeyPath, f.cl.KnownHostsPath)
 	return f.pool(len(dests), parallel, func(i int) error {
 		hp := f.cl.HostPort(i)
 		port := hp[strings.LastIndex(hp, ":")+1:]
-		cmd := exec.Command("rsync", "-a", "--mkpath", "-e", ssh+" -p "+port, src+"/", fmt.Sprintf("%s@127.0.0.1:%s/", f.cl.User, dests[i]))
+		cmd := exec.Command("rsync", "-a", "--delete", "--mkpath", "-e", ssh+" -p "+port, src+"/", fmt.Sprintf("%s@127.0.0.1:%s/", f.cl.User, dests[i]))
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("rsync to host %d: %v: %s", i, err, out)
 		}
