@@ -432,7 +432,16 @@ func (d *deployment) transfer(hr *hostRun, plan *DeltaPlan) bool {
 		return d.transferTar(hr, plan, "")
 	}
 	if d.r.tarWhy != "" && d.p.Strategy != catalog.StrategyGit {
-		return d.transferTarFull(hr)
+		return d.transferTarFull(hr, d.r.tarWhy)
+	}
+	// Nothing on the host for rsync's --link-dest: the tar stream sends
+	// the same tree faster (BenchmarkDeploy: 1.6 s against 3.1 s to one
+	// host, 18 s against 28 s to 20), unless rsync was asked for.
+	if d.p.Strategy == catalog.StrategyRsync && hr.previous == "" && d.r.cfg.Transfer != TransferRsync {
+		if plan, err := d.wholeTreePlan(); err == nil {
+			return d.transferTar(hr, plan, noLinkDest)
+		}
+		// rsync takes what a tar stream cannot
 	}
 	if d.p.Strategy == catalog.StrategyGit {
 		argv, err := l.GitFetch(d.p.Repo, d.req.Commit)
@@ -562,20 +571,34 @@ func (d *deployment) transferTar(hr *hostRun, plan *DeltaPlan, why string) bool 
 // The host's tree is the rsync path's (the same manifest); what it gives
 // up is rsync's hard links to the previous release for unchanged files,
 // which a later delta from a kept manifest has again.
-func (d *deployment) transferTarFull(hr *hostRun) bool {
-	cur, err := d.ensureExport()
-	plan, ok := PlanDelta(Manifest{}, cur, nil)
-	if err == nil && !ok {
-		err = fmt.Errorf("the tree cannot go as a tar stream (a path the host could not take, or more directories "+
-			"than one command line holds): install rsync on this machine (%s)", d.r.tarWhy)
-	}
+func (d *deployment) transferTarFull(hr *hostRun, why string) bool {
+	plan, err := d.wholeTreePlan()
 	if err != nil {
 		s := d.beginStep(hr.host.Addr, "transfer", nil)
-		d.fail(hr, "transfer", s.finish(-1, err))
+		d.fail(hr, "transfer", s.finish(-1, fmt.Errorf("%w: install rsync on this machine (%s)", err, why)))
 		return false
 	}
-	return d.transferTar(hr, &plan, d.r.tarWhy)
+	return d.transferTar(hr, plan, why)
 }
+
+// wholeTreePlan is the plan that sends the whole export: a delta from
+// nothing.
+func (d *deployment) wholeTreePlan() (*DeltaPlan, error) {
+	cur, err := d.ensureExport()
+	if err != nil {
+		return nil, err
+	}
+	plan, ok := PlanDelta(Manifest{}, cur, nil)
+	if !ok {
+		return nil, errors.New("the tree cannot go as a tar stream (a path the host could not take, " +
+			"or more directories than one command line holds)")
+	}
+	return &plan, nil
+}
+
+// noLinkDest is why a whole release goes as a tar stream on a desk with
+// rsync.
+const noLinkDest = "no earlier release on the host for rsync to link against"
 
 // probeTimeout bounds the probe of a host after a failed transfer.
 const probeTimeout = 5 * time.Second

@@ -290,6 +290,10 @@ func TestRunLifecycleRsyncCatRelay(t *testing.T) {
 	taken := relayHandoff
 	relayHandoff = func(string) (*os.File, *os.File, error) { return nil, nil, errNoHandoff }
 	t.Cleanup(func() { relayHandoff = taken })
-	h := newRunHarness(t, runHarnessOpts{strategy: catalog.StrategyRsync, hosts: 3})
+	withLocalTools(t) // rsync, in the suite's tar pass too
+	// Transfer rsync: the first release goes by rsync too, not as the
+	// tar stream a host with nothing to link against gets by default.
+	h := newRunHarness(t, runHarnessOpts{strategy: catalog.StrategyRsync, hosts: 3,
+		config: func(c *Config) { c.Transfer = TransferRsync }})
 	runLifecycle(t, h)
 }

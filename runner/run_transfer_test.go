@@ -165,3 +165,38 @@ func TestRepoLoaderFindsBareAndWorkTrees(t *testing.T) {
 		}
 	}
 }
+
+// TestRunFirstReleaseAsTarStream: a host with no release yet leaves rsync
+// nothing to link against, so the whole release goes as the (faster) tar
+// stream, and the output says why; with an earlier release and no kept
+// manifest, rsync's --link-dest runs again.
+func TestRunFirstReleaseAsTarStream(t *testing.T) {
+	h := newRunHarness(t, runHarnessOpts{strategy: catalog.StrategyRsync, hosts: 2})
+	c1 := h.head()
+	v1, m1 := h.versionOf(c1), h.manifestOf(c1)
+	id := h.mustSucceed(catalog.KindDeploy, c1, v1)
+	h.checkHosts(h.targets(), v1, c1, m1)
+	why := noLinkDest
+	if h.r.tarWhy != "" { // the suite's tar pass
+		why = h.r.tarWhy
+	}
+	for _, host := range h.targets() {
+		out := h.stepOutput(id, host.Addr, "transfer")
+		if st, err := ParseTarStats(out); err != nil || st.Files != int64(m1.Files) ||
+			!strings.Contains(out, "the whole release sent as a tar stream, not by rsync: "+why) {
+			t.Fatalf("%s: the first release did not go whole as a tar stream (%+v, %v):\n%s", host.Addr, st, err, out)
+		}
+	}
+	if err := os.RemoveAll(filepath.Join(h.ws.Dir, "manifests")); err != nil {
+		t.Fatal(err)
+	}
+	c2 := h.commit(map[string]string{"dir0/file000.txt": "v2\n"})
+	v2, m2 := h.versionOf(c2), h.manifestOf(c2)
+	id = h.mustSucceed(catalog.KindDeploy, c2, v2)
+	h.checkHosts(h.targets(), v2, c2, m2)
+	if h.r.tarWhy == "" {
+		if _, err := ParseRsyncStats(h.stepOutput(id, h.targets()[0].Addr, "transfer")); err != nil {
+			t.Fatalf("with an earlier release to link against, rsync did not run: %v", err)
+		}
+	}
+}
