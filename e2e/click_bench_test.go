@@ -48,10 +48,12 @@ type clickFigure struct {
 	app, base []time.Duration // the app's time and the baseline's (mean of before and after)
 	firstByte []time.Duration
 	steps     []map[string]time.Duration // per run: step name -> mean over the hosts
+	phases    []map[string]time.Duration // per run: the deployment's phases (fleetDeployment.phases)
 }
 
-func (c *clickFigure) add(app, base, firstByte time.Duration, steps map[string]time.Duration) {
-	c.app, c.base, c.firstByte, c.steps = append(c.app, app), append(c.base, base), append(c.firstByte, firstByte), append(c.steps, steps)
+func (c *clickFigure) add(app, base, firstByte time.Duration, d fleetDeployment) {
+	c.app, c.base, c.firstByte = append(c.app, app), append(c.base, base), append(c.firstByte, firstByte)
+	c.steps, c.phases = append(c.steps, d.hostStepMeans()), append(c.phases, d.phases())
 }
 
 // clickBench is the benchmark's state.
@@ -101,7 +103,7 @@ func (cb *clickBench) run(r int) {
 	d, v1, wall := cb.click(func() string { id, _ := f.deploy("prod"); return id })
 	after := f.rsyncPool(tree, copiesB, cb.hosts)
 	f.checkCurrent(paths, v1)
-	cb.full.add(wall, (before+after)/2, d.firstTransfer(), d.hostStepMeans())
+	cb.full.add(wall, (before+after)/2, d.firstTransfer(), d)
 
 	f.change(len(f.files) / 100)
 	tree2 := filepath.Join(cb.tmp, sub+"-change")
@@ -110,7 +112,7 @@ func (cb *clickBench) run(r int) {
 	d, v2, wall := cb.click(func() string { id, _ := f.deploy("prod"); return id })
 	after = f.rsyncPool(tree2, copiesB, cb.hosts)
 	f.checkCurrent(paths, v2)
-	cb.change.add(wall, (before+after)/2, d.firstTransfer(), d.hostStepMeans())
+	cb.change.add(wall, (before+after)/2, d.firstTransfer(), d)
 
 	d, _, wall = cb.click(func() string { return f.rollback(v1) })
 	f.checkCurrent(paths, v1)
@@ -118,7 +120,7 @@ func (cb *clickBench) run(r int) {
 		dir := filepath.Dir(copiesA[i])
 		return fmt.Sprintf("ln -sfn %s %s/base-current.tmp && mv -T %s/base-current.tmp %s/base-current", copiesA[i], dir, dir, dir)
 	})
-	cb.back.add(wall, base, 0, d.hostStepMeans())
+	cb.back.add(wall, base, 0, d)
 	cb.b.Logf("run %d: full %s (rsync %s), change %s (rsync %s), rollback %s (ssh %s)", r,
 		fleetSec(cb.full.app[r]), fleetSec(cb.full.base[r]), fleetSec(cb.change.app[r]), fleetSec(cb.change.base[r]),
 		fleetSec(cb.back.app[r]), fleetSec(base))
@@ -229,6 +231,20 @@ func (d fleetDeployment) firstTransfer() time.Duration {
 	return first.Sub(d.clicked)
 }
 
+// phases is where the click's time went in the app: until the runner
+// claimed the deployment, until its plan, until the last host's switch,
+// until its end (the stream's event read after it is the rest).
+func (d fleetDeployment) phases() map[string]time.Duration {
+	last := d.Planned
+	for _, h := range d.Hosts {
+		if h.Switched.After(last) {
+			last = h.Switched
+		}
+	}
+	return map[string]time.Duration{"claimed": d.Started.Sub(d.clicked), "planned": d.Planned.Sub(d.Started),
+		"last switch": last.Sub(d.Planned), "end": d.Finished.Sub(last)}
+}
+
 // hostStepMeans is each host step's mean duration over the hosts that ran it.
 func (d fleetDeployment) hostStepMeans() map[string]time.Duration {
 	sum, n := map[string]time.Duration{}, map[string]int{}
@@ -294,19 +310,21 @@ func (cb *clickBench) report(files int) {
 		line(c.name, app, base, ratio, fmt.Sprintf("<= %.1fx: %s", c.target, fleetMet(ratio <= c.target)))
 		fb := median(c.fig.firstByte)
 		line("  click to the first byte reaching a host", fb, 0, 0, fmt.Sprintf("< %s: %s", fleetSec(clickFirstByteTarget), fleetMet(fb < clickFirstByteTarget)))
+		fmt.Fprintf(&out, "  %-44s %s\n", "  from the click", clickSteps(c.fig.phases))
 		fmt.Fprintf(&out, "  %-44s %s\n", "  per host (means)", clickSteps(c.fig.steps))
 		b.ReportMetric(app.Seconds(), "s-"+c.metric)
 		b.ReportMetric(ratio, "x-"+c.metric)
 	}
 	app, base := median(cb.back.app), median(cb.back.base)
 	line("rollback, click to succeeded", app, base, cb.back.ratio(), fmt.Sprintf("< %s: %s", fleetSec(clickRollbackTarget), fleetMet(app < clickRollbackTarget)))
+	fmt.Fprintf(&out, "  %-44s %s\n", "  from the click", clickSteps(cb.back.phases))
 	fmt.Fprintf(&out, "  %-44s %s\n", "  per host (means)", clickSteps(cb.back.steps))
 	b.ReportMetric(app.Seconds(), "s-rollback")
 	os.Stdout.WriteString(out.String())
 }
 
-// clickSteps is the median run's per-host step means, in the order a
-// deployment runs them.
+// clickSteps is, for each step (or phase), the median over the runs, in
+// the order a deployment runs them.
 func clickSteps(runs []map[string]time.Duration) string {
 	names := map[string]bool{}
 	for _, r := range runs {
@@ -314,7 +332,8 @@ func clickSteps(runs []map[string]time.Duration) string {
 			names[k] = true
 		}
 	}
-	order := []string{"connect", "lock", "prepare", "staging", "transfer", "finalize", "check", "switch", "unlock"}
+	order := []string{"claimed", "planned", "last switch", "end",
+		"connect", "lock", "prepare", "staging", "transfer", "finalize", "check", "switch", "unlock"}
 	var keys []string
 	for k := range names {
 		keys = append(keys, k)
