@@ -15,9 +15,9 @@ import (
 // says how to close it. The desk does not narrow the access itself: a
 // directory shared on purpose (a backup group) is the operator's call, so
 // it is reported, at start and in health, not changed behind their back.
-// On Unix the mode bits decide (openByMode); on Windows the access list
-// (openByACL: an entry letting an account other than the owner, SYSTEM or
-// Administrators read).
+// On Unix the mode bits decide (atrest_unix.go); on Windows the access
+// list (atrest_windows.go, aclReaders: an entry letting an account other
+// than the owner, SYSTEM or Administrators read).
 func (d DataDir) OpenToOthers() []OpenFile {
 	var out []OpenFile
 	check := func(path string, what text.Text, want fs.FileMode) {
@@ -69,12 +69,4 @@ func (f OpenFile) BriefText() text.Text {
 	}
 	return text.New("%s is open to other accounts of its machine (mode %04o, want %04o); the server's log names it",
 		f.What, f.Mode, f.Want)
-}
-
-// openByMode is the Unix decision: any group or other bit is open.
-func openByMode(path string, perm, want fs.FileMode) (OpenFile, bool) {
-	if perm&0o077 == 0 {
-		return OpenFile{}, false
-	}
-	return OpenFile{Path: path, Mode: perm, Want: want}, true
 }

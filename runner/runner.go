@@ -57,8 +57,10 @@ type Config struct {
 	Leases Leases
 	// LeaseTTL is how long a lease lasts unrenewed (DefaultLeaseTTL).
 	LeaseTTL time.Duration
-	// Transfer chooses how files reach a host (transfer_path.go): rsync
-	// where this machine has it (the default), or the Go-native tar stream.
+	// Transfer chooses how files reach a host (transfer_path.go): auto
+	// (the default: rsync where this machine has it and it can link
+	// against an earlier release, else the Go-native tar stream), rsync
+	// or tar.
 	Transfer Transfer
 }
 

@@ -5,14 +5,16 @@ import (
 	"os/exec"
 )
 
-// How a release's files reach a host. rsync (the default where it is
-// installed) sends the export with --link-dest to the previous release,
-// so unchanged files become hard links there. Where this machine has no
-// rsync (a Windows desk), or when asked, the Go-native path sends the
-// same files as a tar stream over the host's open SSH session into the
-// host's tar (transferTar), in full or as a delta: the host ends with the
-// same tree, as its manifest shows. Hosts are Linux servers with tar
-// either way.
+// How a release's files reach a host. A change from a release whose
+// manifest is kept goes as a delta: the changed paths as a tar stream over
+// the host's open SSH session into the host's tar (transferTar). Else,
+// where this machine has rsync, rsync sends the export with --link-dest
+// to the previous release, so unchanged files become hard links there; a
+// host with no release yet gets the whole export as a tar stream, which
+// is faster there. Where this machine has no rsync (a Windows desk), or
+// when asked, every release goes as a tar stream. The host ends with the
+// same tree either way, as its manifest shows. Hosts are Linux servers
+// with tar.
 
 // Transfer is Config.Transfer.
 type Transfer string
