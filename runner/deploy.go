@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -222,7 +223,8 @@ type deployment struct {
 	mu       sync.Mutex
 	stepSeen map[string]int
 	results  map[string]*hostRun
-	halted   bool // a failure under the halt policy: start nothing new
+	halted   bool         // a failure under the halt policy: start nothing new
+	conns    atomic.Int32 // SSH connections of this run open now (open, closeHost)
 	export   *exportRef
 	exported bool   // export holds a tree for this run
 	privDir  string // private files of the run (privateDir)

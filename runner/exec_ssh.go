@@ -190,6 +190,9 @@ type SSHExecutor struct {
 	done      chan struct{}
 	closeOnce sync.Once
 	closeErr  error
+	// What Runner.dial made it for (connpool.go): the key of the pool and
+	// the dial's stamp of known_hosts and key file.
+	poolKey, poolStamp string
 }
 
 var _ Executor = (*SSHExecutor)(nil)
@@ -522,6 +525,37 @@ func (e *SSHExecutor) awaitReply(replied <-chan error, timeout time.Duration) bo
 			wait.Reset(timeout - silent)
 		}
 	}
+}
+
+// isClosed tells whether Close was called (by a caller, or the keepalive).
+func (e *SSHExecutor) isClosed() bool {
+	select {
+	case <-e.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// answers tells whether the host replies to a keepalive within timeout.
+func (e *SSHExecutor) answers(ctx context.Context, timeout time.Duration) bool {
+	if e.isClosed() {
+		return false
+	}
+	replied := make(chan error, 1)
+	go func() {
+		_, _, err := e.client.SendRequest("keepalive@openssh.com", true, nil)
+		replied <- err
+	}()
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case err := <-replied:
+		return err == nil
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return false
 }
 
 // Close closes the connection; running sessions fail with ErrConnectionLost.

@@ -225,12 +225,10 @@ func (d *deployment) release(ctx context.Context, hr *hostRun) {
 func (d *deployment) reconnect(ctx context.Context, hr *hostRun, why string) error {
 	s := d.beginStep(hr.host.Addr, "reconnect", nil)
 	s.note("%s", why)
-	ex, err := d.r.dial(ctx, d.p, d.env, hr.host)
-	if err != nil {
-		d.rejectKey(err)
-		return s.finish(-1, err)
+	if err := d.open(ctx, s, hr); err != nil {
+		return err
 	}
-	hr.ex, hr.parked = ex, false
+	hr.parked = false
 	_ = s.finish(0, nil)
 	return nil
 }
@@ -316,12 +314,26 @@ func (d *deployment) revert(ctx context.Context, hr *hostRun) {
 	}
 }
 
-// closeHost closes the host's connection.
+// closeHost lets the host's connection go: kept idle for the next
+// deployment (connpool.go) when the host's part ended in order, else
+// closed. A shutdown, a panic or a lost connection closes it.
 func (d *deployment) closeHost(hr *hostRun) {
-	if hr.ex != nil {
-		_ = hr.ex.Close()
-		hr.ex = nil
+	if hr.ex == nil {
+		return
 	}
+	ex := hr.ex
+	hr.ex = nil
+	ssh, ok := ex.(*SSHExecutor)
+	if !ok {
+		_ = ex.Close()
+		return
+	}
+	d.conns.Add(-1)
+	if d.shutdown() {
+		_ = ssh.Close()
+		return
+	}
+	d.r.pool.put(ssh, effectiveParallel(d.env.Parallel))
 }
 
 // closeHosts closes whatever connection of the run is still open (after a

@@ -28,7 +28,8 @@ type hostRun struct {
 	locked     bool   // the remote lock is ours
 	previous   string // the version `current` pointed to before this run
 	prevCommit string
-	staging    bool // a staging dir may exist that is not renamed yet
+	releases   []string // the host's releases when prepare took its lock (for prune)
+	staging    bool     // a staging dir may exist that is not renamed yet
 	staged     bool
 	switching  bool // a switch was sent: if it did not answer, read current to know
 	switched   bool // switched by this run
@@ -88,19 +89,40 @@ func (d *deployment) hostEvent(hr *hostRun, version, commit, previous string) ca
 // recorded (host.key_rejected) and nothing runs there.
 func (d *deployment) connect(hr *hostRun) bool {
 	s := d.beginStep(hr.host.Addr, "connect", nil)
-	ex, err := d.r.dial(d.ctx, d.p, d.env, hr.host)
-	if err != nil {
-		d.rejectKey(err)
-		_ = s.finish(-1, err)
+	if err := d.open(d.ctx, s, hr); err != nil {
 		d.fail(hr, "connect", err)
 		return false
 	}
 	if d.p.Strategy == catalog.StrategyLocal {
 		s.note("local target %s", hr.host.Path)
 	}
-	hr.ex = ex
 	_ = s.finish(0, nil)
 	return true
+}
+
+// open gives the host its connection within step s (connect, reconnect):
+// one kept idle since an earlier deployment when it is still good (noted
+// in the step, for the audit trail), else a new dial, for which the
+// oldest idle connections make room so that this run's connections and
+// the idle ones stay within `parallel` (connpool.go). A refused host key
+// is recorded (rejectKey) and finishes s with the error.
+func (d *deployment) open(ctx context.Context, s *step, hr *hostRun) error {
+	parallel := effectiveParallel(d.env.Parallel)
+	ex, reused, err := d.r.dialFor(ctx, d.p, d.env, hr.host, func() {
+		d.r.pool.trim(parallel - int(d.conns.Load()) - 1)
+	})
+	if err != nil {
+		d.rejectKey(err)
+		return s.finish(-1, err)
+	}
+	if reused {
+		s.note("releasedesk: the connection kept open since an earlier deployment (host key and SSH key unchanged)")
+	}
+	hr.ex = ex
+	if _, ok := ex.(*SSHExecutor); ok {
+		d.conns.Add(1)
+	}
+	return nil
 }
 
 // rejectKey appends host.key_rejected to host/<host:port> for a refused
@@ -185,10 +207,13 @@ func (d *deployment) prepare(hr *hostRun) (release releaseInfo, ok bool) {
 	prep, prepErr := l.Prepare()
 	cur, curErr := l.ReadCurrent()
 	rel, relErr := l.ReleaseInfo(d.req.Version)
+	list, listErr := l.ListReleases()
+	// The release is last: its "missing" answer stops the sequence.
 	res, _, part, err := d.sequence(hr, "prepare", []seqCmd{
 		{name: "lock", argv: lock, buildErr: lockErr, ok: []int{ExitLockHeld}},
 		{name: "prepare", argv: prep, buildErr: prepErr},
 		{name: "current", argv: cur, buildErr: curErr},
+		{name: "releases", argv: list, buildErr: listErr},
 		{name: "release", argv: rel, buildErr: relErr, ok: []int{ExitMissing}},
 	})
 	if len(res) > 0 {
@@ -230,6 +255,7 @@ func (d *deployment) prepare(hr *hostRun) (release releaseInfo, ok bool) {
 		res, _, part, err = d.sequence(hr, "prepare", []seqCmd{
 			{name: "prepare", argv: prep},
 			{name: "current", argv: cur},
+			{name: "releases", argv: list},
 			{name: "release", argv: rel, ok: []int{ExitMissing}},
 		})
 		if err != nil {
@@ -242,10 +268,11 @@ func (d *deployment) prepare(hr *hostRun) (release releaseInfo, ok bool) {
 	var rev string
 	hr.previous, rev = ParseCurrent(res[2].Output)
 	hr.prevCommit = ParseRevision(rev).Commit
-	if res[3].Exit == ExitMissing {
+	hr.releases = ParseReleases(res[3].Output)
+	if res[4].Exit == ExitMissing {
 		return releaseInfo{missing: true}, true
 	}
-	return releaseInfo{revision: res[3].Output}, true
+	return releaseInfo{revision: res[4].Output}, true
 }
 
 // releaseInfo is what ReleaseInfo said of releases/<version>.
@@ -663,17 +690,36 @@ func (d *deployment) privateDir() (string, error) {
 }
 
 // switchHost points the host's `current` at the release, then runs
-// post_release and prunes old releases.
+// post_release, prunes old releases and releases the host lock, in one
+// session: the host's part ends with the switch's answer. A failed hook
+// stops there, the lock still held, so that the host can be switched
+// back under it (tidy); so does a failed prune, which only leaves the
+// unlock to tidy. The releases to prune come from prepare's list, taken
+// under the same lock.
 func (d *deployment) switchHost(hr *hostRun) {
-	// The list of releases that prune needs travels with the switch: one
-	// session instead of two.
-	argv, err := hr.layout.Switch(d.req.Version)
-	list, lerr := hr.layout.ListReleases()
+	l := hr.layout
+	argv, err := l.Switch(d.req.Version)
+	cmds := []seqCmd{{name: "switch", argv: argv, buildErr: err}}
+	var hidden []string
+	if d.p.Hooks.PostRelease != "" {
+		var plain []string
+		plain, hidden = d.remoteEnv(hr.previous)
+		argv, err := l.Hook(d.req.Version, d.p.Hooks.PostRelease, plain)
+		cmds = append(cmds, seqCmd{name: "hook.post_release", argv: argv, buildErr: err})
+	}
+	remove := d.pruneSet(hr)
+	if len(remove) > 0 {
+		if argv, err := l.Remove(remove...); err == nil {
+			cmds = append(cmds, seqCmd{name: "prune", argv: argv})
+		}
+	}
+	if hr.locked {
+		if argv, err := l.Unlock(d.id); err == nil {
+			cmds = append(cmds, seqCmd{name: "unlock", argv: argv})
+		}
+	}
 	hr.switching = true
-	res, _, part, err := d.sequence(hr, "switch", []seqCmd{
-		{name: "switch", argv: argv, buildErr: err},
-		{name: "releases", argv: list, buildErr: lerr},
-	})
+	res, s, part, err := d.sequenceEnv(d.ctx, hr, "switch", cmds, hidden)
 	if len(res) == 0 || !res[0].Ran || res[0].Exit != 0 {
 		if err == nil {
 			err = errors.New("switch: no exit status reported")
@@ -683,16 +729,32 @@ func (d *deployment) switchHost(hr *hostRun) {
 	}
 	hr.switched = true
 	_ = d.emit(catalog.TypeHostSwitched, d.hostEvent(hr, d.req.Version, d.req.Commit, hr.previous))
-	if d.p.Hooks.PostRelease != "" {
-		plain, hidden := d.remoteEnv(hr.previous)
-		argv, err := hr.layout.Hook(d.req.Version, d.p.Hooks.PostRelease, plain)
-		if _, _, err := d.commandEnv(d.ctx, hr, "hook.post_release", argv, hidden, err); err != nil {
-			d.fail(hr, "hook.post_release", err)
+	for i, c := range cmds[1:] {
+		r := res[i+1]
+		ok := r.Ran && r.Exit == 0
+		switch c.name {
+		case "hook.post_release":
+			if !ok {
+				d.fail(hr, c.name, err)
+				return
+			}
+		case "prune":
+			if ok {
+				_ = d.emit(catalog.TypeReleasePruned, catalog.Pruned{Deployment: d.id, Project: d.p.ID,
+					Environment: d.env.Name, Host: hr.host.Addr, Versions: remove})
+			}
+		case "unlock":
+			if ok {
+				hr.locked = false
+				d.noteStaleLock(hr, r.Output)
+			}
+		}
+		if !ok {
+			// What did not run is left to tidy (the unlock); the
+			// step says which part stopped it.
+			d.logger.WithFields(logrus.Fields{"host": hr.host.Addr, "part": part, "step": s.id}).WithError(err).
+				Warn("switch done, its tail not")
 			return
 		}
 	}
-	if err != nil || part != "" {
-		return // no list of releases: the next deployment prunes
-	}
-	d.prune(d.ctx, hr, ParseReleases(res[1].Output))
 }

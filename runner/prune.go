@@ -1,35 +1,29 @@
 package runner
 
 import (
-	"context"
 	"slices"
 	"sort"
 
 	"releasedesk/events/catalog"
 )
 
-// prune keeps the project's keep_releases releases on a host just
-// switched: always the current one and the one it replaced (so a revert
-// or a one-step rollback never lacks its target), then the newest others.
-// A failed prune is
-// reported as a failed step, not as the host's failure: the release is
-// live and good; the next deployment prunes again.
-// releases are those the host holds (ListReleases, read with the switch).
-func (d *deployment) prune(ctx context.Context, hr *hostRun, releases []string) {
+// pruneSet is what a host just switched prunes to keep the project's
+// keep_releases releases: always the current one and the one it replaced
+// (so a revert or a one-step rollback never lacks its target), then the
+// newest others. The host's releases are those prepare listed under the
+// lock, with this run's. A failed prune shows in the switch step, not as
+// the host's failure: the release is live and good; the next deployment
+// prunes again.
+func (d *deployment) pruneSet(hr *hostRun) []string {
 	keep := d.p.KeepReleases
 	if keep <= 0 {
 		keep = catalog.DefaultKeepReleases
 	}
-	remove := pruneSet(releases, keep, d.req.Version, hr.previous)
-	if len(remove) == 0 {
-		return
+	releases := hr.releases
+	if !slices.Contains(releases, d.req.Version) {
+		releases = append(slices.Clone(releases), d.req.Version)
 	}
-	argv, err := hr.layout.Remove(remove...)
-	if _, _, err := d.command(ctx, hr, "prune", argv, err); err != nil {
-		return
-	}
-	_ = d.emit(catalog.TypeReleasePruned, catalog.Pruned{Deployment: d.id, Project: d.p.ID, Environment: d.env.Name,
-		Host: hr.host.Addr, Versions: remove})
+	return pruneSet(releases, keep, d.req.Version, hr.previous)
 }
 
 // pruneSet returns the versions to remove, oldest first: a host keeps

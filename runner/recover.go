@@ -157,22 +157,40 @@ func (d *deployment) observe(hr *hostRun) {
 }
 
 // dial connects to a host (a deployment's, recovery's, a drift check's,
-// a lock break's); the local strategy needs no connection.
+// a lock break's); the local strategy needs no connection. A connection
+// kept idle after an earlier deployment is taken when it is still good
+// (connpool.go).
 func (r *Runner) dial(ctx context.Context, p catalog.Project, env catalog.Environment, h catalog.Host) (Executor, error) {
+	ex, _, err := r.dialFor(ctx, p, env, h, nil)
+	return ex, err
+}
+
+// dialFor is dial, telling whether the connection was an idle one. When a
+// new one must be made, beforeNew (if set) runs first: a deployment makes
+// room within its `parallel` there.
+func (r *Runner) dialFor(ctx context.Context, p catalog.Project, env catalog.Environment, h catalog.Host, beforeNew func()) (Executor, bool, error) {
 	if p.Strategy == catalog.StrategyLocal {
-		return &LocalExecutor{}, nil
+		return &LocalExecutor{}, false, nil
 	}
 	if r.cfg.BeforeDial != nil {
 		if err := r.cfg.BeforeDial(ctx); err != nil {
-			return nil, fmt.Errorf("connect to %s: known_hosts: %w", h.Addr, err)
+			return nil, false, fmt.Errorf("connect to %s: known_hosts: %w", h.Addr, err)
 		}
+	}
+	key, stamp := poolKey(h.Addr, env.SSHKey), dialStamp(r.cfg.KnownHostsPath, env.SSHKey)
+	if ex := r.pool.take(ctx, key, stamp); ex != nil {
+		return ex, true, nil
+	}
+	if beforeNew != nil {
+		beforeNew()
 	}
 	dialer := &Dialer{KnownHostsPath: r.cfg.KnownHostsPath, Timeout: r.cfg.SSHTimeout}
 	ex, err := dialer.Dial(ctx, h, env.SSHKey)
 	if err != nil {
-		return nil, fmt.Errorf("connect to %s: %w", h.Addr, err)
+		return nil, false, fmt.Errorf("connect to %s: %w", h.Addr, err)
 	}
-	return ex, nil
+	ex.poolKey, ex.poolStamp = key, stamp
+	return ex, false, nil
 }
 
 // releaseStaleLocks frees environment locks whose holder is not running:

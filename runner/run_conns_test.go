@@ -58,24 +58,32 @@ func (w *connWatch) end() int {
 	return int(w.peak.Load())
 }
 
-// runConnsAfter checks that every connection to the hosts is closed once a
-// deployment has returned.
-func runConnsAfter(t *testing.T, c *sshtest.Cluster, what string) {
+// runConnsAfter checks that once a deployment has returned the only
+// connections still open to the hosts are those the runner keeps idle
+// for the next deployment (connpool.go), and that closing those leaves
+// none open.
+func runConnsAfter(t *testing.T, h *runHarness, what string) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		n, err := c.Established()
-		if err != nil {
-			t.Fatal(err)
+	wait := func(want func() int, which string) {
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			n, err := h.cluster.Established()
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := want()
+			if n == w {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %d connections open after the deployment, want %d (%s)", what, n, w, which)
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
-		if n == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %d connections still open after the deployment", what, n)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
+	wait(h.r.IdleConnections, "those kept idle")
+	h.r.CloseIdleConnections()
+	wait(func() int { return 0 }, "none once the idle ones are closed")
 }
 
 // TestRunConnectionsFollowParallel: 7 hosts, parallel 2, batches of 2 (the
@@ -112,7 +120,7 @@ func TestRunConnectionsFollowParallel(t *testing.T) {
 		if peak > parallel+runConnSlack {
 			t.Errorf("%s: %d connections open at once, want at most parallel %d + %d", what, peak, parallel, runConnSlack)
 		}
-		runConnsAfter(t, h.cluster, what)
+		runConnsAfter(t, h, what)
 		for i, n := range h.handshakes() {
 			if d := n - before[i]; d > maxShakes {
 				t.Errorf("%s: host %d: %d SSH handshakes, want at most %d", what, i, d, maxShakes)
@@ -168,7 +176,7 @@ func TestRunHaltRevertsEndedBatches(t *testing.T) {
 	if peak > parallel+runConnSlack {
 		t.Errorf("%d connections open at once, want at most parallel %d + %d", peak, parallel, runConnSlack)
 	}
-	runConnsAfter(t, h.cluster, "halted deployment")
+	runConnsAfter(t, h, "halted deployment")
 
 	ended := targets[:4] // the first two batches
 	var endedAddrs []string
@@ -183,12 +191,14 @@ func TestRunHaltRevertsEndedBatches(t *testing.T) {
 	runNoStaging(t, targets...)
 	h.checkLockFree()
 	for _, host := range ended {
-		// Its batch ended it (unlock); the halt came back for it:
-		// connect, lock, switch back, post_release, unlock.
+		// Its batch ended it (the switch session's unlock); the halt
+		// came back for it: connect, lock, switch back, post_release,
+		// unlock.
 		seq := h.hostSequence(id, host.Addr)
 		i := slices.Index(seq, "reconnect")
-		if i < 0 || !slices.Contains(seq[:i], "unlock") {
-			t.Fatalf("%s: %v: want an unlock, then a reconnect", host.Addr, seq)
+		if parts := h.stepParts(id, host.Addr, "switch"); i < 0 || !slices.Contains(seq[:i], "switch") ||
+			!slices.Equal(parts, []string{"switch", "hook.post_release", "unlock"}) {
+			t.Fatalf("%s: %v (switch ran %v): want a switch with its unlock, then a reconnect", host.Addr, seq, parts)
 		}
 		want := []string{"reconnect", "relock", "revert", catalog.TypeHostReverted, "hook.post_release", "unlock"}
 		if got := seq[i:]; !slices.Equal(got, want) {
@@ -243,7 +253,7 @@ func TestRunHaltLeavesAloneWhatChangedSince(t *testing.T) {
 	if term != catalog.TypeDeployFailed || !strings.Contains(h.stepOutput(id, targets[3].Addr, "hook.pre_release"), "meddled") {
 		t.Fatalf("ended %s:\n%s", term, h.describe(id))
 	}
-	runConnsAfter(t, h.cluster, "halted deployment")
+	runConnsAfter(t, h, "halted deployment")
 	fin := h.finished(id)
 	if len(fin.Reverted) != 0 || !slices.Equal(fin.Switched, []string{targets[0].Addr}) {
 		t.Fatalf("deploy.failed %+v", fin)

@@ -192,6 +192,7 @@ func TestRunDeltaTarTransfer(t *testing.T) {
 	writeTestFile(t, h.repo, "dir5/added.txt", "added in v3\n", 0o644)
 	c3 := commitAll(t, h.repo, "modify, delete, chmod both ways, retarget a symlink, add")
 	v3, m3 := h.versionOf(c3), h.manifestOf(c3)
+	h.r.CloseIdleConnections() // count this deployment's own handshake
 	accepted := h.handshakes()
 	id3 := h.mustSucceed(catalog.KindDeploy, c3, v3)
 	h.checkHosts(hosts, v3, c3, m3)

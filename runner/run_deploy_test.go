@@ -40,17 +40,18 @@ func runLifecycle(t *testing.T, h *runHarness) {
 	if h.p.Strategy == catalog.StrategyGit {
 		transfer = []string{"git.fetch", "git.archive"}
 	}
-	stageSeq := func(prune ...string) []string {
-		// prepare: lock, directories, current and the release in one
-		// session; finalize seals too (no hook, no check); switch lists
-		// the releases for prune.
-		seq := []string{"connect", "prepare", "staging"}
-		seq = append(seq, transfer...)
-		seq = append(seq, "finalize", catalog.TypeHostStaged, "switch", catalog.TypeHostSwitched)
-		seq = append(seq, prune...)
-		return append(seq, "unlock")
+	// prepare: lock, directories, current, the releases and the release
+	// in one session; finalize seals too (no hook, no check); switch
+	// prunes (from prepare's list) and unlocks in the same session.
+	stageSeq := append([]string{"connect", "prepare", "staging"}, transfer...)
+	stageSeq = append(stageSeq, "finalize", catalog.TypeHostStaged, "switch", catalog.TypeHostSwitched)
+	switchSeq := []string{"connect", "prepare", catalog.TypeHostStaged, "switch", catalog.TypeHostSwitched}
+	checkSwitch := func(id, what string, want ...string) {
+		t.Helper()
+		if got := h.stepParts(id, first.Addr, "switch"); !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s on %s: the switch session ran %v, want %v", what, first.Addr, got, want)
+		}
 	}
-	switchSeq := []string{"connect", "prepare", catalog.TypeHostStaged, "switch", catalog.TypeHostSwitched, "unlock"}
 	wantDeploy := []string{catalog.TypeDeployRequested, catalog.TypeDeployStarted, catalog.TypeDeployPlanned, catalog.TypeDeploySucceeded}
 	wantRollback := wantDeploy
 
@@ -64,9 +65,10 @@ func runLifecycle(t *testing.T, h *runHarness) {
 	if got := h.deploySequence(id1); !reflect.DeepEqual(got, wantDeploy) {
 		t.Fatalf("deploy v1 events %v", got)
 	}
-	if got := h.hostSequence(id1, first.Addr); !reflect.DeepEqual(got, stageSeq()) {
-		t.Fatalf("deploy v1 on %s: %v\nwant %v", first.Addr, got, stageSeq())
+	if got := h.hostSequence(id1, first.Addr); !reflect.DeepEqual(got, stageSeq) {
+		t.Fatalf("deploy v1 on %s: %v\nwant %v", first.Addr, got, stageSeq)
 	}
+	checkSwitch(id1, "deploy v1", "switch", "unlock")
 	var planned catalog.Planned
 	h.decodeFirst(id1, catalog.TypeDeployPlanned, &planned)
 	if planned.ManifestHash != m1.Hash || planned.Files != m1.Files {
@@ -127,6 +129,7 @@ func runLifecycle(t *testing.T, h *runHarness) {
 	if got := h.hostSequence(id3, first.Addr); !reflect.DeepEqual(got, switchSeq) {
 		t.Fatalf("rollback on %s: %v\nwant %v", first.Addr, got, switchSeq)
 	}
+	checkSwitch(id3, "rollback", "switch", "unlock")
 	if got := h.deploySequence(id3); !reflect.DeepEqual(got, wantRollback) {
 		t.Fatalf("rollback events %v", got)
 	}
@@ -147,9 +150,10 @@ func runLifecycle(t *testing.T, h *runHarness) {
 	v3, m3 := h.versionOf(c3), h.manifestOf(c3)
 	id5 := h.mustSucceed(catalog.KindDeploy, c3, v3)
 	h.checkHosts(hosts, v3, c3, m3)
-	if got := h.hostSequence(id5, first.Addr); !reflect.DeepEqual(got, stageSeq("prune")) {
-		t.Fatalf("deploy v3 on %s: %v\nwant %v", first.Addr, got, stageSeq("prune"))
+	if got := h.hostSequence(id5, first.Addr); !reflect.DeepEqual(got, stageSeq) {
+		t.Fatalf("deploy v3 on %s: %v\nwant %v", first.Addr, got, stageSeq)
 	}
+	checkSwitch(id5, "deploy v3", "switch", "prune", "unlock")
 	for _, host := range hosts {
 		if got := runReleasesOn(t, host); !reflect.DeepEqual(got, []string{v2, v3}) {
 			t.Fatalf("%s: releases %v after pruning to 2, want %v", host.Addr, got, []string{v2, v3})

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -380,6 +381,23 @@ func (h *runHarness) stepOutput(id, addr, name string) string {
 		}
 	}
 	return b.String()
+}
+
+// seqPartRe is a sequence's marker line (Sequence): nonce, part, status.
+var seqPartRe = regexp.MustCompile(`(?m)^rd-[0-9a-f]{24} ([a-z._]+) exit (\d+)$`)
+
+// stepParts lists the parts of the sequences recorded as the steps named
+// name on host that reported, each as "part" (status 0) or "part=N".
+func (h *runHarness) stepParts(id, addr, name string) []string {
+	var out []string
+	for _, m := range seqPartRe.FindAllStringSubmatch(h.stepOutput(id, addr, name), -1) {
+		if m[2] == "0" {
+			out = append(out, m[1])
+		} else {
+			out = append(out, m[1]+"="+m[2])
+		}
+	}
+	return out
 }
 
 // manifestOf exports commit into a temp dir and lists it: what a release

@@ -44,7 +44,7 @@ func (h *runHarness) deployWatched(t *testing.T, what, kind, commit, version str
 	if peak > runWaitParallel+runConnSlack {
 		t.Errorf("%s: %d connections open at once, want at most parallel %d + %d", what, peak, runWaitParallel, runConnSlack)
 	}
-	runConnsAfter(t, h.cluster, what)
+	runConnsAfter(t, h, what)
 	return id, term
 }
 
@@ -230,7 +230,7 @@ func TestRunBatchLargerThanParallelCancelled(t *testing.T) {
 	if peak > runWaitParallel+runConnSlack {
 		t.Errorf("%d connections open at once, want at most parallel %d + %d", peak, runWaitParallel, runConnSlack)
 	}
-	runConnsAfter(t, h.cluster, "cancelled deployment")
+	runConnsAfter(t, h, "cancelled deployment")
 	if term := h.terminal(id); term != catalog.TypeDeployCancelled {
 		t.Fatalf("ended %s:\n%s", term, h.describe(id))
 	}
@@ -273,7 +273,7 @@ func TestRunBatchLargerThanParallelLeftToRecovery(t *testing.T) {
 	if err := h.r.Close(); err != nil {
 		t.Fatal(err)
 	}
-	runConnsAfter(t, h.cluster, "closed runner")
+	runConnsAfter(t, h, "closed runner")
 	parked := 0
 	for _, host := range targets[:runWaitHosts-1] {
 		if slices.Contains(h.hostSequence(id, host.Addr), catalog.TypeHostStaged) {

@@ -62,6 +62,10 @@ type Config struct {
 	// against an earlier release, else the Go-native tar stream), rsync
 	// or tar.
 	Transfer Transfer
+	// IdleConnTimeout is how long a host's connection is kept open after
+	// its deployment, for the next one to start without a handshake
+	// (connpool.go; DefaultIdleConnTimeout). Negative: none is kept.
+	IdleConnTimeout time.Duration
 }
 
 // Defaults of Config.
@@ -111,6 +115,7 @@ type Runner struct {
 	st     *state
 
 	tarWhy    string     // why files go as tar streams where rsync would run ("": rsync)
+	pool      *connPool  // hosts' connections idle after their deployment
 	catchMu   sync.Mutex // one catchUp at a time
 	recoverMu sync.Mutex // one Recover at a time (Start's, watchLeases')
 
@@ -167,6 +172,9 @@ func New(cfg Config) (*Runner, error) {
 	if cfg.LeaseTTL <= 0 {
 		cfg.LeaseTTL = DefaultLeaseTTL
 	}
+	if cfg.IdleConnTimeout == 0 {
+		cfg.IdleConnTimeout = DefaultIdleConnTimeout
+	}
 	if _, err := ParseTransfer(string(cfg.Transfer)); err != nil {
 		return nil, fmt.Errorf("runner: %w", err)
 	}
@@ -178,7 +186,7 @@ func New(cfg Config) (*Runner, error) {
 		running: map[string]context.CancelCauseFunc{},
 		queues:  map[string]*envQueue{}, enqueued: map[string]bool{},
 		exports: map[string]*exportRef{}, kept: map[string]*keptExport{},
-		base: base, stop: stop,
+		base: base, stop: stop, pool: &connPool{timeout: cfg.IdleConnTimeout},
 	}, nil
 }
 
@@ -327,6 +335,7 @@ func (r *Runner) Close() error {
 	r.stop()
 	r.wg.Wait()
 	r.runWG.Wait()
+	r.pool.close()
 	return nil
 }
 

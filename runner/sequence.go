@@ -55,6 +55,16 @@ while [ $# -gt 0 ]; do
 			k=$((k + 1))
 			[ "$k" -le "$n" ] && set -- "$@" "$a"
 		done
+		if [ "$#" -ge 4 ] && [ "$1" = sh ] && [ "$2" = -c ]; then
+			# sh -c SCRIPT NAME ARGS...: the script runs in this
+			# subshell with ARGS as its parameters, as sh would run
+			# it, without a new sh.
+			_rd_s="$3"
+			shift 4
+			unset m name n s k a
+			eval "$_rd_s"
+			exit
+		fi
 		exec "$@"
 	)
 	s=$?
@@ -150,6 +160,12 @@ func (d *deployment) sequence(hr *hostRun, name string, cmds []seqCmd) ([]SeqRes
 // sequenceCtx is sequence on ctx: the clean-up's own context, when the
 // deployment's may have ended (a cancel).
 func (d *deployment) sequenceCtx(ctx context.Context, hr *hostRun, name string, cmds []seqCmd) ([]SeqResult, *step, string, error) {
+	return d.sequenceEnv(ctx, hr, name, cmds, nil)
+}
+
+// sequenceEnv is sequenceCtx with env handed to every part out of band
+// (RunEnv): the secrets of a hook that travels in the sequence.
+func (d *deployment) sequenceEnv(ctx context.Context, hr *hostRun, name string, cmds []seqCmd, env []string) ([]SeqResult, *step, string, error) {
 	nonce := newSeqNonce()
 	parts := make([]SeqPart, len(cmds))
 	for i, c := range cmds {
@@ -165,7 +181,7 @@ func (d *deployment) sequenceCtx(ctx context.Context, hr *hostRun, name string, 
 		return nil, s, cmds[0].name, s.finish(-1, err)
 	}
 	s := d.beginStep(hr.host.Addr, name, argv)
-	exit, err := d.runIn(ctx, s, hr.ex, argv, nil, nil, d.r.cfg.StepTimeout)
+	exit, err := d.runIn(ctx, s, hr.ex, argv, env, nil, d.r.cfg.StepTimeout)
 	res := ParseSequence(nonce, s.Output(), len(cmds))
 	failed := ""
 	for i, r := range res {
