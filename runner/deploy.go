@@ -463,6 +463,7 @@ func (d *deployment) runBatch(batch []catalog.Host) {
 	parks := d.parks(batch)
 	runBounded(d.ctx, batch, parallel, d.stopping, func(h catalog.Host) {
 		d.guard(h, func(hr *hostRun) {
+			hr.armable = !parks && d.p.Strategy != catalog.StrategyLocal
 			d.stageHost(hr)
 			switch {
 			case !hr.staged || hr.failed || hr.already:
@@ -476,14 +477,20 @@ func (d *deployment) runBatch(batch []catalog.Host) {
 		return
 	}
 	var ready []catalog.Host
+	var armed []*hostRun
 	for _, h := range batch {
 		if hr := d.result(h); hr.staged && !hr.failed && !hr.already {
 			ready = append(ready, h)
+			armed = append(armed, hr)
 		}
 	}
+	d.fire(armed) // the cut-over: every armed host of the batch at once (cutover.go)
 	runBounded(d.ctx, ready, parallel, d.stopping, func(h catalog.Host) {
 		d.guard(h, func(hr *hostRun) {
-			if !hr.parked || d.unpark(hr, len(batch)) {
+			switch {
+			case hr.armed != nil:
+				d.finishArmed(hr)
+			case !hr.parked || d.unpark(hr, len(batch)):
 				d.switchHost(hr)
 			}
 			d.endHost(hr)

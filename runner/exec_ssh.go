@@ -222,7 +222,23 @@ const killWait = 2 * time.Second
 // honours the SSH "signal" request only in some configurations; this works
 // with any sshd. The exit status is the command's (128+n when a signal
 // ended it); 125 when the variables could not be read.
-const watchScript = `_rd_ok=
+const watchScript = envBlockScript + `[ -n "$_rd_ok" ] || exit 125
+unset _rd_ok _rd_l _rd_n _rd_v
+exec 3<&0
+"$@" 3<&- &
+cmd=$!
+(read -r _ <&3; kill -KILL 0) &
+watcher=$!
+exec 3<&-
+wait "$cmd"
+st=$?
+kill "$watcher" 2>/dev/null
+exit "$st"`
+
+// envBlockScript reads the variables of an envBlock from stdin and
+// exports them, leaving _rd_ok set when the block ended with its empty
+// line (watchScript; a sequence's gate).
+const envBlockScript = `_rd_ok=
 while IFS= read -r _rd_l; do
 	if [ -z "$_rd_l" ]; then
 		_rd_ok=1
@@ -242,18 +258,7 @@ while IFS= read -r _rd_l; do
 	_rd_v=$(printf '%bx' "${_rd_l#*=}")
 	export "$_rd_n=${_rd_v%x}"
 done
-[ -n "$_rd_ok" ] || exit 125
-unset _rd_ok _rd_l _rd_n _rd_v
-exec 3<&0
-"$@" 3<&- &
-cmd=$!
-(read -r _ <&3; kill -KILL 0) &
-watcher=$!
-exec 3<&-
-wait "$cmd"
-st=$?
-kill "$watcher" 2>/dev/null
-exit "$st"`
+`
 
 // RemoteCommand is the command line Run sends for argv: argv wrapped in
 // the watcher script, quoted by QuoteCommand.

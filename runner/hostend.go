@@ -141,6 +141,7 @@ func (hr *hostRun) mustRevert(revertAll bool) bool {
 // settled, a switched host switched back if it must be, the staging dir
 // removed, the lock released.
 func (d *deployment) tidy(ctx context.Context, hr *hostRun, revertAll bool) {
+	d.disarm(hr)
 	if hr.ex == nil {
 		d.tidyClosed(ctx, hr, revertAll)
 		return
@@ -321,6 +322,7 @@ func (d *deployment) closeHost(hr *hostRun) {
 	if hr.ex == nil {
 		return
 	}
+	d.disarm(hr) // its session ends before its connection goes
 	ex := hr.ex
 	hr.ex = nil
 	ssh, ok := ex.(*SSHExecutor)

@@ -31,10 +31,12 @@ type hostRun struct {
 	releases   []string // the host's releases when prepare took its lock (for prune)
 	staging    bool     // a staging dir may exist that is not renamed yet
 	staged     bool
-	switching  bool // a switch was sent: if it did not answer, read current to know
-	switched   bool // switched by this run
-	parked     bool // staged, its connection closed until its batch's switch (hostwait.go); still locked
-	already    bool // already on the version when this run came
+	switching  bool         // a switch was sent: if it did not answer, read current to know
+	switched   bool         // switched by this run
+	armable    bool         // its switch may wait at a gate (canArm)
+	armed      *armedSwitch // its switch session, waiting at its gate or fired (cutover.go)
+	parked     bool         // staged, its connection closed until its batch's switch (hostwait.go); still locked
+	already    bool         // already on the version when this run came
 	failed     bool
 	reverted   bool
 }
@@ -59,6 +61,7 @@ func (d *deployment) stageHost(hr *hostRun) {
 	if hr.previous == d.req.Version {
 		// Done by an earlier run of this deployment (a resume), or a
 		// rollback to what already runs: nothing to redo.
+		d.disarm(hr)
 		hr.already = true
 		_ = d.emit(catalog.TypeHostObserved, d.hostEvent(hr, d.req.Version, d.req.Commit, ""))
 		return
@@ -68,11 +71,15 @@ func (d *deployment) stageHost(hr *hostRun) {
 		return
 	}
 	if !reuse {
+		d.disarm(hr) // its release is to be made first
 		if !d.stage(hr) {
 			return
 		}
 	} else if d.req.Kind == catalog.KindDeploy && !d.check(hr) {
 		return
+	}
+	if hr.armed == nil && d.canArm(hr) {
+		d.arm(hr)
 	}
 	hr.staged = true
 	_ = d.emit(catalog.TypeHostStaged, d.hostEvent(hr, d.req.Version, d.req.Commit, hr.previous))
@@ -209,13 +216,24 @@ func (d *deployment) prepare(hr *hostRun) (release releaseInfo, ok bool) {
 	rel, relErr := l.ReleaseInfo(d.req.Version)
 	list, listErr := l.ListReleases()
 	// The release is last: its "missing" answer stops the sequence.
-	res, _, part, err := d.sequence(hr, "prepare", []seqCmd{
+	cmds := []seqCmd{
 		{name: "lock", argv: lock, buildErr: lockErr, ok: []int{ExitLockHeld}},
 		{name: "prepare", argv: prep, buildErr: prepErr},
 		{name: "current", argv: cur, buildErr: curErr},
 		{name: "releases", argv: list, buildErr: listErr},
 		{name: "release", argv: rel, buildErr: relErr, ok: []int{ExitMissing}},
-	})
+	}
+	var res []SeqResult
+	var part string
+	var err error
+	if d.req.Kind == catalog.KindRollback && d.canArm(hr) {
+		// A rollback's release is most likely on the host: its switch
+		// waits in the same session, at a gate after these (cutover.go).
+		post, _ := d.gatedSwitchParts(hr, false)
+		res, _, part, err, hr.armed = d.openGated(hr, "prepare", cmds, post, nil)
+	} else {
+		res, _, part, err = d.sequence(hr, "prepare", cmds)
+	}
 	if len(res) > 0 {
 		d.noteStaleLock(hr, res[0].Output)
 	}
@@ -691,35 +709,60 @@ func (d *deployment) privateDir() (string, error) {
 
 // switchHost points the host's `current` at the release, then runs
 // post_release, prunes old releases and releases the host lock, in one
-// session: the host's part ends with the switch's answer. A failed hook
-// stops there, the lock still held, so that the host can be switched
-// back under it (tidy); so does a failed prune, which only leaves the
-// unlock to tidy. The releases to prune come from prepare's list, taken
-// under the same lock.
+// session (switchParts): the host's part ends with the switch's answer.
 func (d *deployment) switchHost(hr *hostRun) {
+	cmds, hidden, remove := d.switchParts(hr, switchOpts{prune: true})
+	hr.switching = true
+	res, s, part, err := d.sequenceEnv(d.ctx, hr, "switch", cmds, hidden)
+	d.switchAnswer(hr, s, cmds, res, part, err, remove)
+}
+
+// switchParts are the commands of a host's switch session: the switch,
+// post_release, the prune (when prune is set: from prepare's list, taken
+// under the same lock) and the unlock, with the hook's secrets for
+// RunEnv. A failed hook stops the session before the unlock, so that the
+// host is switched back under its lock (tidy); a failed prune only
+// leaves the unlock to tidy.
+func (d *deployment) switchParts(hr *hostRun, o switchOpts) (cmds []seqCmd, hidden, remove []string) {
 	l := hr.layout
 	argv, err := l.Switch(d.req.Version)
-	cmds := []seqCmd{{name: "switch", argv: argv, buildErr: err}}
-	var hidden []string
+	cmds = []seqCmd{{name: "switch", argv: argv, buildErr: err}}
 	if d.p.Hooks.PostRelease != "" {
+		previous := hr.previous
+		if o.gated {
+			previous = "" // armedEnv sends it with go
+		}
 		var plain []string
-		plain, hidden = d.remoteEnv(hr.previous)
+		plain, hidden = d.remoteEnv(previous)
 		argv, err := l.Hook(d.req.Version, d.p.Hooks.PostRelease, plain)
 		cmds = append(cmds, seqCmd{name: "hook.post_release", argv: argv, buildErr: err})
 	}
-	remove := d.pruneSet(hr)
-	if len(remove) > 0 {
-		if argv, err := l.Remove(remove...); err == nil {
-			cmds = append(cmds, seqCmd{name: "prune", argv: argv})
+	if o.prune {
+		if remove = d.pruneSet(hr); len(remove) > 0 {
+			if argv, err := l.Remove(remove...); err == nil {
+				cmds = append(cmds, seqCmd{name: "prune", argv: argv})
+			} else {
+				remove = nil
+			}
 		}
 	}
-	if hr.locked {
+	if hr.locked || o.gated {
 		if argv, err := l.Unlock(d.id); err == nil {
 			cmds = append(cmds, seqCmd{name: "unlock", argv: argv})
 		}
 	}
-	hr.switching = true
-	res, s, part, err := d.sequenceEnv(d.ctx, hr, "switch", cmds, hidden)
+	return cmds, hidden, remove
+}
+
+// switchOpts shape switchParts: prune (prepare's list is known), gated (a
+// session opened before prepare read the host: the unlock is always
+// there, and the hook's variables that depend on the host come with go).
+type switchOpts struct{ prune, gated bool }
+
+// switchAnswer reads what a switch session (switchParts) did: the host is
+// switched, or failed at its switch or hook; a prune that ran is
+// recorded, an unlock that ran frees the lock.
+func (d *deployment) switchAnswer(hr *hostRun, s *step, cmds []seqCmd, res []SeqResult, part string, err error, remove []string) {
 	if len(res) == 0 || !res[0].Ran || res[0].Exit != 0 {
 		if err == nil {
 			err = errors.New("switch: no exit status reported")
@@ -727,8 +770,10 @@ func (d *deployment) switchHost(hr *hostRun) {
 		d.fail(hr, "switch", err)
 		return
 	}
-	hr.switched = true
-	_ = d.emit(catalog.TypeHostSwitched, d.hostEvent(hr, d.req.Version, d.req.Commit, hr.previous))
+	if !hr.switched { // finishArmed may have said so as soon as it was
+		hr.switched = true
+		_ = d.emit(catalog.TypeHostSwitched, d.hostEvent(hr, d.req.Version, d.req.Commit, hr.previous))
+	}
 	for i, c := range cmds[1:] {
 		r := res[i+1]
 		ok := r.Ran && r.Exit == 0

@@ -197,7 +197,7 @@ func TestRunHaltRevertsEndedBatches(t *testing.T) {
 		seq := h.hostSequence(id, host.Addr)
 		i := slices.Index(seq, "reconnect")
 		if parts := h.stepParts(id, host.Addr, "switch"); i < 0 || !slices.Contains(seq[:i], "switch") ||
-			!slices.Equal(parts, []string{"switch", "hook.post_release", "unlock"}) {
+			!slices.Equal(parts, []string{GatePart, "switch", "hook.post_release", "unlock"}) {
 			t.Fatalf("%s: %v (switch ran %v): want a switch with its unlock, then a reconnect", host.Addr, seq, parts)
 		}
 		want := []string{"reconnect", "relock", "revert", catalog.TypeHostReverted, "hook.post_release", "unlock"}

@@ -40,14 +40,45 @@ type SeqResult struct {
 
 // seqScript runs the parts given as arguments: the nonce ($1), then for
 // each part its name, its argument count and its argv. A part runs in a
-// subshell that keeps only its own argv and execs it. Exit: the status of
-// the first part that failed, else 0.
+// subshell that keeps only its own argv and execs it (a `sh -c SCRIPT`
+// part runs its script in the subshell, without a new sh), its stdin
+// /dev/null. Exit: the status of the first part that failed, else 0.
+//
+// A part named GatePart with no argv is the gate: it prints
+// "<nonce> gate ready" and reads its stdin: "go", then the variables of
+// an envBlock (exported for the parts after it), go on; anything else,
+// EOF included, ends the sequence there with status 1. Past the gate the
+// rest of stdin is watched as RunEnv's is: when it closes (the run's
+// context ended, the connection dropped) the whole process group is
+// killed.
 const seqScript = `m="$1"
 shift
+_rd_w=
+end() {
+	[ -z "$_rd_w" ] || kill "$_rd_w" 2>/dev/null
+	exit "$1"
+}
 while [ $# -gt 0 ]; do
 	name="$1"
 	n="$2"
 	shift 2
+	if [ "$name" = ` + GatePart + ` ] && [ "$n" = 0 ]; then
+		printf '\n%s gate ready\n' "$m"
+		s=1
+		if IFS= read -r _rd_l && [ "$_rd_l" = go ]; then
+			` + envBlockScript + `
+			if [ -n "$_rd_ok" ]; then
+				s=0
+				exec 3<&0
+				(read -r _ <&3; kill -KILL 0) &
+				_rd_w=$!
+				exec 3<&-
+			fi
+		fi
+		printf '\n%s %s exit %d\n' "$m" "$name" "$s"
+		[ "$s" -eq 0 ] || end "$s"
+		continue
+	fi
 	(
 		k=0
 		for a do
@@ -61,18 +92,22 @@ while [ $# -gt 0 ]; do
 			# it, without a new sh.
 			_rd_s="$3"
 			shift 4
-			unset m name n s k a
+			unset m name n s k a _rd_w
 			eval "$_rd_s"
 			exit
 		fi
 		exec "$@"
-	)
+	) </dev/null
 	s=$?
 	printf '\n%s %s exit %d\n' "$m" "$name" "$s"
-	[ "$s" -eq 0 ] || exit "$s"
+	[ "$s" -eq 0 ] || end "$s"
 	shift "$n"
 done
-exit 0`
+end 0`
+
+// GatePart names a sequence's gate (seqScript): the parts after it run
+// only once the runner says go on the session's stdin.
+const GatePart = "gate"
 
 var seqNameRe = regexp.MustCompile(`^[a-z][a-z._]{0,31}$`)
 
@@ -97,9 +132,17 @@ func Sequence(nonce string, parts ...SeqPart) ([]string, error) {
 		return nil, fmt.Errorf("%w: empty sequence", ErrBadArg)
 	}
 	args := []string{nonce}
+	gates := 0
 	for _, p := range parts {
 		if !seqNameRe.MatchString(p.Name) {
 			return nil, fmt.Errorf("%w: sequence part name %q", ErrBadArg, p.Name)
+		}
+		if p.Name == GatePart {
+			if gates++; gates > 1 || len(p.Argv) > 0 {
+				return nil, fmt.Errorf("%w: a sequence has at most one gate, with no command", ErrBadArg)
+			}
+			args = append(args, p.Name, "0")
+			continue
 		}
 		if len(p.Argv) == 0 || p.Argv[0] == "" || strings.HasPrefix(p.Argv[0], "-") {
 			return nil, fmt.Errorf("%w: sequence part %s: no command", ErrBadArg, p.Name)
@@ -183,6 +226,14 @@ func (d *deployment) sequenceEnv(ctx context.Context, hr *hostRun, name string, 
 	s := d.beginStep(hr.host.Addr, name, argv)
 	exit, err := d.runIn(ctx, s, hr.ex, argv, env, nil, d.r.cfg.StepTimeout)
 	res := ParseSequence(nonce, s.Output(), len(cmds))
+	failed, err := seqOutcome(cmds, res, exit, err)
+	return res, s, failed, s.finish(exit, err, exit)
+}
+
+// seqOutcome reads a sequence's results: the name of the part that failed
+// ("" when none did) and the error to record, given the session's exit
+// status and error.
+func seqOutcome(cmds []seqCmd, res []SeqResult, exit int, err error) (string, error) {
 	failed := ""
 	for i, r := range res {
 		if !r.Ran {
@@ -210,5 +261,5 @@ func (d *deployment) sequenceEnv(ctx context.Context, hr *hostRun, name string, 
 	if failed == "" && err != nil {
 		failed = cmds[len(cmds)-1].name
 	}
-	return res, s, failed, s.finish(exit, err, exit)
+	return failed, err
 }

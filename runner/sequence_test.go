@@ -1,9 +1,14 @@
 package runner
 
 import (
+	"bytes"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // runSequenceLocally runs a Sequence argv the way an SSH session does: the
@@ -122,5 +127,124 @@ func TestSequenceValidation(t *testing.T) {
 		if argv, err := Sequence(c.nonce, c.parts...); err == nil {
 			t.Errorf("Sequence(%q, %v) accepted: %s", c.nonce, c.parts, strings.Join(argv, " "))
 		}
+	}
+}
+
+// runSequenceWith is runSequenceLocally in a process group of its own
+// (past a gate, EOF on stdin kills the group), with stdin written to it
+// and then kept open until it exits, unless closeIn.
+func runSequenceWith(t *testing.T, dir string, argv []string, stdin string, closeIn bool) (string, int) {
+	t.Helper()
+	cmd := exec.Command("sh", "-c", QuoteCommand(argv))
+	cmd.Dir = dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = in.Write([]byte(stdin))
+	if closeIn {
+		_ = in.Close()
+	}
+	err = cmd.Wait()
+	_ = in.Close()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), code
+}
+
+// TestSequenceGate: the parts after a gate run only on "go", with the
+// variables sent after it; anything else stops the sequence at the gate
+// with nothing after it run.
+func TestSequenceGate(t *testing.T) {
+	parts := []SeqPart{
+		{Name: "before", Argv: []string{"sh", "-c", `echo "before: $SECRET"`}},
+		{Name: GatePart},
+		{Name: "after", Argv: []string{"sh", "-c", `printf 'after: %s' "$SECRET" && touch CANARY-after`}},
+	}
+	block, err := envBlock([]string{"SECRET=two\nlines"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, stdin string
+		code        int
+	}{{"go", "go\n" + string(block), 0}, {"EOF", "", 1}, {"another word", "stop\n" + string(block), 1}, {"go without its variables", "go\n", 1}} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			nonce := newSeqNonce()
+			argv, err := Sequence(nonce, parts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, code := runSequenceWith(t, dir, argv, c.stdin, c.code != 0)
+			if code != c.code {
+				t.Fatalf("exit %d, want %d: %s", code, c.code, out)
+			}
+			if !strings.Contains(out, "\n"+nonce+" gate ready\n") {
+				t.Fatalf("no ready marker: %q", out)
+			}
+			pre, post, _ := strings.Cut(out, "\n"+nonce+" gate ready\n")
+			if res := ParseSequence(nonce, pre, 1); !res[0].Ran || res[0].Output != "before: \n" {
+				t.Fatalf("the part before the gate: %+v (the variables come only with go)", res[0])
+			}
+			res := ParseSequence(nonce, post, 2)
+			_, statErr := os.Stat(filepath.Join(dir, "CANARY-after"))
+			if c.code != 0 {
+				if !res[0].Ran || res[0].Exit != 1 || res[1].Ran || statErr == nil {
+					t.Fatalf("stopped gate: %+v, CANARY-after made: %v", res, statErr == nil)
+				}
+				return
+			}
+			if !res[0].Ran || res[0].Exit != 0 || !res[1].Ran || res[1].Output != "after: two\nlines" || statErr != nil {
+				t.Fatalf("opened gate: %+v, CANARY-after: %v", res, statErr)
+			}
+		})
+	}
+	if _, err := Sequence(newSeqNonce(), SeqPart{Name: GatePart}, SeqPart{Name: GatePart}); err == nil {
+		t.Fatal("two gates accepted")
+	}
+	if _, err := Sequence(newSeqNonce(), SeqPart{Name: GatePart, Argv: []string{"true"}}); err == nil {
+		t.Fatal("a gate with a command accepted")
+	}
+}
+
+// TestSequenceGateWatchesStdin: past the gate, stdin closing (the run's
+// context ended, the connection dropped) kills what runs.
+func TestSequenceGateWatchesStdin(t *testing.T) {
+	argv, err := Sequence(newSeqNonce(), SeqPart{Name: GatePart}, SeqPart{Name: "hang", Argv: []string{"sleep", "30"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("sh", "-c", QuoteCommand(argv))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = in.Write([]byte("go\n\n"))
+	time.Sleep(300 * time.Millisecond)
+	start := time.Now()
+	_ = in.Close()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+		t.Logf("ended %s after its stdin closed", time.Since(start).Round(time.Millisecond))
+	case <-time.After(10 * time.Second):
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		t.Fatal("the part past the gate still runs after stdin closed")
 	}
 }
