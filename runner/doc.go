@@ -14,7 +14,8 @@
 //   - Layout builds every command that runs on a host as argv; Quote is the
 //     one function that quotes argv for a shell.
 //   - Executor runs argv on a target: SSHExecutor (one connection per host,
-//     open only while the host is at work; strict host keys via Dialer) or
+//     open while the host is at work and kept idle a minute after it for
+//     the next deployment, connpool.go; strict host keys via Dialer) or
 //     LocalExecutor; its RunEnv hands a command secrets out of band, never
 //     in an argv.
 //   - Mirror, Workspace, Manifest: the git side on this machine.
@@ -31,7 +32,8 @@ package runner
 //   - a host that still holds releases/<version> with a REVISION naming
 //     the commit is just switched: no export, no transfer, no pre_release
 //     hook, no health check (the release passed them when it was made), so
-//     a rollback costs a handful of remote commands per host;
+//     a rollback costs one session per host: its prepare and its switch,
+//     gated in the middle (cutover.go);
 //   - a host that pruned it gets it staged again from its commit first
 //     (the export is made only then, on the first host that needs it).
 //
