@@ -233,7 +233,8 @@ func (d fleetDeployment) firstTransfer() time.Duration {
 
 // phases is where the click's time went in the app: until the runner
 // claimed the deployment, until its plan, until the last host's switch,
-// until its end (the stream's event read after it is the rest).
+// until its end (the stream's event read after it is the rest); and the
+// skew between the first and the last host's switch.
 func (d fleetDeployment) phases() map[string]time.Duration {
 	last := d.Planned
 	for _, h := range d.Hosts {
@@ -241,8 +242,14 @@ func (d fleetDeployment) phases() map[string]time.Duration {
 			last = h.Switched
 		}
 	}
+	first := last
+	for _, h := range d.Hosts {
+		if !h.Switched.IsZero() && h.Switched.Before(first) {
+			first = h.Switched
+		}
+	}
 	return map[string]time.Duration{"claimed": d.Started.Sub(d.clicked), "planned": d.Planned.Sub(d.Started),
-		"last switch": last.Sub(d.Planned), "end": d.Finished.Sub(last)}
+		"last switch": last.Sub(d.Planned), "end": d.Finished.Sub(last), "switch skew": last.Sub(first)}
 }
 
 // hostStepMeans is each host step's mean duration over the hosts that ran it.
@@ -332,7 +339,7 @@ func clickSteps(runs []map[string]time.Duration) string {
 			names[k] = true
 		}
 	}
-	order := []string{"claimed", "planned", "last switch", "end",
+	order := []string{"claimed", "planned", "last switch", "end", "switch skew",
 		"connect", "lock", "prepare", "staging", "transfer", "finalize", "check", "switch", "unlock"}
 	var keys []string
 	for k := range names {
