@@ -49,6 +49,7 @@ type armedSwitch struct {
 	exit   int
 	err    error
 	fired  bool
+	timer  *time.Timer // bounds the session after go
 }
 
 // errGateTimeout ends a gated session that took longer than StepTimeout
@@ -199,7 +200,7 @@ func (d *deployment) fire(hosts []*hostRun) {
 		}
 		a.fired = true
 		hr.switching = true
-		time.AfterFunc(d.r.cfg.StepTimeout, func() { a.cancel(errGateTimeout) })
+		a.timer = time.AfterFunc(d.r.cfg.StepTimeout, func() { a.cancel(errGateTimeout) })
 		wg.Go(func() { _, _ = a.ctl.Write(append([]byte("go\n"), block...)) })
 	}
 	wg.Wait()
@@ -229,6 +230,9 @@ func (d *deployment) finishArmed(hr *hostRun) {
 		}
 	}
 	_ = a.ctl.Close()
+	if a.timer != nil {
+		a.timer.Stop()
+	}
 	if !res[0].Ran || res[0].Exit != 0 {
 		// The gate never opened: nothing after it ran.
 		hr.switching = false

@@ -315,9 +315,10 @@ func (d *deployment) revert(ctx context.Context, hr *hostRun) {
 	}
 }
 
-// closeHost lets the host's connection go: kept idle for the next
-// deployment (connpool.go) when the host's part ended in order, else
-// closed. A shutdown, a panic or a lost connection closes it.
+// closeHost lets the host's connection go, its armed session ended first:
+// kept idle for the next deployment (connpool.go), or closed under a
+// shutdown. One that died meanwhile is found out before any reuse (the
+// pool's keepalive check).
 func (d *deployment) closeHost(hr *hostRun) {
 	if hr.ex == nil {
 		return
