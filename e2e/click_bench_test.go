@@ -242,14 +242,8 @@ func (d fleetDeployment) phases() map[string]time.Duration {
 			last = h.Switched
 		}
 	}
-	first := last
-	for _, h := range d.Hosts {
-		if !h.Switched.IsZero() && h.Switched.Before(first) {
-			first = h.Switched
-		}
-	}
 	return map[string]time.Duration{"claimed": d.Started.Sub(d.clicked), "planned": d.Planned.Sub(d.Started),
-		"last switch": last.Sub(d.Planned), "end": d.Finished.Sub(last), "switch skew": last.Sub(first)}
+		"last switch": last.Sub(d.Planned), "end": d.Finished.Sub(last), "switch skew": d.switchSkew()}
 }
 
 // hostStepMeans is each host step's mean duration over the hosts that ran it.
@@ -328,6 +322,51 @@ func (cb *clickBench) report(files int) {
 	fmt.Fprintf(&out, "  %-44s %s\n", "  per host (means)", clickSteps(cb.back.steps))
 	b.ReportMetric(app.Seconds(), "s-rollback")
 	os.Stdout.WriteString(out.String())
+	cb.writeDoc(out.String())
+}
+
+// clickSection marks the click benchmark's section of docs/BENCHMARKS.md.
+const clickSection = "<!-- BenchmarkClickToSucceeded -->"
+
+// benchSection is the section of doc that starts at marker, up to the end
+// (the click section is the document's last); "" when there is none.
+func benchSection(doc, marker string) string {
+	if i := strings.Index(doc, marker); i >= 0 {
+		return doc[i:]
+	}
+	return ""
+}
+
+// writeDoc puts the report into docs/BENCHMARKS.md as its last section
+// (replacing the one an earlier run wrote; BenchmarkFleet keeps it when it
+// rewrites the rest), or into RD_FLEET_DOC.
+func (cb *clickBench) writeDoc(report string) {
+	path := os.Getenv("RD_FLEET_DOC")
+	if path == "" {
+		path = filepath.Join("..", "docs", "BENCHMARKS.md")
+	}
+	old, err := os.ReadFile(path)
+	if err != nil {
+		cb.b.Fatal(err)
+	}
+	doc := string(old)
+	if i := strings.Index(doc, clickSection); i >= 0 {
+		doc = doc[:i]
+	}
+	doc = strings.TrimRight(doc, "\n") + "\n\n"
+	var w strings.Builder
+	w.WriteString(clickSection + "\n## From the click to succeeded\n\n")
+	fmt.Fprintf(&w, "Written by `make bench` (`BenchmarkClickToSucceeded` in `e2e/click_bench_test.go`) on %s; not edited by hand. "+
+		"What a user waits for: from the `POST` of a deploy (or a rollback) to the deployment's `deploy.succeeded` read on the live "+
+		"stream, through a real `releasedesk serve` whose data directory is on the ordinary disk, %d sshd hosts on loopback, the "+
+		"rsync strategy, `parallel` %d. Baselines in the same run: plain `rsync -a --delete -e ssh` (OpenSSH) to every host at once, "+
+		"before and after the app (full: into fresh directories; change: the changed tree over those copies); for the rollback, a "+
+		"fresh ssh per host switching a symlink. Each time is the median of the runs, each ratio the median of the runs' own ratios; "+
+		"\"per host\" is each step's mean over the hosts.\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"), cb.hosts, cb.hosts)
+	w.WriteString("```\n" + report + "```\n")
+	if err := os.WriteFile(path, []byte(doc+w.String()), 0o644); err != nil {
+		cb.b.Fatal(err)
+	}
 }
 
 // clickSteps is, for each step (or phase), the median over the runs, in
