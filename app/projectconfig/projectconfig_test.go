@@ -1068,8 +1068,8 @@ func TestProjectConfigLargeDocuments(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			// A guard against super-linear reading, not a timing target:
-			// linear takes well under a second here; quadratic, at this
-			// size, hours. The bound leaves room for a machine under load
+			// linear takes well under a second here; quadratic, over a
+			// million bytes, far longer. The bound leaves room for a machine under load
 			// (CI once took 5.8 s).
 			start := time.Now()
 			_, err := Parse([]byte(c.doc), c.ctype)
