@@ -11,7 +11,10 @@ package e2e
 // (`make bench` does, after the package benchmarks.) Smaller runs for
 // development: RD_FLEET_HOSTS (default 100), RD_FLEET_FILES (2000),
 // RD_FLEET_EVENTS (1000000), and RD_FLEET_DOC (default
-// docs/BENCHMARKS.md) to write the report elsewhere.
+// docs/BENCHMARKS.md) to write the report elsewhere. RD_FLEET_ONLY=api
+// runs part 3 alone, for quick work on the API: one full deployment
+// unloaded (the figure the loaded one is compared with), then the load;
+// its figures are printed (SUMMARY lines) and no report is written.
 //
 // Parts, in order:
 //
@@ -122,14 +125,22 @@ func BenchmarkFleet(b *testing.B) {
 	warm := fb.f.wait(id, 10*time.Minute)
 	fb.row("first deployment (1 host, cold clone of the repository)", fleetSec(warm.wall()), "", "", "printed")
 
-	for _, p := range fb.parallels {
-		fb.round(p)
+	switch only := os.Getenv("RD_FLEET_ONLY"); only {
+	case "":
+		for _, p := range fb.parallels {
+			fb.round(p)
+		}
+		fb.scaling()
+		fb.rollback()
+		fb.apiLoad()
+		fb.startup()
+		fb.write()
+	case "api":
+		fb.unloadedRound(fb.parallels[0])
+		fb.apiLoad()
+	default:
+		b.Fatalf("RD_FLEET_ONLY=%s: the one part that runs alone is api", only)
 	}
-	fb.scaling()
-	fb.rollback()
-	fb.apiLoad()
-	fb.startup()
-	fb.write()
 	if !fb.connsHoldBound && runnerBoundsConnections {
 		b.Errorf("open SSH connections exceeded parallel + %d (peak %d): see docs/BENCHMARKS.md", fleetConnSlack, fb.maxConnsSeen)
 	}
@@ -210,6 +221,23 @@ func (fb *fleetBench) round(p int) {
 	}
 	_ = os.RemoveAll(tree)
 	_ = os.RemoveAll(tree2)
+}
+
+// unloadedRound is the full deployment of round p alone (no rsync
+// baseline, no change after it): what apiLoad compares its loaded
+// deployment with when it runs alone (RD_FLEET_ONLY=api).
+func (fb *fleetBench) unloadedRound(p int) {
+	r := &fleetRound{p: p, sub: fmt.Sprintf("p%d", p)}
+	fb.rounds[p] = r
+	fb.f.configure(r.sub, p, p)
+	fb.f.change(1)
+	var v string
+	r.full, v, r.fullConns, r.fullRSS = fb.run()
+	fb.f.checkCurrent(fb.f.hostPaths(r.sub), v)
+	fb.row(fmt.Sprintf("full deployment, %d hosts, parallel %d", fb.hosts, p), fleetSec(r.full.wall()), "", "", "printed")
+	for _, d := range fb.f.hostPaths(r.sub) {
+		_ = os.RemoveAll(d)
+	}
 }
 
 func (fb *fleetBench) deployRows(r *fleetRound, what string, d fleetDeployment, base, before, after time.Duration, conns int, rss int64) {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/sirupsen/logrus"
 )
@@ -36,7 +37,23 @@ type diskGuard struct {
 	nextMem  int    // the lowest memtable file id not yet preallocated
 	unbacked string // a write-ahead log whose preallocation failed, "" if none
 	refusals atomic.Uint64
+	last     atomic.Pointer[diskReading] // the last check's, for recent
 }
+
+// diskReading is what a check found, and when.
+type diskReading struct {
+	at  time.Time
+	err error
+}
+
+// diskReadingFresh is how old a check Problem may answer with. The API
+// asks Problem for nearly every request (whether a running deployment
+// is stalled), hundreds a second under load: measuring the file system
+// each time, under the guard's lock that the group commit also takes,
+// made requests queue on each other and on the commits. A second is
+// nothing to a person reading "the disk is full", and appends still
+// check before each commit.
+const diskReadingFresh = time.Second
 
 func newDiskGuard(dir string, reserve uint64, log logrus.FieldLogger) *diskGuard {
 	g := &diskGuard{dir: dir, reserve: reserve, log: log}
@@ -72,10 +89,12 @@ func mebibytes(n uint64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<
 func (g *diskGuard) check() error {
 	free, err := freeBytes(g.dir)
 	if err != nil {
+		g.last.Store(&diskReading{at: time.Now()})
 		return nil
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	defer func() { g.last.Store(&diskReading{at: time.Now(), err: g.low}) }()
 	g.preallocateLocked()
 	was := g.low
 	g.low = nil
@@ -89,6 +108,15 @@ func (g *diskGuard) check() error {
 		g.log.WithField("free", mebibytes(free)).Info("data disk has room again: appends accepted")
 	}
 	return g.low
+}
+
+// recent is check's answer, from the last check when it is younger than
+// diskReadingFresh.
+func (g *diskGuard) recent() error {
+	if r := g.last.Load(); r != nil && time.Since(r.at) < diskReadingFresh {
+		return r.err
+	}
+	return g.check()
 }
 
 // memFile names Badger's write-ahead log file of a memtable (memtable.go:

@@ -162,6 +162,28 @@ func TestDiskGuardRefusesBelowReserve(t *testing.T) {
 	}
 }
 
+// Problem answers from a check younger than diskReadingFresh (the API
+// asks it for nearly every request), and measures again after that.
+func TestDiskGuardProblemFromRecentCheck(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir, Options{MinFreeBytes: 1 << 62})
+	if _, err := s.Append(context.Background(), "release/1", AnyVersion, confEvent("release.noted", 1)); !errors.Is(err, ErrDiskFull) {
+		t.Fatalf("append below the reserve: %v", err)
+	}
+	s.guard.mu.Lock()
+	s.guard.reserve = 1 // room again, not measured yet
+	s.guard.mu.Unlock()
+	if !errors.Is(s.Problem(), ErrDiskFull) {
+		t.Errorf("Problem right after a check = %v, want that check's ErrDiskFull", s.Problem())
+	}
+	old := *s.guard.last.Load()
+	old.at = old.at.Add(-diskReadingFresh)
+	s.guard.last.Store(&old)
+	if p := s.Problem(); p != nil {
+		t.Errorf("Problem once the last check is old = %v, want a new measure: room", p)
+	}
+}
+
 // The write-ahead log is a memory map: its blocks are allocated at open,
 // so writing it never needs space the disk may no longer have.
 func TestWriteAheadLogPreallocated(t *testing.T) {

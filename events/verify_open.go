@@ -78,7 +78,8 @@ func (s *Store) awaitVerification() error {
 
 // Problem says why the store refuses appends now, or nil: damage found at
 // open or by the background verification, a failed commit, or too little
-// free space on the data directory's disk (measured at the call).
+// free space on the data directory's disk (measured within the last
+// second: diskReadingFresh).
 func (s *Store) Problem() error {
 	if s.refused != nil {
 		return s.refused
@@ -90,7 +91,7 @@ func (s *Store) Problem() error {
 		return *p
 	}
 	if s.guard != nil {
-		return s.guard.check()
+		return s.guard.recent()
 	}
 	return nil
 }

@@ -31,7 +31,8 @@ var crcTable = crc32.MakeTable(crc32.Castagnoli)
 // model, then a CRC-32C of all of it. Applying waits meanwhile (queries
 // do not): about half a second for the state of a million events.
 func (s *Set) SaveCheckpoint(w io.Writer) error {
-	s.mu.RLock() // no batch is applied meanwhile; queries go on
+	s.applying.Lock() // no batch is applied meanwhile; queries go on
+	s.mu.RLock()
 	for _, m := range s.models {
 		m.rlock()
 	}
@@ -55,6 +56,7 @@ func (s *Set) SaveCheckpoint(w io.Writer) error {
 		s.models[i].runlock()
 	}
 	s.mu.RUnlock()
+	s.applying.Unlock()
 	enc.flush()
 	enc.b = binary.LittleEndian.AppendUint32(enc.b, enc.crc)
 	enc.flush()

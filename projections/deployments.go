@@ -2,6 +2,7 @@ package projections
 
 import (
 	"slices"
+	"sync"
 	"time"
 
 	"releasedesk/events"
@@ -115,6 +116,8 @@ type deployState struct {
 	cmds []string
 	errs []string
 	outs [][]byte
+	// argvs are the commands decoded, for the reads (argvCache).
+	argvs argvCache
 	// rev is the position of the last event that changed it (0 for one
 	// loaded from a checkpoint and not changed since): see Revision.
 	rev uint64
@@ -147,6 +150,38 @@ func (ds *deployState) cmdIndex(cmd string) uint32 {
 	}
 	ds.cmds = append(ds.cmds, cmd)
 	return uint32(len(ds.cmds))
+}
+
+// argvCache holds the commands of a running deployment decoded, made on
+// the first read of its steps and dropped when it ends. A command is kept
+// as JSON, the least memory for the hundreds of thousands of a large log;
+// but a running deployment is read again after each of its events by
+// whoever watches it, and decoding every step's command on each read
+// cost more than all the rest of the read: a deployment to 100 hosts
+// holds some 800 commands of a kilobyte or two.
+type argvCache struct {
+	mu   sync.Mutex // reads share the model's read lock: they fill it in turn
+	list [][]string // by command number - 1
+}
+
+// commands returns ds's commands decoded, by number - 1: from the cache
+// while ds runs, else decoded for this read alone. The caller holds the
+// model's lock (read or write) and clones what it hands out.
+func (ds *deployState) commands() [][]string {
+	if ds.d.State != DeployQueued && ds.d.State != DeployRunning {
+		out := make([][]string, len(ds.cmds))
+		for i, c := range ds.cmds {
+			out[i] = argvOf(c)
+		}
+		return out
+	}
+	c := &ds.argvs
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for len(c.list) < len(ds.cmds) {
+		c.list = append(c.list, argvOf(ds.cmds[len(c.list)]))
+	}
+	return c.list
 }
 
 func (ds *deployState) errIndex(err string) uint32 {
@@ -253,6 +288,7 @@ func (m *Deployments) apply(e *events.Envelope, p *payload, d *decoder) error {
 		for i := range x.Hosts {
 			x.Hosts[i].Step = ""
 		}
+		ds.argvs.list = nil // see argvCache
 		// A run is over: give back what appending left spare (a large
 		// log holds hundreds of thousands of steps). A resume appends again.
 		if cap(ds.steps)-len(ds.steps) > len(ds.steps)/8 {
@@ -381,10 +417,10 @@ func (ds *deployState) appendOutput(s *step, p *payload) {
 	ds.outs[s.out-1] = out
 }
 
-// public returns step s of ds as a Step.
-func (ds *deployState) public(s *step, names *nameTable) Step {
+// public returns step s of ds as a Step, with its command argv.
+func (ds *deployState) public(s *step, names *nameTable, argv []string) Step {
 	return Step{ID: names.name(s.id), Name: names.name(s.name), Host: names.name(s.host),
-		Command: argvOf(at(ds.cmds, s.cmd)), Started: unixTime(s.started), Finished: unixTime(s.finished),
+		Command: argv, Started: unixTime(s.started), Finished: unixTime(s.finished),
 		ExitCode: int(s.exit), DurationMS: s.durationMS, Error: at(ds.errs, s.err),
 		Output: string(at(ds.outs, s.out)), Truncated: s.truncated}
 }
@@ -398,18 +434,26 @@ func unixTime(ns int64) time.Time {
 
 // Get returns a deployment with its steps and their output.
 func (m *Deployments) Get(id string) (Deployment, bool) {
+	d, _, ok := m.GetRevision(id)
+	return d, ok
+}
+
+// GetRevision is Get, and the deployment's Revision that view is of.
+func (m *Deployments) GetRevision(id string) (Deployment, uint64, bool) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	ds, ok := m.byID[id]
 	if !ok {
-		return Deployment{}, false
+		return Deployment{}, 0, false
 	}
 	d := ds.d.clone()
 	d.Steps = make([]Step, len(ds.steps))
+	argvs := ds.commands()
 	for i := range ds.steps {
-		d.Steps[i] = ds.public(&ds.steps[i], &m.names)
+		s := &ds.steps[i]
+		d.Steps[i] = ds.public(s, &m.names, slices.Clone(at(argvs, s.cmd)))
 	}
-	return d, true
+	return d, ds.rev, true
 }
 
 // Revision is the position of the last event that changed a deployment.
@@ -437,7 +481,7 @@ func (m *Deployments) Step(id, stepID string) (Step, bool) {
 	if s == nil {
 		return Step{}, false
 	}
-	return ds.public(s, &m.names), true
+	return ds.public(s, &m.names, argvOf(at(ds.cmds, s.cmd))), true
 }
 
 // DeploymentQuery selects deployments; zero values select all, newest

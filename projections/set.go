@@ -25,14 +25,19 @@ type Set struct {
 	// Notifications are the messages the outbox sent, per release and channel.
 	Notifications *Notifications
 
-	mu      sync.RWMutex // held to apply; the models have their own locks for readers
-	pos     uint64
-	hash    string // of the event at pos
-	dec     *decoder
-	models  []folder
-	skipped uint64 // malformed events
-	lastErr error
-	changed chan struct{} // closed and replaced after each applied batch
+	// applying is held by whoever folds events (one at a time) and by
+	// SaveCheckpoint; mu guards what follows it, and is held only to
+	// read or publish them, so a reader of the position never waits
+	// for a fold. The models have their own locks for their readers.
+	applying sync.Mutex
+	mu       sync.RWMutex
+	pos      uint64
+	hash     string // of the event at pos
+	dec      *decoder
+	models   []folder
+	skipped  uint64 // malformed events
+	lastErr  error
+	changed  chan struct{} // closed and replaced after each applied batch
 }
 
 // NewSet returns an empty set of models.
@@ -88,21 +93,44 @@ func (s *Set) WaitFor(ctx context.Context, position uint64) error {
 // Position is ignored. A malformed payload is skipped (the error, wrapping
 // ErrMalformed, is returned and counted) and the position still advances.
 func (s *Set) Apply(e events.Envelope) error {
-	return s.applyBatch([]events.Envelope{e})
+	return s.applyBatch([]events.Envelope{e}, lockPerFold)
 }
 
-// applyBatch folds envelopes in order with every model locked once.
-func (s *Set) applyBatch(envs []events.Envelope) error {
+// lockScope is how long applyBatch holds the models' locks.
+type lockScope int
+
+const (
+	// lockPerFold: each model is locked only while it folds one
+	// envelope, so a reader waits at most for that (the live feed,
+	// Follow, folds while the API reads). Locking every model for a
+	// whole batch made the readers of any model wait for the batch, and
+	// for the slowest reader of a model locked later: while the fold
+	// waited for a long read of the deployments, it held the users, and
+	// every request's authentication waited with it.
+	lockPerFold lockScope = iota
+	// lockPerBatch: every model is locked once for the batch, the
+	// cheapest for a replay of the log (CatchUp, at the start), which
+	// nobody reads meanwhile.
+	lockPerBatch
+)
+
+// applyBatch folds envelopes in order, the models locked as scope says,
+// then publishes the new position.
+func (s *Set) applyBatch(envs []events.Envelope, scope lockScope) error {
 	var firstErr error
 
-	s.mu.Lock()
-	for _, m := range s.models {
-		m.lock()
+	s.applying.Lock()
+	defer s.applying.Unlock()
+	whole := scope == lockPerBatch
+	if whole {
+		for _, m := range s.models {
+			m.lock()
+		}
 	}
-	applied := false
+	pos, hash, skipped, lastErr := s.pos, s.hash, s.skipped, s.lastErr // only appliers write them
 	for i := range envs {
 		e := &envs[i]
-		if e.Position <= s.pos {
+		if e.Position <= pos {
 			continue
 		}
 		p, err := s.dec.decode(e)
@@ -110,34 +138,42 @@ func (s *Set) applyBatch(envs []events.Envelope) error {
 			err = nil // a type no model folds: its data is none of our business
 		}
 		for _, m := range s.models {
-			if e.Position <= m.position() {
-				continue
+			if !whole {
+				m.lock()
 			}
-			m.setPosition(e.Position)
-			if err != nil && m != folder(s.Audit) {
-				continue // the audit row needs no data; the others skip the event
+			if e.Position > m.position() {
+				m.setPosition(e.Position)
+				if err == nil || m == folder(s.Audit) { // the audit row needs no data; the others skip the event
+					if merr := m.apply(e, p, s.dec); merr != nil && err == nil {
+						err = merr
+					}
+				}
 			}
-			if merr := m.apply(e, p, s.dec); merr != nil && err == nil {
-				err = merr
+			if !whole {
+				m.unlock()
 			}
 		}
 		if err != nil {
-			s.skipped++
-			s.lastErr = err
+			skipped++
+			lastErr = err
 			if firstErr == nil {
 				firstErr = err
 			}
 		}
-		s.pos, s.hash = e.Position, e.Hash
-		applied = true
+		pos, hash = e.Position, e.Hash
 	}
-	for i := len(s.models) - 1; i >= 0; i-- {
-		s.models[i].unlock()
+	if whole {
+		for i := len(s.models) - 1; i >= 0; i-- {
+			s.models[i].unlock()
+		}
 	}
-	if applied {
+	s.mu.Lock()
+	if pos != s.pos {
+		s.pos, s.hash = pos, hash
 		close(s.changed)
 		s.changed = make(chan struct{})
 	}
+	s.skipped, s.lastErr = skipped, lastErr
 	s.mu.Unlock()
 	return firstErr
 }
@@ -192,8 +228,8 @@ func (s *Set) CatchUp(ctx context.Context, r events.Reader) error {
 	go func() {
 		defer close(done)
 		for b := range full {
-			_ = s.applyBatch(b) // malformed events are counted, not fatal
-			clear(b)            // drop the references to the events' data
+			_ = s.applyBatch(b, lockPerBatch) // malformed events are counted, not fatal
+			clear(b)                          // drop the references to the events' data
 			free <- b[:0]
 		}
 	}()
@@ -232,7 +268,8 @@ const followBatch = 256
 // Follow keeps the set live: it subscribes from Position()+1 and applies
 // every event as it commits, until ctx ends (it then returns ctx.Err()) or
 // the subscription fails (its error). Events already waiting are folded
-// together, so a burst costs one lock round per batch. Run one Follow per
+// together, the position published once per batch; each model is locked
+// only while it folds one of them (lockPerFold). Run one Follow per
 // Set, and no CatchUp meanwhile: both would apply correctly (Apply is
 // idempotent), but the work would be done twice.
 func (s *Set) Follow(ctx context.Context, l subscriber) error {
@@ -262,7 +299,7 @@ func (s *Set) Follow(ctx context.Context, l subscriber) error {
 				break drain
 			}
 		}
-		_ = s.applyBatch(batch)
+		_ = s.applyBatch(batch, lockPerFold)
 		clear(batch)
 	}
 }

@@ -268,7 +268,7 @@ type DeploymentList struct {
 }
 
 func (s *Server) getDeployment(w http.ResponseWriter, r *http.Request, u app.UserView) error {
-	doc, err := s.deploymentDoc(r.PathValue("id"), languageOf(r))
+	doc, err := s.deploymentDoc(r.Context(), r.PathValue("id"), languageOf(r))
 	if err != nil {
 		return err
 	}

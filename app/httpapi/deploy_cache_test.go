@@ -73,11 +73,12 @@ func flush(tb testing.TB, log events.Log, stream string, evs []events.Event) {
 // rebuilt as soon as one of its events lands.
 func TestDeploymentDocCache(t *testing.T) {
 	desk, srv := cacheDesk(t)
+	ctx := context.Background()
 	bigDeployment(t, desk.Log, "big", 10, 3, 200)
-	if err := desk.Set.WaitFor(context.Background(), desk.Log.Head().Position); err != nil {
+	if err := desk.Set.WaitFor(ctx, desk.Log.Head().Position); err != nil {
 		t.Fatal(err)
 	}
-	first, err := srv.deploymentDoc("big", nil)
+	first, err := srv.deploymentDoc(ctx, "big", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,31 +86,38 @@ func TestDeploymentDocCache(t *testing.T) {
 	if err := json.Unmarshal(first, &view); err != nil || len(view.Steps) != 30 {
 		t.Fatalf("%d steps (%v), want 30", len(view.Steps), err)
 	}
-	if _, ok := srv.deployDocs.get("big", mustRev(t, desk, "big")); !ok {
+	if e := srv.deployDocs.entries["big"]; e == nil || e.rev != mustRev(t, desk, "big") {
 		t.Fatal("the document was not kept")
 	}
-	again, _ := srv.deploymentDoc("big", nil)
+	again, _ := srv.deploymentDoc(ctx, "big", nil)
 	if &again[0] != &first[0] {
 		t.Fatal("the same revision was built again, not served from the cache")
 	}
-	// The document is what a fresh build gives.
-	dep, _ := desk.Deployment("big")
-	fresh, _ := json.Marshal(viewDeployment(dep, ""))
-	var a, b any
-	_ = json.Unmarshal(first, &a)
-	_ = json.Unmarshal(fresh, &b)
-	if fmt.Sprint(a) != fmt.Sprint(b) {
-		t.Fatal("the kept document differs from a fresh one")
+	// The document is what a fresh build gives, byte for byte.
+	if fresh := freshDoc(t, desk, "big"); !bytes.Equal(first, fresh) {
+		t.Fatalf("the kept document differs from a fresh one:\n%s\n%s", first, fresh)
 	}
 	flush(t, desk.Log, "deploy/big", []events.Event{mustEvent(t, catalog.TypeStepOutput,
 		catalog.StepOutput{Deployment: "big", Step: "www@10.0.0.1:22:step0", Host: "www@10.0.0.1:22", Text: "more\n"})})
-	if err := desk.Set.WaitFor(context.Background(), desk.Log.Head().Position); err != nil {
+	if err := desk.Set.WaitFor(ctx, desk.Log.Head().Position); err != nil {
 		t.Fatal(err)
 	}
-	after, _ := srv.deploymentDoc("big", nil)
+	after, _ := srv.deploymentDoc(ctx, "big", nil)
 	if bytes.Equal(first, after) || !bytes.Contains(after, []byte(`more\n`)) {
 		t.Fatal("a new event of the deployment did not change its document")
 	}
+}
+
+// freshDoc is deployment id's document as writeJSON writes the view.
+func freshDoc(t *testing.T, desk *app.Desk, id string) []byte {
+	t.Helper()
+	dep, err := desk.Deployment(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	writeJSON(rec, http.StatusOK, viewDeployment(dep, ""))
+	return rec.Body.Bytes()
 }
 
 // cacheDesk is a desk on a fresh data directory (no runner) and a server
@@ -158,7 +166,7 @@ func BenchmarkDeploymentDoc(b *testing.B) {
 	}))
 	defer built.Close()
 	kept := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		doc, _ := srv.deploymentDoc("big", nil)
+		doc, _ := srv.deploymentDoc(r.Context(), "big", nil)
 		writeEncodedJSON(w, http.StatusOK, doc)
 	}))
 	defer kept.Close()
