@@ -26,8 +26,9 @@ import (
 //     while it idled is dialled again, not found dead at the first
 //     command);
 //   - never more than `parallel` of the deployment that let them go, and
-//     a deployment that must dial first closes the oldest idle ones so
-//     that its own connections plus the idle ones stay within its
+//     each connect of a deployment (a new dial or a kept connection)
+//     closes the oldest idle ones so that its own connections, counted
+//     from before they exist, plus the idle ones stay within its
 //     `parallel`: the peak of connections open at once is today's.
 //
 // Each idle connection is closed when its time is up, when the runner

@@ -109,26 +109,31 @@ func (d *deployment) connect(hr *hostRun) bool {
 
 // open gives the host its connection within step s (connect, reconnect):
 // one kept idle since an earlier deployment when it is still good (noted
-// in the step, for the audit trail), else a new dial, for which the
+// in the step, for the audit trail), else a new dial; either way the
 // oldest idle connections make room so that this run's connections and
 // the idle ones stay within `parallel` (connpool.go). A refused host key
 // is recorded (rejectKey) and finishes s with the error.
 func (d *deployment) open(ctx context.Context, s *step, hr *hostRun) error {
-	parallel := effectiveParallel(d.env.Parallel)
-	ex, reused, err := d.r.dialFor(ctx, d.p, d.env, hr.host, func() {
-		d.r.pool.trim(parallel - int(d.conns.Load()) - 1)
-	})
+	// The connection counts from before it exists: hosts connecting at
+	// once each see the others, and the idle ones make room for all.
+	remote := d.p.Strategy != catalog.StrategyLocal
+	if remote {
+		d.conns.Add(1)
+	}
+	room := func() { d.r.pool.trim(effectiveParallel(d.env.Parallel) - int(d.conns.Load())) }
+	ex, reused, err := d.r.dialFor(ctx, d.p, d.env, hr.host, room)
 	if err != nil {
+		if remote {
+			d.conns.Add(-1)
+		}
 		d.rejectKey(err)
 		return s.finish(-1, err)
 	}
 	if reused {
+		room() // idle connections to hosts of later batches wait beyond `parallel` otherwise
 		s.note("releasedesk: the connection kept open since an earlier deployment (host key and SSH key unchanged)")
 	}
 	hr.ex = ex
-	if _, ok := ex.(*SSHExecutor); ok {
-		d.conns.Add(1)
-	}
 	return nil
 }
 

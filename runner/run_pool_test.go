@@ -124,3 +124,23 @@ func TestRunKeepsNoIdleConnectionWhenOff(t *testing.T) {
 	}
 	runConnsAfter(t, h, "deployment with no idle connections")
 }
+
+// TestRunIdleConnectionsKeepTheBound: connections kept idle count against
+// `parallel`: a batch whose hosts all connect at once, while the last
+// batch's connections still idle, closes those first.
+func TestRunIdleConnectionsKeepTheBound(t *testing.T) {
+	const hosts, parallel = 8, 4
+	h := newRunHarness(t, runHarnessOpts{strategy: catalog.StrategyRsync, hosts: hosts, files: 20,
+		env: func(e *catalog.Environment) { e.Parallel, e.Batch = parallel, parallel }})
+	for i, what := range []string{"first deployment", "second deployment"} {
+		c := h.commit(map[string]string{"dir0/file000.txt": what + "\n"})
+		w := watchConns(t, h.cluster)
+		h.mustSucceed(catalog.KindDeploy, c, h.versionOf(c))
+		if peak := w.end(); peak > parallel+runConnSlack {
+			t.Fatalf("%s: %d connections open at once, want at most parallel %d + %d", what, peak, parallel, runConnSlack)
+		}
+		if n := h.r.IdleConnections(); n > parallel || (i == 1 && n == 0) {
+			t.Fatalf("%s: %d connections kept idle, want 1..%d", what, n, parallel)
+		}
+	}
+}
