@@ -362,8 +362,13 @@ func (fb *fleetBench) apiLoad() {
 		}
 		subs = append(subs, s)
 	}
-	m := startMonitor(f.cl, f.app.Pid())
+	// The monitor starts once the deployment has planned: the
+	// connections the rollback (parallel 100) left idle are the
+	// rollback's, and a deployment closes them down to its own parallel
+	// before it plans (runner/connpool.go).
 	id, v := f.deploy("prod")
+	f.waitPlanned(id, time.Minute)
+	m := startMonitor(f.cl, f.app.Pid())
 	stop = make(chan struct{})
 	loaded := make(chan loadResult, 1)
 	t0 := time.Now()

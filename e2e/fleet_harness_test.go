@@ -222,6 +222,26 @@ func (f *fleet) wait(id string, timeout time.Duration) fleetDeployment {
 	return d
 }
 
+// waitPlanned returns once deployment id has its plan.
+func (f *fleet) waitPlanned(id string, timeout time.Duration) {
+	f.tb.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		r := f.root.Must(http.StatusOK, "GET", "/api/v1/deployments/"+url.PathEscape(id), nil)
+		var d fleetDeployment
+		if err := json.Unmarshal(r.Raw, &d); err != nil {
+			f.tb.Fatal(err)
+		}
+		if !d.Planned.IsZero() {
+			return
+		}
+		if time.Now().After(deadline) {
+			f.tb.Fatalf("deployment %s: no plan after %v (%s)", id, timeout, d.State)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // checkCurrent fails unless every target's current release holds version.
 func (f *fleet) checkCurrent(paths []string, version string) {
 	f.tb.Helper()

@@ -377,6 +377,10 @@ func (d *deployment) execute() (terminal string) {
 		return catalog.TypeDeployFailed
 	}
 	d.logger.Info("deployment running")
+	// Connections an earlier deployment left idle fit this one's
+	// `parallel` before it plans, and so before it connects anywhere
+	// (connpool.go).
+	d.r.pool.trim(effectiveParallel(d.env.Parallel))
 
 	planned := catalog.Planned{Deployment: d.id, Project: d.p.ID, Environment: d.env.Name, Version: d.req.Version,
 		Commit: d.req.Commit, Kind: d.req.Kind, Parallel: effectiveParallel(d.env.Parallel),
