@@ -112,17 +112,7 @@ func TestRunCancelWhileArmed(t *testing.T) {
 	if got := gatedShells(t, hosts[0].Path); len(got) == 0 {
 		t.Fatal("host 0 is staged but no session waits at its gate")
 	}
-	if err := h.r.Cancel(context.Background(), id, "carol", "wrong commit"); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("cancel did not end the deployment")
-	}
+	h.cancelAndWait(t, id, "wrong commit", done)
 	if term := h.terminal(id); term != catalog.TypeDeployCancelled {
 		t.Fatalf("ended %s:\n%s", term, h.describe(id))
 	}

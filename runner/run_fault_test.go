@@ -283,17 +283,7 @@ func TestRunCancelMidDeploy(t *testing.T) {
 	pid := runWaitFile(t, filepath.Join(hosts[1].Path, "hook.pid"))
 
 	start := time.Now()
-	if err := h.r.Cancel(context.Background(), id, "carol", "wrong commit"); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("cancel did not end the deployment")
-	}
+	h.cancelAndWait(t, id, "wrong commit", done)
 	t.Logf("cancelled in %s", time.Since(start).Round(time.Millisecond))
 	if term := h.terminal(id); term != catalog.TypeDeployCancelled {
 		t.Fatalf("ended %s:\n%s", term, h.describe(id))
@@ -315,6 +305,23 @@ func TestRunCancelMidDeploy(t *testing.T) {
 		t.Fatalf("cancel of a finished deployment: %v", err)
 	}
 	h.checkLockFree()
+}
+
+// cancelAndWait cancels deployment id (carol, for reason) and waits for
+// its Run, whose result done carries, to return without an error.
+func (h *runHarness) cancelAndWait(t *testing.T, id, reason string, done <-chan error) {
+	t.Helper()
+	if err := h.r.Cancel(context.Background(), id, "carol", reason); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("cancel did not end the deployment")
+	}
 }
 
 // runWaitFile waits for a file to hold something and returns it trimmed.

@@ -214,17 +214,7 @@ func TestRunBatchLargerThanParallelCancelled(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- h.r.Run(context.Background(), id) }()
 	runWaitFile(t, filepath.Join(slow.Path, "hook.pid"))
-	if err := h.r.Cancel(context.Background(), id, "carol", "not now"); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("cancel did not end the deployment")
-	}
+	h.cancelAndWait(t, id, "not now", done)
 	peak := w.end()
 	t.Logf("cancelled deployment to %d hosts in one batch, parallel %d: peak %d connections open at once", runWaitHosts, runWaitParallel, peak)
 	if peak > runWaitParallel+runConnSlack {
