@@ -41,7 +41,6 @@ type armedSwitch struct {
 	argv   []string
 	post   []seqCmd // after the gate: switchParts
 	remove []string // what post prunes
-	env    []string // sent with go: the hook's secrets and RELEASEDESK_PREVIOUS
 	out    *gateOutput
 	ctl    *io.PipeWriter
 	cancel context.CancelCauseFunc
@@ -57,16 +56,10 @@ type armedSwitch struct {
 var errGateTimeout = errors.New("runner: step timeout")
 
 // canArm tells whether the host's switch can wait at a gate: an SSH host
-// of a batch that does not park its hosts.
+// (not the local strategy) of a batch that does not park its hosts.
 func (d *deployment) canArm(hr *hostRun) bool {
 	_, ssh := hr.ex.(*SSHExecutor)
 	return ssh && hr.armable
-}
-
-// gatedSwitchParts are switchParts for a gated session (switchGated).
-func (d *deployment) gatedSwitchParts(hr *hostRun, prune bool) (cmds []seqCmd, remove []string) {
-	cmds, _, remove = d.switchParts(hr, switchOpts{prune: prune, gated: true})
-	return cmds, remove
 }
 
 // armedEnv is what go carries for the hook: its secrets and the
@@ -181,7 +174,7 @@ func (d *deployment) gateError(ctx context.Context, name string, err error) erro
 // for the batch's cut-over. A host whose session cannot wait (it ended:
 // the connection went away) is switched the sequential way.
 func (d *deployment) arm(hr *hostRun) {
-	post, remove := d.gatedSwitchParts(hr, true)
+	post, _, remove := d.switchParts(hr, switchOpts{prune: true, gated: true})
 	_, _, _, _, a := d.openGated(hr, "", nil, post, remove)
 	hr.armed = a
 }

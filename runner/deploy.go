@@ -467,7 +467,7 @@ func (d *deployment) runBatch(batch []catalog.Host) {
 	parks := d.parks(batch)
 	runBounded(d.ctx, batch, parallel, d.stopping, func(h catalog.Host) {
 		d.guard(h, func(hr *hostRun) {
-			hr.armable = !parks && d.p.Strategy != catalog.StrategyLocal
+			hr.armable = !parks
 			d.stageHost(hr)
 			switch {
 			case !hr.staged || hr.failed || hr.already:

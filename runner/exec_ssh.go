@@ -395,22 +395,8 @@ func (e *SSHExecutor) session(ctx context.Context, command string, block []byte,
 			st.stdin.Close()
 		}
 	case <-ctx.Done():
-		// EOF on stdin makes the watcher kill the process group (a
-		// streamed command sees its input cut); the signal request is a
-		// second way where sshd honours it. Both write to the
-		// connection: a hung host must not hang us, so they run aside
-		// and we wait a bounded time.
-		go func() {
-			_ = st.stdin.Close()
-			_ = sess.Signal(ssh.SIGKILL)
-			if stream != nil {
-				_ = sess.Close() // a copy blocked on the window ends
-			}
-		}()
-		select {
-		case <-waited:
-		case <-time.After(killWait):
-		}
+		// A copy blocked on the window ends with the channel.
+		stopSession(st, waited, stream != nil)
 		return -1, ctx.Err()
 	}
 	var copyErr error
@@ -433,6 +419,26 @@ func (e *SSHExecutor) session(ctx context.Context, command string, block []byte,
 		return -1, fmt.Errorf("%w (%s): %v", ErrStdinNotRead, e.host.Addr, copyErr)
 	}
 	return code, err
+}
+
+// stopSession ends a session whose run's context ended: EOF on stdin makes
+// the watcher (or a gate) kill the process group, and a streamed command
+// sees its input cut; the signal request is a second way where sshd
+// honours it; closeChannel also closes the session's channel. All write
+// to the connection: a hung host must not hang us, so they run aside and
+// we wait killWait at most for the session to end.
+func stopSession(st started, waited <-chan error, closeChannel bool) {
+	go func() {
+		_ = st.stdin.Close()
+		_ = st.sess.Signal(ssh.SIGKILL)
+		if closeChannel {
+			_ = st.sess.Close()
+		}
+	}()
+	select {
+	case <-waited:
+	case <-time.After(killWait):
+	}
 }
 
 // exitCode reads a session's end: its exit status, 128+n for a signal,

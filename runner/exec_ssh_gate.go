@@ -3,9 +3,6 @@ package runner
 import (
 	"context"
 	"io"
-	"time"
-
-	"golang.org/x/crypto/ssh"
 )
 
 // RunGated runs a Sequence that holds a gate (seqScript) with ctl copied
@@ -39,14 +36,7 @@ func (e *SSHExecutor) RunGated(ctx context.Context, argv []string, ctl io.Reader
 	select {
 	case err = <-waited:
 	case <-ctx.Done():
-		go func() {
-			_ = st.stdin.Close()
-			_ = sess.Signal(ssh.SIGKILL)
-		}()
-		select {
-		case <-waited:
-		case <-time.After(killWait):
-		}
+		stopSession(st, waited, false)
 		return -1, ctx.Err()
 	}
 	return exitCode(err, e.host.Addr)

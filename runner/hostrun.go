@@ -234,7 +234,7 @@ func (d *deployment) prepare(hr *hostRun) (release releaseInfo, ok bool) {
 	if d.req.Kind == catalog.KindRollback && d.canArm(hr) {
 		// A rollback's release is most likely on the host: its switch
 		// waits in the same session, at a gate after these (cutover.go).
-		post, _ := d.gatedSwitchParts(hr, false)
+		post, _, _ := d.switchParts(hr, switchOpts{gated: true})
 		res, _, part, err, hr.armed = d.openGated(hr, "prepare", cmds, post, nil)
 	} else {
 		res, _, part, err = d.sequence(hr, "prepare", cmds)
