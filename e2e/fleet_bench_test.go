@@ -346,17 +346,17 @@ func (fb *fleetBench) apiLoad() {
 	last := fb.lastDeployment()
 	stop := make(chan struct{})
 	time.AfterFunc(5*time.Second, func() { close(stop) })
-	idle := apiLoad(f.app.URL, f.root.Client.Token, last, clients, stop)
-	if idle.errs > 0 {
-		b.Fatalf("API with no deployment: %d errors of %d (first: %s)", idle.errs, idle.n, idle.firstErr)
+	idle := apitest.Load(f.app.URL, f.root.Client.Token, last, clients, stop)
+	if idle.Errs > 0 {
+		b.Fatalf("API with no deployment: %d errors of %d (first: %s)", idle.Errs, idle.N, idle.FirstErr)
 	}
 
 	f.configure("api", p, p)
 	f.change(1)
 	from := headPosition(f.root)
-	var subs []*sseSub
+	var subs []*apitest.Stream
 	for range subscribers {
-		s, err := subscribe(f.app.URL, f.root.Client.Token, from)
+		s, err := apitest.Subscribe(f.app.URL, f.root.Client.Token, from)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -370,41 +370,41 @@ func (fb *fleetBench) apiLoad() {
 	f.waitPlanned(id, time.Minute)
 	m := startMonitor(f.cl, f.app.Pid())
 	stop = make(chan struct{})
-	loaded := make(chan loadResult, 1)
+	loaded := make(chan apitest.LoadResult, 1)
 	t0 := time.Now()
-	go func() { loaded <- apiLoad(f.app.URL, f.root.Client.Token, id, clients, stop) }()
+	go func() { loaded <- apitest.Load(f.app.URL, f.root.Client.Token, id, clients, stop) }()
 	d := f.wait(id, 30*time.Minute)
 	close(stop)
 	busy := <-loaded
 	span := time.Since(t0)
 	conns, rss := m.end()
 	f.checkCurrent(f.hostPaths("api"), v)
-	if busy.errs > 0 {
-		b.Fatalf("API during the deployment: %d errors of %d (first: %s)", busy.errs, busy.n, busy.firstErr)
+	if busy.Errs > 0 {
+		b.Fatalf("API during the deployment: %d errors of %d (first: %s)", busy.Errs, busy.N, busy.FirstErr)
 	}
 	until := headPosition(f.root)
 	var failed []string
 	for i, s := range subs {
-		if err := s.check(from, until, time.Minute); err != nil {
+		if err := s.Check(from, until, time.Minute); err != nil {
 			failed = append(failed, fmt.Sprintf("subscriber %d: %v", i, err))
 		}
 	}
 	if len(failed) > 0 {
 		b.Fatalf("SSE: %s", strings.Join(failed, "; "))
 	}
-	rel50, rel99 := quantile(busy.releases, .5), quantile(busy.releases, .99)
-	dep50, dep99 := quantile(busy.deploys, .5), quantile(busy.deploys, .99)
+	rel50, rel99 := apitest.Quantile(busy.Releases, .5), apitest.Quantile(busy.Releases, .99)
+	dep50, dep99 := apitest.Quantile(busy.Deploys, .5), apitest.Quantile(busy.Deploys, .99)
 	fb.row(fmt.Sprintf("deployment under load: %d hosts, parallel %d, %d API clients, %d SSE subscribers", fb.hosts, p, clients, subscribers),
 		fleetSec(d.wall()), fmt.Sprintf("%s the same deployment unloaded (round 1)", fleetSec(fb.rounds[p].full.wall())),
 		fleetRatio(d.wall(), fb.rounds[p].full.wall()), "printed")
 	fb.row("  GET /api/v1/releases p50 / p99", fleetMS(rel50)+" / "+fleetMS(rel99),
-		fleetMS(quantile(idle.releases, .5))+" / "+fleetMS(quantile(idle.releases, .99))+" (no deployment)",
-		fleetRatio(rel50, quantile(idle.releases, .5))+" / "+fleetRatio(rel99, quantile(idle.releases, .99)), "printed")
+		fleetMS(apitest.Quantile(idle.Releases, .5))+" / "+fleetMS(apitest.Quantile(idle.Releases, .99))+" (no deployment)",
+		fleetRatio(rel50, apitest.Quantile(idle.Releases, .5))+" / "+fleetRatio(rel99, apitest.Quantile(idle.Releases, .99)), "printed")
 	fb.row(fmt.Sprintf("  GET /api/v1/deployments/{id} p50 / p99 (%d hosts, its steps and output)", fb.hosts), fleetMS(dep50)+" / "+fleetMS(dep99),
-		fleetMS(quantile(idle.deploys, .5))+" / "+fleetMS(quantile(idle.deploys, .99))+" (no deployment)",
-		fleetRatio(dep50, quantile(idle.deploys, .5))+" / "+fleetRatio(dep99, quantile(idle.deploys, .99)), "printed")
-	fb.row("  requests answered", fmt.Sprintf("%d in %s (%.0f/s), 0 errors", busy.n, fleetSec(span), float64(busy.n)/span.Seconds()),
-		fmt.Sprintf("%d in 5.00s (%.0f/s)", idle.n, float64(idle.n)/5), "", "printed")
+		fleetMS(apitest.Quantile(idle.Deploys, .5))+" / "+fleetMS(apitest.Quantile(idle.Deploys, .99))+" (no deployment)",
+		fleetRatio(dep50, apitest.Quantile(idle.Deploys, .5))+" / "+fleetRatio(dep99, apitest.Quantile(idle.Deploys, .99)), "printed")
+	fb.row("  requests answered", fmt.Sprintf("%d in %s (%.0f/s), 0 errors", busy.N, fleetSec(span), float64(busy.N)/span.Seconds()),
+		fmt.Sprintf("%d in 5.00s (%.0f/s)", idle.N, float64(idle.N)/5), "", "printed")
 	fb.row(fmt.Sprintf("  SSE: %d subscribers, events %d..%d (%d each)", subscribers, from+1, until, until-from),
 		"every id, in order", "", "", "issue 6: none lost, reordered or repeated: met")
 	fb.connsRow(conns, p)

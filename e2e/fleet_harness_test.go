@@ -9,19 +9,15 @@ package e2e
 // figure.
 
 import (
-	"bufio"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -405,201 +401,6 @@ func procRSS(pid int, field string) int64 {
 		}
 	}
 	return 0
-}
-
-// loadResult is what the API clients measured.
-type loadResult struct {
-	n        int
-	errs     int
-	releases []time.Duration
-	deploys  []time.Duration
-	firstErr string
-}
-
-func quantile(ds []time.Duration, q float64) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	i := int(q * float64(len(s)-1))
-	return s[i]
-}
-
-// apiLoad runs clients goroutines, each alternating GET /api/v1/releases
-// and GET /api/v1/deployments/{dep} with its own connection, until stop
-// is closed, and returns every latency.
-func apiLoad(base, token, dep string, clients int, stop <-chan struct{}) loadResult {
-	tr := &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients}
-	defer tr.CloseIdleConnections()
-	hc := &http.Client{Transport: tr, Timeout: time.Minute}
-	var mu sync.Mutex
-	var res loadResult
-	var wg sync.WaitGroup
-	get := func(path string) (time.Duration, error) {
-		req, _ := http.NewRequest("GET", base+path, nil)
-		req.Header.Set("Authorization", "Bearer "+token)
-		t0 := time.Now()
-		r, err := hc.Do(req)
-		if err != nil {
-			return 0, err
-		}
-		_, err = io.Copy(io.Discard, r.Body)
-		r.Body.Close()
-		d := time.Since(t0)
-		if err == nil && r.StatusCode != http.StatusOK {
-			err = fmt.Errorf("GET %s: %d", path, r.StatusCode)
-		}
-		return d, err
-	}
-	for c := range clients {
-		wg.Go(func() {
-			var rel, dps []time.Duration
-			errs, first := 0, ""
-			for i := c; ; i++ {
-				select {
-				case <-stop:
-					mu.Lock()
-					res.releases = append(res.releases, rel...)
-					res.deploys = append(res.deploys, dps...)
-					res.n += len(rel) + len(dps)
-					res.errs += errs
-					if res.firstErr == "" {
-						res.firstErr = first
-					}
-					mu.Unlock()
-					return
-				default:
-				}
-				path, into := "/api/v1/releases", &rel
-				if i%2 == 1 {
-					path, into = "/api/v1/deployments/"+url.PathEscape(dep), &dps
-				}
-				d, err := get(path)
-				if err != nil {
-					errs++
-					if first == "" {
-						first = err.Error()
-					}
-					time.Sleep(10 * time.Millisecond)
-					continue
-				}
-				*into = append(*into, d)
-			}
-		})
-	}
-	wg.Wait()
-	return res
-}
-
-// sseSub follows GET /api/v1/stream?since=from and records every id.
-type sseSub struct {
-	mu     sync.Mutex
-	ids    []uint64
-	err    error
-	cancel context.CancelFunc
-	done   chan struct{}
-	seen   chan struct{} // closed once an id >= until arrives
-	until  uint64
-}
-
-// subscribe opens the stream with the bearer header and ?since=from; the
-// subscriber's seen channel closes once it has received an id >= until
-// (set later with expect).
-func subscribe(base, token string, from uint64) (*sseSub, error) {
-	ctx, cancel := context.WithCancel(context.Background())
-	req, _ := http.NewRequestWithContext(ctx, "GET", fmt.Sprintf("%s/api/v1/stream?since=%d", base, from), nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		cancel()
-		return nil, err
-	}
-	if res.StatusCode != http.StatusOK {
-		res.Body.Close()
-		cancel()
-		return nil, fmt.Errorf("stream: %d", res.StatusCode)
-	}
-	s := &sseSub{cancel: cancel, done: make(chan struct{}), seen: make(chan struct{}), until: ^uint64(0)}
-	go func() {
-		defer close(s.done)
-		defer res.Body.Close()
-		sc := bufio.NewScanner(res.Body)
-		sc.Buffer(make([]byte, 1<<20), 4<<20)
-		seenClosed := false
-		for sc.Scan() {
-			line := sc.Text()
-			v, ok := strings.CutPrefix(line, "id: ")
-			if !ok {
-				continue
-			}
-			id, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
-			s.mu.Lock()
-			if err != nil && s.err == nil {
-				s.err = fmt.Errorf("bad id line %q", line)
-			}
-			s.ids = append(s.ids, id)
-			reached := id >= s.until
-			s.mu.Unlock()
-			if reached && !seenClosed {
-				close(s.seen)
-				seenClosed = true
-			}
-		}
-		s.mu.Lock()
-		if err := sc.Err(); err != nil && ctx.Err() == nil && s.err == nil {
-			s.err = err
-		}
-		s.mu.Unlock()
-	}()
-	return s, nil
-}
-
-// expect sets the last id the subscriber must reach (closing seen if it
-// already has).
-func (s *sseSub) expect(until uint64) {
-	s.mu.Lock()
-	s.until = until
-	reached := len(s.ids) > 0 && s.ids[len(s.ids)-1] >= until
-	s.mu.Unlock()
-	if reached {
-		select {
-		case <-s.seen:
-		default:
-			close(s.seen)
-		}
-	}
-}
-
-// check waits for the ids up to until and says what is wrong: every id
-// from from+1 to until, in order, no gap, no duplicate.
-func (s *sseSub) check(from, until uint64, timeout time.Duration) error {
-	s.expect(until)
-	select {
-	case <-s.seen:
-	case <-time.After(timeout):
-	}
-	s.cancel()
-	<-s.done
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.err != nil {
-		return s.err
-	}
-	want := from + 1
-	for i, id := range s.ids {
-		if id > until {
-			break
-		}
-		if id != want {
-			return fmt.Errorf("message %d: id %d, want %d (gap, duplicate or reorder)", i, id, want)
-		}
-		want++
-	}
-	if want != until+1 {
-		return fmt.Errorf("received ids %d..%d of %d..%d", from+1, want-1, from+1, until)
-	}
-	return nil
 }
 
 // headPosition is the log's head position from /api/v1/health.

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"releasedesk/app/httpapi/apitest"
 	"testing"
 	"time"
 )
@@ -74,9 +75,9 @@ func TestFleetShort(t *testing.T) {
 
 	// A 1% change, with API clients and SSE subscribers.
 	from := headPosition(f.root)
-	var subs []*sseSub
+	var subs []*apitest.Stream
 	for range 5 {
-		s, err := subscribe(f.app.URL, f.root.Client.Token, from)
+		s, err := apitest.Subscribe(f.app.URL, f.root.Client.Token, from)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -86,21 +87,21 @@ func TestFleetShort(t *testing.T) {
 	m = startMonitor(f.cl, f.app.Pid())
 	id, v2 := f.deploy("prod")
 	stop := make(chan struct{})
-	loaded := make(chan loadResult, 1)
-	go func() { loaded <- apiLoad(f.app.URL, f.root.Client.Token, id, 10, stop) }()
+	loaded := make(chan apitest.LoadResult, 1)
+	go func() { loaded <- apitest.Load(f.app.URL, f.root.Client.Token, id, 10, stop) }()
 	f.wait(id, 3*time.Minute)
 	close(stop)
 	load := <-loaded
 	checkConns("1% change", m)
 	f.checkCurrent(paths, v2)
-	if load.errs > 0 || load.n == 0 {
-		t.Errorf("API under load: %d requests, %d errors (first: %s)", load.n, load.errs, load.firstErr)
+	if load.Errs > 0 || load.N == 0 {
+		t.Errorf("API under load: %d requests, %d errors (first: %s)", load.N, load.Errs, load.FirstErr)
 	}
-	t.Logf("API under load: %d requests, p50 %v p99 %v (releases), p50 %v p99 %v (deployment)", load.n,
-		quantile(load.releases, .5), quantile(load.releases, .99), quantile(load.deploys, .5), quantile(load.deploys, .99))
+	t.Logf("API under load: %d requests, p50 %v p99 %v (releases), p50 %v p99 %v (deployment)", load.N,
+		apitest.Quantile(load.Releases, .5), apitest.Quantile(load.Releases, .99), apitest.Quantile(load.Deploys, .5), apitest.Quantile(load.Deploys, .99))
 	until := headPosition(f.root)
 	for i, s := range subs {
-		if err := s.check(from, until, 30*time.Second); err != nil {
+		if err := s.Check(from, until, 30*time.Second); err != nil {
 			t.Errorf("SSE subscriber %d: %v", i, err)
 		}
 	}

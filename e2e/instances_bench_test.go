@@ -71,8 +71,8 @@ func BenchmarkInstanceLatency(b *testing.B) {
 	}
 	b.StopTimer()
 
-	p50, p99 := quantile(other, 0.5), quantile(other, 0.99)
-	b50, b99 := quantile(own, 0.5), quantile(own, 0.99)
+	p50, p99 := apitest.Quantile(other, 0.5), apitest.Quantile(other, 0.99)
+	b50, b99 := apitest.Quantile(own, 0.5), apitest.Quantile(own, 0.99)
 	b.ReportMetric(float64(p50.Microseconds())/1000, "other-p50-ms")
 	b.ReportMetric(float64(p99.Microseconds())/1000, "other-p99-ms")
 	b.ReportMetric(float64(b50.Microseconds())/1000, "own-p50-ms")

@@ -69,9 +69,9 @@ func TestInstancesShareOneDesk(t *testing.T) {
 	root[0].TrustHosts(cl)
 
 	start := headPosition(root[1])
-	var streams []*sseSub
+	var streams []*apitest.Stream
 	for i := range inst {
-		s, err := subscribe(inst[i].URL, root[i].Client.Token, start)
+		s, err := apitest.Subscribe(inst[i].URL, root[i].Client.Token, start)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -184,7 +184,7 @@ func TestInstancesShareOneDesk(t *testing.T) {
 
 	end := headPosition(root[0])
 	for i, s := range streams {
-		if err := s.check(start, end, 30*time.Second); err != nil {
+		if err := s.Check(start, end, 30*time.Second); err != nil {
 			t.Errorf("instance %d's stream: %v", i, err)
 		}
 	}

@@ -27,6 +27,7 @@ import (
 	"testing"
 	"time"
 
+	"releasedesk/app/httpapi/apitest"
 	"releasedesk/app/notify"
 )
 
@@ -68,8 +69,8 @@ func BenchmarkNotifyLatency(b *testing.B) {
 
 	msgs := rc.latencies()
 	base := sse.latencies(func(typ string) bool { return typ == "deploy.started" || typ == "deploy.succeeded" })
-	p50, p99 := quantile(msgs, 0.5), quantile(msgs, 0.99)
-	b50, b99 := quantile(base, 0.5), quantile(base, 0.99)
+	p50, p99 := apitest.Quantile(msgs, 0.5), apitest.Quantile(msgs, 0.99)
+	b50, b99 := apitest.Quantile(base, 0.5), apitest.Quantile(base, 0.99)
 	b.ReportMetric(float64(p50.Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(p99.Microseconds())/1000, "p99-ms")
 	b.ReportMetric(float64(p50)/float64(max(b50, time.Microsecond)), "p50/sse-p50")

@@ -1,13 +1,10 @@
 package httpapi_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"slices"
@@ -66,24 +63,29 @@ func BenchmarkAPIUnderLoad(b *testing.B) {
 	for i := range b.N {
 		stop := make(chan struct{})
 		time.AfterFunc(5*time.Second, func() { close(stop) })
-		idle := loadClients(env.URL, token, last, stop)
+		idle := apitest.Load(env.URL, token, last, loadClientCount, stop)
 
 		from := env.Desk.Log.Head().Position
-		var subs []*loadSub
+		var subs []*apitest.Stream
 		for range loadSubscribers {
-			subs = append(subs, subscribeFrom(b, env.URL, token, from))
+			sub, err := apitest.Subscribe(env.URL, token, from)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(sub.Close)
+			subs = append(subs, sub)
 		}
 		stopHogs := startHogs(b, hogs)
 		id := fmt.Sprintf("load%d", i)
 		stop = make(chan struct{})
-		loaded := make(chan loadLatencies, 1)
+		loaded := make(chan apitest.LoadResult, 1)
 		t0 := time.Now()
 		n := fake.run(ctx, b, id, time.Duration(seconds)*time.Second, func() {
 			// As the API answers a deploy: once the request is applied.
 			if err := env.Desk.Set.WaitFor(ctx, env.Desk.Log.Head().Position); err != nil {
 				b.Fatal(err)
 			}
-			go func() { loaded <- loadClients(env.URL, token, id, stop) }()
+			go func() { loaded <- apitest.Load(env.URL, token, id, loadClientCount, stop) }()
 		})
 		span := time.Since(t0)
 		close(stop)
@@ -91,19 +93,19 @@ func BenchmarkAPIUnderLoad(b *testing.B) {
 		stopHogs()
 		until := env.Desk.Log.Head().Position
 		for j, s := range subs {
-			if err := s.check(from, until, 30*time.Second); err != nil {
+			if err := s.Check(from, until, 30*time.Second); err != nil {
 				b.Fatalf("subscriber %d: %v", j, err)
 			}
 		}
-		if idle.errs+busy.errs > 0 {
-			b.Fatalf("errors: %d with no deployment, %d during it (first: %s%s)", idle.errs, busy.errs, idle.first, busy.first)
+		if idle.Errs+busy.Errs > 0 {
+			b.Fatalf("errors: %d with no deployment, %d during it (first: %s%s)", idle.Errs, busy.Errs, idle.FirstErr, busy.FirstErr)
 		}
 		last = id
 		doc := env.Must(http.StatusOK, "GET", "/api/v1/deployments/"+id, token, nil)
-		rel50, rel99 := loadQuantile(busy.releases, .5), loadQuantile(busy.releases, .99)
-		dep50, dep99 := loadQuantile(busy.deploys, .5), loadQuantile(busy.deploys, .99)
-		irel50, irel99 := loadQuantile(idle.releases, .5), loadQuantile(idle.releases, .99)
-		idep50, idep99 := loadQuantile(idle.deploys, .5), loadQuantile(idle.deploys, .99)
+		rel50, rel99 := apitest.Quantile(busy.Releases, .5), apitest.Quantile(busy.Releases, .99)
+		dep50, dep99 := apitest.Quantile(busy.Deploys, .5), apitest.Quantile(busy.Deploys, .99)
+		irel50, irel99 := apitest.Quantile(idle.Releases, .5), apitest.Quantile(idle.Releases, .99)
+		idep50, idep99 := apitest.Quantile(idle.Deploys, .5), apitest.Quantile(idle.Deploys, .99)
 		b.Logf("deployment of %d hosts: %d events in %v (%.0f/s), its document %d KB at the end; %d clients, %d SSE subscribers (every event received), %d busy processes",
 			loadHosts, n, span.Round(time.Millisecond), float64(n)/span.Seconds(), len(doc.Raw)>>10, loadClientCount, loadSubscribers, hogs)
 		b.Logf("GET /api/v1/releases p50/p99: %v / %v during the deployment; %v / %v with none (baseline): %.1fx / %.1fx",
@@ -111,7 +113,7 @@ func BenchmarkAPIUnderLoad(b *testing.B) {
 		b.Logf("GET /api/v1/deployments/{id} p50/p99: %v / %v during the deployment; %v / %v with none (baseline): %.1fx / %.1fx",
 			ms(dep50), ms(dep99), ms(idep50), ms(idep99), ratio(dep50, idep50), ratio(dep99, idep99))
 		b.Logf("requests: %.0f/s during the deployment, %.0f/s with none (baseline)",
-			float64(busy.n())/span.Seconds(), float64(idle.n())/5)
+			float64(busy.N)/span.Seconds(), float64(idle.N)/5)
 		b.ReportMetric(float64(rel99.Microseconds())/1000, "releases-p99-ms")
 		b.ReportMetric(float64(dep99.Microseconds())/1000, "deployment-p99-ms")
 		b.ReportMetric(float64(irel99.Microseconds())/1000, "baseline-releases-p99-ms")
@@ -255,140 +257,6 @@ func (f *fakeRunner) run(ctx context.Context, tb testing.TB, id string, dur time
 	emit(catalog.TypeDeploySucceeded, catalog.Finished{Deployment: id, Project: "shop", Environment: "production",
 		Version: version, Commit: commit, Kind: "deploy", Switched: addrs, DurationMS: dur.Milliseconds()})
 	return n
-}
-
-// loadLatencies are what the clients measured.
-type loadLatencies struct {
-	releases, deploys []time.Duration
-	errs              int
-	first             string
-}
-
-func (l loadLatencies) n() int { return len(l.releases) + len(l.deploys) }
-
-// loadClients runs the clients until stop is closed.
-func loadClients(base, token, dep string, stop <-chan struct{}) loadLatencies {
-	tr := &http.Transport{MaxIdleConnsPerHost: loadClientCount, MaxConnsPerHost: loadClientCount}
-	defer tr.CloseIdleConnections()
-	hc := &http.Client{Transport: tr, Timeout: time.Minute}
-	var mu sync.Mutex
-	var all loadLatencies
-	var wg sync.WaitGroup
-	for c := range loadClientCount {
-		wg.Go(func() {
-			var mine loadLatencies
-			for i := c; ; i++ {
-				select {
-				case <-stop:
-					mu.Lock()
-					all.releases = append(all.releases, mine.releases...)
-					all.deploys = append(all.deploys, mine.deploys...)
-					all.errs += mine.errs
-					if all.first == "" {
-						all.first = mine.first
-					}
-					mu.Unlock()
-					return
-				default:
-				}
-				path, into := "/api/v1/releases", &mine.releases
-				if i%2 == 1 {
-					path, into = "/api/v1/deployments/"+url.PathEscape(dep), &mine.deploys
-				}
-				req, _ := http.NewRequest("GET", base+path, nil)
-				req.Header.Set("Authorization", "Bearer "+token)
-				t0 := time.Now()
-				res, err := hc.Do(req)
-				if err == nil {
-					_, err = io.Copy(io.Discard, res.Body)
-					res.Body.Close()
-					if err == nil && res.StatusCode != http.StatusOK {
-						err = fmt.Errorf("GET %s: %d", path, res.StatusCode)
-					}
-				}
-				if err != nil {
-					mine.errs++
-					if mine.first == "" {
-						mine.first = err.Error()
-					}
-					time.Sleep(10 * time.Millisecond)
-					continue
-				}
-				*into = append(*into, time.Since(t0))
-			}
-		})
-	}
-	wg.Wait()
-	return all
-}
-
-func loadQuantile(ds []time.Duration, q float64) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return s[int(q*float64(len(s)-1))]
-}
-
-// loadSub follows the live stream from a position and records every id.
-type loadSub struct {
-	mu     sync.Mutex
-	ids    []uint64
-	cancel context.CancelFunc
-	done   chan struct{}
-}
-
-func subscribeFrom(tb testing.TB, base, token string, from uint64) *loadSub {
-	ctx, cancel := context.WithCancel(context.Background())
-	req, _ := http.NewRequestWithContext(ctx, "GET", fmt.Sprintf("%s/api/v1/stream?since=%d", base, from), nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil || res.StatusCode != http.StatusOK {
-		cancel()
-		tb.Fatalf("stream: %v %v", err, res)
-	}
-	s := &loadSub{cancel: cancel, done: make(chan struct{})}
-	tb.Cleanup(func() { cancel(); <-s.done })
-	go func() {
-		defer close(s.done)
-		defer res.Body.Close()
-		sc := bufio.NewScanner(res.Body)
-		sc.Buffer(make([]byte, 1<<20), 4<<20)
-		for sc.Scan() {
-			if v, ok := strings.CutPrefix(sc.Text(), "id: "); ok {
-				id, _ := strconv.ParseUint(v, 10, 64)
-				s.mu.Lock()
-				s.ids = append(s.ids, id)
-				s.mu.Unlock()
-			}
-		}
-	}()
-	return s
-}
-
-// check waits until the subscriber has until, then stops it and says
-// whether it received every id after from, in order, once.
-func (s *loadSub) check(from, until uint64, timeout time.Duration) error {
-	defer func() { s.cancel(); <-s.done }()
-	deadline := time.Now().Add(timeout)
-	for {
-		s.mu.Lock()
-		ids := slices.Clone(s.ids)
-		s.mu.Unlock()
-		if len(ids) > 0 && ids[len(ids)-1] >= until {
-			for i, id := range ids {
-				if id != from+1+uint64(i) {
-					return fmt.Errorf("id %d at %d, want %d", id, i, from+1+uint64(i))
-				}
-			}
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%d ids of %d after %v", len(ids), until-from, timeout)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // startHogs starts n busy processes and returns what stops them.
