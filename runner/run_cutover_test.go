@@ -6,10 +6,7 @@ package runner
 // nothing and leave nothing running.
 
 import (
-	"context"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -93,15 +90,7 @@ func TestRunCancelWhileArmed(t *testing.T) {
 
 	// v2's pre_release hangs on the second host: the others are staged
 	// and wait at their gates for the batch's cut-over.
-	h.p.Hooks.PreRelease = `if [ -e ../../slow ]; then exec sleep 30; fi`
-	if err := os.WriteFile(filepath.Join(hosts[1].Path, "slow"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	c2 := h.commit(map[string]string{"dir0/file000.txt": "v2\n"})
-	v2 := h.versionOf(c2)
-	id := h.submit(catalog.KindDeploy, c2, v2)
-	done := make(chan error, 1)
-	go func() { done <- h.r.Run(context.Background(), id) }()
+	id, done, _ := h.deployHanging(t, hosts[1])
 	deadline := time.Now().Add(20 * time.Second)
 	for len(h.ofType(id, catalog.TypeHostStaged)) < 2 {
 		if time.Now().After(deadline) {

@@ -271,16 +271,7 @@ func TestRunCancelMidDeploy(t *testing.T) {
 	h.mustSucceed(catalog.KindDeploy, c1, v1)
 
 	// v2's pre_release hook hangs on the second host (the first switches).
-	h.p.Hooks.PreRelease = `if [ -e ../../slow ]; then echo $$ >../../hook.pid; exec sleep 30; fi`
-	if err := os.WriteFile(filepath.Join(hosts[1].Path, "slow"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	c2 := h.commit(map[string]string{"dir0/file000.txt": "v2\n"})
-	v2 := h.versionOf(c2)
-	id := h.submit(catalog.KindDeploy, c2, v2)
-	done := make(chan error, 1)
-	go func() { done <- h.r.Run(context.Background(), id) }()
-	pid := runWaitFile(t, filepath.Join(hosts[1].Path, "hook.pid"))
+	id, done, pid := h.deployHanging(t, hosts[1])
 
 	start := time.Now()
 	h.cancelAndWait(t, id, "wrong commit", done)
@@ -305,6 +296,23 @@ func TestRunCancelMidDeploy(t *testing.T) {
 		t.Fatalf("cancel of a finished deployment: %v", err)
 	}
 	h.checkLockFree()
+}
+
+// deployHanging commits and runs a new version whose pre_release hangs on
+// slow (and only there) until the run is cancelled; it returns once the
+// hook runs there, with the deployment's id, the channel Run's result
+// comes on, and the hook's pid.
+func (h *runHarness) deployHanging(t *testing.T, slow catalog.Host) (id string, done <-chan error, pid string) {
+	t.Helper()
+	h.p.Hooks.PreRelease = `if [ -e ../../slow ]; then echo $$ >../../hook.pid; exec sleep 30; fi`
+	if err := os.WriteFile(filepath.Join(slow.Path, "slow"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := h.commit(map[string]string{"dir0/file000.txt": "v2\n"})
+	id = h.submit(catalog.KindDeploy, c, h.versionOf(c))
+	ran := make(chan error, 1)
+	go func() { ran <- h.r.Run(context.Background(), id) }()
+	return id, ran, runWaitFile(t, filepath.Join(slow.Path, "hook.pid"))
 }
 
 // cancelAndWait cancels deployment id (carol, for reason) and waits for
