@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -132,9 +133,14 @@ func configProblems(ce projectconfig.Errors, p text.Printer) (string, []projectc
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	setJSONHeaders(w, status)
+	_ = jsonEncoder(w).Encode(v)
+}
+
+// jsonEncoder is how the API writes JSON: "<", ">" and "&" as they are.
+func jsonEncoder(w io.Writer) *json.Encoder {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v)
+	return enc
 }
 
 // writeEncodedJSON answers with a body already encoded as writeJSON would.

@@ -3,7 +3,6 @@ package httpapi
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"sync"
 
 	"releasedesk/app"
@@ -169,9 +168,7 @@ func encodeJSON(v any) ([]byte, error) {
 
 // encodeInto appends v to buf as writeJSON writes it (a newline after).
 func encodeInto(buf *bytes.Buffer, v any) error {
-	enc := json.NewEncoder(buf)
-	enc.SetEscapeHTML(false)
-	return enc.Encode(v)
+	return jsonEncoder(buf).Encode(v)
 }
 
 // DeploymentView is a deployment as the API shows it: the read model, and
