@@ -18,11 +18,13 @@ package e2e
 // (change); for the rollback, a fresh ssh per host switching a symlink.
 // Also printed: from the click to the first byte of the release reaching
 // a host (the first host's transfer starting), and where each host's time
-// went (its steps, means over the hosts).
+// went (its steps, means over the hosts). RD_CLICK_TRACE=1 prints each
+// click's timeline, its first host's steps included, on stderr.
 
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -149,7 +151,27 @@ func (cb *clickBench) click(post func() string) (fleetDeployment, string, time.D
 	wall := end.Sub(start)
 	d := cb.f.wait(id, time.Minute) // the document, and a check that it succeeded
 	d.clicked = start
+	if os.Getenv("RD_CLICK_TRACE") != "" {
+		d.trace(os.Stderr)
+	}
 	return d, cb.versionOf(id), wall
+}
+
+// trace prints, from the click, when the request was recorded, claimed
+// and planned, then when each step of the deployment and of its first
+// host started and how long it took: where one host's wait went.
+func (d fleetDeployment) trace(w io.Writer) {
+	at := func(t time.Time) float64 { return t.Sub(d.clicked).Seconds() }
+	fmt.Fprintf(w, "click: requested %.3fs, started %.3fs, planned %.3fs\n", at(d.Requested), at(d.Started), at(d.Planned))
+	first := ""
+	for _, s := range d.Steps {
+		if first == "" && s.Host != "" {
+			first = s.Host
+		}
+		if s.Host == "" || s.Host == first {
+			fmt.Fprintf(w, "click: %-24s %-12s at %6.3fs for %6.3fs\n", s.Host, s.Name, at(s.Started), s.Finished.Sub(s.Started).Seconds())
+		}
+	}
 }
 
 // versionOf is the version a deployment put live.

@@ -74,17 +74,17 @@ func (w Workspace) LoadManifest(project, version string) (Manifest, error) {
 	return m, nil
 }
 
-// maxDeltaRemoveBytes bounds the paths a delta staging removes, and the
-// directories its tar transfer makes (DeltaPlan.Dirs): each list travels
-// in one remote command line (a shell argument has 128 KiB at
-// most). A change that large gains little from a delta anyway.
+// maxDeltaRemoveBytes bounds the paths a delta staging removes and the
+// directories its tar transfer makes (DeltaPlan.Dirs), together: both
+// travel in one remote command line (Layout.Receive; a shell argument has
+// 128 KiB at most). A change that large gains little from a delta anyway.
 const maxDeltaRemoveBytes = 64 << 10
 
 // DeltaPlan is what a delta staging does to a copy of the previous
 // release: Remove these paths (in order), then send these (Send, sorted).
 // Dirs are the directories the sent paths need (the directories of Send
 // and the parents of its other entries), without those that are a parent
-// of another: a tar transfer makes them (Layout.ExtractDelta) after
+// of another: a tar transfer makes them (Layout.Receive) after
 // checking that none leads through a symlink.
 type DeltaPlan struct {
 	Remove []string
@@ -162,7 +162,6 @@ func PlanDelta(old, new Manifest, deployTime []string) (plan DeltaPlan, ok bool)
 		}
 	}
 	plan.Dirs = leafDirs(dirs)
-	size = 0
 	for _, d := range plan.Dirs {
 		size += len(d) + 3
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -121,6 +122,12 @@ func (d *deployment) open(ctx context.Context, s *step, hr *hostRun) error {
 		d.conns.Add(1)
 	}
 	room := func() { d.r.pool.trim(effectiveParallel(d.env.Parallel) - int(d.conns.Load())) }
+	if warming := d.warming[hr.host.Addr]; warming != nil {
+		select { // its handshake, begun while the release was exported (warm)
+		case <-warming:
+		case <-ctx.Done():
+		}
+	}
 	ex, reused, err := d.r.dialFor(ctx, d.p, d.env, hr.host, room)
 	if err != nil {
 		if remote {
@@ -131,10 +138,47 @@ func (d *deployment) open(ctx context.Context, s *step, hr *hostRun) error {
 	}
 	if reused {
 		room() // idle connections to hosts of later batches wait beyond `parallel` otherwise
-		s.note("releasedesk: the connection kept open since an earlier deployment (host key and SSH key unchanged)")
+		if sx, ok := ex.(*SSHExecutor); ok && sx.warmed {
+			sx.warmed = false
+			s.note("releasedesk: connected while the release was exported")
+		} else {
+			s.note("releasedesk: the connection kept open since an earlier deployment (host key and SSH key unchanged)")
+		}
 	}
 	hr.ex = ex
 	return nil
+}
+
+// warm dials the first batch's hosts (at most `parallel`) while the
+// release is exported, into the pool of idle connections (connpool.go),
+// so that their connect step finds them open: the handshakes overlap the
+// export instead of following it. They count as the run's connections
+// while they are made, as open's do, so the bound of connections open at
+// once holds. A host whose dial fails is dialled again by its connect
+// step, which records why; nothing is warmed where nothing would be kept.
+func (d *deployment) warm(batch []catalog.Host) {
+	if d.p.Strategy == catalog.StrategyLocal || !d.r.pool.keeps() {
+		return
+	}
+	parallel := effectiveParallel(d.env.Parallel)
+	d.warming = map[string]chan struct{}{}
+	for _, h := range batch[:min(len(batch), parallel)] {
+		done := make(chan struct{})
+		d.warming[h.Addr] = done
+		go func() {
+			defer close(done)
+			d.conns.Add(1)
+			defer d.conns.Add(-1)
+			room := func() { d.r.pool.trim(parallel - int(d.conns.Load())) }
+			ex, reused, err := d.r.dialFor(d.ctx, d.p, d.env, h, room)
+			if err != nil {
+				return
+			}
+			sx := ex.(*SSHExecutor) // not the local strategy
+			sx.warmed = !reused
+			d.r.pool.put(sx, parallel)
+		}()
+	}
 }
 
 // rejectKey appends host.key_rejected to host/<host:port> for a refused
@@ -349,26 +393,7 @@ func (d *deployment) stage(hr *hostRun) bool {
 		}
 	}
 	hr.staging = true
-	plan := d.deltaPlan(hr)
-	if plan != nil {
-		argv, err := l.BeginDeltaStaging(v, hr.previous, plan.Remove)
-		_, exit, err := d.command(d.ctx, hr, "staging", argv, err, ExitMissing)
-		if err != nil {
-			d.fail(hr, "staging", err)
-			return false
-		}
-		if exit == ExitMissing {
-			plan = nil // the previous release is gone or incomplete: in full
-		}
-	}
-	if plan == nil {
-		argv, err := l.BeginStaging(v)
-		if _, _, err := d.command(d.ctx, hr, "staging", argv, err); err != nil {
-			d.fail(hr, "staging", err)
-			return false
-		}
-	}
-	if !d.transfer(hr, plan) {
+	if !d.fill(hr) {
 		return false
 	}
 	rev := Revision{Version: v, Commit: d.req.Commit, Deployment: d.id, Who: safeName(d.actor)}.String() +
@@ -423,6 +448,69 @@ func (d *deployment) stage(hr *hostRun) bool {
 	return true
 }
 
+// fill makes the staging dir and puts the release's tree in it. Where
+// the files go as a tar stream, that is one session (receive): only a
+// delta's paths while the staging dir is made from the host's previous
+// release, or the whole tree into an empty staging dir. Else a staging
+// step makes the dir (from the previous release, or empty) and rsync or
+// git fills it (transfer).
+func (d *deployment) fill(hr *hostRun) bool {
+	plan := d.deltaPlan(hr)
+	if plan != nil && (d.p.Strategy == catalog.StrategyRsync || d.r.tarWhy != "") {
+		switch d.receive(hr, plan, hr.previous, "") {
+		case received:
+			return true
+		case receiveFailed:
+			return false
+		}
+		plan = nil // the previous release is gone or incomplete: in full
+	}
+	if plan == nil && d.p.Strategy != catalog.StrategyGit {
+		// The whole release as a tar stream: where this runner sends no
+		// rsync, or where the host has nothing for rsync's --link-dest
+		// (the tar stream sends the same tree faster there:
+		// BenchmarkDeploy, 1.6 s against 3.1 s to one host, 18 s against
+		// 28 s to 20), unless rsync was asked for.
+		why := d.r.tarWhy
+		if why == "" && d.p.Strategy == catalog.StrategyRsync && hr.previous == "" && d.r.cfg.Transfer != TransferRsync {
+			why = noLinkDest
+		}
+		if why != "" {
+			whole, err := d.wholeTreePlan()
+			switch {
+			case err == nil:
+				return d.receive(hr, whole, "", why) == received
+			case d.r.tarWhy != "": // no rsync to fall back on
+				s := d.beginStep(hr.host.Addr, "transfer", nil)
+				d.fail(hr, "transfer", s.finish(-1, fmt.Errorf("%w: install rsync on this machine (%s)", err, why)))
+				return false
+			}
+			// rsync takes what a tar stream cannot
+		}
+	}
+	l := hr.layout
+	v := d.req.Version
+	if plan != nil {
+		argv, err := l.BeginDeltaStaging(v, hr.previous, plan.Remove)
+		_, exit, err := d.command(d.ctx, hr, "staging", argv, err, ExitMissing)
+		if err != nil {
+			d.fail(hr, "staging", err)
+			return false
+		}
+		if exit == ExitMissing {
+			plan = nil // the previous release is gone or incomplete: in full
+		}
+	}
+	if plan == nil {
+		argv, err := l.BeginStaging(v)
+		if _, _, err := d.command(d.ctx, hr, "staging", argv, err); err != nil {
+			d.fail(hr, "staging", err)
+			return false
+		}
+	}
+	return d.transfer(hr, plan)
+}
+
 // check runs the health check, if one is configured.
 func (d *deployment) check(hr *hostRun) bool {
 	hc := d.p.HealthCheck
@@ -447,61 +535,58 @@ func (d *deployment) check(hr *hostRun) bool {
 }
 
 // deltaPlan tells how to stage the release from the host's previous one
-// (Layout.BeginDeltaStaging, then only the changed paths sent), or nil to
-// stage it in full: the git strategy, no previous release (or one whose
-// REVISION named no commit), or no kept manifest of it.
+// (only the changed paths sent), or nil to stage it in full: the git
+// strategy, no previous release (or one whose REVISION named no commit),
+// or no kept manifest of it. The plan from one previous version is made
+// once a run and shared by every host coming from it: reading and
+// checking a kept manifest, then comparing its entries, costs tens of
+// milliseconds of CPU for a tree of thousands of files.
 func (d *deployment) deltaPlan(hr *hostRun) *DeltaPlan {
 	if d.p.Strategy == catalog.StrategyGit || hr.previous == "" || hr.prevCommit == "" || hr.previous == d.req.Version ||
 		ValidateVersion(hr.previous) != nil {
 		return nil
 	}
-	cur, err := d.ensureExport()
-	if err != nil {
-		return nil
+	d.mu.Lock()
+	from := d.deltas[hr.previous]
+	if from == nil {
+		from = &deltaFrom{}
+		if d.deltas == nil {
+			d.deltas = map[string]*deltaFrom{}
+		}
+		d.deltas[hr.previous] = from
 	}
-	old, err := d.r.cfg.Workspace.LoadManifest(d.p.ID, hr.previous)
-	if err != nil {
-		return nil
-	}
-	plan, ok := PlanDelta(old, cur, deployTimePaths(d.p.VersionFiles, d.p.Shared))
-	if !ok {
-		return nil
-	}
-	return &plan
+	d.mu.Unlock()
+	from.once.Do(func() {
+		cur, err := d.ensureExport()
+		if err != nil {
+			return
+		}
+		old, err := d.r.cfg.Workspace.LoadManifest(d.p.ID, hr.previous)
+		if err != nil {
+			return
+		}
+		if plan, ok := PlanDelta(old, cur, deployTimePaths(d.p.VersionFiles, d.p.Shared)); ok {
+			from.plan = &plan
+		}
+	})
+	return from.plan
 }
 
-// transfer fills the staging dir: rsync from the export (--link-dest to
-// the release `current` points to, so unchanged files become hard links;
-// or, with a delta plan, only its paths into a staging dir already made of
-// the previous release: for a remote host as a tar stream over its open
-// connection, see transferTar), or the host's git mirror.
+// deltaFrom is the delta plan from one previous version (deltaPlan); nil
+// when there is none. The plan is only read once made.
+type deltaFrom struct {
+	once sync.Once
+	plan *DeltaPlan
+}
+
+// transfer fills the staging dir the staging step made: rsync from the
+// export (--link-dest to the release `current` points to, so unchanged
+// files become hard links; or, with a delta plan, only its paths into a
+// staging dir already made of the previous release), or the host's git
+// mirror.
 func (d *deployment) transfer(hr *hostRun, plan *DeltaPlan) bool {
 	l := hr.layout
 	v := d.req.Version
-	if plan != nil && (d.p.Strategy == catalog.StrategyRsync || d.r.tarWhy != "") {
-		return d.transferTar(hr, plan, "")
-	}
-	// The whole release as a tar stream: where this runner sends no
-	// rsync, or where the host has nothing for rsync's --link-dest (the
-	// tar stream sends the same tree faster there: BenchmarkDeploy, 1.6 s
-	// against 3.1 s to one host, 18 s against 28 s to 20), unless rsync
-	// was asked for.
-	why := d.r.tarWhy
-	if why == "" && d.p.Strategy == catalog.StrategyRsync && hr.previous == "" && d.r.cfg.Transfer != TransferRsync {
-		why = noLinkDest
-	}
-	if why != "" && d.p.Strategy != catalog.StrategyGit {
-		plan, err := d.wholeTreePlan()
-		switch {
-		case err == nil:
-			return d.transferTar(hr, plan, why)
-		case d.r.tarWhy != "": // no rsync to fall back on
-			s := d.beginStep(hr.host.Addr, "transfer", nil)
-			d.fail(hr, "transfer", s.finish(-1, fmt.Errorf("%w: install rsync on this machine (%s)", err, why)))
-			return false
-		}
-		// rsync takes what a tar stream cannot
-	}
 	if d.p.Strategy == catalog.StrategyGit {
 		argv, err := l.GitFetch(d.p.Repo, d.req.Commit)
 		if _, _, err := d.command(d.ctx, hr, "git.fetch", argv, err); err != nil {
@@ -576,21 +661,35 @@ func (d *deployment) transfer(hr *hostRun, plan *DeltaPlan) bool {
 	return true
 }
 
-// transferTar sends a delta plan's paths of the export as a tar stream
-// over the host's open SSH connection (RunStdin: no second handshake, no
-// rsync) into the staging dir BeginDeltaStaging made, where
-// Layout.ExtractDelta checks and makes the directories and extracts it.
-// The stream is built here from the export (writeDeltaTar: only regular
-// files, symlinks, directories; every path inside the tree), and the bytes
-// the host's tar took are recorded as the step's last output line
-// (TarStats.Line). A stream cut short (cancel, connection
-// lost, a local read error) fails the step whatever tar says.
-func (d *deployment) transferTar(hr *hostRun, plan *DeltaPlan, why string) bool {
-	argv, err := hr.layout.ExtractDelta(d.req.Version, plan.Dirs)
+// receiveResult is what receive did.
+type receiveResult int
+
+const (
+	received        receiveResult = iota
+	receiveFailed                 // the host failed (recorded)
+	previousMissing               // nothing done: the previous release is gone or incomplete
+)
+
+// receive stages the release in one session (Layout.Receive): a plan's
+// paths of the export go as a tar stream over the host's open connection
+// (RunStdin: no second handshake, no rsync) while, with previous set, the
+// staging dir is made of the previous release, or else into a fresh
+// staging dir. The stream is built here from the export (writeDeltaTar:
+// only regular files, symlinks, directories; every path inside the tree),
+// and the bytes the host's tar took are recorded as the step's last
+// output line (TarStats.Line). A stream cut short (cancel, connection
+// lost, a local read error) fails the step whatever tar says; why, when
+// set, is why the whole tree goes as a stream.
+func (d *deployment) receive(hr *hostRun, plan *DeltaPlan, previous, why string) receiveResult {
+	var remove []string
+	if previous != "" {
+		remove = plan.Remove
+	}
+	argv, err := hr.layout.Receive(d.req.Version, previous, remove, plan.Dirs)
 	if err != nil {
 		s := d.beginStep(hr.host.Addr, "transfer", nil)
 		d.fail(hr, "transfer", s.finish(-1, err))
-		return false
+		return receiveFailed
 	}
 	s := d.beginStep(hr.host.Addr, "transfer", argv)
 	if why != "" {
@@ -609,7 +708,13 @@ func (d *deployment) transferTar(hr *hostRun, plan *DeltaPlan, why string) bool 
 	exit, err := d.runIn(d.ctx, s, hr.ex, argv, nil, in, d.r.cfg.StepTimeout)
 	// The host stopped reading (or never started): end the writer.
 	pr.CloseWithError(errors.New("the transfer ended"))
-	if merr := <-made; err == nil && merr != nil {
+	merr := <-made
+	if previous != "" && exit == ExitMissing && d.ctx.Err() == nil {
+		// Refused before reading a byte: the stream's end says nothing.
+		_ = s.finish(exit, nil, ExitMissing)
+		return previousMissing
+	}
+	if err == nil && merr != nil {
 		err = merr // RunStdin saw it as a read error already; say what it was
 	}
 	if err == nil && exit == 0 {
@@ -618,15 +723,15 @@ func (d *deployment) transferTar(hr *hostRun, plan *DeltaPlan, why string) bool 
 	}
 	if err = s.finish(exit, err); err != nil {
 		d.fail(hr, "transfer", d.explainTransfer(hr, s.Output(), err))
-		return false
+		return receiveFailed
 	}
 	d.logger.WithFields(logrus.Fields{"host": hr.host.Addr, "files": st.Files, "symlinks": st.Symlinks,
 		"file_bytes": st.FileBytes, "bytes_sent": st.Bytes}).Info("release transferred")
-	return true
+	return received
 }
 
-// wholeTreePlan is the plan that sends the whole export into the empty
-// staging dir (BeginStaging made it): a delta from nothing. The host's
+// wholeTreePlan is the plan that sends the whole export into a fresh
+// staging dir (receive): a delta from nothing. The host's
 // tree is the rsync path's (the same manifest); what it gives up is
 // rsync's hard links to the previous release for unchanged files, which a
 // later delta from a kept manifest has again.

@@ -20,6 +20,7 @@ import (
 //
 //	<path>/releases/<version>/            complete, read-only
 //	<path>/releases/.<version>.partial/   staging, renamed when complete
+//	<path>/releases/.<version>.incoming/  a delta's files while staging is made
 //	<path>/shared/                        linked into each release
 //	<path>/current -> releases/<version>  switched by rename(2)
 //	<path>/.releasedesk/lock -> lock.<tag>/   the host lock (info inside)
@@ -455,7 +456,35 @@ func (l Layout) BeginStaging(version string) ([]string, error) {
 	return shell(beginStagingScript, l.Staging(version)), nil
 }
 
-const beginDeltaStagingScript = `st="$1"
+// rmPathsFunc defines rmpaths PATH...: it removes each relative PATH
+// from the current dir, unless a component on its way is a symlink: a
+// path under a symlink is not in this release (a shared link, removed
+// too), and one is never followed out of it. Removing never makes a
+// symlink, so every path is looked at before any is removed, and one rm
+// removes them all (a process per path costs more than a cp -Rl).
+const rmPathsFunc = `rmpaths() {
+	_rp_n=$#
+	for _rp_p do
+		_rp_q=
+		_rp_rest="$_rp_p"
+		_rp_linked=
+		while :; do
+			case "$_rp_rest" in
+			*/*) ;;
+			*) break ;;
+			esac
+			_rp_q="${_rp_q:+$_rp_q/}${_rp_rest%%/*}"
+			_rp_rest="${_rp_rest#*/}"
+			if [ -L "./$_rp_q" ]; then _rp_linked=1; break; fi
+		done
+		[ -n "$_rp_linked" ] || set -- "$@" "./$_rp_p"
+	done
+	shift "$_rp_n"
+	[ $# -eq 0 ] || rm -rf "$@"
+}`
+
+const beginDeltaStagingScript = rmPathsFunc + `
+st="$1"
 prev="$2"
 shift 2
 if [ ! -d "$prev" ] || [ -L "$prev" ] || [ ! -f "$prev/REVISION" ]; then
@@ -473,28 +502,7 @@ fi
 umask 022
 cp -Rl -P --no-preserve=mode "$prev" "$st" || exit 1
 cd "$st" || exit 1
-n=$#
-for p do
-	# A path under a symlink is not in this release (a shared link, removed
-	# too): never follow one out of it. Removing never makes a symlink, so
-	# every path is looked at before any is removed, and one rm removes
-	# them all (a process per path costs more than the cp -Rl).
-	q=
-	rest="$p"
-	linked=
-	while :; do
-		case "$rest" in
-		*/*) ;;
-		*) break ;;
-		esac
-		q="${q:+$q/}${rest%%/*}"
-		rest="${rest#*/}"
-		if [ -L "./$q" ]; then linked=1; break; fi
-	done
-	[ -n "$linked" ] || set -- "$@" "./$p"
-done
-shift "$n"
-[ $# -eq 0 ] || rm -rf "$@" || exit 1`
+rmpaths "$@" || exit 1`
 
 // BeginDeltaStaging builds the staging dir of version from the complete
 // release previous on the same host: a copy of it made of hard links
@@ -542,53 +550,130 @@ const noSymlinkDirFunc = `nosymlinkdir() {
 	done
 }`
 
-// extractDeltaScript fills the staging dir ($1) of a delta staging from
-// the tar stream on its stdin: first each directory the stream needs
-// ($2...) is checked, every component, to be no symlink (GNU tar follows
-// a symlink it finds on a member's way, out of the release), and made
-// (mode 0755 by the umask); then tar extracts, unlinking whatever is at a
-// member's path first (-U: a file of the previous release, hard-linked
-// here, is never written through; BeginDeltaStaging removed those paths
-// already), keeping modes (-p) but not owners, with the extraction time
-// as mtime (-m, like rsync --no-times). The stream holds regular files
-// and symlinks only (see writeDeltaTar).
-const extractDeltaScript = noSymlinkDirFunc + `
+// DiskFullNote starts the line Receive prints when tar failed and
+// the staging dir's filesystem has no space left.
+const DiskFullNote = "releasedesk: No space left on device"
+
+// receiveScript makes the staging dir ($1) and fills it from the tar
+// stream on its stdin in one session. With a previous release ($3), the
+// staging dir is made of it in the background (cp -Rl, then the first
+// $4 paths after these removed, as beginDeltaStagingScript does) while
+// the stream is extracted into the incoming dir ($2), so the first byte
+// is taken at once and the copy costs no time of its own; then each
+// directory the stream needs (the rest of the arguments) is checked in
+// the staging dir to lead through no symlink, and the incoming files are
+// hard-linked into it (cp -Rl, replacing whatever is at their path: a
+// file of the previous release is never written through) and the
+// incoming dir removed. Without one ($3 empty), the stream is extracted
+// straight into a fresh staging dir. Exit ExitMissing, before reading
+// anything, if the previous release is missing or has no REVISION.
+const receiveScript = noSymlinkDirFunc + "\n" + rmPathsFunc + `
 st="$1"
-shift
+in="$2"
+prev="$3"
+nr="$4"
+shift 4
+gone() {
+	[ -e "$1" ] || [ -L "$1" ] || return 0
+	find "$1" -type d ! -perm -u+w -exec chmod u+w {} + 2>/dev/null
+	rm -rf "$1"
+}
+if [ -n "$prev" ] && { [ ! -d "$prev" ] || [ -L "$prev" ] || [ ! -f "$prev/REVISION" ]; }; then
+	echo "previous release $prev is missing or incomplete" >&2
+	exit 4
+fi
+gone "$st" || exit 1
+gone "$in" || exit 1
+umask 022
+into="$st"
+cp_pid=
+if [ -n "$prev" ]; then
+	(
+		cp -Rl -P --no-preserve=mode "$prev" "$st" || exit 1
+		cd "$st" || exit 1
+		# The first $nr arguments are the paths to remove.
+		k=0
+		for p do
+			[ "$k" -eq 0 ] && set --
+			k=$((k + 1))
+			[ "$k" -le "$nr" ] || break
+			set -- "$@" "$p"
+		done
+		rmpaths "$@"
+	) </dev/null &
+	cp_pid=$!
+	into="$in"
+fi
+shift "$nr"
+s=0
+mkdir -p "$into" && cd "$into" || s=1
+[ "$s" -ne 0 ] || [ $# -eq 0 ] || mkdir -p -- "$@" || s=1
+if [ "$s" -eq 0 ]; then
+	tar -x -U -p -m --no-same-owner -f -
+	s=$?
+	if [ "$s" -ne 0 ]; then
+		# A full disk makes GNU tar say only "Wrote only N of M bytes".
+		free=$(df -Pk . 2>/dev/null | { read -r _; read -r _ _ _ a _; echo "$a"; })
+		[ "$free" = 0 ] && echo "` + DiskFullNote + ` (0 KiB free where the release is staged)" >&2
+	fi
+fi
+[ -n "$cp_pid" ] || exit "$s"
+wait "$cp_pid"
+c=$?
+[ "$s" -eq 0 ] || exit "$s"
+if [ "$c" -ne 0 ]; then
+	echo "staging from $prev failed (exit status $c)" >&2
+	exit 1
+fi
 cd "$st" || exit 1
 for d do
 	nosymlinkdir "$d" "directory $d"
 done
-umask 022
-[ $# -eq 0 ] || mkdir -p -- "$@" || exit 1
-tar -x -U -p -m --no-same-owner -C "$st" -f -
-s=$?
-if [ "$s" -ne 0 ]; then
-	# A full disk makes GNU tar say only "Wrote only N of M bytes".
-	free=$(df -Pk . 2>/dev/null | { read -r _; read -r _ _ _ a _; echo "$a"; })
-	[ "$free" = 0 ] && echo "` + DiskFullNote + ` (0 KiB free where the release is staged)" >&2
-fi
-exit "$s"`
+cp -Rl -P --remove-destination "$in/." "$st/" || exit 1
+gone "$in"`
 
-// DiskFullNote starts the line ExtractDelta prints when tar failed and
-// the staging dir's filesystem has no space left.
-const DiskFullNote = "releasedesk: No space left on device"
+// Incoming is releases/.<version>.incoming, where Receive puts a delta's
+// files while the staging dir is made from the previous release.
+func (l Layout) Incoming(version string) string {
+	return l.Path + "/releases/." + version + ".incoming"
+}
 
-// ExtractDelta builds the command that extracts a tar stream (on its
-// stdin, Executor.RunStdin) of a delta's paths into the staging dir of
-// version, after BeginDeltaStaging: dirs (DeltaPlan.Dirs, relative,
-// ValidateRelPath, so inside the staging dir) are checked to lead through
-// no symlink and made, then `tar -x -U -p -m --no-same-owner` runs there.
-func (l Layout) ExtractDelta(version string, dirs []string) ([]string, error) {
+// Receive builds the command that makes the staging dir of version and
+// fills it from a tar stream on its stdin (Executor.RunStdin) in one
+// session (receiveScript): from the previous release as BeginDeltaStaging
+// does (remove as there), the stream received meanwhile, when previous is
+// set; else into a fresh staging dir. dirs (DeltaPlan.Dirs) are the
+// directories the stream needs, checked to lead through no symlink.
+func (l Layout) Receive(version, previous string, remove, dirs []string) ([]string, error) {
 	if err := l.checkVersion(version); err != nil {
 		return nil, err
+	}
+	if previous != "" {
+		if err := ValidateVersion(previous); err != nil {
+			return nil, err
+		}
+		if previous == version {
+			return nil, fmt.Errorf("%w: delta staging of %s from itself", ErrBadArg, version)
+		}
+	} else if len(remove) > 0 {
+		return nil, fmt.Errorf("%w: paths to remove with no previous release", ErrBadArg)
+	}
+	for _, p := range remove {
+		if err := ValidateRelPath(p); err != nil {
+			return nil, fmt.Errorf("delta staging: %w", err)
+		}
 	}
 	for _, d := range dirs {
 		if err := ValidateRelPath(d); err != nil {
 			return nil, fmt.Errorf("delta extract: %w", err)
 		}
 	}
-	return shell(extractDeltaScript, append([]string{l.Staging(version)}, dirs...)...), nil
+	prev := ""
+	if previous != "" {
+		prev = l.Release(previous)
+	}
+	args := append([]string{l.Staging(version), l.Incoming(version), prev, strconv.Itoa(len(remove))}, remove...)
+	return shell(receiveScript, append(args, dirs...)...), nil
 }
 
 // writeFilesScript writes REVISION ($2) and each version file ($4...) with
@@ -807,7 +892,7 @@ for d in "$@"; do
 	gone "$d.removing" || exit 1
 done`
 
-// Remove deletes releases/<v> and its staging dir for each version, even
+// Remove deletes releases/<v>, its staging and incoming dirs for each version, even
 // read-only trees (only directories are made writable: files may be hard
 // links shared with kept releases). It refuses, with ExitIsCurrent and
 // before removing anything, if one of them is what `current` points to.
@@ -827,18 +912,18 @@ func (l Layout) Remove(versions ...string) ([]string, error) {
 		if err := ValidateVersion(v); err != nil {
 			return nil, err
 		}
-		args = append(args, l.Release(v), l.Staging(v))
+		args = append(args, l.Release(v), l.Staging(v), l.Incoming(v))
 	}
 	return shell(removeScript, args...), nil
 }
 
-// RemoveStaging deletes the staging dir of version (a cancelled or failed
-// deployment), never releases/<version>.
+// RemoveStaging deletes the staging dir of version and its incoming dir
+// (a cancelled or failed deployment), never releases/<version>.
 func (l Layout) RemoveStaging(version string) ([]string, error) {
 	if err := l.checkVersion(version); err != nil {
 		return nil, err
 	}
-	return shell(removeScript, l.Path, l.Staging(version)), nil
+	return shell(removeScript, l.Path, l.Staging(version), l.Incoming(version)), nil
 }
 
 // ValidateEnv accepts NAME=value pairs with NAME a variable name

@@ -31,6 +31,7 @@ var layoutScripts = []string{
 	lockScript, unlockScript, checkLockScript, breakLockScript, readCurrentScript, beginStagingScript,
 	writeFilesScript, linkSharedScript, switchScript, releaseInfoScript, listReleasesScript,
 	removeScript, hookScript, gitFetchScript, gitArchiveScript, seqScript, beginDeltaStagingScript,
+	receiveScript,
 }
 
 // builderCases lists every builder with fixed inputs; the golden file
@@ -66,6 +67,8 @@ func builderCases(t *testing.T, l Layout) []struct {
 		{"BreakLock", one(l.BreakLock())},
 		{"ReadCurrent", one(l.ReadCurrent())},
 		{"BeginStaging", one(l.BeginStaging(tv1))},
+		{"Receive", one(l.Receive(tv2, tv1, []string{"REVISION", "old; $(touch CANARY).txt"}, []string{"assets/css"}))},
+		{"ReceiveFresh", one(l.Receive(tv1, "", nil, []string{"a dir"}))},
 		{"Finalize", many(l.Finalize(tv1, "version="+tv1+"\n`touch CANARY`\n", []string{"VERSION", "public/v.txt"}, []string{"storage/logs", ".env", "uploads/"}))},
 		{"FinalizeNoShared", many(l.Finalize(tv1, "r", nil, nil))},
 		{"Seal", many(l.Seal(tv1))},

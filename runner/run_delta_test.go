@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
+	"strconv"
 	"testing"
 
 	"releasedesk/events/catalog"
@@ -143,7 +145,7 @@ func TestRunDeltaTarTransfer(t *testing.T) {
 	h.mustSucceed(catalog.KindDeploy, c1, v1)
 	// v2: a small delta, so that v2's copy of the file v3 modifies is a
 	// hard link into v1.
-	c2 := h.commit(map[string]string{"dir6/file006.txt": "v2\n"})
+	c2 := h.commit(map[string]string{"dir6/file006.txt": "v2\n", "gone/x.txt": "a directory in v2, a file in v3\n"})
 	v2, m2 := h.versionOf(c2), h.manifestOf(c2)
 	h.mustSucceed(catalog.KindDeploy, c2, v2)
 	h.checkHosts(hosts, v2, c2, m2)
@@ -190,7 +192,16 @@ func TestRunDeltaTarTransfer(t *testing.T) {
 	writeTestFile(t, h.repo, "newdir/sub/new.txt", "new in v3\n", 0o644)
 	writeTestFile(t, h.repo, "newdir/link", "../dir4/file004.txt", os.ModeSymlink)
 	writeTestFile(t, h.repo, "dir5/added.txt", "added in v3\n", 0o644)
-	c3 := commitAll(t, h.repo, "modify, delete, chmod both ways, retarget a symlink, add")
+	// A file becomes a directory, a directory a file.
+	if err := os.Remove(filepath.Join(h.repo, "dir3", "file003.txt")); err != nil {
+		t.Fatal(err)
+	}
+	writeTestFile(t, h.repo, "dir3/file003.txt/inner.txt", "a file in v2, a directory in v3\n", 0o644)
+	if err := os.RemoveAll(filepath.Join(h.repo, "gone")); err != nil {
+		t.Fatal(err)
+	}
+	writeTestFile(t, h.repo, "gone", "a file now\n", 0o644)
+	c3 := commitAll(t, h.repo, "modify, delete, chmod both ways, retarget a symlink, add, change kinds")
 	v3, m3 := h.versionOf(c3), h.manifestOf(c3)
 	h.r.CloseIdleConnections() // count this deployment's own handshake
 	accepted := h.handshakes()
@@ -213,19 +224,25 @@ func TestRunDeltaTarTransfer(t *testing.T) {
 				cmd = s.Command
 			}
 		}
-		want, err := Layout{Path: host.Path}.ExtractDelta(v3, []string{"bin", "dir0", "dir2", "dir5", "newdir/sub"})
-		if err != nil {
-			t.Fatal(err)
+		// One session makes the staging dir from v2 and receives the
+		// stream: the changed paths (and what Finalize writes) removed,
+		// the directories the stream needs after them.
+		hl := Layout{Path: host.Path}
+		dirs := []string{"bin", "dir0", "dir2", "dir3/file003.txt", "dir5", "newdir/sub"}
+		if len(cmd) < 8 || cmd[2] != receiveScript || !reflect.DeepEqual(cmd[4:7], []string{hl.Staging(v3), hl.Incoming(v3), hl.Release(v2)}) ||
+			!reflect.DeepEqual(cmd[len(cmd)-len(dirs):], dirs) {
+			t.Fatalf("%s: transfer command %q", host.Addr, cmd)
 		}
-		if !reflect.DeepEqual(cmd, want) {
-			t.Fatalf("%s: transfer command %q, want %q", host.Addr, cmd, want)
+		if n, _ := strconv.Atoi(cmd[7]); n+8+len(dirs) != len(cmd) || !slices.Contains(cmd[8:8+n], modified) ||
+			!slices.Contains(cmd[8:8+n], deleted) || !slices.Contains(cmd[8:8+n], "REVISION") {
+			t.Fatalf("%s: paths to remove %q", host.Addr, cmd[8:])
 		}
 		st, err := ParseTarStats(h.stepOutput(id3, host.Addr, "transfer"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if st.Files != 5 || st.Symlinks != 2 || st.Dirs != 2 || st.Bytes < st.FileBytes+7*512 {
-			t.Fatalf("%s: tar stream %+v: want 5 files, 2 symlinks, 2 dirs", host.Addr, st)
+		if st.Files != 7 || st.Symlinks != 2 || st.Dirs != 3 || st.Bytes < st.FileBytes+9*512 {
+			t.Fatalf("%s: tar stream %+v: want 7 files, 2 symlinks, 3 dirs", host.Addr, st)
 		}
 
 		// The new release: exactly the export (checkHosts), the modified

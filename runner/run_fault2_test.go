@@ -60,30 +60,34 @@ func runBigFiles(n, size int) map[string]string {
 	return files
 }
 
-// runWaitTransferring waits until rsync has written file data into the
-// staging dir of version on host: the transfer is under way.
+// runWaitTransferring waits until rsync or tar has written file data into
+// the staging (or incoming) dir of version on host: the transfer is under
+// way.
 func runWaitTransferring(t *testing.T, host catalog.Host, version string, timeout time.Duration) {
 	t.Helper()
-	staging := Layout{Path: host.Path}.Staging(version)
+	l := Layout{Path: host.Path}
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
 		found := false
-		_ = filepath.WalkDir(filepath.Join(staging, "big"), func(p string, d fs.DirEntry, err error) error {
-			if err != nil || found || !d.Type().IsRegular() {
+		// A delta's files land in the incoming dir first (Layout.Receive).
+		for _, dir := range []string{l.Staging(version), l.Incoming(version)} {
+			_ = filepath.WalkDir(filepath.Join(dir, "big"), func(p string, d fs.DirEntry, err error) error {
+				if err != nil || found || !d.Type().IsRegular() {
+					return nil
+				}
+				if fi, err := d.Info(); err == nil && fi.Size() > 0 {
+					found = true
+					return filepath.SkipAll
+				}
 				return nil
-			}
-			if fi, err := d.Info(); err == nil && fi.Size() > 0 {
-				found = true
-				return filepath.SkipAll
-			}
-			return nil
-		})
+			})
+		}
 		if found {
 			return
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
-	t.Fatalf("%s: no file data arrived in %s within %s", host.Addr, staging, timeout)
+	t.Fatalf("%s: no file data arrived in %s within %s", host.Addr, l.Staging(version), timeout)
 }
 
 // TestRunHostKilledMidRsync: three hosts in batches of one under halt; the

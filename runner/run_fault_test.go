@@ -65,7 +65,7 @@ func runNoStaging(t *testing.T, hosts ...catalog.Host) {
 	t.Helper()
 	for _, host := range hosts {
 		for _, name := range runReleasesOn(t, host) {
-			if strings.HasSuffix(name, ".partial") {
+			if strings.HasSuffix(name, ".partial") || strings.HasSuffix(name, ".incoming") {
 				t.Fatalf("%s: staging dir %s left behind", host.Addr, name)
 			}
 		}

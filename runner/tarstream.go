@@ -14,7 +14,7 @@ import (
 
 // A delta staging on a remote host gets its changed files as a tar
 // stream over the host's open SSH connection (Executor.RunStdin into
-// Layout.ExtractDelta): no second handshake, no rsync process on either
+// Layout.Receive): no second handshake, no rsync process on either
 // side, and one session instead of rsync's protocol round trips.
 
 // ErrBadTarEntry: a path of a delta cannot be sent safely (outside the
@@ -47,7 +47,7 @@ func (s TarStats) Line() string {
 // less the write bits (read-only like a sealed release, as rsync's
 // --chmod=Fa-w sends them) and symlinks with their target, owned by 0:0,
 // in the order given. Directories are not in the stream (the host makes
-// them, see Layout.ExtractDelta): they are counted. Every path must pass
+// them, see Layout.Receive): they are counted. Every path must pass
 // ValidateRelPath (so it stays inside the staging dir) and lie under real
 // directories of root (never under a symlink); any other file type is
 // refused. Bytes is not set: the caller counts what it sent.

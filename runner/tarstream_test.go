@@ -100,55 +100,72 @@ func TestWriteDeltaTarRefuses(t *testing.T) {
 	}
 }
 
-// ExtractDelta is a constant script with the staging dir and validated
-// relative dirs as arguments: anything that could lead outside is refused.
-func TestExtractDeltaCommand(t *testing.T) {
+// Receive is a constant script with the staging, incoming and previous
+// dirs, the count of paths to remove, those paths and the validated
+// relative dirs as arguments: anything that could lead outside is
+// refused.
+func TestReceiveCommand(t *testing.T) {
 	l := Layout{Path: "/srv/app"}
-	v := "20260301120000-abcdef0"
-	argv, err := l.ExtractDelta(v, []string{"assets/css", "a dir/$(touch x)"})
+	v, prev := "20260301120000-abcdef0", "20260301110000-1234567"
+	argv, err := l.Receive(v, prev, []string{"REVISION", "old $(touch x).txt"}, []string{"assets/css", "a dir/$(touch x)"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"sh", "-c", extractDeltaScript, "sh", "/srv/app/releases/.20260301120000-abcdef0.partial", "assets/css", "a dir/$(touch x)"}
+	want := []string{"sh", "-c", receiveScript, "sh", "/srv/app/releases/.20260301120000-abcdef0.partial",
+		"/srv/app/releases/.20260301120000-abcdef0.incoming", "/srv/app/releases/20260301110000-1234567", "2",
+		"REVISION", "old $(touch x).txt", "assets/css", "a dir/$(touch x)"}
 	if !reflect.DeepEqual(argv, want) {
 		t.Fatalf("argv %q", argv)
 	}
+	if argv, err = l.Receive(v, "", nil, []string{"d"}); err != nil || !reflect.DeepEqual(argv[4:], []string{l.Staging(v), l.Incoming(v), "", "0", "d"}) {
+		t.Fatalf("fresh: %q %v", argv, err)
+	}
 	for _, d := range []string{"../x", "/etc", "a/../../b", "-rf", "a/./b", "a\nb", ""} {
-		if _, err := l.ExtractDelta(v, []string{d}); err == nil {
+		if _, err := l.Receive(v, prev, nil, []string{d}); err == nil {
 			t.Errorf("dir %q accepted", d)
+		}
+		if _, err := l.Receive(v, prev, []string{d}, nil); err == nil {
+			t.Errorf("path to remove %q accepted", d)
 		}
 	}
 	for _, bad := range []string{"../v", "20260301120000-abcdef0; rm -rf /", ""} {
-		if _, err := l.ExtractDelta(bad, nil); err == nil {
+		if _, err := l.Receive(bad, "", nil, nil); err == nil {
 			t.Errorf("version %q accepted", bad)
 		}
 	}
+	for _, bad := range []string{"../v", v} {
+		if _, err := l.Receive(v, bad, nil, nil); err == nil {
+			t.Errorf("previous %q accepted", bad)
+		}
+	}
+	if _, err := l.Receive(v, "", []string{"a"}, nil); err == nil {
+		t.Error("paths to remove with no previous release accepted")
+	}
 }
 
-// The extract command never follows a symlink of the staging dir on a
-// member's way (GNU tar would): a dir of the delta that is a symlink, or
-// lies under one, fails the command before tar writes anything.
-func TestExtractDeltaRefusesSymlinkOnTheWay(t *testing.T) {
+// The receive command never follows a symlink of the staging dir on a
+// member's way (GNU tar would): a dir of the delta that is a symlink in
+// the previous release, or lies under one, fails the command before
+// anything is written through it.
+func TestReceiveRefusesSymlinkOnTheWay(t *testing.T) {
 	base := runShmDir(t)
 	outside := filepath.Join(base, "outside")
 	src := filepath.Join(base, "src")
 	l := Layout{Path: filepath.Join(base, "app")}
-	v := "20260301120000-abcdef0"
-	st := l.Staging(v)
-	for _, d := range []string{outside, st} {
+	v, prev := "20260301120000-abcdef0", "20260301110000-1234567"
+	pd := l.Release(prev)
+	for _, d := range []string{outside, filepath.Join(pd, "deep")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
+	writeTestFile(t, pd, "REVISION", "version="+prev+"\n", 0o644)
 	writeTestFile(t, src, "trap/f.txt", "payload\n", 0o644)
 	writeTestFile(t, src, "deep/trap/g.txt", "payload\n", 0o644)
-	if err := os.Symlink(outside, filepath.Join(st, "trap")); err != nil {
+	if err := os.Symlink(outside, filepath.Join(pd, "trap")); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Mkdir(filepath.Join(st, "deep"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(outside, filepath.Join(st, "deep", "trap")); err != nil {
+	if err := os.Symlink(outside, filepath.Join(pd, "deep", "trap")); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range []string{"trap/f.txt", "deep/trap/g.txt"} {
@@ -156,7 +173,7 @@ func TestExtractDeltaRefusesSymlinkOnTheWay(t *testing.T) {
 		if _, err := writeDeltaTar(&buf, src, []string{p}); err != nil {
 			t.Fatal(err)
 		}
-		argv, err := l.ExtractDelta(v, []string{filepath.Dir(p)})
+		argv, err := l.Receive(v, prev, nil, []string{filepath.Dir(p)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -168,6 +185,31 @@ func TestExtractDeltaRefusesSymlinkOnTheWay(t *testing.T) {
 		if ents, _ := os.ReadDir(outside); len(ents) != 0 {
 			t.Fatalf("%s: written through the symlink: %v", p, ents)
 		}
+	}
+}
+
+// A previous release that is gone or has no REVISION: Receive exits
+// ExitMissing before it touches a staging dir, so the runner stages in
+// full instead.
+func TestReceiveWithoutPrevious(t *testing.T) {
+	base := runShmDir(t)
+	l := Layout{Path: filepath.Join(base, "app")}
+	v, prev := "20260301120000-abcdef0", "20260301110000-1234567"
+	if err := os.MkdirAll(l.Release(prev), 0o755); err != nil { // no REVISION
+		t.Fatal(err)
+	}
+	writeTestFile(t, l.Staging(v), "stale.txt", "from a run that died\n", 0o644)
+	argv, err := l.Receive(v, prev, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	code, err := (&LocalExecutor{}).RunStdin(context.Background(), argv, strings.NewReader("not read"), &out)
+	if code != ExitMissing || !strings.Contains(out.String(), "missing or incomplete") {
+		t.Fatalf("exit %d, %v: %s", code, err, out.String())
+	}
+	if _, err := os.Stat(filepath.Join(l.Staging(v), "stale.txt")); err != nil {
+		t.Fatalf("the staging dir was touched: %v", err)
 	}
 }
 
@@ -218,7 +260,7 @@ func TestSSHRunStdin(t *testing.T) {
 	base := filepath.Dir(c.Hosts[0].Path)
 	l := Layout{Path: filepath.Join(base, "app")}
 	v := "20260301120000-abcdef0"
-	if err := os.MkdirAll(l.Staging(v), 0o755); err != nil {
+	if err := os.MkdirAll(l.Releases(), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
@@ -228,7 +270,7 @@ func TestSSHRunStdin(t *testing.T) {
 		_, _ = tw.Write([]byte("x\n"))
 	}
 	_ = tw.Close()
-	argv, err := l.ExtractDelta(v, nil)
+	argv, err := l.Receive(v, "", nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
