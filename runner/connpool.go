@@ -151,13 +151,6 @@ func (p *connPool) expire(ic *idleConn) {
 	p.mu.Unlock()
 }
 
-// keeps tells whether the pool keeps connections idle at all.
-func (p *connPool) keeps() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return !p.closed && p.timeout > 0
-}
-
 // idleCount is how many connections are idle.
 func (p *connPool) idleCount() int {
 	p.mu.Lock()

@@ -226,10 +226,9 @@ type deployment struct {
 	halted   bool         // a failure under the halt policy: start nothing new
 	conns    atomic.Int32 // SSH connections of this run open now (open, closeHost)
 	export   *exportRef
-	exported bool                     // export holds a tree for this run
-	privDir  string                   // private files of the run (privateDir)
-	deltas   map[string]*deltaFrom    // by previous version (deltaPlan)
-	warming  map[string]chan struct{} // by host: closed when its warm dial ended (warm); written before the batches
+	exported bool                  // export holds a tree for this run
+	privDir  string                // private files of the run (privateDir)
+	deltas   map[string]*deltaFrom // by previous version (deltaPlan)
 	// abort ends the deployment's context with a cause; emit uses it when
 	// the log refuses an event.
 	abort context.CancelCauseFunc
@@ -388,7 +387,6 @@ func (d *deployment) execute() (terminal string) {
 		Commit: d.req.Commit, Kind: d.req.Kind, Parallel: effectiveParallel(d.env.Parallel),
 		OnFailure: d.policy(), Skipped: d.skipped, Batches: batchAddrs(planBatches(d.hosts, d.env.Batch))}
 	if d.req.Kind == catalog.KindDeploy && len(d.hosts) > 0 {
-		d.warm(planBatches(d.hosts, d.env.Batch)[0])
 		m, err := d.ensureExport()
 		if err != nil {
 			if d.cancelled() {

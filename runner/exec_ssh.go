@@ -193,9 +193,6 @@ type SSHExecutor struct {
 	// What Runner.dial made it for (connpool.go): the key of the pool and
 	// the dial's stamp of known_hosts and key file.
 	poolKey, poolStamp string
-	// warmed: dialled while its deployment exported the release
-	// (deployment.warm), not kept from an earlier one.
-	warmed bool
 }
 
 var _ Executor = (*SSHExecutor)(nil)

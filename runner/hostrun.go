@@ -122,12 +122,6 @@ func (d *deployment) open(ctx context.Context, s *step, hr *hostRun) error {
 		d.conns.Add(1)
 	}
 	room := func() { d.r.pool.trim(effectiveParallel(d.env.Parallel) - int(d.conns.Load())) }
-	if warming := d.warming[hr.host.Addr]; warming != nil {
-		select { // its handshake, begun while the release was exported (warm)
-		case <-warming:
-		case <-ctx.Done():
-		}
-	}
 	ex, reused, err := d.r.dialFor(ctx, d.p, d.env, hr.host, room)
 	if err != nil {
 		if remote {
@@ -138,47 +132,10 @@ func (d *deployment) open(ctx context.Context, s *step, hr *hostRun) error {
 	}
 	if reused {
 		room() // idle connections to hosts of later batches wait beyond `parallel` otherwise
-		if sx, ok := ex.(*SSHExecutor); ok && sx.warmed {
-			sx.warmed = false
-			s.note("releasedesk: connected while the release was exported")
-		} else {
-			s.note("releasedesk: the connection kept open since an earlier deployment (host key and SSH key unchanged)")
-		}
+		s.note("releasedesk: the connection kept open since an earlier deployment (host key and SSH key unchanged)")
 	}
 	hr.ex = ex
 	return nil
-}
-
-// warm dials the first batch's hosts (at most `parallel`) while the
-// release is exported, into the pool of idle connections (connpool.go),
-// so that their connect step finds them open: the handshakes overlap the
-// export instead of following it. They count as the run's connections
-// while they are made, as open's do, so the bound of connections open at
-// once holds. A host whose dial fails is dialled again by its connect
-// step, which records why; nothing is warmed where nothing would be kept.
-func (d *deployment) warm(batch []catalog.Host) {
-	if d.p.Strategy == catalog.StrategyLocal || !d.r.pool.keeps() {
-		return
-	}
-	parallel := effectiveParallel(d.env.Parallel)
-	d.warming = map[string]chan struct{}{}
-	for _, h := range batch[:min(len(batch), parallel)] {
-		done := make(chan struct{})
-		d.warming[h.Addr] = done
-		go func() {
-			defer close(done)
-			d.conns.Add(1)
-			defer d.conns.Add(-1)
-			room := func() { d.r.pool.trim(parallel - int(d.conns.Load())) }
-			ex, reused, err := d.r.dialFor(d.ctx, d.p, d.env, h, room)
-			if err != nil {
-				return
-			}
-			sx := ex.(*SSHExecutor) // not the local strategy
-			sx.warmed = !reused
-			d.r.pool.put(sx, parallel)
-		}()
-	}
 }
 
 // rejectKey appends host.key_rejected to host/<host:port> for a refused
