@@ -2,6 +2,7 @@ package app
 
 import (
 	"errors"
+	"syscall"
 
 	"releasedesk/events"
 	"releasedesk/events/text"
@@ -37,7 +38,9 @@ func problemGist(err error) text.Text {
 	case errors.As(err, &full):
 		return text.New("the data disk is full: %s free, less than the %s the event log keeps in reserve; "+
 			"writes are refused until space is freed", mebibytes(full.Free), mebibytes(full.Reserve))
-	case errors.Is(err, events.ErrDiskFull):
+	case errors.Is(err, events.ErrDiskFull), errors.Is(err, syscall.ENOSPC):
+		// ENOSPC: a file of the data directory beside the event log (the
+		// credentials, a checkpoint) could not be written.
 		return text.New("the data disk is full: writes are refused until space is freed")
 	case errors.As(err, &broken):
 		return text.New("the event log's hash chain is broken at position %d (%s)", broken.Position, broken.Kind)

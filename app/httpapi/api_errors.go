@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/sirupsen/logrus"
 
@@ -108,7 +109,7 @@ func toAPIError(err error, p text.Printer) *Error {
 		return &Error{Status: http.StatusConflict, Code: "conflict", Message: in(app.ProblemText(err))}
 	case errors.Is(err, events.ErrInvalidEvent):
 		return &Error{Status: http.StatusBadRequest, Code: "invalid", Message: in(app.ProblemText(err))}
-	case errors.Is(err, events.ErrDiskFull):
+	case errors.Is(err, events.ErrDiskFull), errors.Is(err, syscall.ENOSPC):
 		return &Error{Status: http.StatusServiceUnavailable, Code: "disk_full", Message: in(app.ProblemText(err))}
 	case errors.Is(err, events.ErrReadOnly):
 		return &Error{Status: http.StatusServiceUnavailable, Code: "read_only", Message: in(app.ProblemText(err))}
