@@ -565,8 +565,12 @@ const DiskFullNote = "releasedesk: No space left on device"
 // hard-linked into it (cp -Rl, replacing whatever is at their path: a
 // file of the previous release is never written through) and the
 // incoming dir removed. Without one ($3 empty), the stream is extracted
-// straight into a fresh staging dir. Exit ExitMissing, before reading
-// anything, if the previous release is missing or has no REVISION.
+// straight into a fresh staging dir. tar keeps modes (-p) but not owners,
+// takes the extraction time as mtime (-m, like rsync --no-times) and
+// unlinks whatever is at a member's path first (-U); the stream holds
+// regular files and symlinks only (writeDeltaTar). Exit ExitMissing,
+// before reading anything, if the previous release is missing or has no
+// REVISION.
 const receiveScript = noSymlinkDirFunc + "\n" + rmPathsFunc + `
 st="$1"
 in="$2"
