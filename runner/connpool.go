@@ -167,7 +167,12 @@ func (p *connPool) close() {
 	closeAll(evicted)
 }
 
+// closeAll hangs every connection up at once, then closes them one by
+// one (each Close waits for its reader: see SSHExecutor.Close).
 func closeAll(exs []*SSHExecutor) {
+	for _, ex := range exs {
+		ex.hangUp()
+	}
 	for _, ex := range exs {
 		_ = ex.Close()
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"releasedesk/events/catalog"
+	"releasedesk/runner/sshtest"
 )
 
 // handshakesSince is how many SSH connections each host accepted since
@@ -141,6 +142,45 @@ func TestRunIdleConnectionsKeepTheBound(t *testing.T) {
 		}
 		if n := h.r.IdleConnections(); n > parallel || (i == 1 && n == 0) {
 			t.Fatalf("%s: %d connections kept idle, want 1..%d", what, n, parallel)
+		}
+	}
+}
+
+// An evicted connection is gone for its host at once (closeAll hangs them
+// all up before it closes each): a closed socket is freed only once the
+// goroutine reading it has run, and a busy runner dials new connections
+// meanwhile. Hanging up alone, with no Close yet, already ends the
+// host's side.
+func TestClosedConnectionsEndForTheHostAtOnce(t *testing.T) {
+	c := sshtest.Start(t, 3)
+	var exs []*SSHExecutor
+	for i := range 3 {
+		exs = append(exs, dialHost(t, c, i, nil))
+	}
+	if n, err := c.Established(); err != nil || n != 3 {
+		t.Fatalf("%d connections established (%v), want 3", n, err)
+	}
+	for _, ex := range exs {
+		ex.hangUp()
+	}
+	deadline := time.Now().Add(time.Second)
+	for {
+		n, err := c.Established()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections still established a second after hanging up", n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	closeAll(exs)
+	for _, ex := range exs {
+		if !ex.isClosed() {
+			t.Fatal("closeAll left a connection open")
 		}
 	}
 }
