@@ -440,10 +440,17 @@ func ParseCurrent(out string) (version, revision string) {
 	return strings.TrimSpace(version), revision
 }
 
-const beginStagingScript = `if [ -e "$1" ] || [ -L "$1" ]; then
+// goneFunc defines gone PATH: it removes PATH if anything is there, even
+// a read-only tree (only directories are made writable: files may be hard
+// links shared with kept releases, which must not change).
+const goneFunc = `gone() {
+	[ -e "$1" ] || [ -L "$1" ] || return 0
 	find "$1" -type d ! -perm -u+w -exec chmod u+w {} + 2>/dev/null
-	rm -rf "$1" || exit 1
-fi
+	rm -rf "$1"
+}`
+
+const beginStagingScript = goneFunc + `
+gone "$1" || exit 1
 mkdir -p "$1"`
 
 // BeginStaging removes a stale staging dir of version and creates it empty:
@@ -483,7 +490,7 @@ const rmPathsFunc = `rmpaths() {
 	[ $# -eq 0 ] || rm -rf "$@"
 }`
 
-const beginDeltaStagingScript = rmPathsFunc + `
+const beginDeltaStagingScript = goneFunc + "\n" + rmPathsFunc + `
 st="$1"
 prev="$2"
 shift 2
@@ -491,10 +498,7 @@ if [ ! -d "$prev" ] || [ -L "$prev" ] || [ ! -f "$prev/REVISION" ]; then
 	echo "previous release $prev is missing or incomplete" >&2
 	exit 4
 fi
-if [ -e "$st" ] || [ -L "$st" ]; then
-	find "$st" -type d ! -perm -u+w -exec chmod u+w {} + 2>/dev/null
-	rm -rf "$st" || exit 1
-fi
+gone "$st" || exit 1
 # Hard links of the files (never written: -l links, it does not copy or
 # chmod them), symlinks as they are (-P), new directories made writable
 # (0755: --no-preserve=mode with this umask), instead of cp -al and a
@@ -571,17 +575,12 @@ const DiskFullNote = "releasedesk: No space left on device"
 // regular files and symlinks only (writeDeltaTar). Exit ExitMissing,
 // before reading anything, if the previous release is missing or has no
 // REVISION.
-const receiveScript = noSymlinkDirFunc + "\n" + rmPathsFunc + `
+const receiveScript = noSymlinkDirFunc + "\n" + rmPathsFunc + "\n" + goneFunc + `
 st="$1"
 in="$2"
 prev="$3"
 nr="$4"
 shift 4
-gone() {
-	[ -e "$1" ] || [ -L "$1" ] || return 0
-	find "$1" -type d ! -perm -u+w -exec chmod u+w {} + 2>/dev/null
-	rm -rf "$1"
-}
 if [ -n "$prev" ] && { [ ! -d "$prev" ] || [ -L "$prev" ] || [ ! -f "$prev/REVISION" ]; }; then
 	echo "previous release $prev is missing or incomplete" >&2
 	exit 4
@@ -872,7 +871,8 @@ func ParseReleases(out string) []string {
 	return vs
 }
 
-const removeScript = `root="$1"
+const removeScript = goneFunc + `
+root="$1"
 shift
 cur=$(readlink "$root/current" 2>/dev/null)
 cur="${cur%/}"
@@ -882,10 +882,6 @@ for d in "$@"; do
 		if [ -n "$cur" ]; then echo "${d##*/} is the current release" >&2; exit 5; fi ;;
 	esac
 done
-gone() {
-	find "$1" -type d ! -perm -u+w -exec chmod u+w {} + 2>/dev/null
-	rm -rf "$1"
-}
 for x in "$root"/releases/*.removing; do
 	[ -e "$x" ] || [ -L "$x" ] || continue
 	gone "$x" || exit 1
